@@ -1,0 +1,207 @@
+"""Validators and converters shared by the domain classes (private).
+
+Each validator has the ``attrs`` signature ``(instance, attribute, value)`` and raises
+:class:`leadflow.errors.ValidationError` naming the attribute and the value, so every class
+validates the same way and every message has the same shape.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+
+from leadflow.errors import ValidationError
+
+__all__ = [
+    "FrozenMap",
+    "aware",
+    "check_aware",
+    "email",
+    "freeze_map",
+    "identifier",
+    "member_of",
+    "non_empty",
+    "non_negative",
+    "normalise_email",
+    "optional_aware",
+    "optional_non_empty",
+    "optional_non_negative",
+    "coerce_enum",
+]
+
+_EMAIL = re.compile(
+    r"^[^@\s,;<>()\[\]\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Scalar = str | int | float | bool | None
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+
+
+class FrozenMap(Mapping[str, Scalar]):
+    """An immutable, hashable, picklable mapping of custom properties.
+
+    >>> props = FrozenMap({"persona": "it-buyer", "seats": 40})
+    >>> props["seats"], dict(props) == {"persona": "it-buyer", "seats": 40}
+    (40, True)
+    >>> hash(props) == hash(FrozenMap({"seats": 40, "persona": "it-buyer"}))
+    True
+    """
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[str, Scalar] | None = None) -> None:
+        self._data: dict[str, Scalar] = dict(data or {})
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> Scalar:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (self._data,))
+
+
+def freeze_map(value: Mapping[str, Scalar] | None) -> FrozenMap:
+    """Converter: any mapping (or ``None``) to a :class:`FrozenMap`."""
+    if isinstance(value, FrozenMap):
+        return value
+    if value is None:
+        return FrozenMap()
+    if not isinstance(value, Mapping):
+        raise ValidationError("properties", value, "is not a mapping of names to values")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise ValidationError("properties", key, "is not a non-empty string key")
+        if not isinstance(item, str | int | float | bool) and item is not None:
+            raise ValidationError(
+                f"properties[{key!r}]", item, "is not a str, int, float, bool or None"
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError(f"properties[{key!r}]", item, "is not a finite number")
+    return FrozenMap(value)
+
+
+def check_aware(name: str, value: object) -> datetime:
+    """Return *value* if it is a timezone-aware datetime, else raise naming *name*."""
+    if not isinstance(value, datetime):
+        raise ValidationError(name, value, "is not a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(name, value, "is a naive datetime; pass a timezone-aware one")
+    return value
+
+
+def aware(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a timezone-aware :class:`~datetime.datetime` (naive ones are refused)."""
+    check_aware(attribute.name, value)
+
+
+def optional_aware(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a timezone-aware datetime."""
+    if value is not None:
+        aware(inst, attribute, value)
+
+
+def non_empty(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a string with at least one non-space character."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(attribute.name, value, "must be a non-empty string")
+
+
+def optional_non_empty(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a non-empty string."""
+    if value is not None:
+        non_empty(inst, attribute, value)
+
+
+def identifier(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a lower-case snake_case name such as ``quote_request``."""
+    if not isinstance(value, str) or not _IDENTIFIER.match(value):
+        raise ValidationError(
+            attribute.name, value, "must be a lower-case snake_case name (e.g. 'quote_request')"
+        )
+
+
+def non_negative(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a finite number that is zero or more (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(attribute.name, value, "is not a number")
+    if not math.isfinite(value) or value < 0:
+        raise ValidationError(attribute.name, value, "must be a finite number >= 0")
+
+
+def optional_non_negative(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a finite number that is zero or more."""
+    if value is not None:
+        non_negative(inst, attribute, value)
+
+
+def normalise_email(value: object) -> object:
+    """Converter: strip and lower-case an e-mail address; other values pass unchanged."""
+    if isinstance(value, str):
+        stripped = value.strip().lower()
+        if stripped.startswith("mailto:"):
+            stripped = stripped[len("mailto:") :]
+        return stripped or None
+    return value
+
+
+def email(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a syntactically valid e-mail address."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not _EMAIL.match(value):
+        raise ValidationError(attribute.name, value, "is not a valid e-mail address")
+
+
+def optional_converter(convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    """Wrap *convert* so that ``None`` passes through unchanged."""
+
+    def wrapped(value: Any) -> T | None:
+        return None if value is None else convert(value)
+
+    return wrapped
+
+
+def coerce_enum(enum_cls: type[E], value: Any) -> Any:
+    """*value* as a member of *enum_cls*, or unchanged for :func:`member_of` to report."""
+    try:
+        return enum_cls(value)
+    except ValueError:
+        return value
+
+
+def member_of(enum_cls: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """Validator: a member of *enum_cls*; the message lists the allowed values."""
+
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, enum_cls):
+            allowed = ", ".join(repr(m.value) for m in enum_cls)
+            raise ValidationError(attribute.name, value, f"is not one of {allowed}")
+
+    return check

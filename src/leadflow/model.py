@@ -1,0 +1,365 @@
+"""The domain vocabulary: :class:`Lead`, :class:`Account`, :class:`Activity`, :class:`Touch`.
+
+Scope: plain, frozen, validated values with no I/O and no knowledge of any CRM. Adapters map
+CRM records onto these classes; rules (scorecards, SLAs) read them; nothing here reads a clock.
+
+Conventions, enforced on construction:
+
+* every timestamp is timezone-aware; a naive one raises :class:`~leadflow.errors.ValidationError`
+  naming the field;
+* e-mail addresses are stripped and lower-cased, and a malformed one is refused with the field
+  and value in the message;
+* custom properties are an immutable mapping of names to scalars;
+* values change with :func:`attrs.evolve`, which validates again.
+
+>>> from datetime import datetime, timezone
+>>> lead = Lead(
+...     id="L-1", email="  Ada@Example.COM ", title="VP Engineering", company="Example Ltd",
+...     created_at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc),
+... )
+>>> lead.email, lead.stage
+('ada@example.com', 'inquiry')
+>>> Lead(id="L-2", created_at=datetime(2026, 3, 2, 9, 30))
+Traceback (most recent call last):
+...
+leadflow.errors.ValidationError: created_at: datetime.datetime(2026, 3, 2, 9, 30) is a naive datetime; pass a timezone-aware one
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Self, TypeVar
+
+import attrs
+from dateutil.parser import isoparse
+
+from leadflow import _validate as v
+from leadflow._validate import FrozenMap, Scalar
+from leadflow.errors import ValidationError
+
+__all__ = [
+    "STANDARD_ACTIVITY_KINDS",
+    "Account",
+    "Activity",
+    "FrozenMap",
+    "Lead",
+    "StageChange",
+    "Touch",
+    "TouchKind",
+    "TouchOutcome",
+]
+
+#: Activity kinds leadflow knows out of the box. Any snake_case kind is accepted on an
+#: :class:`Activity`; scorecards refuse kinds they do not know unless they declare them.
+STANDARD_ACTIVITY_KINDS: frozenset[str] = frozenset(
+    {
+        "web_visit",
+        "pricing_page_visit",
+        "email_open",
+        "email_click",
+        "content_download",
+        "case_study_download",
+        "webinar_registration",
+        "webinar_attended",
+        "event_attended",
+        "trade_show_scan",
+        "form_submit",
+        "contact_request",
+        "demo_request",
+        "quote_request",
+        "rfp",
+        "free_trial",
+        "unsubscribe",
+    }
+)
+
+
+class TouchKind(enum.StrEnum):
+    """How sales followed a lead up."""
+
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    TASK = "task"
+    SOCIAL = "social"
+    SMS = "sms"
+
+
+class TouchOutcome(enum.StrEnum):
+    """What a follow-up achieved. ``CONNECTED`` and ``MEETING_BOOKED`` are a live conversation."""
+
+    ATTEMPTED = "attempted"
+    NO_ANSWER = "no_answer"
+    LEFT_VOICEMAIL = "left_voicemail"
+    SENT = "sent"
+    BOUNCED = "bounced"
+    REPLIED = "replied"
+    CONNECTED = "connected"
+    MEETING_BOOKED = "meeting_booked"
+    COMPLETED = "completed"
+
+    @property
+    def is_connect(self) -> bool:
+        """Whether this outcome means sales actually reached the person."""
+        return self in {TouchOutcome.REPLIED, TouchOutcome.CONNECTED, TouchOutcome.MEETING_BOOKED}
+
+
+def _touch_kind(value: Any) -> Any:
+    return v.coerce_enum(TouchKind, value)
+
+
+def _touch_outcome(value: Any) -> Any:
+    return v.coerce_enum(TouchOutcome, value)
+
+
+def _changes(value: Iterable[StageChange]) -> tuple[StageChange, ...]:
+    return tuple(value)
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _lower_domain(value: Any) -> Any:
+    value = _strip(value)
+    if isinstance(value, str):
+        value = value.lower().removeprefix("https://").removeprefix("http://")
+        value = value.removeprefix("www.").split("/", 1)[0]
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class StageChange:
+    """One entry of a lead's stage history: who moved it from where to where, when and why.
+
+    ``reason`` holds a reject code when the change is a rejection; ``note`` is free text.
+    """
+
+    from_stage: str = attrs.field(validator=v.non_empty)
+    to_stage: str = attrs.field(validator=v.non_empty)
+    at: datetime = attrs.field(validator=v.aware)
+    by: str | None = attrs.field(default=None, converter=_strip, validator=v.optional_non_empty)
+    reason: str | None = attrs.field(default=None, converter=_strip)
+    note: str | None = attrs.field(default=None, converter=_strip)
+
+
+def _check_history(instance: Lead, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(c, StageChange) for c in value):
+        raise ValidationError("history", value, "is not a tuple of StageChange")
+    for earlier, later in itertools.pairwise(value):
+        if later.at < earlier.at:
+            raise ValidationError(
+                "history", later.at.isoformat(), "is earlier than the change before it"
+            )
+        if later.from_stage != earlier.to_stage:
+            raise ValidationError(
+                "history",
+                later.from_stage,
+                f"does not follow on from the previous change's stage {earlier.to_stage!r}",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Lead:
+    """A person who showed interest, and where they are in the funnel.
+
+    ``stage`` is the current lifecycle stage (a name from the :mod:`leadflow.lifecycle` model in
+    use); ``history`` is its append-only record of stage changes. When ``history`` is not empty,
+    ``stage`` must equal the last change's ``to_stage``. Change the stage with
+    :func:`leadflow.lifecycle.transition`, never with ``evolve``.
+    """
+
+    id: str = attrs.field(validator=v.non_empty)
+    created_at: datetime = attrs.field(validator=v.aware)
+    email: str | None = attrs.field(default=None, converter=v.normalise_email, validator=v.email)
+    first_name: str | None = attrs.field(default=None, converter=_strip)
+    last_name: str | None = attrs.field(default=None, converter=_strip)
+    title: str | None = attrs.field(default=None, converter=_strip)
+    company: str | None = attrs.field(default=None, converter=_strip)
+    industry: str | None = attrs.field(default=None, converter=_strip)
+    annual_revenue: float | None = attrs.field(default=None, validator=v.optional_non_negative)
+    employees: int | None = attrs.field(default=None, validator=v.optional_non_negative)
+    country: str | None = attrs.field(default=None, converter=_strip)
+    source: str | None = attrs.field(default=None, converter=_strip)
+    campaign: str | None = attrs.field(default=None, converter=_strip)
+    owner_id: str | None = attrs.field(default=None, converter=_strip)
+    account_id: str | None = attrs.field(default=None, converter=_strip)
+    handed_off_at: datetime | None = attrs.field(default=None, validator=v.optional_aware)
+    stage: str = attrs.field(default="inquiry", validator=v.non_empty)
+    history: tuple[StageChange, ...] = attrs.field(
+        default=(), converter=_changes, validator=_check_history
+    )
+    properties: FrozenMap = attrs.field(factory=FrozenMap, converter=v.freeze_map)
+
+    def __attrs_post_init__(self) -> None:
+        if self.history and self.history[-1].to_stage != self.stage:
+            raise ValidationError(
+                "stage",
+                self.stage,
+                f"does not match the last history entry's stage {self.history[-1].to_stage!r}",
+            )
+        if isinstance(self.employees, float):
+            raise ValidationError("employees", self.employees, "is not a whole number")
+
+    @property
+    def full_name(self) -> str | None:
+        """First and last name joined, or ``None`` when both are missing."""
+        parts = [p for p in (self.first_name, self.last_name) if p]
+        return " ".join(parts) or None
+
+    @property
+    def email_domain(self) -> str | None:
+        """The part of the e-mail address after ``@``, or ``None``."""
+        return self.email.rsplit("@", 1)[1] if self.email else None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
+        """Build a lead from a flat record (a CSV row, a JSON object).
+
+        Strings are parsed into the field's type: ISO-8601 timestamps (which must carry an
+        offset), numbers, ``""`` as missing. Keys that are not fields go into ``properties``
+        (a ``properties.`` prefix is stripped).
+
+        >>> Lead.from_record({"id": "L-9", "created_at": "2026-01-05T10:00:00+01:00",
+        ...                   "employees": "250", "persona": "buyer"}).properties["persona"]
+        'buyer'
+        """
+        return _from_record(cls, record)
+
+
+@attrs.frozen(kw_only=True)
+class Account:
+    """A company. Leads and contacts belong to one through ``Lead.account_id``."""
+
+    id: str = attrs.field(validator=v.non_empty)
+    name: str = attrs.field(validator=v.non_empty)
+    domain: str | None = attrs.field(default=None, converter=_lower_domain)
+    industry: str | None = attrs.field(default=None, converter=_strip)
+    annual_revenue: float | None = attrs.field(default=None, validator=v.optional_non_negative)
+    employees: int | None = attrs.field(default=None, validator=v.optional_non_negative)
+    country: str | None = attrs.field(default=None, converter=_strip)
+    owner_id: str | None = attrs.field(default=None, converter=_strip)
+    created_at: datetime | None = attrs.field(default=None, validator=v.optional_aware)
+    properties: FrozenMap = attrs.field(factory=FrozenMap, converter=v.freeze_map)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
+        """Build an account from a flat record; see :meth:`Lead.from_record`."""
+        return _from_record(cls, record)
+
+
+@attrs.frozen(kw_only=True)
+class Activity:
+    """A marketing-side engagement: a download, a visit, a webinar, a demo or quote request.
+
+    ``kind`` is a snake_case name; :data:`STANDARD_ACTIVITY_KINDS` lists the ones leadflow knows.
+    """
+
+    id: str = attrs.field(validator=v.non_empty)
+    lead_id: str = attrs.field(validator=v.non_empty)
+    kind: str = attrs.field(validator=v.identifier)
+    occurred_at: datetime = attrs.field(validator=v.aware)
+    account_id: str | None = attrs.field(default=None, converter=_strip)
+    channel: str | None = attrs.field(default=None, converter=_strip)
+    campaign: str | None = attrs.field(default=None, converter=_strip)
+    content: str | None = attrs.field(default=None, converter=_strip)
+    properties: FrozenMap = attrs.field(factory=FrozenMap, converter=v.freeze_map)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
+        """Build an activity from a flat record; see :meth:`Lead.from_record`."""
+        return _from_record(cls, record)
+
+
+@attrs.frozen(kw_only=True)
+class Touch:
+    """A sales-side follow-up (call, e-mail, meeting, task): the evidence an SLA is judged on."""
+
+    id: str = attrs.field(validator=v.non_empty)
+    lead_id: str = attrs.field(validator=v.non_empty)
+    kind: TouchKind = attrs.field(converter=_touch_kind, validator=v.member_of(TouchKind))
+    at: datetime = attrs.field(validator=v.aware)
+    by: str = attrs.field(validator=v.non_empty)
+    outcome: TouchOutcome = attrs.field(
+        default=TouchOutcome.ATTEMPTED,
+        converter=_touch_outcome,
+        validator=v.member_of(TouchOutcome),
+    )
+    subject: str | None = attrs.field(default=None, converter=_strip)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
+        """Build a touch from a flat record; see :meth:`Lead.from_record`."""
+        return _from_record(cls, record)
+
+
+# -- from_record ------------------------------------------------------------------------------
+
+_C = TypeVar("_C")
+
+
+def _parse_datetime(name: str, raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return isoparse(raw)
+        except (ValueError, OverflowError):
+            raise ValidationError(name, raw, "is not an ISO-8601 timestamp") from None
+    return raw
+
+
+def _parse_number(name: str, raw: Any, kind: type) -> Any:
+    if isinstance(raw, str):
+        text = raw.strip().replace(",", "").replace("_", "")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValidationError(name, raw, "is not a number") from None
+        if kind is int:
+            if not math.isfinite(number) or number != int(number):
+                raise ValidationError(name, raw, "is not a whole number")
+            return int(number)
+        return number
+    if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    return raw
+
+
+def _from_record(cls: type[_C], record: Mapping[str, Any]) -> _C:
+    if not isinstance(record, Mapping):
+        raise ValidationError("record", record, "is not a mapping")
+    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Scalar] = {}
+    for key, raw in record.items():
+        name = key.removeprefix("properties.") if isinstance(key, str) else key
+        if key in fields and key not in {"properties", "history"}:
+            value = None if isinstance(raw, str) and not raw.strip() else raw
+            if value is not None:
+                annotation = str(fields[key].type)
+                if "datetime" in annotation:
+                    value = _parse_datetime(key, value)
+                elif annotation.startswith("int"):
+                    value = _parse_number(key, value, int)
+                elif annotation.startswith("float"):
+                    value = _parse_number(key, value, float)
+            kwargs[key] = value
+        elif key == "properties" and isinstance(raw, Mapping):
+            extra.update(raw)
+        elif "properties" in fields:
+            if raw is not None and raw != "":
+                extra[str(name)] = raw
+        else:
+            raise ValidationError(str(key), raw, f"is not a field of {cls.__name__}")
+    if "properties" in fields:
+        kwargs["properties"] = extra
+    missing = [n for n, f in fields.items() if f.default is attrs.NOTHING and kwargs.get(n) is None]
+    if missing:
+        raise ValidationError(missing[0], None, "is required but missing")
+    return cls(**kwargs)

@@ -1,0 +1,297 @@
+"""The port every system of record implements: the :class:`Adapter` protocol and its data.
+
+Scope: what leadflow asks of a CRM or store, stated as a :class:`typing.Protocol` (adapter authors
+need not inherit anything) and the plain values that cross it. No I/O happens here.
+
+Reading is incremental: each ``read_*`` method yields :class:`Page` objects; a page carries the
+records it read (each :class:`Versioned` with the stamp it had) and the :class:`Cursor` to resume
+*after* it. A job saves the cursor after processing a page, so a restart resumes where it stopped.
+
+Writing is by batch: :meth:`Adapter.write` takes a sequence of write operations (the "actions"
+leadflow's rules decided on) and returns exactly one :class:`WriteResult` per operation, in order:
+``applied``, ``unchanged`` (the record already held those values — so re-applying a batch is
+harmless), ``conflict`` (the record changed in the system of record since it was read, as told by
+``expected_version``; nothing was overwritten) or ``failed`` (with the system's error). Nothing is
+dropped silently.
+
+>>> caps = Capabilities(reads=frozenset(Entity), writes=frozenset(WriteKind), max_batch=200)
+>>> caps.can_write(WriteKind.SCORE), caps.max_batch
+(True, 200)
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from leadflow import _validate as v
+from leadflow.errors import ValidationError
+from leadflow.model import Account, Activity, Lead, StageChange, Touch
+from leadflow.outcomes import Outcome
+from leadflow.reasons import Rejection
+
+__all__ = [
+    "Adapter",
+    "Capabilities",
+    "Cursor",
+    "Entity",
+    "OutcomeWrite",
+    "Page",
+    "RejectionWrite",
+    "SLAWrite",
+    "ScoreWrite",
+    "StageWrite",
+    "Versioned",
+    "Write",
+    "WriteKind",
+    "WriteResult",
+    "WriteStatus",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Entity(enum.StrEnum):
+    """What an adapter can read."""
+
+    LEAD = "lead"
+    ACCOUNT = "account"
+    ACTIVITY = "activity"
+    TOUCH = "touch"
+
+
+class WriteKind(enum.StrEnum):
+    """What an adapter can write back."""
+
+    SCORE = "score"
+    STAGE = "stage"
+    REJECTION = "rejection"
+    OUTCOME = "outcome"
+    SLA = "sla"
+
+
+def _entity(value: Any) -> Any:
+    return v.coerce_enum(Entity, value)
+
+
+def _status(value: Any) -> Any:
+    return v.coerce_enum(WriteStatus, value)
+
+
+@attrs.frozen(kw_only=True)
+class Cursor:
+    """Where an incremental read stopped, for one entity; opaque to everyone but its adapter.
+
+    ``token`` is the adapter's own encoding (a modified stamp and id, a row id, a search
+    ``after`` value); ``None`` means "from the beginning". Cursors serialise to JSON so a job can
+    store them anywhere.
+
+    >>> c = Cursor(entity=Entity.LEAD, token="2026-03-01T00:00:00Z|00Q000000000001")
+    >>> Cursor.from_json(c.to_json()) == c
+    True
+    """
+
+    entity: Entity = attrs.field(converter=_entity, validator=v.member_of(Entity))
+    token: str | None = None
+
+    def to_json(self) -> str:
+        """A JSON text :meth:`from_json` reads back."""
+        return json.dumps({"entity": self.entity.value, "token": self.token}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Cursor:
+        """Read a cursor written by :meth:`to_json`."""
+        try:
+            data = json.loads(text)
+            return cls(entity=data["entity"], token=data["token"])
+        except (ValueError, KeyError, TypeError):
+            raise ValidationError(
+                "cursor", text, "is not a cursor written by Cursor.to_json"
+            ) from None
+
+
+@attrs.frozen(kw_only=True)
+class Versioned(Generic[T]):
+    """A record as read, with the version (modified stamp, counter) it had when read."""
+
+    item: T
+    version: str
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of an incremental read and the cursor that resumes after it."""
+
+    items: tuple[Versioned[T], ...]
+    cursor: Cursor
+
+
+@attrs.frozen(kw_only=True)
+class ScoreWrite:
+    """Write a lead's score, the one-line explanation summary and the recommendation."""
+
+    lead_id: str = attrs.field(validator=v.non_empty)
+    score: float
+    summary: str = ""
+    recommendation: str | None = None
+    expected_version: str | None = None
+    kind: WriteKind = attrs.field(default=WriteKind.SCORE, init=False)
+
+
+@attrs.frozen(kw_only=True)
+class StageWrite:
+    """Record a stage change (the lead's new stage and the history entry)."""
+
+    lead_id: str = attrs.field(validator=v.non_empty)
+    change: StageChange
+    expected_version: str | None = None
+    kind: WriteKind = attrs.field(default=WriteKind.STAGE, init=False)
+
+
+@attrs.frozen(kw_only=True)
+class RejectionWrite:
+    """Record a rejection: code, note, disposition; the stage change travels with it."""
+
+    rejection: Rejection
+    change: StageChange
+    expected_version: str | None = None
+    kind: WriteKind = attrs.field(default=WriteKind.REJECTION, init=False)
+
+    @property
+    def lead_id(self) -> str:
+        """The rejected lead's id."""
+        return self.rejection.lead_id
+
+
+@attrs.frozen(kw_only=True)
+class OutcomeWrite:
+    """Record what became of a lead (appended; outcomes are never overwritten)."""
+
+    outcome: Outcome
+    kind: WriteKind = attrs.field(default=WriteKind.OUTCOME, init=False)
+
+    @property
+    def lead_id(self) -> str:
+        """The lead the outcome belongs to."""
+        return self.outcome.lead_id
+
+    @property
+    def expected_version(self) -> None:
+        """Outcomes are facts appended to a log; they never conflict."""
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class SLAWrite:
+    """Write a lead's SLA clock: when the next action is due and the SLA state."""
+
+    lead_id: str = attrs.field(validator=v.non_empty)
+    due_at: datetime | None = attrs.field(validator=v.optional_aware)
+    state: str = attrs.field(validator=v.non_empty)
+    expected_version: str | None = None
+    kind: WriteKind = attrs.field(default=WriteKind.SLA, init=False)
+
+
+#: Any write operation an adapter accepts.
+Write = ScoreWrite | StageWrite | RejectionWrite | OutcomeWrite | SLAWrite
+
+
+class WriteStatus(enum.StrEnum):
+    """The fate of one write operation."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+@attrs.frozen(kw_only=True)
+class WriteResult:
+    """What happened to one write: status, the system's error when it failed or conflicted,
+    and the record's new version when it was applied."""
+
+    write: Write
+    status: WriteStatus = attrs.field(converter=_status, validator=v.member_of(WriteStatus))
+    error: str | None = None
+    version: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Applied or already in place."""
+        return self.status in (WriteStatus.APPLIED, WriteStatus.UNCHANGED)
+
+
+@attrs.frozen(kw_only=True)
+class Capabilities:
+    """What an adapter can do, and its limits.
+
+    ``max_batch`` is the most records the system accepts in one call; adapters split larger
+    batches themselves, callers may use it to size their work.
+    """
+
+    reads: frozenset[Entity] = attrs.field(converter=frozenset)
+    writes: frozenset[WriteKind] = attrs.field(converter=frozenset)
+    max_batch: int = 200
+    conflict_detection: bool = True
+    transactional_batches: bool = False
+
+    def can_read(self, entity: Entity) -> bool:
+        """Whether the adapter reads *entity*."""
+        return entity in self.reads
+
+    def can_write(self, kind: WriteKind) -> bool:
+        """Whether the adapter writes *kind*."""
+        return kind in self.writes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, e.g. for ``leadflow adapters --json``."""
+        return {
+            "reads": sorted(e.value for e in self.reads),
+            "writes": sorted(k.value for k in self.writes),
+            "max_batch": self.max_batch,
+            "conflict_detection": self.conflict_detection,
+            "transactional_batches": self.transactional_batches,
+        }
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A system of record leadflow reads from and writes back to.
+
+    Implement it without inheriting; register the class (or a factory taking ``**config``)
+    under the ``leadflow.adapters`` entry-point group. ``leadflow.adapters.testing`` holds the
+    contract suite that checks an implementation.
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
+        """Leads changed after *cursor* (all when ``None``), oldest change first, by page."""
+        ...
+
+    def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
+        """Accounts changed after *cursor*, by page."""
+        ...
+
+    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
+        """Activities recorded after *cursor*, by page."""
+        ...
+
+    def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
+        """Touches recorded after *cursor*, by page."""
+        ...
+
+    def write(self, writes: Sequence[Write]) -> list[WriteResult]:
+        """Apply *writes*; one result per write, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files. Calling it twice is harmless."""
+        ...

@@ -1,0 +1,60 @@
+"""The port's values: cursors, write operations, results, capabilities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from leadflow.errors import ValidationError
+from leadflow.model import StageChange
+from leadflow.ports import (
+    Capabilities,
+    Cursor,
+    Entity,
+    ScoreWrite,
+    SLAWrite,
+    StageWrite,
+    WriteKind,
+    WriteResult,
+    WriteStatus,
+)
+
+
+def test_cursor_round_trips_through_json() -> None:
+    cursor = Cursor(entity="touch", token='2026-01-01T00:00:00Z|"odd"')
+    assert cursor.entity is Entity.TOUCH
+    assert Cursor.from_json(cursor.to_json()) == cursor
+    with pytest.raises(ValidationError, match="cursor"):
+        Cursor.from_json("{not json")
+    with pytest.raises(ValidationError) as info:
+        Cursor(entity="opportunity")
+    assert info.value.field == "entity"
+
+
+def test_writes_carry_their_kind(t0: datetime) -> None:
+    change = StageChange(from_stage="inquiry", to_stage="mql", at=t0)
+    assert ScoreWrite(lead_id="L-1", score=42.0).kind is WriteKind.SCORE
+    assert StageWrite(lead_id="L-1", change=change, expected_version="3").kind is WriteKind.STAGE
+    with pytest.raises(ValidationError, match="due_at"):
+        SLAWrite(lead_id="L-1", due_at=datetime(2026, 1, 1), state="pending")
+
+
+def test_write_result_status(t0: datetime) -> None:
+    write = ScoreWrite(lead_id="L-1", score=1.0)
+    assert WriteResult(write=write, status="unchanged").ok
+    assert not WriteResult(write=write, status=WriteStatus.CONFLICT, error="modified since read").ok
+    with pytest.raises(ValidationError):
+        WriteResult(write=write, status="dropped")
+
+
+def test_capabilities_to_dict() -> None:
+    caps = Capabilities(reads={Entity.LEAD}, writes={WriteKind.SCORE}, max_batch=100)
+    assert caps.can_read(Entity.LEAD) and not caps.can_read(Entity.TOUCH)
+    assert caps.to_dict() == {
+        "reads": ["lead"],
+        "writes": ["score"],
+        "max_batch": 100,
+        "conflict_detection": True,
+        "transactional_batches": False,
+    }
