@@ -15,6 +15,7 @@ the pure-domain core only: no adapter, no CRM client, no test tool.
 """
 
 from leadflow._version import __version__
+from leadflow.calendar import BusinessCalendar, CalendarResolver
 from leadflow.errors import (
     IllegalTransitionError,
     LeadflowError,
@@ -47,6 +48,8 @@ __all__ = [
     "WATERFALL",
     "Account",
     "Activity",
+    "BusinessCalendar",
+    "CalendarResolver",
     "Disposition",
     "IllegalTransitionError",
     "Lead",
