@@ -41,6 +41,7 @@ from leadflow.reasons import (
     Rejection,
     reject,
 )
+from leadflow.rules.sla import SLAPolicy, adherence, evaluate_many, load_policies
 
 __all__ = [
     "STANDARD_ACTIVITY_KINDS",
@@ -60,6 +61,7 @@ __all__ = [
     "ReasonCatalog",
     "RejectCode",
     "Rejection",
+    "SLAPolicy",
     "Stage",
     "StageChange",
     "Touch",
@@ -67,6 +69,9 @@ __all__ = [
     "TouchOutcome",
     "ValidationError",
     "__version__",
+    "adherence",
+    "evaluate_many",
+    "load_policies",
     "reject",
     "replay",
     "time_in_stage",
