@@ -531,8 +531,9 @@ class _Compiled:
     fixed_fit: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
     order: Mapping[str, int] | None
     plan: tuple[tuple[Any, ...], ...]
-    routes: Mapping[str, tuple[tuple[int, float], ...]]
-    grouped: frozenset[str]
+    # activity kind -> ((plan slot, window) of the per-activity rules counting it, whether
+    # activity conditions read it)
+    routes: Mapping[str, tuple[tuple[tuple[int, float], ...], bool]]
     account_fit: tuple[_RuleFn, ...]
 
 
@@ -595,8 +596,9 @@ def _compile(card: Scorecard) -> _Compiled:
         fixed_fit=_compile_fixed_fit(fixed),
         order=None if in_order else {r.id: i for i, r in enumerate(card.rules)},
         plan=tuple(plan),
-        routes={kind: tuple(slots) for kind, slots in routes.items()},
-        grouped=frozenset(grouped),
+        routes={
+            kind: (tuple(routes.get(kind, ())), kind in grouped) for kind in {*routes, *grouped}
+        },
         account_fit=tuple(_compile_rule(r, card) for r in card.rules if _company_only(r)),
     )
 
@@ -609,7 +611,7 @@ def _route(
     Per-activity rules get the (ages, ids) of the activities they count, by plan slot; activity
     conditions get the activities they read, grouped by kind.
     """
-    routes, grouped = compiled.routes, compiled.grouped
+    routes = compiled.routes
     slots: dict[int, tuple[list[float], list[str]]] = {}
     groups: _Groups = {}
     for activity in activities:
@@ -619,30 +621,27 @@ def _route(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        kind = activity.kind
-        route = routes.get(kind)
-        in_group = kind in grouped
-        if route is None and not in_group:
+        route = routes.get(activity.kind)
+        if route is None:  # a kind the card does not read
             continue
         age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
         if age < 0:
             continue
-        if route is not None:
-            for slot, window in route:
-                if age <= window:
-                    bucket = slots.get(slot)
-                    if bucket is None:
-                        slots[slot] = ([age], [activity.id])
-                    else:
-                        bucket[0].append(age)
-                        bucket[1].append(activity.id)
+        counted, in_group = route
+        for slot, window in counted:
+            if age <= window:
+                bucket = slots.get(slot)
+                if bucket is None:
+                    slots[slot] = ([age], [activity.id])
+                else:
+                    bucket[0].append(age)
+                    bucket[1].append(activity.id)
         if in_group:
-            items = groups.get(kind)
+            items = groups.get(activity.kind)
             if items is None:
-                groups[kind] = [(age, activity)]
+                groups[activity.kind] = [(age, activity)]
             else:
                 items.append((age, activity))
-
     return slots, groups
 
 
