@@ -216,10 +216,11 @@ def recommend(result: ScoreResult, account_score: AccountScore | None = None) ->
 
 # -- compiling a card into closures ------------------------------------------------------------
 #
-# A card is compiled once (and cached) into a plan: field conditions become closures, per-activity
-# rules become table entries that a single pass over a lead's activities feeds (activity kind ->
-# the rules that count it), and the remaining rules become closures over the activities grouped by
-# kind. Scoring a lead is then one pass over its activities and one over the plan.
+# A card is compiled once (and cached) into a plan. Fit rules on fields alone become one generated
+# function (see _Source); per-activity rules become plan entries fed by a single pass over a lead's
+# activities (activity kind -> the rules that count it); the remaining rules become closures over
+# the activities grouped by kind. Scoring a lead is one pass over its activities, one call for the
+# field-only fit rules and one pass over the plan.
 
 # Activities read by activity conditions, grouped by kind: (age in days, activity), at or before
 # as_of only.
