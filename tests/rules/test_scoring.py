@@ -422,3 +422,13 @@ def test_rule_order_is_the_cards_even_with_mixed_rules() -> None:
     )
     result = score_lead(card, lead(title="CTO"), [act("rfp", 1)], as_of=NOW)
     assert [c.rule_id for c in result.contributions] == ["rfp", "titled"]
+
+
+class _Real(float):
+    """A float subclass, as numpy's float64 is."""
+
+
+def test_range_accepts_number_subclasses_but_not_bools() -> None:
+    when = Range(field="properties.seats", min=10)
+    assert fit_points(when, lead(properties={"seats": _Real(12.0)})) == 7.0
+    assert fit_points(when, lead(properties={"seats": True})) == 0.0

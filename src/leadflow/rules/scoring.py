@@ -37,7 +37,6 @@ from __future__ import annotations
 import enum
 import functools
 import math
-import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -118,7 +117,7 @@ class Contribution:
 
     ``raw_points`` is before decay and cap (a per-activity rule's points times its activities);
     ``points`` is what it adds to the total. ``evidence`` holds the ids of the activities behind
-    it; ``age_days`` is the age of the newest of them and ``half_life_days`` the decay applied
+    it, in the order they were given; ``age_days`` is the age of the newest of them and ``half_life_days`` the decay applied
     (both ``None`` for fit rules). ``capped`` says the rule's cap cut it.
     """
 
@@ -257,7 +256,15 @@ class _Source:
     """
 
     def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"_norm": _norm, "_NUMBER": _NUMBER_TYPES, "str": str}
+        self.namespace: dict[str, Any] = {
+            "_norm": _norm,
+            "_NUMBER": _NUMBER_TYPES,
+            "str": str,
+            "int": int,
+            "float": float,
+            "bool": bool,
+            "isinstance": isinstance,
+        }
         self.reads: dict[str, str] = {}
         self.prologue: list[str] = []
 
@@ -305,7 +312,9 @@ class _Source:
             v = self.field(condition.field)
             low = self.const(-math.inf if condition.min is None else condition.min)
             high = self.const(math.inf if condition.max is None else condition.max)
-            return f"({v}.__class__ in _NUMBER and {low} <= {v} <= {high})"
+            exact = f"{v}.__class__ in _NUMBER"  # the fast path; subclasses (numpy) below
+            subclass = f"(isinstance({v}, (int, float)) and not isinstance({v}, bool))"
+            return f"(({exact} or {subclass}) and {low} <= {v} <= {high})"
         if isinstance(condition, Regex | TitleKeywords):
             v = self.field(condition.field)
             if isinstance(condition, Regex):
@@ -430,7 +439,8 @@ def _clamp(value: float, cap: float | None) -> tuple[float, bool]:
 
 
 def _unique_ids(items: Iterable[tuple[float, Activity]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(a.id for _, a in sorted(items, key=operator.itemgetter(0))))
+    """Activity ids in the order given, each once."""
+    return tuple(dict.fromkeys(a.id for _, a in items))
 
 
 def _subtotal(rule: Rule) -> int:
