@@ -314,7 +314,7 @@ def test_toml_strings_are_escaped() -> None:
     assert loads_scorecard(dump_scorecard(card)) == card
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(scorecards())
 def test_dump_then_load_is_the_identity(card: Scorecard) -> None:
     assert loads_scorecard(dump_scorecard(card)) == card

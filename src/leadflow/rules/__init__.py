@@ -61,6 +61,18 @@ from leadflow.rules.sla import (
     policies_from_dict,
     select_policy,
 )
+from leadflow.rules.scoring import (
+    AccountScore,
+    Contribution,
+    Recommendation,
+    ScoreResult,
+    Trend,
+    apply_recommendation,
+    recommend,
+    score_account,
+    score_lead,
+    score_many,
+)
 
 __all__: list[str] = []
 __all__ += [
@@ -117,4 +129,14 @@ __all__ += [
     "loads_policies",
     "policies_from_dict",
     "select_policy",
+    "AccountScore",
+    "Contribution",
+    "Recommendation",
+    "ScoreResult",
+    "Trend",
+    "apply_recommendation",
+    "recommend",
+    "score_account",
+    "score_lead",
+    "score_many",
 ]

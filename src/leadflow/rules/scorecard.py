@@ -1009,7 +1009,8 @@ def load_scorecard(path: str | PathLike[str]) -> Scorecard:
     """Read a scorecard from a TOML file.
 
     >>> from pathlib import Path
-    >>> card = load_scorecard(Path("examples/scorecard.toml"))
+    >>> repo = Path(__file__).resolve().parents[3]  # the source checkout
+    >>> card = load_scorecard(repo / "examples" / "scorecard.toml")
     >>> card.name, len(card.rules) > 5
     ('seed', True)
     """
