@@ -372,7 +372,9 @@ class BusinessCalendar:
         return at.astimezone(self._tz).toordinal()
 
     def _from_us(self, us: int) -> datetime:
-        return (_EPOCH + timedelta(microseconds=us)).astimezone(self._tz)
+        seconds, micro = divmod(us, 1_000_000)
+        local = datetime.fromtimestamp(seconds, self._tz)  # sets fold in a repeated hour
+        return local.replace(microsecond=micro) if micro else local
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The open intervals of local date *day*, as ``(start, end)`` aware datetimes.
