@@ -555,7 +555,16 @@ class BusinessCalendar:
 
 
 def _calendar_map(value: Mapping[str, BusinessCalendar] | None) -> dict[str, BusinessCalendar]:
-    return dict(value or {})
+    mapping = dict(value or {})
+    for key, calendar in mapping.items():
+        if not isinstance(calendar, BusinessCalendar):
+            raise ValidationError(f"calendars[{key!r}]", calendar, "is not a BusinessCalendar")
+    return mapping
+
+
+def _is_calendar(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, BusinessCalendar):
+        raise ValidationError(attribute.name, value, "is not a BusinessCalendar")
 
 
 _ORDER = ("owner", "team", "region")
@@ -588,9 +597,7 @@ class CalendarResolver:
     'emea'
     """
 
-    default: BusinessCalendar = attrs.field(
-        validator=attrs.validators.instance_of(BusinessCalendar)
-    )
+    default: BusinessCalendar = attrs.field(validator=_is_calendar)
     by_owner: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
     by_team: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
     by_region: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)

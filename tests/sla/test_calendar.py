@@ -258,3 +258,13 @@ def test_resolver_prefers_owner_then_team_then_region() -> None:
     assert calendar_for(default, Lead(id="h", created_at=at)) is default
     with pytest.raises(ValidationError, match="order"):
         CalendarResolver(default=default, order=("manager",))
+
+
+def test_resolver_refuses_what_is_not_a_calendar() -> None:
+    with pytest.raises(ValidationError, match="default"):
+        CalendarResolver(default="Europe/Berlin")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"calendars\['AU'\]"):
+        CalendarResolver(
+            default=BusinessCalendar.weekdays("UTC"),
+            by_region={"AU": "Australia/Sydney"},  # type: ignore[dict-item]
+        )

@@ -426,6 +426,11 @@ _STEP_KEYS = (
 )
 
 
+def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError(attribute.name, value, "is not true or false")
+
+
 class ActionKind(enum.StrEnum):
     """What happens to a lead when its cadence runs out: back to nurture, or out."""
 
@@ -448,7 +453,7 @@ class FinalAction:
         validator=v.member_of(ActionKind),
     )
     reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
-    unless_connected: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    unless_connected: bool = attrs.field(default=True, validator=_boolean)
 
 
 def _trigger(value: object) -> Trigger:
@@ -462,7 +467,13 @@ def _steps(value: Iterable[Step]) -> tuple[Step, ...]:
 def _stages(value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    return tuple(str(s) for s in value)
+    if not isinstance(value, Iterable):
+        raise ValidationError("stop_stages", value, "is not a list of stage names")
+    stages = tuple(value)
+    for stage in stages:
+        if not isinstance(stage, str) or not stage.strip():
+            raise ValidationError("stop_stages", stage, "is not a stage name")
+    return stages
 
 
 def _check_steps(_inst: object, _attr: attrs.Attribute[Any], value: tuple[Step, ...]) -> None:
@@ -495,7 +506,7 @@ class SLAPolicy:
     final: FinalAction | None = None
     priority: int = attrs.field(default=0, validator=_priority)
     stop_stages: tuple[str, ...] = attrs.field(default=DEFAULT_STOP_STAGES, converter=_stages)
-    description: str | None = None
+    description: str | None = attrs.field(default=None, validator=v.optional_non_empty)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "policy") -> Self:
@@ -564,9 +575,8 @@ _POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", 
 def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
     for key in data:
         if key not in allowed:
-            raise ConfigError(
-                f"{path}.{key}", f"unknown key {key!r}; expected one of {list(allowed)}"
-            )
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(where, f"unknown key {key!r}; expected one of {list(allowed)}")
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
