@@ -16,8 +16,10 @@ from leadflow.rules import (
     Trigger,
     TriggerKind,
     adherence,
+    dump_policies,
     evaluate,
     evaluate_many,
+    loads_policies,
 )
 from leadflow.testing.strategies import (
     LeadHistory,
@@ -224,3 +226,9 @@ def test_batch_equals_one_by_one_and_adherence_adds_up(
 @given(policy=sla_policies())
 def test_policies_round_trip_through_plain_data(policy: SLAPolicy) -> None:
     assert policy == SLAPolicy.from_dict(policy.to_dict())
+
+
+@SETTINGS
+@given(policies=st.lists(sla_policies(), min_size=1, max_size=3, unique_by=lambda p: p.name))
+def test_policies_round_trip_through_toml(policies: list[SLAPolicy]) -> None:
+    assert tuple(policies) == loads_policies(dump_policies(policies))

@@ -38,6 +38,7 @@ decisions; adapters and the CLI carry them out.
 from __future__ import annotations
 
 import enum
+import json
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ __all__ = [
     "Trigger",
     "TriggerKind",
     "adherence",
+    "dump_policies",
     "evaluate",
     "evaluate_many",
     "load_policies",
@@ -638,6 +640,46 @@ def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
     """
     file = Path(path)
     return loads_policies(file.read_text(encoding="utf-8"), source=str(file))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are TOML basic-string escapes; DEL must be escaped in TOML too.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - data is ours
+
+
+def dump_policies(policies: Iterable[SLAPolicy]) -> str:
+    """Policies as TOML text that :func:`loads_policies` reads back to equal policies.
+
+    >>> (policy,) = load_policies("examples/sla.toml")
+    >>> loads_policies(dump_policies([policy])) == (policy,)
+    True
+    """
+    lines: list[str] = []
+    for policy in policies:
+        data = policy.to_dict()
+        steps, final = data.pop("steps"), data.pop("final", None)
+        lines.append("[[policies]]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in data.items())
+        for step in steps:
+            lines.append("")
+            lines.append("[[policies.steps]]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in step.items())
+        if final is not None:
+            lines.append("")
+            lines.append("[policies.final]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in final.items())
+        lines.append("")
+    return "\n".join(lines)
 
 
 # -- evaluation ------------------------------------------------------------------------------

@@ -321,6 +321,7 @@ def _policies(draw: st.DrawFn, triggers: Sequence[Trigger], max_steps: int) -> S
         steps=steps,
         final=final,
         priority=draw(st.integers(min_value=-3, max_value=3)),
+        description=draw(st.none() | st.text(min_size=1, max_size=40).filter(str.strip)),
     )
 
 
