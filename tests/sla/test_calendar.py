@@ -268,3 +268,11 @@ def test_resolver_refuses_what_is_not_a_calendar() -> None:
             default=BusinessCalendar.weekdays("UTC"),
             by_region={"AU": "Australia/Sydney"},  # type: ignore[dict-item]
         )
+
+
+def test_a_local_date_that_never_happened_has_no_hours() -> None:
+    # Samoa moved across the date line: 29 December 2011 was followed by 31 December.
+    apia = BusinessCalendar(zone="Pacific/Apia", hours={"mon-sun": "00:00-24:00"})
+    assert apia.intervals(date(2011, 12, 30)) == []
+    noon = datetime(2011, 12, 29, 12, 0, tzinfo=ZoneInfo("Pacific/Apia"))
+    assert apia.add(noon, 24 * H).isoformat() == "2011-12-31T12:00:00+14:00"
