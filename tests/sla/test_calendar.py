@@ -258,3 +258,21 @@ def test_resolver_prefers_owner_then_team_then_region() -> None:
     assert calendar_for(default, Lead(id="h", created_at=at)) is default
     with pytest.raises(ValidationError, match="order"):
         CalendarResolver(default=default, order=("manager",))
+
+
+def test_resolver_refuses_what_is_not_a_calendar() -> None:
+    with pytest.raises(ValidationError, match="default"):
+        CalendarResolver(default="Europe/Berlin")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"calendars\['AU'\]"):
+        CalendarResolver(
+            default=BusinessCalendar.weekdays("UTC"),
+            by_region={"AU": "Australia/Sydney"},  # type: ignore[dict-item]
+        )
+
+
+def test_a_local_date_that_never_happened_has_no_hours() -> None:
+    # Samoa moved across the date line: 29 December 2011 was followed by 31 December.
+    apia = BusinessCalendar(zone="Pacific/Apia", hours={"mon-sun": "00:00-24:00"})
+    assert apia.intervals(date(2011, 12, 30)) == []
+    noon = datetime(2011, 12, 29, 12, 0, tzinfo=ZoneInfo("Pacific/Apia"))
+    assert apia.add(noon, 24 * H).isoformat() == "2011-12-31T12:00:00+14:00"

@@ -446,3 +446,29 @@ def test_results_are_in_utc_safe_units(seed: SLAPolicy, lead: Lead) -> None:
     assert first.response_wall == ny(9, 10).astimezone(UTC) - ny(6, 16).astimezone(UTC)
     assert first.response_wall == timedelta(hours=65)
     assert first.response_business == 2 * H
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "problem"),
+    [
+        ({"description": 3}, "policies[0].description", "non-empty"),
+        (
+            {"final": {"unless_connected": "yes"}},
+            "policies[0].final.unless_connected",
+            "true or false",
+        ),
+        ({"stop_stages": ["sql", ""]}, "policies[0].stop_stages", "stage name"),
+    ],
+)
+def test_wrongly_typed_values_are_config_errors_not_type_errors(
+    extra: dict[str, object], path: str, problem: str
+) -> None:
+    from leadflow.rules import policies_from_dict
+
+    policy = {"name": "p", "trigger": "handoff", "steps": [GOOD_STEP], **extra}
+    with pytest.raises(ConfigError, match=problem) as info:
+        policies_from_dict({"policies": [policy]})
+    assert info.value.path == path
+    with pytest.raises(ConfigError, match="unknown key 'x'") as top:
+        policies_from_dict({"policies": [policy], "x": 1})
+    assert top.value.path == "x"

@@ -38,6 +38,7 @@ decisions; adapters and the CLI carry them out.
 from __future__ import annotations
 
 import enum
+import json
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ __all__ = [
     "Trigger",
     "TriggerKind",
     "adherence",
+    "dump_policies",
     "evaluate",
     "evaluate_many",
     "load_policies",
@@ -426,6 +428,11 @@ _STEP_KEYS = (
 )
 
 
+def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError(attribute.name, value, "is not true or false")
+
+
 class ActionKind(enum.StrEnum):
     """What happens to a lead when its cadence runs out: back to nurture, or out."""
 
@@ -448,7 +455,7 @@ class FinalAction:
         validator=v.member_of(ActionKind),
     )
     reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
-    unless_connected: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    unless_connected: bool = attrs.field(default=True, validator=_boolean)
 
 
 def _trigger(value: object) -> Trigger:
@@ -462,7 +469,13 @@ def _steps(value: Iterable[Step]) -> tuple[Step, ...]:
 def _stages(value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    return tuple(str(s) for s in value)
+    if not isinstance(value, Iterable):
+        raise ValidationError("stop_stages", value, "is not a list of stage names")
+    stages = tuple(value)
+    for stage in stages:
+        if not isinstance(stage, str) or not stage.strip():
+            raise ValidationError("stop_stages", stage, "is not a stage name")
+    return stages
 
 
 def _check_steps(_inst: object, _attr: attrs.Attribute[Any], value: tuple[Step, ...]) -> None:
@@ -495,7 +508,7 @@ class SLAPolicy:
     final: FinalAction | None = None
     priority: int = attrs.field(default=0, validator=_priority)
     stop_stages: tuple[str, ...] = attrs.field(default=DEFAULT_STOP_STAGES, converter=_stages)
-    description: str | None = None
+    description: str | None = attrs.field(default=None, validator=v.optional_non_empty)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "policy") -> Self:
@@ -564,9 +577,8 @@ _POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", 
 def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
     for key in data:
         if key not in allowed:
-            raise ConfigError(
-                f"{path}.{key}", f"unknown key {key!r}; expected one of {list(allowed)}"
-            )
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(where, f"unknown key {key!r}; expected one of {list(allowed)}")
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
@@ -628,6 +640,46 @@ def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
     """
     file = Path(path)
     return loads_policies(file.read_text(encoding="utf-8"), source=str(file))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are TOML basic-string escapes; DEL must be escaped in TOML too.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - data is ours
+
+
+def dump_policies(policies: Iterable[SLAPolicy]) -> str:
+    """Policies as TOML text that :func:`loads_policies` reads back to equal policies.
+
+    >>> (policy,) = load_policies("examples/sla.toml")
+    >>> loads_policies(dump_policies([policy])) == (policy,)
+    True
+    """
+    lines: list[str] = []
+    for policy in policies:
+        data = policy.to_dict()
+        steps, final = data.pop("steps"), data.pop("final", None)
+        lines.append("[[policies]]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in data.items())
+        for step in steps:
+            lines.append("")
+            lines.append("[[policies.steps]]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in step.items())
+        if final is not None:
+            lines.append("")
+            lines.append("[policies.final]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in final.items())
+        lines.append("")
+    return "\n".join(lines)
 
 
 # -- evaluation ------------------------------------------------------------------------------
