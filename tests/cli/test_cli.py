@@ -247,3 +247,59 @@ def test_console_script_and_module_agree(tmp_path: Path) -> None:
     assert help_run.returncode == 0
     for name in COMMANDS:
         assert name in help_run.stdout
+
+
+def test_progress_draws_only_when_enabled() -> None:
+    import io
+
+    from leadflow.cli import Progress
+
+    shown = io.StringIO()
+    bar = Progress(shown, enabled=True)
+    bar("storing leads", 50, 200)
+    bar.done()
+    assert "storing leads" in shown.getvalue()
+    assert "[#######" in shown.getvalue()
+    assert shown.getvalue().endswith("\r")
+    hidden = io.StringIO()
+    Progress(hidden, enabled=False)("storing leads", 50, 200)
+    assert hidden.getvalue() == ""
+
+
+class _Refusing:
+    """An adapter factory whose login fails with the token in the CRM's message."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, str]) -> None:
+        from leadflow.errors import AuthenticationError
+
+        raise AuthenticationError(
+            f"INVALID_SESSION_ID: Bearer {config['token']} refused", adapter="refusing"
+        )
+
+
+def test_adapter_errors_exit_3_with_secrets_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leadflow import adapters
+
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'store = "{tmp_path / "s.sqlite"}"\n[adapters.refusing]\ntoken = "00Dxx!s3cr3t"\n'
+    )
+    adapters.register("refusing", _Refusing)
+    try:
+        code, _, err = run_cli(capsys, "run", "--adapter", "refusing", "--config", str(config))
+    finally:
+        adapters.deregister("refusing")
+    assert code == Exit.ADAPTER
+    assert "INVALID_SESSION_ID" in err
+    assert "s3cr3t" not in err
+    assert err.count("\n") == 1
+
+
+def test_adapters_human_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "adapters")
+    assert code in (Exit.OK, Exit.PARTIAL)
+    assert "leadflow.adapters.sqlite:SQLiteAdapter" in out
+    assert "transactional batches: yes" in out
