@@ -160,8 +160,9 @@ _READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConv
 
 
 def format_stamp(at: datetime) -> str:
-    """Salesforce's JSON datetime form: ``2026-03-01T00:00:05.000+0000``."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    """Salesforce's JSON datetime form, to the millisecond: ``2026-03-01T00:00:05.000+0000``."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
 
 
 def _parse_datetime(text: str) -> datetime:
