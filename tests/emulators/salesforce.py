@@ -430,6 +430,7 @@ class Fault:
     times: int = 1
     match: str = ""
     retry_after: int = 1
+    after: int = 0  # matching requests to let through before failing
 
 
 @attrs.define
@@ -579,12 +580,17 @@ class SalesforceEmulator:
 
     # -- switches --
 
-    def inject(self, kind: str, *, times: int = 1, match: str = "", retry_after: int = 1) -> None:
-        """Fail the next *times* requests whose path contains *match* with *kind*."""
+    def inject(
+        self, kind: str, *, times: int = 1, match: str = "", retry_after: int = 1, after: int = 0
+    ) -> None:
+        """Fail *times* requests whose path contains *match* with *kind*, after letting the
+        first *after* of them through."""
         if kind not in {"429", "limit", "503", "drop", "drop_after"}:
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
-            self.faults.append(Fault(kind=kind, times=times, match=match, retry_after=retry_after))
+            self.faults.append(
+                Fault(kind=kind, times=times, match=match, retry_after=retry_after, after=after)
+            )
 
     def expire_session(self) -> None:
         """Every token issued so far stops working (401 INVALID_SESSION_ID)."""
@@ -606,6 +612,9 @@ class SalesforceEmulator:
         with self._lock:
             for fault in self.faults:
                 if fault.match in path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
