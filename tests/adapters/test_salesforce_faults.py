@@ -322,3 +322,51 @@ def test_format_soql_round_trips_any_string_through_the_emulator_parser(value: s
         _STANDARD,
     )
     assert query.where == (("LastName", "=", value), ("Email", "IN", (value,)))
+
+
+# -- timeouts, sessions and faults in Bulk API 2.0 ---------------------------------------------
+
+
+def test_a_slow_answer_times_out_on_the_session_adapter_and_is_retried(
+    emu: SalesforceEmulator,
+) -> None:
+    _seed(emu, 2)
+    adapter = make_adapter(emu, timeout=0.3)
+    emu.inject("slow", times=1, match="/query", retry_after=2)
+    assert len([v for p in adapter.read_leads() for v in p.items]) == 2
+    assert emu.calls["query"] == 2
+
+
+def test_session_expiring_before_a_bulk_job_logs_in_again(emu: SalesforceEmulator) -> None:
+    leads = _seed(emu, 4)
+    adapter = SalesforceAdapter.from_config(
+        username="integration@example.com",
+        password="s3cret-password",
+        security_token="TOKEN123",
+        session=route_login(requests.Session(), emu),
+        ca_bundle=str(emu.ca_path),
+        bulk_threshold=2,
+        bulk_poll_interval=0.0,
+    )
+    writes = [ScoreWrite(lead_id=lead.id, score=9.0) for lead in leads]
+    emu.inject("expire", times=1, match="/jobs/ingest")
+    results = adapter.write(writes)
+    assert [r.status for r in results] == [WriteStatus.APPLIED] * 4
+    assert emu.calls["login"] == 2, "the first login, and one more after the 401"
+    assert emu.calls["bulk2_post"] == 2, "the refused job creation, then the real one"
+
+
+def test_bulk_job_whose_close_answer_is_lost_is_run_again_harmlessly(
+    emu: SalesforceEmulator,
+) -> None:
+    leads = _seed(emu, 6)
+    adapter = make_adapter(emu, bulk_threshold=2)
+    writes = _score_writes(adapter)
+    # create (1st), upload (2nd), close (3rd): the close is applied, its answer lost
+    emu.inject("drop_after", times=1, match="/jobs/ingest", after=2)
+    emu.inject("503", times=1, match="/successfulResults")
+    results = adapter.write(writes)
+    assert [r.status for r in results] == [WriteStatus.APPLIED] * 6
+    assert emu.calls["bulk2_post"] == 2
+    assert [r.status for r in adapter.write(writes)] == [WriteStatus.UNCHANGED] * 6
+    assert emu.get("Lead", leads[5].id)["Leadflow_Score__c"] == 5.0

@@ -36,8 +36,9 @@ one second per write request, so stamps are deterministic and never read the wal
 Fault switches: :meth:`SalesforceEmulator.inject` queues faults for the next matching requests —
 ``"429"`` (with ``Retry-After``), ``"limit"`` (403 ``REQUEST_LIMIT_EXCEEDED``), ``"503"``,
 ``"drop"`` (close the socket without answering), ``"drop_after"`` (apply the request, then close
-the socket without answering — the nastiest case for idempotency); :meth:`expire_session` makes
-the current token answer 401 ``INVALID_SESSION_ID``; :attr:`validation_errors` names record ids
+the socket without answering — the nastiest case for idempotency), ``"slow"`` (answer after
+``retry_after`` seconds), ``"expire"`` (the session expires just before this request);
+:meth:`expire_session` makes every token issued so far answer 401 ``INVALID_SESSION_ID``; :attr:`validation_errors` names record ids
 whose updates fail with ``FIELD_CUSTOM_VALIDATION_EXCEPTION``.
 """
 
@@ -52,6 +53,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -426,7 +428,7 @@ def _matches(record: dict[str, Any], types: dict[str, str], cond: tuple[str, str
 class Fault:
     """A fault to inject into the next request whose path contains ``match``."""
 
-    kind: str  # "429", "limit", "503", "drop", "drop_after"
+    kind: str  # "429", "limit", "503", "drop", "drop_after", "slow", "expire"
     times: int = 1
     match: str = ""
     retry_after: int = 1
@@ -501,7 +503,7 @@ class SalesforceEmulator:
         class Handler(_Handler):
             emu = emulator
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _QuietServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         server.socket = self._ssl.wrap_socket(server.socket, server_side=True)
         self._server = server
@@ -585,7 +587,7 @@ class SalesforceEmulator:
     ) -> None:
         """Fail *times* requests whose path contains *match* with *kind*, after letting the
         first *after* of them through."""
-        if kind not in {"429", "limit", "503", "drop", "drop_after"}:
+        if kind not in {"429", "limit", "503", "drop", "drop_after", "slow", "expire"}:
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
             self.faults.append(
@@ -987,6 +989,13 @@ class SalesforceEmulator:
             return 200, buffer.getvalue()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """No tracebacks on stderr when a client hangs up (a timeout, a test's dropped socket)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 _QUERY_MORE = re.compile(r"/services/data/v[\d.]+/query/(01g\w+)-(\d+)")
 _JOB = re.compile(r"/services/data/v[\d.]+/jobs/ingest/(\w+)(?:/(\w+))?/?")
 
@@ -1053,6 +1062,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, xml, content_type="text/xml")
             return
         fault = emu._next_fault(path)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.retry_after)  # answer only after the client's timeout
+        if fault is not None and fault.kind == "expire":
+            emu.expire_session()
         if fault is not None and fault.kind == "drop":
             self._drop()
             return

@@ -974,26 +974,43 @@ class SalesforceAdapter:
         ]
         wait = self.bulk_poll_interval
 
-        def run(sf: Salesforce) -> tuple[str, str, str]:
+        def bulk(sf: Salesforce) -> SFBulk2Type:
             handler = cast(SFBulk2Handler, sf.bulk2)
-            bulk: SFBulk2Type = handler.Lead
-            [job] = bulk.update(records=rows, wait=wait)  # type: ignore[arg-type]
-            job_id = str(job["job_id"])
-            return job_id, bulk.get_successful_records(job_id), bulk.get_failed_records(job_id)
+            lead: SFBulk2Type = handler.Lead
+            return lead
 
+        def run(sf: Salesforce) -> list[str]:
+            # One job per 100 MB of CSV (simple-salesforce splits larger uploads). Retried as a
+            # whole: an update job re-applies the same values harmlessly.
+            jobs = bulk(sf).update(records=rows, wait=wait)  # type: ignore[arg-type]
+            return [str(job["job_id"]) for job in jobs]
+
+        def fetch(job_id: str, successful: bool, sf: Salesforce) -> str:
+            handle = bulk(sf)
+            if successful:
+                return handle.get_successful_records(job_id)
+            return handle.get_failed_records(job_id)
+
+        ok_csv: list[str] = []
+        failed_csv: list[str] = []
         try:
-            job_id, ok_csv, failed_csv = self._call("update leads (Bulk API 2.0)", run)
+            job_ids = self._call("update leads (Bulk API 2.0)", run)
+            for job_id in job_ids:
+                ok = functools.partial(fetch, job_id, True)
+                ok_csv.append(self._call("read Bulk API 2.0 results", ok))
+                failed = functools.partial(fetch, job_id, False)
+                failed_csv.append(self._call("read Bulk API 2.0 failures", failed))
         except AuthenticationError:
             raise
         except AdapterError as exc:
-            return {lead_id: (WriteStatus.FAILED, str(exc)) for lead_id in to_write}
+            return dict.fromkeys(to_write, (WriteStatus.FAILED, str(exc)))
         except SalesforceOperationError as exc:
             text = self._secrets.scrub(f"Bulk API 2.0 job failed: {exc}")
             return dict.fromkeys(to_write, (WriteStatus.FAILED, text))
         outcome: dict[str, tuple[WriteStatus, str | None]] = {}
-        for row in csv.DictReader(io.StringIO(ok_csv)):
+        for row in (r for text in ok_csv for r in csv.DictReader(io.StringIO(text))):
             outcome[row.get("Id") or row.get("sf__Id") or ""] = (WriteStatus.APPLIED, None)
-        for row in csv.DictReader(io.StringIO(failed_csv)):
+        for row in (r for text in failed_csv for r in csv.DictReader(io.StringIO(text))):
             outcome[row.get("Id") or row.get("sf__Id") or ""] = (
                 WriteStatus.FAILED,
                 self._secrets.scrub(row.get("sf__Error") or "failed in the Bulk API 2.0 job"),
@@ -1001,7 +1018,7 @@ class SalesforceAdapter:
         for lead_id in to_write:
             outcome.setdefault(
                 lead_id,
-                (WriteStatus.FAILED, f"not processed by Bulk API 2.0 job {job_id}"),
+                (WriteStatus.FAILED, f"not processed by Bulk API 2.0 job {', '.join(job_ids)}"),
             )
         return {k: v for k, v in outcome.items() if k in to_write}
 
