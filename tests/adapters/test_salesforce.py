@@ -8,21 +8,23 @@ the client is patched.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import trustme
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
 
-from emulators.salesforce import SalesforceEmulator, SoqlError, parse_soql
+from emulators.salesforce import SalesforceEmulator, SoqlError, format_stamp, parse_soql
 from emulators.salesforce_seed import EmulatorSeeder, make_adapter
 from leadflow import adapters
-from leadflow.adapters.salesforce import DEFAULT_MAPPING, SalesforceAdapter
+from leadflow.adapters.salesforce import DEFAULT_MAPPING, SalesforceAdapter, _same
 from leadflow.adapters.testing import T0, AdapterContract, Seeder, sample_leads
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.lifecycle import transition
@@ -438,3 +440,60 @@ def test_lead_model_round_trip_helper_is_public(emu: SalesforceEmulator) -> None
     lead = adapter.lead_from_record(record)
     assert isinstance(lead, Lead)
     assert (lead.stage, lead.created_at) == ("sql", T0)
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_a_datetime_written_then_stored_compares_as_unchanged(at: datetime) -> None:
+    sent = DEFAULT_MAPPING.fields.to_crm("writeback", {"sla_due": at})["Leadflow_SLA_Due__c"]
+    stored = format_stamp(at)  # what Salesforce (and the emulator) keep: milliseconds
+    assert _same(stored, sent)
+    assert not _same(format_stamp(at + timedelta(milliseconds=1)), sent)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    count=st.integers(min_value=1, max_value=25),
+    page_size=st.integers(min_value=1, max_value=7),
+    server_page=st.integers(min_value=1, max_value=9),
+    rewritten=st.sets(st.integers(min_value=0, max_value=24), max_size=12),
+)
+def test_every_page_cursor_resumes_exactly_after_its_page_even_when_stamps_are_shared(
+    ca: trustme.CA,
+    tmp_path: Path,
+    *,
+    count: int,
+    page_size: int,
+    server_page: int,
+    rewritten: set[int],
+) -> None:
+    with SalesforceEmulator(ca=ca, cert_dir=tmp_path, page_size=server_page) as emu:
+        leads = EmulatorSeeder(emu)(Entity.LEAD, sample_leads(count))
+        adapter = make_adapter(emu, page_size=page_size)
+        # one collection call: every rewritten lead gets the same SystemModstamp
+        chosen = [leads[i] for i in sorted(rewritten) if i < count]
+        assert all(
+            r.ok for r in adapter.write([ScoreWrite(lead_id=x.id, score=1.0) for x in chosen])
+        )
+        pages = list(adapter.read_leads())
+        items = [(v.version, v.item.id) for p in pages for v in p.items]
+        assert sorted(i for _v, i in items) == sorted(lead.id for lead in leads)
+        assert items == sorted(items)
+        seen = 0
+        for page in pages:
+            seen += len(page.items)
+            rest = [
+                (v.version, v.item.id) for p in adapter.read_leads(page.cursor) for v in p.items
+            ]
+            assert rest == items[seen:]
