@@ -497,3 +497,13 @@ def test_every_page_cursor_resumes_exactly_after_its_page_even_when_stamps_are_s
                 (v.version, v.item.id) for p in adapter.read_leads(page.cursor) for v in p.items
             ]
             assert rest == items[seen:]
+
+
+def test_the_adapter_never_uses_the_literal_format_spec() -> None:
+    import inspect
+
+    import leadflow.adapters.salesforce as module
+
+    source = inspect.getsource(module)
+    assert ":literal}" not in source, "{:literal} bypasses format_soql's escaping"
+    assert "format_soql(" in source
