@@ -477,6 +477,7 @@ class SalesforceEmulator:
         self.validation_errors: set[str] = set()
         self.calls: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []
+        self.queries: list[str] = []  # the SOQL of every query request, decoded
         self.credentials = (username, password + security_token)
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -604,6 +605,7 @@ class SalesforceEmulator:
         with self._lock:
             self.calls.clear()
             self.log.clear()
+            self.queries.clear()
 
     @property
     def total_calls(self) -> int:
@@ -1133,6 +1135,8 @@ class _Handler(BaseHTTPRequestHandler):
         json_type = "application/json"
         if method == "GET" and path.rstrip("/").endswith("/query"):
             soql = parse_qs(query).get("q", [""])[0]
+            with emu._lock:
+                emu.queries.append(soql)
             return 200, emu.query(soql), json_type
         if method == "GET" and (m := _QUERY_MORE.fullmatch(path)):
             return 200, emu.query_more(m.group(1), int(m.group(2))), json_type

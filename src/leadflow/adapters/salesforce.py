@@ -43,6 +43,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, cast
 
 import attrs
@@ -134,6 +135,10 @@ def _table(value: Any, path: str) -> dict[str, str]:
     return out
 
 
+def _frozen(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen(kw_only=True)
 class SalesforceMapping:
     """How Salesforce records map onto leadflow: a :class:`FieldMap` plus value tables.
@@ -158,9 +163,9 @@ class SalesforceMapping:
     """
 
     fields: FieldMap
-    touch_kinds: Mapping[str, str] = attrs.field(factory=dict)
-    touch_outcomes: Mapping[str, str] = attrs.field(factory=dict)
-    activity_kinds: Mapping[str, str] = attrs.field(factory=dict)
+    touch_kinds: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
+    touch_outcomes: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
+    activity_kinds: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
 
     def override(self, data: Mapping[str, Any]) -> SalesforceMapping:
         """A new mapping with *data* applied: ``fields``/``stages`` as for
