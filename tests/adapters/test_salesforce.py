@@ -535,3 +535,15 @@ def test_large_batches_read_back_by_stamp_scan_and_fall_back_to_ids(
     again = [r.status for r in adapter.write(writes)]
     assert again.pop(2) is WriteStatus.CONFLICT
     assert again == [WriteStatus.UNCHANGED] * 9
+
+
+def test_a_record_the_model_refuses_is_skipped_with_a_warning_naming_it(
+    emu: SalesforceEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = emu.insert("Lead", {"LastName": "Good", "Company": "X"})
+    bad = emu.insert("Lead", {"LastName": "Bad", "Company": "X", "NumberOfEmployees": -5})
+    later = emu.insert("Lead", {"LastName": "Later", "Company": "X"})
+    pages = list(make_adapter(emu).read_leads())
+    assert [v.item.id for p in pages for v in p.items] == [good, later]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(bad in w and "employees" in w for w in warnings), warnings
