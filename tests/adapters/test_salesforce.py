@@ -402,23 +402,45 @@ def test_ca_bundle_wins_over_requests_ca_bundle_in_the_environment(
     ("config", "path"),
     [
         (
-            {"instance_url": "https://x.my.salesforce.com", "session_id": "t", "page_size": 0},
+            {
+                "instance_url": "https://x.my.salesforce.com",
+                "session_id": "00Dx!SECRET-TOKEN",
+                "page_size": 0,
+            },
             "page_size",
         ),
         (
-            {"instance_url": "https://x.my.salesforce.com", "session_id": "t", "timeout": -1},
+            {
+                "instance_url": "https://x.my.salesforce.com",
+                "session_id": "00Dx!SECRET-TOKEN",
+                "timeout": -1,
+            },
             "timeout",
         ),
-        ({"instance_url": "https://x.my.salesforce.com", "session_id": "t", "colour": 1}, "colour"),
-        ({"instance_url": "https://x.my.salesforce.com", "session_id": "t", "retry": 3}, "retry"),
-        ({"username": "u"}, "salesforce"),
+        (
+            {
+                "instance_url": "https://x.my.salesforce.com",
+                "session_id": "00Dx!SECRET-TOKEN",
+                "colour": 1,
+            },
+            "colour",
+        ),
+        (
+            {
+                "instance_url": "https://x.my.salesforce.com",
+                "session_id": "00Dx!SECRET-TOKEN",
+                "retry": 3,
+            },
+            "retry",
+        ),
+        ({"username": "u", "password": "SECRET-TOKEN"}, "salesforce"),
     ],
 )
 def test_bad_configuration_names_the_option(config: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as info:
         SalesforceAdapter.from_config(config)
     assert path == info.value.path
-    assert str(info.value) != "t"
+    assert "SECRET-TOKEN" not in str(info.value)
 
 
 def test_reads_are_paged_through_next_records_url(emu: SalesforceEmulator) -> None:
