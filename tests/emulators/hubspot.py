@@ -34,6 +34,7 @@ fail validation. :attr:`HubSpotEmulator.calls` counts every request served.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import json
 import threading
@@ -174,7 +175,12 @@ def to_ms(value: str | int | datetime) -> int:
         return int(value.timestamp() * 1000)
     if isinstance(value, int):
         return value
-    text = str(value).strip()
+    return _text_ms(str(value))
+
+
+@functools.lru_cache(maxsize=65536)
+def _text_ms(value: str) -> int:
+    text = value.strip()
     if text.lstrip("-").isdigit():
         return int(text)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -364,16 +370,17 @@ class HubSpotEmulator:
         kind: str,
         *,
         times: int = 1,
-        retry_after: float = 0.01,
+        retry_after: int = 1,
         when: Callable[[str], bool] = lambda path: True,
     ) -> None:
         """Make the next *times* matching requests fail with *kind*.
 
         Kinds: ``"429"`` (TEN_SECONDLY_ROLLING), ``"429-daily"`` (DAILY), ``"502"``, ``"503"``,
         ``"drop"`` (the connection is closed without an answer, after the body was read; the
-        request has no effect), ``"401"`` (the token expired, once). ``when`` filters on the path.
+        request has no effect), ``"drop-after"`` (the request takes effect, then the connection
+        is closed without an answer), ``"401"`` (the token expired, once). ``when`` filters on the path.
         """
-        allowed = {"429", "429-daily", "502", "503", "drop", "401"}
+        allowed = {"429", "429-daily", "502", "503", "drop", "drop-after", "401"}
         if kind not in allowed:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(allowed)}")
         with self._lock:
@@ -409,6 +416,7 @@ class HubSpotEmulator:
 
     @staticmethod
     def _stamp(object_type: str, record: dict[str, Any], ms: int) -> None:
+        record["cmp"] = {}  # cached comparable values, stale once properties change
         record["updatedAt"] = ms
         record["properties"]["hs_lastmodifieddate"] = iso_ms(ms)
         if object_type == "contacts":
@@ -444,8 +452,16 @@ class HubSpotEmulator:
                     fault = (kind, options)
                     del self._faults[index]
                     break
+        if fault is not None and fault[0] == "drop-after":
+            self._handle_authorised(template, params, headers, body)
+            raise _Drop
         if fault is not None:
             self._raise_fault(*fault)
+        return self._handle_authorised(template, params, headers, body)
+
+    def _handle_authorised(
+        self, template: str, params: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         auth = headers.get("Authorization", "")
         if self._expired:
             raise _HubSpotError(
@@ -461,7 +477,7 @@ class HubSpotEmulator:
                 "authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             )
         if template == "unknown":
-            raise _HubSpotError(404, "OBJECT_NOT_FOUND", f"No route for {method} {path}")
+            raise _HubSpotError(404, "OBJECT_NOT_FOUND", "No such endpoint")
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
@@ -534,7 +550,10 @@ class HubSpotEmulator:
             raise _HubSpotError(400, "VALIDATION_ERROR", "Only one sort is supported per search")
         with self._lock:
             records = list(self._objects[object_type].values())
-        matched = [r for r in records if _matches(groups, r["properties"])]
+        predicates = [[_compile(f) for f in g.get("filters") or []] for g in groups]
+        matched = [
+            r for r in records if not predicates or any(all(p(r) for p in g) for g in predicates)
+        ]
         if sorts:
             sort = sorts[0]
             name = sort if isinstance(sort, str) else sort.get("propertyName")
@@ -544,7 +563,7 @@ class HubSpotEmulator:
             present = [r for r in matched if r["properties"].get(name) not in (None, "")]
             missing = [r for r in matched if r["properties"].get(name) in (None, "")]
             present.sort(
-                key=lambda r: (_sort_key(name, r["properties"][name]), int(r["id"])),
+                key=lambda r: (_cached(r, name), int(r["id"])),
                 reverse=descending,
             )
             matched = present + missing
@@ -753,14 +772,6 @@ def _as_string(name: str, value: Any) -> str | None:
     return str(value)
 
 
-def _sort_key(name: str, value: str) -> Any:
-    if name in DATETIME_PROPERTIES:
-        return to_ms(value)
-    if name in NUMBER_PROPERTIES:
-        return float(value)
-    return value
-
-
 def _compare_value(name: str, raw: Any) -> Any:
     if raw is None:
         return None
@@ -771,46 +782,60 @@ def _compare_value(name: str, raw: Any) -> Any:
     return str(raw)
 
 
-def _matches(groups: list[Mapping[str, Any]], props: Mapping[str, str | None]) -> bool:
-    if not groups:
-        return True
-    return any(all(_filter(f, props) for f in g.get("filters") or []) for g in groups)
+def _cached(record: dict[str, Any], name: str) -> Any:
+    """*record*'s value of *name* as filters compare it, parsed once per version."""
+    cache = record["cmp"]
+    if name not in cache:
+        cache[name] = _compare_value(name, record["properties"].get(name))
+    return cache[name]
 
 
-def _filter(flt: Mapping[str, Any], props: Mapping[str, str | None]) -> bool:
+def _compile(flt: Mapping[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    """One search filter as a predicate over stored records (its value parsed once)."""
     name = flt.get("propertyName", "")
     op = flt.get("operator", "EQ")
-    raw = props.get(name)
-    has = raw not in (None, "")
+
+    def has(record: dict[str, Any]) -> bool:
+        return record["properties"].get(name) not in (None, "")
+
     if op == "HAS_PROPERTY":
         return has
     if op == "NOT_HAS_PROPERTY":
-        return not has
-    if not has:
-        return op in {"NEQ", "NOT_IN"}
-    actual = _compare_value(name, raw)
+        return lambda r: not has(r)
     if op in {"IN", "NOT_IN"}:
-        values = {_compare_value(name, v) for v in flt.get("values") or []}
-        if name not in DATETIME_PROPERTIES | NUMBER_PROPERTIES:
-            values = {str(v).lower() for v in values}
-            actual = str(actual).lower()
-        return (actual in values) == (op == "IN")
+        typed = name in DATETIME_PROPERTIES | NUMBER_PROPERTIES
+        values = {
+            _compare_value(name, v) if typed else str(v).lower() for v in flt.get("values") or []
+        }
+
+        def member(record: dict[str, Any]) -> bool:
+            if not has(record):
+                return op == "NOT_IN"
+            actual = _cached(record, name)
+            return ((actual if typed else str(actual).lower()) in values) == (op == "IN")
+
+        return member
     value = _compare_value(name, flt.get("value"))
-    if op == "EQ":
-        return actual == value
-    if op == "NEQ":
-        return actual != value
-    if op == "GT":
-        return actual > value
-    if op == "GTE":
-        return actual >= value
-    if op == "LT":
-        return actual < value
-    if op == "LTE":
-        return actual <= value
-    if op == "BETWEEN":
-        return value <= actual <= _compare_value(name, flt.get("highValue"))
-    raise _HubSpotError(400, "VALIDATION_ERROR", f"Unsupported operator {op}")
+    high = _compare_value(name, flt.get("highValue")) if op == "BETWEEN" else None
+    tests: dict[str, Callable[[Any], bool]] = {
+        "EQ": lambda a: a == value,
+        "NEQ": lambda a: a != value,
+        "GT": lambda a: a > value,
+        "GTE": lambda a: a >= value,
+        "LT": lambda a: a < value,
+        "LTE": lambda a: a <= value,
+        "BETWEEN": lambda a: value <= a <= high,
+    }
+    if op not in tests:
+        raise _HubSpotError(400, "VALIDATION_ERROR", f"Unsupported operator {op}")
+    check = tests[op]
+
+    def compare(record: dict[str, Any]) -> bool:
+        if not has(record):
+            return op == "NEQ"
+        return check(_cached(record, name))
+
+    return compare
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
