@@ -506,7 +506,7 @@ class AdapterContract:
         self._require_write(adapter, WriteKind.SCORE)
         self._require_read(adapter, Entity.LEAD)
         size = adapter.capabilities.max_batch + 1
-        if size > 1001:
+        if size > 10_001:
             pytest.skip(f"{adapter.name}: max_batch {size - 1} is too large to exceed cheaply")
         stored = list(seed(Entity.LEAD, sample_leads(size, prefix="MB")))
         writes: list[Write] = [
