@@ -894,6 +894,10 @@ class HubSpotAdapter:
                 "(capabilities.writes lists what this adapter writes)",
                 adapter=self.name,
             )
+        if not write.lead_id.isdigit():
+            raise ValidationError(
+                "lead_id", write.lead_id, "is not a HubSpot contact id (a number)"
+            )
         mapped = self.fields.to_crm("writeback", values)
         props = {k: _to_text(v) for k, v in mapped.items()}
         if stage is not None:
@@ -984,16 +988,6 @@ class HubSpotAdapter:
         merged: dict[str, str] = {}
         accepted: list[tuple[int, Write]] = []
         for index, write, props, stage in items:
-            expected = write.expected_version
-            if expected is not None and _ms(expected) != _ms(stamp):
-                error = (
-                    f"contact {lead_id} changed since it was read "
-                    f"(read at {expected}, now {stamp}); nothing was written"
-                )
-                decided.append(
-                    (index, WriteResult(write=write, status=WriteStatus.CONFLICT, error=error))
-                )
-                continue
             wanted = dict(props)
             if stage is not None:
                 lifecycle, status = self._stage_values(stage)
@@ -1002,8 +996,19 @@ class HubSpotAdapter:
                     wanted["hs_lead_status"] = status
             delta = {k: v for k, v in wanted.items() if not _same(props_now.get(k), v)}
             if not delta:
+                # Unchanged wins over a stale expected_version: the values already hold.
                 decided.append(
                     (index, WriteResult(write=write, status=WriteStatus.UNCHANGED, version=stamp))
+                )
+                continue
+            expected = write.expected_version
+            if expected is not None and _ms(expected) != _ms(stamp):
+                error = (
+                    f"contact {lead_id} changed since it was read "
+                    f"(read at {expected}, now {stamp}); nothing was written"
+                )
+                decided.append(
+                    (index, WriteResult(write=write, status=WriteStatus.CONFLICT, error=error))
                 )
                 continue
             merged.update(delta)
