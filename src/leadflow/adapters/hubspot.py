@@ -721,11 +721,16 @@ class HubSpotAdapter:
         api = self._api("search")
         answer = self._call(
             f"search {object_type}",
-            lambda: api.do_search(
-                object_type, public_object_search_request=request, _request_timeout=self._timeout
+            lambda: _decoded(
+                api.do_search(
+                    object_type,
+                    public_object_search_request=request,
+                    _request_timeout=self._timeout,
+                    _preload_content=False,
+                )
             ),
         )
-        return list(answer.results or [])
+        return [_Record.of(r) for r in answer.get("results") or []]
 
     def _associated(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, str]:
         """The primary associated record of each id (``typeId`` 1 when labelled, else the first)."""
@@ -738,35 +743,38 @@ class HubSpotAdapter:
                 inputs=[PublicFetchAssociationsBatchRequest(id=str(i)) for i in chunk]
             )
 
-            def fetch(request: Any = request) -> Any:
-                return api.get_page(
-                    from_type,
-                    to_type,
-                    batch_input_public_fetch_associations_batch_request=request,
-                    _request_timeout=self._timeout,
+            def fetch(request: Any = request) -> dict[str, Any]:
+                return _decoded(
+                    api.get_page(
+                        from_type,
+                        to_type,
+                        batch_input_public_fetch_associations_batch_request=request,
+                        _request_timeout=self._timeout,
+                        _preload_content=False,
+                    )
                 )
 
             answer = self._call(f"read {from_type}→{to_type} associations", fetch)
-            for row in answer.results or []:
-                targets = list(row.to or [])
+            for row in answer.get("results") or []:
+                targets = list(row.get("to") or [])
                 if not targets:
                     continue
                 primary = next(
                     (
                         t
                         for t in targets
-                        if any(a.type_id == 1 for a in (t.association_types or []))
+                        if any(a.get("typeId") == 1 for a in t.get("associationTypes") or [])
                     ),
                     targets[0],
                 )
-                found[str(row._from.id)] = str(primary.to_object_id)
+                found[str(row["from"]["id"])] = str(primary["toObjectId"])
         return found
 
     def _version(self, record: Any, stamp: str = "lastmodifieddate") -> str:
         raw = (record.properties or {}).get(stamp)
         if raw:
             return _iso(_ms(raw))
-        return _iso(_ms(_utc(record.updated_at)))
+        return _iso(_ms(record.updated_at))
 
     def _stage(self, props: Mapping[str, Any]) -> str:
         lifecycle = props.get("lifecyclestage") or ""
@@ -799,7 +807,7 @@ class HubSpotAdapter:
             if isinstance(core.get("created_at"), datetime):
                 core["created_at"] = _utc(core["created_at"])
             elif core.get("created_at") is None:
-                core["created_at"] = _utc(record.created_at)
+                core["created_at"] = _instant(record.created_at)
             return Lead(
                 id=str(record.id),
                 stage=self._stage(props),
@@ -836,7 +844,7 @@ class HubSpotAdapter:
             at = (
                 datetime.fromtimestamp(_ms(raw_at) / 1000, tz=UTC)
                 if raw_at
-                else _utc(record.created_at)
+                else _instant(record.created_at)
             )
             return Touch(
                 id=f"{object_type}/{record.id}",
@@ -1002,7 +1010,7 @@ class HubSpotAdapter:
                 )
                 continue
             expected = write.expected_version
-            if expected is not None and _ms(expected) != _ms(stamp):
+            if expected is not None and not _same_version(expected, stamp):
                 error = (
                     f"contact {lead_id} changed since it was read "
                     f"(read at {expected}, now {stamp}); nothing was written"
@@ -1028,13 +1036,17 @@ class HubSpotAdapter:
         api = self._api("batch")
         answer = self._call(
             "batch read contacts",
-            lambda: api.read(
-                "contacts",
-                batch_read_input_simple_public_object_id=request,
-                _request_timeout=self._timeout,
+            lambda: _decoded(
+                api.read(
+                    "contacts",
+                    batch_read_input_simple_public_object_id=request,
+                    _request_timeout=self._timeout,
+                    _preload_content=False,
+                )
             ),
         )
-        return {str(r.id): r for r in answer.results or []}
+        records = (_Record.of(r) for r in answer.get("results") or [])
+        return {r.id: r for r in records}
 
     def _batch_update(
         self, updates: Mapping[str, Mapping[str, str]], describe: str
@@ -1050,23 +1062,27 @@ class HubSpotAdapter:
         try:
             answer = self._call(
                 f"batch {describe} contacts",
-                lambda: api.update(
-                    "contacts",
-                    batch_input_simple_public_object_batch_input=request,
-                    _request_timeout=self._timeout,
+                lambda: _decoded(
+                    api.update(
+                        "contacts",
+                        batch_input_simple_public_object_batch_input=request,
+                        _request_timeout=self._timeout,
+                        _preload_content=False,
+                    )
                 ),
             )
         except AuthenticationError:
             raise
         except LeadflowError as exc:
             return {}, {i: str(exc) for i in updates}
-        written = {str(r.id): self._version(r) for r in answer.results or []}
+        records = (_Record.of(r) for r in answer.get("results") or [])
+        written = {r.id: self._version(r) for r in records}
         failed: dict[str, str] = {}
         loose: list[str] = []
-        # 207 Multi-Status: the client returns the answer with .errors instead of raising.
-        for error in getattr(answer, "errors", None) or []:
-            text = self._clean(f"{error.category}: {error.message}")
-            ids = (error.context or {}).get("ids") or []
+        # 207 Multi-Status: the answer carries "errors" beside "results"; nothing is raised.
+        for error in answer.get("errors") or []:
+            text = self._clean(f"{error.get('category')}: {error.get('message')}")
+            ids = (error.get("context") or {}).get("ids") or []
             for i in ids:
                 failed[str(i)] = text
             if not ids:
@@ -1100,6 +1116,65 @@ def _same(current: Any, wanted: str) -> bool:
         return _ms(current) == _ms(wanted)
     except (ValueError, OverflowError, ValidationError):
         return False
+
+
+@attrs.frozen
+class _Record:
+    """One CRM object as HubSpot answered it (JSON decoded by the adapter, see :func:`_decoded`)."""
+
+    id: str
+    properties: dict[str, Any]
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> _Record:
+        return cls(
+            str(data["id"]),
+            dict(data.get("properties") or {}),
+            data.get("createdAt"),
+            data.get("updatedAt"),
+        )
+
+
+def _decoded(response: Any) -> dict[str, Any]:
+    """The JSON body of a raw urllib3 response (``_preload_content=False``).
+
+    The client's generated models cost more than the HTTP round trip (each one builds a
+    Configuration; each timestamp goes through ``dateutil.parser.parse``, which also answers
+    ``tzlocal()`` for "Z" on some hosts), so the adapter decodes the JSON itself. Reading happens
+    inside the retried call, so a connection dropped mid-body is retried too. Error statuses
+    still raise the client's ``ApiException`` before this runs.
+    """
+    try:
+        data = json.loads(response.data)
+    except ValueError:
+        raise AdapterError(
+            f"HubSpot answered HTTP {response.status} with a body that is not JSON",
+            adapter="hubspot",
+        ) from None
+    finally:
+        response.release_conn()
+    if not isinstance(data, dict):
+        raise AdapterError(
+            f"HubSpot answered an unexpected JSON body: {data!r:.80}", adapter="hubspot"
+        )
+    return data
+
+
+def _instant(value: str | None) -> datetime:
+    """A HubSpot ISO-8601 instant as an aware UTC datetime."""
+    if not value:
+        raise ValidationError("createdAt", value, "is missing")
+    return datetime.fromtimestamp(_ms(value) / 1000, tz=UTC)
+
+
+def _same_version(expected: str, current: str) -> bool:
+    """Whether a write's ``expected_version`` names the contact's current stamp."""
+    try:
+        return _ms(expected) == _ms(current)
+    except (ValueError, OverflowError, ValidationError):
+        return False  # not a stamp this adapter issued: treat it as stale, never overwrite
 
 
 def _body(exc: BaseException) -> dict[str, Any]:
