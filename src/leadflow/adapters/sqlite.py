@@ -167,6 +167,14 @@ _MIGRATIONS: tuple[str, ...] = (
     "    PRIMARY KEY (job, entity)\n);\n",
 )
 
+#: Per entity: (column, holds a datetime) for building values from rows.
+_READ_COLUMNS: dict[Entity, tuple[tuple[str, bool], ...]] = {
+    entity: tuple(
+        (name, "datetime" in str(attrs.fields_dict(cls)[name].type)) for name, _ in _columns(cls)
+    )
+    for entity, cls in _CLASSES.items()
+}
+
 #: The schema version this leadflow writes.
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -504,14 +512,12 @@ class SQLiteAdapter:
 
     def _build(self, entity: Entity, row: sqlite3.Row, history: tuple[StageChange, ...]) -> Any:
         values: dict[str, Any] = {}
-        for name, _sql in _columns(_CLASSES[entity]):
+        for name, is_datetime in _READ_COLUMNS[entity]:
             value = row[name]
-            if value is not None and "datetime" in str(
-                attrs.fields_dict(_CLASSES[entity])[name].type
-            ):
-                value = datetime.fromisoformat(value)
-            values[name] = value
-        if "properties" in row.keys():  # noqa: SIM118 - sqlite3.Row has keys(), not __contains__
+            values[name] = (
+                datetime.fromisoformat(value) if is_datetime and value is not None else value
+            )
+        if entity is not Entity.TOUCH:
             values["properties"] = json.loads(row["properties"])
         if entity is Entity.LEAD:
             values["history"] = history
@@ -622,6 +628,46 @@ class SQLiteAdapter:
             "SELECT token FROM sync_cursors WHERE job = ? AND entity = ?", (job, entity.value)
         ).fetchone()
         return Cursor(entity=entity, token=row["token"]) if row is not None else None
+
+    def _by_ids(self, entity: Entity, column: str, ids: Iterable[str]) -> list[Any]:
+        wanted = sorted(set(ids))
+        out: list[Any] = []
+        table = _TABLES[entity]
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            rows = self.connection.execute(
+                f"SELECT * FROM {table} WHERE {column} IN ({marks}) ORDER BY seq", part
+            ).fetchall()
+            history = self._histories([r["id"] for r in rows]) if entity is Entity.LEAD else {}
+            out.extend(self._build(entity, r, history.get(r["id"], ())) for r in rows)
+        return out
+
+    def leads_by_id(self, ids: Iterable[str]) -> dict[str, Lead]:
+        """The stored leads among *ids*, with their stage history."""
+        return {lead.id: lead for lead in self._by_ids(Entity.LEAD, "id", ids)}
+
+    def accounts_by_id(self, ids: Iterable[str]) -> dict[str, Account]:
+        """The stored accounts among *ids*."""
+        return {account.id: account for account in self._by_ids(Entity.ACCOUNT, "id", ids)}
+
+    def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]:
+        """Every stored activity of the leads *lead_ids*."""
+        return list(self._by_ids(Entity.ACTIVITY, "lead_id", lead_ids))
+
+    def touches_for(self, lead_ids: Iterable[str]) -> list[Touch]:
+        """Every stored touch of the leads *lead_ids*."""
+        return list(self._by_ids(Entity.TOUCH, "lead_id", lead_ids))
+
+    def open_sla_leads(self) -> list[str]:
+        """Leads whose SLA clock is still running (neither met nor stopped)."""
+        return [
+            r[0]
+            for r in self.connection.execute(
+                "SELECT lead_id FROM sla_clocks WHERE state NOT IN ('met', 'stopped') "
+                "ORDER BY lead_id"
+            )
+        ]
 
     def counts(self) -> dict[str, int]:
         """Rows per table, e.g. for a summary."""
