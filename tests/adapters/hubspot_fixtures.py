@@ -12,6 +12,8 @@ from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters._sync import RetryPolicy
 from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
+
+__all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
 from leadflow.model import Account, Lead, Touch
 from leadflow.ports import Entity
 
