@@ -323,3 +323,19 @@ def test_expired_token_is_an_authentication_error_not_retried(
         adapter.write([ScoreWrite(lead_id=cid, score=1.0)])
     assert slept == []
     assert emulator.total_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("page_size", 500),
+        ("page_size", "200"),
+        ("timeout", 0),
+        ("associations", "yes"),
+        ("lifecycle_order", "lead,customer"),
+        ("retry", {"max_atempts": 3}),
+    ],
+)
+def test_bad_settings_are_config_errors_naming_the_key(key: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=key.split("_", maxsplit=1)[0]):
+        HubSpotAdapter.from_config({"access_token": "pat-x", key: value})

@@ -17,7 +17,8 @@ whose required fields must be present or deserialisation fails):
 * ``POST /crm/v3/objects/{type}/batch/{read,create,update}`` — 100 inputs at most; per-record
   failures answer 207 Multi-Status with ``errors`` beside ``results``.
 * ``POST /crm/v4/associations/{from}/{to}/batch/read`` — associations (contact→company,
-  engagement→contact).
+  engagement→contact), at most 1,000 ids
+  (https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api).
 * Errors in HubSpot's JSON shape: ``{"status": "error", "message", "correlationId", "category",
   "errors", "context", "links"}``; 429 bodies carry ``errorType: RATE_LIMIT`` and ``policyName``
   (``TEN_SECONDLY_ROLLING`` or ``DAILY``) with a ``Retry-After`` header

@@ -465,11 +465,11 @@ class HubSpotAdapter:
             client,
             host=host,
             fields=fields,
-            lifecycle_order=tuple(data.get("lifecycle_order", HUBSPOT_LIFECYCLE_ORDER)),
+            lifecycle_order=_names(data.get("lifecycle_order", HUBSPOT_LIFECYCLE_ORDER)),
             retry=retry,
-            timeout=float(data.get("timeout", 30.0)),
-            page_size=int(data.get("page_size", MAX_PAGE)),
-            associations=bool(data.get("associations", True)),
+            timeout=_number("timeout", data.get("timeout", 30.0), 0.001, 3600.0),
+            page_size=int(_number("page_size", data.get("page_size", MAX_PAGE), 1, MAX_PAGE)),
+            associations=_flag("associations", data.get("associations", True)),
             secrets=(Secret(token),),
         )
 
@@ -1167,6 +1167,28 @@ def _instant(value: str | None) -> datetime:
     if not value:
         raise ValidationError("createdAt", value, "is missing")
     return datetime.fromtimestamp(_ms(value) / 1000, tz=UTC)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigError(
+            "lifecycle_order", f"must be a list of lifecycle stage names, got {value!r}"
+        )
+    if not all(isinstance(v, str) and v for v in value):
+        raise ConfigError("lifecycle_order", f"must hold non-empty stage names, got {value!r}")
+    return tuple(value)
+
+
+def _number(key: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(key, f"must be a number between {low:g} and {high:g}, got {value!r}")
+    return float(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {value!r}")
+    return value
 
 
 def _same_version(expected: str, current: str) -> bool:
