@@ -1,0 +1,128 @@
+"""Fixtures shared by the HubSpot adapter tests: the loopback emulator, adapters talking to it
+through the real hubspot-api-client, and a seeder that puts core records into the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+import pytest
+from tests.emulators.hubspot import HubSpotEmulator
+
+from leadflow.adapters._sync import RetryPolicy
+from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
+
+__all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
+from leadflow.model import Account, Lead, Touch
+from leadflow.ports import Entity
+
+CUSTOM = (
+    "leadflow_score",
+    "leadflow_score_summary",
+    "leadflow_reject_code",
+    "leadflow_reject_note",
+    "leadflow_sla_due",
+    "leadflow_sla_state",
+)
+_TYPE_OF_KIND = {rule.kind.value: object_type for object_type, rule in DEFAULT_TOUCHES.items()}
+
+#: Retries in tests: real back-off arithmetic, but sleeping is recorded, not done.
+FAST_RETRY = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, max_elapsed=30.0)
+
+
+@pytest.fixture
+def emulator() -> Iterator[HubSpotEmulator]:
+    with HubSpotEmulator() as emu:
+        emu.define_property("contacts", *CUSTOM)
+        yield emu
+
+
+@pytest.fixture
+def slept() -> list[float]:
+    """The waits the adapter asked for (its ``sleep``), in order."""
+    return []
+
+
+@pytest.fixture
+def make_adapter(
+    emulator: HubSpotEmulator, slept: list[float]
+) -> Iterator[Callable[..., HubSpotAdapter]]:
+    built: list[HubSpotAdapter] = []
+
+    def make(**config: Any) -> HubSpotAdapter:
+        sleep = config.pop("sleep", slept.append)
+        base = HubSpotAdapter.from_config(
+            {"access_token": emulator.token, "host": emulator.url, "timeout": 5, **config}
+        )
+        # from_config builds the real client; rebuild with the recorded sleep and fast retries.
+        adapter = HubSpotAdapter(
+            base._client,
+            host=emulator.url,
+            fields=base.fields,
+            retry=FAST_RETRY if "retry" not in config else base._retry,
+            timeout=5,
+            page_size=config.get("page_size", 200),
+            secrets=base._secrets,
+            sleep=sleep,
+        )
+        built.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in built:
+        adapter.close()
+
+
+def seed_into(emulator: HubSpotEmulator) -> Callable[[Entity, Sequence[Any]], list[Any]]:
+    """A contract-suite seeder: core records become HubSpot records (or update existing ones)."""
+
+    def upsert(object_type: str, item_id: str, props: dict[str, Any]) -> str:
+        if item_id.isdigit() and item_id in _ids(emulator, object_type):
+            emulator.touch(object_type, item_id, **props)
+            return item_id
+        return emulator.seed(object_type, [props])[0]
+
+    def seed(entity: Entity, items: Sequence[Any]) -> list[Any]:
+        stored: list[Any] = []
+        for item in items:
+            if isinstance(item, Account):
+                props = DEFAULT_FIELDS.to_crm("account", attrs.asdict(item, recurse=False))
+                new_id = upsert("companies", item.id, props)
+            elif isinstance(item, Lead):
+                props = DEFAULT_FIELDS.to_crm("lead", attrs.asdict(item, recurse=False))
+                lifecycle, _, status = DEFAULT_FIELDS.stages.to_crm(item.stage).partition(":")
+                props["lifecyclestage"] = lifecycle
+                props["hs_lead_status"] = status or None
+                new_id = upsert("contacts", item.id, props)
+                if item.account_id and item.account_id.isdigit():
+                    emulator.associate("contacts", new_id, "companies", item.account_id)
+            elif isinstance(item, Touch):
+                object_type = _TYPE_OF_KIND[item.kind.value]
+                rule = DEFAULT_TOUCHES[object_type]
+                props = {
+                    "hs_timestamp": item.at,
+                    "hubspot_owner_id": item.by,
+                    rule.subject: item.subject,
+                }
+                for name, table in rule.outcomes:
+                    value = next((raw for raw, outcome in table if outcome is item.outcome), None)
+                    if value is not None:
+                        props[name] = value
+                        break
+                raw_id = item.id.split("/", 1)[-1]
+                new_id = upsert(object_type, raw_id, props)
+                if raw_id != new_id:
+                    emulator.associate(object_type, new_id, "contacts", item.lead_id)
+                stored.append(attrs.evolve(item, id=f"{object_type}/{new_id}"))
+                continue
+            else:
+                raise TypeError(f"cannot seed {entity}: {item!r}")
+            stored.append(attrs.evolve(item, id=new_id))
+        return stored
+
+    return seed
+
+
+def _ids(emulator: HubSpotEmulator, object_type: str) -> set[str]:
+    return set(emulator._objects[object_type])
