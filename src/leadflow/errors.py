@@ -30,6 +30,7 @@ __all__ = [
     "DuplicateAdapterError",
     "HistoryOrderError",
     "IllegalTransitionError",
+    "InsufficientDataError",
     "LeadflowError",
     "MissingExtraError",
     "RateLimitedError",
@@ -216,3 +217,20 @@ class RateLimitedError(AdapterError):
 
 class TransientAdapterError(AdapterError):
     """A failure worth retrying (5xx, dropped connection) that outlasted the retry budget."""
+
+
+class InsufficientDataError(LeadflowError, ValueError):
+    """A statistic cannot be estimated from the data given (too few rows, no variation).
+
+    Attributes:
+        statistic: what was being estimated (``"half-life"``).
+        reason: what is missing, as a phrase.
+    """
+
+    def __init__(self, statistic: str, reason: str) -> None:
+        self.statistic = statistic
+        self.reason = reason
+        super().__init__(f"cannot estimate the {statistic}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.statistic, self.reason))
