@@ -204,9 +204,12 @@ def funnel_chart(conversion: Sequence[ConversionRow]) -> str:
         parts.append(
             _rect(x0 + (bar_w - w) / 2, y, w, row - 10, _FUNNEL, title=f"{stage}: {count}")
         )
-        parts.append(
-            _text(x0 + bar_w / 2, y + 23, _num(count), anchor="middle", fill="#fff", size=13)
-        )
+        if w >= 60:
+            parts.append(
+                _text(x0 + bar_w / 2, y + 23, _num(count), anchor="middle", fill="#fff", size=13)
+            )
+        else:
+            parts.append(_text(x0 + (bar_w + w) / 2 + 6, y + 23, _num(count), size=13))
         if rate is not None:
             parts.append(
                 _text(x0 + bar_w + 16, y + 23, f"{_pct(rate)} of previous", fill="#475569")

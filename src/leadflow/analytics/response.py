@@ -241,6 +241,8 @@ class _Data:
         return [math.exp(-lam * d) for d in self.fail_d]
 
     def loglik(self, a: float, lam: float, decays: list[float] | None = None) -> float:
+        if a > 0.0:  # p0 > 1 is not a probability
+            return -math.inf
         e = decays if decays is not None else self.decays(lam)
         p0 = math.exp(a)
         total = self.successes * a - lam * self.success_delay
@@ -254,7 +256,7 @@ class _Data:
     def profile(self, lam: float, a0: float) -> tuple[float, float]:
         """max over a of loglik(a, lam): concave in a, damped Newton from a0."""
         e = self.decays(lam)
-        a = min(a0, lam * min(self.fail_d, default=0.0) - 1e-6)
+        a = min(a0, lam * min(self.fail_d, default=0.0) - 1e-6, 0.0)
         ll = self.loglik(a, lam, e)
         for _ in range(100):
             p0 = math.exp(a)
@@ -268,7 +270,7 @@ class _Data:
                 break
             step = -g / h
             while True:
-                candidate = a + step
+                candidate = min(a + step, 0.0)
                 cll = self.loglik(candidate, lam, e)
                 if cll >= ll or abs(step) < 1e-14:
                     break
@@ -322,6 +324,33 @@ def _fit(data: _Data) -> tuple[float, float, float]:
             break
     if lam == 0.0:
         a, ll = data.profile(0.0, a)
+    if a > -1e-7:  # p0 = 1 binds: maximise the (concave) profile over λ instead
+        a, lam, ll = _fit_on_profile(data, lam)
+    return a, lam, ll
+
+
+def _fit_on_profile(data: _Data, lam0: float) -> tuple[float, float, float]:
+    """Golden-section search of the profile log-likelihood over λ >= 0."""
+    hi = max(lam0, 1e-3)
+    while data.profile(2 * hi, 0.0)[1] > data.profile(hi, 0.0)[1]:
+        hi *= 2
+        if hi > 1e4:
+            raise InsufficientDataError(
+                "half-life",
+                "every conversion came at the shortest delays, so the decay has no finite estimate",
+            )
+    lo, hi = 0.0, 2 * hi
+    ratio_ = (math.sqrt(5) - 1) / 2
+    for _ in range(200):
+        if hi - lo <= 1e-10 * max(hi, 1e-9):
+            break
+        m1, m2 = hi - ratio_ * (hi - lo), lo + ratio_ * (hi - lo)
+        if data.profile(m1, 0.0)[1] < data.profile(m2, 0.0)[1]:
+            lo = m1
+        else:
+            hi = m2
+    lam = (lo + hi) / 2
+    a, ll = data.profile(lam, 0.0)
     return a, lam, ll
 
 
