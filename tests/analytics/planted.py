@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from leadflow.analytics.sla_report import SLAResult
 from leadflow.model import Lead, StageChange, Touch
 from leadflow.outcomes import Outcome
+from leadflow.rules.sla import StepResult, StepState
 
 SOURCES = ("web", "event", "partner", "paid_social")
 SOURCE_WEIGHTS = (0.4, 0.25, 0.15, 0.2)
@@ -56,7 +56,7 @@ class Planted:
     leads: list[Lead] = field(default_factory=list)
     touches: list[Touch] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
-    sla: list[SLAResult] = field(default_factory=list)
+    sla: list[StepResult] = field(default_factory=list)
     now: datetime = START + timedelta(days=200)
 
 
@@ -90,10 +90,12 @@ def generate(
         delay = round(rng.expovariate(1 / mean_delay) * 60) / 60 if answered else None
         breached = rng.random() < BREACH_RATE[team]
         out.sla.append(
-            SLAResult(
+            StepResult(
                 lead_id=lead_id,
+                policy="handoff_follow_up",
                 step="first_touch",
                 state="breached" if breached else "met",
+                detail=StepState.BREACHED if breached else StepState.MET,
                 due_at=handoff + timedelta(hours=4),
                 response_hours=round(rng.uniform(4.5, 20) if breached else rng.uniform(0.1, 4), 3),
                 owner=owner,

@@ -8,10 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from leadflow.analytics import (
-    SLAResult,
     rows_to_csv,
     rows_to_json,
     sla_adherence,
@@ -20,11 +20,12 @@ from leadflow.analytics import (
 )
 from leadflow.analytics.funnel import StageEntries
 from leadflow.errors import ValidationError
+from leadflow.rules.sla import StepResult, StepState
 
 T0 = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
 
 
-def _results() -> list[SLAResult]:
+def _results() -> list[StepResult]:
     spec = [
         ("first_touch", "met", 0, 1.0, "u-1"),
         ("first_touch", "met", 0, 3.0, "u-1"),
@@ -33,10 +34,12 @@ def _results() -> list[SLAResult]:
         ("second_attempt", "breached", 5, None, None),
     ]
     return [
-        SLAResult(
+        StepResult(
             lead_id=f"L{i}",
+            policy="inbound",
             step=step,
             state=state,
+            detail=StepState(state),
             due_at=T0 + timedelta(days=d),
             response_hours=h,
             owner=owner,
@@ -64,11 +67,11 @@ def test_adherence_leaves_pending_out() -> None:
         sla_adherence(_results(), by="region")
 
 
-def test_sla_results_validate() -> None:
-    with pytest.raises(ValidationError, match="state: 'late' is not one of"):
-        SLAResult(lead_id="L", step="s", state="late", due_at=T0)
-    with pytest.raises(ValidationError, match="due_at"):
-        SLAResult(lead_id="L", step="s", state="met", due_at=datetime(2026, 1, 1))
+def test_an_unknown_state_is_named() -> None:
+    results = _results()
+    results[1] = attrs.evolve(results[1], state="late")
+    with pytest.raises(ValidationError, match=r"results\[1\]\.state: 'late' is not one of"):
+        sla_adherence(results)
 
 
 def test_csv_and_json_carry_the_same_rows(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from leadflow.analytics.response import (
     first_responses,
     fit_decay,
 )
-from leadflow.analytics.sla_report import SLAResult, SLAState, sla_adherence
+from leadflow.analytics.sla_report import sla_adherence
 from leadflow.analytics.validity import conversion_by_score_band, suggest_points
 
 __all__ = [
@@ -52,8 +52,6 @@ __all__ = [
     "FeedbackReport",
     "Fate",
     "Period",
-    "SLAResult",
-    "SLAState",
     "build_report",
     "closed_loop",
     "cohorts",
