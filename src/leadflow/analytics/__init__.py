@@ -38,6 +38,7 @@ from leadflow.analytics.rejections import (
 )
 from leadflow.analytics.report import FeedbackReport, build_report
 from leadflow.analytics.response import (
+    business_hours,
     conversion_by_delay,
     decay_curve,
     estimate_half_life,
@@ -53,6 +54,7 @@ __all__ = [
     "Fate",
     "Period",
     "build_report",
+    "business_hours",
     "closed_loop",
     "cohorts",
     "conversion_by_delay",

@@ -34,6 +34,7 @@ from statistics import NormalDist
 import attrs
 
 from leadflow.analytics._common import Row, ratio, reached
+from leadflow.calendar import BusinessCalendar
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Lead, Touch
@@ -45,6 +46,7 @@ __all__ = [
     "DelayBucket",
     "FirstResponse",
     "HalfLife",
+    "business_hours",
     "conversion_by_delay",
     "decay_curve",
     "estimate_half_life",
@@ -119,6 +121,23 @@ class DecayPoint(Row):
 
     hours: float
     rate: float
+
+
+def business_hours(calendar: BusinessCalendar) -> Callable[[datetime, datetime], float]:
+    """An *elapsed* function for :func:`first_responses` that counts *calendar*'s open hours.
+
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.calendar import BusinessCalendar
+    >>> hours = business_hours(BusinessCalendar.weekdays("UTC"))
+    >>> friday_4pm = datetime(2026, 3, 6, 16, tzinfo=timezone.utc)
+    >>> hours(friday_4pm, datetime(2026, 3, 9, 10, tzinfo=timezone.utc))  # to Monday 10:00
+    2.0
+    """
+
+    def elapsed(start: datetime, end: datetime) -> float:
+        return calendar.between(start, end) / _HOUR
+
+    return elapsed
 
 
 def first_responses(
