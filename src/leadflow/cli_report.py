@@ -23,12 +23,14 @@ from typing import Any
 from leadflow.adapters import load
 from leadflow.analytics import build_report, business_hours, render_html, write_csv
 from leadflow.analytics.report import FeedbackReport
+from leadflow.analytics.validity import scores_at_handoff
 from leadflow.calendar import BusinessCalendar
 from leadflow.errors import ConfigError, LeadflowError, ValidationError
-from leadflow.model import Lead, Touch
+from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import Adapter
 from leadflow.reasons import Rejection
+from leadflow.rules.scorecard import Scorecard, load_scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many, load_policies
 
 __all__ = ["FORMATS", "add_parser", "main", "report_from_adapter", "run", "write_report"]
@@ -48,12 +50,14 @@ def report_from_adapter(
     policies: Sequence[SLAPolicy] = (),
     calendar: BusinessCalendar | None = None,
     use_business_hours: bool = False,
+    scorecard: Scorecard | None = None,
     title: str = "Sales & marketing feedback report",
 ) -> FeedbackReport:
     """Read everything the report needs from *adapter* and build it as of *now*.
 
     *calendar* (default: weekdays 09:00-17:00 UTC) is used for SLA evaluation and, with
-    *use_business_hours*, for first-response delays.
+    *use_business_hours*, for first-response delays. With *scorecard*, leads are scored as of
+    their hand-off (from the adapter's activities and accounts) for the score-validity tables.
     """
     leads: list[Lead] = _all(adapter.read_leads())
     touches: list[Touch] = _all(adapter.read_touches())
@@ -70,8 +74,18 @@ def report_from_adapter(
     if policies:
         evaluations = evaluate_many(leads, touches, now=now, policies=policies, calendar=cal)
         sla_results = [result for ev in evaluations for result in ev.results()]
+    scored = None
+    if scorecard is not None:
+        activities: list[Activity] = _all(adapter.read_activities())
+        accounts: list[Account] = _all(adapter.read_accounts())
+        scored = scores_at_handoff(
+            scorecard, leads, activities, accounts={a.id: a for a in accounts}
+        )
     return build_report(
         leads=leads,
+        scores=scored.scores if scored else None,
+        rule_hits=scored.rule_hits if scored else None,
+        points=scored.points if scored else None,
         touches=touches,
         outcomes=outcomes,
         rejections=rejections or None,
@@ -130,6 +144,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--sla", help="SLA policies TOML file, for the adherence tables")
     parser.add_argument(
+        "--scorecard", help="scorecard TOML file, for conversion by score band at hand-off"
+    )
+    parser.add_argument(
         "--calendar", help="business calendar TOML file (default: weekdays 09-17 UTC)"
     )
     parser.add_argument(
@@ -163,6 +180,12 @@ def run(args: argparse.Namespace) -> int:
             policies = load_policies(args.sla)
         except OSError as exc:
             raise ConfigError(args.sla, f"cannot be read: {exc.strerror}") from None
+    card: Scorecard | None = None
+    if args.scorecard:
+        try:
+            card = load_scorecard(args.scorecard)
+        except OSError as exc:
+            raise ConfigError(args.scorecard, f"cannot be read: {exc.strerror}") from None
     config = {"path": args.store} if args.adapter == "sqlite" else {}
     if args.adapter == "sqlite" and not Path(args.store).is_file():
         raise ConfigError(
@@ -176,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
             policies=policies,
             calendar=_calendar(args.calendar),
             use_business_hours=args.business_hours,
+            scorecard=card,
             title=args.title,
         )
     finally:

@@ -11,6 +11,7 @@ from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.analytics import build_report, render_html
 from leadflow.cli_report import main, report_from_adapter
 from leadflow.ports import Entity, OutcomeWrite
+from leadflow.rules.scorecard import load_scorecard
 from leadflow.rules.sla import load_policies
 
 from .planted import Planted, generate
@@ -45,14 +46,19 @@ def test_the_html_is_the_python_api_rendered(store: Path, planted: Planted, tmp_
 def test_json_and_csv_with_sla_policies(store: Path, planted: Planted, tmp_path: Path) -> None:
     now = planted.now.isoformat()
     args = ["report", "--store", str(store), "--now", now, "--sla", "examples/sla.toml"]
+    args += ["--scorecard", "examples/scorecard.toml"]
     assert main([*args, "--format", "json", "--out", str(tmp_path / "r.json")]) == 0
     data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     with SQLiteAdapter(store) as db:
         report = report_from_adapter(
-            db, now=planted.now, policies=load_policies("examples/sla.toml")
+            db,
+            now=planted.now,
+            policies=load_policies("examples/sla.toml"),
+            scorecard=load_scorecard("examples/scorecard.toml"),
         )
     assert data == json.loads(json.dumps(report.to_dict()))
     assert {r["key"] for r in data["sla_by_step"]} == {"first_touch", "follow_up_attempts"}
+    assert sum(b["leads"] for b in data["score_bands"]) == len(planted.leads)  # all handed off
     assert main([*args, "--format", "csv", "--out", str(tmp_path / "csv")]) == 0
     funnel = (tmp_path / "csv" / "conversion.csv").read_text(encoding="utf-8").splitlines()
     assert funnel[0] == "from_stage,to_stage,reached_from,reached_to,rate"

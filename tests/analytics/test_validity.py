@@ -89,3 +89,82 @@ def test_conversion_by_band() -> None:
     ]
     with pytest.raises(ValidationError, match="edges"):
         conversion_by_score_band(leads, scores, edges=(50, 0))
+
+
+def test_scores_at_handoff_with_a_real_scorecard() -> None:
+    from leadflow.analytics import scores_at_handoff
+    from leadflow.model import Activity
+    from leadflow.rules.scorecard import Rule, Scorecard
+
+    card = Scorecard(
+        name="t",
+        half_life_days=30,
+        rules=[
+            Rule(
+                id="demo",
+                category="behaviour",
+                signal="intent",
+                points=30,
+                activities=["demo_request"],
+            ),
+            Rule(
+                id="opens",
+                category="behaviour",
+                signal="interest",
+                points=30,
+                activities=["email_open"],
+            ),
+        ],
+    )
+    rng = random.Random(12)
+    leads, activities, outcomes = [], [], []
+    for i in range(1200):
+        handoff = T0 + timedelta(days=i % 30)
+        lead = Lead(id=f"L{i}", created_at=T0 - timedelta(days=5), handed_off_at=handoff)
+        leads.append(lead)
+        demo, opens = rng.random() < 0.4, rng.random() < 0.4
+        for kind, fired in (("demo_request", demo), ("email_open", opens)):
+            if fired:
+                activities.append(
+                    Activity(
+                        id=f"A{i}{kind}",
+                        lead_id=lead.id,
+                        kind=kind,
+                        occurred_at=handoff - timedelta(hours=1),
+                    )
+                )
+        # An activity after hand-off is not what sales was told: it must not count.
+        activities.append(
+            Activity(
+                id=f"A{i}late",
+                lead_id=lead.id,
+                kind="demo_request",
+                occurred_at=handoff + timedelta(days=2),
+            )
+        )
+        won = rng.random() < (0.5 if demo else 0.1)
+        outcomes.append(
+            Outcome(
+                lead_id=lead.id,
+                kind="won",
+                at=handoff + timedelta(days=40),
+                amount=1,
+                currency="EUR",
+            )
+            if won
+            else Outcome(
+                lead_id=lead.id, kind="lost", at=handoff + timedelta(days=40), reason="price"
+            )
+        )
+    leads.append(Lead(id="never", created_at=T0))  # never handed off: not scored
+    scored = scores_at_handoff(card, leads, activities)
+    assert "never" not in scored.scores
+    assert scored.points == {"demo": 30.0, "opens": 30.0}
+    # Points as of hand-off: an hour of decay at most, and the later demo request not counted.
+    assert all(min(abs(s - x) for x in (0.0, 30.0, 60.0)) < 0.1 for s in scored.scores.values())
+    assert {h for hits in scored.rule_hits.values() for h in hits} == {"demo", "opens"}
+    rows = {
+        r.rule: r for r in suggest_points(scored.scores, scored.rule_hits, scored.points, outcomes)
+    }
+    assert rows["demo"].change is not None and rows["demo"].change > 0
+    assert rows["opens"].change is not None and rows["opens"].change < 0

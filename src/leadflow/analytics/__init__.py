@@ -46,7 +46,11 @@ from leadflow.analytics.response import (
     fit_decay,
 )
 from leadflow.analytics.sla_report import sla_adherence
-from leadflow.analytics.validity import conversion_by_score_band, suggest_points
+from leadflow.analytics.validity import (
+    conversion_by_score_band,
+    scores_at_handoff,
+    suggest_points,
+)
 
 __all__ = [
     "FUNNEL_PATH",
@@ -71,6 +75,7 @@ __all__ = [
     "render_html",
     "rows_to_csv",
     "rows_to_json",
+    "scores_at_handoff",
     "sla_adherence",
     "stage_conversion",
     "stage_entries",

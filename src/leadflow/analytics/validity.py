@@ -42,15 +42,19 @@ import attrs
 from leadflow.analytics._common import Row, ratio, reached
 from leadflow.analytics.response import CONVERTED_STAGES
 from leadflow.errors import ValidationError
-from leadflow.model import Lead
+from leadflow.model import Account, Activity, Lead
 from leadflow.outcomes import Outcome, OutcomeKind
+from leadflow.rules.scorecard import Scorecard
+from leadflow.rules.scoring import score_lead
 
 __all__ = [
     "SCORE_BANDS",
+    "HandoffScores",
     "PointSuggestion",
     "ScoreBand",
     "conversion_by_score_band",
     "score_slope",
+    "scores_at_handoff",
     "suggest_points",
 ]
 
@@ -90,6 +94,52 @@ class PointSuggestion(Row):
     suggested_points: float | None
     change: float | None
     status: str
+
+
+@attrs.frozen(kw_only=True)
+class HandoffScores:
+    """What the scorecard said about each lead when it was handed to sales.
+
+    ``scores``: lead id to total; ``rule_hits``: lead id to the ids of the rules that contributed
+    points; ``points``: rule id to its configured points — the three inputs of
+    :func:`conversion_by_score_band` and :func:`suggest_points`.
+    """
+
+    scores: Mapping[str, float]
+    rule_hits: Mapping[str, frozenset[str]]
+    points: Mapping[str, float]
+
+
+def scores_at_handoff(
+    card: Scorecard,
+    leads: Iterable[Lead],
+    activities: Iterable[Activity] = (),
+    *,
+    accounts: Mapping[str, Account] | None = None,
+) -> HandoffScores:
+    """Score every handed-off lead with *card* as of its ``handed_off_at``.
+
+    Validity asks whether the score sales was given predicted what followed, so each lead is
+    scored on what was known at hand-off (later activities are ignored); leads never handed off
+    are left out.
+    """
+    by_lead: dict[str, list[Activity]] = {}
+    for activity in activities:
+        by_lead.setdefault(activity.lead_id, []).append(activity)
+    lookup = accounts or {}
+    scores: dict[str, float] = {}
+    hits: dict[str, frozenset[str]] = {}
+    for lead in leads:
+        at = lead.handed_off_at
+        if at is None:
+            continue
+        account = lookup.get(lead.account_id) if lead.account_id else None
+        result = score_lead(card, lead, by_lead.get(lead.id, []), as_of=at, account=account)
+        scores[lead.id] = result.total
+        hits[lead.id] = frozenset(c.rule_id for c in result.contributions if c.points)
+    return HandoffScores(
+        scores=scores, rule_hits=hits, points={rule.id: rule.points for rule in card.rules}
+    )
 
 
 def _fmt(x: float) -> str:
