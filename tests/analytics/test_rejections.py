@@ -56,8 +56,8 @@ def test_counts_by_period_and_owner_and_bounds() -> None:
     leads, rejections = _data()
     by_period = rejection_counts(rejections, leads, by=("period",))
     assert [(r.period, r.count, r.share) for r in by_period] == [
-        ("2026-03", 3, 1.0),
-        ("2026-04", 3, 1.0),
+        ("2026-03", 3, 0.5),
+        ("2026-04", 3, 0.5),
     ]
     by_owner = rejection_counts(rejections, leads, by=("owner", "code"), end=T0 + timedelta(days=1))
     assert sum(r.count for r in by_owner) == 3
@@ -90,3 +90,14 @@ def test_rejections_come_back_from_histories() -> None:
     # A history entry with a reason that is not a reject code is not a rejection.
     extra = transition(Lead(id="X", created_at=T0), "mql", at=T0, reason="score crossed 60")
     assert rejections_from_leads([*leads, extra]) == rejections
+
+
+def test_without_code_the_share_is_of_all_rejections() -> None:
+    leads, rejections = _data()
+    rows = rejection_counts(rejections, leads, by=("campaign",))
+    assert [(r.campaign, r.count, r.share) for r in rows] == [
+        ("(none)", 1, 0.166667),
+        ("c1", 2, 0.333333),
+        ("c2", 2, 0.333333),
+        ("c3", 1, 0.166667),
+    ]

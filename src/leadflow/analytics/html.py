@@ -572,6 +572,24 @@ def render_html(report: FeedbackReport) -> str:
                 ],
                 left=3,
             )
+            + "<details><summary>By period, by owner, by campaign</summary>"
+            + _table(
+                ["period", "rejections", "share of all"],
+                [(r.period, _num(r.count), _pct(r.share)) for r in report.rejections_by_period],
+            )
+            + _table(
+                ["owner (who rejected)", "rejections", "share of all"],
+                [(r.owner, _num(r.count), _pct(r.share)) for r in report.rejections_by_owner],
+            )
+            + _table(
+                ["campaign", "reject code", "rejections", "share of campaign"],
+                [
+                    (r.campaign, r.code, _num(r.count), _pct(r.share))
+                    for r in report.rejections_by_campaign
+                ],
+                left=2,
+            )
+            + "</details>"
             + _table(
                 ["source", "rejections", "only “other”", "share"],
                 [

@@ -11,8 +11,10 @@ Definitions:
 * **source / campaign**: the rejected lead's ``source`` / ``campaign``; ``(none)`` when missing.
 * **owner**: who rejected (``Rejection.by``), else the lead's ``owner_id``.
 * **period**: the calendar period of the rejection's ``at`` (see :class:`Period`).
-* **share** in :func:`rejection_counts`: the row's count divided by all rejections that share the
-  row's other dimensions (so with ``by=("source", "code")`` the shares of one source add up to 1).
+* **share** in :func:`rejection_counts`: grouped by ``code``, the row's count divided by all
+  rejections that share the row's other dimensions (so with ``by=("source", "code")`` the shares
+  of one source add up to 1); not grouped by ``code``, the row's count divided by all rejections
+  counted.
 
 >>> from datetime import datetime, timezone
 >>> from leadflow.model import Lead
@@ -209,7 +211,7 @@ def rejection_counts(
 
 
 def _without(key: tuple[str, ...], pos: int | None) -> tuple[str, ...]:
-    return key if pos is None else key[:pos] + key[pos + 1 :]
+    return () if pos is None else key[:pos] + key[pos + 1 :]
 
 
 def top_reasons_by_source(

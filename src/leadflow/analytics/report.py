@@ -90,6 +90,9 @@ class FeedbackReport:
     leads: int
     rejections_total: int
     rejections: tuple[RejectionCount, ...]
+    rejections_by_campaign: tuple[RejectionCount, ...]
+    rejections_by_owner: tuple[RejectionCount, ...]
+    rejections_by_period: tuple[RejectionCount, ...]
     top_reasons: tuple[TopReason, ...]
     other_share: tuple[OtherShare, ...]
     stage_entries: tuple[StageEntries, ...]
@@ -196,6 +199,13 @@ def build_report(
         leads=len(lead_list),
         rejections_total=len(rejection_list),
         rejections=tuple(rejection_counts(rejection_list, index, by=("source", "code"))),
+        rejections_by_campaign=tuple(
+            rejection_counts(rejection_list, index, by=("campaign", "code"))
+        ),
+        rejections_by_owner=tuple(rejection_counts(rejection_list, index, by=("owner",))),
+        rejections_by_period=tuple(
+            rejection_counts(rejection_list, index, by=("period",), period=grain, tz=tz)
+        ),
         top_reasons=tuple(top_reasons_by_source(rejection_list, index, catalog=catalog)),
         other_share=tuple(other_share(rejection_list, index)),
         stage_entries=tuple(stage_entries(lead_list, period=grain, tz=tz, lifecycle=lifecycle)),
