@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "Row",
     "label",
     "period_key",
+    "period_labeller",
     "quantile",
     "ratio",
     "reached",
@@ -55,23 +56,33 @@ def period_key(at: datetime, period: Period | str, *, tz: tzinfo = UTC) -> str:
     >>> [period_key(at, p) for p in Period]
     ['2026-03-02', '2026-W10', '2026-03', '2026-Q1', '2026']
     """
-    check_aware("at", at)
+    return period_labeller(period, tz=tz)(at)
+
+
+def period_labeller(period: Period | str, *, tz: tzinfo = UTC) -> Callable[[datetime], str]:
+    """:func:`period_key` with the period and zone checked once, for labelling many instants."""
     try:
         grain = Period(period)
     except ValueError:
         allowed = ", ".join(p.value for p in Period)
         raise ValidationError("period", period, f"is not one of {allowed}") from None
-    local: date = at.astimezone(tz).date()
-    if grain is Period.DAY:
-        return local.isoformat()
-    if grain is Period.WEEK:
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    if grain is Period.MONTH:
-        return f"{local.year}-{local.month:02d}"
-    if grain is Period.QUARTER:
-        return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
-    return f"{local.year}"
+
+    def labelled(at: datetime) -> str:
+        if not isinstance(at, datetime) or at.utcoffset() is None:
+            check_aware("at", at)
+        local: date = at.astimezone(tz).date()
+        if grain is Period.DAY:
+            return local.isoformat()
+        if grain is Period.WEEK:
+            year, week, _ = local.isocalendar()
+            return f"{year}-W{week:02d}"
+        if grain is Period.MONTH:
+            return f"{local.year}-{local.month:02d}"
+        if grain is Period.QUARTER:
+            return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
+        return f"{local.year}"
+
+    return labelled
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.analytics._common import Period, Row, label, period_key, quantile, ratio
+from leadflow.analytics._common import Period, Row, label, period_labeller, quantile, ratio
 from leadflow.errors import ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, Stage, stage_spans
 from leadflow.model import Lead
@@ -142,9 +142,10 @@ def stage_entries(
 ) -> list[StageEntries]:
     """Entries into each stage per period, ordered by period, then by the lifecycle's stages."""
     counts: Counter[tuple[str, str]] = Counter()
+    label_period = period_labeller(period, tz=tz)
     for lead in leads:
         for stage, at in _entries(lead):
-            counts[(period_key(at, period, tz=tz), stage)] += 1
+            counts[(label_period(at), stage)] += 1
     order = {s: i for i, s in enumerate(lifecycle.stages)}
     keys = sorted(counts, key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))
     return [StageEntries(stage=s, period=p, entries=counts[(p, s)]) for p, s in keys]
@@ -253,10 +254,11 @@ def cohorts(
     """
     size: Counter[str] = Counter()
     reached: Counter[tuple[str, str]] = Counter()
+    label_period = period_labeller(period, tz=tz)
     for lead in leads:
         if lead.handed_off_at is None:
             continue
-        cohort = period_key(lead.handed_off_at, period, tz=tz)
+        cohort = label_period(lead.handed_off_at)
         size[cohort] += 1
         seen = {stage for stage, _ in _entries(lead)}
         for stage in path:

@@ -36,12 +36,12 @@ True
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 
 import attrs
 
-from leadflow.analytics._common import Period, Row, label, period_key, ratio
+from leadflow.analytics._common import Period, Row, label, period_labeller, ratio
 from leadflow.errors import ValidationError
 from leadflow.model import Lead
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
@@ -134,17 +134,25 @@ class OtherShare(Row):
 
 
 def _dimensions(
-    rejection: Rejection, lead: Lead | None, period: Period | str, tz: tzinfo
-) -> dict[str, str]:
-    return {
-        "code": rejection.code,
-        "source": label(lead.source if lead else None),
-        "campaign": label(lead.campaign if lead else None),
-        "owner": label(
-            rejection.by if rejection.by != "unknown" else (lead.owner_id if lead else None)
-        ),
-        "period": period_key(rejection.at, period, tz=tz),
-    }
+    rejection: Rejection,
+    lead: Lead | None,
+    wanted: Sequence[str],
+    label_period: Callable[[datetime], str],
+) -> tuple[str, ...]:
+    values = []
+    for dim in wanted:
+        if dim == "code":
+            values.append(rejection.code)
+        elif dim == "source":
+            values.append(label(lead.source if lead else None))
+        elif dim == "campaign":
+            values.append(label(lead.campaign if lead else None))
+        elif dim == "owner":
+            by = rejection.by if rejection.by != "unknown" else None
+            values.append(label(by or (lead.owner_id if lead else None)))
+        else:
+            values.append(label_period(rejection.at))
+    return tuple(values)
 
 
 def _index(leads: Iterable[Lead]) -> dict[str, Lead]:
@@ -173,15 +181,15 @@ def rejection_counts(
     if not wanted:
         raise ValidationError("by", by, "must name at least one dimension")
     index = leads if isinstance(leads, Mapping) else _index(leads)
+    order = [d for d in DIMENSIONS if d in wanted]
+    label_period = period_labeller(period, tz=tz)
     counts: Counter[tuple[str, ...]] = Counter()
     for rejection in rejections:
         if (start is not None and rejection.at < start) or (
             end is not None and rejection.at >= end
         ):
             continue
-        dims = _dimensions(rejection, index.get(rejection.lead_id), period, tz)
-        counts[tuple(dims[d] for d in DIMENSIONS if d in wanted)] += 1
-    order = [d for d in DIMENSIONS if d in wanted]
+        counts[_dimensions(rejection, index.get(rejection.lead_id), order, label_period)] += 1
     code_pos = order.index("code") if "code" in order else None
     totals: Counter[tuple[str, ...]] = Counter()
     for key, n in counts.items():

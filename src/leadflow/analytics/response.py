@@ -273,32 +273,30 @@ class _Data:
         return total
 
     def profile(self, lam: float, a0: float) -> tuple[float, float]:
-        """max over a of loglik(a, lam): concave in a, damped Newton from a0."""
+        """max over a of loglik(a, lam), a <= 0: concave in a, so Newton's method from a0, kept
+        inside the feasible region (p0 <= 1, every failure's probability below 1)."""
         e = self.decays(lam)
-        a = min(a0, lam * min(self.fail_d, default=0.0) - 1e-6, 0.0)
-        ll = self.loglik(a, lam, e)
+        a_max = min(0.0, lam * min(self.fail_d, default=0.0))
+        a = min(a0, a_max - 1e-6)
         for _ in range(100):
             p0 = math.exp(a)
             g = float(self.successes)
             h = 0.0
             for w, x in zip(self.fail_w, e, strict=True):
                 q = p0 * x
-                g -= w * q / (1.0 - q)
-                h -= w * q / (1.0 - q) ** 2
-            if h >= 0 or abs(g) < 1e-10:
+                r = q / (1.0 - q)
+                g -= w * r
+                h -= w * r / (1.0 - q)
+            if h >= 0:
                 break
-            step = -g / h
-            while True:
-                candidate = min(a + step, 0.0)
-                cll = self.loglik(candidate, lam, e)
-                if cll >= ll or abs(step) < 1e-14:
-                    break
-                step /= 2
+            candidate = a - g / h
+            if candidate >= a_max:  # the optimum lies at or beyond the bound: approach it
+                candidate = (a + a_max) / 2
             if abs(candidate - a) < 1e-12:
-                a, ll = candidate, max(cll, ll)
+                a = candidate
                 break
-            a, ll = candidate, cll
-        return a, ll
+            a = candidate
+        return a, self.loglik(a, lam, e)
 
 
 def _fit(data: _Data) -> tuple[float, float, float]:
@@ -374,16 +372,35 @@ def _fit_on_profile(data: _Data, lam0: float) -> tuple[float, float, float]:
 
 
 def _bound(data: _Data, lo: float, hi: float, target: float, a0: float) -> float:
-    """The λ in [lo, hi] where the profile log-likelihood crosses *target* (bisection)."""
+    """The λ in [lo, hi] where the profile log-likelihood crosses *target*.
+
+    Regula falsi with the Illinois modification (superlinear, and the bracket always holds the
+    crossing), stopped at a relative width of 1e-9 or when the crossing is hit within 1e-9.
+    """
     f_lo = data.profile(lo, a0)[1] - target
-    for _ in range(60):
-        mid = (lo + hi) / 2
+    f_hi = data.profile(hi, a0)[1] - target
+    side = 0
+    for _ in range(100):
+        if f_hi == f_lo:
+            mid = (lo + hi) / 2
+        else:
+            mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+            if not lo < mid < hi:
+                mid = (lo + hi) / 2
         f_mid = data.profile(mid, a0)[1] - target
+        if abs(f_mid) < 1e-9:
+            return mid
         if (f_mid > 0) == (f_lo > 0):
             lo, f_lo = mid, f_mid
+            if side == -1:
+                f_hi /= 2
+            side = -1
         else:
-            hi = mid
-        if hi - lo <= 1e-7 * max(hi, 1e-12):
+            hi, f_hi = mid, f_mid
+            if side == 1:
+                f_lo /= 2
+            side = 1
+        if hi - lo <= 1e-9 * max(hi, 1e-12):
             break
     return (lo + hi) / 2
 

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import attrs
 
-from leadflow.analytics._common import Period, Row, label, period_key, quantile, ratio
+from leadflow.analytics._common import Period, Row, label, period_labeller, quantile, ratio
 from leadflow.errors import ValidationError
 
 __all__ = ["SLA_DIMENSIONS", "SLA_STATES", "SLAAdherence", "SLAResultLike", "sla_adherence"]
@@ -96,16 +96,14 @@ def sla_adherence(
         raise ValidationError("by", by, f"is not a dimension; choose from {SLA_DIMENSIONS}")
     counts: defaultdict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SLA_STATES, 0))
     hours: defaultdict[str, list[float]] = defaultdict(list)
+    label_period = period_labeller(period, tz=tz)
     for index, result in enumerate(results):
         state = str(result.state)
         if state not in SLA_STATES:
             raise ValidationError(
                 f"results[{index}].state", result.state, f"is not one of {SLA_STATES}"
             )
-        if by == "period":
-            key = period_key(result.due_at, period, tz=tz)
-        else:
-            key = label(getattr(result, by))
+        key = label_period(result.due_at) if by == "period" else label(getattr(result, by))
         counts[key][state] += 1
         if state != "pending" and result.response_hours is not None:
             hours[key].append(float(result.response_hours))
