@@ -623,6 +623,46 @@ class SQLiteAdapter:
         ).fetchone()
         return Cursor(entity=entity, token=row["token"]) if row is not None else None
 
+    def _by_ids(self, entity: Entity, column: str, ids: Iterable[str]) -> list[Any]:
+        wanted = sorted(set(ids))
+        out: list[Any] = []
+        table = _TABLES[entity]
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            rows = self.connection.execute(
+                f"SELECT * FROM {table} WHERE {column} IN ({marks}) ORDER BY seq", part
+            ).fetchall()
+            history = self._histories([r["id"] for r in rows]) if entity is Entity.LEAD else {}
+            out.extend(self._build(entity, r, history.get(r["id"], ())) for r in rows)
+        return out
+
+    def leads_by_id(self, ids: Iterable[str]) -> dict[str, Lead]:
+        """The stored leads among *ids*, with their stage history."""
+        return {lead.id: lead for lead in self._by_ids(Entity.LEAD, "id", ids)}
+
+    def accounts_by_id(self, ids: Iterable[str]) -> dict[str, Account]:
+        """The stored accounts among *ids*."""
+        return {account.id: account for account in self._by_ids(Entity.ACCOUNT, "id", ids)}
+
+    def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]:
+        """Every stored activity of the leads *lead_ids*."""
+        return list(self._by_ids(Entity.ACTIVITY, "lead_id", lead_ids))
+
+    def touches_for(self, lead_ids: Iterable[str]) -> list[Touch]:
+        """Every stored touch of the leads *lead_ids*."""
+        return list(self._by_ids(Entity.TOUCH, "lead_id", lead_ids))
+
+    def open_sla_leads(self) -> list[str]:
+        """Leads whose SLA clock is still running (neither met nor stopped)."""
+        return [
+            r[0]
+            for r in self.connection.execute(
+                "SELECT lead_id FROM sla_clocks WHERE state NOT IN ('met', 'stopped') "
+                "ORDER BY lead_id"
+            )
+        ]
+
     def counts(self) -> dict[str, int]:
         """Rows per table, e.g. for a summary."""
         tables = (
