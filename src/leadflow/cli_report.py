@@ -7,8 +7,9 @@ else rejections are recovered from the stage histories and outcomes are left out
 policies it evaluates them (:func:`leadflow.rules.sla.evaluate_many`) for the adherence tables.
 Then it writes the report as a self-contained HTML page, JSON, or a directory of CSV files.
 
-The CLI reads the clock only when ``--now`` is not given; everything below it takes ``now`` as an
-argument.
+Defaults follow the other subcommands: the demo store, the demo's SLA policy, calendar and
+scorecard. The CLI reads the clock only when ``--now`` is not given; everything below it takes
+``now`` as an argument.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from leadflow.adapters import load
 from leadflow.analytics import build_report, business_hours, render_html, write_csv
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
 from leadflow.calendar import BusinessCalendar
-from leadflow.errors import ConfigError, LeadflowError, ValidationError
+from leadflow.cli import Exit, Output, load_toml, parse_now, wall_clock
+from leadflow.cli_commands import DEFAULT_DEMO_STORE
+from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import Adapter
@@ -33,7 +35,18 @@ from leadflow.reasons import Rejection
 from leadflow.rules.scorecard import Scorecard, load_scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many, load_policies
 
-__all__ = ["FORMATS", "add_parser", "main", "report_from_adapter", "run", "write_report"]
+__all__ = [
+    "DEFAULT_REPORT",
+    "FORMATS",
+    "report",
+    "report_arguments",
+    "report_from_adapter",
+    "write_demo_report",
+    "write_report",
+]
+
+#: Where ``leadflow report`` (and ``leadflow demo``) write the HTML page by default.
+DEFAULT_REPORT = "leadflow-report.html"
 
 #: What ``--format`` accepts: one HTML file, one JSON file, or a directory of CSV files.
 FORMATS = ("html", "json", "csv")
@@ -112,42 +125,27 @@ def write_report(report: FeedbackReport, out: str | Path, *, fmt: str = "html") 
     raise ValidationError("format", fmt, f"is not one of {', '.join(FORMATS)}")
 
 
-def _now(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(tz=UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError("--now", text, "is not an ISO-8601 timestamp") from None
-    if value.tzinfo is None:
-        raise ValidationError("--now", text, "has no UTC offset; add one, e.g. +00:00")
-    return value
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``report`` subcommand to an :mod:`argparse` subparsers object."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "report",
-        help="write the feedback report (HTML, JSON or CSV) from a store",
-        description="Read a store and write the sales & marketing feedback report.",
+def report_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``leadflow report``."""
+    parser.add_argument(
+        "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
     )
     parser.add_argument(
-        "--store", default="leadflow.db", help="SQLite store file (default: leadflow.db)"
-    )
-    parser.add_argument("--adapter", default="sqlite", help="adapter name (default: sqlite)")
-    parser.add_argument(
-        "--out", default="leadflow-report.html", help="output file or, for csv, directory"
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_REPORT),
+        help=f"output file, or directory for --format csv (default: ./{DEFAULT_REPORT})",
     )
     parser.add_argument("--format", choices=FORMATS, default="html", dest="fmt")
+    parser.add_argument("--now", help="the instant the report is as of (ISO 8601; default: now)")
     parser.add_argument(
-        "--now", help="the instant the report is as of (ISO 8601 with offset; default: now)"
-    )
-    parser.add_argument("--sla", help="SLA policies TOML file, for the adherence tables")
-    parser.add_argument(
-        "--scorecard", help="scorecard TOML file, for conversion by score band at hand-off"
+        "--policies", type=Path, help="SLA policies TOML (default: the demo policy)"
     )
     parser.add_argument(
-        "--calendar", help="business calendar TOML file (default: weekdays 09-17 UTC)"
+        "--calendar", type=Path, help="business calendar TOML (default: weekdays, New York)"
+    )
+    parser.add_argument(
+        "--scorecard", type=Path, help="scorecard TOML (default: the demo scorecard)"
     )
     parser.add_argument(
         "--business-hours",
@@ -155,71 +153,59 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="measure first-response delays in the calendar's business hours",
     )
     parser.add_argument("--title", default="Sales & marketing feedback report")
-    parser.set_defaults(handler=run)
-    return parser
 
 
-def _calendar(path: str | None) -> BusinessCalendar | None:
-    if path is None:
-        return None
-    import tomllib
+def report(args: argparse.Namespace, out: Output) -> int:
+    """Read a store and write the feedback report."""
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
 
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(path, f"cannot be read as TOML: {exc}") from None
-    return BusinessCalendar.from_dict(data.get("calendar", data), path=path)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Carry out ``leadflow report`` with parsed *args*; returns the exit status."""
-    now = _now(args.now)
-    policies: tuple[SLAPolicy, ...] = ()
-    if args.sla:
-        try:
-            policies = load_policies(args.sla)
-        except OSError as exc:
-            raise ConfigError(args.sla, f"cannot be read: {exc.strerror}") from None
-    card: Scorecard | None = None
-    if args.scorecard:
-        try:
-            card = load_scorecard(args.scorecard)
-        except OSError as exc:
-            raise ConfigError(args.scorecard, f"cannot be read: {exc.strerror}") from None
-    config = {"path": args.store} if args.adapter == "sqlite" else {}
-    if args.adapter == "sqlite" and not Path(args.store).is_file():
+    now = parse_now(args.now) or wall_clock()
+    for option, path in (("--policies", args.policies), ("--scorecard", args.scorecard)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{option} {path}", "no such file")
+    policies = load_policies(args.policies) if args.policies else demo_policies()
+    calendar = (
+        BusinessCalendar.from_dict(load_toml(args.calendar), path=str(args.calendar))
+        if args.calendar
+        else demo_calendar()
+    )
+    card = load_scorecard(args.scorecard) if args.scorecard else demo_scorecard()
+    if not args.store.is_file():
         raise ConfigError(
-            "--store", f"{args.store!r} does not exist (run leadflow demo, or import)"
+            str(args.store), "no such store; create one with 'leadflow demo' or 'import'"
         )
-    adapter = load(args.adapter, **config)
-    try:
-        report = report_from_adapter(
-            adapter,
+    with SQLiteAdapter(args.store) as store:
+        built = report_from_adapter(
+            store,
             now=now,
             policies=policies,
-            calendar=_calendar(args.calendar),
+            calendar=calendar,
             use_business_hours=args.business_hours,
             scorecard=card,
             title=args.title,
         )
-    finally:
-        adapter.close()
-    for path in write_report(report, args.out, fmt=args.fmt):
-        print(f"wrote {path}")  # noqa: T201
-    return 0
+    written = write_report(built, args.out, fmt=args.fmt)
+    out.data({"now": now.isoformat(), "written": [str(p) for p in written]})
+    for path in written:
+        out.text(f"wrote {path}")
+    return Exit.OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m leadflow.cli_report``: the subcommand on its own."""
-    parser = argparse.ArgumentParser(prog="leadflow")
-    sub = parser.add_subparsers(required=True)
-    add_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except LeadflowError as exc:
-        parser.exit(2, f"leadflow report: error: {exc}\n")
+def write_demo_report(store: Path, out: Path, *, now: datetime) -> Path:
+    """The report ``leadflow demo`` ends with: the demo store with the demo's SLA, calendar and
+    scorecard, as of the demo's *now*, as HTML at *out*."""
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
 
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    with SQLiteAdapter(store) as adapter:
+        built = report_from_adapter(
+            adapter,
+            now=now,
+            policies=demo_policies(),
+            calendar=demo_calendar(),
+            scorecard=demo_scorecard(),
+            title="leadflow demo: sales & marketing feedback report",
+        )
+    (path,) = write_report(built, out, fmt="html")
+    return path

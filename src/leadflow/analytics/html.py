@@ -123,6 +123,12 @@ def _num(x: float | None, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+def _interval(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f"over {_num(low)} h, no upper bound"
+    return f"{_num(low)}\u2013{_num(high)} h"
+
+
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
@@ -500,7 +506,7 @@ def render_html(report: FeedbackReport) -> str:
             if fit and fit.half_life_hours is not None
             else "\u2013",
             (
-                f"lead half-life ({fit.confidence:.0%} CI {_num(fit.ci_low_hours)}\u2013{_num(fit.ci_high_hours)} h)"
+                f"lead half-life ({fit.confidence:.0%} CI {_interval(fit.ci_low_hours, fit.ci_high_hours)})"
                 if fit
                 else "lead half-life"
             ),
