@@ -326,7 +326,7 @@ def _sla_writes(
     states: Counter[str] = Counter()
     if not job.policies or not leads:
         return writes, states
-    from leadflow.rules.sla import ActionState, evaluate_many
+    from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
     for evaluation in evaluate_many(
@@ -339,9 +339,9 @@ def _sla_writes(
     ):
         states[evaluation.state] += 1
         version = versions.get(evaluation.lead_id)
-        writes.append(evaluation.to_write(expected_version=version))
         final = evaluation.final
         if final is None or final.state is not ActionState.DUE:
+            writes.append(evaluation.to_write(expected_version=version))
             continue
         lead = by_id[evaluation.lead_id]
         last = lead.history[-1].at if lead.history else final.due
@@ -360,6 +360,19 @@ def _sla_writes(
         writes.append(
             RejectionWrite(rejection=rejection, change=after.history[-1], expected_version=version)
         )
+        # The clock to write is the one after the action (the lead has left the cadence), so
+        # the next run, judging the moved lead, finds it already in place.
+        mine = [t for t in touches if t.lead_id == lead.id]
+        settled = evaluate(
+            after,
+            mine,
+            now=job.now,
+            policies=job.policies,
+            calendar=job.calendar,
+            activities=[a for a in activities if a.lead_id == lead.id],
+        )
+        if settled is not None:
+            writes.append(settled.to_write(expected_version=version))
     return writes, states
 
 
