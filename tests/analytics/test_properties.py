@@ -13,6 +13,7 @@ from leadflow.analytics import (
     quantile,
     rejection_counts,
     rejections_from_leads,
+    sla_adherence,
     stage_conversion,
     stage_entries,
 )
@@ -21,6 +22,7 @@ from leadflow.lifecycle import WATERFALL, transition
 from leadflow.model import Lead
 from leadflow.outcomes import Outcome
 from leadflow.reasons import STANDARD_REASONS, reject
+from leadflow.rules.sla import StepResult, StepState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SOURCES = st.sampled_from([None, "web", "event"])
@@ -120,3 +122,34 @@ def test_half_life_scales_with_the_unit_of_time(points: list[tuple[int, bool]], 
             abs(scaled.half_life_hours - k * base.half_life_hours)
             <= 1e-3 * k * base.half_life_hours + 1e-3
         )
+
+
+@st.composite
+def step_results(draw: st.DrawFn) -> list[StepResult]:
+    n = draw(st.integers(0, 30))
+    return [
+        StepResult(
+            lead_id=f"L{i}",
+            policy="p",
+            step=draw(st.sampled_from(["first_touch", "follow_up"])),
+            state=(state := draw(st.sampled_from(["met", "breached", "pending"]))),
+            detail=StepState(state),
+            due_at=T0 + timedelta(days=draw(st.integers(0, 400))),
+            response_hours=draw(st.none() | st.floats(0, 500)),
+            owner=draw(st.sampled_from([None, "u-1", "u-2"])),
+            team=draw(st.sampled_from([None, "east"])),
+            source=draw(SOURCES),
+        )
+        for i in range(n)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(step_results(), st.sampled_from(["policy", "step", "owner", "team", "source", "period"]))
+def test_sla_adherence_partitions_the_results(results: list[StepResult], by: str) -> None:
+    rows = sla_adherence(results, by=by)
+    assert sum(r.met + r.breached + r.pending for r in rows) == len(results)
+    for r in rows:
+        assert r.adherence is None or 0.0 <= r.adherence <= 1.0
+        if r.median_hours is not None:
+            assert r.p90_hours is not None and r.median_hours <= r.p90_hours + 1e-9

@@ -11,10 +11,10 @@ The **half-life** model: a lead answered after ``d`` hours converts with probabi
 :func:`estimate_half_life` fits it by maximum likelihood (Bernoulli likelihood, parameters
 ``log p0`` and the decay rate ``λ = ln 2 / h``; the log-likelihood is concave in them, so a damped
 Newton iteration finds the maximum) and gives a **profile-likelihood** confidence interval: the
-decay rates whose profile log-likelihood lies within ``χ²₁(confidence) / 2`` of the maximum, found
-by bracketing and bisection; the half-life interval is the image of that interval. Pure Python, no
-numpy, deterministic (no random numbers). Leads never answered are left out of the fit (their delay
-is unknown, not infinite).
+decay rates whose profile log-likelihood lies within ``χ²₁(confidence) / 2`` of the maximum,
+found by bracketing and regula falsi (Illinois); the half-life interval is the image of that
+interval. Pure Python, no numpy, deterministic (no random numbers). Leads never answered are left
+out of the fit (their delay is unknown, not infinite).
 
 >>> delays = [0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24]
 >>> converted = [1, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
