@@ -98,6 +98,11 @@ COMMANDS: dict[str, Command] = {
         arguments="leadflow.cli_commands:run_arguments",
         run="leadflow.cli_commands:run",
     ),
+    "report": Command(
+        help="write the feedback report (HTML, JSON or CSV) from a store",
+        arguments="leadflow.cli_report:report_arguments",
+        run="leadflow.cli_report:report",
+    ),
     "adapters": Command(
         help="list installed adapters and their capabilities",
         arguments="leadflow.cli_commands:adapters_arguments",

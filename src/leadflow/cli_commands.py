@@ -497,6 +497,9 @@ def demo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--leads", type=int, default=3000, help="how many leads (default 3000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
+    parser.add_argument(
+        "--report", type=Path, default=Path("leadflow-report.html"), help="feedback report file"
+    )
 
 
 def _is_leadflow_store(path: Path) -> bool:
@@ -562,8 +565,12 @@ def demo(args: argparse.Namespace, out: Output) -> int:
     )
     out.progress.done()
     summary = _demo_summary(args.store, data, report)
+    from leadflow.cli_report import write_demo_report
+
+    summary["report"] = str(write_demo_report(args.store, args.report, now=data.now))
     out.data(summary)
     _print_demo(out, args.store, summary, report)
+    out.text(f"Feedback report: {summary['report']} (open it in a browser)")
     return Exit.OK if report.ok else Exit.PARTIAL
 
 

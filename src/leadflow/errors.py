@@ -30,6 +30,7 @@ __all__ = [
     "DuplicateAdapterError",
     "HistoryOrderError",
     "IllegalTransitionError",
+    "InsufficientDataError",
     "LeadflowError",
     "MissingExtraError",
     "OptionalDependencyError",
@@ -238,3 +239,20 @@ class OptionalDependencyError(LeadflowError, ImportError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.feature, self.extra, self.missing))
+
+
+class InsufficientDataError(LeadflowError, ValueError):
+    """A statistic cannot be estimated from the data given (too few rows, no variation).
+
+    Attributes:
+        statistic: what was being estimated (``"half-life"``).
+        reason: what is missing, as a phrase.
+    """
+
+    def __init__(self, statistic: str, reason: str) -> None:
+        self.statistic = statistic
+        self.reason = reason
+        super().__init__(f"cannot estimate the {statistic}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.statistic, self.reason))

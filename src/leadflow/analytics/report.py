@@ -1,0 +1,238 @@
+"""The monthly feedback report: every table of :mod:`leadflow.analytics` in one value.
+
+Scope: :func:`build_report` runs each report over the same data and returns a
+:class:`FeedbackReport` — plain rows, nothing rendered. :func:`leadflow.analytics.html.render_html`
+draws the HTML page from that value alone, so every number on the page is a field of a row here,
+and :meth:`FeedbackReport.tables` hands the same rows to :mod:`leadflow.analytics.export`.
+
+Time is an argument: *now* is the instant the report describes (stuck leads are measured to it).
+
+>>> from datetime import datetime, timezone
+>>> from leadflow.model import Lead
+>>> now = datetime(2026, 3, 31, tzinfo=timezone.utc)
+>>> report = build_report(leads=[Lead(id="L-1", created_at=now)], now=now)
+>>> sorted(report.tables())[:4]
+['closed_loop', 'cohorts', 'conversion', 'decay_curve']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+import attrs
+
+from leadflow._validate import check_aware
+from leadflow.analytics._common import Period, Row
+from leadflow.analytics.closed_loop import ClosedLoopRow, closed_loop
+from leadflow.analytics.funnel import (
+    FUNNEL_PATH,
+    CohortRow,
+    ConversionRow,
+    StageEntries,
+    StageTime,
+    StuckLead,
+    cohorts,
+    stage_conversion,
+    stage_entries,
+    stuck_leads,
+    time_in_stage_stats,
+)
+from leadflow.analytics.rejections import (
+    OtherShare,
+    RejectionCount,
+    TopReason,
+    other_share,
+    rejection_counts,
+    rejections_from_leads,
+    top_reasons_by_source,
+)
+from leadflow.analytics.response import (
+    CONVERTED_STAGES,
+    DecayPoint,
+    DelayBucket,
+    HalfLife,
+    conversion_by_delay,
+    decay_curve,
+    estimate_half_life,
+    first_responses,
+)
+from leadflow.analytics.sla_report import SLAAdherence, SLAResultLike, sla_adherence
+from leadflow.analytics.validity import (
+    PointSuggestion,
+    ScoreBand,
+    conversion_by_score_band,
+    suggest_points,
+)
+from leadflow.errors import InsufficientDataError
+from leadflow.lifecycle import WATERFALL, Lifecycle
+from leadflow.model import Lead, Touch
+from leadflow.outcomes import Outcome
+from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
+
+__all__ = ["FeedbackReport", "build_report"]
+
+#: Finer delay buckets for the observed points of the decay chart (hours).
+_DECAY_EDGES = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 36.0, 48.0, 72.0, 96.0)
+
+
+@attrs.frozen(kw_only=True)
+class FeedbackReport:
+    """Every table of the feedback report. Optional parts are empty when their inputs are missing.
+
+    ``half_life`` is ``None`` when it cannot be estimated; ``notes`` then says why.
+    """
+
+    title: str
+    now: datetime
+    period: str
+    leads: int
+    rejections_total: int
+    rejections: tuple[RejectionCount, ...]
+    rejections_by_campaign: tuple[RejectionCount, ...]
+    rejections_by_owner: tuple[RejectionCount, ...]
+    rejections_by_period: tuple[RejectionCount, ...]
+    top_reasons: tuple[TopReason, ...]
+    other_share: tuple[OtherShare, ...]
+    stage_entries: tuple[StageEntries, ...]
+    conversion: tuple[ConversionRow, ...]
+    time_in_stage: tuple[StageTime, ...]
+    stuck: tuple[StuckLead, ...]
+    stuck_after_hours: float
+    cohorts: tuple[CohortRow, ...]
+    closed_loop: tuple[ClosedLoopRow, ...]
+    delay_buckets: tuple[DelayBucket, ...]
+    decay_observed: tuple[DelayBucket, ...]
+    half_life: HalfLife | None
+    decay_curve: tuple[DecayPoint, ...]
+    score_bands: tuple[ScoreBand, ...] = ()
+    point_suggestions: tuple[PointSuggestion, ...] = ()
+    sla_by_step: tuple[SLAAdherence, ...] = ()
+    sla_by_period: tuple[SLAAdherence, ...] = ()
+    sla_by_owner: tuple[SLAAdherence, ...] = ()
+    sla_by_team: tuple[SLAAdherence, ...] = ()
+    sla_by_source: tuple[SLAAdherence, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def tables(self) -> dict[str, list[Row]]:
+        """Every table by name (for CSV/JSON export); ``half_life`` is a one-row table."""
+        out: dict[str, list[Row]] = {}
+        for field in attrs.fields(FeedbackReport):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple) and field.name != "notes":
+                out[field.name] = list(value)
+        out["half_life"] = [self.half_life] if self.half_life is not None else []
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as JSON-ready plain data."""
+        data: dict[str, Any] = {
+            "title": self.title,
+            "now": self.now.isoformat(),
+            "period": self.period,
+            "leads": self.leads,
+            "rejections_total": self.rejections_total,
+            "stuck_after_hours": self.stuck_after_hours,
+            "notes": list(self.notes),
+        }
+        for name, rows in self.tables().items():
+            data[name] = [r.to_dict() for r in rows]
+        return data
+
+
+def build_report(
+    *,
+    leads: Iterable[Lead],
+    now: datetime,
+    touches: Iterable[Touch] = (),
+    outcomes: Iterable[Outcome] = (),
+    rejections: Iterable[Rejection] | None = None,
+    scores: Mapping[str, float] | None = None,
+    rule_hits: Mapping[str, Collection[str]] | None = None,
+    points: Mapping[str, float] | None = None,
+    sla_results: Iterable[SLAResultLike] = (),
+    title: str = "Sales & marketing feedback report",
+    period: Period | str = Period.MONTH,
+    tz: tzinfo = UTC,
+    stuck_after: timedelta = timedelta(days=3),
+    path: Sequence[str] = FUNNEL_PATH,
+    converted_stages: Sequence[str] = CONVERTED_STAGES,
+    elapsed: Callable[[datetime, datetime], float] | None = None,
+    catalog: ReasonCatalog = STANDARD_REASONS,
+    lifecycle: Lifecycle = WATERFALL,
+) -> FeedbackReport:
+    """Run every report over the data and collect the rows.
+
+    *rejections* default to those recorded in the leads' histories
+    (:func:`~leadflow.analytics.rejections.rejections_from_leads`). Score validity needs *scores*
+    (and, for point suggestions, *rule_hits* and *points*); the SLA tables need *sla_results*.
+    """
+    check_aware("now", now)
+    lead_list = list(leads)
+    index = {lead.id: lead for lead in lead_list}
+    outcome_list = list(outcomes)
+    rejection_list = (
+        list(rejections)
+        if rejections is not None
+        else rejections_from_leads(lead_list, catalog=catalog)
+    )
+    notes: list[str] = []
+    responses = first_responses(
+        lead_list, touches, converted_stages=converted_stages, elapsed=elapsed
+    )
+    half_life: HalfLife | None
+    try:
+        half_life = estimate_half_life(responses)
+    except InsufficientDataError as exc:
+        half_life = None
+        notes.append(str(exc))
+    answered = [r.delay_hours for r in responses if r.delay_hours is not None]
+    horizon = max(_DECAY_EDGES[-1], min(max(answered, default=0.0), 168.0))
+    curve = decay_curve(half_life, max_hours=horizon) if half_life is not None else []
+    sla_list = list(sla_results)
+    grain = Period(period)
+    return FeedbackReport(
+        title=title,
+        now=now,
+        period=grain.value,
+        leads=len(lead_list),
+        rejections_total=len(rejection_list),
+        rejections=tuple(rejection_counts(rejection_list, index, by=("source", "code"))),
+        rejections_by_campaign=tuple(
+            rejection_counts(rejection_list, index, by=("campaign", "code"))
+        ),
+        rejections_by_owner=tuple(rejection_counts(rejection_list, index, by=("owner",))),
+        rejections_by_period=tuple(
+            rejection_counts(rejection_list, index, by=("period",), period=grain, tz=tz)
+        ),
+        top_reasons=tuple(top_reasons_by_source(rejection_list, index, catalog=catalog)),
+        other_share=tuple(other_share(rejection_list, index)),
+        stage_entries=tuple(stage_entries(lead_list, period=grain, tz=tz, lifecycle=lifecycle)),
+        conversion=tuple(stage_conversion(lead_list, path=path)),
+        time_in_stage=tuple(time_in_stage_stats(lead_list, lifecycle=lifecycle)),
+        stuck=tuple(stuck_leads(lead_list, now=now, threshold=stuck_after, lifecycle=lifecycle)),
+        stuck_after_hours=stuck_after / timedelta(hours=1),
+        cohorts=tuple(cohorts(lead_list, path=path, period=grain, tz=tz)),
+        closed_loop=tuple(closed_loop(rejection_list, index, outcome_list, lifecycle=lifecycle)),
+        delay_buckets=tuple(conversion_by_delay(responses)),
+        decay_observed=tuple(conversion_by_delay(responses, edges=_DECAY_EDGES)),
+        half_life=half_life,
+        decay_curve=tuple(curve),
+        score_bands=tuple(
+            conversion_by_score_band(lead_list, scores, converted_stages=converted_stages)
+            if scores
+            else ()
+        ),
+        point_suggestions=tuple(
+            suggest_points(scores, rule_hits, points, outcome_list)
+            if scores and rule_hits is not None and points
+            else ()
+        ),
+        sla_by_step=tuple(sla_adherence(sla_list, by="step")),
+        sla_by_period=tuple(sla_adherence(sla_list, by="period", period=grain, tz=tz)),
+        sla_by_owner=tuple(sla_adherence(sla_list, by="owner")),
+        sla_by_team=tuple(sla_adherence(sla_list, by="team")),
+        sla_by_source=tuple(sla_adherence(sla_list, by="source")),
+        notes=tuple(notes),
+    )

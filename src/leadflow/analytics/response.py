@@ -1,0 +1,475 @@
+"""Response time vs conversion: conversion by first-response delay, and the lead half-life.
+
+Scope: the numbers that justify an SLA. A lead's **first-response delay** is the time from its
+hand-off (``Lead.handed_off_at``) to the first sales :class:`~leadflow.model.Touch` at or after it,
+in hours — wall-clock by default, or whatever *elapsed* measures (pass a business-hours function
+to count business hours). A lead **converted** if it ever reached one of *converted_stages*
+(default: ``sql`` or beyond).
+
+The **half-life** model: a lead answered after ``d`` hours converts with probability
+``p0 * 2 ** (-d / h)`` — an exponential decay with initial rate ``p0`` and half-life ``h``.
+:func:`estimate_half_life` fits it by maximum likelihood (Bernoulli likelihood, parameters
+``log p0`` and the decay rate ``λ = ln 2 / h``; the log-likelihood is concave in them, so a damped
+Newton iteration finds the maximum) and gives a **profile-likelihood** confidence interval: the
+decay rates whose profile log-likelihood lies within ``χ²₁(confidence) / 2`` of the maximum,
+found by bracketing and regula falsi (Illinois); the half-life interval is the image of that
+interval. Pure Python, no numpy, deterministic (no random numbers). Leads never answered are left
+out of the fit (their delay is unknown, not infinite).
+
+>>> delays = [0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24]
+>>> converted = [1, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+>>> fit = fit_decay(delays, [bool(c) for c in converted])
+>>> fit.half_life_hours, fit.ci_low_hours, fit.ci_high_hours is None
+(8.49..., 3.05..., True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from statistics import NormalDist
+
+import attrs
+
+from leadflow.analytics._common import Row, ratio, reached
+from leadflow.calendar import BusinessCalendar
+from leadflow.errors import InsufficientDataError, ValidationError
+from leadflow.lifecycle import Stage
+from leadflow.model import Lead, Touch
+
+__all__ = [
+    "CONVERTED_STAGES",
+    "DELAY_BUCKETS",
+    "DecayPoint",
+    "DelayBucket",
+    "FirstResponse",
+    "HalfLife",
+    "business_hours",
+    "conversion_by_delay",
+    "decay_curve",
+    "estimate_half_life",
+    "first_responses",
+    "fit_decay",
+]
+
+#: Stages whose reaching counts as a conversion by default: sales accepted a real opportunity.
+CONVERTED_STAGES: tuple[str, ...] = tuple(
+    s.value for s in (Stage.SQL, Stage.OPPORTUNITY, Stage.WON, Stage.LOST)
+)
+
+#: Default bucket edges, in hours: [0, 1), [1, 4), [4, 24), [24, 72), [72, ∞).
+DELAY_BUCKETS: tuple[float, ...] = (0.0, 1.0, 4.0, 24.0, 72.0)
+
+_HOUR = timedelta(hours=1)
+_METHOD = "maximum likelihood (damped Newton); profile-likelihood interval"
+
+
+@attrs.frozen(kw_only=True)
+class FirstResponse(Row):
+    """One handed-off lead: when it was first touched, after how long, and whether it converted."""
+
+    lead_id: str
+    handed_off_at: datetime
+    first_touch_at: datetime | None
+    delay_hours: float | None
+    converted: bool
+
+
+@attrs.frozen(kw_only=True)
+class DelayBucket(Row):
+    """Conversion of the leads first answered within ``[lower_hours, upper_hours)``.
+
+    The ``no response`` bucket has both bounds ``None``; the last bucket has ``upper_hours`` None.
+    """
+
+    bucket: str
+    lower_hours: float | None
+    upper_hours: float | None
+    leads: int
+    converted: int
+    rate: float | None
+
+
+@attrs.frozen(kw_only=True)
+class HalfLife(Row):
+    """The fitted decay ``rate(d) = initial_rate * 2 ** (-d / half_life_hours)``.
+
+    ``half_life_hours`` is ``None`` when the best fit has no decay; ``ci_high_hours`` is ``None``
+    when the interval does not exclude "no decay" (the data cannot bound the half-life above).
+    """
+
+    leads: int
+    converted: int
+    initial_rate: float
+    decay_per_hour: float
+    half_life_hours: float | None
+    ci_low_hours: float | None
+    ci_high_hours: float | None
+    confidence: float
+    method: str = _METHOD
+
+    def predicted_rate(self, hours: float) -> float:
+        """The fitted conversion rate of a lead first answered after *hours*."""
+        return self.initial_rate * math.exp(-self.decay_per_hour * hours)
+
+
+@attrs.frozen(kw_only=True)
+class DecayPoint(Row):
+    """One point of the fitted decay curve."""
+
+    hours: float
+    rate: float
+
+
+def business_hours(calendar: BusinessCalendar) -> Callable[[datetime, datetime], float]:
+    """An *elapsed* function for :func:`first_responses` that counts *calendar*'s open hours.
+
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.calendar import BusinessCalendar
+    >>> hours = business_hours(BusinessCalendar.weekdays("UTC"))
+    >>> friday_4pm = datetime(2026, 3, 6, 16, tzinfo=timezone.utc)
+    >>> hours(friday_4pm, datetime(2026, 3, 9, 10, tzinfo=timezone.utc))  # to Monday 10:00
+    2.0
+    """
+
+    def elapsed(start: datetime, end: datetime) -> float:
+        return calendar.between(start, end) / _HOUR
+
+    return elapsed
+
+
+def first_responses(
+    leads: Iterable[Lead],
+    touches: Iterable[Touch],
+    *,
+    converted_stages: Sequence[str] = CONVERTED_STAGES,
+    elapsed: Callable[[datetime, datetime], float] | None = None,
+) -> list[FirstResponse]:
+    """Every handed-off lead with its first touch at or after hand-off and the delay in hours.
+
+    *elapsed(start, end)* returns hours between two instants (default: wall-clock hours). Leads
+    without ``handed_off_at`` are skipped.
+    """
+    by_lead: defaultdict[str, list[datetime]] = defaultdict(list)
+    for touch in touches:
+        by_lead[touch.lead_id].append(touch.at)
+    rows = []
+    for lead in leads:
+        start = lead.handed_off_at
+        if start is None:
+            continue
+        after = [t for t in by_lead.get(lead.id, ()) if t >= start]
+        first = min(after) if after else None
+        delay: float | None = None
+        if first is not None:
+            delay = elapsed(start, first) if elapsed is not None else (first - start) / _HOUR
+            delay = round(delay, 6)
+        rows.append(
+            FirstResponse(
+                lead_id=lead.id,
+                handed_off_at=start,
+                first_touch_at=first,
+                delay_hours=delay,
+                converted=reached(lead, converted_stages),
+            )
+        )
+    return rows
+
+
+def _bucket_label(low: float, high: float | None) -> str:
+    def fmt(x: float) -> str:
+        return f"{x:g}h"
+
+    if high is None:
+        return f">={fmt(low)}"
+    if low == 0:
+        return f"<{fmt(high)}"
+    return f"{fmt(low)}-{fmt(high)}"
+
+
+def conversion_by_delay(
+    responses: Iterable[FirstResponse], *, edges: Sequence[float] = DELAY_BUCKETS
+) -> list[DelayBucket]:
+    """Conversion rate per first-response delay bucket, plus a final ``no response`` bucket."""
+    bounds = list(edges)
+    if not bounds or bounds != sorted(set(bounds)) or bounds[0] != 0:
+        raise ValidationError("edges", edges, "must be increasing and start at 0")
+    n: Counter[int] = Counter()
+    won: Counter[int] = Counter()
+    for r in responses:
+        if r.delay_hours is None:
+            i = -1
+        else:
+            i = (
+                max(j for j, low in enumerate(bounds) if r.delay_hours >= low)
+                if r.delay_hours >= 0
+                else 0
+            )
+        n[i] += 1
+        won[i] += r.converted
+    rows = []
+    for i, low in enumerate(bounds):
+        high = bounds[i + 1] if i + 1 < len(bounds) else None
+        rows.append(
+            DelayBucket(
+                bucket=_bucket_label(low, high),
+                lower_hours=low,
+                upper_hours=high,
+                leads=n[i],
+                converted=won[i],
+                rate=ratio(won[i], n[i]),
+            )
+        )
+    rows.append(
+        DelayBucket(
+            bucket="no response",
+            lower_hours=None,
+            upper_hours=None,
+            leads=n[-1],
+            converted=won[-1],
+            rate=ratio(won[-1], n[-1]),
+        )
+    )
+    return rows
+
+
+# -- the fit -------------------------------------------------------------------------------------
+
+
+class _Data:
+    """Delays aggregated: successes enter the likelihood through their count and delay sum only;
+    failures are grouped by distinct delay (exact; fast when delays repeat, e.g. whole minutes)."""
+
+    def __init__(self, delays: Sequence[float], converted: Sequence[bool]) -> None:
+        self.successes = 0
+        self.success_delay = 0.0
+        fails: Counter[float] = Counter()
+        for d, c in zip(delays, converted, strict=True):
+            if c:
+                self.successes += 1
+                self.success_delay += d
+            else:
+                fails[d] += 1
+        self.fail_d = list(fails)
+        self.fail_w = [float(fails[d]) for d in self.fail_d]
+        self.n = len(delays)
+
+    def decays(self, lam: float) -> list[float]:
+        return [math.exp(-lam * d) for d in self.fail_d]
+
+    def loglik(self, a: float, lam: float, decays: list[float] | None = None) -> float:
+        if a > 0.0:  # p0 > 1 is not a probability
+            return -math.inf
+        e = decays if decays is not None else self.decays(lam)
+        p0 = math.exp(a)
+        total = self.successes * a - lam * self.success_delay
+        for w, x in zip(self.fail_w, e, strict=True):
+            q = p0 * x
+            if q >= 1.0:
+                return -math.inf
+            total += w * math.log1p(-q)
+        return total
+
+    def profile(self, lam: float, a0: float) -> tuple[float, float]:
+        """max over a of loglik(a, lam), a <= 0: concave in a, so Newton's method from a0, kept
+        inside the feasible region (p0 <= 1, every failure's probability below 1)."""
+        e = self.decays(lam)
+        a_max = min(0.0, lam * min(self.fail_d, default=0.0))
+        a = min(a0, a_max - 1e-6)
+        for _ in range(100):
+            p0 = math.exp(a)
+            g = float(self.successes)
+            h = 0.0
+            for w, x in zip(self.fail_w, e, strict=True):
+                q = p0 * x
+                r = q / (1.0 - q)
+                g -= w * r
+                h -= w * r / (1.0 - q)
+            if h >= 0:
+                break
+            candidate = a - g / h
+            if candidate >= a_max:  # the optimum lies at or beyond the bound: approach it
+                candidate = (a + a_max) / 2
+            if abs(candidate - a) < 1e-12:
+                a = candidate
+                break
+            a = candidate
+        return a, self.loglik(a, lam, e)
+
+
+def _fit(data: _Data) -> tuple[float, float, float]:
+    """Joint damped Newton over (a, λ) with λ >= 0; returns a, λ, loglik."""
+    a = math.log(data.successes / data.n)
+    lam = 0.0
+    ll = data.loglik(a, lam)
+    for _ in range(200):
+        p0 = math.exp(a)
+        ga = float(data.successes)
+        gl = -data.success_delay
+        haa = hal = hll = 0.0
+        for w, d in zip(data.fail_w, data.fail_d, strict=True):
+            q = p0 * math.exp(-lam * d)
+            g1 = q / (1.0 - q)
+            g2 = q / (1.0 - q) ** 2
+            ga -= w * g1
+            gl += w * g1 * d
+            haa -= w * g2
+            hal += w * g2 * d
+            hll -= w * g2 * d * d
+        det = haa * hll - hal * hal
+        if det <= 0:
+            break
+        da = -(hll * ga - hal * gl) / det
+        dl = -(haa * gl - hal * ga) / det
+        if lam + dl < 0:  # the optimum lies on the boundary λ = 0 or beyond: project
+            dl = -lam
+            da = -ga / haa if lam == 0 else da
+        t = 1.0
+        while t > 1e-12:
+            ca, cl = a + t * da, max(0.0, lam + t * dl)
+            cll = data.loglik(ca, cl)
+            if cll >= ll:
+                break
+            t /= 2
+        else:
+            break
+        moved = abs(ca - a) + abs(cl - lam)
+        a, lam, ll = ca, cl, cll
+        if moved < 1e-11:
+            break
+    if lam == 0.0:
+        a, ll = data.profile(0.0, a)
+    if a > -1e-7:  # p0 = 1 binds: maximise the (concave) profile over λ instead
+        a, lam, ll = _fit_on_profile(data, lam)
+    return a, lam, ll
+
+
+def _fit_on_profile(data: _Data, lam0: float) -> tuple[float, float, float]:
+    """Golden-section search of the profile log-likelihood over λ >= 0."""
+    hi = max(lam0, 1e-3)
+    while data.profile(2 * hi, 0.0)[1] > data.profile(hi, 0.0)[1]:
+        hi *= 2
+        if hi > 1e4:
+            raise InsufficientDataError(
+                "half-life",
+                "every conversion came at the shortest delays, so the decay has no finite estimate",
+            )
+    lo, hi = 0.0, 2 * hi
+    ratio_ = (math.sqrt(5) - 1) / 2
+    for _ in range(200):
+        if hi - lo <= 1e-10 * max(hi, 1e-9):
+            break
+        m1, m2 = hi - ratio_ * (hi - lo), lo + ratio_ * (hi - lo)
+        if data.profile(m1, 0.0)[1] < data.profile(m2, 0.0)[1]:
+            lo = m1
+        else:
+            hi = m2
+    lam = (lo + hi) / 2
+    a, ll = data.profile(lam, 0.0)
+    return a, lam, ll
+
+
+def _bound(data: _Data, lo: float, hi: float, target: float, a0: float) -> float:
+    """The λ in [lo, hi] where the profile log-likelihood crosses *target*.
+
+    Regula falsi with the Illinois modification (superlinear, and the bracket always holds the
+    crossing), stopped at a relative width of 1e-9 or when the crossing is hit within 1e-9.
+    """
+    f_lo = data.profile(lo, a0)[1] - target
+    f_hi = data.profile(hi, a0)[1] - target
+    side = 0
+    for _ in range(100):
+        if f_hi == f_lo:
+            mid = (lo + hi) / 2
+        else:
+            mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+            if not lo < mid < hi:
+                mid = (lo + hi) / 2
+        f_mid = data.profile(mid, a0)[1] - target
+        if abs(f_mid) < 1e-9:
+            return mid
+        if (f_mid > 0) == (f_lo > 0):
+            lo, f_lo = mid, f_mid
+            if side == -1:
+                f_hi /= 2
+            side = -1
+        else:
+            hi, f_hi = mid, f_mid
+            if side == 1:
+                f_lo /= 2
+            side = 1
+        if hi - lo <= 1e-9 * max(hi, 1e-12):
+            break
+    return (lo + hi) / 2
+
+
+def fit_decay(
+    delays: Sequence[float], converted: Sequence[bool], *, confidence: float = 0.95
+) -> HalfLife:
+    """Fit ``rate(d) = p0 * exp(-λ d)`` to delays (hours) and conversions; see the module doc.
+
+    Raises :class:`~leadflow.errors.InsufficientDataError` when there are no conversions or no
+    failures (nothing to fit), and :class:`~leadflow.errors.ValidationError` for a negative or
+    non-finite delay.
+    """
+    if not 0 < confidence < 1:
+        raise ValidationError("confidence", confidence, "must be between 0 and 1")
+    if len(delays) != len(converted):
+        raise ValidationError("converted", len(converted), "must have one entry per delay")
+    for d in delays:
+        if not math.isfinite(d) or d < 0:
+            raise ValidationError("delays", d, "must be finite and >= 0 hours")
+    data = _Data(delays, converted)
+    if data.successes == 0:
+        raise InsufficientDataError("half-life", "no lead converted")
+    if data.successes == data.n:
+        raise InsufficientDataError("half-life", "every lead converted")
+    a, lam, ll = _fit(data)
+    crit = NormalDist().inv_cdf((1 + confidence) / 2) ** 2 / 2
+    target = ll - crit
+    # Lower λ bound (upper half-life bound).
+    if lam == 0.0 or data.profile(0.0, a)[1] >= target:
+        lam_low = 0.0
+    else:
+        lam_low = _bound(data, 0.0, lam, target, a)
+    # Upper λ bound: step out until the profile falls below the target.
+    hi = max(lam * 2, 1e-6)
+    while data.profile(hi, a)[1] > target:
+        hi *= 2
+        if hi > 1e6:
+            break
+    lam_high = _bound(data, lam, hi, target, a)
+    ln2 = math.log(2)
+    return HalfLife(
+        leads=data.n,
+        converted=data.successes,
+        initial_rate=round(math.exp(a), 6),
+        decay_per_hour=round(lam, 9),
+        half_life_hours=round(ln2 / lam, 4) if lam > 0 else None,
+        ci_low_hours=round(ln2 / lam_high, 4) if lam_high > 0 else None,
+        ci_high_hours=round(ln2 / lam_low, 4) if lam_low > 0 else None,
+        confidence=confidence,
+    )
+
+
+def estimate_half_life(responses: Iterable[FirstResponse], *, confidence: float = 0.95) -> HalfLife:
+    """:func:`fit_decay` over the answered leads of :func:`first_responses`."""
+    answered = [r for r in responses if r.delay_hours is not None]
+    return fit_decay(
+        [max(0.0, r.delay_hours or 0.0) for r in answered],
+        [r.converted for r in answered],
+        confidence=confidence,
+    )
+
+
+def decay_curve(fit: HalfLife, *, max_hours: float, points: int = 49) -> list[DecayPoint]:
+    """The fitted rate at *points* evenly spaced delays from 0 to *max_hours*."""
+    if points < 2 or max_hours <= 0:
+        raise ValidationError("points", points, "needs at least 2 points over a positive range")
+    step = max_hours / (points - 1)
+    return [
+        DecayPoint(hours=round(i * step, 6), rate=round(fit.predicted_rate(i * step), 6))
+        for i in range(points)
+    ]

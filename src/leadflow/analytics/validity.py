@@ -1,0 +1,295 @@
+"""Score validity: does the scorecard predict anything? Conversion by score band, and suggestions.
+
+Scope: the check both teams need before arguing about individual leads. Inputs are plain mappings,
+so any scorecard fits: each lead's score (``lead_id -> score``), which rules fired for it
+(``lead_id -> rule names``) and each rule's current points (``rule -> points``).
+
+* :func:`conversion_by_score_band`: leads and conversion rate per score band (a lead converted if
+  it reached one of *converted_stages*, by default ``sql`` or beyond). A scorecard that predicts
+  shows rates rising band by band.
+* :func:`suggest_points`: **a suggestion, not a fit to apply blindly.** With enough *closed* leads
+  (those whose latest outcome is final: ``won`` counts as a win; ``lost``, ``competitor`` and
+  ``no_decision`` as not), it computes for each rule
+
+  1. the rule's **lift in log-odds**: ``logit(win rate | rule fired) - logit(win rate | not
+     fired)``, each rate smoothed with +0.5 wins and +0.5 non-wins (Haldane-Anscombe), so an
+     empty cell never gives an infinite lift;
+  2. the scorecard's **points per log-odd**: the slope ``β`` of a one-variable logistic regression
+     of win on total score over the same closed leads (maximum likelihood, Newton's method);
+  3. the **suggested points** ``round(lift / β)`` and the change from the current points.
+
+  The lift is marginal: rules that fire together share credit, so read suggestions as "this rule
+  looks over/under-weighted", re-check after changing a few, and keep a human in the loop. When
+  ``β <= 0`` (higher scores do not win more) no point scale exists and no rule gets a number.
+
+>>> scores = {"A": 80.0, "B": 20.0}
+>>> from datetime import datetime, timezone
+>>> from leadflow.model import Lead
+>>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+>>> leads = [Lead(id="A", created_at=at, stage="sql"), Lead(id="B", created_at=at, stage="mql")]
+>>> [(b.band, b.leads, b.rate) for b in conversion_by_score_band(leads, scores, edges=(0, 50))]
+[('0-50', 1, 0.0), ('>=50', 1, 1.0)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+import attrs
+
+from leadflow.analytics._common import Row, ratio, reached
+from leadflow.analytics.response import CONVERTED_STAGES
+from leadflow.errors import ValidationError
+from leadflow.model import Account, Activity, Lead
+from leadflow.outcomes import Outcome, OutcomeKind
+from leadflow.rules.scorecard import Scorecard
+from leadflow.rules.scoring import score_lead
+
+__all__ = [
+    "SCORE_BANDS",
+    "HandoffScores",
+    "PointSuggestion",
+    "ScoreBand",
+    "conversion_by_score_band",
+    "score_slope",
+    "scores_at_handoff",
+    "suggest_points",
+]
+
+#: Default band edges: [0, 20), [20, 40), [40, 60), [60, 80), [80, ∞).
+SCORE_BANDS: tuple[float, ...] = (0.0, 20.0, 40.0, 60.0, 80.0)
+
+
+@attrs.frozen(kw_only=True)
+class ScoreBand(Row):
+    """Conversion of the leads scored within ``[lower, upper)`` (``upper`` None: no bound).
+
+    Scores below the first edge are counted in the first band.
+    """
+
+    band: str
+    lower: float
+    upper: float | None
+    leads: int
+    converted: int
+    rate: float | None
+
+
+@attrs.frozen(kw_only=True)
+class PointSuggestion(Row):
+    """A *suggested* change to one rule's points, and the counts it rests on.
+
+    ``status`` is ``"suggested"`` when a number could be computed, else why not.
+    """
+
+    rule: str
+    current_points: float
+    fired: int
+    fired_won: int
+    not_fired: int
+    not_fired_won: int
+    lift_log_odds: float | None
+    suggested_points: float | None
+    change: float | None
+    status: str
+
+
+@attrs.frozen(kw_only=True)
+class HandoffScores:
+    """What the scorecard said about each lead when it was handed to sales.
+
+    ``scores``: lead id to total; ``rule_hits``: lead id to the ids of the rules that contributed
+    points; ``points``: rule id to its configured points — the three inputs of
+    :func:`conversion_by_score_band` and :func:`suggest_points`.
+    """
+
+    scores: Mapping[str, float]
+    rule_hits: Mapping[str, frozenset[str]]
+    points: Mapping[str, float]
+
+
+def scores_at_handoff(
+    card: Scorecard,
+    leads: Iterable[Lead],
+    activities: Iterable[Activity] = (),
+    *,
+    accounts: Mapping[str, Account] | None = None,
+) -> HandoffScores:
+    """Score every handed-off lead with *card* as of its ``handed_off_at``.
+
+    Validity asks whether the score sales was given predicted what followed, so each lead is
+    scored on what was known at hand-off (later activities are ignored); leads never handed off
+    are left out.
+    """
+    by_lead: dict[str, list[Activity]] = {}
+    for activity in activities:
+        by_lead.setdefault(activity.lead_id, []).append(activity)
+    lookup = accounts or {}
+    scores: dict[str, float] = {}
+    hits: dict[str, frozenset[str]] = {}
+    for lead in leads:
+        at = lead.handed_off_at
+        if at is None:
+            continue
+        account = lookup.get(lead.account_id) if lead.account_id else None
+        result = score_lead(card, lead, by_lead.get(lead.id, []), as_of=at, account=account)
+        scores[lead.id] = result.total
+        hits[lead.id] = frozenset(c.rule_id for c in result.contributions if c.points)
+    return HandoffScores(
+        scores=scores, rule_hits=hits, points={rule.id: rule.points for rule in card.rules}
+    )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def conversion_by_score_band(
+    leads: Iterable[Lead],
+    scores: Mapping[str, float],
+    *,
+    edges: Sequence[float] = SCORE_BANDS,
+    converted_stages: Sequence[str] = CONVERTED_STAGES,
+) -> list[ScoreBand]:
+    """Leads and conversion per score band; leads without a score are left out."""
+    bounds = list(edges)
+    if not bounds or bounds != sorted(set(bounds)):
+        raise ValidationError("edges", edges, "must be strictly increasing")
+    n: Counter[int] = Counter()
+    conv: Counter[int] = Counter()
+    for lead in leads:
+        score = scores.get(lead.id)
+        if score is None:
+            continue
+        i = max((j for j, low in enumerate(bounds) if score >= low), default=0)
+        n[i] += 1
+        conv[i] += reached(lead, converted_stages)
+    rows = []
+    for i, low in enumerate(bounds):
+        high = bounds[i + 1] if i + 1 < len(bounds) else None
+        name = f"{_fmt(low)}-{_fmt(high)}" if high is not None else f">={_fmt(low)}"
+        rows.append(
+            ScoreBand(
+                band=name,
+                lower=low,
+                upper=high,
+                leads=n[i],
+                converted=conv[i],
+                rate=ratio(conv[i], n[i]),
+            )
+        )
+    return rows
+
+
+def _closed(outcomes: Iterable[Outcome]) -> dict[str, bool]:
+    """lead_id -> won, from each lead's latest final outcome."""
+    latest: dict[str, Outcome] = {}
+    for o in outcomes:
+        if not o.kind.is_final:
+            continue
+        if o.lead_id not in latest or o.at >= latest[o.lead_id].at:
+            latest[o.lead_id] = o
+    return {lead_id: o.kind is OutcomeKind.WON for lead_id, o in latest.items()}
+
+
+def score_slope(scores: Sequence[float], won: Sequence[bool]) -> float:
+    """Slope ``β`` of ``logit P(win) = a + b * score`` by maximum likelihood (Newton's method).
+
+    Scores are centred first for stability. Raises :class:`ValidationError` when the outcomes do
+    not vary.
+    """
+    if len(scores) != len(won) or not scores:
+        raise ValidationError("won", len(won), "must have one entry per score, and some")
+    if all(won) or not any(won):
+        raise ValidationError("won", sum(won), "needs both wins and non-wins")
+    mean = sum(scores) / len(scores)
+    xs = [s - mean for s in scores]
+    alpha = math.log(sum(won) / (len(won) - sum(won)))
+    beta = 0.0
+    for _ in range(100):
+        ga = gb = haa = hab = hbb = 0.0
+        for x, y in zip(xs, won, strict=True):
+            p = 1.0 / (1.0 + math.exp(-(alpha + beta * x)))
+            r = (1.0 if y else 0.0) - p
+            v = p * (1.0 - p)
+            ga += r
+            gb += r * x
+            haa += v
+            hab += v * x
+            hbb += v * x * x
+        det = haa * hbb - hab * hab
+        if det <= 0:
+            break
+        da = (hbb * ga - hab * gb) / det
+        db = (haa * gb - hab * ga) / det
+        alpha, beta = alpha + da, beta + db
+        if abs(da) + abs(db) < 1e-10:
+            break
+    return beta
+
+
+def _logit(wins: int, total: int) -> float:
+    return math.log((wins + 0.5) / (total - wins + 0.5))
+
+
+def suggest_points(
+    scores: Mapping[str, float],
+    rule_hits: Mapping[str, Collection[str]],
+    points: Mapping[str, float],
+    outcomes: Iterable[Outcome],
+    *,
+    min_closed: int = 200,
+    min_per_arm: int = 20,
+) -> list[PointSuggestion]:
+    """Suggested points per rule from closed outcomes (see the module docstring for the method).
+
+    Only leads with a score and a final outcome count. With fewer than *min_closed* of them every
+    row says so; a rule that fired (or did not fire) for fewer than *min_per_arm* of them gets no
+    number.
+    """
+    closed = _closed(outcomes)
+    ids = [i for i in closed if i in scores]
+    wins = [closed[i] for i in ids]
+    beta: float | None = None
+    status_all = "suggested"
+    if len(ids) < min_closed:
+        status_all = f"too few closed outcomes ({len(ids)} < {min_closed})"
+    elif all(wins) or not any(wins):
+        status_all = "closed outcomes do not vary (all won or none won)"
+    else:
+        beta = score_slope([scores[i] for i in ids], wins)
+        if beta <= 0:
+            status_all = "higher scores do not win more (slope <= 0): no point scale"
+            beta = None
+    rows = []
+    for rule in sorted(points):
+        fired = [i for i in ids if rule in rule_hits.get(i, ())]
+        fired_set = set(fired)
+        fw = sum(closed[i] for i in fired)
+        nf = len(ids) - len(fired)
+        nfw = sum(wins) - fw
+        lift = round(_logit(fw, len(fired)) - _logit(nfw, nf), 6) if ids else None
+        status = status_all
+        if beta is not None and min(len(fired_set), nf) < min_per_arm:
+            status = f"rule fired for {len(fired)} and not for {nf} closed leads (< {min_per_arm})"
+        suggested = change = None
+        if beta is not None and status == "suggested" and lift is not None:
+            suggested = float(round(lift / beta))
+            change = suggested - points[rule]
+        rows.append(
+            PointSuggestion(
+                rule=rule,
+                current_points=points[rule],
+                fired=len(fired),
+                fired_won=fw,
+                not_fired=nf,
+                not_fired_won=nfw,
+                lift_log_odds=lift,
+                suggested_points=suggested,
+                change=change,
+                status=status,
+            )
+        )
+    return rows
