@@ -1,0 +1,22 @@
+"""Scoring at ETL scale: columnar plans over Arrow batches, streaming files, and Spark.
+
+Scope: the optional ``etl`` extra (``pip install "leadflow[etl]"``, which brings pyarrow).
+Importing :mod:`leadflow` never imports this package; importing this package without pyarrow
+raises :class:`~leadflow.errors.MissingExtraError` naming the install command.
+
+* :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet and CSV, per-row
+  validation with an errors file, and hash partitioning of leads and events by lead id.
+* :mod:`leadflow.etl.synthetic` -- a seeded generator of leads and events files for tests and
+  benchmarks.
+"""
+
+from __future__ import annotations
+
+from leadflow.errors import MissingExtraError
+
+try:
+    import pyarrow  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
+    raise MissingExtraError("leadflow.etl", "etl", "pyarrow") from exc
+
+__all__: list[str] = []
