@@ -220,6 +220,31 @@ def _strip_strings(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
 
 
+def _normalise_emails(arr: pa.Array) -> pa.Array:
+    """Lower-case and drop a ``mailto:`` prefix, as :class:`leadflow.Lead` does."""
+    arr = pc.replace_substring_regex(pc.utf8_lower(arr), r"^mailto:", "")
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _valid_emails(arr: pa.Array) -> pa.Array:
+    """Whether each address passes the domain model's e-mail check (null stays null).
+
+    Arrow's RE2 and Python's ``re`` agree on ASCII text; the few non-ASCII addresses are
+    checked with Python's ``re`` so that ``\\s`` means the same Unicode spaces as per record.
+    """
+    ok = pc.match_substring_regex(arr, _EMAIL.pattern)
+    unusual = np.flatnonzero(
+        pc.fill_null(pc.invert(pc.string_is_ascii(arr)), False).to_numpy(zero_copy_only=False)
+    )
+    if len(unusual) == 0:
+        return ok
+    values = ok.to_pylist()
+    texts = arr.to_pylist()
+    for index in unusual.tolist():
+        values[index] = _EMAIL.match(texts[index]) is not None
+    return pa.array(values, type=pa.bool_())
+
+
 def _cast_one(value: Any, source_type: pa.DataType, target: pa.DataType) -> str | None:
     """Why one value does not cast to *target* (``None`` when it does)."""
     try:
@@ -270,9 +295,22 @@ def _cast(name: str, arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, list
     return pa.array(values, type=work.type).cast(target), bad
 
 
+def _field_checks(name: str, arr: pa.Array) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
+    """The domain model's per-field checks: (normalised values, [(bad-row mask, reason)])."""
+    if name in _NON_NEGATIVE:
+        return arr, [(pc.less(arr, 0), "must not be negative")]
+    if name == "email":
+        arr = _normalise_emails(arr)
+        return arr, [(pc.invert(_valid_emails(arr)), "is not a valid e-mail address")]
+    if name == "kind":
+        ok = pc.match_substring_regex(arr, _IDENTIFIER.pattern)
+        return arr, [(pc.invert(ok), "must be a lower-case snake_case name (e.g. 'quote_request')")]
+    return arr, []
+
+
 def conform(
     batch: pa.RecordBatch,
-    columns: Mapping[str, pa.DataType],
+    columns: Mapping[str, pa.DataType | None],
     *,
     required: Collection[str],
     source: str,
@@ -323,9 +361,14 @@ def conform(
         if name not in batch.schema.names:
             if name in required:
                 raise ConfigError(source, f"missing required column {name!r}")
-            arrays.append(pa.nulls(n, type=target))
+            arrays.append(pa.nulls(n, type=target or pa.string()))
             continue
         raw = batch.column(name)
+        if target is None:  # a custom property: kept as it is, "" meaning absent
+            if pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type):
+                raw = pc.if_else(pc.equal(raw, ""), pa.scalar(None, raw.type), raw)
+            arrays.append(raw)
+            continue
         if name in _VERBATIM and pa.types.is_string(target):
             arr = raw.cast(pa.string())
             if name in required:
@@ -340,17 +383,9 @@ def conform(
             refuse(index, name, reason)
         if name in required:
             refuse_mask(pc.is_null(arr), name, "is required but missing")
-        if name in _NON_NEGATIVE:
-            refuse_mask(pc.less(arr, 0), name, "must not be negative")
-        if name == "email":
-            arr = pc.utf8_lower(arr)
-            ok = pc.match_substring_regex(arr, _EMAIL.pattern)
-            refuse_mask(pc.invert(ok), name, "is not a valid e-mail address")
-        if name == "kind":
-            ok = pc.match_substring_regex(arr, _IDENTIFIER.pattern)
-            refuse_mask(
-                pc.invert(ok), name, "must be a lower-case snake_case name (e.g. 'quote_request')"
-            )
+        arr, checks = _field_checks(name, arr)
+        for mask, reason in checks:
+            refuse_mask(mask, name, reason)
         arrays.append(arr)
     for index in sorted(found):
         errors.add(found[index])
