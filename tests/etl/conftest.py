@@ -58,3 +58,21 @@ def spark() -> Iterator[Any]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def make_accounts(leads: Any) -> Any:
+    """An accounts table for the leads' account ids, with firmographics that vary by id."""
+    import pyarrow as pa
+
+    ids = sorted({a for a in leads.column("account_id").to_pylist() if a is not None})
+    industries = ["Software", "Retail", None, "Healthcare", "Education"]
+    return pa.table(
+        {
+            "id": ids,
+            "name": [f"Company {i}" for i in ids],
+            "industry": [industries[int(i[1:]) % 5] for i in ids],
+            "annual_revenue": [
+                None if int(i[1:]) % 3 == 0 else float(int(i[1:]) % 7) * 2.0e8 for i in ids
+            ],
+        }
+    )

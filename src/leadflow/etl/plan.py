@@ -346,6 +346,23 @@ class ColumnarPlan:
             table = table.join(accounts, keys="account_id", join_type="left outer")
         if table.num_rows != n or aggregate.num_rows or accounts is not None:
             table = table.sort_by("__row")
+        return self.evaluate(table, as_of_ts=as_of_ts)
+
+    @property
+    def aggregate_columns(self) -> tuple[tuple[str, pa.DataType], ...]:
+        """The columns of :meth:`aggregate`'s result, ``lead_id`` first."""
+        return tuple((f.name, f.type) for f in self._empty_aggregate().schema)
+
+    def evaluate(self, table: pa.Table | pa.RecordBatch, *, as_of_ts: float) -> pa.RecordBatch:
+        """Score leads already joined to their aggregates (missing aggregate columns: none).
+
+        *table* holds conformed lead columns, the :attr:`aggregate_columns` (null where a lead
+        has no events) and any ``account.*`` columns. This is the step an engine that does its
+        own join (Spark) calls; *as_of_ts* is ``as_of.timestamp()``.
+        """
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        n = table.num_rows
         frame = _Frame(table, n, as_of_ts)
         zero = pa.array(np.zeros(n))
         totals = {"fit": zero, "interest": zero, "intent": zero, "behaviour": zero}
