@@ -33,6 +33,18 @@ from leadflow.rules.scorecard import (
     load_scorecard,
     loads_scorecard,
 )
+from leadflow.rules.scoring import (
+    AccountScore,
+    Contribution,
+    Recommendation,
+    ScoreResult,
+    Trend,
+    apply_recommendation,
+    recommend,
+    score_account,
+    score_lead,
+    score_many,
+)
 
 __all__: list[str] = []
 __all__ += [
@@ -63,4 +75,14 @@ __all__ += [
     "iter_conditions",
     "load_scorecard",
     "loads_scorecard",
+    "AccountScore",
+    "Contribution",
+    "Recommendation",
+    "ScoreResult",
+    "Trend",
+    "apply_recommendation",
+    "recommend",
+    "score_account",
+    "score_lead",
+    "score_many",
 ]

@@ -1,0 +1,807 @@
+"""Scoring: evaluating a :class:`~leadflow.rules.scorecard.Scorecard` as of an instant.
+
+Scope: pure functions of (card, lead, account, activities, ``as_of``) — no clock, no I/O.
+:func:`score_lead` scores one lead, :func:`score_many` streams a large batch with bounded memory,
+:func:`score_account` rolls a company's contacts up into an account score with its buying
+committee, intent and trend, and :func:`apply_recommendation` turns a recommendation into a
+lifecycle move through :func:`leadflow.lifecycle.transition`.
+
+Decay: each activity's points are multiplied by ``0.5 ** (age_days / half_life_days)``, where the
+age is measured back from ``as_of``; activities after ``as_of`` are ignored. Fit points do not decay.
+
+Exactness: a result's ``total`` is ``math.fsum`` of its contributions' ``points`` — the correctly
+rounded sum, the same whatever the order — so the explanation always adds up to the score.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from leadflow.model import Activity, Lead
+>>> from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
+>>> card = Scorecard(name="tiny", half_life_days=30, rules=[
+...     Rule(id="vp", label="VP title", category="fit", points=20,
+...          when=TitleKeywords(keywords=["VP"])),
+...     Rule(id="quote", label="quote request", category="behaviour", signal="intent",
+...          points=40, activities=["quote_request"]),
+... ])
+>>> now = datetime(2026, 3, 31, tzinfo=timezone.utc)
+>>> lead = Lead(id="L-1", title="VP Sales", created_at=now - timedelta(days=90))
+>>> quote = Activity(id="A-1", lead_id="L-1", kind="quote_request",
+...                  occurred_at=now - timedelta(days=30))
+>>> result = score_lead(card, lead, [quote], as_of=now)
+>>> result.total
+40.0
+>>> result.explain()
+'+20 VP title, +20 quote request 30 days ago (half-life 30 d)'
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from leadflow._validate import check_aware
+from leadflow.errors import LeadflowError, ValidationError
+from leadflow.lifecycle import WATERFALL, Lifecycle, Stage, transition
+from leadflow.model import Account, Activity, Lead
+from leadflow.rules.scorecard import (
+    FREE_MAIL_DOMAINS,
+    ActivityCount,
+    AllOf,
+    AnyOf,
+    Category,
+    Condition,
+    Equals,
+    FreeMailDomain,
+    Missing,
+    Not,
+    OneOf,
+    Present,
+    Range,
+    Regex,
+    Rule,
+    Scorecard,
+    Signal,
+    Thresholds,
+    TitleKeywords,
+    iter_conditions,
+)
+
+__all__ = [
+    "AccountScore",
+    "Contribution",
+    "Recommendation",
+    "ScoreResult",
+    "Trend",
+    "apply_recommendation",
+    "recommend",
+    "score_account",
+    "score_lead",
+    "score_many",
+]
+
+_DAY = 86400.0
+_LN2 = math.log(2.0)
+
+
+class Recommendation(enum.StrEnum):
+    """What a score says to do next.
+
+    * ``nurture``: not yet — keep marketing to them.
+    * ``mql``: hand to sales as a marketing-qualified lead.
+    * ``sql_ready``: high score with an intent signal; ready for sales to qualify.
+    * ``sales_winnable``: a designation, not a stage — a target-fit account with sustained
+      engagement from several people, worth working before anyone raises a hand.
+    """
+
+    NURTURE = "nurture"
+    MQL = "mql"
+    SQL_READY = "sql_ready"
+    SALES_WINNABLE = "sales_winnable"
+
+
+class Trend(enum.StrEnum):
+    """An account's engagement now compared with one trend window earlier."""
+
+    RISING = "rising"
+    STEADY = "steady"
+    COOLING = "cooling"
+
+
+@attrs.frozen(kw_only=True)
+class Contribution:
+    """What one rule added to a score, and why.
+
+    ``raw_points`` is before decay and cap (a per-activity rule's points times its activities);
+    ``points`` is what it adds to the total. ``evidence`` holds the ids of the activities behind
+    it; ``age_days`` is the age of the newest of them and ``half_life_days`` the decay applied
+    (both ``None`` for fit rules). ``capped`` says the rule's cap cut it.
+    """
+
+    rule_id: str
+    label: str
+    category: Category
+    signal: Signal | None
+    raw_points: float
+    points: float
+    evidence: tuple[str, ...] = ()
+    age_days: float | None = None
+    half_life_days: float | None = None
+    capped: bool = False
+
+    def explain(self) -> str:
+        """One fragment of :meth:`ScoreResult.explain`, e.g. ``+8 webinar today (half-life 30 d)``."""
+        text = f"{_signed(self.points)} {self.label}"
+        if self.age_days is not None:
+            count = len(self.evidence)
+            when = _ago(self.age_days)
+            text += f" x{count}, latest {when}" if count > 1 else f" {when}"
+            if self.half_life_days is not None:
+                text += f" (half-life {_number(self.half_life_days)} d)"
+        if self.capped:
+            text += " [capped]"
+        return text
+
+
+def _number(value: float) -> str:
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _signed(value: float) -> str:
+    text = _number(value)
+    if text in ("0", "-0"):
+        return "+0" if value >= 0 else "-0"
+    return text if text.startswith("-") else "+" + text
+
+
+def _ago(age_days: float) -> str:
+    if age_days < 1:
+        return "today"
+    days = int(age_days)
+    return "1 day ago" if days == 1 else f"{days} days ago"
+
+
+@attrs.frozen(kw_only=True)
+class ScoreResult:
+    """A lead's score as of an instant, with the contributions that make it up.
+
+    ``total`` is ``math.fsum`` of the contributions' points; ``fit``, ``behaviour``, ``interest``
+    and ``intent`` are the same sums over the matching contributions.
+    """
+
+    lead_id: str
+    scorecard: str
+    as_of: datetime
+    total: float
+    fit: float
+    behaviour: float
+    interest: float
+    intent: float
+    contributions: tuple[Contribution, ...]
+    recommendation: Recommendation
+
+    @property
+    def has_intent(self) -> bool:
+        """Whether an intent-signal rule added positive points."""
+        return any(c.signal is Signal.INTENT and c.points > 0 for c in self.contributions)
+
+    def explain(self) -> str:
+        """A short human-readable breakdown, in the card's rule order.
+
+        For example ``+20 VP title, +31.4 quote request 3 days ago (half-life 30 d), -10
+        free-mail domain``; ``"no rule matched"`` when nothing contributed.
+        """
+        if not self.contributions:
+            return "no rule matched"
+        return ", ".join(c.explain() for c in self.contributions)
+
+
+def recommend(result: ScoreResult, account_score: AccountScore | None = None) -> Recommendation:
+    """The recommendation for a lead, upgraded to *sales-winnable* by its account's roll-up.
+
+    A lead that is SQL-ready stays SQL-ready; otherwise a lead at a sales-winnable account is
+    ``sales_winnable`` even below the MQL threshold (that is the point of the designation).
+    """
+    if result.recommendation is Recommendation.SQL_READY:
+        return Recommendation.SQL_READY
+    if account_score is not None and account_score.sales_winnable:
+        return Recommendation.SALES_WINNABLE
+    return result.recommendation
+
+
+def _lead_recommendation(thresholds: Thresholds, total: float, intent: bool) -> Recommendation:
+    if total >= thresholds.sql_ready and (intent or not thresholds.sql_ready_requires_intent):
+        return Recommendation.SQL_READY
+    if total >= thresholds.mql:
+        return Recommendation.MQL
+    return Recommendation.NURTURE
+
+
+# -- compiling a card into closures ------------------------------------------------------------
+
+# Activities of one lead that a card reads, grouped by kind: (age in days, activity), only those
+# at or before as_of.
+_Groups = dict[str, list[tuple[float, Activity]]]
+_Getter = Callable[[Lead, Account | None], Any]
+_Test = Callable[[Lead, Account | None], bool]
+_Evidence = Callable[[Lead, Account | None, _Groups], list[tuple[float, Activity]] | None]
+_RuleFn = Callable[[Lead, Account | None, _Groups], Contribution | None]
+
+
+def _getter(field: str) -> _Getter:
+    if field.startswith("account.properties."):
+        name = field[len("account.properties.") :]
+        return lambda _lead, account: None if account is None else account.properties.get(name)
+    if field.startswith("account."):
+        attr = field[len("account.") :]
+        return lambda _lead, account: None if account is None else getattr(account, attr)
+    if field.startswith("properties."):
+        name = field[len("properties.") :]
+        return lambda lead, _account: lead.properties.get(name)
+    read = operator.attrgetter(field)
+    return lambda lead, _account: read(lead)
+
+
+def _norm(value: Any) -> Any:
+    """Comparable form: strings case-folded and stripped, numbers as float, bools tagged."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    if isinstance(value, str):
+        return ("s", value.strip().casefold())
+    return ("o", value)
+
+
+def _compile_test(condition: Condition) -> _Test:
+    """A predicate for a condition tree with no activity condition in it."""
+    if isinstance(condition, Equals | OneOf):
+        get = _getter(condition.field)
+        targets = (
+            {_norm(condition.value)}
+            if isinstance(condition, Equals)
+            else {_norm(v) for v in condition.values}
+        )
+
+        def member(lead: Lead, account: Account | None) -> bool:
+            value = get(lead, account)
+            return value is not None and _norm(value) in targets
+
+        return member
+    if isinstance(condition, Range):
+        get = _getter(condition.field)
+        low = -math.inf if condition.min is None else condition.min
+        high = math.inf if condition.max is None else condition.max
+
+        def in_range(lead: Lead, account: Account | None) -> bool:
+            value = get(lead, account)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            return low <= value <= high
+
+        return in_range
+    if isinstance(condition, Regex | TitleKeywords):
+        get = _getter(condition.field)
+        if isinstance(condition, Regex):
+            search = re.compile(condition.pattern).search
+        else:
+            words = "|".join(re.escape(k.strip()) for k in condition.keywords)
+            search = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE).search
+
+        def matches(lead: Lead, account: Account | None) -> bool:
+            value = get(lead, account)
+            if value is None:
+                return False
+            return search(value if isinstance(value, str) else str(value)) is not None
+
+        return matches
+    if isinstance(condition, Missing | Present):
+        get = _getter(condition.field)
+        if isinstance(condition, Missing):
+            return lambda lead, account: get(lead, account) is None
+        return lambda lead, account: get(lead, account) is not None
+    if isinstance(condition, FreeMailDomain):
+        domains = FREE_MAIL_DOMAINS if condition.domains is None else frozenset(condition.domains)
+        return lambda lead, _account: lead.email_domain in domains
+    if isinstance(condition, AllOf):
+        tests = [_compile_test(c) for c in condition.conditions]
+        return lambda lead, account: all(t(lead, account) for t in tests)
+    if isinstance(condition, AnyOf):
+        tests = [_compile_test(c) for c in condition.conditions]
+        return lambda lead, account: any(t(lead, account) for t in tests)
+    if isinstance(condition, Not):
+        inner = _compile_test(condition.condition)
+        return lambda lead, account: not inner(lead, account)
+    raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+
+
+def _reads_activities(condition: Condition) -> bool:
+    return any(isinstance(c, ActivityCount) for _, c in iter_conditions(condition))
+
+
+def _compile_evidence(condition: Condition) -> _Evidence:
+    """For a tree that may read activities: ``None`` if it fails, else its evidence.
+
+    Evidence is the activities that satisfied its activity conditions (an empty list when it
+    holds on fields alone, or through a ``not``).
+    """
+    if not _reads_activities(condition):
+        test = _compile_test(condition)
+        return lambda lead, account, _groups: [] if test(lead, account) else None
+    if isinstance(condition, ActivityCount):
+        kinds, at_least, window = condition.kinds, condition.at_least, condition.within_days
+
+        def count(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
+            found: list[tuple[float, Activity]] = []
+            for kind in kinds:
+                items = groups.get(kind)
+                if items:
+                    found.extend(items)
+            if window is not None:
+                found = [item for item in found if item[0] <= window]
+            return found if len(found) >= at_least else None
+
+        return count
+    if isinstance(condition, AllOf):
+        parts = [_compile_evidence(c) for c in condition.conditions]
+
+        def every(lead: Lead, account: Account | None, groups: _Groups) -> Any:
+            evidence: list[tuple[float, Activity]] = []
+            for part in parts:
+                found = part(lead, account, groups)
+                if found is None:
+                    return None
+                evidence.extend(found)
+            return evidence
+
+        return every
+    if isinstance(condition, AnyOf):
+        parts = [_compile_evidence(c) for c in condition.conditions]
+
+        def some(lead: Lead, account: Account | None, groups: _Groups) -> Any:
+            evidence: list[tuple[float, Activity]] | None = None
+            for part in parts:
+                found = part(lead, account, groups)
+                if found is not None:
+                    evidence = found if evidence is None else evidence + found
+            return evidence
+
+        return some
+    if isinstance(condition, Not):
+        inner = _compile_evidence(condition.condition)
+        return lambda lead, account, groups: [] if inner(lead, account, groups) is None else None
+    raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover
+
+
+def _clamp(value: float, cap: float | None) -> tuple[float, bool]:
+    if cap is None or -cap <= value <= cap:
+        return value, False
+    return (cap if value > 0 else -cap), True
+
+
+def _unique_ids(items: Iterable[tuple[float, Activity]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a.id for _, a in sorted(items, key=operator.itemgetter(0))))
+
+
+def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
+    points, cap = rule.points, rule.cap
+    common: dict[str, Any] = {
+        "rule_id": rule.id,
+        "label": rule.label,
+        "category": rule.category,
+        "signal": rule.signal,
+    }
+    if rule.category is Category.FIT:
+        assert rule.when is not None  # checked by Rule
+        clamped, was_capped = _clamp(points, cap)
+        if not _reads_activities(rule.when):
+            test = _compile_test(rule.when)
+            fixed = Contribution(raw_points=points, points=clamped, capped=was_capped, **common)
+            return lambda lead, account, _groups: fixed if test(lead, account) else None
+        gate = _compile_evidence(rule.when)
+
+        def fit_with_activities(lead: Lead, account: Account | None, groups: _Groups) -> Any:
+            found = gate(lead, account, groups)
+            if found is None:
+                return None
+            return Contribution(
+                raw_points=points,
+                points=clamped,
+                capped=was_capped,
+                evidence=_unique_ids(found),
+                **common,
+            )
+
+        return fit_with_activities
+
+    half_life = rule.half_life_days if rule.half_life_days is not None else card.half_life_days
+    rate = -_LN2 / half_life
+    exp, fsum = math.exp, math.fsum
+
+    if rule.activities:
+        kinds, window = rule.activities, rule.within_days
+        when = None if rule.when is None else _compile_evidence(rule.when)
+
+        def per_activity(lead: Lead, account: Account | None, groups: _Groups) -> Any:
+            if when is not None and when(lead, account, groups) is None:
+                return None
+            found: list[tuple[float, Activity]] = []
+            for kind in kinds:
+                items = groups.get(kind)
+                if items:
+                    found.extend(items)
+            if window is not None:
+                found = [item for item in found if item[0] <= window]
+            if not found:
+                return None
+            decayed, was_capped = _clamp(fsum([points * exp(age * rate) for age, _ in found]), cap)
+            return Contribution(
+                raw_points=points * len(found),
+                points=decayed,
+                capped=was_capped,
+                evidence=_unique_ids(found),
+                age_days=min(age for age, _ in found),
+                half_life_days=half_life,
+                **common,
+            )
+
+        return per_activity
+
+    assert rule.when is not None  # checked by Rule
+    condition = _compile_evidence(rule.when)
+
+    def once(lead: Lead, account: Account | None, groups: _Groups) -> Any:
+        found = condition(lead, account, groups)
+        if not found:  # fails, or holds without any activity behind it: nothing was done
+            return None
+        newest = min(age for age, _ in found)
+        decayed, was_capped = _clamp(points * exp(newest * rate), cap)
+        return Contribution(
+            raw_points=points,
+            points=decayed,
+            capped=was_capped,
+            evidence=_unique_ids(found),
+            age_days=newest,
+            half_life_days=half_life,
+            **common,
+        )
+
+    return once
+
+
+@attrs.frozen
+class _Compiled:
+    card: Scorecard
+    rules: tuple[_RuleFn, ...]
+    kinds: frozenset[str]
+    account_fit: tuple[_RuleFn, ...]
+
+
+_COMPANY_FIELDS = frozenset({"company", "industry", "annual_revenue", "employees", "country"})
+
+
+def _company_only(rule: Rule) -> bool:
+    """Whether a fit rule reads only company fields (so it judges the account, not a person)."""
+    if rule.category is not Category.FIT or rule.when is None:
+        return False
+    for _, c in iter_conditions(rule.when):
+        if isinstance(c, ActivityCount | FreeMailDomain):
+            return False
+        field = getattr(c, "field", None)
+        if field is not None and not (field in _COMPANY_FIELDS or field.startswith("account.")):
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(card: Scorecard) -> _Compiled:
+    kinds: set[str] = set()
+    for rule in card.rules:
+        kinds |= rule.kinds
+    return _Compiled(
+        card=card,
+        rules=tuple(_compile_rule(r, card) for r in card.rules),
+        kinds=frozenset(kinds),
+        account_fit=tuple(_compile_rule(r, card) for r in card.rules if _company_only(r)),
+    )
+
+
+def _group(
+    compiled: _Compiled, lead: Lead, activities: Iterable[Activity], as_of_ts: float
+) -> _Groups:
+    groups: _Groups = {}
+    needed, lead_id = compiled.kinds, lead.id
+    for activity in activities:
+        if activity.lead_id != lead_id:
+            raise ValidationError(
+                "activities",
+                activity.id,
+                f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
+            )
+        kind = activity.kind
+        if kind in needed:
+            age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
+            if age >= 0:
+                items = groups.get(kind)
+                if items is None:
+                    groups[kind] = [(age, activity)]
+                else:
+                    items.append((age, activity))
+    return groups
+
+
+def _check_account(lead: Lead, account: Account | None) -> None:
+    if account is not None and lead.account_id is not None and account.id != lead.account_id:
+        raise ValidationError(
+            "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
+        )
+
+
+def _result(
+    compiled: _Compiled,
+    lead: Lead,
+    account: Account | None,
+    activities: Iterable[Activity],
+    *,
+    as_of: datetime,
+    as_of_ts: float,
+) -> ScoreResult:
+    _check_account(lead, account)
+    groups = _group(compiled, lead, activities, as_of_ts)
+    contributions = []
+    for rule in compiled.rules:
+        found = rule(lead, account, groups)
+        if found is not None:
+            contributions.append(found)
+    fsum = math.fsum
+    fit = fsum([c.points for c in contributions if c.category is Category.FIT])
+    interest = fsum([c.points for c in contributions if c.signal is Signal.INTEREST])
+    intent_points = [c.points for c in contributions if c.signal is Signal.INTENT]
+    total = fsum([c.points for c in contributions])
+    card = compiled.card
+    return ScoreResult(
+        lead_id=lead.id,
+        scorecard=card.name,
+        as_of=as_of,
+        total=total,
+        fit=fit,
+        behaviour=fsum([c.points for c in contributions if c.category is Category.BEHAVIOUR]),
+        interest=interest,
+        intent=fsum(intent_points),
+        contributions=tuple(contributions),
+        recommendation=_lead_recommendation(
+            card.thresholds, total, any(p > 0 for p in intent_points)
+        ),
+    )
+
+
+def score_lead(
+    card: Scorecard,
+    lead: Lead,
+    activities: Iterable[Activity],
+    *,
+    as_of: datetime,
+    account: Account | None = None,
+) -> ScoreResult:
+    """Score *lead* with *card* as of *as_of* (timezone-aware), given its *activities*.
+
+    *account* (the lead's company) supplies ``account.*`` fields. Every activity must belong to
+    the lead; activities after *as_of* are ignored; kinds the card does not read are skipped.
+    Raises :class:`~leadflow.errors.ValidationError` for a naive *as_of*, another lead's activity
+    or another company's account.
+    """
+    check_aware("as_of", as_of)
+    compiled = _compile(card)
+    return _result(compiled, lead, account, activities, as_of=as_of, as_of_ts=as_of.timestamp())
+
+
+def score_many(
+    card: Scorecard,
+    pairs: Iterable[tuple[Lead, Iterable[Activity]]],
+    *,
+    as_of: datetime,
+    accounts: Mapping[str, Account] | None = None,
+    on_error: Callable[[Lead, LeadflowError], None] | None = None,
+) -> Iterator[ScoreResult]:
+    """Score a stream of ``(lead, activities)`` pairs lazily, one result per pair in order.
+
+    Holds one pair at a time, so an ETL job can score more leads than fit in memory. *accounts*
+    maps account ids to accounts for ``account.*`` fields. A pair that cannot be scored raises,
+    unless *on_error* is given: then it is called with the lead and the error, and the stream
+    goes on without a result for that lead.
+
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.model import Lead
+    >>> from leadflow.rules.scorecard import Rule, Scorecard, FreeMailDomain
+    >>> card = Scorecard(name="t", rules=[Rule(id="free_mail", category="fit", points=-10,
+    ...                                        when=FreeMailDomain())])
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> pairs = ((Lead(id=f"L-{i}", email=e, created_at=at), [])
+    ...          for i, e in enumerate(["a@gmail.com", "b@acme.io"]))
+    >>> [r.total for r in score_many(card, pairs, as_of=at)]
+    [-10.0, 0.0]
+    """
+    check_aware("as_of", as_of)
+    compiled = _compile(card)
+    as_of_ts = as_of.timestamp()
+    lookup = accounts or {}
+    for lead, activities in pairs:
+        account = lookup.get(lead.account_id) if lead.account_id is not None else None
+        try:
+            yield _result(compiled, lead, account, activities, as_of=as_of, as_of_ts=as_of_ts)
+        except LeadflowError as exc:
+            if on_error is None:
+                raise
+            on_error(lead, exc)
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AccountScore:
+    """A company-wide roll-up of its contacts' engagement as of an instant.
+
+    * ``fit``: the card's fit rules that read only company fields, judged on the account.
+    * ``engagement``: the sum of every contact's behaviour points (decayed).
+    * ``engaged_contacts``: contacts with positive behaviour points — the buying committee.
+    * ``intent_contacts``: contacts with an intent signal.
+    * ``previous_engagement`` / ``trend``: engagement one trend window earlier, and whether it
+      has been rising, steady or cooling since.
+    * ``sales_winnable``: target fit, enough engaged people, enough engagement, not cooling.
+    """
+
+    account_id: str
+    scorecard: str
+    as_of: datetime
+    fit: float
+    engagement: float
+    total: float
+    engaged_contacts: tuple[str, ...]
+    intent_contacts: tuple[str, ...]
+    previous_engagement: float
+    trend: Trend
+    sales_winnable: bool
+    contacts: tuple[ScoreResult, ...]
+
+    @property
+    def intent(self) -> bool:
+        """Whether any contact showed intent."""
+        return bool(self.intent_contacts)
+
+
+def _trend(now: float, before: float, tolerance: float) -> Trend:
+    if now > before * (1 + tolerance) and now > before:
+        return Trend.RISING
+    if now < before * (1 - tolerance) and now < before:
+        return Trend.COOLING
+    return Trend.STEADY
+
+
+def score_account(
+    card: Scorecard,
+    account: Account,
+    contacts: Iterable[tuple[Lead, Sequence[Activity]]],
+    *,
+    as_of: datetime,
+) -> AccountScore:
+    """Roll *account*'s contacts up into an :class:`AccountScore` as of *as_of*.
+
+    *contacts* are ``(lead, activities)`` pairs for the people at the account (each lead's
+    ``account_id`` must be the account's or empty). The trend compares engagement now with
+    engagement ``card.trend_window_days`` earlier (activities after that instant not yet
+    counted); a relative change within ``card.trend_tolerance`` is steady.
+    """
+    check_aware("as_of", as_of)
+    compiled = _compile(card)
+    before = as_of - timedelta(days=card.trend_window_days)
+    now_ts, before_ts = as_of.timestamp(), before.timestamp()
+    results: list[ScoreResult] = []
+    earlier: list[float] = []
+    for lead, activities in contacts:
+        acts = list(activities)
+        results.append(_result(compiled, lead, account, acts, as_of=as_of, as_of_ts=now_ts))
+        earlier.append(
+            _result(compiled, lead, account, acts, as_of=before, as_of_ts=before_ts).behaviour
+        )
+    engagement = math.fsum(r.behaviour for r in results)
+    previous = math.fsum(earlier)
+    engaged = tuple(sorted(r.lead_id for r in results if r.behaviour > 0))
+    intent = tuple(sorted(r.lead_id for r in results if r.has_intent))
+    stand_in = Lead(
+        id=account.id,
+        created_at=as_of,
+        company=account.name,
+        industry=account.industry,
+        annual_revenue=account.annual_revenue,
+        employees=account.employees,
+        country=account.country,
+        account_id=account.id,
+    )
+    fit_parts = [rule(stand_in, account, {}) for rule in compiled.account_fit]
+    fit = math.fsum(c.points for c in fit_parts if c is not None)
+    trend = _trend(engagement, previous, card.trend_tolerance)
+    t = card.thresholds
+    winnable = (
+        fit >= t.winnable_fit
+        and len(engaged) >= t.winnable_contacts
+        and engagement >= t.winnable_engagement
+        and trend is not Trend.COOLING
+    )
+    return AccountScore(
+        account_id=account.id,
+        scorecard=card.name,
+        as_of=as_of,
+        fit=fit,
+        engagement=engagement,
+        total=math.fsum([fit, engagement]),
+        engaged_contacts=engaged,
+        intent_contacts=intent,
+        previous_engagement=previous,
+        trend=trend,
+        sales_winnable=winnable,
+        contacts=tuple(results),
+    )
+
+
+# -- acting on a recommendation ----------------------------------------------------------------
+
+
+def apply_recommendation(
+    lead: Lead,
+    result: ScoreResult,
+    *,
+    at: datetime,
+    by: str | None,
+    lifecycle: Lifecycle = WATERFALL,
+    account_score: AccountScore | None = None,
+) -> Lead:
+    """The lead after acting on its recommendation, through :func:`~leadflow.lifecycle.transition`.
+
+    * ``nurture``: no move (scoring never demotes; sales recycles with a reject code).
+    * ``mql`` and ``sales_winnable``: to ``mql`` if the lifecycle allows it from the lead's stage
+      (from ``inquiry`` or ``recycled``); *sales-winnable* is recorded in the note — it is a
+      designation, not a stage.
+    * ``sql_ready``: to ``sql`` if allowed (sales accepted it: ``sal``), else to ``mql`` if
+      allowed; scoring never skips sales' acceptance.
+
+    A lead already at or past the target is returned unchanged. With *account_score*, the
+    recommendation is :func:`recommend`'s (so a lead at a sales-winnable account is handed over).
+
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.model import Lead
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> lead = Lead(id="L-1", created_at=at)
+    >>> result = ScoreResult(lead_id="L-1", scorecard="t", as_of=at, total=62.0, fit=62.0,
+    ...                      behaviour=0.0, interest=0.0, intent=0.0, contributions=(),
+    ...                      recommendation=Recommendation.MQL)
+    >>> moved = apply_recommendation(lead, result, at=at, by="scoring")
+    >>> moved.stage, moved.history[-1].note
+    ('mql', 'scorecard t: mql at 62')
+    """
+    if result.lead_id != lead.id:
+        raise ValidationError(
+            "result", result.lead_id, f"is a score for another lead than {lead.id!r}"
+        )
+    recommendation = recommend(result, account_score)
+    if recommendation is Recommendation.NURTURE:
+        return lead
+    targets = (
+        [Stage.SQL.value, Stage.MQL.value]
+        if recommendation is Recommendation.SQL_READY
+        else [Stage.MQL.value]
+    )
+    lifecycle.check_stage(lead.stage)
+    for target in targets:
+        if target in lifecycle.stages and lifecycle.allows(lead.stage, target):
+            note = (
+                f"scorecard {result.scorecard}: {recommendation.value} at {_number(result.total)}"
+            )
+            return transition(lead, target, at=at, by=by, note=note, lifecycle=lifecycle)
+    return lead
