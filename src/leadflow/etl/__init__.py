@@ -4,6 +4,11 @@ Scope: the optional ``etl`` extra (``pip install "leadflow[etl]"``, which brings
 Importing :mod:`leadflow` never imports this package; importing this package without pyarrow
 raises :class:`~leadflow.errors.MissingExtraError` naming the install command.
 
+* :func:`compile_scorecard` / :class:`ColumnarPlan` (:mod:`leadflow.etl.plan`) -- a scorecard
+  compiled once and evaluated over Arrow tables or record batches.
+* :func:`score_files` (:mod:`leadflow.etl.pipeline`) -- leads and events files in, scores and an
+  errors file out, in bounded memory; what ``leadflow score`` runs.
+* :mod:`leadflow.etl.spark` -- the same plan inside Spark (``pip install "leadflow[spark]"``).
 * :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet and CSV, per-row
   validation with an errors file, and hash partitioning of leads and events by lead id.
 * :mod:`leadflow.etl.synthetic` -- a seeded generator of leads and events files for tests and
@@ -19,4 +24,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
     raise MissingExtraError("leadflow.etl", "etl", "pyarrow") from exc
 
-__all__: list[str] = []
+from leadflow.etl.files import ErrorSink, RowError, TableWriter, read_batches
+from leadflow.etl.plan import ColumnarPlan, compile_scorecard
+
+__all__ = [
+    "ColumnarPlan",
+    "ErrorSink",
+    "RowError",
+    "TableWriter",
+    "compile_scorecard",
+    "read_batches",
+]

@@ -302,9 +302,17 @@ def _field_checks(name: str, arr: pa.Array) -> tuple[pa.Array, list[tuple[pa.Arr
     if name == "email":
         arr = _normalise_emails(arr)
         return arr, [(pc.invert(_valid_emails(arr)), "is not a valid e-mail address")]
-    if name == "kind":
-        ok = pc.match_substring_regex(arr, _IDENTIFIER.pattern)
-        return arr, [(pc.invert(ok), "must be a lower-case snake_case name (e.g. 'quote_request')")]
+    if name == "kind":  # few distinct kinds: check each once
+        kinds = pc.unique(arr).drop_null()
+        wrong = kinds.filter(pc.invert(pc.match_substring_regex(kinds, _IDENTIFIER.pattern)))
+        if len(wrong) == 0:
+            return arr, []
+        return arr, [
+            (
+                pc.is_in(arr, value_set=wrong),
+                "must be a lower-case snake_case name (e.g. 'quote_request')",
+            )
+        ]
     return arr, []
 
 
@@ -372,7 +380,7 @@ def conform(
         if name in _VERBATIM and pa.types.is_string(target):
             arr = raw.cast(pa.string())
             if name in required:
-                blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+                blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr))
                 refuse_mask(
                     pc.or_kleene(pc.is_null(arr), blank), name, "must be a non-empty string"
                 )

@@ -83,9 +83,9 @@ _LN2 = math.log(2.0)
 #: Partial aggregates are merged once they hold this many rows, bounding memory.
 _COMPACT_ROWS = 2_000_000
 
-#: Columns of an events (activities) table and their types; all are required.
+#: Columns of an events (activities) table that scoring reads, with their types; all are
+#: required. (An event's own id is not needed for a score, so it is not read.)
 EVENT_COLUMNS: dict[str, pa.DataType] = {
-    "id": pa.string(),
     "lead_id": pa.string(),
     "kind": pa.string(),
     "occurred_at": _TS,
@@ -170,6 +170,7 @@ class ColumnarPlan:
                 source=source,
                 row_offset=offset,
                 errors=sink,
+                id_column="lead_id",
             )
             offset += raw.num_rows
             _raise_first(errors, sink)
@@ -572,10 +573,9 @@ class _Frame:
                 pa.scalar(None, pa.string()),
             )
         if field == "full_name":
-            joined = pc.binary_join_element_wise(
-                self.field("first_name"), self.field("last_name"), " ", null_handling="skip"
-            )
-            return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
+            first, last = self.field("first_name"), self.field("last_name")
+            both = pc.binary_join_element_wise(first, last, " ")  # null unless both are set
+            return pc.coalesce(both, first, last)
         if field.startswith("account.properties."):
             return self._named(f"account.{field[len('account.properties.') :]}")
         if field.startswith("properties."):
