@@ -185,10 +185,9 @@ class ColumnarPlan:
     def _empty_aggregate(self) -> pa.Table:
         fields = [pa.field("lead_id", pa.string())]
         for rule in self.per_activity:
-            fields += [
-                pa.field(f"__s{rule.index}", pa.float64()),
-                pa.field(f"__n{rule.index}", pa.int64()),
-            ]
+            fields.append(pa.field(f"__s{rule.index}", pa.float64()))
+            if self.explain:
+                fields.append(pa.field(f"__n{rule.index}", pa.int64()))
         for counter in self.counters:
             fields += [
                 pa.field(f"__c{counter.index}", pa.int64()),
@@ -209,12 +208,17 @@ class ColumnarPlan:
         kind, micros, age = kind.filter(keep), micros.filter(keep), age.filter(keep)
         columns: dict[str, pa.Array] = {"lead_id": batch.column("lead_id").filter(keep)}
         aggregations: list[tuple[str, str]] = []
+        decays: dict[float, pa.Array] = {}
         for rule in self.per_activity:
             mask = self._mask(kind, age, rule.kinds, rule.window)
-            decayed = pc.multiply(rule.points, pc.exp(pc.multiply(age, rule.rate)))
-            columns[f"__s{rule.index}"] = pc.if_else(mask, decayed, 0.0)
-            columns[f"__n{rule.index}"] = mask.cast(pa.int64())
-            aggregations += [(f"__s{rule.index}", "sum"), (f"__n{rule.index}", "sum")]
+            decay = decays.get(rule.rate)
+            if decay is None:
+                decay = decays[rule.rate] = pc.exp(pc.multiply(age, rule.rate))
+            columns[f"__s{rule.index}"] = pc.if_else(mask, pc.multiply(rule.points, decay), 0.0)
+            aggregations.append((f"__s{rule.index}", "sum"))
+            if self.explain:  # only explanations tell "no activity" from "0 points"
+                columns[f"__n{rule.index}"] = mask.cast(pa.int64())
+                aggregations.append((f"__n{rule.index}", "sum"))
         for counter in self.counters:
             mask = self._mask(kind, age, counter.kinds, counter.window)
             columns[f"__c{counter.index}"] = mask.cast(pa.int64())
@@ -420,13 +424,15 @@ class ColumnarPlan:
         rate = -_LN2 / half_life
         if rule.activities:
             spec = next(r for r in self.per_activity if r.index == index)
-            count = frame.int_column(f"__n{spec.index}")
-            applies = pc.greater(count, 0)
+            total = frame.float_column(f"__s{spec.index}")
+            if self.explain:
+                applies = pc.greater(frame.int_column(f"__n{spec.index}"), 0)
+            else:  # a sum of non-zero terms: zero only when there were none (or it cancels)
+                applies = pc.not_equal(total, 0.0)
             if rule.when is not None:
                 gate, _ = self._evidence(rule.when, frame)
                 applies = pc.and_(applies, gate)
-            points = _clamp(frame.float_column(f"__s{spec.index}"), rule.cap)
-            return applies, points
+            return applies, _clamp(total, rule.cap)
         assert rule.when is not None
         holds, newest = self._evidence(rule.when, frame)
         applies = pc.and_(holds, pc.is_finite(newest))
