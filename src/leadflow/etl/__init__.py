@@ -25,13 +25,16 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without the
     raise MissingExtraError("leadflow.etl", "etl", "pyarrow") from exc
 
 from leadflow.etl.files import ErrorSink, RowError, TableWriter, read_batches
+from leadflow.etl.pipeline import ScoreSummary, score_files
 from leadflow.etl.plan import ColumnarPlan, compile_scorecard
 
 __all__ = [
     "ColumnarPlan",
     "ErrorSink",
     "RowError",
+    "ScoreSummary",
     "TableWriter",
     "compile_scorecard",
     "read_batches",
+    "score_files",
 ]

@@ -115,8 +115,10 @@ class RowError:
     reason: str
 
     def to_exception(self) -> ValidationError:
-        """The :class:`~leadflow.errors.ValidationError` this row would raise per record."""
-        return ValidationError(self.field, self.value, self.reason)
+        """A :class:`~leadflow.errors.ValidationError` naming the file, row and field."""
+        return ValidationError(
+            f"{self.source} row {self.row}: {self.field}", self.value, self.reason
+        )
 
 
 class ErrorSink:
