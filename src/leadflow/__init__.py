@@ -15,6 +15,7 @@ the pure-domain core only: no adapter, no CRM client, no test tool.
 """
 
 from leadflow._version import __version__
+from leadflow.calendar import BusinessCalendar, CalendarResolver
 from leadflow.errors import (
     IllegalTransitionError,
     LeadflowError,
@@ -40,6 +41,7 @@ from leadflow.reasons import (
     Rejection,
     reject,
 )
+from leadflow.rules.sla import SLAPolicy, adherence, evaluate_many, load_policies
 
 __all__ = [
     "STANDARD_ACTIVITY_KINDS",
@@ -47,6 +49,8 @@ __all__ = [
     "WATERFALL",
     "Account",
     "Activity",
+    "BusinessCalendar",
+    "CalendarResolver",
     "Disposition",
     "IllegalTransitionError",
     "Lead",
@@ -57,6 +61,7 @@ __all__ = [
     "ReasonCatalog",
     "RejectCode",
     "Rejection",
+    "SLAPolicy",
     "Stage",
     "StageChange",
     "Touch",
@@ -64,6 +69,9 @@ __all__ = [
     "TouchOutcome",
     "ValidationError",
     "__version__",
+    "adherence",
+    "evaluate_many",
+    "load_policies",
     "reject",
     "replay",
     "time_in_stage",

@@ -32,6 +32,7 @@ __all__ = [
     "IllegalTransitionError",
     "LeadflowError",
     "MissingExtraError",
+    "OptionalDependencyError",
     "RateLimitedError",
     "TransientAdapterError",
     "UnknownRejectCodeError",
@@ -216,3 +217,24 @@ class RateLimitedError(AdapterError):
 
 class TransientAdapterError(AdapterError):
     """A failure worth retrying (5xx, dropped connection) that outlasted the retry budget."""
+
+
+class OptionalDependencyError(LeadflowError, ImportError):
+    """A core feature's optional dependency (an extra, such as ``holidays``) is not installed.
+
+    Attributes:
+        feature: what needed it (``"country holidays"``).
+        extra: the leadflow extra that installs it; missing: the package that is missing.
+    """
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        self.missing = missing
+        super().__init__(
+            f"{feature} needs the {missing!r} package, which is not installed; "
+            f'install it with: pip install "leadflow[{extra}]"'
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.feature, self.extra, self.missing))

@@ -1,0 +1,219 @@
+"""A leadflow adapter over one JSON file: the adapter-author guide's worked example.
+
+Scope: everything the :class:`leadflow.ports.Adapter` port asks for, in the plainest form —
+records in a JSON document, a global change counter as the cursor, a per-record revision as the
+version — so an author can see every obligation in one screen of code. Not built for size or for
+concurrent writers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from leadflow.adapters.mapping import FieldMap
+from leadflow.errors import ConfigError
+from leadflow.model import Account, Activity, Lead, StageChange, Touch
+from leadflow.ports import (
+    Capabilities,
+    Cursor,
+    Entity,
+    OutcomeWrite,
+    Page,
+    ScoreWrite,
+    SLAWrite,
+    Versioned,
+    Write,
+    WriteKind,
+    WriteResult,
+    WriteStatus,
+)
+
+__all__ = ["JsonFileAdapter"]
+
+_CLASSES: dict[Entity, type[Any]] = {
+    Entity.LEAD: Lead,
+    Entity.ACCOUNT: Account,
+    Entity.ACTIVITY: Activity,
+    Entity.TOUCH: Touch,
+}
+_FIELDS = FieldMap.default()
+
+
+def _empty() -> dict[str, Any]:
+    return {"seq": 0, **{e.value: {} for e in Entity}, "scores": {}, "sla": {}, "outcomes": []}
+
+
+class JsonFileAdapter:
+    """Leads, accounts, activities and touches in one JSON file at *path*."""
+
+    name = "jsonfile"
+    capabilities = Capabilities(reads=frozenset(Entity), writes=frozenset(WriteKind), max_batch=50)
+
+    def __init__(self, path: str | os.PathLike[str], page_size: int = 10) -> None:
+        self.path = Path(path)
+        self.page_size = page_size
+        self._data = json.loads(self.path.read_text()) if self.path.exists() else _empty()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> JsonFileAdapter:
+        """Build from ``{"path": ..., "page_size": ...}`` (a TOML table)."""
+        if "path" not in config:
+            raise ConfigError("path", "is required: the JSON file to keep records in")
+        return cls(config["path"], int(config.get("page_size", 10)))
+
+    # -- seeding (how tests and imports put records in) ------------------------------------
+
+    def put(self, entity: Entity, items: Sequence[Any]) -> list[Any]:
+        """Insert or replace *items*; each change gets a new revision and change number."""
+        table = self._data[Entity(entity).value]
+        for item in items:
+            old = table.get(item.id)
+            table[item.id] = {
+                "rev": old["rev"] + 1 if old else 1,
+                "seq": self._next_seq(),
+                "record": _dump(Entity(entity), item),
+            }
+        self._save()
+        return list(items)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self, entity: Entity, cursor: Cursor | None) -> Iterator[Page[Any]]:
+        after = int(cursor.token) if cursor is not None and cursor.token else 0
+        rows = sorted(
+            (row for row in self._data[entity.value].values() if row["seq"] > after),
+            key=lambda row: row["seq"],
+        )
+        for start in range(0, len(rows), self.page_size):
+            chunk = rows[start : start + self.page_size]
+            yield Page(
+                items=tuple(
+                    Versioned(item=_load(entity, r["record"]), version=str(r["rev"])) for r in chunk
+                ),
+                cursor=Cursor(entity=entity, token=str(chunk[-1]["seq"])),
+            )
+
+    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
+        return self._read(Entity.LEAD, cursor)
+
+    def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
+        return self._read(Entity.ACCOUNT, cursor)
+
+    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
+        return self._read(Entity.ACTIVITY, cursor)
+
+    def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
+        return self._read(Entity.TOUCH, cursor)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, writes: Sequence[Write]) -> list[WriteResult]:
+        """Apply *writes*: unchanged first, then conflict (against the batch's start), then
+        apply; one result per write, and the file saved once."""
+        leads = self._data[Entity.LEAD.value]
+        at_start = {lead_id: row["rev"] for lead_id, row in leads.items()}
+        results = []
+        for write in writes:
+            row = leads.get(write.lead_id)
+            if row is None:
+                results.append(
+                    WriteResult(write=write, status="failed", error=f"no lead {write.lead_id!r}")
+                )
+                continue
+            apply = self._planner(write, row)
+            if apply is None:
+                results.append(
+                    WriteResult(write=write, status="unchanged", version=str(row["rev"]))
+                )
+            elif write.expected_version not in (None, str(at_start[write.lead_id])):
+                results.append(
+                    WriteResult(
+                        write=write,
+                        status=WriteStatus.CONFLICT,
+                        error=f"lead changed since read (version {row['rev']}, "
+                        f"expected {write.expected_version})",
+                    )
+                )
+            else:
+                apply()
+                row["rev"] += 1
+                row["seq"] = self._next_seq()
+                results.append(WriteResult(write=write, status="applied", version=str(row["rev"])))
+        self._save()
+        return results
+
+    def _planner(self, write: Write, row: dict[str, Any]) -> Callable[[], None] | None:
+        """What applying *write* would do, or ``None`` when the record already holds it."""
+        record = row["record"]
+        if isinstance(write, ScoreWrite):
+            value = [write.score, write.summary, write.recommendation]
+            if self._data["scores"].get(write.lead_id) == value:
+                return None
+            return lambda: self._data["scores"].__setitem__(write.lead_id, value)
+        if isinstance(write, SLAWrite):
+            due = write.due_at.isoformat() if write.due_at else None
+            if self._data["sla"].get(write.lead_id) == [due, write.state]:
+                return None
+            return lambda: self._data["sla"].__setitem__(write.lead_id, [due, write.state])
+        if isinstance(write, OutcomeWrite):
+            entry = _jsonable(attrs.asdict(write.outcome))
+            if entry in self._data["outcomes"]:
+                return None
+            return lambda: self._data["outcomes"].append(entry)
+        change = _jsonable(attrs.asdict(write.change))
+        if change in record["history"]:
+            return None
+
+        def move() -> None:
+            record["stage"] = write.change.to_stage
+            record["history"].append(change)
+
+        return move
+
+    def _next_seq(self) -> int:
+        self._data["seq"] += 1
+        return int(self._data["seq"])
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._data, sort_keys=True))
+        tmp.replace(self.path)  # atomic: a crash leaves the old file or the new one
+
+    def close(self) -> None:
+        """Nothing to release: every write is saved when it returns."""
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+
+    return dict(json.loads(json.dumps(data, default=plain)))
+
+
+def _dump(entity: Entity, item: Any) -> dict[str, Any]:
+    record = _FIELDS.to_crm(entity.value, attrs.asdict(item, recurse=False))
+    if entity is Entity.LEAD:
+        record["history"] = [_jsonable(attrs.asdict(c)) for c in item.history]
+    if hasattr(item, "properties"):
+        record["properties"] = dict(item.properties)
+    return record
+
+
+def _load(entity: Entity, record: dict[str, Any]) -> Any:
+    values = _FIELDS.from_crm(entity.value, record)
+    if entity is Entity.LEAD:
+        values["history"] = [StageChange(**_changes(c)) for c in record["history"]]
+    if "properties" in record:
+        values["properties"] = record["properties"]
+    return _CLASSES[entity](**values)
+
+
+def _changes(change: dict[str, Any]) -> dict[str, Any]:
+    return {**change, "at": datetime.fromisoformat(change["at"])}

@@ -1,0 +1,27 @@
+"""leadflow's adapter contract suite, run against the JSON-file adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from leadflow_jsonfile import JsonFileAdapter
+
+from leadflow.adapters.testing import AdapterContract, Seeder
+
+
+class TestJsonFileAdapter(AdapterContract):
+    @pytest.fixture
+    def adapter(self, tmp_path: Path) -> Iterator[JsonFileAdapter]:
+        adapter = JsonFileAdapter(tmp_path / "crm.json", page_size=4)
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def reopen(self, tmp_path: Path) -> Callable[[], JsonFileAdapter]:
+        return lambda: JsonFileAdapter(tmp_path / "crm.json", page_size=4)
+
+    @pytest.fixture
+    def seed(self, adapter: JsonFileAdapter) -> Seeder:
+        return adapter.put

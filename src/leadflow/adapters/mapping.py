@@ -1,0 +1,454 @@
+"""Field and stage mapping between leadflow's core and a CRM, as data a user can override.
+
+Scope: which CRM field holds each core field (per entity), how its value is converted on the way
+in and out (a converter *named* from a small registry, so a mapping can live in a TOML file), and
+which CRM status holds each lifecycle stage. Adapters ship a default :class:`FieldMap`; users
+override parts of it from configuration without writing code::
+
+    [fields.lead]
+    title = "Title"                                   # same converter as before
+    score = { crm = "Lead_Score__c", converter = "float" }
+    persona = { crm = "Persona__c" }                  # a new mapping
+    fax = ""                                          # "" removes a mapping
+
+    [stages]
+    mql = "Marketing Qualified"
+
+    [stages.aliases]                                  # extra CRM values read as a stage
+    "Working - Contacted" = "sal"
+
+>>> fields = FieldMap.from_dict({
+...     "fields": {"lead": {"email": "Email", "created_at": {"crm": "CreatedDate",
+...                                                       "converter": "datetime"}}},
+...     "stages": {"inquiry": "Open", "mql": "Marketing Qualified"},
+... })
+>>> fields.from_crm("lead", {"Email": "ada@example.com", "CreatedDate": "2026-03-02T09:00:00Z"})
+{'email': 'ada@example.com', 'created_at': datetime.datetime(2026, 3, 2, 9, 0, tzinfo=tzutc())}
+>>> fields = fields.override({"fields": {"lead": {"email": "Work_Email__c"}}})
+>>> fields.crm_field("lead", "email"), fields.stages.to_crm("mql")
+('Work_Email__c', 'Marketing Qualified')
+
+CRM field names must be plain identifiers (letters, digits, ``_``, and ``.`` for relationship
+paths), so a name from a configuration file can be put into a query without quoting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+from dateutil.parser import isoparse
+
+from leadflow._validate import check_aware
+from leadflow.errors import ConfigError, ValidationError
+
+__all__ = [
+    "CONVERTERS",
+    "Converter",
+    "FieldMap",
+    "FieldRule",
+    "StageMap",
+]
+
+_CRM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_CORE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@attrs.frozen(kw_only=True)
+class Converter:
+    """A named pair of functions: core value → CRM value (``to_crm``) and back (``from_crm``).
+
+    Both receive non-``None`` values; ``None`` passes through unconverted.
+    """
+
+    name: str
+    to_crm: Callable[[Any], Any]
+    from_crm: Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _datetime_to_iso(value: Any) -> str:
+    return check_aware("value", value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return check_aware("value", value)
+    try:
+        parsed = isoparse(str(value))
+    except (ValueError, OverflowError):
+        raise ValidationError("value", value, "is not an ISO-8601 timestamp") from None
+    return check_aware("value", parsed)
+
+
+def _datetime_to_ms(value: Any) -> int:
+    return round(check_aware("value", value).timestamp() * 1000)
+
+
+def _ms_to_datetime(value: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("value", value, "is not a time in epoch milliseconds") from None
+
+
+def _date_to_iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise ValidationError("value", value, "is not a date")
+
+
+def _iso_to_date(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ValidationError("value", value, "is not an ISO-8601 date") from None
+
+
+def _number(kind: type) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValidationError("value", value, f"is not a {kind.__name__}")
+        try:
+            number = float(value) if not isinstance(value, int | float) else value
+        except (TypeError, ValueError):
+            raise ValidationError("value", value, f"is not a {kind.__name__}") from None
+        if kind is int:
+            if number != int(number):
+                raise ValidationError("value", value, "is not a whole number")
+            return int(number)
+        return float(number)
+
+    return convert
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "y"}:
+        return True
+    if text in {"false", "0", "no", "n", ""}:
+        return False
+    raise ValidationError("value", value, "is not a boolean")
+
+
+def _to_decimal_text(value: Any) -> str:
+    return str(_to_decimal(value))
+
+
+def _to_decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError("value", value, "is not a decimal number") from None
+
+
+def _join(value: Any) -> str:
+    return ";".join(str(v) for v in value)
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    return tuple(part for part in str(value).split(";") if part)
+
+
+#: The converters a mapping may name. ``datetime`` is ISO-8601 text in UTC (Salesforce);
+#: ``epoch_ms`` is milliseconds since the epoch (HubSpot); ``multi`` is a ``;``-joined list.
+CONVERTERS: Mapping[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter(name="identity", to_crm=_identity, from_crm=_identity),
+        Converter(name="str", to_crm=str, from_crm=str),
+        Converter(name="int", to_crm=_number(int), from_crm=_number(int)),
+        Converter(name="float", to_crm=_number(float), from_crm=_number(float)),
+        Converter(name="bool", to_crm=_to_bool, from_crm=_to_bool),
+        Converter(name="decimal", to_crm=_to_decimal_text, from_crm=_to_decimal),
+        Converter(name="datetime", to_crm=_datetime_to_iso, from_crm=_iso_to_datetime),
+        Converter(name="epoch_ms", to_crm=_datetime_to_ms, from_crm=_ms_to_datetime),
+        Converter(name="date", to_crm=_date_to_iso, from_crm=_iso_to_date),
+        Converter(name="multi", to_crm=_join, from_crm=_split),
+    )
+}
+
+
+@attrs.frozen(kw_only=True)
+class FieldRule:
+    """One mapped field: the core name, the CRM name, and the converter's registry name."""
+
+    core: str
+    crm: str
+    converter: str = "identity"
+
+
+def _rule(entity: str, core: str, spec: Any, previous: FieldRule | None) -> FieldRule | None:
+    path = f"fields.{entity}.{core}"
+    if not isinstance(core, str) or not _CORE_NAME.match(core):
+        raise ConfigError(path, "a core field name must be lower-case snake_case")
+    if spec is None or spec == "":
+        return None
+    if isinstance(spec, str):
+        crm, converter = spec, previous.converter if previous else "identity"
+    elif isinstance(spec, Mapping):
+        unknown = sorted(set(spec) - {"crm", "converter"})
+        if unknown:
+            raise ConfigError(f"{path}.{unknown[0]}", "unknown key; expected 'crm', 'converter'")
+        crm = spec.get("crm", previous.crm if previous else None)
+        converter = spec.get("converter", previous.converter if previous else "identity")
+        if crm is None:
+            raise ConfigError(f"{path}.crm", "is required for a new mapping")
+    else:
+        raise ConfigError(path, f"must be a CRM field name or a table, got {spec!r}")
+    if not isinstance(crm, str) or not _CRM_NAME.match(crm):
+        raise ConfigError(path, f"CRM field name {crm!r} must be letters, digits, '_' and '.' only")
+    if converter not in CONVERTERS:
+        raise ConfigError(
+            f"{path}.converter",
+            f"unknown converter {converter!r}; known: {', '.join(sorted(CONVERTERS))}",
+        )
+    return FieldRule(core=core, crm=crm, converter=converter)
+
+
+@attrs.frozen(kw_only=True)
+class StageMap:
+    """Lifecycle stage ↔ CRM status value.
+
+    ``statuses`` gives the value written for each stage; reading accepts those values and the
+    extra ``aliases`` (several CRM values may mean one stage). An unmapped stage or status is an
+    error naming it, never a silent default.
+
+    >>> stages = StageMap.from_dict({"mql": "MQL", "aliases": {"Working": "sal"}, "sal": "SAL"})
+    >>> stages.to_crm("mql"), stages.from_crm("Working"), stages.from_crm("SAL")
+    ('MQL', 'sal', 'sal')
+    """
+
+    statuses: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def to_crm(self, stage: str) -> str:
+        """The CRM value that records *stage*."""
+        for core, crm in self.statuses:
+            if core == stage:
+                return crm
+        raise ConfigError(f"stages.{stage}", "no CRM status is mapped to this stage")
+
+    def from_crm(self, status: str) -> str:
+        """The stage a CRM *status* means."""
+        for core, crm in self.statuses:
+            if crm == status:
+                return core
+        for crm, core in self.aliases:
+            if crm == status:
+                return core
+        known = [crm for _, crm in self.statuses] + [crm for crm, _ in self.aliases]
+        raise ValidationError("status", status, f"is not a mapped CRM status; mapped: {known}")
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages that have a CRM status."""
+        return tuple(core for core, _ in self.statuses)
+
+    def override(self, data: Mapping[str, Any]) -> StageMap:
+        """A new map with *data*'s stages (and ``aliases`` table) replacing or adding entries;
+        ``""`` removes a stage's mapping."""
+        statuses = dict(self.statuses)
+        aliases = dict(self.aliases)
+        for key, value in data.items():
+            if key == "aliases":
+                if not isinstance(value, Mapping):
+                    raise ConfigError("stages.aliases", "must be a table of CRM value = stage")
+                for crm, core in value.items():
+                    if not isinstance(core, str) or not _CORE_NAME.match(core):
+                        raise ConfigError(f"stages.aliases.{crm}", f"{core!r} is not a stage")
+                    aliases[str(crm)] = core
+            elif not isinstance(key, str) or not _CORE_NAME.match(key):
+                raise ConfigError(f"stages.{key}", "is not a stage name")
+            elif value is None or value == "":
+                statuses.pop(key, None)
+            elif isinstance(value, str):
+                statuses[key] = value
+            else:
+                raise ConfigError(f"stages.{key}", f"must be a CRM status string, got {value!r}")
+        seen: dict[str, str] = {}
+        for core, crm in statuses.items():
+            if crm in seen:
+                raise ConfigError(
+                    f"stages.{core}",
+                    f"CRM status {crm!r} is already mapped to {seen[crm]!r}; "
+                    "map extra CRM values under [stages.aliases]",
+                )
+            seen[crm] = core
+        return StageMap(statuses=tuple(statuses.items()), aliases=tuple(aliases.items()))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageMap:
+        """Build a map from plain data; see :meth:`override`."""
+        return cls().override(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal map."""
+        out: dict[str, Any] = dict(self.statuses)
+        if self.aliases:
+            out["aliases"] = dict(self.aliases)
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class FieldMap:
+    """Per-entity field rules plus a :class:`StageMap`: how a CRM's records map onto leadflow.
+
+    Entities are free names (``lead``, ``account``, ``activity``, ``touch`` and whatever an
+    adapter writes back, such as ``score``). Build with :meth:`from_dict`, change with
+    :meth:`override` (which returns a new map); :meth:`default` is the identity map of the core
+    model, useful to stores whose columns carry leadflow's own names.
+    """
+
+    entities: tuple[tuple[str, tuple[FieldRule, ...]], ...] = ()
+    stages: StageMap = attrs.field(factory=StageMap)
+
+    def rules(self, entity: str) -> tuple[FieldRule, ...]:
+        """The rules for *entity* (empty when it has none)."""
+        for name, rules in self.entities:
+            if name == entity:
+                return rules
+        return ()
+
+    def crm_field(self, entity: str, core: str) -> str:
+        """The CRM field holding core field *core* of *entity*."""
+        for rule in self.rules(entity):
+            if rule.core == core:
+                return rule.crm
+        raise ConfigError(f"fields.{entity}.{core}", "is not mapped to a CRM field")
+
+    def crm_fields(self, entity: str) -> tuple[str, ...]:
+        """Every CRM field mapped for *entity*, in rule order (e.g. a query's select list)."""
+        return tuple(rule.crm for rule in self.rules(entity))
+
+    def to_crm(self, entity: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """CRM fields and converted values for the mapped core fields present in *values*."""
+        out: dict[str, Any] = {}
+        for rule in self.rules(entity):
+            if rule.core in values:
+                out[rule.crm] = self._convert(entity, rule, values[rule.core], to_crm=True)
+        return out
+
+    def from_crm(self, entity: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Core fields and converted values for the mapped CRM fields present in *record*.
+
+        Relationship paths (``Owner.Email``) are looked up through nested mappings.
+        """
+        out: dict[str, Any] = {}
+        for rule in self.rules(entity):
+            found, raw = _lookup(record, rule.crm)
+            if found:
+                out[rule.core] = self._convert(entity, rule, raw, to_crm=False)
+        return out
+
+    def _convert(self, entity: str, rule: FieldRule, value: Any, *, to_crm: bool) -> Any:
+        if value is None:
+            return None
+        converter = CONVERTERS[rule.converter]
+        try:
+            return converter.to_crm(value) if to_crm else converter.from_crm(value)
+        except ValidationError as exc:
+            name = rule.core if to_crm else rule.crm
+            raise ValidationError(f"{entity}.{name}", value, exc.reason) from None
+
+    def override(self, data: Mapping[str, Any]) -> FieldMap:
+        """A new map with *data* (``{"fields": {entity: {core: spec}}, "stages": {...}}``)
+        applied over this one; see the module docstring for the shapes a spec may take."""
+        unknown = sorted(set(data) - {"fields", "stages"})
+        if unknown:
+            raise ConfigError(unknown[0], "unknown key; expected 'fields' or 'stages'")
+        tables = data.get("fields", {})
+        if not isinstance(tables, Mapping):
+            raise ConfigError("fields", "must be a table of entity tables")
+        entities = {name: {r.core: r for r in rules} for name, rules in self.entities}
+        for entity, table in tables.items():
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"fields.{entity}", "must be a table of core field = CRM field")
+            current = entities.setdefault(str(entity), {})
+            for core, spec in table.items():
+                rule = _rule(str(entity), core, spec, current.get(core))
+                if rule is None:
+                    current.pop(core, None)
+                else:
+                    current[core] = rule
+        stages = data.get("stages")
+        if stages is not None and not isinstance(stages, Mapping):
+            raise ConfigError("stages", "must be a table of stage = CRM status")
+        return FieldMap(
+            entities=tuple((name, tuple(rules.values())) for name, rules in entities.items()),
+            stages=self.stages.override(stages) if stages else self.stages,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldMap:
+        """Build a map from plain data (a parsed TOML document)."""
+        return cls().override(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal map."""
+        return {
+            "fields": {
+                name: {r.core: {"crm": r.crm, "converter": r.converter} for r in rules}
+                for name, rules in self.entities
+            },
+            "stages": self.stages.to_dict(),
+        }
+
+    @classmethod
+    def default(cls) -> FieldMap:
+        """The identity map of the core model: every field of ``Lead``, ``Account``,
+        ``Activity`` and ``Touch`` under its own name (timestamps as ISO-8601 text), and every
+        :data:`~leadflow.lifecycle.WATERFALL` stage under its own name.
+
+        >>> FieldMap.default().to_crm("touch", {"kind": "call", "by": "u-1"})
+        {'kind': 'call', 'by': 'u-1'}
+        """
+        from leadflow.lifecycle import WATERFALL
+        from leadflow.model import Account, Activity, Lead, Touch
+
+        fields: dict[str, dict[str, Any]] = {}
+        for entity, cls_ in (
+            ("lead", Lead),
+            ("account", Account),
+            ("activity", Activity),
+            ("touch", Touch),
+        ):
+            table: dict[str, Any] = {}
+            for field in attrs.fields(cls_):
+                if field.name in {"history", "properties"}:
+                    continue
+                annotation = str(field.type)
+                converter = (
+                    "datetime"
+                    if "datetime" in annotation
+                    else "int"
+                    if annotation.startswith("int")
+                    else "float"
+                    if annotation.startswith("float")
+                    else "str"
+                )
+                table[field.name] = {"crm": field.name, "converter": converter}
+            fields[entity] = table
+        return cls.from_dict({"fields": fields, "stages": {s: s for s in WATERFALL.stages}})
+
+
+def _lookup(record: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    if path in record:
+        return True, record[path]
+    current: Any = record
+    for part in path.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return False, None
+        current = current[part]
+    return True, current

@@ -1,0 +1,557 @@
+"""Business calendars: working hours, an IANA time zone and holidays, and business-time arithmetic.
+
+Scope: a :class:`BusinessCalendar` says when a team is at work — working hours per weekday (split
+shifts allowed) as local wall-clock times in one IANA zone (:mod:`zoneinfo`), minus holidays given
+as explicit local dates — and answers four questions about absolute instants:
+
+* :meth:`~BusinessCalendar.is_open` — is the team at work at this instant?
+* :meth:`~BusinessCalendar.next_open` — the first instant at or after this one when it is;
+* :meth:`~BusinessCalendar.add` — the earliest instant by which a given amount of business time
+  has elapsed (``add(at, 24 hours)`` is "24 business hours after *at*");
+* :meth:`~BusinessCalendar.between` — how much business time lies between two instants.
+
+Working hours are half-open local intervals ``[start, end)``; ``"24:00"`` as an end means midnight
+at the end of the day. A day's hours are mapped onto absolute time through the zone's actual
+offsets, so daylight-saving changes are exact: an interval that spans the skipped hour is an hour
+shorter that day, one that spans the repeated hour is an hour longer, and a shift that starts
+inside the skipped hour starts when the clocks resume. Holidays (and :mod:`leadflow.calendar_holidays`
+for a country's public holidays) close the whole local date.
+
+Naive datetimes are refused; results are in the calendar's zone. Time is always an argument.
+
+>>> from datetime import datetime, timedelta
+>>> from zoneinfo import ZoneInfo
+>>> berlin = BusinessCalendar.from_dict({
+...     "zone": "Europe/Berlin",
+...     "hours": {"mon-fri": ["09:00-12:30", "13:30-18:00"]},
+...     "holidays": ["2026-12-24", "2026-12-25", "2026-12-26", "2026-12-31", "2027-01-01"],
+... })
+>>> handoff = datetime(2026, 12, 23, 16, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+>>> berlin.add(handoff, timedelta(hours=12)).isoformat()  # 2 h on the 23rd, 8 h on the 28th
+'2026-12-29T11:00:00+01:00'
+>>> berlin.between(handoff, datetime(2026, 12, 29, 11, 0, tzinfo=ZoneInfo("Europe/Berlin")))
+datetime.timedelta(seconds=43200)
+>>> berlin.is_open(handoff), berlin.next_open(datetime(2026, 12, 23, 11, 45, tzinfo=ZoneInfo("UTC")))
+(True, datetime.datetime(2026, 12, 23, 13, 30, tzinfo=zoneinfo.ZoneInfo(key='Europe/Berlin')))
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from leadflow._validate import check_aware
+from leadflow.errors import ConfigError, ValidationError
+from leadflow.model import Lead
+
+__all__ = [
+    "WEEKDAYS",
+    "BusinessCalendar",
+    "CalendarChoice",
+    "CalendarResolver",
+    "calendar_for",
+]
+
+#: Weekday keys in :meth:`BusinessCalendar.from_dict`, Monday first (``date.weekday()`` order).
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_US = timedelta(microseconds=1)
+_DAY_S = 86_400
+# Every real UTC offset lies within +/-16 hours (LMT included); the local day is searched in a
+# UTC window this much wider on each side.
+_MARGIN_S = 16 * 3600
+
+#: One day's working hours: sorted, disjoint ``(start_minute, end_minute)`` pairs, 0..1440.
+DayHours = tuple[tuple[int, int], ...]
+
+
+def _parse_interval(where: str, text: object) -> tuple[int, int]:
+    if isinstance(text, Sequence) and not isinstance(text, str) and len(text) == 2:
+        start, end = text
+        if (
+            isinstance(start, int)
+            and isinstance(end, int)
+            and not isinstance(start, bool)
+            and not isinstance(end, bool)
+            and 0 <= start < end <= 1440
+        ):
+            return (start, end)
+        raise ValidationError(where, text, "is not a (start_minute, end_minute) pair in 0..1440")
+    if not isinstance(text, str):
+        raise ValidationError(where, text, "is not an 'HH:MM-HH:MM' interval")
+    match = _HHMM.match(text)
+    if not match:
+        raise ValidationError(where, text, "is not an 'HH:MM-HH:MM' interval")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+        raise ValidationError(where, text, "has a time outside 00:00..24:00")
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start >= end:
+        raise ValidationError(
+            where, text, "ends at or before it starts (split an overnight shift across two days)"
+        )
+    return (start, end)
+
+
+def _day_keys(key: object) -> list[int]:
+    if not isinstance(key, str):
+        raise ValidationError("hours", key, f"is not a weekday key ({', '.join(WEEKDAYS)})")
+    name = key.strip().lower()
+    if "-" in name:
+        first, last = (part.strip() for part in name.split("-", 1))
+        if first in WEEKDAYS and last in WEEKDAYS:
+            a, b = WEEKDAYS.index(first), WEEKDAYS.index(last)
+            return list(range(a, b + 1)) if a <= b else [*range(a, 7), *range(0, b + 1)]
+    elif name in WEEKDAYS:
+        return [WEEKDAYS.index(name)]
+    raise ValidationError(
+        "hours", key, f"is not a weekday key or range like 'mon-fri' ({', '.join(WEEKDAYS)})"
+    )
+
+
+def _normalise_day(where: str, spec: object) -> DayHours:
+    if spec is None:
+        return ()
+    items: Iterable[object]
+    if isinstance(spec, str):
+        items = [s for s in spec.split(",") if s.strip()]
+    elif isinstance(spec, Sequence) and len(spec) == 2 and all(isinstance(x, int) for x in spec):
+        items = [spec]
+    elif isinstance(spec, Iterable):
+        items = spec
+    else:
+        raise ValidationError(where, spec, "is not a list of 'HH:MM-HH:MM' intervals")
+    parsed = sorted(_parse_interval(f"{where}[{i}]", item) for i, item in enumerate(items))
+    for (_s1, e1), (s2, _e2) in itertools.pairwise(parsed):
+        if s2 < e1:
+            raise ValidationError(where, spec, "has overlapping intervals")
+    merged: list[tuple[int, int]] = []
+    for start, end in parsed:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _hours(value: object) -> tuple[DayHours, ...]:
+    """Converter: a weekday mapping (``{"mon-fri": "09:00-17:00"}``) or 7 day specs."""
+    if isinstance(value, Mapping):
+        days: list[DayHours | None] = [None] * 7
+        for key, spec in value.items():
+            for index in _day_keys(key):
+                if days[index] is not None:
+                    raise ValidationError("hours", key, f"sets {WEEKDAYS[index]!r} twice")
+                days[index] = _normalise_day(f"hours[{WEEKDAYS[index]!r}]", spec)
+        return tuple(d or () for d in days)
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 7:
+        return tuple(_normalise_day(f"hours[{WEEKDAYS[i]!r}]", d) for i, d in enumerate(value))
+    raise ValidationError(
+        "hours", value, "is not a mapping of weekdays to intervals nor a sequence of 7 days"
+    )
+
+
+def _check_hours(_inst: object, _attr: attrs.Attribute[Any], value: tuple[DayHours, ...]) -> None:
+    if not any(value):
+        raise ValidationError("hours", value, "has no working hours on any weekday")
+
+
+def _zone(value: object) -> str:
+    if isinstance(value, ZoneInfo):
+        value = value.key
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("zone", value, "is not an IANA time-zone name")
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "zone", value, "is not a known IANA time-zone name (e.g. 'Europe/Berlin')"
+        ) from None
+    return value.strip()
+
+
+def _holidays(value: object) -> frozenset[date]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError("holidays", value, "is not a collection of dates")
+    out: set[date] = set()
+    for item in value:
+        if isinstance(item, datetime):
+            raise ValidationError("holidays", item, "is a datetime; give a local date")
+        if isinstance(item, date):
+            out.add(item)
+        elif isinstance(item, str):
+            try:
+                out.add(date.fromisoformat(item.strip()))
+            except ValueError:
+                raise ValidationError("holidays", item, "is not an ISO date (YYYY-MM-DD)") from None
+        else:
+            raise ValidationError("holidays", item, "is not a date")
+    return frozenset(out)
+
+
+def _to_us(name: str, at: datetime) -> int:
+    check_aware(name, at)
+    return (at - _EPOCH) // _US
+
+
+def _check_delta(name: str, value: object) -> timedelta:
+    if not isinstance(value, timedelta):
+        raise ValidationError(name, value, "is not a timedelta")
+    if value < timedelta(0):
+        raise ValidationError(name, value, "is negative; business time only runs forward")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class BusinessCalendar:
+    """Working hours per weekday in one IANA zone, minus holidays.
+
+    Attributes:
+        zone: IANA time-zone name the hours are wall-clock times in (``"Australia/Sydney"``).
+        hours: seven tuples (Monday first) of sorted, disjoint ``(start, end)`` minute pairs
+            (0..1440); build it from strings with a mapping such as
+            ``{"mon-fri": ["09:00-12:00", "13:00-17:00"], "sat": "10:00-14:00"}``.
+        holidays: local dates on which the calendar is closed all day.
+        name: an optional label (``"emea-sales"``), shown in evaluations.
+
+    Per-date open intervals are computed once and cached on the instance, so repeated
+    arithmetic over the same dates does not redo the time-zone work.
+    """
+
+    zone: str = attrs.field(converter=_zone)
+    hours: tuple[DayHours, ...] = attrs.field(converter=_hours, validator=_check_hours)
+    holidays: frozenset[date] = attrs.field(factory=frozenset, converter=_holidays)
+    name: str | None = None
+    _tz: ZoneInfo = attrs.field(init=False, repr=False, eq=False, hash=False)
+    _cache: dict[int, tuple[tuple[int, int], ...]] = attrs.field(
+        init=False, repr=False, eq=False, hash=False, factory=dict
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_tz", ZoneInfo(self.zone))
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def weekdays(
+        cls,
+        zone: str,
+        *shifts: str,
+        holidays: Iterable[date | str] = (),
+        name: str | None = None,
+    ) -> Self:
+        """Monday-to-Friday hours (``"09:00-17:00"`` by default; several shifts allowed).
+
+        >>> BusinessCalendar.weekdays("America/New_York").hours[0]
+        ((540, 1020),)
+        """
+        spec = list(shifts) or ["09:00-17:00"]
+        return cls(zone=zone, hours={"mon-fri": spec}, holidays=holidays, name=name)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, path: str = "") -> Self:
+        """Build a calendar from plain data (a parsed TOML table or JSON object).
+
+        Keys: ``zone`` (required), ``hours`` (required; weekday or range such as ``"mon-fri"`` to
+        an interval string or list of them), ``holidays`` (ISO dates), ``name``. Problems raise
+        :class:`~leadflow.errors.ConfigError` naming the key under *path*.
+
+        >>> BusinessCalendar.from_dict({"zone": "Mars/Olympus", "hours": {"mon": "09:00-17:00"}})
+        Traceback (most recent call last):
+        ...
+        leadflow.errors.ConfigError: zone: 'Mars/Olympus' is not a known IANA time-zone name (e.g. 'Europe/Berlin')
+        """
+        prefix = f"{path}." if path else ""
+        if not isinstance(data, Mapping):
+            raise ConfigError(path, f"a calendar must be a table, got {data!r}")
+        allowed = {"zone", "hours", "holidays", "name"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"{prefix}{unknown[0]}", f"unknown key; expected one of {sorted(allowed)}"
+            )
+        for key in ("zone", "hours"):
+            if key not in data:
+                raise ConfigError(f"{prefix}{key}", "is required")
+        try:
+            return cls(
+                zone=data["zone"],
+                hours=data["hours"],
+                holidays=data.get("holidays", ()),
+                name=data.get("name"),
+            )
+        except ValidationError as err:
+            raise ConfigError(f"{prefix}{err.field}", f"{err.value!r} {err.reason}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal calendar."""
+        hours: dict[str, list[str]] = {}
+        for index, day in enumerate(self.hours):
+            if day:
+                hours[WEEKDAYS[index]] = [
+                    f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in day
+                ]
+        data: dict[str, Any] = {
+            "zone": self.zone,
+            "hours": hours,
+            "holidays": sorted(d.isoformat() for d in self.holidays),
+        }
+        if self.name is not None:
+            data["name"] = self.name
+        return data
+
+    def with_holidays(self, dates: Iterable[date | str]) -> Self:
+        """A copy with *dates* added to the holidays."""
+        return attrs.evolve(self, holidays=self.holidays | _holidays(dates))
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        """The calendar's zone as a :class:`zoneinfo.ZoneInfo`."""
+        return self._tz
+
+    # -- the per-date open intervals ------------------------------------------------------------
+
+    def _offset(self, utc_seconds: int) -> int:
+        off = datetime.fromtimestamp(utc_seconds, self._tz).utcoffset()
+        return 0 if off is None else int(off.total_seconds())
+
+    def _day(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        """Open intervals of one local date, as absolute epoch microseconds."""
+        cached = self._cache.get(ordinal)
+        if cached is not None:
+            return cached
+        day = date.fromordinal(ordinal)
+        local_hours = () if day in self.holidays else self.hours[day.weekday()]
+        result: tuple[tuple[int, int], ...] = ()
+        if local_hours:
+            wall0 = (ordinal - _EPOCH_ORDINAL) * _DAY_S  # local midnight, as if it were UTC
+            lo, hi = wall0 - _MARGIN_S, wall0 + _DAY_S + _MARGIN_S
+            off_lo, off_hi = self._offset(lo), self._offset(hi)
+            segments: list[tuple[int, int, int]]
+            if off_lo == off_hi:
+                segments = [(lo, hi, off_lo)]
+            else:  # one transition in the window: find its first second by bisection
+                a, b = lo, hi
+                while b - a > 1:
+                    mid = (a + b) // 2
+                    if self._offset(mid) == off_lo:
+                        a = mid
+                    else:
+                        b = mid
+                segments = [(lo, b, off_lo), (b, hi, self._offset(b))]
+            pieces: list[tuple[int, int]] = []
+            for start_min, end_min in local_hours:
+                ls, le = wall0 + start_min * 60, wall0 + end_min * 60
+                for u0, u1, off in segments:
+                    a0, b0 = max(ls, u0 + off), min(le, u1 + off)
+                    if a0 < b0:
+                        pieces.append((a0 - off, b0 - off))
+            pieces.sort()
+            merged: list[tuple[int, int]] = []
+            for s, e in pieces:
+                if merged and s <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+                else:
+                    merged.append((s, e))
+            result = tuple((s * 1_000_000, e * 1_000_000) for s, e in merged)
+        self._cache[ordinal] = result
+        return result
+
+    def _ordinal(self, at: datetime) -> int:
+        return at.astimezone(self._tz).toordinal()
+
+    def _from_us(self, us: int) -> datetime:
+        return (_EPOCH + timedelta(microseconds=us)).astimezone(self._tz)
+
+    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The open intervals of local date *day*, as ``(start, end)`` aware datetimes.
+
+        >>> from datetime import date
+        >>> ny = BusinessCalendar.weekdays("America/New_York", "00:00-04:00")
+        >>> [(s.isoformat(), e.isoformat()) for s, e in ny.intervals(date(2026, 3, 9))]
+        [('2026-03-09T00:00:00-04:00', '2026-03-09T04:00:00-04:00')]
+        """
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise ValidationError("day", day, "is not a date")
+        return [(self._from_us(s), self._from_us(e)) for s, e in self._day(day.toordinal())]
+
+    # -- the four questions ---------------------------------------------------------------------
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether *at* falls inside working hours (intervals are half-open: the closing instant
+        is closed)."""
+        t = _to_us("at", at)
+        return any(s <= t < e for s, e in self._day(self._ordinal(at)))
+
+    def next_open(self, at: datetime) -> datetime:
+        """*at* itself when open, else the start of the next open interval."""
+        t = _to_us("at", at)
+        ordinal = self._ordinal(at)
+        while True:
+            for s, e in self._day(ordinal):
+                if t < e:
+                    return self._from_us(max(s, t))
+            ordinal += 1
+
+    def add(self, at: datetime, delta: timedelta) -> datetime:
+        """The earliest instant by which *delta* of business time has elapsed since *at*.
+
+        ``add(at, timedelta(0))`` is *at*. For a positive *delta* the result lies in an open
+        interval or is its closing instant, and ``between(at, add(at, d)) == d``; adding is
+        additive: ``add(add(at, a), b) == add(at, a + b)``. Negative deltas are refused.
+        """
+        t = _to_us("at", at)
+        remaining = _check_delta("delta", delta) // _US
+        if remaining == 0:
+            return at.astimezone(self._tz)
+        ordinal = self._ordinal(at)
+        day = self._day
+        while True:
+            for s, e in day(ordinal):
+                if t < e:
+                    start = s if s > t else t
+                    available = e - start
+                    if remaining <= available:
+                        return self._from_us(start + remaining)
+                    remaining -= available
+            ordinal += 1
+
+    def add_days(self, at: datetime, days: int) -> datetime:
+        """The closing instant of the *days*-th business day after the local date of *at*.
+
+        A business day is a local date with working hours left after holidays; the date *at*
+        falls on is not counted, so a Monday 10:00 hand-off "within 1 business day" is due at
+        Tuesday's close, and a Saturday one at Monday's close.
+        """
+        check_aware("at", at)
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ValidationError("days", days, "must be a whole number >= 1")
+        ordinal = self._ordinal(at)
+        while days:
+            ordinal += 1
+            if self._day(ordinal):
+                days -= 1
+        return self._from_us(self._day(ordinal)[-1][1])
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """Business time in ``[start, end)``; negative when *end* is before *start*."""
+        a, b = _to_us("start", start), _to_us("end", end)
+        if b < a:
+            return -self.between(end, start)
+        total = 0
+        ordinal, last = self._ordinal(start), self._ordinal(end)
+        while ordinal <= last:
+            for s, e in self._day(ordinal):
+                lo, hi = max(s, a), min(e, b)
+                if lo < hi:
+                    total += hi - lo
+            ordinal += 1
+        return timedelta(microseconds=total)
+
+    def __repr__(self) -> str:
+        label = f"{self.name!r}, " if self.name else ""
+        return (
+            f"BusinessCalendar({label}{self.zone!r}, "
+            f"{self.to_dict()['hours']!r}, {len(self.holidays)} holidays)"
+        )
+
+
+# -- choosing a calendar per lead --------------------------------------------------------------
+
+
+def _calendar_map(value: Mapping[str, BusinessCalendar] | None) -> dict[str, BusinessCalendar]:
+    return dict(value or {})
+
+
+_ORDER = ("owner", "team", "region")
+
+
+def _check_order(_inst: object, _attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    for item in value:
+        if item not in _ORDER:
+            raise ValidationError("order", item, f"is not one of {', '.join(map(repr, _ORDER))}")
+
+
+@attrs.frozen(kw_only=True)
+class CalendarResolver:
+    """Chooses a lead's calendar: its owner's, its owner's team's, or its own region's.
+
+    *order* says which is tried first; the first that has a calendar wins, else *default*.
+    A lead's team is ``owner_teams[lead.owner_id]``, or its ``team`` property; its region is its
+    ``region`` property, or its ``country``. A resolver is callable, so it can be passed wherever
+    a calendar chooser ``Callable[[Lead], BusinessCalendar]`` is expected.
+
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.model import Lead
+    >>> emea = BusinessCalendar.weekdays("Europe/Berlin", name="emea")
+    >>> apac = BusinessCalendar.weekdays("Australia/Sydney", name="apac")
+    >>> choose = CalendarResolver(default=emea, by_region={"AU": apac}, order=("region", "owner"))
+    >>> at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> choose(Lead(id="L-1", created_at=at, country="AU")).name
+    'apac'
+    >>> choose(Lead(id="L-2", created_at=at, country="FR")).name
+    'emea'
+    """
+
+    default: BusinessCalendar = attrs.field(
+        validator=attrs.validators.instance_of(BusinessCalendar)
+    )
+    by_owner: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
+    by_team: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
+    by_region: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
+    owner_teams: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    order: tuple[str, ...] = attrs.field(default=_ORDER, converter=tuple, validator=_check_order)
+
+    def team_of(self, lead: Lead) -> str | None:
+        """The lead's team: its owner's team, or its ``team`` property."""
+        if lead.owner_id is not None and lead.owner_id in self.owner_teams:
+            return self.owner_teams[lead.owner_id]
+        team = lead.properties.get("team")
+        return team if isinstance(team, str) else None
+
+    def for_lead(self, lead: Lead) -> BusinessCalendar:
+        """The calendar that governs *lead*."""
+        for choice in self.order:
+            found: BusinessCalendar | None = None
+            if choice == "owner" and lead.owner_id is not None:
+                found = self.by_owner.get(lead.owner_id)
+            elif choice == "team":
+                team = self.team_of(lead)
+                found = self.by_team.get(team) if team is not None else None
+            elif choice == "region":
+                region = lead.properties.get("region")
+                key = region if isinstance(region, str) else lead.country
+                found = self.by_region.get(key) if key is not None else None
+            if found is not None:
+                return found
+        return self.default
+
+    def __call__(self, lead: Lead) -> BusinessCalendar:
+        return self.for_lead(lead)
+
+
+#: What SLA evaluation accepts as a calendar: one calendar, or a chooser per lead.
+CalendarChoice = BusinessCalendar | Callable[[Lead], BusinessCalendar]
+
+
+def calendar_for(choice: CalendarChoice, lead: Lead) -> BusinessCalendar:
+    """The calendar *choice* gives for *lead* (itself when it is a calendar)."""
+    if isinstance(choice, BusinessCalendar):
+        return choice
+    found = choice(lead)
+    if not isinstance(found, BusinessCalendar):
+        raise ValidationError(
+            "calendar", found, f"chosen for lead {lead.id!r} is not a BusinessCalendar"
+        )
+    return found

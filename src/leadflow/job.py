@@ -1,0 +1,444 @@
+"""The leadflow job: read → score → recommend stages → evaluate SLAs → write back.
+
+Scope: the orchestration ``leadflow run`` performs against any adapter. Rules decide (a
+scorer, :func:`leadflow.rules.sla.evaluate`); this module turns their decisions into write
+operations and hands them to the adapter in batches; the adapter carries them out and reports
+one result per write. Time is an argument (``now``); nothing here reads a clock or opens a file.
+
+Incremental, restartable, idempotent:
+
+* each entity is read from the cursor the job saved last time, in a :class:`CursorStore`
+  (the embedded store keeps them), and cursors are saved only after the writes went out —
+  a job that dies is simply run again;
+* the leads judged are those that changed, those with new activities or touches, and those
+  whose SLA clock is still open (time alone moves an SLA from pending to breached); their full
+  activity and touch history comes from a :class:`History` (the embedded store, which mirrors
+  what the job reads from a CRM);
+* every decision becomes a write whose re-application is ``unchanged``, so a second run with
+  nothing new writes nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+from leadflow._validate import check_aware
+from leadflow.errors import LeadflowError
+from leadflow.lifecycle import WATERFALL, Lifecycle, transition
+from leadflow.model import Account, Activity, Lead, Touch
+from leadflow.ports import (
+    Adapter,
+    Cursor,
+    Entity,
+    Page,
+    RejectionWrite,
+    ScoreWrite,
+    StageWrite,
+    Write,
+    WriteResult,
+    WriteStatus,
+)
+from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
+
+__all__ = [
+    "CursorStore",
+    "History",
+    "Job",
+    "RunReport",
+    "ScoreDecision",
+    "Scorer",
+    "run",
+    "scorecard_scorer",
+]
+
+
+class CursorStore(Protocol):
+    """Where a job keeps its cursors between runs (the embedded store implements it)."""
+
+    def load_cursor(self, job: str, entity: Entity | str) -> Cursor | None: ...
+
+    def save_cursor(self, job: str, cursor: Cursor) -> None: ...
+
+
+class History(Protocol):
+    """The full records of given leads: what rules need beyond what changed since last run."""
+
+    def leads_by_id(self, ids: Iterable[str]) -> dict[str, Lead]: ...
+
+    def accounts_by_id(self, ids: Iterable[str]) -> dict[str, Account]: ...
+
+    def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]: ...
+
+    def touches_for(self, lead_ids: Iterable[str]) -> list[Touch]: ...
+
+    def open_sla_leads(self) -> list[str]: ...
+
+
+@attrs.frozen(kw_only=True)
+class ScoreDecision:
+    """A scorer's verdict on one lead: the score, its one-line explanation, the
+    recommendation, and the stage to move the lead to (``None`` to leave it) with a note."""
+
+    lead_id: str
+    score: float
+    summary: str = ""
+    recommendation: str | None = None
+    stage: str | None = None
+    note: str | None = None
+
+
+#: Scores many leads at ``now``: ``scorer(leads, activities, accounts, now=...)``.
+Scorer = Callable[..., list[ScoreDecision]]
+
+
+def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring") -> Scorer:
+    """A :data:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
+    :func:`leadflow.rules.scoring.score_many` and moves leads with
+    :func:`leadflow.rules.scoring.apply_recommendation` (never demoting, never skipping sales'
+    acceptance)."""
+    from leadflow.rules.scoring import apply_recommendation, score_many
+
+    def score(
+        leads: Sequence[Lead],
+        activities: Sequence[Activity],
+        accounts: Mapping[str, Account],
+        *,
+        now: datetime,
+    ) -> list[ScoreDecision]:
+        by_lead: dict[str, list[Activity]] = {}
+        for activity in activities:
+            by_lead.setdefault(activity.lead_id, []).append(activity)
+        pairs = ((lead, by_lead.get(lead.id, [])) for lead in leads)
+        lookup = {lead.id: lead for lead in leads}
+        decisions = []
+        for result in score_many(card, pairs, as_of=now, accounts=accounts):
+            lead = lookup[result.lead_id]
+            try:
+                moved = apply_recommendation(lead, result, at=now, by=by, lifecycle=lifecycle)
+            except LeadflowError:
+                moved = lead  # e.g. a history dated after now: score it, leave the stage
+            changed = moved.stage != lead.stage
+            decisions.append(
+                ScoreDecision(
+                    lead_id=lead.id,
+                    score=round(result.total, 2),
+                    summary=result.explain()[:500],
+                    recommendation=result.recommendation.value,
+                    stage=moved.stage if changed else None,
+                    note=moved.history[-1].note if changed else None,
+                )
+            )
+        return decisions
+
+    return score
+
+
+@attrs.frozen(kw_only=True)
+class Job:
+    """What one run does: its name (the cursors' key), its rules, and its instant ``now``.
+
+    ``policies`` are :class:`leadflow.rules.sla.SLAPolicy` values and ``calendar`` a
+    business calendar or a chooser per lead; with no policies the SLA step is skipped, and with
+    no ``scorer`` the scoring step is.
+    """
+
+    name: str
+    now: datetime = attrs.field(validator=lambda _i, _a, v: check_aware("now", v))
+    scorer: Scorer | None = None
+    policies: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    calendar: Any = None
+    lifecycle: Lifecycle = WATERFALL
+    reasons: ReasonCatalog = STANDARD_REASONS
+    batch_size: int = 500
+    dry_run: bool = False
+    by: str = "leadflow"
+
+
+@attrs.frozen(kw_only=True)
+class RunReport:
+    """What a run did, in numbers, plus every write that did not succeed."""
+
+    job: str
+    now: datetime
+    read: Mapping[str, int]
+    judged: int
+    scores: Mapping[str, int]
+    recommendations: Mapping[str, int]
+    sla: Mapping[str, int]
+    writes: Mapping[str, Mapping[str, int]]
+    problems: tuple[WriteResult, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def applied(self) -> int:
+        """How many writes changed something."""
+        return sum(by.get(WriteStatus.APPLIED.value, 0) for by in self.writes.values())
+
+    @property
+    def ok(self) -> bool:
+        """Whether every write was applied or already in place."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "job": self.job,
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "read": dict(self.read),
+            "judged": self.judged,
+            "scores": dict(self.scores),
+            "recommendations": dict(self.recommendations),
+            "sla": dict(self.sla),
+            "writes": {k: dict(v) for k, v in self.writes.items()},
+            "applied": self.applied,
+            "problems": [
+                {
+                    "lead_id": r.write.lead_id,
+                    "kind": r.write.kind.value,
+                    "status": r.status.value,
+                    "error": r.error,
+                }
+                for r in self.problems
+            ],
+        }
+
+
+_READ = {
+    Entity.ACCOUNT: "read_accounts",
+    Entity.LEAD: "read_leads",
+    Entity.ACTIVITY: "read_activities",
+    Entity.TOUCH: "read_touches",
+}
+
+
+def _pages(adapter: Adapter, entity: Entity, cursor: Cursor | None) -> Iterator[Page[Any]]:
+    reader: Callable[[Cursor | None], Iterator[Page[Any]]] = getattr(adapter, _READ[entity])
+    return reader(cursor)
+
+
+@attrs.define
+class _Changes:
+    """What an incremental read found."""
+
+    read: Counter[str] = attrs.Factory(Counter)
+    cursors: dict[Entity, Cursor] = attrs.Factory(dict)
+    versions: dict[str, str] = attrs.Factory(dict)
+    touched: set[str] = attrs.Factory(set)
+
+
+def _read_changes(
+    job: Job,
+    adapter: Adapter,
+    cursors: CursorStore,
+    mirror: Callable[[Entity, Sequence[Any]], object] | None,
+    tick: Callable[[str, int], None],
+) -> _Changes:
+    found = _Changes()
+    for entity in (Entity.ACCOUNT, Entity.LEAD, Entity.ACTIVITY, Entity.TOUCH):
+        if not adapter.capabilities.can_read(entity):
+            continue
+        for page in _pages(adapter, entity, cursors.load_cursor(job.name, entity)):
+            items = [v.item for v in page.items]
+            if mirror is not None and items:
+                mirror(entity, items)
+            for versioned in page.items:
+                if entity is Entity.LEAD:
+                    found.versions[versioned.item.id] = versioned.version
+                    found.touched.add(versioned.item.id)
+                elif entity in (Entity.ACTIVITY, Entity.TOUCH):
+                    found.touched.add(versioned.item.lead_id)
+            found.read[_PLURAL[entity]] += len(items)
+            found.cursors[entity] = page.cursor
+            tick(f"reading {_PLURAL[entity]}", found.read[_PLURAL[entity]])
+    return found
+
+
+_PLURAL = {
+    Entity.ACCOUNT: "accounts",
+    Entity.LEAD: "leads",
+    Entity.ACTIVITY: "activities",
+    Entity.TOUCH: "touches",
+}
+
+
+def _score_writes(
+    job: Job,
+    leads: Sequence[Lead],
+    activities: Sequence[Activity],
+    accounts: Mapping[str, Account],
+    versions: Mapping[str, str],
+) -> tuple[list[Write], dict[str, Lead], Counter[str]]:
+    """Score writes and the stage moves scoring recommends; the moved leads by id."""
+    writes: list[Write] = []
+    moved: dict[str, Lead] = {}
+    moves: Counter[str] = Counter()
+    if job.scorer is None or not leads:
+        return writes, moved, moves
+    by_id = {lead.id: lead for lead in leads}
+    for decision in job.scorer(leads, activities, accounts, now=job.now):
+        lead = by_id[decision.lead_id]
+        version = versions.get(lead.id)
+        writes.append(
+            ScoreWrite(
+                lead_id=lead.id,
+                score=decision.score,
+                summary=decision.summary,
+                recommendation=decision.recommendation,
+                expected_version=version,
+            )
+        )
+        if decision.stage is None or decision.stage == lead.stage:
+            continue
+        try:
+            after = transition(
+                lead,
+                decision.stage,
+                at=job.now,
+                by=job.by,
+                note=decision.note,
+                lifecycle=job.lifecycle,
+            )
+        except LeadflowError:
+            continue  # e.g. the lead's last change is later than now: leave the stage
+        moved[lead.id] = after
+        moves[decision.stage] += 1
+        writes.append(
+            StageWrite(lead_id=lead.id, change=after.history[-1], expected_version=version)
+        )
+    return writes, moved, moves
+
+
+def _sla_writes(
+    job: Job,
+    leads: Sequence[Lead],
+    touches: Sequence[Touch],
+    activities: Sequence[Activity],
+    versions: Mapping[str, str],
+) -> tuple[list[Write], Counter[str]]:
+    """SLA clock writes, and the final actions (recycle / disqualify) that fell due."""
+    writes: list[Write] = []
+    states: Counter[str] = Counter()
+    if not job.policies or not leads:
+        return writes, states
+    from leadflow.rules.sla import ActionState, evaluate_many
+
+    by_id = {lead.id: lead for lead in leads}
+    for evaluation in evaluate_many(
+        leads,
+        touches,
+        now=job.now,
+        policies=job.policies,
+        calendar=job.calendar,
+        activities=activities,
+    ):
+        states[evaluation.state] += 1
+        version = versions.get(evaluation.lead_id)
+        writes.append(evaluation.to_write(expected_version=version))
+        final = evaluation.final
+        if final is None or final.state is not ActionState.DUE:
+            continue
+        lead = by_id[evaluation.lead_id]
+        last = lead.history[-1].at if lead.history else final.due
+        try:
+            after, rejection = reject(
+                lead,
+                final.reason,
+                at=max(final.due, last),
+                by=f"{job.by}-sla",
+                catalog=job.reasons,
+                lifecycle=job.lifecycle,
+            )
+        except LeadflowError:
+            continue  # the lifecycle does not allow it from here: nothing to carry out
+        states["final_actions"] += 1
+        writes.append(
+            RejectionWrite(rejection=rejection, change=after.history[-1], expected_version=version)
+        )
+    return writes, states
+
+
+def _batches(writes: Sequence[Write], size: int) -> Iterator[list[Write]]:
+    """*writes* in batches of about *size*, keeping each lead's writes together and in order.
+
+    Adapters judge ``expected_version`` against the version a lead had when its batch began, so
+    a lead's score, stage and SLA writes must travel in one batch or the later ones would
+    conflict with the earlier.
+    """
+    groups: dict[str, list[Write]] = {}
+    for write in writes:
+        groups.setdefault(write.lead_id, []).append(write)
+    batch: list[Write] = []
+    for group in groups.values():
+        if batch and len(batch) + len(group) > size:
+            yield batch
+            batch = []
+        batch.extend(group)
+    if batch:
+        yield batch
+
+
+def run(
+    job: Job,
+    adapter: Adapter,
+    *,
+    cursors: CursorStore,
+    history: History,
+    mirror: Callable[[Entity, Sequence[Any]], object] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> RunReport:
+    """Run *job* against *adapter* and report what happened.
+
+    *mirror*, when given, receives every record read (``mirror(entity, items)``) before rules
+    run — how records read from a CRM reach the embedded store that serves as *history*. When
+    the adapter *is* the store, pass no mirror. *progress* is called with a phase name and a
+    count as work proceeds.
+    """
+    tick = progress or (lambda _phase, _n: None)
+    found = _read_changes(job, adapter, cursors, mirror, tick)
+    if job.policies:
+        found.touched.update(history.open_sla_leads())
+    ids = sorted(found.touched)
+    by_id = history.leads_by_id(ids)
+    leads = [by_id[i] for i in ids if i in by_id]
+    activities = history.activities_for(ids)
+    touches = history.touches_for(ids)
+    accounts = history.accounts_by_id({lead.account_id for lead in leads if lead.account_id})
+    tick("judging leads", len(leads))
+
+    writes, moved, moves = _score_writes(job, leads, activities, accounts, found.versions)
+    current = [moved.get(lead.id, lead) for lead in leads]
+    sla_writes, sla_states = _sla_writes(job, current, touches, activities, found.versions)
+    writes += sla_writes
+
+    results: list[WriteResult] = []
+    if not job.dry_run:
+        for batch in _batches(writes, job.batch_size):
+            results.extend(adapter.write(batch))
+            tick("writing", len(results))
+        for cursor in found.cursors.values():
+            cursors.save_cursor(job.name, cursor)
+    by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
+    for result in results:
+        by_kind[result.write.kind.value][result.status.value] += 1
+    if job.dry_run:
+        for write in writes:
+            by_kind[write.kind.value]["planned"] += 1
+    scored = sum(1 for w in writes if isinstance(w, ScoreWrite))
+    return RunReport(
+        job=job.name,
+        now=job.now,
+        read=dict(found.read),
+        judged=len(leads),
+        scores={"scored": scored} if job.scorer is not None else {},
+        recommendations=dict(moves),
+        sla=dict(sla_states),
+        writes={k: dict(v) for k, v in sorted(by_kind.items())},
+        problems=tuple(r for r in results if not r.ok),
+        dry_run=job.dry_run,
+    )

@@ -1,0 +1,1105 @@
+"""SLA policies as data, their evaluation against a lead's touches, and adherence over many leads.
+
+Scope: the second root cause of the sales/marketing fight is the missing service-level agreement
+for following leads up. Here an SLA is data — an :class:`SLAPolicy` loaded from TOML or built in
+Python — and evaluating it is a pure function of a lead, its touches, a business calendar and an
+instant ``now`` that is always an argument.
+
+A policy is started by a *trigger* (the hand-off to sales, a stage entered, an activity such as a
+quote request) and holds ordered *steps*, each a number of matching :class:`~leadflow.model.Touch`
+es (by kind, outcome, by the owner or anyone) required within a business-time window that starts
+at the trigger. Counts are cumulative from the trigger: "first touch within 24 business hours"
+is ``count = 1``, "two more attempts within 5 business days" is ``count = 3``. Anchoring every
+step at the trigger (not at the previous step) keeps evaluation monotone: a new touch can only
+turn a step met, and a later ``now`` never turns a breached step back. A policy may end with a
+*final action* — recycle to nurture (or disqualify) with a reject code — that becomes due when
+the last window closes without a live conversation. Actions and escalations are returned as
+decisions; adapters and the CLI carry them out.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.model import Lead, Touch
+>>> policy = SLAPolicy.from_dict({
+...     "name": "inbound", "trigger": "handoff",
+...     "steps": [{"name": "first_touch", "within_hours": 4, "by": "owner", "escalate": "manager"}],
+... })
+>>> ny = BusinessCalendar.weekdays("America/New_York")
+>>> handoff = datetime(2026, 3, 6, 15, 0, tzinfo=timezone(timedelta(hours=-5)))  # Friday
+>>> lead = Lead(id="L-1", created_at=handoff, owner_id="u-ana", handed_off_at=handoff)
+>>> result = evaluate(lead, [], now=handoff + timedelta(hours=1), policies=[policy], calendar=ny)
+>>> result.steps[0].state, result.steps[0].due.isoformat(), result.steps[0].remaining
+(<StepState.PENDING: 'pending'>, '2026-03-09T11:00:00-04:00', datetime.timedelta(seconds=10800))
+>>> call = Touch(id="T-1", lead_id="L-1", kind="call", by="u-ana", at=handoff + timedelta(hours=1))
+>>> met = evaluate(lead, [call], now=handoff + timedelta(days=4), policies=[policy], calendar=ny)
+>>> met.steps[0].state, met.steps[0].response_business
+(<StepState.MET: 'met'>, datetime.timedelta(seconds=3600))
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from os import PathLike
+from pathlib import Path
+from typing import Any, Self
+
+import attrs
+
+from leadflow import _validate as v
+from leadflow._validate import check_aware
+from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
+from leadflow.errors import ConfigError, ValidationError
+from leadflow.lifecycle import Stage
+from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
+from leadflow.ports import SLAWrite
+
+__all__ = [
+    "ADHERENCE_DIMENSIONS",
+    "DEFAULT_STOP_STAGES",
+    "ActionKind",
+    "ActionState",
+    "Escalation",
+    "EscalationDecision",
+    "EscalationTarget",
+    "Evaluation",
+    "FinalAction",
+    "FinalDecision",
+    "NextAction",
+    "Performer",
+    "SLAPolicy",
+    "Step",
+    "StepState",
+    "StepResult",
+    "StepStatus",
+    "Trigger",
+    "TriggerKind",
+    "adherence",
+    "evaluate",
+    "evaluate_many",
+    "load_policies",
+    "loads_policies",
+    "policies_from_dict",
+    "select_policy",
+]
+
+#: Stages that end an SLA clock: once a lead enters one after the trigger, steps not yet met
+#: and not yet due are ``stopped`` rather than breached.
+DEFAULT_STOP_STAGES: tuple[str, ...] = (
+    Stage.SQL.value,
+    Stage.OPPORTUNITY.value,
+    Stage.WON.value,
+    Stage.LOST.value,
+    Stage.RECYCLED.value,
+    Stage.DISQUALIFIED.value,
+)
+
+#: What :func:`adherence` can group by.
+ADHERENCE_DIMENSIONS: tuple[str, ...] = ("step", "owner", "team", "source", "policy", "calendar")
+
+_HOUR = timedelta(hours=1)
+
+
+# -- the policy data -------------------------------------------------------------------------
+
+
+class TriggerKind(enum.StrEnum):
+    """What starts an SLA clock."""
+
+    HANDOFF = "handoff"
+    STAGE_ENTERED = "stage_entered"
+    ACTIVITY = "activity"
+
+
+def _trigger_kind(value: Any) -> Any:
+    return v.coerce_enum(TriggerKind, value)
+
+
+@attrs.frozen(kw_only=True)
+class Trigger:
+    """The event that starts the clock.
+
+    * ``handoff``: the lead's ``handed_off_at``;
+    * ``stage_entered``: the latest history entry into ``stage``;
+    * ``activity``: the latest :class:`~leadflow.model.Activity` of kind ``activity``.
+
+    Only events at or before ``now`` count; a later event of the same kind restarts the clock
+    (a new cycle).
+    """
+
+    kind: TriggerKind = attrs.field(converter=_trigger_kind, validator=v.member_of(TriggerKind))
+    stage: str | None = attrs.field(default=None, validator=v.optional_non_empty)
+    activity: str | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is TriggerKind.STAGE_ENTERED and self.stage is None:
+            raise ValidationError("stage", None, "is required for a stage_entered trigger")
+        if self.kind is TriggerKind.ACTIVITY:
+            if self.activity is None:
+                raise ValidationError("activity", None, "is required for an activity trigger")
+            v.identifier(self, attrs.fields(Trigger).activity, self.activity)
+        if self.kind is not TriggerKind.STAGE_ENTERED and self.stage is not None:
+            raise ValidationError("stage", self.stage, f"does not apply to a {self.kind} trigger")
+        if self.kind is not TriggerKind.ACTIVITY and self.activity is not None:
+            raise ValidationError(
+                "activity", self.activity, f"does not apply to a {self.kind} trigger"
+            )
+
+    def started_at(
+        self, lead: Lead, activities: Iterable[Activity] = (), *, now: datetime
+    ) -> datetime | None:
+        """When the clock started for *lead*, as seen at *now*; ``None`` if it has not."""
+        if self.kind is TriggerKind.HANDOFF:
+            at = lead.handed_off_at
+            return at if at is not None and at <= now else None
+        if self.kind is TriggerKind.STAGE_ENTERED:
+            entries = [c.at for c in lead.history if c.to_stage == self.stage and c.at <= now]
+            return max(entries) if entries else None
+        times = [
+            a.occurred_at
+            for a in activities
+            if a.kind == self.activity and a.lead_id == lead.id and a.occurred_at <= now
+        ]
+        return max(times) if times else None
+
+    @classmethod
+    def parse(cls, data: object) -> Trigger:
+        """From ``"handoff"``, ``{"stage_entered": "sal"}`` or ``{"activity": "quote_request"}``."""
+        if isinstance(data, Trigger):
+            return data
+        if isinstance(data, str):
+            return cls(kind=data)
+        if isinstance(data, Mapping) and len(data) == 1:
+            ((key, value),) = data.items()
+            if key == TriggerKind.STAGE_ENTERED:
+                return cls(kind=key, stage=value)
+            if key == TriggerKind.ACTIVITY:
+                return cls(kind=key, activity=value)
+        if isinstance(data, Mapping) and "kind" in data:
+            return cls(kind=data["kind"], stage=data.get("stage"), activity=data.get("activity"))
+        raise ValidationError(
+            "trigger",
+            data,
+            "is not 'handoff', {stage_entered = <stage>} or {activity = <activity kind>}",
+        )
+
+    def to_data(self) -> str | dict[str, str]:
+        """The form :meth:`parse` reads."""
+        if self.kind is TriggerKind.STAGE_ENTERED:
+            return {"stage_entered": str(self.stage)}
+        if self.kind is TriggerKind.ACTIVITY:
+            return {"activity": str(self.activity)}
+        return self.kind.value
+
+
+class Performer(enum.StrEnum):
+    """Who must make a touch for it to count: the lead's owner, or anyone."""
+
+    OWNER = "owner"
+    ANYONE = "anyone"
+
+
+class EscalationTarget(enum.StrEnum):
+    """Who hears about a breach."""
+
+    OWNER = "owner"
+    MANAGER = "manager"
+    QUEUE = "queue"
+
+
+def _escalation_target(value: Any) -> Any:
+    return v.coerce_enum(EscalationTarget, value)
+
+
+def _performer(value: Any) -> Any:
+    return v.coerce_enum(Performer, value)
+
+
+def _action_kind(value: Any) -> Any:
+    return v.coerce_enum(ActionKind, value)
+
+
+@attrs.frozen(kw_only=True)
+class Escalation:
+    """Where a breached step escalates to: the owner, their manager, or a named queue."""
+
+    to: EscalationTarget = attrs.field(
+        converter=_escalation_target,
+        validator=v.member_of(EscalationTarget),
+    )
+    queue: str | None = attrs.field(default=None, validator=v.optional_non_empty)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.to is EscalationTarget.QUEUE) != (self.queue is not None):
+            raise ValidationError(
+                "queue", self.queue, "is required for, and only for, a queue escalation"
+            )
+
+    @classmethod
+    def parse(cls, data: object) -> Escalation:
+        """From ``"owner"``, ``"manager"`` or ``"queue:<name>"`` (or ``{to=..., queue=...}``)."""
+        if isinstance(data, Escalation):
+            return data
+        if isinstance(data, str):
+            to, _, queue = data.partition(":")
+            return cls(to=to.strip(), queue=queue.strip() or None)
+        if isinstance(data, Mapping):
+            return cls(to=data.get("to"), queue=data.get("queue"))
+        raise ValidationError("escalate", data, "is not 'owner', 'manager' or 'queue:<name>'")
+
+    def to_data(self) -> str:
+        """The string form :meth:`parse` reads."""
+        return f"queue:{self.queue}" if self.to is EscalationTarget.QUEUE else self.to.value
+
+
+def _kinds(value: Iterable[Any]) -> frozenset[Any]:
+    if isinstance(value, str):
+        value = [value]
+    return frozenset(v.coerce_enum(TouchKind, k) for k in value)
+
+
+def _outcomes(value: Iterable[Any]) -> frozenset[Any]:
+    if isinstance(value, str):
+        value = [value]
+    return frozenset(v.coerce_enum(TouchOutcome, k) for k in value)
+
+
+def _members(enum_cls: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        for item in value:
+            if not isinstance(item, enum_cls):
+                allowed = ", ".join(repr(m.value) for m in enum_cls)
+                raise ValidationError(attribute.name, item, f"is not one of {allowed}")
+
+    return check
+
+
+def _business_delta(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, timedelta):
+        raise ValidationError(attribute.name, value, "is not a timedelta")
+    if value < timedelta(0):
+        raise ValidationError(attribute.name, value, "must not be negative")
+
+
+def _positive_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
+
+
+def _escalation(value: object) -> Escalation | None:
+    return None if value is None else Escalation.parse(value)
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One obligation: *count* matching touches within a business-time window from the trigger.
+
+    Attributes:
+        name: snake_case name (``first_touch``), unique within the policy.
+        within: the window as business time (24 business hours), or
+        within_days: the window as business days: due at the close of the n-th business day
+            after the trigger's date (exactly one of the two).
+        count: matching touches needed since the trigger (cumulative, so later steps count the
+            earlier steps' touches too).
+        kinds: touch kinds that count (empty: any); outcomes: outcomes that count (empty: any).
+        by: ``owner`` — only the lead's owner's touches count — or ``anyone``.
+        warn: business time before the due time during which the step is ``at_risk``.
+        escalate: where a breach escalates to, or ``None``.
+    """
+
+    name: str = attrs.field(validator=v.identifier)
+    within: timedelta | None = attrs.field(default=None, validator=_business_delta)
+    within_days: int | None = attrs.field(default=None, validator=_positive_int)
+    count: int = attrs.field(default=1, validator=_positive_int)
+    kinds: frozenset[TouchKind] = attrs.field(
+        default=frozenset(), converter=_kinds, validator=_members(TouchKind)
+    )
+    outcomes: frozenset[TouchOutcome] = attrs.field(
+        default=frozenset(), converter=_outcomes, validator=_members(TouchOutcome)
+    )
+    by: Performer = attrs.field(
+        default=Performer.ANYONE,
+        converter=_performer,
+        validator=v.member_of(Performer),
+    )
+    warn: timedelta = attrs.field(default=timedelta(0), validator=_business_delta)
+    escalate: Escalation | None = attrs.field(default=None, converter=_escalation)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.within is None) == (self.within_days is None):
+            raise ValidationError(
+                "within", self.within, "give exactly one of within (business time) or within_days"
+            )
+        if self.within is not None and self.within <= timedelta(0):
+            raise ValidationError("within", self.within, "must be more than zero")
+
+    def matches(self, touch: Touch, lead: Lead) -> bool:
+        """Whether *touch* counts towards this step for *lead*."""
+        if self.kinds and touch.kind not in self.kinds:
+            return False
+        if self.outcomes and touch.outcome not in self.outcomes:
+            return False
+        return not (self.by is Performer.OWNER and touch.by != lead.owner_id)
+
+    def due(self, start: datetime, calendar: BusinessCalendar) -> datetime:
+        """When the step is due for a clock started at *start*."""
+        if self.within is not None:
+            return calendar.add(start, self.within)
+        assert self.within_days is not None  # checked on construction
+        return calendar.add_days(start, self.within_days)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, path: str = "step") -> Step:
+        """From a TOML table: ``name``, one of ``within_minutes|within_hours|within_days``,
+        ``count``, ``kinds``, ``outcomes``, ``by``, ``warn_minutes|warn_hours``, ``escalate``."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(path, f"a step must be a table, got {data!r}")
+        _check_keys(data, path, _STEP_KEYS)
+        if "name" not in data:
+            raise ConfigError(f"{path}.name", "is required")
+        windows = [k for k in ("within_minutes", "within_hours", "within_days") if k in data]
+        if len(windows) != 1:
+            raise ConfigError(
+                f"{path}.within_hours",
+                "give exactly one of within_minutes, within_hours or within_days",
+            )
+        kwargs: dict[str, Any] = {"name": data["name"]}
+        if "within_days" in data:
+            kwargs["within_days"] = data["within_days"]
+        else:
+            key = windows[0]
+            kwargs["within"] = _duration(data[key], key, path)
+        warns = [k for k in ("warn_minutes", "warn_hours") if k in data]
+        if len(warns) > 1:
+            raise ConfigError(f"{path}.warn_hours", "give at most one of warn_minutes, warn_hours")
+        if warns:
+            kwargs["warn"] = _duration(data[warns[0]], warns[0], path)
+        for key in ("count", "kinds", "outcomes", "by"):
+            if key in data:
+                kwargs[key] = data[key]
+        if "escalate" in data:
+            try:
+                kwargs["escalate"] = Escalation.parse(data["escalate"])
+            except ValidationError as exc:
+                raise ConfigError(f"{path}.escalate", f"{exc.value!r} {exc.reason}") from None
+        step: Step = _build(cls, path, kwargs)
+        return step
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal step."""
+        data: dict[str, Any] = {"name": self.name}
+        if self.within is not None:
+            data["within_minutes"] = _minutes(self.within)
+        else:
+            data["within_days"] = self.within_days
+        data["count"] = self.count
+        if self.kinds:
+            data["kinds"] = sorted(k.value for k in self.kinds)
+        if self.outcomes:
+            data["outcomes"] = sorted(o.value for o in self.outcomes)
+        data["by"] = self.by.value
+        if self.warn:
+            data["warn_minutes"] = _minutes(self.warn)
+        if self.escalate is not None:
+            data["escalate"] = self.escalate.to_data()
+        return data
+
+
+_STEP_KEYS = (
+    "name",
+    "within_minutes",
+    "within_hours",
+    "within_days",
+    "count",
+    "kinds",
+    "outcomes",
+    "by",
+    "warn_minutes",
+    "warn_hours",
+    "escalate",
+)
+
+
+class ActionKind(enum.StrEnum):
+    """What happens to a lead when its cadence runs out: back to nurture, or out."""
+
+    RECYCLE = "recycle"
+    DISQUALIFY = "disqualify"
+
+
+@attrs.frozen(kw_only=True)
+class FinalAction:
+    """The end of the cadence: recycle (or disqualify) the lead with a reject code.
+
+    Due when the last step's window closes. With ``unless_connected`` (the default) a live
+    conversation (a touch whose outcome is a connect: replied, connected, meeting booked) since
+    the trigger cancels it.
+    """
+
+    action: ActionKind = attrs.field(
+        default=ActionKind.RECYCLE,
+        converter=_action_kind,
+        validator=v.member_of(ActionKind),
+    )
+    reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
+    unless_connected: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+
+
+def _trigger(value: object) -> Trigger:
+    return Trigger.parse(value)
+
+
+def _steps(value: Iterable[Step]) -> tuple[Step, ...]:
+    return tuple(value)
+
+
+def _stages(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    return tuple(str(s) for s in value)
+
+
+def _check_steps(_inst: object, _attr: attrs.Attribute[Any], value: tuple[Step, ...]) -> None:
+    if not value:
+        raise ValidationError("steps", value, "must hold at least one step")
+    names = [s.name for s in value if isinstance(s, Step)]
+    if len(names) != len(value):
+        raise ValidationError("steps", value, "must be Step values")
+    for name in names:
+        if names.count(name) > 1:
+            raise ValidationError("steps", name, "is the name of more than one step")
+
+
+def _priority(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(attribute.name, value, "is not a whole number")
+
+
+@attrs.frozen(kw_only=True)
+class SLAPolicy:
+    """A follow-up agreement: a trigger, ordered steps, an optional final action.
+
+    When several policies have started for one lead, the one with the highest ``priority``
+    governs; among equals the most recently started, then the first name in alphabetical order.
+    """
+
+    name: str = attrs.field(validator=v.identifier)
+    trigger: Trigger = attrs.field(converter=_trigger)
+    steps: tuple[Step, ...] = attrs.field(converter=_steps, validator=_check_steps)
+    final: FinalAction | None = None
+    priority: int = attrs.field(default=0, validator=_priority)
+    stop_stages: tuple[str, ...] = attrs.field(default=DEFAULT_STOP_STAGES, converter=_stages)
+    description: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, path: str = "policy") -> Self:
+        """Build a policy from plain data (one ``[[policies]]`` table of a TOML file).
+
+        >>> SLAPolicy.from_dict({"name": "x", "trigger": "handoff",
+        ...                      "steps": [{"name": "first", "within_hours": 4, "by": "boss"}]})
+        Traceback (most recent call last):
+        ...
+        leadflow.errors.ConfigError: policy.steps[0].by: 'boss' is not one of 'owner', 'anyone'
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(path, f"a policy must be a table, got {data!r}")
+        _check_keys(data, path, _POLICY_KEYS)
+        for key in ("name", "trigger", "steps"):
+            if key not in data:
+                raise ConfigError(f"{path}.{key}", "is required")
+        raw_steps = data["steps"]
+        if not isinstance(raw_steps, Sequence) or isinstance(raw_steps, str):
+            raise ConfigError(f"{path}.steps", f"must be a list of step tables, got {raw_steps!r}")
+        steps = [Step.from_dict(s, path=f"{path}.steps[{i}]") for i, s in enumerate(raw_steps)]
+        try:
+            trigger = Trigger.parse(data["trigger"])
+        except ValidationError as exc:
+            sub = "" if exc.field == "trigger" else f".{exc.field}"
+            raise ConfigError(f"{path}.trigger{sub}", f"{exc.value!r} {exc.reason}") from None
+        final = None
+        if data.get("final") is not None:
+            raw_final = data["final"]
+            if not isinstance(raw_final, Mapping):
+                raise ConfigError(f"{path}.final", f"must be a table, got {raw_final!r}")
+            _check_keys(raw_final, f"{path}.final", ("action", "reason", "unless_connected"))
+            final = _build(FinalAction, f"{path}.final", dict(raw_final))
+        kwargs: dict[str, Any] = {
+            "name": data["name"],
+            "trigger": trigger,
+            "steps": steps,
+            "final": final,
+        }
+        for key in ("priority", "stop_stages", "description"):
+            if key in data:
+                kwargs[key] = data[key]
+        return _build(cls, path, kwargs)  # type: ignore[no-any-return]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal policy."""
+        data: dict[str, Any] = {"name": self.name}
+        if self.description is not None:
+            data["description"] = self.description
+        data["priority"] = self.priority
+        data["trigger"] = self.trigger.to_data()
+        data["stop_stages"] = list(self.stop_stages)
+        data["steps"] = [s.to_dict() for s in self.steps]
+        if self.final is not None:
+            data["final"] = {
+                "action": self.final.action.value,
+                "reason": self.final.reason,
+                "unless_connected": self.final.unless_connected,
+            }
+        return data
+
+
+_POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", "stop_stages")
+
+
+def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(
+                f"{path}.{key}", f"unknown key {key!r}; expected one of {list(allowed)}"
+            )
+
+
+def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}.{exc.path}" if exc.path else path, exc.problem) from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}.{exc.field}", f"{exc.value!r} {exc.reason}") from None
+
+
+def _duration(value: object, key: str, path: str) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{path}.{key}", f"must be a number, got {value!r}")
+    if value < 0:
+        raise ConfigError(f"{path}.{key}", f"must not be negative, got {value!r}")
+    unit = timedelta(minutes=1) if key.endswith("_minutes") else _HOUR
+    return value * unit
+
+
+def _minutes(delta: timedelta) -> int | float:
+    minutes = delta / timedelta(minutes=1)
+    return int(minutes) if minutes == int(minutes) else minutes
+
+
+def loads_policies(text: str, *, source: str = "<string>") -> tuple[SLAPolicy, ...]:
+    """Parse policies from TOML text (``[[policies]]`` tables); *source* names it in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, f"is not valid TOML: {exc}") from None
+    return policies_from_dict(data)
+
+
+def policies_from_dict(data: Mapping[str, Any]) -> tuple[SLAPolicy, ...]:
+    """Policies from plain data ``{"policies": [...]}``; names must be unique."""
+    _check_keys(data, "", ("policies",))
+    raw = data.get("policies")
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+        raise ConfigError("policies", "must be a non-empty list of [[policies]] tables")
+    policies = tuple(SLAPolicy.from_dict(p, path=f"policies[{i}]") for i, p in enumerate(raw))
+    seen: dict[str, int] = {}
+    for index, policy in enumerate(policies):
+        if policy.name in seen:
+            raise ConfigError(
+                f"policies[{index}].name",
+                f"{policy.name!r} is already the name of policies[{seen[policy.name]}]",
+            )
+        seen[policy.name] = index
+    return policies
+
+
+def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
+    """Read SLA policies from a TOML file.
+
+    >>> policies = load_policies("examples/sla.toml")
+    >>> [p.name for p in policies], [s.name for s in policies[0].steps]
+    (['handoff_follow_up'], ['first_touch', 'follow_up_attempts'])
+    """
+    file = Path(path)
+    return loads_policies(file.read_text(encoding="utf-8"), source=str(file))
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+class StepState(enum.StrEnum):
+    """Where a step stands at ``now``."""
+
+    PENDING = "pending"
+    AT_RISK = "at_risk"
+    MET = "met"
+    BREACHED = "breached"
+    STOPPED = "stopped"
+
+
+@attrs.frozen(kw_only=True)
+class StepStatus:
+    """One step's state at ``now``.
+
+    * ``pending``/``at_risk``: ``due`` and ``remaining`` (business time left);
+    * ``met``: ``completed_at`` on or before ``due``, with the response time since the trigger
+      in business time and in wall-clock (elapsed) time;
+    * ``breached``: ``breached_at`` (the due instant) and ``overdue`` — business time past due,
+      up to the late completion (``completed_at``) or, while still open, up to ``now``;
+    * ``stopped``: the lead left for a stop stage at ``stopped_at`` before the step fell due.
+    """
+
+    step: str
+    state: StepState
+    due: datetime
+    required: int
+    done: int
+    remaining: timedelta | None = None
+    completed_at: datetime | None = None
+    response_business: timedelta | None = None
+    response_wall: timedelta | None = None
+    breached_at: datetime | None = None
+    overdue: timedelta | None = None
+    stopped_at: datetime | None = None
+    escalate: Escalation | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EscalationDecision:
+    """A breached step that is still open escalates: to the owner, their manager, or a queue.
+
+    ``owner_id`` is the lead's owner, so the caller can find the manager; ``queue`` is set for
+    queue escalations.
+    """
+
+    lead_id: str
+    step: str
+    to: EscalationTarget
+    queue: str | None
+    owner_id: str | None
+    since: datetime
+
+
+@attrs.frozen(kw_only=True)
+class NextAction:
+    """The next thing due: a step (with the escalation a miss would trigger) or the final action."""
+
+    step: str | None
+    action: ActionKind | None
+    due: datetime
+    escalation: Escalation | None = None
+
+
+class ActionState(enum.StrEnum):
+    """Where the final action stands: not yet due, due (carry it out), or skipped."""
+
+    PENDING = "pending"
+    DUE = "due"
+    SKIPPED = "skipped"
+
+
+@attrs.frozen(kw_only=True)
+class FinalDecision:
+    """The final action's decision: carry out ``action`` with ``reason`` when ``state`` is due.
+
+    ``skipped_because`` says why a skipped action will not happen (``connected`` or
+    ``stopped``).
+    """
+
+    action: ActionKind
+    reason: str
+    due: datetime
+    state: ActionState
+    skipped_because: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepResult:
+    """One lead's result for one step, flattened: the row the analytics reports read.
+
+    ``state`` is the adherence view — ``met``, ``breached`` or ``pending`` (at risk counts as
+    pending) — and ``detail`` the full :class:`StepState`. ``response_hours`` is business hours
+    from the trigger to completion (met, or breached and done late).
+    """
+
+    lead_id: str
+    policy: str
+    step: str
+    state: str
+    detail: StepState
+    due_at: datetime
+    response_hours: float | None
+    owner: str | None
+    team: str | None
+    source: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Evaluation:
+    """A lead judged against the policy that governs it, at ``now``."""
+
+    lead_id: str
+    policy: str
+    started_at: datetime
+    now: datetime
+    calendar: str
+    steps: tuple[StepStatus, ...]
+    next_action: NextAction | None
+    escalations: tuple[EscalationDecision, ...]
+    final: FinalDecision | None
+    owner_id: str | None = None
+    team: str | None = None
+    source: str | None = None
+
+    @property
+    def state(self) -> str:
+        """The whole SLA in one word: ``breached`` if any step is, else ``at_risk``, else
+        ``pending``, else ``met`` (``stopped`` when every step was stopped)."""
+        states = {s.state for s in self.steps}
+        for state in (StepState.BREACHED, StepState.AT_RISK, StepState.PENDING, StepState.MET):
+            if state in states:
+                return state.value
+        return StepState.STOPPED.value
+
+    def step(self, name: str) -> StepStatus:
+        """The status of the step called *name*."""
+        for status in self.steps:
+            if status.step == name:
+                return status
+        raise KeyError(name)
+
+    def results(self) -> tuple[StepResult, ...]:
+        """One flat :class:`StepResult` per step that is judged (stopped steps are left out)."""
+        out: list[StepResult] = []
+        for status in self.steps:
+            if status.state is StepState.STOPPED:
+                continue
+            state = StepState.PENDING if status.state is StepState.AT_RISK else status.state
+            hours = (
+                status.response_business / _HOUR if status.response_business is not None else None
+            )
+            out.append(
+                StepResult(
+                    lead_id=self.lead_id,
+                    policy=self.policy,
+                    step=status.step,
+                    state=state.value,
+                    detail=status.state,
+                    due_at=status.due,
+                    response_hours=hours,
+                    owner=self.owner_id,
+                    team=self.team,
+                    source=self.source,
+                )
+            )
+        return tuple(out)
+
+    def to_write(self, *, expected_version: str | None = None) -> SLAWrite:
+        """The SLA clock to write back to the CRM: next due time and overall state."""
+        due = self.next_action.due if self.next_action is not None else None
+        return SLAWrite(
+            lead_id=self.lead_id, due_at=due, state=self.state, expected_version=expected_version
+        )
+
+
+def select_policy(
+    lead: Lead,
+    policies: Iterable[SLAPolicy],
+    *,
+    now: datetime,
+    activities: Iterable[Activity] = (),
+) -> tuple[SLAPolicy, datetime] | None:
+    """The policy that governs *lead* at *now* and when its clock started, or ``None``.
+
+    Highest priority first; among equals the most recently started; then by name.
+    """
+    check_aware("now", now)
+    activities = tuple(activities)
+    best: tuple[int, float, str] | None = None
+    chosen: tuple[SLAPolicy, datetime] | None = None
+    for policy in policies:
+        start = policy.trigger.started_at(lead, activities, now=now)
+        if start is None:
+            continue
+        key = (-policy.priority, -start.timestamp(), policy.name)
+        if best is None or key < best:
+            best, chosen = key, (policy, start)
+    return chosen
+
+
+def _team_of(lead: Lead, choice: CalendarChoice) -> str | None:
+    if isinstance(choice, CalendarResolver):
+        return choice.team_of(lead)
+    team = lead.properties.get("team")
+    return team if isinstance(team, str) else None
+
+
+def evaluate(
+    lead: Lead,
+    touches: Iterable[Touch],
+    *,
+    now: datetime,
+    policies: Iterable[SLAPolicy],
+    calendar: CalendarChoice,
+    activities: Iterable[Activity] = (),
+) -> Evaluation | None:
+    """Judge *lead* at *now* against the policy that governs it; ``None`` if none has started.
+
+    *touches* and *activities* may hold other leads' records (they are filtered by lead id)
+    and records after *now* (ignored: evaluation sees only the past). *calendar* is one
+    :class:`~leadflow.calendar.BusinessCalendar` or a chooser per lead such as a
+    :class:`~leadflow.calendar.CalendarResolver`.
+    """
+    check_aware("now", now)
+    activities = tuple(activities)
+    chosen = select_policy(lead, policies, now=now, activities=activities)
+    if chosen is None:
+        return None
+    policy, start = chosen
+    cal = calendar_for(calendar, lead)
+    stopped_at = next(
+        (c.at for c in lead.history if c.to_stage in policy.stop_stages and start < c.at <= now),
+        None,
+    )
+    horizon = stopped_at if stopped_at is not None else now
+    seen = sorted(
+        (t for t in touches if t.lead_id == lead.id and start <= t.at <= horizon),
+        key=lambda t: (t.at.astimezone(UTC), t.id),
+    )
+    statuses = tuple(
+        _step_status(step, lead, seen, start=start, now=now, stopped_at=stopped_at, cal=cal)
+        for step in policy.steps
+    )
+    final = _final_decision(policy, seen, statuses, now=now, stopped_at=stopped_at)
+    open_steps = [
+        (status, step)
+        for status, step in zip(statuses, policy.steps, strict=True)
+        if status.state in (StepState.PENDING, StepState.AT_RISK)
+    ]
+    next_action: NextAction | None = None
+    if open_steps:
+        status, step = min(open_steps, key=lambda pair: pair[0].due)
+        next_action = NextAction(
+            step=step.name, action=None, due=status.due, escalation=step.escalate
+        )
+    elif final is not None and final.state is ActionState.PENDING:
+        next_action = NextAction(step=None, action=final.action, due=final.due)
+    escalations = tuple(
+        EscalationDecision(
+            lead_id=lead.id,
+            step=status.step,
+            to=status.escalate.to,
+            queue=status.escalate.queue,
+            owner_id=lead.owner_id,
+            since=status.due,
+        )
+        for status in statuses
+        if status.state is StepState.BREACHED
+        and status.completed_at is None
+        and status.escalate is not None
+    )
+    return Evaluation(
+        lead_id=lead.id,
+        policy=policy.name,
+        started_at=start,
+        now=now,
+        calendar=cal.name or cal.zone,
+        steps=statuses,
+        next_action=next_action,
+        escalations=escalations,
+        final=final,
+        owner_id=lead.owner_id,
+        team=_team_of(lead, calendar),
+        source=lead.source,
+    )
+
+
+def _step_status(
+    step: Step,
+    lead: Lead,
+    touches: Sequence[Touch],
+    *,
+    start: datetime,
+    now: datetime,
+    stopped_at: datetime | None,
+    cal: BusinessCalendar,
+) -> StepStatus:
+    due = step.due(start, cal)
+    matching = [t for t in touches if step.matches(t, lead)]
+    status = StepStatus(
+        step=step.name,
+        state=StepState.PENDING,
+        due=due,
+        required=step.count,
+        done=min(len(matching), step.count),
+        escalate=step.escalate,
+    )
+    if len(matching) >= step.count:
+        done_at = matching[step.count - 1].at
+        status = attrs.evolve(
+            status,
+            completed_at=done_at,
+            response_business=cal.between(start, done_at),
+            response_wall=done_at.astimezone(UTC) - start.astimezone(UTC),
+        )
+        if done_at <= due:
+            return attrs.evolve(status, state=StepState.MET)
+        return attrs.evolve(
+            status,
+            state=StepState.BREACHED,
+            breached_at=due,
+            overdue=cal.between(due, done_at),
+        )
+    if stopped_at is not None and stopped_at <= due:
+        return attrs.evolve(status, state=StepState.STOPPED, stopped_at=stopped_at)
+    if now > due:
+        return attrs.evolve(
+            status, state=StepState.BREACHED, breached_at=due, overdue=cal.between(due, now)
+        )
+    remaining = cal.between(now, due)
+    state = StepState.AT_RISK if step.warn and remaining <= step.warn else StepState.PENDING
+    return attrs.evolve(status, state=state, remaining=remaining)
+
+
+def _final_decision(
+    policy: SLAPolicy,
+    touches: Sequence[Touch],
+    statuses: Sequence[StepStatus],
+    *,
+    now: datetime,
+    stopped_at: datetime | None,
+) -> FinalDecision | None:
+    final = policy.final
+    if final is None:
+        return None
+    due = max(s.due for s in statuses)
+    decision = FinalDecision(
+        action=final.action, reason=final.reason, due=due, state=ActionState.PENDING
+    )
+    if stopped_at is not None and stopped_at <= due:
+        return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="stopped")
+    if final.unless_connected and any(t.outcome.is_connect for t in touches):
+        return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="connected")
+    return attrs.evolve(decision, state=ActionState.DUE if now > due else ActionState.PENDING)
+
+
+def evaluate_many(
+    leads: Iterable[Lead],
+    touches: Iterable[Touch],
+    *,
+    now: datetime,
+    policies: Iterable[SLAPolicy],
+    calendar: CalendarChoice,
+    activities: Iterable[Activity] = (),
+) -> list[Evaluation]:
+    """:func:`evaluate` for many leads at once, in the leads' order.
+
+    Touches and activities are grouped by lead id once; leads no policy has started for are
+    left out (so ``len(result) <= len(leads)``).
+    """
+    check_aware("now", now)
+    policies = tuple(policies)
+    by_lead: dict[str, list[Touch]] = {}
+    for touch in touches:
+        by_lead.setdefault(touch.lead_id, []).append(touch)
+    acts: dict[str, list[Activity]] = {}
+    for activity in activities:
+        acts.setdefault(activity.lead_id, []).append(activity)
+    results: list[Evaluation] = []
+    for lead in leads:
+        result = evaluate(
+            lead,
+            by_lead.get(lead.id, ()),
+            now=now,
+            policies=policies,
+            calendar=calendar,
+            activities=acts.get(lead.id, ()),
+        )
+        if result is not None:
+            results.append(result)
+    return results
+
+
+# -- adherence -------------------------------------------------------------------------------
+
+
+def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default, ``method="inclusive"``)."""
+    position = (len(sorted_values) - 1) * fraction
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def adherence(
+    evaluations: Iterable[Evaluation],
+    by: Sequence[str] = ("step",),
+    *,
+    teams: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """SLA adherence grouped by *by* (any of :data:`ADHERENCE_DIMENSIONS`), as plain rows.
+
+    Each row holds the group's values, then ``steps`` (how many step statuses), ``met``,
+    ``breached``, ``pending`` (pending and at risk), ``at_risk``, ``stopped``, the shares
+    ``share_met``/``share_breached``/``share_pending`` of the steps that were not stopped, and
+    ``median_response_hours``/``p90_response_hours``: business hours from trigger to completion
+    over completed steps (met, or breached and done late), ``None`` when there are none.
+    *teams* maps owner ids to teams, overriding the team recorded on the evaluation.
+
+    >>> adherence([], by=("owner",))
+    []
+    """
+    by = tuple(by)
+    for dim in by:
+        if dim not in ADHERENCE_DIMENSIONS:
+            raise ValidationError(
+                "by", dim, f"is not one of {', '.join(map(repr, ADHERENCE_DIMENSIONS))}"
+            )
+    groups: dict[tuple[str | None, ...], list[StepStatus]] = {}
+    for ev in evaluations:
+        team = ev.team
+        if teams is not None and ev.owner_id is not None and ev.owner_id in teams:
+            team = teams[ev.owner_id]
+        values: dict[str, str | None] = {
+            "owner": ev.owner_id,
+            "team": team,
+            "source": ev.source,
+            "policy": ev.policy,
+            "calendar": ev.calendar,
+        }
+        for status in ev.steps:
+            values["step"] = status.step
+            groups.setdefault(tuple(values[d] for d in by), []).append(status)
+    rows: list[dict[str, Any]] = []
+    for key in sorted(groups, key=lambda k: tuple((x is None, x or "") for x in k)):
+        statuses = groups[key]
+        counts = dict.fromkeys(StepState, 0)
+        for status in statuses:
+            counts[status.state] += 1
+        pending = counts[StepState.PENDING] + counts[StepState.AT_RISK]
+        judged = counts[StepState.MET] + counts[StepState.BREACHED] + pending
+        hours = sorted(
+            s.response_business / _HOUR for s in statuses if s.response_business is not None
+        )
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row.update(
+            steps=len(statuses),
+            met=counts[StepState.MET],
+            breached=counts[StepState.BREACHED],
+            pending=pending,
+            at_risk=counts[StepState.AT_RISK],
+            stopped=counts[StepState.STOPPED],
+            share_met=counts[StepState.MET] / judged if judged else None,
+            share_breached=counts[StepState.BREACHED] / judged if judged else None,
+            share_pending=pending / judged if judged else None,
+            median_response_hours=_percentile(hours, 0.5) if hours else None,
+            p90_response_hours=_percentile(hours, 0.9) if hours else None,
+        )
+        rows.append(row)
+    return rows

@@ -1,0 +1,55 @@
+"""The embedded store passes the adapter contract suite, loaded through its entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadflow import adapters
+from leadflow.adapters.sqlite import SQLiteAdapter
+from leadflow.adapters.testing import AdapterContract, Seeder
+from leadflow.ports import Adapter, Entity
+
+
+class TestSQLiteAdapter(AdapterContract):
+    @pytest.fixture
+    def adapter(self, tmp_path: Path) -> Iterator[Adapter]:
+        adapter = adapters.load("sqlite", path=str(tmp_path / "store.sqlite"), page_size=4)
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def reopen(self, tmp_path: Path) -> Callable[[], Adapter]:
+        return lambda: SQLiteAdapter(tmp_path / "store.sqlite", page_size=4)
+
+    @pytest.fixture
+    def seed(self, tmp_path: Path) -> Iterator[Seeder]:
+        # A second connection: records arrive behind the adapter's back, as from another process.
+        other = SQLiteAdapter(tmp_path / "store.sqlite")
+
+        def seed(entity: Entity, items: Any) -> list[Any]:
+            return other.upsert(entity, items)
+
+        yield seed
+        other.close()
+
+
+class TestSQLiteInMemory(AdapterContract):
+    """``:memory:`` has no second connection, so seeding goes through the adapter itself."""
+
+    @pytest.fixture
+    def adapter(self) -> Iterator[SQLiteAdapter]:
+        adapter = SQLiteAdapter(":memory:", page_size=3)
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def reopen(self) -> Callable[[], Adapter]:
+        pytest.skip("an in-memory store does not survive a restart, by design")
+
+    @pytest.fixture
+    def seed(self, adapter: SQLiteAdapter) -> Seeder:
+        return adapter.upsert

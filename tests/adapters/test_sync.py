@@ -1,0 +1,239 @@
+"""The shared sync machinery: retries under a budget, batching, keyset tokens, redaction."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadflow.adapters._sync import (
+    GIVE_UP,
+    RETRY,
+    Decision,
+    KeysetToken,
+    RetryPolicy,
+    Secret,
+    chunked,
+    get_logger,
+    log,
+    parse_retry_after,
+    redact,
+    retry_after,
+    retry_call,
+)
+from leadflow.errors import ValidationError
+
+
+class FakeClock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: float | None = None) -> None:
+        super().__init__("429 Too Many Requests")
+        self.retry_after = retry_after
+
+
+def failing(errors: list[Exception], result: str = "done"):  # type: ignore[no-untyped-def]
+    calls = {"n": 0}
+
+    def fn() -> str:
+        calls["n"] += 1
+        if errors:
+            raise errors.pop(0)
+        return result
+
+    fn.calls = calls  # type: ignore[attr-defined]
+    return fn
+
+
+def classify(exc: BaseException) -> Decision:
+    if isinstance(exc, Throttled):
+        return retry_after(exc.retry_after) if exc.retry_after is not None else RETRY
+    if isinstance(exc, ConnectionError):
+        return RETRY
+    return GIVE_UP
+
+
+def test_retries_until_success_with_backoff() -> None:
+    clock = FakeClock()
+    fn = failing([ConnectionError("reset"), ConnectionError("reset")])
+    policy = RetryPolicy(base_delay=1.0, jitter=0.0)
+    assert (
+        retry_call(fn, policy=policy, classify=classify, sleep=clock.sleep, clock=clock) == "done"
+    )
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_retry_after_is_honoured_exactly() -> None:
+    clock = FakeClock()
+    fn = failing([Throttled(retry_after=7)])
+    retry_call(fn, policy=RetryPolicy(), classify=classify, sleep=clock.sleep, clock=clock)
+    assert clock.sleeps == [7.0]
+
+
+def test_give_up_propagates_at_once() -> None:
+    clock = FakeClock()
+    fn = failing([PermissionError("expired session")])
+    with pytest.raises(PermissionError):
+        retry_call(fn, policy=RetryPolicy(), classify=classify, sleep=clock.sleep, clock=clock)
+    assert clock.sleeps == []
+    assert fn.calls["n"] == 1  # type: ignore[attr-defined]
+
+
+def test_attempts_are_bounded() -> None:
+    clock = FakeClock()
+    fn = failing([ConnectionError(str(i)) for i in range(10)])
+    with pytest.raises(ConnectionError) as info:
+        retry_call(
+            fn,
+            policy=RetryPolicy(max_attempts=3),
+            classify=classify,
+            sleep=clock.sleep,
+            clock=clock,
+        )
+    assert fn.calls["n"] == 3  # type: ignore[attr-defined]
+    assert "gave up after 3 attempts" in "".join(info.value.__notes__)
+
+
+def test_total_time_is_bounded_even_when_the_server_asks_for_more() -> None:
+    clock = FakeClock()
+    fn = failing([Throttled(retry_after=20), Throttled(retry_after=20), Throttled(retry_after=20)])
+    policy = RetryPolicy(max_attempts=10, max_elapsed=45)
+    with pytest.raises(Throttled) as info:
+        retry_call(fn, policy=policy, classify=classify, sleep=clock.sleep, clock=clock)
+    assert clock.sleeps == [20.0, 20.0]
+    assert "45s budget" in "".join(info.value.__notes__)
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    base=st.floats(0.01, 5),
+    cap=st.floats(0.01, 60),
+    jitter=st.floats(0, 1),
+    retry=st.integers(1, 30),
+)
+def test_backoff_stays_within_its_bounds(
+    seed: int, base: float, cap: float, jitter: float, retry: int
+) -> None:
+    policy = RetryPolicy(base_delay=base, max_delay=cap, jitter=jitter, rng=random.Random(seed))
+    ceiling = min(cap, base * 2.0 ** (retry - 1))
+    delay = policy.backoff(retry)
+    assert ceiling * (1 - jitter) - 1e-9 <= delay <= ceiling + 1e-9
+
+
+def test_backoff_jitter_comes_from_the_injected_rng() -> None:
+    one = RetryPolicy(rng=random.Random(42))
+    two = RetryPolicy(rng=random.Random(42))
+    assert [one.backoff(n) for n in range(1, 6)] == [two.backoff(n) for n in range(1, 6)]
+
+
+def test_policy_validation_names_the_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        RetryPolicy(max_attempts=0)
+    assert info.value.field == "max_attempts"
+    with pytest.raises(ValidationError, match="jitter"):
+        RetryPolicy(jitter=1.5)
+    with pytest.raises(ValidationError, match="retry_after"):
+        retry_after(-1)
+
+
+def test_parse_retry_after() -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Mon, 02 Mar 2026 09:01:00 GMT", now=now) == 60.0
+    assert parse_retry_after("Mon, 02 Mar 2026 08:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("Mon, 02 Mar 2026 09:01:00 GMT") is None
+    assert parse_retry_after("-3") is None
+
+
+@given(items=st.lists(st.integers()), size=st.integers(1, 20))
+def test_chunked_keeps_order_and_respects_size(items: list[int], size: int) -> None:
+    chunks = list(chunked(items, size))
+    assert [x for chunk in chunks for x in chunk] == items
+    assert all(1 <= len(c) <= size for c in chunks)
+    assert all(len(c) == size for c in chunks[:-1])
+
+
+def test_chunked_refuses_a_bad_size() -> None:
+    with pytest.raises(ValidationError, match="size"):
+        list(chunked([1], 0))
+
+
+stamps = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+)
+ids = st.text(min_size=1, max_size=12)
+
+
+@given(stamp=stamps, ident=ids)
+def test_keyset_token_round_trips(stamp: datetime, ident: str) -> None:
+    token = KeysetToken(stamp=stamp, id=ident)
+    assert KeysetToken.decode(token.encode()) == token
+    assert token.stamp == stamp
+
+
+@given(rows=st.lists(st.tuples(stamps, ids), min_size=1, max_size=30), pick=st.integers(0, 29))
+def test_keyset_resumes_exactly_after_a_row(rows: list[tuple[datetime, str]], pick: int) -> None:
+    ordered = sorted({(s.astimezone(UTC), i) for s, i in rows})
+    cut = ordered[pick % len(ordered)]
+    token = KeysetToken(stamp=cut[0], id=cut[1])
+    after = [row for row in ordered if token.precedes(*row)]
+    assert after == ordered[ordered.index(cut) + 1 :]
+    assert KeysetToken.last_of(ordered) == KeysetToken(stamp=ordered[-1][0], id=ordered[-1][1])
+
+
+def test_keyset_token_refuses_garbage() -> None:
+    for bad in ("", "no-separator", "not a date|x", "2026-03-01T00:00:00|x"):
+        with pytest.raises(ValidationError):
+            KeysetToken.decode(bad)
+    with pytest.raises(ValidationError, match="naive"):
+        KeysetToken(stamp=datetime(2026, 1, 1), id="x")
+    assert KeysetToken.last_of([]) is None
+
+
+def test_secrets_never_show() -> None:
+    secret = Secret("tok-123")
+    assert "tok-123" not in repr(secret)
+    assert "tok-123" not in f"{secret} {[secret]}"
+    assert redact({"token": secret, "n": 1}) == {"token": "***", "n": 1}
+    assert redact(["Bearer abc.def", ("password=pw",)]) == ["Bearer ***", ("password=***",)]
+    assert redact("sid 00D5g000004XyZaEAK!AQ0AQH.abc", secrets=[secret]) == "sid ***"
+    assert redact({"residence": "Berlin", "Authorization": "x"}) == {
+        "residence": "Berlin",
+        "Authorization": "***",
+    }
+
+
+@given(token=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=8, max_size=40))
+def test_redact_removes_any_listed_secret(token: str) -> None:
+    text = f"POST /login failed: token={token} for {token}"
+    assert token not in redact(text, secrets=[token])
+
+
+def test_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    child = get_logger("unit")
+    with caplog.at_level(logging.INFO, logger="leadflow.adapters"):
+        log.info("calling with %s", {"access_token": "abc123"})
+        child.info("Authorization: Bearer eyJzzz")
+    text = caplog.text
+    assert "abc123" not in text
+    assert "eyJzzz" not in text
+    assert "Bearer ***" in text
