@@ -84,7 +84,7 @@ def run_leadflow(leads: Path, events: Path) -> object:
     plan = compile_scorecard(load_scorecard(CARD))
     return plan.score(
         read_batches(leads, columns=dict(plan.lead_columns), batch_size=1 << 20),
-        read_batches(events, columns=EVENT_COLUMNS, batch_size=1 << 20),
+        read_batches(events, columns=EVENT_COLUMNS, dictionary=("kind",), batch_size=1 << 20),
         as_of=AS_OF,
     )
 

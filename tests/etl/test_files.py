@@ -256,3 +256,27 @@ def test_partition_files_split_leads_and_events_consistently(
         assert event_ids <= ids
         assert ids  # 300 keys over 4 partitions: none is empty
     assert total_leads == 300
+
+
+def test_dictionary_encoded_columns_are_checked_once_per_value() -> None:
+    lead_ids = pa.array(["L-1", "", "L-1", None, "L-2"]).dictionary_encode()
+    kinds = pa.array([" quote_request ", "web_visit", "Bad Kind", "web_visit", None])
+    batch = pa.record_batch({"lead_id": lead_ids, "kind": kinds.dictionary_encode()})
+    sink = ErrorSink(None)
+    out = conform(batch, {"lead_id": pa.string(), "kind": pa.string()},
+                  required={"lead_id", "kind"}, source="events", row_offset=10, errors=sink,
+                  id_column="lead_id")  # fmt: skip
+    assert pa.types.is_dictionary(out.column("lead_id").type)
+    assert out.column("kind").to_pylist() == ["quote_request"]
+    assert [(e.row, e.field, e.value) for e in sink.errors] == [
+        (11, "lead_id", ""),
+        (12, "kind", "Bad Kind"),
+        (13, "lead_id", None),
+        (14, "kind", None),
+    ]
+
+
+def test_parquet_columns_can_be_read_dictionary_encoded(small_files: GeneratedFiles) -> None:
+    batch = next(read_batches(small_files.events, dictionary=("lead_id", "kind")))
+    assert pa.types.is_dictionary(batch.schema.field("lead_id").type)
+    assert pa.types.is_string(batch.schema.field("occurred_at").type) is False

@@ -166,7 +166,7 @@ KINDS = ["quote_request", "demo_request", "pricing_page_visit", "webinar_attende
 TITLES = ["VP Sales", "svp marketing", "Director of IT", "Head of Data", "Student", "Intern",
           "Chief Executive", "Engineer", " vp ", "AVP", None]  # fmt: skip
 INDUSTRIES = ["Software", " software ", "Retail", "SOFTWARE", None]
-EMAILS = ["ann@gmail.com", "bo@example.com", "cy@uni.edu", "DI@Hotmail.com", None]
+EMAILS = ["ann@gmail.com", "bo@example.com", "cy@uni.edu", "DI@Hotmail.com", "dé@uni.edu", None]
 
 field_conditions = st.one_of(
     st.builds(

@@ -99,7 +99,9 @@ def score_files(
     plan = card if isinstance(card, ColumnarPlan) else compile_scorecard(card)
     sink = ErrorSink(errors)
     leads_in = _Counted(read_batches(leads, batch_size=batch_size, columns=_lead_names(plan)))
-    events_in = _Counted(read_batches(events, batch_size=batch_size, columns=EVENT_COLUMNS))
+    events_in = _Counted(
+        read_batches(events, batch_size=batch_size, columns=EVENT_COLUMNS, dictionary=("kind",))
+    )
     account_table = None
     if accounts is not None:
         account_table = pa.Table.from_batches(list(read_batches(accounts)))

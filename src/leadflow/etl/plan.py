@@ -80,6 +80,8 @@ __all__ = ["EVENT_COLUMNS", "ColumnarPlan", "compile_scorecard"]
 _TS = pa.timestamp("us", tz="UTC")
 _DAY = 86400.0
 _LN2 = math.log(2.0)
+#: "No activity" in a newest-time column while aggregating (stored as null in results).
+_NO_TIME = np.iinfo(np.int64).min
 #: Partial aggregates are merged once they hold this many rows, bounding memory.
 _COMPACT_ROWS = 2_000_000
 
@@ -196,44 +198,73 @@ class ColumnarPlan:
         return pa.schema(fields).empty_table()
 
     def _aggregate_batch(self, batch: pa.RecordBatch, as_of_ts: float) -> pa.Table:
+        """Per-lead partial aggregates of one conformed events batch.
+
+        The lead ids of the events that count are dictionary-encoded once, and the sums,
+        counts and maxima are numpy ``bincount``/``maximum.at`` over the codes.
+        """
         if not self.kinds or batch.num_rows == 0:
             return self._empty_aggregate()
-        kind = batch.column("kind")
-        micros = batch.column("occurred_at").cast(pa.int64())
+        kinds = _dictionary(batch.column("kind"))
+        kind_names = kinds.dictionary.to_pylist()
+        kind_codes = kinds.indices.to_numpy(zero_copy_only=False)
+        micros = batch.column("occurred_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
         # The per-record path's arithmetic, step for step: POSIX seconds as floats, then days.
-        age = pc.divide(pc.subtract(as_of_ts, pc.divide(micros.cast(pa.float64()), 1e6)), _DAY)
-        keep = pc.and_(pc.is_in(kind, value_set=pa.array(self.kinds)), pc.greater_equal(age, 0.0))
-        if not pc.any(keep).as_py():
+        age = (as_of_ts - micros / 1e6) / _DAY
+        wanted = np.array([k in self.kinds for k in kind_names] + [False], dtype=bool)
+        keep = wanted[kind_codes] & (age >= 0.0)
+        if not keep.any():
             return self._empty_aggregate()
-        kind, micros, age = kind.filter(keep), micros.filter(keep), age.filter(keep)
-        columns: dict[str, pa.Array] = {"lead_id": batch.column("lead_id").filter(keep)}
-        aggregations: list[tuple[str, str]] = []
-        decays: dict[float, pa.Array] = {}
+        # Hash only the lead ids of the events that count (often under half of them).
+        leads = _dictionary(batch.column("lead_id").filter(pa.array(keep)))
+        codes = leads.indices.to_numpy(zero_copy_only=False)
+        kind_codes, micros, age = kind_codes[keep], micros[keep], age[keep]
+        groups = len(leads.dictionary)
+        columns: dict[str, Any] = {}
+        decays: dict[float, Any] = {}
         for rule in self.per_activity:
-            mask = self._mask(kind, age, rule.kinds, rule.window)
+            mask = self._mask(kind_names, kind_codes, age, rule.kinds, rule.window)
             decay = decays.get(rule.rate)
             if decay is None:
-                decay = decays[rule.rate] = pc.exp(pc.multiply(age, rule.rate))
-            columns[f"__s{rule.index}"] = pc.if_else(mask, pc.multiply(rule.points, decay), 0.0)
-            aggregations.append((f"__s{rule.index}", "sum"))
+                decay = decays[rule.rate] = np.exp(age * rule.rate)
+            columns[f"__s{rule.index}"] = np.bincount(
+                codes[mask], weights=rule.points * decay[mask], minlength=groups
+            )
             if self.explain:  # only explanations tell "no activity" from "0 points"
-                columns[f"__n{rule.index}"] = mask.cast(pa.int64())
-                aggregations.append((f"__n{rule.index}", "sum"))
+                columns[f"__n{rule.index}"] = np.bincount(codes[mask], minlength=groups)
         for counter in self.counters:
-            mask = self._mask(kind, age, counter.kinds, counter.window)
-            columns[f"__c{counter.index}"] = mask.cast(pa.int64())
-            columns[f"__t{counter.index}"] = pc.if_else(mask, micros, pa.scalar(None, pa.int64()))
-            aggregations += [(f"__c{counter.index}", "sum"), (f"__t{counter.index}", "max")]
-        grouped = pa.table(columns).group_by("lead_id").aggregate(aggregations)
-        return grouped.rename_columns([_plain(n) for n in grouped.column_names])
+            mask = self._mask(kind_names, kind_codes, age, counter.kinds, counter.window)
+            columns[f"__c{counter.index}"] = np.bincount(codes[mask], minlength=groups)
+            newest = np.full(groups, _NO_TIME, dtype=np.int64)
+            np.maximum.at(newest, codes[mask], micros[mask])
+            columns[f"__t{counter.index}"] = newest
+        seen = np.flatnonzero(np.bincount(codes, minlength=groups))
+        return self._table(leads.dictionary.cast(pa.string()).take(pa.array(seen)), columns, seen)
+
+    def _table(self, lead_ids: pa.Array, columns: dict[str, Any], rows: Any) -> pa.Table:
+        """An aggregate table from numpy columns, keeping *rows*; no activity means null time."""
+        arrays: dict[str, pa.Array] = {"lead_id": lead_ids}
+        for field in list(self._empty_aggregate().schema)[1:]:
+            name = field.name
+            values = columns[name][rows]
+            if name.startswith("__t"):
+                arrays[name] = pa.array(values, type=pa.int64(), mask=values == _NO_TIME)
+            else:
+                arrays[name] = pa.array(values, type=field.type)
+        return pa.table(arrays)
 
     @staticmethod
     def _mask(
-        kind: pa.Array, age: pa.Array, kinds: tuple[str, ...], window: float | None
-    ) -> pa.Array:
-        mask = pc.is_in(kind, value_set=pa.array(kinds))
+        kind_names: list[str],
+        kind_codes: Any,
+        age: Any,
+        kinds: tuple[str, ...],
+        window: float | None,
+    ) -> Any:
+        by_code = np.array([k in kinds for k in kind_names] + [False], dtype=bool)
+        mask = by_code[kind_codes]
         if window is not None:
-            mask = pc.and_(mask, pc.less_equal(age, window))
+            mask &= age <= window
         return mask
 
     def _combine(self, parts: list[pa.Table]) -> pa.Table:
@@ -242,13 +273,24 @@ class ColumnarPlan:
         table = pa.concat_tables(parts)
         if len(parts) == 1:
             return table
-        aggregations = [
-            (name, "max" if name.startswith("__t") else "sum")
-            for name in table.column_names
-            if name != "lead_id"
-        ]
-        grouped = table.group_by("lead_id").aggregate(aggregations)
-        return grouped.rename_columns([_plain(n) for n in grouped.column_names])
+        leads = _dictionary(table.column("lead_id").combine_chunks())
+        codes = leads.indices.to_numpy(zero_copy_only=False)
+        groups = len(leads.dictionary)
+        columns: dict[str, Any] = {}
+        for name in table.column_names[1:]:
+            column = table.column(name)
+            if name.startswith("__t"):
+                values = pc.fill_null(column, _NO_TIME).to_numpy()
+                newest = np.full(groups, _NO_TIME, dtype=np.int64)
+                np.maximum.at(newest, codes, values)
+                columns[name] = newest
+            elif pa.types.is_floating(column.type):
+                columns[name] = np.bincount(codes, weights=column.to_numpy(), minlength=groups)
+            else:
+                columns[name] = np.bincount(
+                    codes, weights=column.to_numpy().astype(np.float64), minlength=groups
+                ).astype(np.int64)
+        return self._table(leads.dictionary, columns, np.arange(groups))
 
     # -- leads -------------------------------------------------------------------------------
 
@@ -341,16 +383,10 @@ class ColumnarPlan:
         accounts: pa.Table | None,
         as_of_ts: float,
     ) -> pa.RecordBatch:
-        n = batch.num_rows
-        table = pa.Table.from_batches([batch]).append_column(
-            "__row", pa.array(np.arange(n, dtype=np.int64))
-        )
-        if aggregate.num_rows:
-            table = table.join(aggregate, keys="id", right_keys="lead_id", join_type="left outer")
-        if accounts is not None and accounts.num_rows and "account_id" in table.column_names:
-            table = table.join(accounts, keys="account_id", join_type="left outer")
-        if table.num_rows != n or aggregate.num_rows or accounts is not None:
-            table = table.sort_by("__row")
+        table = pa.Table.from_batches([batch])
+        table = _lookup(table, "id", aggregate, "lead_id")
+        if accounts is not None and "account_id" in table.column_names:
+            table = _lookup(table, "account_id", accounts, "account_id")
         return self.evaluate(table, as_of_ts=as_of_ts)
 
     @property
@@ -572,12 +608,8 @@ class _Frame:
     def field(self, field: str) -> pa.Array:
         """The values a condition on *field* reads, as the per-record path's getter would."""
         if field == "email_domain":
-            email = self.field("email")
-            return pc.if_else(
-                pc.match_substring(email, "@"),
-                pc.replace_substring_regex(email, r"^.*@", ""),
-                pa.scalar(None, pa.string()),
-            )
+            email = self.field("email")  # checked: exactly one "@" (the model's e-mail rule)
+            return pc.list_element(pc.split_pattern(email, "@", max_splits=1), 1)
         if field == "full_name":
             first, last = self.field("first_name"), self.field("last_name")
             both = pc.binary_join_element_wise(first, last, " ")  # null unless both are set
@@ -648,6 +680,8 @@ def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
         if condition.max is not None:
             hit = pc.and_(hit, pc.less_equal(values, condition.max))
         return pc.fill_null(hit, False)
+    if isinstance(condition, Regex) and _re2_safe(condition.pattern):
+        return _regex_fast(values, condition.pattern)
     if isinstance(condition, Regex | TitleKeywords):
         search = (
             re.compile(condition.pattern).search
@@ -656,6 +690,38 @@ def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
         )
         return _per_value(values, lambda v: search(v if isinstance(v, str) else str(v)) is not None)
     raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+
+
+#: Patterns whose meaning is the same in RE2 (Arrow) and Python's ``re`` on ASCII text without
+#: line breaks: literals, escaped punctuation, ``. ^ $ | * + ? {m,n}``, groups ``( )``/``(?: )``,
+#: bracket classes, and a leading ``(?i)``. No ``\\w \\s \\b``, look-arounds or back-references.
+_RE2_SAFE = re.compile(
+    r"(?:\(\?i\))?(?:\(\?:|[A-Za-z0-9 _@,/'%&=<>!~#\-]|\\[.\-+*?()\[\]{}|^$/@]|[.^$|()*+?{}\[\]])*"
+)
+
+
+def _re2_safe(pattern: str) -> bool:
+    return _RE2_SAFE.fullmatch(pattern) is not None and "(?" not in pattern.replace(
+        "(?:", ""
+    ).removeprefix("(?i)")
+
+
+def _regex_fast(values: pa.Array, pattern: str) -> pa.Array:
+    """``re.search(pattern, value)`` per row: RE2 for plain ASCII text, Python for the rest."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _per_value(values, lambda v: re.search(pattern, str(v)) is not None)
+    hits = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    unusual = pc.fill_null(
+        pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring(values, "\n")), False
+    )
+    if not pc.any(unusual).as_py():
+        return hits
+    search = re.compile(pattern).search
+    slow = _per_value(
+        pc.if_else(unusual, values, pa.scalar(None, values.type)),
+        lambda v: search(v) is not None,
+    )
+    return pc.if_else(unusual, slow, hits)
 
 
 def _clamp_scalar(value: float, cap: float | None) -> float:
@@ -671,6 +737,29 @@ def _clamp(values: pa.Array, cap: float | None) -> pa.Array:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _lookup(table: pa.Table, key: str, other: pa.Table, other_key: str) -> pa.Table:
+    """*table* with *other*'s columns appended, matched on ``key == other_key`` (left join:
+    the first match, or nulls). Keeps *table*'s row order; builds one hash of *other*'s keys.
+    """
+    if other.num_rows == 0:
+        positions = pa.nulls(table.num_rows, pa.int32())
+    else:
+        positions = pc.index_in(table.column(key), value_set=other.column(other_key))
+    for name in other.column_names:
+        if name != other_key:
+            table = table.append_column(name, other.column(name).take(positions))
+    return table
+
+
+def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """*values* as a dictionary array (encoding it when it is not already)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        return values
+    return pc.dictionary_encode(values)
 
 
 def _plain(name: str) -> str:
