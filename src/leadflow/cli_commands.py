@@ -251,10 +251,17 @@ def score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--now", help="score as of this ISO-8601 instant (default: now)")
     parser.add_argument("--lead", action="append", default=[], help="score only this lead id")
     parser.add_argument("--top", type=int, default=10, help="how many top leads to print")
+    from leadflow.cli_etl import file_mode_arguments  # ETL: leadflow score --leads/--events/--out
+
+    file_mode_arguments(parser)
 
 
 def score(args: argparse.Namespace, out: Output) -> int:
     """Score the leads in a store (read-only) and print the distribution and the top leads."""
+    if getattr(args, "leads", None) is not None:  # file mode (leadflow[etl]): see cli_etl
+        from leadflow.cli_etl import score_files_command
+
+        return score_files_command(args, out)
     from leadflow.demo import demo_scorecard
     from leadflow.rules.scorecard import load_scorecard
     from leadflow.rules.scoring import score_many

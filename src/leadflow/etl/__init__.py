@@ -1,0 +1,40 @@
+"""Scoring at ETL scale: columnar plans over Arrow batches, streaming files, and Spark.
+
+Scope: the optional ``etl`` extra (``pip install "leadflow[etl]"``, which brings pyarrow).
+Importing :mod:`leadflow` never imports this package; importing this package without pyarrow
+raises :class:`~leadflow.errors.MissingExtraError` naming the install command.
+
+* :func:`compile_scorecard` / :class:`ColumnarPlan` (:mod:`leadflow.etl.plan`) -- a scorecard
+  compiled once and evaluated over Arrow tables or record batches.
+* :func:`score_files` (:mod:`leadflow.etl.pipeline`) -- leads and events files in, scores and an
+  errors file out, in bounded memory; what ``leadflow score`` runs.
+* :mod:`leadflow.etl.spark` -- the same plan inside Spark (``pip install "leadflow[spark]"``).
+* :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet and CSV, per-row
+  validation with an errors file, and hash partitioning of leads and events by lead id.
+* :mod:`leadflow.etl.synthetic` -- a seeded generator of leads and events files for tests and
+  benchmarks.
+"""
+
+from __future__ import annotations
+
+from leadflow.errors import MissingExtraError
+
+try:
+    import pyarrow  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
+    raise MissingExtraError("leadflow.etl", "etl", "pyarrow") from exc
+
+from leadflow.etl.files import ErrorSink, RowError, TableWriter, read_batches
+from leadflow.etl.pipeline import ScoreSummary, score_files
+from leadflow.etl.plan import ColumnarPlan, compile_scorecard
+
+__all__ = [
+    "ColumnarPlan",
+    "ErrorSink",
+    "RowError",
+    "ScoreSummary",
+    "TableWriter",
+    "compile_scorecard",
+    "read_batches",
+    "score_files",
+]

@@ -1,0 +1,798 @@
+"""Columnar scoring: a scorecard compiled once into a plan that scores Arrow batches.
+
+Scope: :func:`compile_scorecard` turns a :class:`~leadflow.rules.scorecard.Scorecard` into a
+:class:`ColumnarPlan` -- plain frozen data that pickles cleanly (so Spark can ship it to its
+workers) and does no I/O. The plan evaluates
+
+* fit rules as vector predicates over a batch of leads (string predicates run once per distinct
+  value, with the very functions the per-record path uses, so they agree exactly);
+* behaviour rules as grouped, decayed sums over the events, joined to the leads by lead id;
+* recommendations as vector thresholds;
+
+and returns the same numbers as :func:`leadflow.rules.scoring.score_lead` (to floating-point
+rounding: sums are not correctly rounded here) with the same recommendations.
+
+Events are reduced to one row of aggregates per lead (:meth:`ColumnarPlan.aggregate`), batch by
+batch, in memory proportional to the number of distinct leads with relevant events -- not to the
+number of events -- and in any order. Leads are then scored batch by batch
+(:meth:`ColumnarPlan.score_batches`). For more leads than fit in memory, split leads and events
+by the same hash of the lead id (:func:`leadflow.etl.files.partition_by_key`, or Spark's
+``groupBy``) and score each partition alone.
+
+>>> from datetime import datetime, timezone
+>>> import pyarrow as pa
+>>> from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
+>>> card = Scorecard(name="tiny", rules=[
+...     Rule(id="vp", category="fit", points=20, when=TitleKeywords(keywords=["VP"])),
+...     Rule(id="quote", category="behaviour", signal="intent", points=40,
+...          activities=["quote_request"]),
+... ])
+>>> at = datetime(2026, 3, 31, tzinfo=timezone.utc)
+>>> leads = pa.table({"id": ["L-1", "L-2"], "title": ["VP Sales", "Intern"],
+...                   "created_at": pa.array([at, at], pa.timestamp("us", tz="UTC"))})
+>>> events = pa.table({"id": ["A-1"], "lead_id": ["L-1"], "kind": ["quote_request"],
+...                    "occurred_at": pa.array([datetime(2026, 3, 1, tzinfo=timezone.utc)],
+...                                            pa.timestamp("us", tz="UTC"))})
+>>> scores = compile_scorecard(card).score(leads, events, as_of=at)
+>>> scores.select(["id", "score", "recommendation"]).to_pylist()
+[{'id': 'L-1', 'score': 40.0, 'recommendation': 'nurture'}, {'id': 'L-2', 'score': 0.0, 'recommendation': 'nurture'}]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leadflow._validate import check_aware
+from leadflow.errors import ConfigError
+from leadflow.etl.files import ErrorSink, conform
+from leadflow.rules.scorecard import (
+    FREE_MAIL_DOMAINS,
+    ActivityCount,
+    AllOf,
+    AnyOf,
+    Category,
+    Condition,
+    Equals,
+    FreeMailDomain,
+    Missing,
+    Not,
+    OneOf,
+    Present,
+    Range,
+    Regex,
+    Scorecard,
+    Signal,
+    TitleKeywords,
+    iter_conditions,
+)
+
+__all__ = ["EVENT_COLUMNS", "ColumnarPlan", "compile_scorecard"]
+
+_TS = pa.timestamp("us", tz="UTC")
+_DAY = 86400.0
+_LN2 = math.log(2.0)
+#: "No activity" in a newest-time column while aggregating (stored as null in results).
+_NO_TIME = np.iinfo(np.int64).min
+#: Partial aggregates are merged once they hold this many rows, bounding memory.
+_COMPACT_ROWS = 2_000_000
+
+#: Columns of an events (activities) table that scoring reads, with their types; all are
+#: required. (An event's own id is not needed for a score, so it is not read.)
+EVENT_COLUMNS: dict[str, pa.DataType] = {
+    "lead_id": pa.string(),
+    "kind": pa.string(),
+    "occurred_at": _TS,
+}
+
+_LEAD_TYPES: dict[str, pa.DataType] = {
+    "annual_revenue": pa.float64(),
+    "employees": pa.int64(),
+    "created_at": _TS,
+    "handed_off_at": _TS,
+}
+_ACCOUNT_TYPES: dict[str, pa.DataType] = {
+    "annual_revenue": pa.float64(),
+    "employees": pa.int64(),
+    "created_at": _TS,
+}
+
+
+@attrs.frozen(kw_only=True)
+class _PerActivity:
+    """A behaviour rule with ``activities``: a decayed sum over its kinds (column ``s<i>``)."""
+
+    index: int
+    kinds: tuple[str, ...]
+    points: float
+    rate: float
+    window: float | None
+
+
+@attrs.frozen(kw_only=True)
+class _Counter:
+    """One distinct :class:`ActivityCount`: a count and the newest time (``c<i>``/``t<i>``)."""
+
+    index: int
+    kinds: tuple[str, ...]
+    window: float | None
+
+
+@attrs.frozen(kw_only=True)
+class ColumnarPlan:
+    """A scorecard compiled for columnar evaluation; build it with :func:`compile_scorecard`.
+
+    ``lead_columns`` maps each leads column the plan reads to its Arrow type (``None`` for a
+    custom property, read as it is); ``explain`` adds one ``rule.<id>`` column per rule holding
+    its contribution (null when it did not apply).
+    """
+
+    card: Scorecard
+    explain: bool = False
+    lead_columns: tuple[tuple[str, Any], ...]
+    account_columns: tuple[tuple[str, Any], ...]
+    per_activity: tuple[_PerActivity, ...]
+    counters: tuple[_Counter, ...]
+    kinds: tuple[str, ...]
+
+    # -- events ------------------------------------------------------------------------------
+
+    def aggregate(
+        self,
+        events: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+        *,
+        as_of: datetime,
+        errors: ErrorSink | None = None,
+        source: str = "events",
+    ) -> pa.Table:
+        """Reduce *events* to one row per lead id with the behaviour aggregates the plan needs.
+
+        Rows that are not valid activities go to *errors* (or raise, without a sink); events
+        after *as_of* and kinds the card does not read are skipped. Order does not matter.
+        """
+        check_aware("as_of", as_of)
+        as_of_ts = as_of.timestamp()
+        sink = ErrorSink(None) if errors is None else errors
+        parts: list[pa.Table] = []
+        held = 0
+        offset = 0
+        for raw in _batches(events):
+            batch = conform(
+                raw,
+                EVENT_COLUMNS,
+                required=set(EVENT_COLUMNS),
+                source=source,
+                row_offset=offset,
+                errors=sink,
+                id_column="lead_id",
+            )
+            offset += raw.num_rows
+            _raise_first(errors, sink)
+            part = self._aggregate_batch(batch, as_of_ts)
+            parts.append(part)
+            held += part.num_rows
+            if held > _COMPACT_ROWS and len(parts) > 1:
+                parts = [self._combine(parts)]
+                held = parts[0].num_rows
+        return self._combine(parts)
+
+    def _empty_aggregate(self) -> pa.Table:
+        fields = [pa.field("lead_id", pa.string())]
+        for rule in self.per_activity:
+            fields.append(pa.field(f"__s{rule.index}", pa.float64()))
+            if self.explain:
+                fields.append(pa.field(f"__n{rule.index}", pa.int64()))
+        for counter in self.counters:
+            fields += [
+                pa.field(f"__c{counter.index}", pa.int64()),
+                pa.field(f"__t{counter.index}", pa.int64()),
+            ]
+        return pa.schema(fields).empty_table()
+
+    def _aggregate_batch(self, batch: pa.RecordBatch, as_of_ts: float) -> pa.Table:
+        """Per-lead partial aggregates of one conformed events batch.
+
+        The lead ids of the events that count are dictionary-encoded once, and the sums,
+        counts and maxima are numpy ``bincount``/``maximum.at`` over the codes.
+        """
+        if not self.kinds or batch.num_rows == 0:
+            return self._empty_aggregate()
+        kinds = _dictionary(batch.column("kind"))
+        kind_names = kinds.dictionary.to_pylist()
+        kind_codes = kinds.indices.to_numpy(zero_copy_only=False)
+        micros = batch.column("occurred_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        # The per-record path's arithmetic, step for step: POSIX seconds as floats, then days.
+        age = (as_of_ts - micros / 1e6) / _DAY
+        wanted = np.array([k in self.kinds for k in kind_names] + [False], dtype=bool)
+        keep = wanted[kind_codes] & (age >= 0.0)
+        if not keep.any():
+            return self._empty_aggregate()
+        # Hash only the lead ids of the events that count (often under half of them).
+        leads = _dictionary(batch.column("lead_id").filter(pa.array(keep)))
+        codes = leads.indices.to_numpy(zero_copy_only=False)
+        kind_codes, micros, age = kind_codes[keep], micros[keep], age[keep]
+        groups = len(leads.dictionary)
+        columns: dict[str, Any] = {}
+        decays: dict[float, Any] = {}
+        for rule in self.per_activity:
+            mask = self._mask(kind_names, kind_codes, age, rule.kinds, rule.window)
+            decay = decays.get(rule.rate)
+            if decay is None:
+                decay = decays[rule.rate] = np.exp(age * rule.rate)
+            columns[f"__s{rule.index}"] = np.bincount(
+                codes[mask], weights=rule.points * decay[mask], minlength=groups
+            )
+            if self.explain:  # only explanations tell "no activity" from "0 points"
+                columns[f"__n{rule.index}"] = np.bincount(codes[mask], minlength=groups)
+        for counter in self.counters:
+            mask = self._mask(kind_names, kind_codes, age, counter.kinds, counter.window)
+            columns[f"__c{counter.index}"] = np.bincount(codes[mask], minlength=groups)
+            newest = np.full(groups, _NO_TIME, dtype=np.int64)
+            np.maximum.at(newest, codes[mask], micros[mask])
+            columns[f"__t{counter.index}"] = newest
+        seen = np.flatnonzero(np.bincount(codes, minlength=groups))
+        return self._table(leads.dictionary.cast(pa.string()).take(pa.array(seen)), columns, seen)
+
+    def _table(self, lead_ids: pa.Array, columns: dict[str, Any], rows: Any) -> pa.Table:
+        """An aggregate table from numpy columns, keeping *rows*; no activity means null time."""
+        arrays: dict[str, pa.Array] = {"lead_id": lead_ids}
+        for field in list(self._empty_aggregate().schema)[1:]:
+            name = field.name
+            values = columns[name][rows]
+            if name.startswith("__t"):
+                arrays[name] = pa.array(values, type=pa.int64(), mask=values == _NO_TIME)
+            else:
+                arrays[name] = pa.array(values, type=field.type)
+        return pa.table(arrays)
+
+    @staticmethod
+    def _mask(
+        kind_names: list[str],
+        kind_codes: Any,
+        age: Any,
+        kinds: tuple[str, ...],
+        window: float | None,
+    ) -> Any:
+        by_code = np.array([k in kinds for k in kind_names] + [False], dtype=bool)
+        mask = by_code[kind_codes]
+        if window is not None:
+            mask &= age <= window
+        return mask
+
+    def _combine(self, parts: list[pa.Table]) -> pa.Table:
+        if not parts:
+            return self._empty_aggregate()
+        table = pa.concat_tables(parts)
+        if len(parts) == 1:
+            return table
+        leads = _dictionary(table.column("lead_id").combine_chunks())
+        codes = leads.indices.to_numpy(zero_copy_only=False)
+        groups = len(leads.dictionary)
+        columns: dict[str, Any] = {}
+        for name in table.column_names[1:]:
+            column = table.column(name)
+            if name.startswith("__t"):
+                values = pc.fill_null(column, _NO_TIME).to_numpy()
+                newest = np.full(groups, _NO_TIME, dtype=np.int64)
+                np.maximum.at(newest, codes, values)
+                columns[name] = newest
+            elif pa.types.is_floating(column.type):
+                columns[name] = np.bincount(codes, weights=column.to_numpy(), minlength=groups)
+            else:
+                columns[name] = np.bincount(
+                    codes, weights=column.to_numpy().astype(np.float64), minlength=groups
+                ).astype(np.int64)
+        return self._table(leads.dictionary, columns, np.arange(groups))
+
+    # -- leads -------------------------------------------------------------------------------
+
+    def score_batches(
+        self,
+        leads: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+        aggregate: pa.Table,
+        *,
+        as_of: datetime,
+        accounts: pa.Table | None = None,
+        errors: ErrorSink | None = None,
+        source: str = "leads",
+    ) -> Iterator[pa.RecordBatch]:
+        """Score *leads* batch by batch against an :meth:`aggregate` of their events.
+
+        Yields one output batch per input batch (rows in input order): ``id``, ``score``,
+        ``fit``, ``behaviour``, ``interest``, ``intent``, ``recommendation`` and, with
+        ``explain``, one ``rule.<id>`` column per rule. Invalid rows go to *errors* (or raise
+        the first one's :class:`~leadflow.errors.ValidationError` when no sink is given).
+        """
+        check_aware("as_of", as_of)
+        sink = ErrorSink(None) if errors is None else errors
+        spec = dict(self.lead_columns)
+        required = {"id", "created_at"}
+        account_table = None if accounts is None else self._conform_accounts(accounts, sink)
+        offset = 0
+        for raw in _batches(leads):
+            batch = conform(
+                raw, spec, required=required, source=source, row_offset=offset, errors=sink
+            )
+            offset += raw.num_rows
+            _raise_first(errors, sink)
+            yield self._score_batch(batch, aggregate, account_table, as_of.timestamp())
+
+    def score(
+        self,
+        leads: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+        events: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+        *,
+        as_of: datetime,
+        accounts: pa.Table | None = None,
+        errors: ErrorSink | None = None,
+    ) -> pa.Table:
+        """Score *leads* with their *events* as of *as_of*; one output row per valid lead.
+
+        *accounts* (optional, with an ``id`` column) supplies the ``account.*`` fields through
+        the leads' ``account_id``. See :meth:`score_batches` for the output columns.
+        """
+        aggregate = self.aggregate(events, as_of=as_of, errors=errors)
+        batches = list(
+            self.score_batches(leads, aggregate, as_of=as_of, accounts=accounts, errors=errors)
+        )
+        return pa.Table.from_batches(batches, schema=self.output_schema)
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        """The schema of :meth:`score`'s result."""
+        fields = [
+            pa.field("id", pa.string()),
+            pa.field("score", pa.float64()),
+            pa.field("fit", pa.float64()),
+            pa.field("behaviour", pa.float64()),
+            pa.field("interest", pa.float64()),
+            pa.field("intent", pa.float64()),
+            pa.field("recommendation", pa.string()),
+        ]
+        if self.explain:
+            fields += [pa.field(f"rule.{rule.id}", pa.float64()) for rule in self.card.rules]
+        return pa.schema(fields)
+
+    def _conform_accounts(self, accounts: pa.Table, sink: ErrorSink) -> pa.Table:
+        spec: dict[str, Any] = {"id": pa.string(), "name": pa.string()}
+        spec.update(dict(self.account_columns))
+        batches = [
+            conform(b, spec, required={"id", "name"}, source="accounts", row_offset=0, errors=sink)
+            for b in _batches(accounts)
+        ]
+        table = pa.Table.from_batches(batches) if batches else _conformed_schema(spec).empty_table()
+        if "domain" in spec:
+            table = table.set_column(
+                table.column_names.index("domain"), "domain", _lower_domain(table.column("domain"))
+            )
+        names = ["account_id" if n == "id" else f"account.{n}" for n in table.column_names]
+        return table.rename_columns(names)
+
+    def _score_batch(
+        self,
+        batch: pa.RecordBatch,
+        aggregate: pa.Table,
+        accounts: pa.Table | None,
+        as_of_ts: float,
+    ) -> pa.RecordBatch:
+        table = pa.Table.from_batches([batch])
+        table = _lookup(table, "id", aggregate, "lead_id")
+        if accounts is not None and "account_id" in table.column_names:
+            table = _lookup(table, "account_id", accounts, "account_id")
+        return self.evaluate(table, as_of_ts=as_of_ts)
+
+    @property
+    def aggregate_columns(self) -> tuple[tuple[str, pa.DataType], ...]:
+        """The columns of :meth:`aggregate`'s result, ``lead_id`` first."""
+        return tuple((f.name, f.type) for f in self._empty_aggregate().schema)
+
+    def evaluate(self, table: pa.Table | pa.RecordBatch, *, as_of_ts: float) -> pa.RecordBatch:
+        """Score leads already joined to their aggregates (missing aggregate columns: none).
+
+        *table* holds conformed lead columns, the :attr:`aggregate_columns` (null where a lead
+        has no events) and any ``account.*`` columns. This is the step an engine that does its
+        own join (Spark) calls; *as_of_ts* is ``as_of.timestamp()``.
+        """
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        n = table.num_rows
+        frame = _Frame(table, n, as_of_ts)
+        zero = pa.array(np.zeros(n))
+        totals = {"fit": zero, "interest": zero, "intent": zero, "behaviour": zero}
+        total = zero
+        has_intent = pa.array(np.zeros(n, dtype=bool))
+        explained: list[pa.Array] = []
+        for index, rule in enumerate(self.card.rules):
+            applies, points = self._rule(index, frame)
+            value = pc.if_else(applies, points, 0.0)
+            total = pc.add(total, value)
+            if rule.category is Category.FIT:
+                totals["fit"] = pc.add(totals["fit"], value)
+            else:
+                totals["behaviour"] = pc.add(totals["behaviour"], value)
+            if rule.signal is Signal.INTEREST:
+                totals["interest"] = pc.add(totals["interest"], value)
+            elif rule.signal is Signal.INTENT:
+                totals["intent"] = pc.add(totals["intent"], value)
+                has_intent = pc.or_(has_intent, pc.and_(applies, pc.greater(points, 0.0)))
+            if self.explain:
+                explained.append(pc.if_else(applies, points, pa.scalar(None, pa.float64())))
+        t = self.card.thresholds
+        sql_ready = pc.greater_equal(total, t.sql_ready)
+        if t.sql_ready_requires_intent:
+            sql_ready = pc.and_(sql_ready, has_intent)
+        recommendation = pc.if_else(
+            sql_ready,
+            "sql_ready",
+            pc.if_else(pc.greater_equal(total, t.mql), "mql", "nurture"),
+        )
+        columns = [
+            table.column("id").combine_chunks(),
+            total,
+            totals["fit"],
+            totals["behaviour"],
+            totals["interest"],
+            totals["intent"],
+            recommendation,
+            *explained,
+        ]
+        return pa.record_batch(columns, schema=self.output_schema)
+
+    def _rule(self, index: int, frame: _Frame) -> tuple[pa.Array, pa.Array]:
+        """Whether rule *index* contributes for each lead, and how many points."""
+        rule = self.card.rules[index]
+        n = frame.rows
+        if rule.category is Category.FIT:
+            assert rule.when is not None
+            holds, _ = self._evidence(rule.when, frame)
+            return holds, pa.array(np.full(n, _clamp_scalar(rule.points, rule.cap)))
+        half_life = (
+            rule.half_life_days if rule.half_life_days is not None else self.card.half_life_days
+        )
+        rate = -_LN2 / half_life
+        if rule.activities:
+            spec = next(r for r in self.per_activity if r.index == index)
+            total = frame.float_column(f"__s{spec.index}")
+            if self.explain:
+                applies = pc.greater(frame.int_column(f"__n{spec.index}"), 0)
+            else:  # a sum of non-zero terms: zero only when there were none (or it cancels)
+                applies = pc.not_equal(total, 0.0)
+            if rule.when is not None:
+                gate, _ = self._evidence(rule.when, frame)
+                applies = pc.and_(applies, gate)
+            return applies, _clamp(total, rule.cap)
+        assert rule.when is not None
+        holds, newest = self._evidence(rule.when, frame)
+        applies = pc.and_(holds, pc.is_finite(newest))
+        safe_age = pc.if_else(applies, newest, 0.0)
+        points = _clamp(pc.multiply(rule.points, pc.exp(pc.multiply(safe_age, rate))), rule.cap)
+        return applies, points
+
+    def _evidence(self, condition: Condition, frame: _Frame) -> tuple[pa.Array, pa.Array]:
+        """(holds, age in days of the newest evidence activity or +inf when there is none)."""
+        n = frame.rows
+        if isinstance(condition, ActivityCount):
+            counter = next(c for c in self.counters if _same_counter(c, condition))
+            holds = pc.greater_equal(frame.int_column(f"__c{counter.index}"), condition.at_least)
+            newest = frame.column(f"__t{counter.index}")
+            age = pc.divide(
+                pc.subtract(frame.as_of_ts, pc.divide(newest.cast(pa.float64()), 1e6)), _DAY
+            )
+            age = pc.if_else(holds, pc.fill_null(age, math.inf), math.inf)
+            return holds, age
+        if isinstance(condition, AllOf | AnyOf):
+            parts = [self._evidence(c, frame) for c in condition.conditions]
+            combine = pc.and_ if isinstance(condition, AllOf) else pc.or_
+            holds = parts[0][0]
+            for part_holds, _ in parts[1:]:
+                holds = combine(holds, part_holds)
+            newest = pa.array(np.full(n, math.inf))
+            for part_holds, part_age in parts:
+                candidate = (
+                    part_age
+                    if isinstance(condition, AllOf)
+                    else (pc.if_else(part_holds, part_age, math.inf))
+                )
+                newest = pc.min_element_wise(newest, candidate)
+            return holds, newest
+        if isinstance(condition, Not):
+            inner, _ = self._evidence(condition.condition, frame)
+            return pc.invert(inner), pa.array(np.full(n, math.inf))
+        return _field_test(condition, frame), pa.array(np.full(n, math.inf))
+
+
+# -- compiling ----------------------------------------------------------------------------------
+
+
+def compile_scorecard(card: Scorecard, *, explain: bool = False) -> ColumnarPlan:
+    """Compile *card* into a :class:`ColumnarPlan` (pure: reads no file, no clock).
+
+    With *explain*, the plan's results carry one ``rule.<id>`` column per rule.
+    """
+    if not isinstance(card, Scorecard):
+        raise ConfigError("card", f"expected a Scorecard, got {type(card).__name__}")
+    lead_fields: dict[str, Any] = {"id": pa.string(), "created_at": _TS}
+    account_fields: dict[str, Any] = {}
+    per_activity: list[_PerActivity] = []
+    counters: list[_Counter] = []
+    kinds: set[str] = set()
+    for index, rule in enumerate(card.rules):
+        kinds |= rule.kinds
+        if rule.when is not None:
+            for _, condition in iter_conditions(rule.when):
+                if isinstance(condition, ActivityCount):
+                    window = condition.within_days
+                    if not any(_same_counter(c, condition) for c in counters):
+                        counters.append(
+                            _Counter(index=len(counters), kinds=condition.kinds, window=window)
+                        )
+                elif isinstance(condition, FreeMailDomain):
+                    lead_fields["email"] = pa.string()
+                elif not isinstance(condition, AllOf | AnyOf | Not):
+                    _need_field(condition.field, lead_fields, account_fields)
+        if rule.category is Category.BEHAVIOUR and rule.activities:
+            half_life = rule.half_life_days or card.half_life_days
+            per_activity.append(
+                _PerActivity(
+                    index=index,
+                    kinds=rule.activities,
+                    points=rule.points,
+                    rate=-_LN2 / half_life,
+                    window=rule.within_days,
+                )
+            )
+    if account_fields:
+        lead_fields["account_id"] = pa.string()
+    return ColumnarPlan(
+        card=card,
+        explain=explain,
+        lead_columns=tuple(lead_fields.items()),
+        account_columns=tuple(account_fields.items()),
+        per_activity=tuple(per_activity),
+        counters=tuple(counters),
+        kinds=tuple(sorted(kinds)),
+    )
+
+
+def _need_field(field: str, lead: dict[str, Any], account: dict[str, Any]) -> None:
+    if field.startswith("account.properties."):
+        account[field[len("account.properties.") :]] = None
+    elif field.startswith("account."):
+        name = field[len("account.") :]
+        account[name] = _ACCOUNT_TYPES.get(name, pa.string())
+    elif field.startswith("properties."):
+        lead[field[len("properties.") :]] = None
+    elif field == "email_domain":
+        lead["email"] = pa.string()
+    elif field == "full_name":
+        lead["first_name"] = pa.string()
+        lead["last_name"] = pa.string()
+    else:
+        lead[field] = _LEAD_TYPES.get(field, pa.string())
+
+
+def _same_counter(counter: _Counter, condition: ActivityCount) -> bool:
+    return counter.kinds == condition.kinds and counter.window == condition.within_days
+
+
+# -- evaluating fields ---------------------------------------------------------------------------
+
+
+class _Frame:
+    """A joined batch: lead columns, ``account.*`` columns and the events aggregates."""
+
+    def __init__(self, table: pa.Table, rows: int, as_of_ts: float) -> None:
+        self.table = table
+        self.rows = rows
+        self.as_of_ts = as_of_ts
+
+    def column(self, name: str) -> pa.Array:
+        if name in self.table.column_names:
+            return self.table.column(name).combine_chunks()
+        return pa.nulls(self.rows, pa.int64())
+
+    def int_column(self, name: str) -> pa.Array:
+        return pc.fill_null(self.column(name).cast(pa.int64()), 0)
+
+    def float_column(self, name: str) -> pa.Array:
+        return pc.fill_null(self.column(name).cast(pa.float64()), 0.0)
+
+    def field(self, field: str) -> pa.Array:
+        """The values a condition on *field* reads, as the per-record path's getter would."""
+        if field == "email_domain":
+            email = self.field("email")  # checked: exactly one "@" (the model's e-mail rule)
+            return pc.list_element(pc.split_pattern(email, "@", max_splits=1), 1)
+        if field == "full_name":
+            first, last = self.field("first_name"), self.field("last_name")
+            both = pc.binary_join_element_wise(first, last, " ")  # null unless both are set
+            return pc.coalesce(both, first, last)
+        if field.startswith("account.properties."):
+            return self._named(f"account.{field[len('account.properties.') :]}")
+        if field.startswith("properties."):
+            return self._named(field[len("properties.") :])
+        return self._named(field)
+
+    def _named(self, name: str) -> pa.Array:
+        if name in self.table.column_names:
+            return self.table.column(name).combine_chunks()
+        return pa.nulls(self.rows, pa.string())
+
+
+def _per_value(values: pa.Array, test: Callable[[Any], bool]) -> pa.Array:
+    """*test* applied once per distinct non-null value, spread back over the rows (null: False)."""
+    if values.null_count == len(values):
+        return pa.array(np.zeros(len(values), dtype=bool))
+    encoded = values.dictionary_encode()
+    verdicts = pa.array([test(v) for v in encoded.dictionary.to_pylist()], type=pa.bool_())
+    return pc.fill_null(verdicts.take(encoded.indices), False)
+
+
+def _norm(value: Any) -> Any:
+    """The per-record path's comparable form of a value (see ``leadflow.rules.scoring``)."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    if isinstance(value, str):
+        return ("s", value.strip().casefold())
+    return ("o", value)
+
+
+def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    words = "|".join(re.escape(k.strip()) for k in keywords)
+    return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+
+
+def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
+    n = frame.rows
+    if isinstance(condition, FreeMailDomain):
+        domains = FREE_MAIL_DOMAINS if condition.domains is None else frozenset(condition.domains)
+        hit = pc.is_in(frame.field("email_domain"), value_set=pa.array(sorted(domains)))
+        return pc.fill_null(hit, False)
+    if isinstance(condition, Missing):
+        return pc.is_null(frame.field(condition.field))
+    if isinstance(condition, Present):
+        return pc.is_valid(frame.field(condition.field))
+    if not isinstance(condition, Equals | OneOf | Range | Regex | TitleKeywords):
+        raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+    values = frame.field(condition.field)
+    if isinstance(condition, Equals | OneOf):
+        wanted = (
+            {_norm(condition.value)}
+            if isinstance(condition, Equals)
+            else {_norm(v) for v in condition.values}
+        )
+        return _per_value(values, lambda v: _norm(v) in wanted)
+    if isinstance(condition, Range):
+        if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+            return pa.array(np.zeros(n, dtype=bool))
+        hit = pa.array(np.ones(n, dtype=bool))
+        if condition.min is not None:
+            hit = pc.and_(hit, pc.greater_equal(values, condition.min))
+        if condition.max is not None:
+            hit = pc.and_(hit, pc.less_equal(values, condition.max))
+        return pc.fill_null(hit, False)
+    if isinstance(condition, Regex) and _re2_safe(condition.pattern):
+        return _regex_fast(values, condition.pattern)
+    if isinstance(condition, Regex | TitleKeywords):
+        search = (
+            re.compile(condition.pattern).search
+            if isinstance(condition, Regex)
+            else _keyword_pattern(condition.keywords).search
+        )
+        return _per_value(values, lambda v: search(v if isinstance(v, str) else str(v)) is not None)
+    raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+
+
+#: Patterns whose meaning is the same in RE2 (Arrow) and Python's ``re`` on ASCII text without
+#: line breaks: literals, escaped punctuation, ``. ^ $ | * + ? {m,n}``, groups ``( )``/``(?: )``,
+#: bracket classes, and a leading ``(?i)``. No ``\\w \\s \\b``, look-arounds or back-references.
+_RE2_SAFE = re.compile(
+    r"(?:\(\?i\))?(?:\(\?:|[A-Za-z0-9 _@,/'%&=<>!~#\-]|\\[.\-+*?()\[\]{}|^$/@]|[.^$|()*+?{}\[\]])*"
+)
+
+
+def _re2_safe(pattern: str) -> bool:
+    return _RE2_SAFE.fullmatch(pattern) is not None and "(?" not in pattern.replace(
+        "(?:", ""
+    ).removeprefix("(?i)")
+
+
+def _regex_fast(values: pa.Array, pattern: str) -> pa.Array:
+    """``re.search(pattern, value)`` per row: RE2 for plain ASCII text, Python for the rest."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _per_value(values, lambda v: re.search(pattern, str(v)) is not None)
+    hits = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    unusual = pc.fill_null(
+        pc.or_(pc.invert(pc.string_is_ascii(values)), pc.match_substring(values, "\n")), False
+    )
+    if not pc.any(unusual).as_py():
+        return hits
+    search = re.compile(pattern).search
+    slow = _per_value(
+        pc.if_else(unusual, values, pa.scalar(None, values.type)),
+        lambda v: search(v) is not None,
+    )
+    return pc.if_else(unusual, slow, hits)
+
+
+def _clamp_scalar(value: float, cap: float | None) -> float:
+    if cap is None or -cap <= value <= cap:
+        return value
+    return cap if value > 0 else -cap
+
+
+def _clamp(values: pa.Array, cap: float | None) -> pa.Array:
+    if cap is None:
+        return values
+    return pc.max_element_wise(pc.min_element_wise(values, cap), -cap)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _lookup(table: pa.Table, key: str, other: pa.Table, other_key: str) -> pa.Table:
+    """*table* with *other*'s columns appended, matched on ``key == other_key`` (left join:
+    the first match, or nulls). Keeps *table*'s row order; builds one hash of *other*'s keys.
+    """
+    if other.num_rows == 0:
+        positions = pa.nulls(table.num_rows, pa.int32())
+    else:
+        positions = pc.index_in(table.column(key), value_set=other.column(other_key))
+    for name in other.column_names:
+        if name != other_key:
+            table = table.append_column(name, other.column(name).take(positions))
+    return table
+
+
+def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """*values* as a dictionary array (encoding it when it is not already)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        return values
+    return pc.dictionary_encode(values)
+
+
+def _plain(name: str) -> str:
+    for suffix in ("_sum", "_max"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _batches(
+    data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+) -> Iterator[pa.RecordBatch]:
+    if isinstance(data, pa.Table):
+        yield from data.to_batches()
+    elif isinstance(data, pa.RecordBatch):
+        yield data
+    else:
+        yield from data
+
+
+def _raise_first(given: ErrorSink | None, sink: ErrorSink) -> None:
+    if given is None and sink.errors:
+        raise sink.errors[0].to_exception()
+
+
+def _conformed_schema(spec: dict[str, Any]) -> pa.Schema:
+    return pa.schema([(name, kind or pa.string()) for name, kind in spec.items()])
+
+
+def _lower_domain(values: pa.ChunkedArray) -> pa.Array:
+    """``Account.domain``'s converter, vectorised: lower-case, no scheme, no www., no path."""
+    text = pc.utf8_lower(values.combine_chunks())
+    text = pc.replace_substring_regex(text, r"^https://", "")
+    text = pc.replace_substring_regex(text, r"^http://", "")
+    text = pc.replace_substring_regex(text, r"^www\.", "")
+    return pc.replace_substring_regex(text, r"/.*$", "")

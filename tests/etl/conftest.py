@@ -1,0 +1,78 @@
+"""Fixtures for the ETL tests: generated files and one local-mode Spark session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pyarrow", reason="the etl extra is not installed")
+
+from leadflow.etl.synthetic import GeneratedFiles, generate
+
+AS_OF = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def small_files(tmp_path_factory: pytest.TempPathFactory) -> GeneratedFiles:
+    """300 leads with about 8 events each, as a Parquet pair."""
+    return generate(
+        tmp_path_factory.mktemp("gen"),
+        leads=300,
+        seed=11,
+        as_of=AS_OF,
+        events_per_lead=8,
+        batch_size=70,
+    )
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local-mode SparkSession shared by the whole test session (it takes seconds to start)."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
+    if shutil.which("java") is None and "JAVA_HOME" not in os.environ:
+        pytest.skip("Spark needs a Java runtime")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("leadflow-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def make_accounts(leads: Any) -> Any:
+    """An accounts table for the leads' account ids, with firmographics that vary by id."""
+    import pyarrow as pa
+
+    ids = sorted({a for a in leads.column("account_id").to_pylist() if a is not None})
+    industries = ["Software", "Retail", None, "Healthcare", "Education"]
+    return pa.table(
+        {
+            "id": ids,
+            "name": [f"Company {i}" for i in ids],
+            "industry": [industries[int(i[1:]) % 5] for i in ids],
+            "annual_revenue": [
+                None if int(i[1:]) % 3 == 0 else float(int(i[1:]) % 7) * 2.0e8 for i in ids
+            ],
+        }
+    )
