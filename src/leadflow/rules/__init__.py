@@ -33,6 +33,18 @@ from leadflow.rules.scorecard import (
     load_scorecard,
     loads_scorecard,
 )
+from leadflow.rules.scoring import (
+    AccountScore,
+    Contribution,
+    Recommendation,
+    ScoreResult,
+    Trend,
+    apply_recommendation,
+    recommend,
+    score_account,
+    score_lead,
+    score_many,
+)
 from leadflow.rules.sla import (
     ADHERENCE_DIMENSIONS,
     DEFAULT_STOP_STAGES,
@@ -61,18 +73,6 @@ from leadflow.rules.sla import (
     loads_policies,
     policies_from_dict,
     select_policy,
-)
-from leadflow.rules.scoring import (
-    AccountScore,
-    Contribution,
-    Recommendation,
-    ScoreResult,
-    Trend,
-    apply_recommendation,
-    recommend,
-    score_account,
-    score_lead,
-    score_many,
 )
 
 __all__: list[str] = []
