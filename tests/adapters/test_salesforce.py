@@ -88,6 +88,20 @@ class TestSalesforceContract(AdapterContract):
         return EmulatorSeeder(emu)
 
 
+class TestSalesforceContractThroughBulk(TestSalesforceContract):
+    """The same contract with every write going through one Bulk API 2.0 job."""
+
+    @pytest.fixture
+    def adapter(self, emu: SalesforceEmulator) -> Iterator[Adapter]:
+        adapter = make_adapter(emu, page_size=5, bulk_threshold=1)
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def reopen(self, emu: SalesforceEmulator) -> Callable[[], Adapter]:
+        return lambda: make_adapter(emu, page_size=5, bulk_threshold=1)
+
+
 # -- the emulator refuses what it does not understand -----------------------------------------
 
 
