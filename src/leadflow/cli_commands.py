@@ -404,7 +404,8 @@ def run_job(
                 adapter,
                 cursors=store,
                 history=store,
-                mirror=store.upsert,
+                mirror=store.mirror,
+                record=store.write,
                 progress=out.progress,
             )
         finally:
