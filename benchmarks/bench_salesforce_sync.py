@@ -25,10 +25,11 @@ from pathlib import Path
 
 import trustme
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulators.salesforce import SalesforceEmulator
-from emulators.salesforce_seed import EmulatorSeeder, make_adapter
+from tests.emulators.salesforce import SalesforceEmulator
+from tests.emulators.salesforce_seed import EmulatorSeeder, make_adapter
+
 from leadflow.adapters.testing import sample_leads
 from leadflow.ports import Entity, ScoreWrite, WriteStatus
 

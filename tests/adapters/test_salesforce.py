@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
+from tests.emulators.salesforce import SalesforceEmulator, SoqlError, format_stamp, parse_soql
+from tests.emulators.salesforce_seed import EmulatorSeeder, make_adapter
 
-from emulators.salesforce import SalesforceEmulator, SoqlError, format_stamp, parse_soql
-from emulators.salesforce_seed import EmulatorSeeder, make_adapter
 from leadflow import adapters
 from leadflow.adapters.salesforce import DEFAULT_MAPPING, SalesforceAdapter, _same
 from leadflow.adapters.testing import T0, AdapterContract, Seeder, sample_leads
@@ -88,6 +88,20 @@ class TestSalesforceContract(AdapterContract):
         return EmulatorSeeder(emu)
 
 
+class TestSalesforceContractThroughBulk(TestSalesforceContract):
+    """The same contract with every write going through one Bulk API 2.0 job."""
+
+    @pytest.fixture
+    def adapter(self, emu: SalesforceEmulator) -> Iterator[Adapter]:
+        adapter = make_adapter(emu, page_size=5, bulk_threshold=1)
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def reopen(self, emu: SalesforceEmulator) -> Callable[[], Adapter]:
+        return lambda: make_adapter(emu, page_size=5, bulk_threshold=1)
+
+
 # -- the emulator refuses what it does not understand -----------------------------------------
 
 
@@ -128,7 +142,7 @@ def test_unescaped_hostile_value_is_refused_not_widened(emu: SalesforceEmulator)
     ],
 )
 def test_emulator_parser_refuses(soql: str) -> None:
-    from emulators.salesforce import _STANDARD
+    from tests.emulators.salesforce import _STANDARD
 
     with pytest.raises(SoqlError):
         parse_soql(soql, _STANDARD)

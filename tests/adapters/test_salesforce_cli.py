@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import trustme
+from tests.emulators.salesforce import SalesforceEmulator
+from tests.emulators.salesforce_seed import EmulatorSeeder
 
-from emulators.salesforce import SalesforceEmulator
-from emulators.salesforce_seed import EmulatorSeeder
 from leadflow.adapters.testing import (
     sample_accounts,
     sample_activities,

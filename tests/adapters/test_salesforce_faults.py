@@ -22,9 +22,9 @@ import requests
 import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.emulators.salesforce import SalesforceEmulator, parse_soql
+from tests.emulators.salesforce_seed import EmulatorSeeder, make_adapter, route_login
 
-from emulators.salesforce import SalesforceEmulator, parse_soql
-from emulators.salesforce_seed import EmulatorSeeder, make_adapter, route_login
 from leadflow.adapters.salesforce import SalesforceAdapter
 from leadflow.adapters.testing import T0, sample_leads
 from leadflow.errors import (
@@ -314,8 +314,7 @@ def test_tokens_never_appear_in_reprs_logs_or_errors(
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
 def test_format_soql_round_trips_any_string_through_the_emulator_parser(value: str) -> None:
     from simple_salesforce.format import format_soql
-
-    from emulators.salesforce import _STANDARD
+    from tests.emulators.salesforce import _STANDARD
 
     query = parse_soql(
         format_soql("SELECT Id FROM Lead WHERE LastName = {} AND Email IN {}", value, [value]),

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 import requests
+from tests.emulators.salesforce import SalesforceEmulator
 
-from emulators.salesforce import SalesforceEmulator
 from leadflow.adapters.salesforce import DEFAULT_MAPPING, SalesforceAdapter, SalesforceMapping
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import Entity
