@@ -339,3 +339,15 @@ def test_expired_token_is_an_authentication_error_not_retried(
 def test_bad_settings_are_config_errors_naming_the_key(key: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=key.split("_", maxsplit=1)[0]):
         HubSpotAdapter.from_config({"access_token": "pat-x", key: value})
+
+
+def test_api_objects_are_cached_so_connections_are_reused(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """hubspot-api-client builds a new client and pool on every attribute access; the adapter
+    builds each API object once, so a long read keeps one connection per API."""
+    _contacts(emulator, 60)
+    adapter = make_adapter(page_size=5)
+    assert len(list(adapter.read_leads())) >= 12
+    assert emulator.calls["POST /crm/v3/objects/{type}/search"] >= 12
+    assert emulator.connections <= 2, "one keep-alive connection for search, one for associations"
