@@ -351,3 +351,17 @@ def test_api_objects_are_cached_so_connections_are_reused(
     assert len(list(adapter.read_leads())) >= 12
     assert emulator.calls["POST /crm/v3/objects/{type}/search"] >= 12
     assert emulator.connections <= 2, "one keep-alive connection for search, one for associations"
+
+
+def test_without_company_associations_touches_still_find_their_contact(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    [company] = emulator.seed("companies", [{"name": "Example Ltd"}])
+    [cid] = _contacts(emulator, 1)
+    emulator.associate("contacts", cid, "companies", company)
+    [call] = emulator.seed("calls", [{"hs_timestamp": T0, "hubspot_owner_id": "42"}])
+    emulator.associate("calls", call, "contacts", cid)
+    adapter = make_adapter(associations=False)
+    assert _lead(adapter, cid)[0].account_id is None
+    touches = [v.item for p in adapter.read_touches() for v in p.items]
+    assert [(t.id, t.lead_id) for t in touches] == [(f"calls/{call}", cid)]
