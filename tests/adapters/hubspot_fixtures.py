@@ -8,9 +8,10 @@ from typing import Any
 
 import attrs
 import pytest
+from hubspot import HubSpot
 from tests.emulators.hubspot import HubSpotEmulator
 
-from leadflow.adapters._sync import RetryPolicy
+from leadflow.adapters._sync import RetryPolicy, Secret
 from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
 
 __all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
@@ -51,20 +52,22 @@ def make_adapter(
     built: list[HubSpotAdapter] = []
 
     def make(**config: Any) -> HubSpotAdapter:
-        sleep = config.pop("sleep", slept.append)
-        base = HubSpotAdapter.from_config(
-            {"access_token": emulator.token, "host": emulator.url, "timeout": 5, **config}
-        )
-        # from_config builds the real client; rebuild with the recorded sleep and fast retries.
+        """An adapter over the real client, configured like ``from_config`` but with fast,
+        recorded retries (``sleep`` appends to ``slept``)."""
+        HubSpotAdapter.from_config(
+            {"access_token": emulator.token, "host": emulator.url, **config}
+        ).close()  # the same settings must pass from_config's checks
+        overrides = {k: config[k] for k in ("fields", "stages") if k in config}
         adapter = HubSpotAdapter(
-            base._client,
+            HubSpot(access_token=emulator.token, host=emulator.url, retry=False),
             host=emulator.url,
-            fields=base.fields,
-            retry=FAST_RETRY if "retry" not in config else base._retry,
+            fields=DEFAULT_FIELDS.override(overrides) if overrides else DEFAULT_FIELDS,
+            retry=FAST_RETRY,
             timeout=5,
             page_size=config.get("page_size", 200),
-            secrets=base._secrets,
-            sleep=sleep,
+            associations=config.get("associations", True),
+            secrets=(Secret(emulator.token),),
+            sleep=slept.append,
         )
         built.append(adapter)
         return adapter

@@ -339,3 +339,29 @@ def test_expired_token_is_an_authentication_error_not_retried(
 def test_bad_settings_are_config_errors_naming_the_key(key: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=key.split("_", maxsplit=1)[0]):
         HubSpotAdapter.from_config({"access_token": "pat-x", key: value})
+
+
+def test_api_objects_are_cached_so_connections_are_reused(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """hubspot-api-client builds a new client and pool on every attribute access; the adapter
+    builds each API object once, so a long read keeps one connection per API."""
+    _contacts(emulator, 60)
+    adapter = make_adapter(page_size=5)
+    assert len(list(adapter.read_leads())) >= 12
+    assert emulator.calls["POST /crm/v3/objects/{type}/search"] >= 12
+    assert emulator.connections <= 2, "one keep-alive connection for search, one for associations"
+
+
+def test_without_company_associations_touches_still_find_their_contact(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    [company] = emulator.seed("companies", [{"name": "Example Ltd"}])
+    [cid] = _contacts(emulator, 1)
+    emulator.associate("contacts", cid, "companies", company)
+    [call] = emulator.seed("calls", [{"hs_timestamp": T0, "hubspot_owner_id": "42"}])
+    emulator.associate("calls", call, "contacts", cid)
+    adapter = make_adapter(associations=False)
+    assert _lead(adapter, cid)[0].account_id is None
+    touches = [v.item for p in adapter.read_touches() for v in p.items]
+    assert [(t.id, t.lead_id) for t in touches] == [(f"calls/{call}", cid)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hubspot import HubSpot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.adapters.hubspot_fixtures import FAST_RETRY
@@ -36,12 +37,8 @@ def test_keyset_reads_every_contact_once_and_resume_anywhere(
             ],
         )
         stamp_of = dict(zip(ids, offsets, strict=True))
-        base = HubSpotAdapter.from_config(
-            {"access_token": emulator.token, "host": emulator.url, "associations": False}
-        )
         adapter = HubSpotAdapter(
-            base._client,
-            fields=base.fields,
+            HubSpot(access_token=emulator.token, host=emulator.url, retry=False),
             retry=FAST_RETRY,
             page_size=page_size,
             associations=False,

@@ -257,6 +257,8 @@ class HubSpotEmulator:
         self._expired = False
         #: Requests served, by ``"METHOD /path-template"``; ``sum(calls.values())`` is the total.
         self.calls: collections.Counter[str] = collections.Counter()
+        #: TCP connections accepted (a client that reuses its pool opens few).
+        self.connections = 0
         #: Request paths served, in order.
         self.seen_paths: list[str] = []
         self._server: ThreadingHTTPServer | None = None
@@ -869,6 +871,8 @@ def _make_handler(emulator: HubSpotEmulator) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            with emulator._lock:
+                emulator.connections += 1
             # Headers and body go out in separate writes; without this, Nagle's algorithm and
             # the client's delayed ACK add ~40 ms to every answer.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

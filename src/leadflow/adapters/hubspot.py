@@ -428,7 +428,8 @@ class HubSpotAdapter:
         ``https://api.hubapi.com``); ``timeout`` seconds; ``page_size`` (≤ 200); ``retry``
         (``max_attempts``, ``max_elapsed``, ``base_delay``, ``max_delay``); ``fields`` and
         ``stages`` tables overriding :data:`DEFAULT_FIELDS`; ``lifecycle_order`` (your portal's
-        stage order); ``associations`` (read contact→company, default true).
+        stage order); ``associations`` (read each lead's company, default true; touches always
+        read their contact).
         """
         data = {**(config or {}), **more}
         unknown = sorted(set(data) - _CONFIG_KEYS)
@@ -573,7 +574,11 @@ class HubSpotAdapter:
         ]
         position = self._start(cursor, Entity.LEAD)
         for records, after in self._keyset("contacts", "lastmodifieddate", properties, position):
-            companies = self._associated("contacts", "companies", [r.id for r in records])
+            companies = (
+                self._associated("contacts", "companies", [r.id for r in records])
+                if self._associations
+                else {}
+            )
             items = []
             for record in records:
                 lead = self._lead(record, companies.get(str(record.id)))
@@ -734,7 +739,7 @@ class HubSpotAdapter:
 
     def _associated(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, str]:
         """The primary associated record of each id (``typeId`` 1 when labelled, else the first)."""
-        if not self._associations or not ids:
+        if not ids:
             return {}
         found: dict[str, str] = {}
         api = self._api("associations")
