@@ -39,9 +39,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import tomllib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from os import PathLike
+from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,6 +60,7 @@ __all__ = [
     "CalendarChoice",
     "CalendarResolver",
     "calendar_for",
+    "load_calendars",
 ]
 
 #: Weekday keys in :meth:`BusinessCalendar.from_dict`, Monday first (``date.weekday()`` order).
@@ -562,6 +566,10 @@ def _calendar_map(value: Mapping[str, BusinessCalendar] | None) -> dict[str, Bus
     return mapping
 
 
+def _owner_teams(value: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(value or {})
+
+
 def _is_calendar(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, BusinessCalendar):
         raise ValidationError(attribute.name, value, "is not a BusinessCalendar")
@@ -601,7 +609,7 @@ class CalendarResolver:
     by_owner: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
     by_team: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
     by_region: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
-    owner_teams: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    owner_teams: dict[str, str] = attrs.field(factory=dict, converter=_owner_teams)
     order: tuple[str, ...] = attrs.field(default=_ORDER, converter=tuple, validator=_check_order)
 
     def team_of(self, lead: Lead) -> str | None:
@@ -630,6 +638,88 @@ class CalendarResolver:
 
     def __call__(self, lead: Lead) -> BusinessCalendar:
         return self.for_lead(lead)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Calendars and the choice between them from plain data (a parsed TOML file).
+
+        ``calendars`` maps names to calendar tables (see :meth:`BusinessCalendar.from_dict`;
+        the key is the name unless the table gives one); ``choose`` names the ``default`` and
+        maps owners, teams and regions to calendar names (``by_owner``, ``by_team``,
+        ``by_region``), owners to teams (``owner_teams``), and gives the ``order``.
+
+        >>> choose = CalendarResolver.from_dict({
+        ...     "calendars": {"emea": {"zone": "Europe/Berlin", "hours": {"mon-fri": "09:00-17:00"}},
+        ...                   "apac": {"zone": "Australia/Sydney", "hours": {"mon-fri": "09:00-17:00"}}},
+        ...     "choose": {"default": "emea", "by_region": {"AU": "apac"}},
+        ... })
+        >>> choose.default.name, choose.by_region["AU"].zone
+        ('emea', 'Australia/Sydney')
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError("", f"calendar settings must be a table, got {data!r}")
+        for key in data:
+            if key not in ("calendars", "choose"):
+                raise ConfigError(str(key), "unknown key; expected 'calendars' and 'choose'")
+        tables = data.get("calendars")
+        if not isinstance(tables, Mapping) or not tables:
+            raise ConfigError("calendars", "must be a table of named calendars")
+        calendars: dict[str, BusinessCalendar] = {}
+        for name, table in tables.items():
+            where = f"calendars.{name}"
+            if not isinstance(table, Mapping):
+                raise ConfigError(where, f"a calendar must be a table, got {table!r}")
+            calendars[name] = BusinessCalendar.from_dict({"name": name, **table}, path=where)
+        choose = data.get("choose", {})
+        if not isinstance(choose, Mapping):
+            raise ConfigError("choose", f"must be a table, got {choose!r}")
+        allowed = ("default", "order", "by_owner", "by_team", "by_region", "owner_teams")
+        for key in choose:
+            if key not in allowed:
+                raise ConfigError(f"choose.{key}", f"unknown key; expected one of {list(allowed)}")
+
+        def named(where: str, name: object) -> BusinessCalendar:
+            if not isinstance(name, str) or name not in calendars:
+                raise ConfigError(
+                    where, f"{name!r} is not a calendar; calendars: {', '.join(calendars)}"
+                )
+            return calendars[name]
+
+        if "default" not in choose and len(calendars) > 1:
+            raise ConfigError("choose.default", "is required when there is more than one calendar")
+        default = named("choose.default", choose.get("default", next(iter(calendars))))
+        maps: dict[str, dict[str, BusinessCalendar]] = {}
+        for key in ("by_owner", "by_team", "by_region"):
+            table = choose.get(key, {})
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"choose.{key}", f"must be a table, got {table!r}")
+            maps[key] = {str(k): named(f"choose.{key}.{k}", n) for k, n in table.items()}
+        owner_teams = choose.get("owner_teams", {})
+        if not isinstance(owner_teams, Mapping):
+            raise ConfigError("choose.owner_teams", f"must be a table, got {owner_teams!r}")
+        try:
+            return cls(
+                default=default,
+                order=choose.get("order", _ORDER),
+                owner_teams={str(k): str(t) for k, t in owner_teams.items()},
+                **maps,
+            )
+        except ValidationError as err:
+            raise ConfigError(f"choose.{err.field}", f"{err.value!r} {err.reason}") from None
+
+
+def load_calendars(path: str | PathLike[str]) -> CalendarResolver:
+    """Read named calendars and the choice between them from a TOML file.
+
+    See :meth:`CalendarResolver.from_dict` for the layout; a file with a single calendar and
+    no ``[choose]`` table gives a resolver that always picks it.
+    """
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file), f"is not valid TOML: {exc}") from None
+    return CalendarResolver.from_dict(data)
 
 
 #: What SLA evaluation accepts as a calendar: one calendar, or a chooser per lead.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 from hypothesis import event, given, settings
@@ -28,6 +28,12 @@ from leadflow.testing.strategies import (
     sla_policies,
     touches,
 )
+
+
+def u(at: datetime) -> datetime:
+    """UTC: datetimes sharing a tzinfo compare by wall time, ignoring fold."""
+    return at.astimezone(UTC)
+
 
 SETTINGS = settings(max_examples=80, deadline=None)
 policy_lists = st.lists(sla_policies(), min_size=1, max_size=3, unique_by=lambda p: p.name)
@@ -66,8 +72,8 @@ def test_touches_only_ever_turn_a_step_met(
         policy = next(p for p in policies if p.name == before.policy)
         step = data.draw(st.sampled_from(policy.steps))
         status = before.step(step.name)
-        if status.state is not StepState.MET and status.due > before.started_at:
-            window = min(status.due, history.now) - before.started_at
+        if status.state is not StepState.MET and u(status.due) > u(before.started_at):
+            window = min(u(status.due), u(history.now)) - u(before.started_at)
             extra = attrs.evolve(
                 extra,
                 at=before.started_at
@@ -95,7 +101,7 @@ def test_touches_only_ever_turn_a_step_met(
         if old.state is StepState.MET:
             assert new.completed_at is not None
             assert old.completed_at is not None
-            assert new.completed_at <= old.completed_at
+            assert u(new.completed_at) <= u(old.completed_at)
 
 
 @SETTINGS
@@ -167,15 +173,15 @@ def test_step_statuses_agree_with_the_calendar(
             assert status.response_business == calendar.between(
                 result.started_at, status.completed_at
             )
-            assert (status.state is StepState.MET) == (status.completed_at <= status.due)
+            assert (status.state is StepState.MET) == (u(status.completed_at) <= u(status.due))
         if status.state is StepState.BREACHED and status.completed_at is None:
-            assert history.now > status.due
+            assert u(history.now) > u(status.due)
             assert status.overdue == calendar.between(status.due, history.now)
         if status.state in (StepState.PENDING, StepState.AT_RISK):
             assert status.remaining == calendar.between(history.now, status.due)
             assert status.done < status.required
     if result.next_action is not None:
-        assert result.next_action.due >= result.started_at
+        assert u(result.next_action.due) >= u(result.started_at)
 
 
 @settings(max_examples=30, deadline=None)

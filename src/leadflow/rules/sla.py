@@ -104,6 +104,12 @@ ADHERENCE_DIMENSIONS: tuple[str, ...] = ("step", "owner", "team", "source", "pol
 _HOUR = timedelta(hours=1)
 
 
+def _utc(at: datetime) -> datetime:
+    # Aware datetimes sharing a tzinfo compare by wall time, ignoring fold: inside a repeated
+    # hour 01:30 (second time) would sort before 01:45 (first time). Compare in UTC.
+    return at.astimezone(UTC)
+
+
 # -- the policy data -------------------------------------------------------------------------
 
 
@@ -155,16 +161,18 @@ class Trigger:
         """When the clock started for *lead*, as seen at *now*; ``None`` if it has not."""
         if self.kind is TriggerKind.HANDOFF:
             at = lead.handed_off_at
-            return at if at is not None and at <= now else None
+            return at if at is not None and _utc(at) <= _utc(now) else None
         if self.kind is TriggerKind.STAGE_ENTERED:
-            entries = [c.at for c in lead.history if c.to_stage == self.stage and c.at <= now]
-            return max(entries) if entries else None
+            entries = [
+                c.at for c in lead.history if c.to_stage == self.stage and _utc(c.at) <= _utc(now)
+            ]
+            return max(entries, key=_utc) if entries else None
         times = [
             a.occurred_at
             for a in activities
-            if a.kind == self.activity and a.lead_id == lead.id and a.occurred_at <= now
+            if a.kind == self.activity and a.lead_id == lead.id and _utc(a.occurred_at) <= _utc(now)
         ]
-        return max(times) if times else None
+        return max(times, key=_utc) if times else None
 
     @classmethod
     def parse(cls, data: object) -> Trigger:
@@ -916,12 +924,16 @@ def evaluate(
     policy, start = chosen
     cal = calendar_for(calendar, lead)
     stopped_at = next(
-        (c.at for c in lead.history if c.to_stage in policy.stop_stages and start < c.at <= now),
+        (
+            c.at
+            for c in lead.history
+            if c.to_stage in policy.stop_stages and _utc(start) < _utc(c.at) <= _utc(now)
+        ),
         None,
     )
     horizon = stopped_at if stopped_at is not None else now
     seen = sorted(
-        (t for t in touches if t.lead_id == lead.id and start <= t.at <= horizon),
+        (t for t in touches if t.lead_id == lead.id and _utc(start) <= _utc(t.at) <= _utc(horizon)),
         key=lambda t: (t.at.astimezone(UTC), t.id),
     )
     statuses = tuple(
@@ -936,7 +948,7 @@ def evaluate(
     ]
     next_action: NextAction | None = None
     if open_steps:
-        status, step = min(open_steps, key=lambda pair: pair[0].due)
+        status, step = min(open_steps, key=lambda pair: _utc(pair[0].due))
         next_action = NextAction(
             step=step.name, action=None, due=status.due, escalation=step.escalate
         )
@@ -1000,7 +1012,7 @@ def _step_status(
             response_business=cal.between(start, done_at),
             response_wall=done_at.astimezone(UTC) - start.astimezone(UTC),
         )
-        if done_at <= due:
+        if _utc(done_at) <= _utc(due):
             return attrs.evolve(status, state=StepState.MET)
         return attrs.evolve(
             status,
@@ -1008,9 +1020,9 @@ def _step_status(
             breached_at=due,
             overdue=cal.between(due, done_at),
         )
-    if stopped_at is not None and stopped_at <= due:
+    if stopped_at is not None and _utc(stopped_at) <= _utc(due):
         return attrs.evolve(status, state=StepState.STOPPED, stopped_at=stopped_at)
-    if now > due:
+    if _utc(now) > _utc(due):
         return attrs.evolve(
             status, state=StepState.BREACHED, breached_at=due, overdue=cal.between(due, now)
         )
@@ -1030,15 +1042,17 @@ def _final_decision(
     final = policy.final
     if final is None:
         return None
-    due = max(s.due for s in statuses)
+    due = max((s.due for s in statuses), key=_utc)
     decision = FinalDecision(
         action=final.action, reason=final.reason, due=due, state=ActionState.PENDING
     )
-    if stopped_at is not None and stopped_at <= due:
+    if stopped_at is not None and _utc(stopped_at) <= _utc(due):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="stopped")
     if final.unless_connected and any(t.outcome.is_connect for t in touches):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="connected")
-    return attrs.evolve(decision, state=ActionState.DUE if now > due else ActionState.PENDING)
+    return attrs.evolve(
+        decision, state=ActionState.DUE if _utc(now) > _utc(due) else ActionState.PENDING
+    )
 
 
 def evaluate_many(
