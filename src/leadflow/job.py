@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.errors import LeadflowError
+from leadflow.errors import LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, transition
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import (
@@ -158,6 +158,16 @@ class Job:
     batch_size: int = 500
     dry_run: bool = False
     by: str = "leadflow"
+
+    def __attrs_post_init__(self) -> None:
+        if self.policies and self.calendar is None:
+            raise ValidationError(
+                "calendar", None, "is required when SLA policies are given (business time)"
+            )
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
+        if self.batch_size < 1:
+            raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
 
 
 @attrs.frozen(kw_only=True)
