@@ -16,6 +16,23 @@ Incremental, restartable, idempotent:
   what the job reads from a CRM);
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
   nothing new writes nothing new.
+
+>>> from leadflow.adapters.sqlite import SQLiteAdapter
+>>> from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
+>>> from leadflow.ports import Entity
+>>> data = generate(leads=50, seed=1)
+>>> store = SQLiteAdapter(":memory:")
+>>> for entity, items in [(Entity.ACCOUNT, data.accounts), (Entity.LEAD, data.leads),
+...                       (Entity.ACTIVITY, data.activities), (Entity.TOUCH, data.touches)]:
+...     _ = store.upsert(entity, items)
+>>> nightly = Job(name="nightly", now=data.now, scorer=scorecard_scorer(demo_scorecard()),
+...               policies=demo_policies(), calendar=demo_calendar())
+>>> first = run(nightly, store, cursors=store, history=store)
+>>> first.read["leads"], first.writes["score"]
+(50, {'applied': 50})
+>>> run(nightly, store, cursors=store, history=store).applied
+0
+>>> store.close()
 """
 
 from __future__ import annotations
