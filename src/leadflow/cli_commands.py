@@ -354,7 +354,11 @@ def _run_config(path: Path, adapter: str) -> dict[str, Any]:
     settings = tables.get(adapter, {}) if isinstance(tables, dict) else None
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: adapters.{adapter}", "must be a table of adapter settings")
-    resolved["settings"] = dict(settings)
+    settings = dict(settings)
+    where = settings.get("path")
+    if isinstance(where, str) and where != ":memory:" and not Path(where).is_absolute():
+        settings["path"] = str(base / where)  # like the store: relative to the config file
+    resolved["settings"] = settings
     return resolved
 
 
