@@ -128,3 +128,10 @@ def test_batches_keep_each_leads_writes_together(leads: list[int], size: int) ->
         assert [w for b in batches for w in b if w.lead_id == lead] == [
             w for w in writes if w.lead_id == lead
         ]
+
+
+def test_job_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="calendar"):
+        job(calendar=None)
+    with pytest.raises(ValueError, match="batch_size"):
+        job(batch_size=0)

@@ -16,6 +16,23 @@ Incremental, restartable, idempotent:
   what the job reads from a CRM);
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
   nothing new writes nothing new.
+
+>>> from leadflow.adapters.sqlite import SQLiteAdapter
+>>> from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
+>>> from leadflow.ports import Entity
+>>> data = generate(leads=50, seed=1)
+>>> store = SQLiteAdapter(":memory:")
+>>> for entity, items in [(Entity.ACCOUNT, data.accounts), (Entity.LEAD, data.leads),
+...                       (Entity.ACTIVITY, data.activities), (Entity.TOUCH, data.touches)]:
+...     _ = store.upsert(entity, items)
+>>> nightly = Job(name="nightly", now=data.now, scorer=scorecard_scorer(demo_scorecard()),
+...               policies=demo_policies(), calendar=demo_calendar())
+>>> first = run(nightly, store, cursors=store, history=store)
+>>> first.read["leads"], first.writes["score"]
+(50, {'applied': 50})
+>>> run(nightly, store, cursors=store, history=store).applied
+0
+>>> store.close()
 """
 
 from __future__ import annotations
@@ -28,7 +45,7 @@ from typing import Any, Protocol
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.errors import LeadflowError
+from leadflow.errors import LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, transition
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import (
@@ -158,6 +175,16 @@ class Job:
     batch_size: int = 500
     dry_run: bool = False
     by: str = "leadflow"
+
+    def __attrs_post_init__(self) -> None:
+        if self.policies and self.calendar is None:
+            raise ValidationError(
+                "calendar", None, "is required when SLA policies are given (business time)"
+            )
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
+        if self.batch_size < 1:
+            raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
 
 
 @attrs.frozen(kw_only=True)

@@ -303,3 +303,23 @@ def test_adapters_human_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert code in (Exit.OK, Exit.PARTIAL)
     assert "leadflow.adapters.sqlite:SQLiteAdapter" in out
     assert "transactional batches: yes" in out
+
+
+def test_config_paths_are_relative_to_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    assert main(["demo", "--store", str(project / "crm.sqlite"), "--leads", "50", "--quiet"]) == 0
+    (project / "leadflow.toml").write_text(
+        'store = "crm.sqlite"\n[adapters.sqlite]\npath = "crm.sqlite"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    code, out, _ = run_cli(
+        capsys, "run", "--config", "project/leadflow.toml", "--now", NOW, "--json"
+    )
+    assert code == Exit.OK
+    assert json.loads(out)["read"]["leads"] == 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"], "nothing created in the cwd"
+    assert not (project / "leadflow-state.sqlite").exists(), "the store is the adapter's file"
