@@ -404,7 +404,8 @@ def run_job(
                 adapter,
                 cursors=store,
                 history=store,
-                mirror=store.upsert,
+                mirror=store.mirror,
+                record=store.write,
                 progress=out.progress,
             )
         finally:
@@ -536,15 +537,15 @@ def demo(args: argparse.Namespace, out: Output) -> int:
     _fresh_store(args.store, out)
     data = generate(leads=args.leads, seed=args.seed)
     with SQLiteAdapter(args.store) as store:
-        for entity, items in (
-            (Entity.ACCOUNT, data.accounts),
-            (Entity.LEAD, data.leads),
-            (Entity.ACTIVITY, data.activities),
-            (Entity.TOUCH, data.touches),
+        for entity, name, items in (
+            (Entity.ACCOUNT, "accounts", data.accounts),
+            (Entity.LEAD, "leads", data.leads),
+            (Entity.ACTIVITY, "activities", data.activities),
+            (Entity.TOUCH, "touches", data.touches),
         ):
             for start in range(0, len(items), 1000):
                 store.upsert(entity, items[start : start + 1000])
-                out.progress(f"storing {entity.value}s", min(start + 1000, len(items)), len(items))
+                out.progress(f"storing {name}", min(start + 1000, len(items)), len(items))
         history: list[Write] = [*data.rejections, *data.outcomes]
         recorded = store.write(history)
         refused = [r for r in recorded if not r.ok]

@@ -35,6 +35,7 @@ from leadflow.ports import (
     Adapter,
     Cursor,
     Entity,
+    OutcomeWrite,
     Page,
     RejectionWrite,
     ScoreWrite,
@@ -173,6 +174,7 @@ class RunReport:
     writes: Mapping[str, Mapping[str, int]]
     problems: tuple[WriteResult, ...] = ()
     dry_run: bool = False
+    recorded: Mapping[str, int] = attrs.field(factory=dict)
 
     @property
     def applied(self) -> int:
@@ -197,6 +199,7 @@ class RunReport:
             "sla": dict(self.sla),
             "writes": {k: dict(v) for k, v in self.writes.items()},
             "applied": self.applied,
+            "recorded": dict(self.recorded),
             "problems": [
                 {
                     "lead_id": r.write.lead_id,
@@ -403,14 +406,17 @@ def run(
     cursors: CursorStore,
     history: History,
     mirror: Callable[[Entity, Sequence[Any]], object] | None = None,
+    record: Callable[[Sequence[Write]], Sequence[WriteResult]] | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> RunReport:
     """Run *job* against *adapter* and report what happened.
 
     *mirror*, when given, receives every record read (``mirror(entity, items)``) before rules
-    run — how records read from a CRM reach the embedded store that serves as *history*. When
-    the adapter *is* the store, pass no mirror. *progress* is called with a phase name and a
-    count as work proceeds.
+    run — how records read from a CRM reach the embedded store that serves as *history*.
+    *record*, when given, receives the writes the adapter applied (without their expected
+    versions) — how the store keeps the score, stage and SLA history a CRM does not, and knows
+    which SLA clocks are still open. When the adapter *is* the store, pass neither. *progress*
+    is called with a phase name and a count as work proceeds.
     """
     tick = progress or (lambda _phase, _n: None)
     found = _read_changes(job, adapter, cursors, mirror, tick)
@@ -430,10 +436,16 @@ def run(
     writes += sla_writes
 
     results: list[WriteResult] = []
+    recorded: Counter[str] = Counter()
     if not job.dry_run:
         for batch in _batches(writes, job.batch_size):
-            results.extend(adapter.write(batch))
+            done = adapter.write(batch)
+            results.extend(done)
             tick("writing", len(results))
+            if record is not None:
+                applied = [_unversioned(r.write) for r in done if r.status is WriteStatus.APPLIED]
+                if applied:
+                    recorded.update(r.status.value for r in record(applied))
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
@@ -454,4 +466,11 @@ def run(
         writes={k: dict(v) for k, v in sorted(by_kind.items())},
         problems=tuple(r for r in results if not r.ok),
         dry_run=job.dry_run,
+        recorded=dict(recorded),
     )
+
+
+def _unversioned(write: Write) -> Write:
+    if isinstance(write, OutcomeWrite):
+        return write
+    return attrs.evolve(write, expected_version=None)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from leadflow import adapters
+from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.adapters.testing import AdapterContract, Seeder
 from leadflow.ports import Adapter, Entity
 
@@ -84,7 +85,16 @@ def test_leadflow_run_against_the_third_party_adapter(
     stored = json.loads(crm.read_text())
     assert len(stored["scores"]) == 120, "the scores went to the third-party system"
     assert (tmp_path / "state.sqlite").exists(), "cursors and the mirror live in the state store"
+    assert first["recorded"] == {"applied": first["applied"]}, "the store keeps the history"
+    with SQLiteAdapter(tmp_path / "state.sqlite") as state:
+        assert len(state.current_scores()) == 120
+        open_clocks = state.open_sla_leads()
+    assert open_clocks, "the SLA clocks the CRM holds are known locally too"
     assert main([*argv, "--json"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["applied"] == 0, (second["writes"], first["writes"])
     assert second["read"]["leads"] > 0, "leads written back are read again, and left unchanged"
+    later = [*argv[:-1], "2026-03-20T09:00Z", "--json"]
+    assert main(later) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert third["judged"] >= len(open_clocks), "open clocks are judged again as time passes"

@@ -373,6 +373,26 @@ class SQLiteAdapter:
                 self._upsert_one(conn, entity, item)
         return stored
 
+    def mirror(self, entity: Entity | str, items: Iterable[Any]) -> list[Any]:
+        """:meth:`upsert` records read from another system, keeping what only the store knows.
+
+        CRMs do not keep a lead's stage history; when an incoming lead carries none and is
+        still in the stage the stored history ends in, the stored history is kept.
+        """
+        entity = Entity(entity)
+        stored = list(items)
+        if entity is Entity.LEAD:
+            known = self._histories([lead.id for lead in stored if not lead.history])
+            stored = [
+                attrs.evolve(lead, history=known[lead.id])
+                if not lead.history
+                and known.get(lead.id)
+                and known[lead.id][-1].to_stage == lead.stage
+                else lead
+                for lead in stored
+            ]
+        return self.upsert(entity, stored)
+
     def _upsert_one(self, conn: sqlite3.Connection, entity: Entity, item: Any) -> None:
         table = _TABLES[entity]
         cols = [name for name, _ in _columns(_CLASSES[entity])]
