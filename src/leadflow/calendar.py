@@ -39,8 +39,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import tomllib
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from os import PathLike
+from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +60,7 @@ __all__ = [
     "CalendarChoice",
     "CalendarResolver",
     "calendar_for",
+    "load_calendars",
 ]
 
 #: Weekday keys in :meth:`BusinessCalendar.from_dict`, Monday first (``date.weekday()`` order).
@@ -213,6 +218,33 @@ def _check_delta(name: str, value: object) -> timedelta:
     return value
 
 
+_CHUNK_DAYS = 35  # the first days of a calendar's timeline; it then grows geometrically
+_FAR_US = 2 * 366 * _DAY_S * 1_000_000  # beyond this past the timeline, start a new one
+
+
+class _Timeline:
+    """Open intervals of the local dates ``[lo, hi)`` laid end to end (epoch microseconds),
+    with the business time before (``cum``) and after (``cum_end``) each. Never mutated."""
+
+    __slots__ = ("cum", "cum_end", "ends", "far", "hi", "lo", "lo_safe", "starts")
+
+    def __init__(
+        self,
+        lo: int,
+        hi: int,
+        *,
+        starts: list[int],
+        ends: list[int],
+        cum: list[int],
+        cum_end: list[int],
+    ) -> None:
+        self.lo, self.hi = lo, hi
+        self.starts, self.ends, self.cum, self.cum_end = starts, ends, cum, cum_end
+        # Any instant from here on has a local date >= lo in every zone (offsets < 16 h).
+        self.lo_safe = ((lo - _EPOCH_ORDINAL) * _DAY_S + _MARGIN_S) * 1_000_000
+        self.far = (hi - _EPOCH_ORDINAL) * _DAY_S * 1_000_000 + _FAR_US
+
+
 @attrs.frozen(kw_only=True)
 class BusinessCalendar:
     """Working hours per weekday in one IANA zone, minus holidays.
@@ -225,8 +257,10 @@ class BusinessCalendar:
         holidays: local dates on which the calendar is closed all day.
         name: an optional label (``"emea-sales"``), shown in evaluations.
 
-    Per-date open intervals are computed once and cached on the instance, so repeated
-    arithmetic over the same dates does not redo the time-zone work.
+    Per-date open intervals are computed once and cached on the instance, and laid end to end
+    in a timeline with running totals of business time, so :meth:`add`, :meth:`between`,
+    :meth:`is_open` and :meth:`next_open` are two binary searches rather than a walk over days.
+    The caches are replaced, never mutated in place, so a calendar can be shared across threads.
     """
 
     zone: str = attrs.field(converter=_zone)
@@ -236,6 +270,9 @@ class BusinessCalendar:
     _tz: ZoneInfo = attrs.field(init=False, repr=False, eq=False, hash=False)
     _cache: dict[int, tuple[tuple[int, int], ...]] = attrs.field(
         init=False, repr=False, eq=False, hash=False, factory=dict
+    )
+    _timeline: _Timeline | None = attrs.field(
+        init=False, repr=False, eq=False, hash=False, default=None
     )
 
     def __attrs_post_init__(self) -> None:
@@ -372,7 +409,9 @@ class BusinessCalendar:
         return at.astimezone(self._tz).toordinal()
 
     def _from_us(self, us: int) -> datetime:
-        return (_EPOCH + timedelta(microseconds=us)).astimezone(self._tz)
+        seconds, micro = divmod(us, 1_000_000)
+        local = datetime.fromtimestamp(seconds, self._tz)  # sets fold in a repeated hour
+        return local.replace(microsecond=micro) if micro else local
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The open intervals of local date *day*, as ``(start, end)`` aware datetimes.
@@ -388,21 +427,75 @@ class BusinessCalendar:
 
     # -- the four questions ---------------------------------------------------------------------
 
+    def _build(self, lo: int, hi: int, base: _Timeline | None = None) -> _Timeline:
+        """A timeline of the days ``[lo, hi)``, or *base* extended to *hi*."""
+        if base is not None:
+            starts, ends = list(base.starts), list(base.ends)
+            cum, cum_end = list(base.cum), list(base.cum_end)
+            first, lo = base.hi, base.lo
+        else:
+            starts, ends, cum, cum_end = [], [], [], []
+            first = lo
+        total = cum_end[-1] if cum_end else 0
+        last_end = ends[-1] if ends else None
+        for ordinal in range(first, hi):
+            for day_start, e in self._day(ordinal):
+                # Clip a day that overlaps the previous one (a fold across local midnight).
+                s = day_start if last_end is None else max(day_start, last_end)
+                if s >= e:
+                    continue
+                starts.append(s)
+                ends.append(e)
+                cum.append(total)
+                total += e - s
+                cum_end.append(total)
+                last_end = e
+        timeline = _Timeline(lo, hi, starts=starts, ends=ends, cum=cum, cum_end=cum_end)
+        object.__setattr__(self, "_timeline", timeline)
+        return timeline
+
+    def _grow(self, timeline: _Timeline) -> _Timeline:
+        """*timeline* extended forward by as many days as it spans (amortised linear cost)."""
+        return self._build(
+            timeline.lo, timeline.hi + max(_CHUNK_DAYS, timeline.hi - timeline.lo), timeline
+        )
+
+    def _covering(self, t: int, at: datetime) -> _Timeline:
+        """A timeline that holds every open interval ending after instant *t*, so far."""
+        timeline = self._timeline
+        if timeline is not None and timeline.lo_safe <= t <= timeline.far:
+            return timeline
+        ordinal = self._ordinal(at)
+        if timeline is not None and t < timeline.lo_safe and ordinal > timeline.lo - 2 * 366:
+            # A little earlier than what is built: rebuild from there (a month of margin) up
+            # to the same end, so callers going back in time rebuild rarely.
+            return self._build(ordinal - 31, timeline.hi)
+        return self._build(ordinal - 1, ordinal + _CHUNK_DAYS)
+
+    def _after(self, t: int, at: datetime) -> tuple[_Timeline, int]:
+        """The timeline and the index of the first open interval that ends after *t*."""
+        timeline = self._covering(t, at)
+        while True:
+            index = bisect_right(timeline.ends, t)
+            if index < len(timeline.ends):
+                return timeline, index
+            timeline = self._grow(timeline)
+
+    # -- the four questions ---------------------------------------------------------------------
+
     def is_open(self, at: datetime) -> bool:
         """Whether *at* falls inside working hours (intervals are half-open: the closing instant
         is closed)."""
         t = _to_us("at", at)
-        return any(s <= t < e for s, e in self._day(self._ordinal(at)))
+        timeline, i = self._after(t, at)
+        return timeline.starts[i] <= t
 
     def next_open(self, at: datetime) -> datetime:
         """*at* itself when open, else the start of the next open interval."""
         t = _to_us("at", at)
-        ordinal = self._ordinal(at)
-        while True:
-            for s, e in self._day(ordinal):
-                if t < e:
-                    return self._from_us(max(s, t))
-            ordinal += 1
+        timeline, i = self._after(t, at)
+        start = timeline.starts[i]
+        return at.astimezone(self._tz) if start <= t else self._from_us(start)
 
     def add(self, at: datetime, delta: timedelta) -> datetime:
         """The earliest instant by which *delta* of business time has elapsed since *at*.
@@ -415,17 +508,14 @@ class BusinessCalendar:
         remaining = _check_delta("delta", delta) // _US
         if remaining == 0:
             return at.astimezone(self._tz)
-        ordinal = self._ordinal(at)
-        day = self._day
+        timeline, i = self._after(t, at)
+        start = timeline.starts[i]
+        target = timeline.cum[i] + (t - start if t > start else 0) + remaining
         while True:
-            for s, e in day(ordinal):
-                if t < e:
-                    start = s if s > t else t
-                    available = e - start
-                    if remaining <= available:
-                        return self._from_us(start + remaining)
-                    remaining -= available
-            ordinal += 1
+            j = bisect_left(timeline.cum_end, target)
+            if j < len(timeline.cum_end):
+                return self._from_us(timeline.starts[j] + target - timeline.cum[j])
+            timeline = self._grow(timeline)
 
     def add_days(self, at: datetime, days: int) -> datetime:
         """The closing instant of the *days*-th business day after the local date of *at*.
@@ -449,15 +539,13 @@ class BusinessCalendar:
         a, b = _to_us("start", start), _to_us("end", end)
         if b < a:
             return -self.between(end, start)
-        total = 0
-        ordinal, last = self._ordinal(start), self._ordinal(end)
-        while ordinal <= last:
-            for s, e in self._day(ordinal):
-                lo, hi = max(s, a), min(e, b)
-                if lo < hi:
-                    total += hi - lo
-            ordinal += 1
-        return timedelta(microseconds=total)
+        timeline, i = self._after(a, start)
+        # Extend (never rebuild) until *end* is covered too, so both share one origin.
+        while (j := bisect_right(timeline.ends, b)) >= len(timeline.ends):
+            timeline = self._grow(timeline)
+        first = timeline.cum[i] + max(a - timeline.starts[i], 0)
+        second = timeline.cum[j] + max(b - timeline.starts[j], 0)
+        return timedelta(microseconds=second - first)
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
@@ -471,7 +559,20 @@ class BusinessCalendar:
 
 
 def _calendar_map(value: Mapping[str, BusinessCalendar] | None) -> dict[str, BusinessCalendar]:
+    mapping = dict(value or {})
+    for key, calendar in mapping.items():
+        if not isinstance(calendar, BusinessCalendar):
+            raise ValidationError(f"calendars[{key!r}]", calendar, "is not a BusinessCalendar")
+    return mapping
+
+
+def _owner_teams(value: Mapping[str, str] | None) -> dict[str, str]:
     return dict(value or {})
+
+
+def _is_calendar(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, BusinessCalendar):
+        raise ValidationError(attribute.name, value, "is not a BusinessCalendar")
 
 
 _ORDER = ("owner", "team", "region")
@@ -504,13 +605,11 @@ class CalendarResolver:
     'emea'
     """
 
-    default: BusinessCalendar = attrs.field(
-        validator=attrs.validators.instance_of(BusinessCalendar)
-    )
+    default: BusinessCalendar = attrs.field(validator=_is_calendar)
     by_owner: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
     by_team: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
     by_region: dict[str, BusinessCalendar] = attrs.field(factory=dict, converter=_calendar_map)
-    owner_teams: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    owner_teams: dict[str, str] = attrs.field(factory=dict, converter=_owner_teams)
     order: tuple[str, ...] = attrs.field(default=_ORDER, converter=tuple, validator=_check_order)
 
     def team_of(self, lead: Lead) -> str | None:
@@ -539,6 +638,88 @@ class CalendarResolver:
 
     def __call__(self, lead: Lead) -> BusinessCalendar:
         return self.for_lead(lead)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Calendars and the choice between them from plain data (a parsed TOML file).
+
+        ``calendars`` maps names to calendar tables (see :meth:`BusinessCalendar.from_dict`;
+        the key is the name unless the table gives one); ``choose`` names the ``default`` and
+        maps owners, teams and regions to calendar names (``by_owner``, ``by_team``,
+        ``by_region``), owners to teams (``owner_teams``), and gives the ``order``.
+
+        >>> choose = CalendarResolver.from_dict({
+        ...     "calendars": {"emea": {"zone": "Europe/Berlin", "hours": {"mon-fri": "09:00-17:00"}},
+        ...                   "apac": {"zone": "Australia/Sydney", "hours": {"mon-fri": "09:00-17:00"}}},
+        ...     "choose": {"default": "emea", "by_region": {"AU": "apac"}},
+        ... })
+        >>> choose.default.name, choose.by_region["AU"].zone
+        ('emea', 'Australia/Sydney')
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError("", f"calendar settings must be a table, got {data!r}")
+        for key in data:
+            if key not in ("calendars", "choose"):
+                raise ConfigError(str(key), "unknown key; expected 'calendars' and 'choose'")
+        tables = data.get("calendars")
+        if not isinstance(tables, Mapping) or not tables:
+            raise ConfigError("calendars", "must be a table of named calendars")
+        calendars: dict[str, BusinessCalendar] = {}
+        for name, table in tables.items():
+            where = f"calendars.{name}"
+            if not isinstance(table, Mapping):
+                raise ConfigError(where, f"a calendar must be a table, got {table!r}")
+            calendars[name] = BusinessCalendar.from_dict({"name": name, **table}, path=where)
+        choose = data.get("choose", {})
+        if not isinstance(choose, Mapping):
+            raise ConfigError("choose", f"must be a table, got {choose!r}")
+        allowed = ("default", "order", "by_owner", "by_team", "by_region", "owner_teams")
+        for key in choose:
+            if key not in allowed:
+                raise ConfigError(f"choose.{key}", f"unknown key; expected one of {list(allowed)}")
+
+        def named(where: str, name: object) -> BusinessCalendar:
+            if not isinstance(name, str) or name not in calendars:
+                raise ConfigError(
+                    where, f"{name!r} is not a calendar; calendars: {', '.join(calendars)}"
+                )
+            return calendars[name]
+
+        if "default" not in choose and len(calendars) > 1:
+            raise ConfigError("choose.default", "is required when there is more than one calendar")
+        default = named("choose.default", choose.get("default", next(iter(calendars))))
+        maps: dict[str, dict[str, BusinessCalendar]] = {}
+        for key in ("by_owner", "by_team", "by_region"):
+            table = choose.get(key, {})
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"choose.{key}", f"must be a table, got {table!r}")
+            maps[key] = {str(k): named(f"choose.{key}.{k}", n) for k, n in table.items()}
+        owner_teams = choose.get("owner_teams", {})
+        if not isinstance(owner_teams, Mapping):
+            raise ConfigError("choose.owner_teams", f"must be a table, got {owner_teams!r}")
+        try:
+            return cls(
+                default=default,
+                order=choose.get("order", _ORDER),
+                owner_teams={str(k): str(t) for k, t in owner_teams.items()},
+                **maps,
+            )
+        except ValidationError as err:
+            raise ConfigError(f"choose.{err.field}", f"{err.value!r} {err.reason}") from None
+
+
+def load_calendars(path: str | PathLike[str]) -> CalendarResolver:
+    """Read named calendars and the choice between them from a TOML file.
+
+    See :meth:`CalendarResolver.from_dict` for the layout; a file with a single calendar and
+    no ``[choose]`` table gives a resolver that always picks it.
+    """
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(file), f"is not valid TOML: {exc}") from None
+    return CalendarResolver.from_dict(data)
 
 
 #: What SLA evaluation accepts as a calendar: one calendar, or a chooser per lead.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from leadflow.calendar import BusinessCalendar, CalendarResolver, calendar_for
+from leadflow.calendar import BusinessCalendar, CalendarResolver, calendar_for, load_calendars
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Lead
 
@@ -258,3 +259,84 @@ def test_resolver_prefers_owner_then_team_then_region() -> None:
     assert calendar_for(default, Lead(id="h", created_at=at)) is default
     with pytest.raises(ValidationError, match="order"):
         CalendarResolver(default=default, order=("manager",))
+
+
+def test_resolver_refuses_what_is_not_a_calendar() -> None:
+    with pytest.raises(ValidationError, match="default"):
+        CalendarResolver(default="Europe/Berlin")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"calendars\['AU'\]"):
+        CalendarResolver(
+            default=BusinessCalendar.weekdays("UTC"),
+            by_region={"AU": "Australia/Sydney"},  # type: ignore[dict-item]
+        )
+
+
+def test_a_local_date_that_never_happened_has_no_hours() -> None:
+    # Samoa moved across the date line: 29 December 2011 was followed by 31 December.
+    apia = BusinessCalendar(zone="Pacific/Apia", hours={"mon-sun": "00:00-24:00"})
+    assert apia.intervals(date(2011, 12, 30)) == []
+    noon = datetime(2011, 12, 29, 12, 0, tzinfo=ZoneInfo("Pacific/Apia"))
+    assert apia.add(noon, 24 * H).isoformat() == "2011-12-31T12:00:00+14:00"
+
+
+EXAMPLE_CALENDARS = Path(__file__).resolve().parents[2] / "examples" / "calendars.toml"
+
+
+def test_example_calendars_choose_per_lead() -> None:
+    choose = load_calendars(EXAMPLE_CALENDARS)
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    assert choose(Lead(id="a", created_at=at, owner_id="u-lena")).name == "emea"
+    assert choose(Lead(id="b", created_at=at, country="NZ")).name == "apac"
+    assert choose(Lead(id="c", created_at=at, country="US")).name == "us-east"
+    assert date(2026, 4, 6) in choose.by_team["anz"].holidays
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "problem"),
+    [
+        ({"calendars": {}}, "calendars", "table of named calendars"),
+        ({"calendars": {"a": {"zone": "UTC"}}}, "calendars.a.hours", "required"),
+        (
+            {"calendars": {"a": {"zone": "UTC", "hours": {"mon": "9-5"}}}},
+            "calendars.a.hours['mon'][0]",
+            "HH:MM",
+        ),
+        (
+            {
+                "calendars": {"a": {"zone": "UTC", "hours": {"mon": "09:00-17:00"}}},
+                "choose": {"by_region": {"AU": "b"}},
+            },
+            "choose.by_region.AU",
+            "'b' is not a calendar",
+        ),
+        (
+            {
+                "calendars": {
+                    "a": {"zone": "UTC", "hours": {"mon": "09:00-17:00"}},
+                    "b": {"zone": "UTC", "hours": {"tue": "09:00-17:00"}},
+                }
+            },
+            "choose.default",
+            "more than one calendar",
+        ),
+        (
+            {
+                "calendars": {"a": {"zone": "UTC", "hours": {"mon": "09:00-17:00"}}},
+                "choose": {"order": ["boss"]},
+            },
+            "choose.order",
+            "'boss'",
+        ),
+        (
+            {"calendars": {"a": {"zone": "UTC", "hours": {"mon": "09:00-17:00"}}}, "pick": {}},
+            "pick",
+            "unknown key",
+        ),
+    ],
+)
+def test_bad_calendar_settings_name_the_key(
+    data: dict[str, object], path: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=problem) as info:
+        CalendarResolver.from_dict(data)
+    assert info.value.path == path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +13,11 @@ from leadflow.testing.strategies import calendars, instants
 US = timedelta(microseconds=1)
 durations = st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=300))
 positive = st.timedeltas(min_value=US, max_value=timedelta(hours=300))
+
+
+def u(at: datetime) -> datetime:
+    return at.astimezone(UTC)
+
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -31,8 +36,9 @@ def test_add_is_monotone(
     calendar: BusinessCalendar, at: datetime, a: timedelta, b: timedelta
 ) -> None:
     small, large = sorted((a, b))
-    assert calendar.add(at, small) <= calendar.add(at, large)
-    assert calendar.add(at, small) >= at
+    # Compare in UTC: datetimes sharing a tzinfo compare by wall time, ignoring fold.
+    assert u(calendar.add(at, small)) <= u(calendar.add(at, large))
+    assert u(calendar.add(at, small)) >= u(at)
 
 
 @SETTINGS
@@ -69,7 +75,7 @@ def test_next_open_is_open_and_nothing_before_it_is(
     calendar: BusinessCalendar, at: datetime
 ) -> None:
     opened = calendar.next_open(at)
-    assert opened >= at
+    assert u(opened) >= u(at)
     assert calendar.is_open(opened)
     assert timedelta(0) == calendar.between(at, opened)
 
@@ -78,3 +84,55 @@ def test_next_open_is_open_and_nothing_before_it_is(
 @given(calendar=calendars())
 def test_plain_data_round_trip(calendar: BusinessCalendar) -> None:
     assert calendar == BusinessCalendar.from_dict(calendar.to_dict())
+
+
+def _utc_intervals(calendar: BusinessCalendar, day: date) -> list[tuple[datetime, datetime]]:
+    return [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in calendar.intervals(day)]
+
+
+def reference_add(calendar: BusinessCalendar, at: datetime, delta: timedelta) -> datetime:
+    """Walk the public per-day intervals one day at a time (an oracle independent of the
+    timeline with running totals that ``add`` uses)."""
+    t, remaining = at.astimezone(UTC), delta
+    if not remaining:
+        return t
+    day = at.astimezone(calendar.tzinfo).date()
+    while True:
+        for s, e in _utc_intervals(calendar, day):
+            if e <= t:
+                continue
+            start = max(s, t)
+            if remaining <= e - start:
+                return start + remaining
+            remaining -= e - start
+        day += timedelta(days=1)
+
+
+def reference_between(calendar: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
+    a, b = a.astimezone(UTC), b.astimezone(UTC)
+    total, day = timedelta(0), a.astimezone(calendar.tzinfo).date()
+    while day <= b.astimezone(calendar.tzinfo).date():
+        for s, e in _utc_intervals(calendar, day):
+            lo, hi = max(s, a), min(e, b)
+            if lo < hi:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total
+
+
+@SETTINGS
+@given(
+    calendar=calendars(),
+    at=instants(),
+    d=durations,
+    gap=st.timedeltas(min_value=timedelta(days=-40), max_value=timedelta(days=40)),
+)
+def test_add_and_between_agree_with_a_day_by_day_walk(
+    calendar: BusinessCalendar, at: datetime, d: timedelta, gap: timedelta
+) -> None:
+    assert calendar.add(at, d) == reference_add(calendar, at, d)
+    first, last = sorted((at, at + gap), key=lambda x: x.astimezone(UTC))
+    assert calendar.between(first, last) == reference_between(calendar, first, last)
+    assert calendar.is_open(at) == any(
+        s <= at < e for s, e in _utc_intervals(calendar, at.astimezone(calendar.tzinfo).date())
+    )

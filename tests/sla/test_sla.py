@@ -446,3 +446,53 @@ def test_results_are_in_utc_safe_units(seed: SLAPolicy, lead: Lead) -> None:
     assert first.response_wall == ny(9, 10).astimezone(UTC) - ny(6, 16).astimezone(UTC)
     assert first.response_wall == timedelta(hours=65)
     assert first.response_business == 2 * H
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "problem"),
+    [
+        ({"description": 3}, "policies[0].description", "non-empty"),
+        (
+            {"final": {"unless_connected": "yes"}},
+            "policies[0].final.unless_connected",
+            "true or false",
+        ),
+        ({"stop_stages": ["sql", ""]}, "policies[0].stop_stages", "stage name"),
+    ],
+)
+def test_wrongly_typed_values_are_config_errors_not_type_errors(
+    extra: dict[str, object], path: str, problem: str
+) -> None:
+    from leadflow.rules import policies_from_dict
+
+    policy = {"name": "p", "trigger": "handoff", "steps": [GOOD_STEP], **extra}
+    with pytest.raises(ConfigError, match=problem) as info:
+        policies_from_dict({"policies": [policy]})
+    assert info.value.path == path
+    with pytest.raises(ConfigError, match="unknown key 'x'") as top:
+        policies_from_dict({"policies": [policy], "x": 1})
+    assert top.value.path == "x"
+
+
+def test_deadlines_inside_the_repeated_hour_are_compared_as_instants() -> None:
+    # 1 November 2026, New York: 01:00-02:00 happens twice. Due 01:40 the first time (EDT);
+    # "now" is 01:20 the second time (EST), 40 minutes later in real time.
+    around_the_clock = BusinessCalendar(zone="America/New_York", hours={"mon-sun": "00:00-24:00"})
+    policy = SLAPolicy.from_dict(
+        {"name": "fast", "trigger": "handoff", "steps": [{"name": "call", "within_minutes": 30}]}
+    )
+    handoff = datetime(2026, 11, 1, 1, 10, tzinfo=NY)
+    lead = Lead(id="L-1", created_at=handoff, handed_off_at=handoff)
+    now = datetime(2026, 11, 1, 1, 20, fold=1, tzinfo=NY)
+    result = evaluate(lead, [], now=now, policies=[policy], calendar=around_the_clock)
+    assert result is not None
+    step = result.step("call")
+    assert step.due.isoformat() == "2026-11-01T01:40:00-04:00"
+    assert step.state is StepState.BREACHED
+    assert step.overdue == timedelta(minutes=40)
+    # A call at 01:30 the second time is after the deadline, however the wall clocks compare.
+    late = touch(1, datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=NY))
+    judged = evaluate(lead, [late], now=now + H, policies=[policy], calendar=around_the_clock)
+    assert judged is not None
+    assert judged.step("call").state is StepState.BREACHED
+    assert judged.step("call").overdue == timedelta(minutes=50)

@@ -38,6 +38,7 @@ decisions; adapters and the CLI carry them out.
 from __future__ import annotations
 
 import enum
+import json
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ __all__ = [
     "Trigger",
     "TriggerKind",
     "adherence",
+    "dump_policies",
     "evaluate",
     "evaluate_many",
     "load_policies",
@@ -100,6 +102,12 @@ DEFAULT_STOP_STAGES: tuple[str, ...] = (
 ADHERENCE_DIMENSIONS: tuple[str, ...] = ("step", "owner", "team", "source", "policy", "calendar")
 
 _HOUR = timedelta(hours=1)
+
+
+def _utc(at: datetime) -> datetime:
+    # Aware datetimes sharing a tzinfo compare by wall time, ignoring fold: inside a repeated
+    # hour 01:30 (second time) would sort before 01:45 (first time). Compare in UTC.
+    return at.astimezone(UTC)
 
 
 # -- the policy data -------------------------------------------------------------------------
@@ -153,16 +161,18 @@ class Trigger:
         """When the clock started for *lead*, as seen at *now*; ``None`` if it has not."""
         if self.kind is TriggerKind.HANDOFF:
             at = lead.handed_off_at
-            return at if at is not None and at <= now else None
+            return at if at is not None and _utc(at) <= _utc(now) else None
         if self.kind is TriggerKind.STAGE_ENTERED:
-            entries = [c.at for c in lead.history if c.to_stage == self.stage and c.at <= now]
-            return max(entries) if entries else None
+            entries = [
+                c.at for c in lead.history if c.to_stage == self.stage and _utc(c.at) <= _utc(now)
+            ]
+            return max(entries, key=_utc) if entries else None
         times = [
             a.occurred_at
             for a in activities
-            if a.kind == self.activity and a.lead_id == lead.id and a.occurred_at <= now
+            if a.kind == self.activity and a.lead_id == lead.id and _utc(a.occurred_at) <= _utc(now)
         ]
-        return max(times) if times else None
+        return max(times, key=_utc) if times else None
 
     @classmethod
     def parse(cls, data: object) -> Trigger:
@@ -426,6 +436,11 @@ _STEP_KEYS = (
 )
 
 
+def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError(attribute.name, value, "is not true or false")
+
+
 class ActionKind(enum.StrEnum):
     """What happens to a lead when its cadence runs out: back to nurture, or out."""
 
@@ -448,7 +463,7 @@ class FinalAction:
         validator=v.member_of(ActionKind),
     )
     reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
-    unless_connected: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    unless_connected: bool = attrs.field(default=True, validator=_boolean)
 
 
 def _trigger(value: object) -> Trigger:
@@ -462,7 +477,13 @@ def _steps(value: Iterable[Step]) -> tuple[Step, ...]:
 def _stages(value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    return tuple(str(s) for s in value)
+    if not isinstance(value, Iterable):
+        raise ValidationError("stop_stages", value, "is not a list of stage names")
+    stages = tuple(value)
+    for stage in stages:
+        if not isinstance(stage, str) or not stage.strip():
+            raise ValidationError("stop_stages", stage, "is not a stage name")
+    return stages
 
 
 def _check_steps(_inst: object, _attr: attrs.Attribute[Any], value: tuple[Step, ...]) -> None:
@@ -495,7 +516,7 @@ class SLAPolicy:
     final: FinalAction | None = None
     priority: int = attrs.field(default=0, validator=_priority)
     stop_stages: tuple[str, ...] = attrs.field(default=DEFAULT_STOP_STAGES, converter=_stages)
-    description: str | None = None
+    description: str | None = attrs.field(default=None, validator=v.optional_non_empty)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "policy") -> Self:
@@ -564,9 +585,8 @@ _POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", 
 def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
     for key in data:
         if key not in allowed:
-            raise ConfigError(
-                f"{path}.{key}", f"unknown key {key!r}; expected one of {list(allowed)}"
-            )
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(where, f"unknown key {key!r}; expected one of {list(allowed)}")
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
@@ -628,6 +648,46 @@ def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
     """
     file = Path(path)
     return loads_policies(file.read_text(encoding="utf-8"), source=str(file))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are TOML basic-string escapes; DEL must be escaped in TOML too.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - data is ours
+
+
+def dump_policies(policies: Iterable[SLAPolicy]) -> str:
+    """Policies as TOML text that :func:`loads_policies` reads back to equal policies.
+
+    >>> (policy,) = load_policies("examples/sla.toml")
+    >>> loads_policies(dump_policies([policy])) == (policy,)
+    True
+    """
+    lines: list[str] = []
+    for policy in policies:
+        data = policy.to_dict()
+        steps, final = data.pop("steps"), data.pop("final", None)
+        lines.append("[[policies]]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in data.items())
+        for step in steps:
+            lines.append("")
+            lines.append("[[policies.steps]]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in step.items())
+        if final is not None:
+            lines.append("")
+            lines.append("[policies.final]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in final.items())
+        lines.append("")
+    return "\n".join(lines)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -864,12 +924,16 @@ def evaluate(
     policy, start = chosen
     cal = calendar_for(calendar, lead)
     stopped_at = next(
-        (c.at for c in lead.history if c.to_stage in policy.stop_stages and start < c.at <= now),
+        (
+            c.at
+            for c in lead.history
+            if c.to_stage in policy.stop_stages and _utc(start) < _utc(c.at) <= _utc(now)
+        ),
         None,
     )
     horizon = stopped_at if stopped_at is not None else now
     seen = sorted(
-        (t for t in touches if t.lead_id == lead.id and start <= t.at <= horizon),
+        (t for t in touches if t.lead_id == lead.id and _utc(start) <= _utc(t.at) <= _utc(horizon)),
         key=lambda t: (t.at.astimezone(UTC), t.id),
     )
     statuses = tuple(
@@ -884,7 +948,7 @@ def evaluate(
     ]
     next_action: NextAction | None = None
     if open_steps:
-        status, step = min(open_steps, key=lambda pair: pair[0].due)
+        status, step = min(open_steps, key=lambda pair: _utc(pair[0].due))
         next_action = NextAction(
             step=step.name, action=None, due=status.due, escalation=step.escalate
         )
@@ -948,7 +1012,7 @@ def _step_status(
             response_business=cal.between(start, done_at),
             response_wall=done_at.astimezone(UTC) - start.astimezone(UTC),
         )
-        if done_at <= due:
+        if _utc(done_at) <= _utc(due):
             return attrs.evolve(status, state=StepState.MET)
         return attrs.evolve(
             status,
@@ -956,9 +1020,9 @@ def _step_status(
             breached_at=due,
             overdue=cal.between(due, done_at),
         )
-    if stopped_at is not None and stopped_at <= due:
+    if stopped_at is not None and _utc(stopped_at) <= _utc(due):
         return attrs.evolve(status, state=StepState.STOPPED, stopped_at=stopped_at)
-    if now > due:
+    if _utc(now) > _utc(due):
         return attrs.evolve(
             status, state=StepState.BREACHED, breached_at=due, overdue=cal.between(due, now)
         )
@@ -978,15 +1042,17 @@ def _final_decision(
     final = policy.final
     if final is None:
         return None
-    due = max(s.due for s in statuses)
+    due = max((s.due for s in statuses), key=_utc)
     decision = FinalDecision(
         action=final.action, reason=final.reason, due=due, state=ActionState.PENDING
     )
-    if stopped_at is not None and stopped_at <= due:
+    if stopped_at is not None and _utc(stopped_at) <= _utc(due):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="stopped")
     if final.unless_connected and any(t.outcome.is_connect for t in touches):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="connected")
-    return attrs.evolve(decision, state=ActionState.DUE if now > due else ActionState.PENDING)
+    return attrs.evolve(
+        decision, state=ActionState.DUE if _utc(now) > _utc(due) else ActionState.PENDING
+    )
 
 
 def evaluate_many(

@@ -1,33 +1,70 @@
 """Hypothesis strategies for leadflow's values, for property-testing your own rules.
 
 Scope: every public function returns a typed ``SearchStrategy[T]`` that builds *valid* leadflow
-values — timezone-aware instants, business calendars with odd hours, daylight-saving zones and
-holiday runs — so a test states only the property it checks. Importing this module needs
-``hypothesis`` (install ``leadflow[test]``); ``import leadflow`` never imports it.
+values — timezone-aware instants, leads, accounts, activities and touches, business calendars
+with odd hours, daylight-saving zones and holiday runs, SLA policies, and whole lead histories
+(a lead, its stage history, its touches and activities, and an instant to judge it at) — so a
+test states only the property it checks. Importing this module needs ``hypothesis`` (install
+``leadflow[test]``); ``import leadflow`` never imports it.
 
->>> from hypothesis import given, settings
 >>> from datetime import timedelta
+>>> from hypothesis import given, settings
+>>> from leadflow.rules import evaluate, load_policies
+>>> policies = load_policies("examples/sla.toml")
 >>> @settings(max_examples=20, deadline=None)
-... @given(calendar=calendars(), at=instants())
-... def test_add_lands_in_hours(calendar, at):
-...     due = calendar.add(at, timedelta(hours=3))
-...     assert calendar.is_open(due - timedelta(microseconds=1))
->>> test_add_lands_in_hours()
+... @given(history=lead_histories(), calendar=calendars())
+... def test_first_touch_is_due_24_business_hours_after_handoff(history, calendar):
+...     result = evaluate(history.lead, history.touches, now=history.now,
+...                       policies=policies, calendar=calendar)
+...     if result is not None:
+...         due = result.step("first_touch").due
+...         assert calendar.between(result.started_at, due) == timedelta(hours=24)
+>>> test_first_touch_is_due_24_business_hours_after_handoff()
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 from hypothesis import strategies as st
 
 from leadflow.calendar import WEEKDAYS, BusinessCalendar
+from leadflow.lifecycle import transition
+from leadflow.model import (
+    STANDARD_ACTIVITY_KINDS,
+    Account,
+    Activity,
+    Lead,
+    Touch,
+    TouchKind,
+    TouchOutcome,
+)
+from leadflow.rules.sla import (
+    ActionKind,
+    FinalAction,
+    Performer,
+    SLAPolicy,
+    Step,
+    Trigger,
+    TriggerKind,
+)
 
 __all__ = [
+    "DEFAULT_TRIGGERS",
     "INTERESTING_ZONES",
+    "LeadHistory",
+    "accounts",
+    "activities",
     "calendars",
     "instants",
+    "lead_histories",
+    "leads",
+    "sla_policies",
+    "touches",
 ]
 
 #: Zones that exercise the arithmetic: daylight saving in both hemispheres, offsets of 30 and 45
@@ -121,3 +158,288 @@ def calendars(
     1-12 consecutive dates in 2024-2028 (the range :func:`instants` draws from by default).
     """
     return _calendars(zones, max_shifts, max_holiday_runs)
+
+
+# -- domain values ------------------------------------------------------------------------------
+
+_ID = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=8)
+_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyzAEIOUÀÉÖßøñŁ", min_size=1, max_size=12)
+_WORD = st.sampled_from(
+    ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Soylent"]
+)
+_TITLES = st.sampled_from(
+    [
+        "VP Engineering",
+        "Head of IT",
+        "CTO",
+        "Procurement Manager",
+        "Student",
+        "Marketing Intern",
+        "Director of Operations",
+        "Software Engineer",
+    ]
+)
+_COUNTRIES = st.sampled_from(["US", "DE", "AU", "GB", "IN", "NZ", "BR", "JP", "FR"])
+_SOURCES = st.sampled_from(["webinar", "ads", "organic", "trade_show", "referral", "content"])
+
+
+def _emails() -> st.SearchStrategy[str]:
+    local = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", min_size=1, max_size=12)
+    local = local.filter(lambda x: x[0].isalnum())
+    domain = st.sampled_from(["example.com", "acme.io", "gmail.com", "corp.example.co.uk"])
+    return st.builds(lambda a, b: f"{a}@{b}", local, domain)
+
+
+def leads(
+    *,
+    created: st.SearchStrategy[datetime] | None = None,
+    owners: Sequence[str] = ("u-ana", "u-bob", "u-cy"),
+) -> st.SearchStrategy[Lead]:
+    """Leads with plausible contact, firmographic and ownership fields (no stage history).
+
+    *created* draws ``created_at`` (default :func:`instants`); ``owner_id`` is one of *owners*
+    or ``None``.
+    """
+    return st.builds(
+        Lead,
+        id=_ID.map(lambda x: f"L-{x}"),
+        created_at=created if created is not None else instants(),
+        email=st.none() | _emails(),
+        first_name=st.none() | _NAME,
+        last_name=st.none() | _NAME,
+        title=st.none() | _TITLES,
+        company=st.none() | _WORD,
+        annual_revenue=st.none() | st.floats(min_value=0, max_value=1e11, allow_nan=False),
+        employees=st.none() | st.integers(min_value=0, max_value=500_000),
+        country=st.none() | _COUNTRIES,
+        source=st.none() | _SOURCES,
+        owner_id=st.none() | st.sampled_from(tuple(owners)),
+    )
+
+
+def accounts() -> st.SearchStrategy[Account]:
+    """Companies with a name, a domain and firmographics."""
+    return st.builds(
+        Account,
+        id=_ID.map(lambda x: f"A-{x}"),
+        name=_WORD,
+        domain=st.none() | _WORD.map(lambda w: f"{w.lower()}.example"),
+        industry=st.none() | st.sampled_from(["software", "retail", "finance", "education"]),
+        annual_revenue=st.none() | st.floats(min_value=0, max_value=1e11, allow_nan=False),
+        employees=st.none() | st.integers(min_value=0, max_value=500_000),
+        country=st.none() | _COUNTRIES,
+    )
+
+
+def activities(
+    *,
+    lead_id: str | None = None,
+    kinds: Sequence[str] = tuple(sorted(STANDARD_ACTIVITY_KINDS)),
+    at: st.SearchStrategy[datetime] | None = None,
+) -> st.SearchStrategy[Activity]:
+    """Marketing activities of one of *kinds*, for *lead_id* (drawn when ``None``)."""
+    return st.builds(
+        Activity,
+        id=_ID.map(lambda x: f"A-{x}"),
+        lead_id=st.just(lead_id) if lead_id is not None else _ID.map(lambda x: f"L-{x}"),
+        kind=st.sampled_from(tuple(kinds)),
+        occurred_at=at if at is not None else instants(),
+        channel=st.none() | st.sampled_from(["email", "web", "event", "paid"]),
+    )
+
+
+def touches(
+    *,
+    lead_id: str | None = None,
+    by: Sequence[str] = ("u-ana", "u-bob", "u-cy"),
+    at: st.SearchStrategy[datetime] | None = None,
+) -> st.SearchStrategy[Touch]:
+    """Sales touches of any kind and outcome, by one of *by*, for *lead_id* (drawn if ``None``)."""
+    return st.builds(
+        Touch,
+        id=_ID.map(lambda x: f"T-{x}"),
+        lead_id=st.just(lead_id) if lead_id is not None else _ID.map(lambda x: f"L-{x}"),
+        kind=st.sampled_from(tuple(TouchKind)),
+        at=at if at is not None else instants(),
+        by=st.sampled_from(tuple(by)),
+        outcome=st.sampled_from(tuple(TouchOutcome)),
+    )
+
+
+# -- SLA policies -------------------------------------------------------------------------------
+
+
+@st.composite
+def _steps(draw: st.DrawFn, index: int, floor: int) -> Step:
+    if draw(st.booleans()):
+        window: dict[str, Any] = {
+            "within": timedelta(minutes=draw(st.integers(min_value=15, max_value=80 * 60)))
+        }
+    else:
+        window = {"within_days": draw(st.integers(min_value=1, max_value=10))}
+    escalate = draw(
+        st.none()
+        | st.sampled_from(["owner", "manager"])
+        | st.sampled_from(["queue:sdr", "queue:inside-sales"])
+    )
+    return Step(
+        name=f"step_{index}",
+        count=draw(st.integers(min_value=floor, max_value=floor + 1)),
+        # Half the steps accept any kind / any outcome, as most real policies do.
+        kinds=draw(st.just(frozenset()) | st.sets(st.sampled_from(tuple(TouchKind)), min_size=1)),
+        outcomes=draw(
+            st.just(frozenset()) | st.sets(st.sampled_from(tuple(TouchOutcome)), min_size=1)
+        ),
+        by=draw(st.sampled_from(tuple(Performer))),
+        warn=timedelta(minutes=draw(st.integers(min_value=0, max_value=8 * 60))),
+        escalate=escalate,
+        **window,
+    )
+
+
+@st.composite
+def _policies(draw: st.DrawFn, triggers: Sequence[Trigger], max_steps: int) -> SLAPolicy:
+    steps: list[Step] = []
+    floor = 1
+    for index in range(draw(st.integers(min_value=1, max_value=max_steps))):
+        step = draw(_steps(index, floor))
+        steps.append(step)
+        floor = step.count
+    final = draw(
+        st.none()
+        | st.builds(
+            FinalAction,
+            action=st.sampled_from(tuple(ActionKind)),
+            reason=st.sampled_from(["not_ready_to_buy", "no_response"]),
+            unless_connected=st.booleans(),
+        )
+    )
+    return SLAPolicy(
+        name=draw(st.sampled_from(["inbound", "handoff", "quote", "demo", "recycle_watch"]))
+        + f"_{draw(st.integers(0, 99))}",
+        trigger=draw(st.sampled_from(tuple(triggers))),
+        steps=steps,
+        final=final,
+        priority=draw(st.integers(min_value=-3, max_value=3)),
+        description=draw(st.none() | st.text(min_size=1, max_size=40).filter(str.strip)),
+    )
+
+
+#: Triggers :func:`sla_policies` draws from by default; they match what :func:`lead_histories`
+#: produces (hand-offs, MQL and SAL entries, demo and quote requests).
+DEFAULT_TRIGGERS: tuple[Trigger, ...] = (
+    Trigger(kind=TriggerKind.HANDOFF),
+    Trigger(kind=TriggerKind.STAGE_ENTERED, stage="mql"),
+    Trigger(kind=TriggerKind.STAGE_ENTERED, stage="sal"),
+    Trigger(kind=TriggerKind.ACTIVITY, activity="quote_request"),
+    Trigger(kind=TriggerKind.ACTIVITY, activity="demo_request"),
+)
+
+
+def sla_policies(
+    *, triggers: Sequence[Trigger] = DEFAULT_TRIGGERS, max_steps: int = 3
+) -> st.SearchStrategy[SLAPolicy]:
+    """SLA policies with 1..*max_steps* steps (counts never decrease from step to step),
+    windows in business minutes or days, warning windows, escalations and an optional final
+    action, started by one of *triggers*."""
+    return _policies(tuple(triggers), max_steps)
+
+
+# -- lead histories -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class LeadHistory:
+    """A lead with everything that happened to it, and an instant ``now`` to judge it at.
+
+    ``touches`` and ``activities`` are sorted by time; some may fall after ``now`` (evaluation
+    must ignore them), and the lead's stage history follows :data:`~leadflow.lifecycle.WATERFALL`.
+    """
+
+    lead: Lead
+    touches: tuple[Touch, ...]
+    activities: tuple[Activity, ...]
+    now: datetime
+
+
+_PATHS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("mql",),
+    ("mql", "sal"),
+    ("mql", "sal"),
+    ("mql", "sal"),
+    ("mql", "sal", "sql"),
+    ("mql", "sal", "recycled"),
+    ("mql", "sal", "disqualified"),
+    ("mql", "recycled", "mql", "sal"),
+    ("mql", "sal", "sql", "opportunity", "won"),
+)
+
+
+@st.composite
+def _lead_histories(
+    draw: st.DrawFn, owners: tuple[str, ...], max_touches: int, span: timedelta
+) -> LeadHistory:
+    created = draw(instants(max_value=datetime(2028, 6, 30)))  # noqa: DTZ001
+    lead_id = f"L-{draw(_ID)}"
+    owner = None if draw(st.integers(0, 9)) == 0 else draw(st.sampled_from(owners))
+    span_minutes = int(span / timedelta(minutes=1))
+
+    def offset() -> timedelta:
+        return timedelta(minutes=draw(st.integers(min_value=0, max_value=span_minutes)))
+
+    lead = Lead(
+        id=lead_id,
+        created_at=created,
+        owner_id=owner,
+        source=draw(st.none() | _SOURCES),
+        country=draw(st.none() | _COUNTRIES),
+        properties={"team": draw(st.sampled_from(["east", "west", "apac"]))},
+    )
+    path = draw(st.sampled_from(_PATHS))
+    moments = sorted(offset() for _ in path)
+    handed_off_at: datetime | None = None
+    for stage, moment in zip(path, moments, strict=True):
+        lead = transition(lead, stage, at=created + moment, by=owner)
+        if stage == "sal" and handed_off_at is None:
+            handed_off_at = created + moment
+    if handed_off_at is None and draw(st.integers(0, 3)) == 0:
+        handed_off_at = created + offset()
+    lead = attrs.evolve(lead, handed_off_at=handed_off_at)
+    people = (*owners, "u-sdr")
+    made = [
+        draw(touches(lead_id=lead_id, by=people, at=st.just(created + offset())))
+        for _ in range(draw(st.integers(min_value=0, max_value=max_touches)))
+    ]
+    made = [attrs.evolve(t, id=f"T-{i}") for i, t in enumerate(made)]
+    acts = [
+        draw(
+            activities(
+                lead_id=lead_id,
+                kinds=("quote_request", "demo_request", "web_visit", "case_study_download"),
+                at=st.just(created + offset()),
+            )
+        )
+        for _ in range(draw(st.integers(min_value=0, max_value=3)))
+    ]
+    acts = [attrs.evolve(a, id=f"A-{i}") for i, a in enumerate(acts)]
+    now = created + offset() + timedelta(days=draw(st.integers(min_value=0, max_value=20)))
+    return LeadHistory(
+        lead=lead,
+        touches=tuple(sorted(made, key=lambda t: t.at)),
+        activities=tuple(sorted(acts, key=lambda a: a.occurred_at)),
+        now=now,
+    )
+
+
+def lead_histories(
+    *,
+    owners: Sequence[str] = ("u-ana", "u-bob", "u-cy"),
+    max_touches: int = 8,
+    span: timedelta = timedelta(days=21),
+) -> st.SearchStrategy[LeadHistory]:
+    """Whole lead histories: a lead moved along a lifecycle path (handed off on entering SAL,
+    sometimes handed off without it, sometimes never), up to *max_touches* touches by its owner
+    or others, a few activities (quote and demo requests among them), all within *span* of its
+    creation, and an instant ``now`` to evaluate at."""
+    return _lead_histories(tuple(owners), max_touches, span)
