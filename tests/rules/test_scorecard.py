@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.rules.scorecard import (
@@ -314,8 +315,59 @@ def test_toml_strings_are_escaped() -> None:
     assert loads_scorecard(dump_scorecard(card)) == card
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(scorecards())
 def test_dump_then_load_is_the_identity(card: Scorecard) -> None:
     assert loads_scorecard(dump_scorecard(card)) == card
     assert Scorecard.from_dict(card.to_dict()) == card
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.sampled_from(["field", "x", "all", "activity"]), st.integers(), max_size=2),
+)
+
+
+def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def _replace(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(data) if isinstance(data, dict) else list(data)
+    copy[path[0]] = _replace(copy[path[0]], path[1:], value)
+    return copy
+
+
+@settings(max_examples=100, deadline=None)
+@given(card=scorecards(max_rules=3), data=st.data())
+def test_every_malformed_card_gets_a_config_error(card: Scorecard, data: st.DataObject) -> None:
+    """Replace any value anywhere in a valid card with junk: it loads, or says where it broke."""
+    plain = card.to_dict()
+    path = data.draw(st.sampled_from(_paths(plain)))
+    broken = _replace(plain, path, data.draw(JUNK))
+    assert _outcome(lambda: Scorecard.from_dict(broken)) in {"loaded", "config error"}
+    text = dump_scorecard(card)
+    bad_toml = text.replace("=", "", 1) if data.draw(st.booleans()) else text + "x = ["
+    assert _outcome(lambda: loads_scorecard(bad_toml)) == "config error"
+
+
+def _outcome(load: Any) -> str:
+    try:
+        load()
+    except ConfigError as exc:
+        return "config error" if exc.problem else "config error without a problem"
+    return "loaded"

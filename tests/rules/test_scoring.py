@@ -372,3 +372,63 @@ def test_thresholds_without_intent_requirement() -> None:
         rules=[Rule(id="r", category="fit", points=20, when=Missing(field="title"))],
     )
     assert score_lead(card, lead(), [], as_of=NOW).recommendation is Recommendation.SQL_READY
+
+
+def test_user_values_in_generated_code_are_data_not_code() -> None:
+    name = "x') or __import__('os').system('echo pwned') or ('"
+    card = Scorecard(
+        name="t",
+        rules=[
+            Rule(
+                id="a",
+                category="fit",
+                points=1,
+                when=Equals(field=f"properties.{name}", value=name),
+            ),
+            Rule(id="b", category="fit", points=2, when=Regex(field="title", pattern="\"\\n'''")),
+            Rule(id="c", category="fit", points=4, when=OneOf(field="country", values=("\\", '"'))),
+        ],
+    )
+    who = lead(title="say \"\n'''", country="\\", properties={name: name})
+    assert score_lead(card, who, [], as_of=NOW).total == 7.0
+    assert score_lead(card, lead(properties={name: "other"}), [], as_of=NOW).total == 0.0
+
+
+def test_negative_behaviour_points_and_caps() -> None:
+    rule = Rule(
+        id="unsubscribed",
+        category="behaviour",
+        signal="interest",
+        points=-20,
+        cap=30,
+        activities=["unsubscribe"],
+    )
+    card = one_rule(rule)
+    (one,) = score_lead(
+        card, lead(), [act("unsubscribe", 0, i) for i in range(2)], as_of=NOW
+    ).contributions
+    assert one.points == -30.0
+    assert one.capped
+    assert one.explain().startswith("-30 unsubscribed x2, latest today")
+
+
+def test_rule_order_is_the_cards_even_with_mixed_rules() -> None:
+    card = Scorecard(
+        name="t",
+        rules=[
+            Rule(id="rfp", category="behaviour", signal="intent", points=5, activities=["rfp"]),
+            Rule(id="titled", category="fit", points=1, when=Present(field="title")),
+        ],
+    )
+    result = score_lead(card, lead(title="CTO"), [act("rfp", 1)], as_of=NOW)
+    assert [c.rule_id for c in result.contributions] == ["rfp", "titled"]
+
+
+class _Real(float):
+    """A float subclass, as numpy's float64 is."""
+
+
+def test_range_accepts_number_subclasses_but_not_bools() -> None:
+    when = Range(field="properties.seats", min=10)
+    assert fit_points(when, lead(properties={"seats": _Real(12.0)})) == 7.0
+    assert fit_points(when, lead(properties={"seats": True})) == 0.0

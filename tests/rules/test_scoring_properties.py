@@ -30,7 +30,7 @@ from leadflow.rules.scoring import score_account, score_lead, score_many
 
 from .strategies import KINDS, T0, accounts, activities, leads, scorecards
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 later = st.floats(min_value=0, max_value=400.0).map(lambda d: timedelta(days=d))
 
 

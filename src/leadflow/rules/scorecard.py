@@ -708,7 +708,8 @@ def _optional_condition(_inst: object, attribute: attrs.Attribute[Any], value: o
 
 
 def _default_label(rule: Rule) -> str:
-    return rule.id.replace("_", " ")
+    # runs before the validators, so the id may not be a string yet (the validator says so)
+    return rule.id.replace("_", " ") if isinstance(rule.id, str) else repr(rule.id)
 
 
 def _has_activity_condition(condition: Condition | None) -> bool:
@@ -825,6 +826,11 @@ class Rule:
         return data
 
 
+def _text(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(attribute.name, value, "must be a string")
+
+
 def _bool(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, bool):
         raise ValidationError(attribute.name, value, "must be true or false")
@@ -911,7 +917,7 @@ class Scorecard:
 
     name: str = attrs.field(validator=v.non_empty)
     rules: tuple[Rule, ...] = attrs.field(converter=_rules, validator=_rule_tuple)
-    description: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    description: str = attrs.field(default="", validator=_text)
     half_life_days: float = attrs.field(default=30.0, converter=_to_float, validator=_positive)
     kinds: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple, validator=_kind_names)
     trend_window_days: float = attrs.field(default=30.0, converter=_to_float, validator=_positive)
@@ -1009,7 +1015,8 @@ def load_scorecard(path: str | PathLike[str]) -> Scorecard:
     """Read a scorecard from a TOML file.
 
     >>> from pathlib import Path
-    >>> card = load_scorecard(Path("examples/scorecard.toml"))
+    >>> repo = Path(__file__).resolve().parents[3]  # the source checkout
+    >>> card = load_scorecard(repo / "examples" / "scorecard.toml")
     >>> card.name, len(card.rules) > 5
     ('seed', True)
     """

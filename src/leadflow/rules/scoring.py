@@ -37,7 +37,6 @@ from __future__ import annotations
 import enum
 import functools
 import math
-import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -67,7 +66,6 @@ from leadflow.rules.scorecard import (
     Rule,
     Scorecard,
     Signal,
-    Thresholds,
     TitleKeywords,
     iter_conditions,
 )
@@ -119,7 +117,7 @@ class Contribution:
 
     ``raw_points`` is before decay and cap (a per-activity rule's points times its activities);
     ``points`` is what it adds to the total. ``evidence`` holds the ids of the activities behind
-    it; ``age_days`` is the age of the newest of them and ``half_life_days`` the decay applied
+    it, in the order they were given; ``age_days`` is the age of the newest of them and ``half_life_days`` the decay applied
     (both ``None`` for fit rules). ``capped`` says the rule's cap cut it.
     """
 
@@ -215,37 +213,23 @@ def recommend(result: ScoreResult, account_score: AccountScore | None = None) ->
     return result.recommendation
 
 
-def _lead_recommendation(thresholds: Thresholds, total: float, intent: bool) -> Recommendation:
-    if total >= thresholds.sql_ready and (intent or not thresholds.sql_ready_requires_intent):
-        return Recommendation.SQL_READY
-    if total >= thresholds.mql:
-        return Recommendation.MQL
-    return Recommendation.NURTURE
-
-
 # -- compiling a card into closures ------------------------------------------------------------
+#
+# A card is compiled once (and cached) into a plan. Fit rules on fields alone become one generated
+# function (see _Source); per-activity rules become plan entries fed by a single pass over a lead's
+# activities (activity kind -> the rules that count it); the remaining rules become closures over
+# the activities grouped by kind. Scoring a lead is one pass over its activities, one call for the
+# field-only fit rules and one pass over the plan.
 
-# Activities of one lead that a card reads, grouped by kind: (age in days, activity), only those
-# at or before as_of.
+# Activities read by activity conditions, grouped by kind: (age in days, activity), at or before
+# as_of only.
 _Groups = dict[str, list[tuple[float, Activity]]]
-_Getter = Callable[[Lead, Account | None], Any]
 _Test = Callable[[Lead, Account | None], bool]
 _Evidence = Callable[[Lead, Account | None, _Groups], list[tuple[float, Activity]] | None]
 _RuleFn = Callable[[Lead, Account | None, _Groups], Contribution | None]
 
-
-def _getter(field: str) -> _Getter:
-    if field.startswith("account.properties."):
-        name = field[len("account.properties.") :]
-        return lambda _lead, account: None if account is None else account.properties.get(name)
-    if field.startswith("account."):
-        attr = field[len("account.") :]
-        return lambda _lead, account: None if account is None else getattr(account, attr)
-    if field.startswith("properties."):
-        name = field[len("properties.") :]
-        return lambda lead, _account: lead.properties.get(name)
-    read = operator.attrgetter(field)
-    return lambda lead, _account: read(lead)
+_FIT, _INTEREST, _INTENT = 0, 1, 2  # which subtotal a rule's points go to
+_PER_ACTIVITY, _GENERIC = 1, 2  # kinds of plan step
 
 
 def _norm(value: Any) -> Any:
@@ -259,66 +243,135 @@ def _norm(value: Any) -> Any:
     return ("o", value)
 
 
+_NUMBER_TYPES = frozenset({int, float})
+
+
+class _Source:
+    """Python source for field conditions, compiled into one function.
+
+    Field conditions become one boolean expression over local variables that hold the field
+    values, each read once. Only names this class makes and attribute names checked against the
+    model's fields are written into the source; every user value (strings, numbers, patterns,
+    property names) is passed in the namespace, never interpolated.
+    """
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {
+            "_norm": _norm,
+            "_NUMBER": _NUMBER_TYPES,
+            "str": str,
+            "int": int,
+            "float": float,
+            "bool": bool,
+            "isinstance": isinstance,
+        }
+        self.reads: dict[str, str] = {}
+        self.prologue: list[str] = []
+
+    def const(self, value: Any) -> str:
+        name = f"_c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def field(self, field: str) -> str:
+        var = self.reads.get(field)
+        if var is not None:
+            return var
+        var = f"_f{len(self.reads)}"
+        if field.startswith("account.properties."):
+            key = self.const(field[len("account.properties.") :])
+            line = f"{var} = None if account is None else account.properties.get({key})"
+        elif field.startswith("account."):
+            attr = field[len("account.") :]
+            if not attr.isidentifier():  # pragma: no cover - field names are validated
+                raise ValueError(field)
+            line = f"{var} = None if account is None else account.{attr}"
+        elif field.startswith("properties."):
+            key = self.const(field[len("properties.") :])
+            line = f"{var} = lead.properties.get({key})"
+        else:
+            if not field.isidentifier():  # pragma: no cover - field names are validated
+                raise ValueError(field)
+            line = f"{var} = lead.{field}"
+        self.reads[field] = var
+        self.prologue.append(line)
+        return var
+
+    def expr(self, condition: Condition) -> str:
+        if isinstance(condition, Equals | OneOf):
+            values = [condition.value] if isinstance(condition, Equals) else condition.values
+            v = self.field(condition.field)
+            targets = frozenset(_norm(x) for x in values)
+            texts = self.const(frozenset(t[1] for t in targets if t[0] == "s"))
+            every = self.const(targets)
+            return (
+                f"(({v}.strip().casefold() in {texts}) if {v}.__class__ is str "
+                f"else ({v} is not None and _norm({v}) in {every}))"
+            )
+        if isinstance(condition, Range):
+            v = self.field(condition.field)
+            low = self.const(-math.inf if condition.min is None else condition.min)
+            high = self.const(math.inf if condition.max is None else condition.max)
+            exact = f"{v}.__class__ in _NUMBER"  # the fast path; subclasses (numpy) below
+            subclass = f"(isinstance({v}, (int, float)) and not isinstance({v}, bool))"
+            return f"(({exact} or {subclass}) and {low} <= {v} <= {high})"
+        if isinstance(condition, Regex | TitleKeywords):
+            v = self.field(condition.field)
+            if isinstance(condition, Regex):
+                pattern = re.compile(condition.pattern)
+            else:
+                words = "|".join(re.escape(k.strip()) for k in condition.keywords)
+                pattern = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+            search = self.const(pattern.search)
+            return (
+                f"({v} is not None and "
+                f"{search}({v} if {v}.__class__ is str else str({v})) is not None)"
+            )
+        if isinstance(condition, Missing):
+            return f"({self.field(condition.field)} is None)"
+        if isinstance(condition, Present):
+            return f"({self.field(condition.field)} is not None)"
+        if isinstance(condition, FreeMailDomain):
+            domains = FREE_MAIL_DOMAINS if condition.domains is None else condition.domains
+            return f"({self.field('email_domain')} in {self.const(frozenset(domains))})"
+        if isinstance(condition, AllOf):
+            return "(" + " and ".join(self.expr(c) for c in condition.conditions) + ")"
+        if isinstance(condition, AnyOf):
+            return "(" + " or ".join(self.expr(c) for c in condition.conditions) + ")"
+        if isinstance(condition, Not):
+            return f"(not {self.expr(condition.condition)})"
+        raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+
+    def build(self, name: str, params: str, body: list[str]) -> Any:
+        lines = [f"def {name}({params}):"]
+        lines += [f"    {line}" for line in self.prologue]
+        lines += [f"    {line}" for line in body] or ["    pass"]
+        namespace = dict(self.namespace)
+        exec(compile("\n".join(lines), f"<leadflow scorecard {name}>", "exec"), namespace)
+        return namespace[name]
+
+
 def _compile_test(condition: Condition) -> _Test:
     """A predicate for a condition tree with no activity condition in it."""
-    if isinstance(condition, Equals | OneOf):
-        get = _getter(condition.field)
-        targets = (
-            {_norm(condition.value)}
-            if isinstance(condition, Equals)
-            else {_norm(v) for v in condition.values}
-        )
+    source = _Source()
+    expr = source.expr(condition)
+    test: _Test = source.build("_test", "lead, account", [f"return bool({expr})"])
+    return test
 
-        def member(lead: Lead, account: Account | None) -> bool:
-            value = get(lead, account)
-            return value is not None and _norm(value) in targets
 
-        return member
-    if isinstance(condition, Range):
-        get = _getter(condition.field)
-        low = -math.inf if condition.min is None else condition.min
-        high = math.inf if condition.max is None else condition.max
-
-        def in_range(lead: Lead, account: Account | None) -> bool:
-            value = get(lead, account)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return False
-            return low <= value <= high
-
-        return in_range
-    if isinstance(condition, Regex | TitleKeywords):
-        get = _getter(condition.field)
-        if isinstance(condition, Regex):
-            search = re.compile(condition.pattern).search
-        else:
-            words = "|".join(re.escape(k.strip()) for k in condition.keywords)
-            search = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE).search
-
-        def matches(lead: Lead, account: Account | None) -> bool:
-            value = get(lead, account)
-            if value is None:
-                return False
-            return search(value if isinstance(value, str) else str(value)) is not None
-
-        return matches
-    if isinstance(condition, Missing | Present):
-        get = _getter(condition.field)
-        if isinstance(condition, Missing):
-            return lambda lead, account: get(lead, account) is None
-        return lambda lead, account: get(lead, account) is not None
-    if isinstance(condition, FreeMailDomain):
-        domains = FREE_MAIL_DOMAINS if condition.domains is None else frozenset(condition.domains)
-        return lambda lead, _account: lead.email_domain in domains
-    if isinstance(condition, AllOf):
-        tests = [_compile_test(c) for c in condition.conditions]
-        return lambda lead, account: all(t(lead, account) for t in tests)
-    if isinstance(condition, AnyOf):
-        tests = [_compile_test(c) for c in condition.conditions]
-        return lambda lead, account: any(t(lead, account) for t in tests)
-    if isinstance(condition, Not):
-        inner = _compile_test(condition.condition)
-        return lambda lead, account: not inner(lead, account)
-    raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+def _compile_fixed_fit(
+    steps: Sequence[tuple[Condition, Contribution]],
+) -> Callable[[Lead, Account | None, list[Contribution], list[float]], None]:
+    """One function that evaluates every field-only fit rule, appending what matched."""
+    source = _Source()
+    body = []
+    for condition, contribution in steps:
+        expr = source.expr(condition)
+        fixed, points = source.const(contribution), source.const(contribution.points)
+        body += [f"if {expr}:", f"    out.append({fixed})", f"    points.append({points})"]
+    built: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
+    built = source.build("_fit", "lead, account, out, points", body)
+    return built
 
 
 def _reads_activities(condition: Condition) -> bool:
@@ -386,10 +439,22 @@ def _clamp(value: float, cap: float | None) -> tuple[float, bool]:
 
 
 def _unique_ids(items: Iterable[tuple[float, Activity]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(a.id for _, a in sorted(items, key=operator.itemgetter(0))))
+    """Activity ids in the order given, each once."""
+    return tuple(dict.fromkeys(a.id for _, a in items))
+
+
+def _subtotal(rule: Rule) -> int:
+    if rule.category is Category.FIT:
+        return _FIT
+    return _INTENT if rule.signal is Signal.INTENT else _INTEREST
+
+
+def _half_life(rule: Rule, card: Scorecard) -> float:
+    return rule.half_life_days if rule.half_life_days is not None else card.half_life_days
 
 
 def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
+    """A closure scoring *rule* from a lead, its account and its activities grouped by kind."""
     points, cap = rule.points, rule.cap
     common: dict[str, Any] = {
         "rule_id": rule.id,
@@ -420,7 +485,7 @@ def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
 
         return fit_with_activities
 
-    half_life = rule.half_life_days if rule.half_life_days is not None else card.half_life_days
+    half_life = _half_life(rule, card)
     rate = -_LN2 / half_life
     exp, fsum = math.exp, math.fsum
 
@@ -431,11 +496,7 @@ def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
         def per_activity(lead: Lead, account: Account | None, groups: _Groups) -> Any:
             if when is not None and when(lead, account, groups) is None:
                 return None
-            found: list[tuple[float, Activity]] = []
-            for kind in kinds:
-                items = groups.get(kind)
-                if items:
-                    found.extend(items)
+            found = [item for kind in kinds for item in groups.get(kind, ())]
             if window is not None:
                 found = [item for item in found if item[0] <= window]
             if not found:
@@ -445,7 +506,7 @@ def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
                 raw_points=points * len(found),
                 points=decayed,
                 capped=was_capped,
-                evidence=_unique_ids(found),
+                evidence=tuple(a.id for _, a in found),
                 age_days=min(age for age, _ in found),
                 half_life_days=half_life,
                 **common,
@@ -478,8 +539,12 @@ def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
 @attrs.frozen
 class _Compiled:
     card: Scorecard
-    rules: tuple[_RuleFn, ...]
-    kinds: frozenset[str]
+    fixed_fit: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
+    order: Mapping[str, int] | None
+    plan: tuple[tuple[Any, ...], ...]
+    # activity kind -> ((plan slot, window) of the per-activity rules counting it, whether
+    # activity conditions read it)
+    routes: Mapping[str, tuple[tuple[tuple[int, float], ...], bool]]
     account_fit: tuple[_RuleFn, ...]
 
 
@@ -501,22 +566,65 @@ def _company_only(rule: Rule) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _compile(card: Scorecard) -> _Compiled:
-    kinds: set[str] = set()
+    plan: list[tuple[Any, ...]] = []
+    fixed: list[tuple[Condition, Contribution]] = []
+    routes: dict[str, list[tuple[int, float]]] = {}
+    grouped: set[str] = set()
+    in_order = True
     for rule in card.rules:
-        kinds |= rule.kinds
+        if rule.when is not None:
+            for _, c in iter_conditions(rule.when):
+                if isinstance(c, ActivityCount):
+                    grouped.update(c.kinds)
+        subtotal = _subtotal(rule)
+        when = rule.when
+        if rule.category is Category.FIT and when is not None and not _reads_activities(when):
+            clamped, was_capped = _clamp(rule.points, rule.cap)
+            contribution = Contribution(
+                rule_id=rule.id,
+                label=rule.label,
+                category=rule.category,
+                signal=None,
+                raw_points=rule.points,
+                points=clamped,
+                capped=was_capped,
+            )
+            fixed.append((when, contribution))
+            in_order = in_order and not plan
+            continue
+        if rule.category is Category.BEHAVIOUR and rule.activities:
+            slot = len(plan)
+            window = math.inf if rule.within_days is None else rule.within_days
+            for kind in rule.activities:
+                routes.setdefault(kind, []).append((slot, window))
+            half_life = _half_life(rule, card)
+            gate = None if rule.when is None else _compile_evidence(rule.when)
+            plan.append((_PER_ACTIVITY, rule, gate, -_LN2 / half_life, half_life, subtotal))
+            continue
+        plan.append((_GENERIC, _compile_rule(rule, card), subtotal))
     return _Compiled(
         card=card,
-        rules=tuple(_compile_rule(r, card) for r in card.rules),
-        kinds=frozenset(kinds),
+        fixed_fit=_compile_fixed_fit(fixed),
+        order=None if in_order else {r.id: i for i, r in enumerate(card.rules)},
+        plan=tuple(plan),
+        routes={
+            kind: (tuple(routes.get(kind, ())), kind in grouped) for kind in {*routes, *grouped}
+        },
         account_fit=tuple(_compile_rule(r, card) for r in card.rules if _company_only(r)),
     )
 
 
-def _group(
-    compiled: _Compiled, lead: Lead, activities: Iterable[Activity], as_of_ts: float
-) -> _Groups:
+def _route(
+    compiled: _Compiled, lead_id: str, activities: Iterable[Activity], as_of_ts: float
+) -> tuple[dict[int, tuple[list[float], list[str]]], _Groups]:
+    """One pass over a lead's activities.
+
+    Per-activity rules get the (ages, ids) of the activities they count, by plan slot; activity
+    conditions get the activities they read, grouped by kind.
+    """
+    routes = compiled.routes
+    slots: dict[int, tuple[list[float], list[str]]] = {}
     groups: _Groups = {}
-    needed, lead_id = compiled.kinds, lead.id
     for activity in activities:
         if activity.lead_id != lead_id:
             raise ValidationError(
@@ -524,23 +632,28 @@ def _group(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        kind = activity.kind
-        if kind in needed:
-            age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
-            if age >= 0:
-                items = groups.get(kind)
-                if items is None:
-                    groups[kind] = [(age, activity)]
+        route = routes.get(activity.kind)
+        if route is None:  # a kind the card does not read
+            continue
+        age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
+        if age < 0:
+            continue
+        counted, in_group = route
+        for slot, window in counted:
+            if age <= window:
+                bucket = slots.get(slot)
+                if bucket is None:
+                    slots[slot] = ([age], [activity.id])
                 else:
-                    items.append((age, activity))
-    return groups
-
-
-def _check_account(lead: Lead, account: Account | None) -> None:
-    if account is not None and lead.account_id is not None and account.id != lead.account_id:
-        raise ValidationError(
-            "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
-        )
+                    bucket[0].append(age)
+                    bucket[1].append(activity.id)
+        if in_group:
+            items = groups.get(activity.kind)
+            if items is None:
+                groups[activity.kind] = [(age, activity)]
+            else:
+                items.append((age, activity))
+    return slots, groups
 
 
 def _result(
@@ -552,32 +665,75 @@ def _result(
     as_of: datetime,
     as_of_ts: float,
 ) -> ScoreResult:
-    _check_account(lead, account)
-    groups = _group(compiled, lead, activities, as_of_ts)
-    contributions = []
-    for rule in compiled.rules:
-        found = rule(lead, account, groups)
-        if found is not None:
-            contributions.append(found)
-    fsum = math.fsum
-    fit = fsum([c.points for c in contributions if c.category is Category.FIT])
-    interest = fsum([c.points for c in contributions if c.signal is Signal.INTEREST])
-    intent_points = [c.points for c in contributions if c.signal is Signal.INTENT]
-    total = fsum([c.points for c in contributions])
-    card = compiled.card
+    if account is not None and lead.account_id is not None and account.id != lead.account_id:
+        raise ValidationError(
+            "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
+        )
+    slots, groups = _route(compiled, lead.id, activities, as_of_ts)
+    contributions: list[Contribution] = []
+    subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
+    compiled.fixed_fit(lead, account, contributions, subtotals[_FIT])
+    exp, fsum = math.exp, math.fsum
+    for slot, step in enumerate(compiled.plan):
+        if step[0] == _PER_ACTIVITY:
+            found = slots.get(slot)
+            if found is None:
+                continue
+            _, rule, gate, rate, half_life, subtotal = step
+            if gate is not None and gate(lead, account, groups) is None:
+                continue
+            ages, ids = found
+            points, cap = rule.points, rule.cap
+            value = fsum([points * exp(age * rate) for age in ages])
+            capped = cap is not None and not -cap <= value <= cap
+            if capped:
+                value = cap if value > 0 else -cap
+            contributions.append(
+                Contribution(
+                    rule_id=rule.id,
+                    label=rule.label,
+                    category=rule.category,
+                    signal=rule.signal,
+                    raw_points=points * len(ages),
+                    points=value,
+                    evidence=tuple(ids),
+                    age_days=min(ages),
+                    half_life_days=half_life,
+                    capped=capped,
+                )
+            )
+            subtotals[subtotal].append(value)
+        else:
+            contribution = step[1](lead, account, groups)
+            if contribution is not None:
+                contributions.append(contribution)
+                subtotals[step[2]].append(contribution.points)
+    if compiled.order is not None:  # field-only fit rules ran first; restore the card's order
+        contributions.sort(key=lambda c: compiled.order[c.rule_id])  # type: ignore[index]
+    fit, interest, intent = subtotals
+    behaviour = interest + intent
+    # fsum is exact then rounded once, so it does not depend on order: total == fsum(points).
+    total = fsum(fit + behaviour)
+    thresholds = compiled.card.thresholds
+    if total >= thresholds.sql_ready and (
+        not thresholds.sql_ready_requires_intent or any(p > 0 for p in intent)
+    ):
+        recommendation = Recommendation.SQL_READY
+    elif total >= thresholds.mql:
+        recommendation = Recommendation.MQL
+    else:
+        recommendation = Recommendation.NURTURE
     return ScoreResult(
         lead_id=lead.id,
-        scorecard=card.name,
+        scorecard=compiled.card.name,
         as_of=as_of,
         total=total,
-        fit=fit,
-        behaviour=fsum([c.points for c in contributions if c.category is Category.BEHAVIOUR]),
-        interest=interest,
-        intent=fsum(intent_points),
+        fit=fsum(fit),
+        behaviour=fsum(behaviour),
+        interest=fsum(interest),
+        intent=fsum(intent),
         contributions=tuple(contributions),
-        recommendation=_lead_recommendation(
-            card.thresholds, total, any(p > 0 for p in intent_points)
-        ),
+        recommendation=recommendation,
     )
 
 
