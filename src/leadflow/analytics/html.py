@@ -129,6 +129,15 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"{_num(low)}\u2013{_num(high)} h"
 
 
+def _nice_step(top: float) -> float:
+    """A round tick step (1, 2 or 5 times a power of ten) giving at most five steps up to *top*."""
+    power = 10.0 ** math.floor(math.log10(max(top, 1)))
+    for factor in (0.1, 0.2, 0.5, 1, 2, 5, 10):
+        if top / (factor * power) <= 5:
+            return max(factor * power, 1)
+    return 10 * power
+
+
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
@@ -283,15 +292,18 @@ def sla_chart(by_period: Sequence[SLAAdherence]) -> str:
     if not by_period:
         return _empty("sla", "No SLA results given")
     width, height, x0, y0, plot_h = 980, 300, 60, 30, 210
-    top = max(r.met + r.breached + r.pending for r in by_period) or 1
+    most = max(r.met + r.breached + r.pending for r in by_period) or 1
+    tick_step = _nice_step(most)
+    ticks = math.ceil(most / tick_step)
+    top = ticks * tick_step
     slot = (width - x0 - 20) / len(by_period)
     bar = min(slot * 0.6, 60)
     parts = [
         f'<line x1="{x0}" y1="{y0 + plot_h}" x2="{width - 20}" y2="{y0 + plot_h}" stroke="#94a3b8"/>'
     ]
-    for tick in range(5):
-        value = top * tick / 4
-        y = y0 + plot_h - plot_h * tick / 4
+    for tick in range(ticks + 1):
+        value = tick * tick_step
+        y = y0 + plot_h - plot_h * value / top
         parts.append(
             _text(x0 - 8, y + 4, _num(round(value)), anchor="end", size=10, fill="#64748b")
         )
@@ -330,7 +342,10 @@ def decay_chart(
         return _empty("decay", "No answered leads to plot")
     width, height, x0, y0, plot_w, plot_h = 980, 320, 60, 20, 880, 250
     max_x = max([p.hours for p in curve] + [b.upper_hours or 0 for b in points] + [1.0])
-    max_y = max([p.rate for p in curve] + [b.rate or 0 for b in points] + [0.01]) * 1.15
+    top = max([p.rate for p in curve] + [b.rate or 0 for b in points] + [0.01]) * 1.1
+    tick_step = next(t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25) if top / t <= 6)
+    ticks = math.ceil(top / tick_step)
+    max_y = ticks * tick_step
 
     def sx(h: float) -> float:
         return x0 + plot_w * h / max_x
@@ -339,8 +354,8 @@ def decay_chart(
         return y0 + plot_h - plot_h * r / max_y
 
     parts = []
-    for tick in range(6):
-        r = max_y * tick / 5
+    for tick in range(ticks + 1):
+        r = tick_step * tick
         parts.append(
             f'<line x1="{x0}" y1="{sy(r):.1f}" x2="{x0 + plot_w}" y2="{sy(r):.1f}" stroke="#e2e8f0"/>'
         )
@@ -626,7 +641,7 @@ def render_html(report: FeedbackReport) -> str:
         _section(
             "Response time vs conversion",
             (
-                f"Conversion by hours from hand-off to first touch. Curve: {fit.initial_rate:.1%} \u00d7 2^(\u2212hours / {fit.half_life_hours} h), fitted by "
+                f"Conversion by hours from hand-off to first touch. Curve: {fit.initial_rate:.1%} \u00d7 2^(\u2212hours / {_num(fit.half_life_hours)} h), fitted by "
                 f"{fit.method} over {fit.leads:,} answered leads."
                 if fit and fit.half_life_hours is not None
                 else "Conversion by hours from hand-off to first touch."
