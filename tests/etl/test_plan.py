@@ -329,3 +329,21 @@ def test_any_card_on_any_small_input_equals_per_record(
         plan = compile_scorecard(card, explain=explain)
         columnar = plan.score(leads, events, as_of=AS_OF, accounts=accounts)
         assert_same(columnar, expected, card)
+
+
+def test_threads_do_not_change_results(
+    small_files: GeneratedFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadflow.etl.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "_MIN_SLICE", 16)  # slice even a small batch
+    leads = pq.read_table(small_files.leads)
+    events = pq.read_table(small_files.events)
+    plan = compile_scorecard(SEED_CARD, explain=True)
+    one = plan.score(leads, events.to_batches(max_chunksize=500), as_of=AS_OF, threads=1)
+    three = plan.score(leads, events.to_batches(max_chunksize=500), as_of=AS_OF, threads=3)
+    assert three.num_rows == leads.num_rows
+    assert three.column("id").to_pylist() == leads.column("id").to_pylist()
+    assert three.equals(one)
+    with pytest.raises(ValueError, match="threads"):
+        plan.score(leads, events, as_of=AS_OF, threads=0)
