@@ -347,3 +347,35 @@ def test_threads_do_not_change_results(
     assert three.equals(one)
     with pytest.raises(ValueError, match="threads"):
         plan.score(leads, events, as_of=AS_OF, threads=0)
+
+
+def test_custom_properties_read_like_from_record() -> None:
+    card = Scorecard(
+        name="props",
+        rules=[
+            Rule(
+                id="buyer",
+                category="fit",
+                points=10,
+                when=Equals(field="properties.persona", value="Buyer"),
+            ),
+            Rule(
+                id="seats", category="fit", points=5, when=Range(field="properties.seats", min=10)
+            ),
+        ],
+    )
+    at = AS_OF - timedelta(days=3)
+    leads = pa.table(
+        {
+            "id": ["L-1", "L-2", "L-3"],
+            "created_at": pa.array([at] * 3, TS),
+            "persona": [" buyer ", "user", ""],
+            "properties.seats": pa.array([12, 3, None], pa.int64()),
+        }
+    )
+    events = pa.table({"lead_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()),
+                       "occurred_at": pa.array([], TS)})  # fmt: skip
+    assert_same(compile_scorecard(card).score(leads, events, as_of=AS_OF),
+                per_record(card, leads, events), card)  # fmt: skip
+    scores = compile_scorecard(card).score(leads, events, as_of=AS_OF)
+    assert scores.column("score").to_pylist() == [15.0, 0.0, 0.0]

@@ -340,7 +340,7 @@ class ColumnarPlan:
         required = {"id", "created_at"}
         account_table = None if accounts is None else self._conform_accounts(accounts, sink)
         offset = 0
-        for raw in _batches(leads):
+        for raw in map(_plain_properties, _batches(leads)):
             batch = conform(
                 raw, spec, required=required, source=source, row_offset=offset, errors=sink
             )
@@ -772,6 +772,20 @@ def _clamp(values: pa.Array, cap: float | None) -> pa.Array:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _plain_properties(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``properties.<name>`` columns renamed ``<name>``, as :meth:`leadflow.Lead.from_record`."""
+    names = batch.schema.names
+    if not any(n.startswith("properties.") for n in names):
+        return batch
+    renamed = [
+        n[len("properties.") :]
+        if n.startswith("properties.") and n[len("properties.") :] not in names
+        else n
+        for n in names
+    ]
+    return batch.rename_columns(renamed)
 
 
 def _workers(threads: int | None) -> int:
