@@ -226,13 +226,15 @@ def sla(args: argparse.Namespace, out: Output) -> int:
 
 def _adherence_table(out: Output, rows: Sequence[dict[str, Any]], by: Sequence[str]) -> None:
     head = " / ".join(by)
-    out.text(f"  {head:<28} {'steps':>6} {'met':>6} {'breached':>9} {'pending':>8} {'median h':>9}")
+    out.text(
+        f"  {head:<28} {'steps':>6} {'met %':>6} {'breached %':>11} {'pending':>8} {'median h':>9}"
+    )
     for row in rows:
         label = " / ".join(str(row.get(dim) or "-") for dim in by)
         median = row.get("median_response_hours")
         out.text(
             f"  {label:<28} {row['steps']:>6} {row['share_met']:>6.0%} "
-            f"{row['share_breached']:>9.0%} {row['pending']:>8} "
+            f"{row['share_breached']:>11.0%} {row['pending']:>8} "
             f"{(f'{median:.1f}' if median is not None else '-'):>9}"
         )
 
@@ -359,7 +361,11 @@ def _run_config(path: Path, adapter: str) -> dict[str, Any]:
     settings = tables.get(adapter, {}) if isinstance(tables, dict) else None
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: adapters.{adapter}", "must be a table of adapter settings")
-    resolved["settings"] = dict(settings)
+    settings = dict(settings)
+    where = settings.get("path")
+    if isinstance(where, str) and where != ":memory:" and not Path(where).is_absolute():
+        settings["path"] = str(base / where)  # like the store: relative to the config file
+    resolved["settings"] = settings
     return resolved
 
 
@@ -411,7 +417,8 @@ def run_job(
                 adapter,
                 cursors=store,
                 history=store,
-                mirror=store.upsert,
+                mirror=store.mirror,
+                record=store.write,
                 progress=out.progress,
             )
         finally:
@@ -540,15 +547,15 @@ def demo(args: argparse.Namespace, out: Output) -> int:
     _fresh_store(args.store, out)
     data = generate(leads=args.leads, seed=args.seed)
     with SQLiteAdapter(args.store) as store:
-        for entity, items in (
-            (Entity.ACCOUNT, data.accounts),
-            (Entity.LEAD, data.leads),
-            (Entity.ACTIVITY, data.activities),
-            (Entity.TOUCH, data.touches),
+        for entity, name, items in (
+            (Entity.ACCOUNT, "accounts", data.accounts),
+            (Entity.LEAD, "leads", data.leads),
+            (Entity.ACTIVITY, "activities", data.activities),
+            (Entity.TOUCH, "touches", data.touches),
         ):
             for start in range(0, len(items), 1000):
                 store.upsert(entity, items[start : start + 1000])
-                out.progress(f"storing {entity.value}s", min(start + 1000, len(items)), len(items))
+                out.progress(f"storing {name}", min(start + 1000, len(items)), len(items))
         history: list[Write] = [*data.rejections, *data.outcomes]
         recorded = store.write(history)
         refused = [r for r in recorded if not r.ok]
@@ -646,7 +653,8 @@ def _print_demo(out: Output, path: Path, summary: dict[str, Any], report: Any) -
         f"  rejected leads that later bought from a competitor: "
         f"{summary['rejected_then_bought_elsewhere']}"
     )
-    out.text(f"  won: {summary['won']['deals']} deals, {summary['won']['amount']} USD")
+    amount = f"{float(summary['won']['amount']):,.0f}"
+    out.text(f"  won: {summary['won']['deals']} deals, {amount} USD")
     out.text()
     out.text("SLA adherence by owner (first touch within 24 business hours, 3 attempts in 8 days):")
     _adherence_table(out, summary["sla_by_owner"], ("owner",))

@@ -16,6 +16,23 @@ Incremental, restartable, idempotent:
   what the job reads from a CRM);
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
   nothing new writes nothing new.
+
+>>> from leadflow.adapters.sqlite import SQLiteAdapter
+>>> from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
+>>> from leadflow.ports import Entity
+>>> data = generate(leads=50, seed=1)
+>>> store = SQLiteAdapter(":memory:")
+>>> for entity, items in [(Entity.ACCOUNT, data.accounts), (Entity.LEAD, data.leads),
+...                       (Entity.ACTIVITY, data.activities), (Entity.TOUCH, data.touches)]:
+...     _ = store.upsert(entity, items)
+>>> nightly = Job(name="nightly", now=data.now, scorer=scorecard_scorer(demo_scorecard()),
+...               policies=demo_policies(), calendar=demo_calendar())
+>>> first = run(nightly, store, cursors=store, history=store)
+>>> first.read["leads"], first.writes["score"]
+(50, {'applied': 50})
+>>> run(nightly, store, cursors=store, history=store).applied
+0
+>>> store.close()
 """
 
 from __future__ import annotations
@@ -28,13 +45,14 @@ from typing import Any, Protocol
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.errors import LeadflowError
+from leadflow.errors import LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, transition
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import (
     Adapter,
     Cursor,
     Entity,
+    OutcomeWrite,
     Page,
     RejectionWrite,
     ScoreWrite,
@@ -158,6 +176,16 @@ class Job:
     dry_run: bool = False
     by: str = "leadflow"
 
+    def __attrs_post_init__(self) -> None:
+        if self.policies and self.calendar is None:
+            raise ValidationError(
+                "calendar", None, "is required when SLA policies are given (business time)"
+            )
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
+        if self.batch_size < 1:
+            raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
+
 
 @attrs.frozen(kw_only=True)
 class RunReport:
@@ -173,6 +201,7 @@ class RunReport:
     writes: Mapping[str, Mapping[str, int]]
     problems: tuple[WriteResult, ...] = ()
     dry_run: bool = False
+    recorded: Mapping[str, int] = attrs.field(factory=dict)
 
     @property
     def applied(self) -> int:
@@ -197,6 +226,7 @@ class RunReport:
             "sla": dict(self.sla),
             "writes": {k: dict(v) for k, v in self.writes.items()},
             "applied": self.applied,
+            "recorded": dict(self.recorded),
             "problems": [
                 {
                     "lead_id": r.write.lead_id,
@@ -326,7 +356,7 @@ def _sla_writes(
     states: Counter[str] = Counter()
     if not job.policies or not leads:
         return writes, states
-    from leadflow.rules.sla import ActionState, evaluate_many
+    from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
     for evaluation in evaluate_many(
@@ -339,9 +369,9 @@ def _sla_writes(
     ):
         states[evaluation.state] += 1
         version = versions.get(evaluation.lead_id)
-        writes.append(evaluation.to_write(expected_version=version))
         final = evaluation.final
         if final is None or final.state is not ActionState.DUE:
+            writes.append(evaluation.to_write(expected_version=version))
             continue
         lead = by_id[evaluation.lead_id]
         last = lead.history[-1].at if lead.history else final.due
@@ -360,6 +390,19 @@ def _sla_writes(
         writes.append(
             RejectionWrite(rejection=rejection, change=after.history[-1], expected_version=version)
         )
+        # The clock to write is the one after the action (the lead has left the cadence), so
+        # the next run, judging the moved lead, finds it already in place.
+        mine = [t for t in touches if t.lead_id == lead.id]
+        settled = evaluate(
+            after,
+            mine,
+            now=job.now,
+            policies=job.policies,
+            calendar=job.calendar,
+            activities=[a for a in activities if a.lead_id == lead.id],
+        )
+        if settled is not None:
+            writes.append(settled.to_write(expected_version=version))
     return writes, states
 
 
@@ -390,14 +433,17 @@ def run(
     cursors: CursorStore,
     history: History,
     mirror: Callable[[Entity, Sequence[Any]], object] | None = None,
+    record: Callable[[Sequence[Write]], Sequence[WriteResult]] | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> RunReport:
     """Run *job* against *adapter* and report what happened.
 
     *mirror*, when given, receives every record read (``mirror(entity, items)``) before rules
-    run — how records read from a CRM reach the embedded store that serves as *history*. When
-    the adapter *is* the store, pass no mirror. *progress* is called with a phase name and a
-    count as work proceeds.
+    run — how records read from a CRM reach the embedded store that serves as *history*.
+    *record*, when given, receives the writes the adapter applied (without their expected
+    versions) — how the store keeps the score, stage and SLA history a CRM does not, and knows
+    which SLA clocks are still open. When the adapter *is* the store, pass neither. *progress*
+    is called with a phase name and a count as work proceeds.
     """
     tick = progress or (lambda _phase, _n: None)
     found = _read_changes(job, adapter, cursors, mirror, tick)
@@ -417,10 +463,16 @@ def run(
     writes += sla_writes
 
     results: list[WriteResult] = []
+    recorded: Counter[str] = Counter()
     if not job.dry_run:
         for batch in _batches(writes, job.batch_size):
-            results.extend(adapter.write(batch))
+            done = adapter.write(batch)
+            results.extend(done)
             tick("writing", len(results))
+            if record is not None:
+                applied = [_unversioned(r.write) for r in done if r.status is WriteStatus.APPLIED]
+                if applied:
+                    recorded.update(r.status.value for r in record(applied))
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
@@ -441,4 +493,11 @@ def run(
         writes={k: dict(v) for k, v in sorted(by_kind.items())},
         problems=tuple(r for r in results if not r.ok),
         dry_run=job.dry_run,
+        recorded=dict(recorded),
     )
+
+
+def _unversioned(write: Write) -> Write:
+    if isinstance(write, OutcomeWrite):
+        return write
+    return attrs.evolve(write, expected_version=None)

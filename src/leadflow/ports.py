@@ -14,6 +14,12 @@ harmless), ``conflict`` (the record changed in the system of record since it was
 ``expected_version``; nothing was overwritten) or ``failed`` (with the system's error). Nothing is
 dropped silently.
 
+Three rules make batches safe to retry (``leadflow.adapters.testing`` checks them): a write the
+record already reflects is ``unchanged`` whatever its ``expected_version`` says; the
+``expected_version`` is compared with the version the record had when the batch began, so
+several writes to one lead in one batch do not conflict with each other; and a write that
+fails, fails alone.
+
 >>> caps = Capabilities(reads=frozenset(Entity), writes=frozenset(WriteKind), max_batch=200)
 >>> caps.can_write(WriteKind.SCORE), caps.max_batch
 (True, 200)

@@ -319,3 +319,18 @@ def test_a_writer_killed_mid_batch_loses_only_that_batch(path: Path, tmp_path: P
         assert _batch_sizes(path) == {"k-0": size, "k-1": size}, "batch 2 left no trace"
         [result] = store.write([ScoreWrite(lead_id="L-0000", score=1.0, summary="after")])
         assert result.status is WriteStatus.APPLIED
+
+
+def test_mirroring_keeps_the_stage_history_a_crm_does_not_have(path: Path) -> None:
+    with SQLiteAdapter(path) as store:
+        [lead] = store.upsert(Entity.LEAD, sample_leads(1))
+        moved = transition(lead, "mql", at=T0 + timedelta(hours=1), by="scoring")
+        assert store.write([StageWrite(lead_id=lead.id, change=moved.history[-1])])[0].ok
+        from_crm = Lead(id=lead.id, created_at=lead.created_at, stage="mql", title="CTO")
+        store.mirror(Entity.LEAD, [from_crm])
+        kept = store.leads_by_id([lead.id])[lead.id]
+        assert (kept.title, kept.history) == ("CTO", moved.history)
+        # The stage changed in the CRM: the incoming record wins.
+        store.mirror(Entity.LEAD, [Lead(id=lead.id, created_at=lead.created_at, stage="sal")])
+        now = store.leads_by_id([lead.id])[lead.id]
+        assert (now.stage, now.history) == ("sal", ())

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from leadflow import adapters
+from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.adapters.testing import AdapterContract, Seeder
 from leadflow.ports import Adapter, Entity
 
@@ -51,3 +52,49 @@ class TestJsonFileAdapterThroughEntryPoint(AdapterContract):
     def seed(self, adapter: Any) -> Seeder:
         seeder: Seeder = adapter.put
         return seeder
+
+
+def test_leadflow_run_against_the_third_party_adapter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``leadflow run --adapter jsonfile``: read from it, mirror into the state store, write back;
+    a second run writes nothing new."""
+    import json
+
+    from leadflow.cli import main
+    from leadflow.demo import generate
+
+    data = generate(leads=120, seed=11)
+    crm = tmp_path / "crm.json"
+    adapter: Any = adapters.load("jsonfile", path=str(crm))
+    adapter.put(Entity.ACCOUNT, data.accounts)
+    adapter.put(Entity.LEAD, data.leads)
+    adapter.put(Entity.ACTIVITY, data.activities)
+    adapter.put(Entity.TOUCH, data.touches)
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'store = "state.sqlite"\nscorecard = "{examples / "scorecard.toml"}"\n'
+        f'sla = "{examples / "sla.toml"}"\n[adapters.jsonfile]\npath = "{crm}"\n'
+    )
+    argv = ["run", "--adapter", "jsonfile", "--config", str(config), "--now", "2026-03-02T09:00Z"]
+    assert main([*argv, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["read"]["leads"] == 120
+    assert first["writes"]["score"] == {"applied": 120}
+    stored = json.loads(crm.read_text())
+    assert len(stored["scores"]) == 120, "the scores went to the third-party system"
+    assert (tmp_path / "state.sqlite").exists(), "cursors and the mirror live in the state store"
+    assert first["recorded"] == {"applied": first["applied"]}, "the store keeps the history"
+    with SQLiteAdapter(tmp_path / "state.sqlite") as state:
+        assert len(state.current_scores()) == 120
+        open_clocks = state.open_sla_leads()
+    assert open_clocks, "the SLA clocks the CRM holds are known locally too"
+    assert main([*argv, "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["applied"] == 0, (second["writes"], first["writes"])
+    assert second["read"]["leads"] > 0, "leads written back are read again, and left unchanged"
+    later = [*argv[:-1], "2026-03-20T09:00Z", "--json"]
+    assert main(later) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert third["judged"] >= len(open_clocks), "open clocks are judged again as time passes"

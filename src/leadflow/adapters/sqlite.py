@@ -167,6 +167,14 @@ _MIGRATIONS: tuple[str, ...] = (
     "    PRIMARY KEY (job, entity)\n);\n",
 )
 
+#: Per entity: (column, holds a datetime) for building values from rows.
+_READ_COLUMNS: dict[Entity, tuple[tuple[str, bool], ...]] = {
+    entity: tuple(
+        (name, "datetime" in str(attrs.fields_dict(cls)[name].type)) for name, _ in _columns(cls)
+    )
+    for entity, cls in _CLASSES.items()
+}
+
 #: The schema version this leadflow writes.
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -365,6 +373,26 @@ class SQLiteAdapter:
                 self._upsert_one(conn, entity, item)
         return stored
 
+    def mirror(self, entity: Entity | str, items: Iterable[Any]) -> list[Any]:
+        """:meth:`upsert` records read from another system, keeping what only the store knows.
+
+        CRMs do not keep a lead's stage history; when an incoming lead carries none and is
+        still in the stage the stored history ends in, the stored history is kept.
+        """
+        entity = Entity(entity)
+        stored = list(items)
+        if entity is Entity.LEAD:
+            known = self._histories([lead.id for lead in stored if not lead.history])
+            stored = [
+                attrs.evolve(lead, history=known[lead.id])
+                if not lead.history
+                and known.get(lead.id)
+                and known[lead.id][-1].to_stage == lead.stage
+                else lead
+                for lead in stored
+            ]
+        return self.upsert(entity, stored)
+
     def _upsert_one(self, conn: sqlite3.Connection, entity: Entity, item: Any) -> None:
         table = _TABLES[entity]
         cols = [name for name, _ in _columns(_CLASSES[entity])]
@@ -504,14 +532,12 @@ class SQLiteAdapter:
 
     def _build(self, entity: Entity, row: sqlite3.Row, history: tuple[StageChange, ...]) -> Any:
         values: dict[str, Any] = {}
-        for name, _sql in _columns(_CLASSES[entity]):
+        for name, is_datetime in _READ_COLUMNS[entity]:
             value = row[name]
-            if value is not None and "datetime" in str(
-                attrs.fields_dict(_CLASSES[entity])[name].type
-            ):
-                value = datetime.fromisoformat(value)
-            values[name] = value
-        if "properties" in row.keys():  # noqa: SIM118 - sqlite3.Row has keys(), not __contains__
+            values[name] = (
+                datetime.fromisoformat(value) if is_datetime and value is not None else value
+            )
+        if entity is not Entity.TOUCH:
             values["properties"] = json.loads(row["properties"])
         if entity is Entity.LEAD:
             values["history"] = history
