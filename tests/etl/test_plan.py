@@ -329,3 +329,53 @@ def test_any_card_on_any_small_input_equals_per_record(
         plan = compile_scorecard(card, explain=explain)
         columnar = plan.score(leads, events, as_of=AS_OF, accounts=accounts)
         assert_same(columnar, expected, card)
+
+
+def test_threads_do_not_change_results(
+    small_files: GeneratedFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadflow.etl.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "_MIN_SLICE", 16)  # slice even a small batch
+    leads = pq.read_table(small_files.leads)
+    events = pq.read_table(small_files.events)
+    plan = compile_scorecard(SEED_CARD, explain=True)
+    one = plan.score(leads, events.to_batches(max_chunksize=500), as_of=AS_OF, threads=1)
+    three = plan.score(leads, events.to_batches(max_chunksize=500), as_of=AS_OF, threads=3)
+    assert three.num_rows == leads.num_rows
+    assert three.column("id").to_pylist() == leads.column("id").to_pylist()
+    assert three.equals(one)
+    with pytest.raises(ValueError, match="threads"):
+        plan.score(leads, events, as_of=AS_OF, threads=0)
+
+
+def test_custom_properties_read_like_from_record() -> None:
+    card = Scorecard(
+        name="props",
+        rules=[
+            Rule(
+                id="buyer",
+                category="fit",
+                points=10,
+                when=Equals(field="properties.persona", value="Buyer"),
+            ),
+            Rule(
+                id="seats", category="fit", points=5, when=Range(field="properties.seats", min=10)
+            ),
+        ],
+    )
+    at = AS_OF - timedelta(days=3)
+    leads = pa.table(
+        {
+            "id": ["L-1", "L-2", "L-3"],
+            "created_at": pa.array([at] * 3, TS),
+            "persona": [" buyer ", "user", ""],
+            "properties.seats": pa.array([12, 3, None], pa.int64()),
+        }
+    )
+    events = pa.table({"lead_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()),
+                       "occurred_at": pa.array([], TS)})  # fmt: skip
+    assert_same(compile_scorecard(card).score(leads, events, as_of=AS_OF),
+                per_record(card, leads, events), card)  # fmt: skip
+    scores = compile_scorecard(card).score(leads, events, as_of=AS_OF)
+    assert scores.column("score").to_pylist() == [15.0, 0.0, 0.0]

@@ -37,8 +37,8 @@ def test_spark_scores_equal_single_machine_scores(spark: Any, small_files: Gener
 
     result = score_dataframe(
         plan,
-        spark.createDataFrame(leads).repartition(3),
-        spark.createDataFrame(events).repartition(4),
+        spark.createDataFrame(leads).repartition(2),
+        spark.createDataFrame(events).repartition(2),
         as_of=AS_OF,
         accounts=spark.createDataFrame(accounts),
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -516,7 +516,3 @@ def partition_by_key(
         if writer is None and schema is not None:
             pq.write_table(schema.empty_table(), path)
     return paths
-
-
-def _names(columns: Sequence[str] | None) -> list[str] | None:
-    return None if columns is None else list(columns)

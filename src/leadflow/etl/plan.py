@@ -41,8 +41,11 @@ by the same hash of the lead id (:func:`leadflow.etl.files.partition_by_key`, or
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +85,8 @@ _DAY = 86400.0
 _LN2 = math.log(2.0)
 #: "No activity" in a newest-time column while aggregating (stored as null in results).
 _NO_TIME = np.iinfo(np.int64).min
+#: Leads batches smaller than twice this are evaluated on one thread.
+_MIN_SLICE = 65_536
 #: Partial aggregates are merged once they hold this many rows, bounding memory.
 _COMPACT_ROWS = 2_000_000
 
@@ -152,11 +157,13 @@ class ColumnarPlan:
         as_of: datetime,
         errors: ErrorSink | None = None,
         source: str = "events",
+        threads: int | None = None,
     ) -> pa.Table:
         """Reduce *events* to one row per lead id with the behaviour aggregates the plan needs.
 
         Rows that are not valid activities go to *errors* (or raise, without a sink); events
         after *as_of* and kinds the card does not read are skipped. Order does not matter.
+        *threads* (default: the CPU count) batches are reduced at a time.
         """
         check_aware("as_of", as_of)
         as_of_ts = as_of.timestamp()
@@ -164,24 +171,38 @@ class ColumnarPlan:
         parts: list[pa.Table] = []
         held = 0
         offset = 0
-        for raw in _batches(events):
-            batch = conform(
-                raw,
-                EVENT_COLUMNS,
-                required=set(EVENT_COLUMNS),
-                source=source,
-                row_offset=offset,
-                errors=sink,
-                id_column="lead_id",
-            )
-            offset += raw.num_rows
-            _raise_first(errors, sink)
-            part = self._aggregate_batch(batch, as_of_ts)
-            parts.append(part)
-            held += part.num_rows
-            if held > _COMPACT_ROWS and len(parts) > 1:
-                parts = [self._combine(parts)]
-                held = parts[0].num_rows
+        workers = _workers(threads)
+        # Batches are checked here, in order (so errors come in file order), and reduced on
+        # worker threads (Arrow and numpy release the GIL) while the next batch is read; at
+        # most workers + 1 batches are in flight, and partials are merged in input order.
+        with ThreadPoolExecutor(workers, thread_name_prefix="leadflow-etl") as pool:
+            pending: deque[Future[pa.Table]] = deque()
+
+            def collect(limit: int) -> None:
+                nonlocal parts, held
+                while len(pending) > limit:
+                    part = pending.popleft().result()
+                    parts.append(part)
+                    held += part.num_rows
+                    if held > _COMPACT_ROWS and len(parts) > 1:
+                        parts = [self._combine(parts)]
+                        held = parts[0].num_rows
+
+            for raw in _batches(events):
+                batch = conform(
+                    raw,
+                    EVENT_COLUMNS,
+                    required=set(EVENT_COLUMNS),
+                    source=source,
+                    row_offset=offset,
+                    errors=sink,
+                    id_column="lead_id",
+                )
+                offset += raw.num_rows
+                _raise_first(errors, sink)
+                pending.append(pool.submit(self._aggregate_batch, batch, as_of_ts))
+                collect(workers)
+            collect(0)
         return self._combine(parts)
 
     def _empty_aggregate(self) -> pa.Table:
@@ -303,10 +324,12 @@ class ColumnarPlan:
         accounts: pa.Table | None = None,
         errors: ErrorSink | None = None,
         source: str = "leads",
+        threads: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Score *leads* batch by batch against an :meth:`aggregate` of their events.
 
-        Yields one output batch per input batch (rows in input order): ``id``, ``score``,
+        Yields output batches with the rows in input order (large batches are split and
+        evaluated on *threads* worker threads, by default the CPU count): ``id``, ``score``,
         ``fit``, ``behaviour``, ``interest``, ``intent``, ``recommendation`` and, with
         ``explain``, one ``rule.<id>`` column per rule. Invalid rows go to *errors* (or raise
         the first one's :class:`~leadflow.errors.ValidationError` when no sink is given).
@@ -317,13 +340,15 @@ class ColumnarPlan:
         required = {"id", "created_at"}
         account_table = None if accounts is None else self._conform_accounts(accounts, sink)
         offset = 0
-        for raw in _batches(leads):
+        for raw in map(_plain_properties, _batches(leads)):
             batch = conform(
                 raw, spec, required=required, source=source, row_offset=offset, errors=sink
             )
             offset += raw.num_rows
             _raise_first(errors, sink)
-            yield self._score_batch(batch, aggregate, account_table, as_of.timestamp())
+            yield from self._score_batch(
+                batch, aggregate, account_table, as_of.timestamp(), _workers(threads)
+            )
 
     def score(
         self,
@@ -333,15 +358,18 @@ class ColumnarPlan:
         as_of: datetime,
         accounts: pa.Table | None = None,
         errors: ErrorSink | None = None,
+        threads: int | None = None,
     ) -> pa.Table:
         """Score *leads* with their *events* as of *as_of*; one output row per valid lead.
 
         *accounts* (optional, with an ``id`` column) supplies the ``account.*`` fields through
         the leads' ``account_id``. See :meth:`score_batches` for the output columns.
         """
-        aggregate = self.aggregate(events, as_of=as_of, errors=errors)
+        aggregate = self.aggregate(events, as_of=as_of, errors=errors, threads=threads)
         batches = list(
-            self.score_batches(leads, aggregate, as_of=as_of, accounts=accounts, errors=errors)
+            self.score_batches(
+                leads, aggregate, as_of=as_of, accounts=accounts, errors=errors, threads=threads
+            )
         )
         return pa.Table.from_batches(batches, schema=self.output_schema)
 
@@ -382,12 +410,19 @@ class ColumnarPlan:
         aggregate: pa.Table,
         accounts: pa.Table | None,
         as_of_ts: float,
-    ) -> pa.RecordBatch:
+        workers: int,
+    ) -> Iterator[pa.RecordBatch]:
         table = pa.Table.from_batches([batch])
         table = _lookup(table, "id", aggregate, "lead_id")
         if accounts is not None and "account_id" in table.column_names:
             table = _lookup(table, "account_id", accounts, "account_id")
-        return self.evaluate(table, as_of_ts=as_of_ts)
+        if workers == 1 or table.num_rows < 2 * _MIN_SLICE:
+            yield self.evaluate(table, as_of_ts=as_of_ts)
+            return
+        size = max(_MIN_SLICE, -(-table.num_rows // workers))
+        slices = [table.slice(start, size) for start in range(0, table.num_rows, size)]
+        with ThreadPoolExecutor(workers, thread_name_prefix="leadflow-etl") as pool:
+            yield from pool.map(lambda part: self.evaluate(part, as_of_ts=as_of_ts), slices)
 
     @property
     def aggregate_columns(self) -> tuple[tuple[str, pa.DataType], ...]:
@@ -739,6 +774,28 @@ def _clamp(values: pa.Array, cap: float | None) -> pa.Array:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
+def _plain_properties(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``properties.<name>`` columns renamed ``<name>``, as :meth:`leadflow.Lead.from_record`."""
+    names = batch.schema.names
+    if not any(n.startswith("properties.") for n in names):
+        return batch
+    renamed = [
+        n[len("properties.") :]
+        if n.startswith("properties.") and n[len("properties.") :] not in names
+        else n
+        for n in names
+    ]
+    return batch.rename_columns(renamed)
+
+
+def _workers(threads: int | None) -> int:
+    if threads is None:
+        return os.cpu_count() or 1
+    if threads < 1:
+        raise ConfigError("threads", f"must be at least 1, got {threads!r}")
+    return threads
+
+
 def _lookup(table: pa.Table, key: str, other: pa.Table, other_key: str) -> pa.Table:
     """*table* with *other*'s columns appended, matched on ``key == other_key`` (left join:
     the first match, or nulls). Keeps *table*'s row order; builds one hash of *other*'s keys.
@@ -760,13 +817,6 @@ def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     if pa.types.is_dictionary(values.type):
         return values
     return pc.dictionary_encode(values)
-
-
-def _plain(name: str) -> str:
-    for suffix in ("_sum", "_max"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def _batches(
