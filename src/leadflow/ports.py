@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -233,6 +233,14 @@ class WriteResult:
         return self.status in (WriteStatus.APPLIED, WriteStatus.UNCHANGED)
 
 
+def _entities(value: Iterable[Entity | str]) -> frozenset[Entity]:
+    return frozenset(Entity(v) for v in value)
+
+
+def _write_kinds(value: Iterable[WriteKind | str]) -> frozenset[WriteKind]:
+    return frozenset(WriteKind(v) for v in value)
+
+
 @attrs.frozen(kw_only=True)
 class Capabilities:
     """What an adapter can do, and its limits.
@@ -241,8 +249,8 @@ class Capabilities:
     batches themselves, callers may use it to size their work.
     """
 
-    reads: frozenset[Entity] = attrs.field(converter=frozenset)
-    writes: frozenset[WriteKind] = attrs.field(converter=frozenset)
+    reads: frozenset[Entity] = attrs.field(converter=_entities)
+    writes: frozenset[WriteKind] = attrs.field(converter=_write_kinds)
     max_batch: int = 200
     conflict_detection: bool = True
     transactional_batches: bool = False

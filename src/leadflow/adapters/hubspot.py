@@ -376,10 +376,9 @@ class HubSpotAdapter:
     """
 
     name = "hubspot"
-    # attrs' converter=frozenset is generic, which mypy cannot solve for a frozenset argument.
     capabilities = Capabilities(
-        reads=_READS,  # type: ignore[arg-type]
-        writes=_WRITES,  # type: ignore[arg-type]
+        reads=_READS,
+        writes=_WRITES,
         max_batch=MAX_BATCH,
         conflict_detection=True,
     )

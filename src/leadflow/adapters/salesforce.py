@@ -350,7 +350,7 @@ class SalesforceAdapter:
     name: ClassVar[str] = "salesforce"
     capabilities: ClassVar[Capabilities] = Capabilities(
         reads=frozenset(Entity),
-        writes=_WRITES,  # type: ignore[arg-type]  # ports: converter=frozenset confuses mypy
+        writes=_WRITES,
         max_batch=COLLECTION_LIMIT,
         conflict_detection=True,
         transactional_batches=False,
