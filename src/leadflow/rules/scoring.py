@@ -542,9 +542,9 @@ class _Compiled:
     fixed_fit: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
     order: Mapping[str, int] | None
     plan: tuple[tuple[Any, ...], ...]
-    # activity kind -> ((plan slot, window) of the per-activity rules counting it, whether
-    # activity conditions read it)
-    routes: Mapping[str, tuple[tuple[tuple[int, float], ...], bool]]
+    # activity kind -> ((plan slot, window, points, decay rate per day) of the per-activity rules
+    # counting it, whether activity conditions read it)
+    routes: Mapping[str, tuple[tuple[tuple[int, float, float, float], ...], bool]]
     account_fit: tuple[_RuleFn, ...]
 
 
@@ -568,7 +568,7 @@ def _company_only(rule: Rule) -> bool:
 def _compile(card: Scorecard) -> _Compiled:
     plan: list[tuple[Any, ...]] = []
     fixed: list[tuple[Condition, Contribution]] = []
-    routes: dict[str, list[tuple[int, float]]] = {}
+    routes: dict[str, list[tuple[int, float, float, float]]] = {}
     grouped: set[str] = set()
     in_order = True
     for rule in card.rules:
@@ -595,11 +595,12 @@ def _compile(card: Scorecard) -> _Compiled:
         if rule.category is Category.BEHAVIOUR and rule.activities:
             slot = len(plan)
             window = math.inf if rule.within_days is None else rule.within_days
-            for kind in rule.activities:
-                routes.setdefault(kind, []).append((slot, window))
             half_life = _half_life(rule, card)
+            rate = -_LN2 / half_life  # decay per day of age, computed once per rule
+            for kind in rule.activities:
+                routes.setdefault(kind, []).append((slot, window, rule.points, rate))
             gate = None if rule.when is None else _compile_evidence(rule.when)
-            plan.append((_PER_ACTIVITY, rule, gate, -_LN2 / half_life, half_life, subtotal))
+            plan.append((_PER_ACTIVITY, rule, gate, half_life, subtotal))
             continue
         plan.append((_GENERIC, _compile_rule(rule, card), subtotal))
     return _Compiled(
@@ -614,16 +615,23 @@ def _compile(card: Scorecard) -> _Compiled:
     )
 
 
+# What the activity pass gathers for one per-activity rule: the decayed points of each activity
+# it counts, their ids (both in the order given) and the age in days of the newest of them.
+_Bucket = list[Any]  # [list[float], list[str], float]
+
+
 def _route(
     compiled: _Compiled, lead_id: str, activities: Iterable[Activity], as_of_ts: float
-) -> tuple[dict[int, tuple[list[float], list[str]]], _Groups]:
+) -> tuple[list[_Bucket | None], _Groups]:
     """One pass over a lead's activities.
 
-    Per-activity rules get the (ages, ids) of the activities they count, by plan slot; activity
+    Per-activity rules get, by plan slot, the decayed points and ids of the activities they count
+    (decay is applied here, once per activity and rule, so nothing is revisited later); activity
     conditions get the activities they read, grouped by kind.
     """
-    routes = compiled.routes
-    slots: dict[int, tuple[list[float], list[str]]] = {}
+    routes_get = compiled.routes.get
+    exp = math.exp
+    slots: list[_Bucket | None] = [None] * len(compiled.plan)
     groups: _Groups = {}
     for activity in activities:
         if activity.lead_id != lead_id:
@@ -632,21 +640,23 @@ def _route(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        route = routes.get(activity.kind)
+        route = routes_get(activity.kind)
         if route is None:  # a kind the card does not read
             continue
         age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
         if age < 0:
             continue
         counted, in_group = route
-        for slot, window in counted:
+        for slot, window, points, rate in counted:
             if age <= window:
-                bucket = slots.get(slot)
+                bucket = slots[slot]
                 if bucket is None:
-                    slots[slot] = ([age], [activity.id])
+                    slots[slot] = [[points * exp(age * rate)], [activity.id], age]
                 else:
-                    bucket[0].append(age)
+                    bucket[0].append(points * exp(age * rate))
                     bucket[1].append(activity.id)
+                    if age < bucket[2]:  # noqa: PLR1730 - cheaper than a min() call per activity
+                        bucket[2] = age
         if in_group:
             items = groups.get(activity.kind)
             if items is None:
@@ -673,18 +683,17 @@ def _result(
     contributions: list[Contribution] = []
     subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
     compiled.fixed_fit(lead, account, contributions, subtotals[_FIT])
-    exp, fsum = math.exp, math.fsum
-    for slot, step in enumerate(compiled.plan):
+    fsum = math.fsum
+    for step, found in zip(compiled.plan, slots, strict=True):
         if step[0] == _PER_ACTIVITY:
-            found = slots.get(slot)
             if found is None:
                 continue
-            _, rule, gate, rate, half_life, subtotal = step
+            _, rule, gate, half_life, subtotal = step
             if gate is not None and gate(lead, account, groups) is None:
                 continue
-            ages, ids = found
-            points, cap = rule.points, rule.cap
-            value = fsum([points * exp(age * rate) for age in ages])
+            values, ids, newest = found
+            cap = rule.cap
+            value = fsum(values)
             capped = cap is not None and not -cap <= value <= cap
             if capped:
                 value = cap if value > 0 else -cap
@@ -694,10 +703,10 @@ def _result(
                     label=rule.label,
                     category=rule.category,
                     signal=rule.signal,
-                    raw_points=points * len(ages),
+                    raw_points=rule.points * len(values),
                     points=value,
                     evidence=tuple(ids),
-                    age_days=min(ages),
+                    age_days=newest,
                     half_life_days=half_life,
                     capped=capped,
                 )
