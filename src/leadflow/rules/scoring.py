@@ -170,7 +170,9 @@ class ScoreResult:
     """A lead's score as of an instant, with the contributions that make it up.
 
     ``total`` is ``math.fsum`` of the contributions' points; ``fit``, ``behaviour``, ``interest``
-    and ``intent`` are the same sums over the matching contributions.
+    and ``intent`` are the same sums over the matching contributions. A result from scoring
+    builds its per-activity :class:`Contribution` objects when ``contributions`` is first read
+    (totals are final before that), so a batch that keeps only totals does not pay for them.
     """
 
     lead_id: str
@@ -198,6 +200,76 @@ class ScoreResult:
         if not self.contributions:
             return "no rule matched"
         return ", ".join(c.explain() for c in self.contributions)
+
+
+# A per-activity rule's contribution before it is built: (rule, half-life, points, evidence ids,
+# age of the newest activity, capped, number of activities). Building a Contribution costs more
+# than computing it, and a batch job that writes only totals never reads one, so scoring keeps
+# these and builds them when ``ScoreResult.contributions`` is first read.
+_Part = tuple[Rule, float, float, list[str], float, bool, int]
+
+
+class _Deferred:
+    """A result's contributions in card order, some still as :data:`_Part` tuples."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[Contribution | _Part]) -> None:
+        self.parts = parts
+
+    def build(self) -> tuple[Contribution, ...]:
+        return tuple(
+            part if part.__class__ is Contribution else _build(part)  # type: ignore[arg-type]
+            for part in self.parts
+        )
+
+
+def _build(part: _Part) -> Contribution:
+    rule, half_life, points, ids, newest, capped, count = part
+    return Contribution(
+        rule_id=rule.id,
+        label=rule.label,
+        category=rule.category,
+        signal=rule.signal,
+        raw_points=rule.points * count,
+        points=points,
+        evidence=tuple(ids),
+        age_days=newest,
+        half_life_days=half_life,
+        capped=capped,
+    )
+
+
+class _ContributionsSlot:
+    """``ScoreResult.contributions``: the slot attrs made for it, building deferred values on read.
+
+    It wraps the slot, so whatever reads the attribute (``==``, ``hash``, ``repr``,
+    ``attrs.asdict``, ``attrs.evolve``, pickling) sees a built tuple, and the built tuple replaces
+    the deferred one so it is built once. Only scoring stores a :class:`_Deferred`.
+    """
+
+    __slots__ = ("_get", "_set")
+
+    def __init__(self, slot: Any) -> None:
+        self._get = slot.__get__
+        self._set = slot.__set__
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self._get(instance)
+        if value.__class__ is _Deferred:
+            value = value.build()
+            self._set(instance, value)
+        return value
+
+    def __set__(self, instance: object, value: Any) -> None:
+        self._set(instance, value)
+
+
+type.__setattr__(
+    ScoreResult, "contributions", _ContributionsSlot(ScoreResult.__dict__["contributions"])
+)
 
 
 def recommend(result: ScoreResult, account_score: AccountScore | None = None) -> Recommendation:
@@ -361,7 +433,7 @@ def _compile_test(condition: Condition) -> _Test:
 
 def _compile_fixed_fit(
     steps: Sequence[tuple[Condition, Contribution]],
-) -> Callable[[Lead, Account | None, list[Contribution], list[float]], None]:
+) -> Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]:
     """One function that evaluates every field-only fit rule, appending what matched."""
     source = _Source()
     body = []
@@ -369,7 +441,7 @@ def _compile_fixed_fit(
         expr = source.expr(condition)
         fixed, points = source.const(contribution), source.const(contribution.points)
         body += [f"if {expr}:", f"    out.append({fixed})", f"    points.append({points})"]
-    built: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
+    built: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
     built = source.build("_fit", "lead, account, out, points", body)
     return built
 
@@ -539,7 +611,7 @@ def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
 @attrs.frozen
 class _Compiled:
     card: Scorecard
-    fixed_fit: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
+    fixed_fit: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
     order: Mapping[str, int] | None
     plan: tuple[tuple[Any, ...], ...]
     # activity kind -> ((plan slot, window, points, decay rate per day) of the per-activity rules
@@ -680,7 +752,8 @@ def _result(
             "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
         )
     slots, groups = _route(compiled, lead.id, activities, as_of_ts)
-    contributions: list[Contribution] = []
+    contributions: list[Contribution | _Part] = []
+    deferred = False
     subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
     compiled.fixed_fit(lead, account, contributions, subtotals[_FIT])
     fsum = math.fsum
@@ -697,20 +770,8 @@ def _result(
             capped = cap is not None and not -cap <= value <= cap
             if capped:
                 value = cap if value > 0 else -cap
-            contributions.append(
-                Contribution(
-                    rule_id=rule.id,
-                    label=rule.label,
-                    category=rule.category,
-                    signal=rule.signal,
-                    raw_points=rule.points * len(values),
-                    points=value,
-                    evidence=tuple(ids),
-                    age_days=newest,
-                    half_life_days=half_life,
-                    capped=capped,
-                )
-            )
+            contributions.append((rule, half_life, value, ids, newest, capped, len(values)))
+            deferred = True
             subtotals[subtotal].append(value)
         else:
             contribution = step[1](lead, account, groups)
@@ -718,7 +779,10 @@ def _result(
                 contributions.append(contribution)
                 subtotals[step[2]].append(contribution.points)
     if compiled.order is not None:  # field-only fit rules ran first; restore the card's order
-        contributions.sort(key=lambda c: compiled.order[c.rule_id])  # type: ignore[index]
+        order = compiled.order
+        contributions.sort(
+            key=lambda c: order[c.rule_id if isinstance(c, Contribution) else c[0].id]
+        )
     fit, interest, intent = subtotals
     behaviour = interest + intent
     # fsum is exact then rounded once, so it does not depend on order: total == fsum(points).
@@ -741,7 +805,8 @@ def _result(
         behaviour=fsum(behaviour),
         interest=fsum(interest),
         intent=fsum(intent),
-        contributions=tuple(contributions),
+        # Built on first read (see _ContributionsSlot); the points above are already final.
+        contributions=_Deferred(contributions) if deferred else tuple(contributions),  # type: ignore[arg-type]
         recommendation=recommendation,
     )
 
