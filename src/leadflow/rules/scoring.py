@@ -468,6 +468,8 @@ def _compile_evidence(condition: Condition) -> _Evidence:
                 items = groups.get(kind)
                 if items:
                     found.extend(items)
+            if len(found) < at_least:  # too few even before the window: skip filtering
+                return None
             if window is not None:
                 found = [item for item in found if item[0] <= window]
             return found if len(found) >= at_least else None
@@ -701,7 +703,7 @@ def _route(
     (decay is applied here, once per activity and rule, so nothing is revisited later); activity
     conditions get the activities they read, grouped by kind.
     """
-    routes_get = compiled.routes.get
+    routes = compiled.routes
     exp = math.exp
     slots: list[_Bucket | None] = [None] * len(compiled.plan)
     groups: _Groups = {}
@@ -712,13 +714,13 @@ def _route(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        route = routes_get(activity.kind)
-        if route is None:  # a kind the card does not read
+        kind = activity.kind
+        if kind not in routes:  # a kind the card does not read (most of them, usually)
             continue
         age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
         if age < 0:
             continue
-        counted, in_group = route
+        counted, in_group = routes[kind]
         for slot, window, points, rate in counted:
             if age <= window:
                 bucket = slots[slot]
@@ -730,9 +732,9 @@ def _route(
                     if age < bucket[2]:  # noqa: PLR1730 - cheaper than a min() call per activity
                         bucket[2] = age
         if in_group:
-            items = groups.get(activity.kind)
+            items = groups.get(kind)
             if items is None:
-                groups[activity.kind] = [(age, activity)]
+                groups[kind] = [(age, activity)]
             else:
                 items.append((age, activity))
     return slots, groups
