@@ -616,6 +616,9 @@ class _Compiled:
     fixed_fit: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
     order: Mapping[str, int] | None
     plan: tuple[tuple[Any, ...], ...]
+    # what the activity pass starts from, one item per plan step: None for a per-activity rule
+    # (until an activity counts), True for any other rule (always evaluated)
+    blank: tuple[bool | None, ...]
     # activity kind -> ((plan slot, window, points, decay rate per day) of the per-activity rules
     # counting it, whether activity conditions read it)
     routes: Mapping[str, tuple[tuple[tuple[int, float, float, float], ...], bool]]
@@ -674,7 +677,7 @@ def _compile(card: Scorecard) -> _Compiled:
             for kind in rule.activities:
                 routes.setdefault(kind, []).append((slot, window, rule.points, rate))
             gate = None if rule.when is None else _compile_evidence(rule.when)
-            plan.append((_PER_ACTIVITY, rule, gate, half_life, subtotal))
+            plan.append((_PER_ACTIVITY, rule, gate, half_life, subtotal, rule.cap))
             continue
         plan.append((_GENERIC, _compile_rule(rule, card), subtotal))
     return _Compiled(
@@ -682,6 +685,7 @@ def _compile(card: Scorecard) -> _Compiled:
         fixed_fit=_compile_fixed_fit(fixed),
         order=None if in_order else {r.id: i for i, r in enumerate(card.rules)},
         plan=tuple(plan),
+        blank=tuple(None if step[0] == _PER_ACTIVITY else True for step in plan),
         routes={
             kind: (tuple(routes.get(kind, ())), kind in grouped) for kind in {*routes, *grouped}
         },
@@ -696,16 +700,16 @@ _Bucket = list[Any]  # [list[float], list[str], float]
 
 def _route(
     compiled: _Compiled, lead_id: str, activities: Iterable[Activity], as_of_ts: float
-) -> tuple[list[_Bucket | None], _Groups]:
+) -> tuple[list[Any], _Groups]:
     """One pass over a lead's activities.
 
-    Per-activity rules get, by plan slot, the decayed points and ids of the activities they count
+    Per-activity rules get, by plan slot (a :data:`_Bucket`, or ``None`` when nothing counted), the decayed points and ids of the activities they count
     (decay is applied here, once per activity and rule, so nothing is revisited later); activity
     conditions get the activities they read, grouped by kind.
     """
     routes = compiled.routes
     exp = math.exp
-    slots: list[_Bucket | None] = [None] * len(compiled.plan)
+    slots: list[Any] = list(compiled.blank)
     groups: _Groups = {}
     for activity in activities:
         if activity.lead_id != lead_id:
@@ -759,27 +763,28 @@ def _result(
     subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
     compiled.fixed_fit(lead, account, contributions, subtotals[_FIT])
     fsum = math.fsum
-    for step, found in zip(compiled.plan, slots, strict=True):
-        if step[0] == _PER_ACTIVITY:
-            if found is None:
-                continue
-            _, rule, gate, half_life, subtotal = step
-            if gate is not None and gate(lead, account, groups) is None:
-                continue
-            values, ids, newest = found
-            cap = rule.cap
-            value = fsum(values)
-            capped = cap is not None and not -cap <= value <= cap
-            if capped:
-                value = cap if value > 0 else -cap
-            contributions.append((rule, half_life, value, ids, newest, capped, len(values)))
-            deferred = True
-            subtotals[subtotal].append(value)
-        else:
+    plan = compiled.plan
+    for slot, found in enumerate(slots):
+        if found is None:  # a per-activity rule that counted nothing
+            continue
+        step = plan[slot]
+        if found is True:  # any other rule: evaluate it
             contribution = step[1](lead, account, groups)
             if contribution is not None:
                 contributions.append(contribution)
                 subtotals[step[2]].append(contribution.points)
+            continue
+        _, rule, gate, half_life, subtotal, cap = step
+        if gate is not None and gate(lead, account, groups) is None:
+            continue
+        values, ids, newest = found
+        value = fsum(values)
+        capped = cap is not None and not -cap <= value <= cap
+        if capped:
+            value = cap if value > 0 else -cap
+        contributions.append((rule, half_life, value, ids, newest, capped, len(values)))
+        deferred = True
+        subtotals[subtotal].append(value)
     if compiled.order is not None:  # field-only fit rules ran first; restore the card's order
         order = compiled.order
         contributions.sort(
@@ -803,10 +808,10 @@ def _result(
         scorecard=compiled.card.name,
         as_of=as_of,
         total=total,
-        fit=fsum(fit),
-        behaviour=fsum(behaviour),
-        interest=fsum(interest),
-        intent=fsum(intent),
+        fit=fsum(fit) if fit else 0.0,
+        behaviour=fsum(behaviour) if behaviour else 0.0,
+        interest=fsum(interest) if interest else 0.0,
+        intent=fsum(intent) if intent else 0.0,
         # Built on first read (see _ContributionsSlot); the points above are already final.
         contributions=_Deferred(contributions) if deferred else tuple(contributions),  # type: ignore[arg-type]
         recommendation=recommendation,
