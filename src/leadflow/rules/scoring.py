@@ -272,6 +272,69 @@ type.__setattr__(
 )
 
 
+def _result_maker() -> Callable[..., ScoreResult]:
+    """``ScoreResult(...)`` for scoring, setting each slot through its descriptor.
+
+    attrs' ``__init__`` for a frozen slotted class sets each field by name through
+    ``object.__setattr__``; setting the slots directly gives the same object at about half the
+    cost, which counts once per scored lead. That is only the same object while ScoreResult has
+    no defaults, validators, converters or post-init hook, so this refuses to build otherwise.
+    """
+    fields = attrs.fields(ScoreResult)
+    plain = all(
+        f.default is attrs.NOTHING and f.validator is None and f.converter is None for f in fields
+    )
+    if not plain or hasattr(ScoreResult, "__attrs_post_init__"):  # pragma: no cover
+        raise TypeError("ScoreResult needs its __init__; scoring must not bypass it")
+    new = object.__new__
+    names = [f.name for f in fields]
+    if names != [  # pragma: no cover - a field added or moved must be added here too
+        "lead_id",
+        "scorecard",
+        "as_of",
+        "total",
+        "fit",
+        "behaviour",
+        "interest",
+        "intent",
+        "contributions",
+        "recommendation",
+    ]:
+        raise TypeError(f"ScoreResult fields changed: {names}")
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (ScoreResult.__dict__[n].__set__ for n in names)
+
+    def make(
+        *,
+        lead_id: str,
+        scorecard: str,
+        as_of: datetime,
+        total: float,
+        fit: float,
+        behaviour: float,
+        interest: float,
+        intent: float,
+        contributions: Any,
+        recommendation: Recommendation,
+    ) -> ScoreResult:
+        result: ScoreResult = new(ScoreResult)
+        s0(result, lead_id)
+        s1(result, scorecard)
+        s2(result, as_of)
+        s3(result, total)
+        s4(result, fit)
+        s5(result, behaviour)
+        s6(result, interest)
+        s7(result, intent)
+        s8(result, contributions)
+        s9(result, recommendation)
+        return result
+
+    return make
+
+
+_new_result = _result_maker()
+
+
 def recommend(result: ScoreResult, account_score: AccountScore | None = None) -> Recommendation:
     """The recommendation for a lead, upgraded to *sales-winnable* by its account's roll-up.
 
@@ -803,7 +866,7 @@ def _result(
         recommendation = Recommendation.MQL
     else:
         recommendation = Recommendation.NURTURE
-    return ScoreResult(
+    return _new_result(
         lead_id=lead.id,
         scorecard=compiled.card.name,
         as_of=as_of,
@@ -813,7 +876,7 @@ def _result(
         interest=fsum(interest) if interest else 0.0,
         intent=fsum(intent) if intent else 0.0,
         # Built on first read (see _ContributionsSlot); the points above are already final.
-        contributions=_Deferred(contributions) if deferred else tuple(contributions),  # type: ignore[arg-type]
+        contributions=_Deferred(contributions) if deferred else tuple(contributions),
         recommendation=recommendation,
     )
 
