@@ -525,6 +525,20 @@ def _compile_evidence(condition: Condition) -> _Evidence:
     if isinstance(condition, ActivityCount):
         kinds, at_least, window = condition.kinds, condition.at_least, condition.within_days
 
+        if len(kinds) == 1:  # the usual case: no list to merge into
+            (only,) = kinds
+
+            def count_one(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
+                found = groups.get(only)
+                if found is None or len(found) < at_least:  # too few even before the window
+                    return None
+                if window is None:
+                    return list(found)  # a copy, like every other evidence list
+                found = [item for item in found if item[0] <= window]
+                return found if len(found) >= at_least else None
+
+            return count_one
+
         def count(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
             found: list[tuple[float, Activity]] = []
             for kind in kinds:
