@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from leadflow.errors import ValidationError
@@ -15,6 +17,7 @@ from leadflow.rules.scorecard import (
     ActivityCount,
     AllOf,
     AnyOf,
+    Category,
     Equals,
     FreeMailDomain,
     Missing,
@@ -25,12 +28,15 @@ from leadflow.rules.scorecard import (
     Regex,
     Rule,
     Scorecard,
+    Signal,
     Thresholds,
     TitleKeywords,
     load_scorecard,
 )
 from leadflow.rules.scoring import (
+    Contribution,
     Recommendation,
+    ScoreResult,
     Trend,
     apply_recommendation,
     recommend,
@@ -230,6 +236,57 @@ def test_bad_input_is_refused_with_the_field() -> None:
         score_lead(CARD, lead(), [], as_of=datetime(2026, 3, 1))
     with pytest.raises(ValidationError, match="activities: 'L-2-rfp-0' belongs to lead 'L-2'"):
         score_lead(CARD, lead(), [act("rfp", 1, lead_id="L-2")], as_of=NOW)
+
+
+# -- contributions built on first read -------------------------------------------------------
+
+
+def _scored() -> ScoreResult:
+    """A fresh result whose per-activity contributions have not been read yet."""
+    acts = [act("quote_request", 3), act("case_study_download", 2, 1), act("web_visit", 1, 2)]
+    return score_lead(CARD, lead(title="VP Sales"), acts, as_of=NOW, account=ACME)
+
+
+def _built(result: ScoreResult) -> ScoreResult:
+    """The same result made by the public constructor from explicitly built contributions."""
+    fields = {a.name: getattr(result, a.name) for a in attrs.fields(ScoreResult)}
+    return ScoreResult(**fields)
+
+
+def test_contributions_read_late_are_the_same_values_everywhere() -> None:
+    expected = _built(_scored())
+    assert [c.rule_id for c in expected.contributions] == [
+        "vp_or_above",
+        "target_industry",
+        "revenue_over_500m",
+        "quote_request",
+        "case_study",
+    ]
+    quote = expected.contributions[3]
+    assert quote == Contribution(
+        rule_id="quote_request",
+        label="quote request",
+        category=Category.BEHAVIOUR,
+        signal=Signal.INTENT,
+        raw_points=40,
+        points=40 * 0.5 ** (3 / 30),
+        evidence=("L-1-quote_request-0",),
+        age_days=3.0,
+        half_life_days=30,
+    )
+    # Each check on a fresh result, so none of them benefits from an earlier read.
+    assert expected == _scored()
+    assert _scored() == expected
+    assert hash(expected) == hash(_scored())
+    assert repr(expected) == repr(_scored())
+    assert attrs.asdict(expected) == attrs.asdict(_scored())
+    assert pickle.loads(pickle.dumps(_scored())) == expected
+    assert attrs.evolve(_scored(), total=1.0) == attrs.evolve(expected, total=1.0)
+    assert _scored().explain() == expected.explain()
+    assert _scored().has_intent
+    result = _scored()
+    assert result.contributions is result.contributions  # built once
+    assert isinstance(result.contributions, tuple)
 
 
 # -- score_many ------------------------------------------------------------------------------

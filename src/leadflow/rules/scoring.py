@@ -40,7 +40,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -84,6 +84,7 @@ __all__ = [
 ]
 
 _DAY = 86400.0
+_T = TypeVar("_T", bound=attrs.AttrsInstance)
 _LN2 = math.log(2.0)
 
 
@@ -170,7 +171,9 @@ class ScoreResult:
     """A lead's score as of an instant, with the contributions that make it up.
 
     ``total`` is ``math.fsum`` of the contributions' points; ``fit``, ``behaviour``, ``interest``
-    and ``intent`` are the same sums over the matching contributions.
+    and ``intent`` are the same sums over the matching contributions. A result from scoring
+    builds its per-activity :class:`Contribution` objects when ``contributions`` is first read
+    (totals are final before that), so a batch that keeps only totals does not pay for them.
     """
 
     lead_id: str
@@ -198,6 +201,106 @@ class ScoreResult:
         if not self.contributions:
             return "no rule matched"
         return ", ".join(c.explain() for c in self.contributions)
+
+
+# A per-activity rule's contribution before it is built: (rule, half-life, points, evidence ids,
+# age of the newest activity, capped, number of activities). Building a Contribution costs more
+# than computing it, and a batch job that writes only totals never reads one, so scoring keeps
+# these and builds them when ``ScoreResult.contributions`` is first read.
+_Part = tuple[Rule, float, float, list[str], float, bool, int]
+
+
+class _Deferred:
+    """A result's contributions in card order, some still as :data:`_Part` tuples."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[Contribution | _Part]) -> None:
+        self.parts = parts
+
+    def build(self) -> tuple[Contribution, ...]:
+        return tuple(
+            part if part.__class__ is Contribution else _build(part)  # type: ignore[arg-type]
+            for part in self.parts
+        )
+
+
+def _build(part: _Part) -> Contribution:
+    rule, half_life, points, ids, newest, capped, count = part
+    return _new_contribution(
+        rule_id=rule.id,
+        label=rule.label,
+        category=rule.category,
+        signal=rule.signal,
+        raw_points=rule.points * count,
+        points=points,
+        evidence=tuple(ids),
+        age_days=newest,
+        half_life_days=half_life,
+        capped=capped,
+    )
+
+
+class _ContributionsSlot:
+    """``ScoreResult.contributions``: the slot attrs made for it, building deferred values on read.
+
+    It wraps the slot, so whatever reads the attribute (``==``, ``hash``, ``repr``,
+    ``attrs.asdict``, ``attrs.evolve``, pickling) sees a built tuple, and the built tuple replaces
+    the deferred one so it is built once. Only scoring stores a :class:`_Deferred`.
+    """
+
+    __slots__ = ("_get", "_set")
+
+    def __init__(self, slot: Any) -> None:
+        self._get = slot.__get__
+        self._set = slot.__set__
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self._get(instance)
+        if value.__class__ is _Deferred:
+            value = value.build()
+            self._set(instance, value)
+        return value
+
+    def __set__(self, instance: object, value: Any) -> None:
+        self._set(instance, value)
+
+
+type.__setattr__(
+    ScoreResult, "contributions", _ContributionsSlot(ScoreResult.__dict__["contributions"])
+)
+
+
+def _slot_init(cls: type[_T]) -> Callable[..., _T]:
+    """A keyword-only constructor for the frozen attrs class *cls* that sets its slots directly.
+
+    attrs' ``__init__`` for a frozen slotted class sets each field by name through
+    ``object.__setattr__``; setting the slot descriptors directly gives the same object at about
+    half the cost, which counts once per scored lead and contribution. Every field must be
+    passed. That is only the same object while *cls* has no validator, converter or post-init
+    hook, so this refuses such a class. Only attrs field names (identifiers) enter the source.
+    """
+    fields = attrs.fields(cls)
+    if hasattr(cls, "__attrs_post_init__") or any(
+        f.validator is not None or f.converter is not None or not f.name.isidentifier()
+        for f in fields
+    ):  # pragma: no cover - guards a future change to the classes below
+        raise TypeError(f"{cls.__name__} needs its own __init__")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def make(*, {', '.join(f.name for f in fields)}):", "    self = _new(_cls)"]
+    for i, f in enumerate(fields):
+        namespace[f"_set{i}"] = cls.__dict__[f.name].__set__
+        lines.append(f"    _set{i}(self, {f.name})")
+    lines.append("    return self")
+    exec(compile("\n".join(lines), f"<leadflow {cls.__name__} maker>", "exec"), namespace)
+    make: Callable[..., _T] = namespace["make"]
+    return make
+
+
+_new_result = _slot_init(ScoreResult)
+_new_contribution = _slot_init(Contribution)
 
 
 def recommend(result: ScoreResult, account_score: AccountScore | None = None) -> Recommendation:
@@ -361,7 +464,7 @@ def _compile_test(condition: Condition) -> _Test:
 
 def _compile_fixed_fit(
     steps: Sequence[tuple[Condition, Contribution]],
-) -> Callable[[Lead, Account | None, list[Contribution], list[float]], None]:
+) -> Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]:
     """One function that evaluates every field-only fit rule, appending what matched."""
     source = _Source()
     body = []
@@ -369,7 +472,7 @@ def _compile_fixed_fit(
         expr = source.expr(condition)
         fixed, points = source.const(contribution), source.const(contribution.points)
         body += [f"if {expr}:", f"    out.append({fixed})", f"    points.append({points})"]
-    built: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
+    built: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
     built = source.build("_fit", "lead, account, out, points", body)
     return built
 
@@ -390,12 +493,28 @@ def _compile_evidence(condition: Condition) -> _Evidence:
     if isinstance(condition, ActivityCount):
         kinds, at_least, window = condition.kinds, condition.at_least, condition.within_days
 
+        if len(kinds) == 1:  # the usual case: no list to merge into
+            (only,) = kinds
+
+            def count_one(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
+                found = groups.get(only)
+                if found is None or len(found) < at_least:  # too few even before the window
+                    return None
+                if window is None:
+                    return list(found)  # a copy, like every other evidence list
+                found = [item for item in found if item[0] <= window]
+                return found if len(found) >= at_least else None
+
+            return count_one
+
         def count(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
             found: list[tuple[float, Activity]] = []
             for kind in kinds:
                 items = groups.get(kind)
                 if items:
                     found.extend(items)
+            if len(found) < at_least:  # too few even before the window: skip filtering
+                return None
             if window is not None:
                 found = [item for item in found if item[0] <= window]
             return found if len(found) >= at_least else None
@@ -539,12 +658,15 @@ def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
 @attrs.frozen
 class _Compiled:
     card: Scorecard
-    fixed_fit: Callable[[Lead, Account | None, list[Contribution], list[float]], None]
+    fixed_fit: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
     order: Mapping[str, int] | None
     plan: tuple[tuple[Any, ...], ...]
-    # activity kind -> ((plan slot, window) of the per-activity rules counting it, whether
-    # activity conditions read it)
-    routes: Mapping[str, tuple[tuple[tuple[int, float], ...], bool]]
+    # what the activity pass starts from, one item per plan step: None for a per-activity rule
+    # (until an activity counts), True for any other rule (always evaluated)
+    blank: tuple[bool | None, ...]
+    # activity kind -> ((plan slot, window, points, decay rate per day) of the per-activity rules
+    # counting it, whether activity conditions read it)
+    routes: Mapping[str, tuple[tuple[tuple[int, float, float, float], ...], bool]]
     account_fit: tuple[_RuleFn, ...]
 
 
@@ -568,7 +690,7 @@ def _company_only(rule: Rule) -> bool:
 def _compile(card: Scorecard) -> _Compiled:
     plan: list[tuple[Any, ...]] = []
     fixed: list[tuple[Condition, Contribution]] = []
-    routes: dict[str, list[tuple[int, float]]] = {}
+    routes: dict[str, list[tuple[int, float, float, float]]] = {}
     grouped: set[str] = set()
     in_order = True
     for rule in card.rules:
@@ -595,11 +717,12 @@ def _compile(card: Scorecard) -> _Compiled:
         if rule.category is Category.BEHAVIOUR and rule.activities:
             slot = len(plan)
             window = math.inf if rule.within_days is None else rule.within_days
-            for kind in rule.activities:
-                routes.setdefault(kind, []).append((slot, window))
             half_life = _half_life(rule, card)
+            rate = -_LN2 / half_life  # decay per day of age, computed once per rule
+            for kind in rule.activities:
+                routes.setdefault(kind, []).append((slot, window, rule.points, rate))
             gate = None if rule.when is None else _compile_evidence(rule.when)
-            plan.append((_PER_ACTIVITY, rule, gate, -_LN2 / half_life, half_life, subtotal))
+            plan.append((_PER_ACTIVITY, rule, gate, half_life, subtotal, rule.cap))
             continue
         plan.append((_GENERIC, _compile_rule(rule, card), subtotal))
     return _Compiled(
@@ -607,6 +730,7 @@ def _compile(card: Scorecard) -> _Compiled:
         fixed_fit=_compile_fixed_fit(fixed),
         order=None if in_order else {r.id: i for i, r in enumerate(card.rules)},
         plan=tuple(plan),
+        blank=tuple(None if step[0] == _PER_ACTIVITY else True for step in plan),
         routes={
             kind: (tuple(routes.get(kind, ())), kind in grouped) for kind in {*routes, *grouped}
         },
@@ -614,16 +738,23 @@ def _compile(card: Scorecard) -> _Compiled:
     )
 
 
+# What the activity pass gathers for one per-activity rule: the decayed points of each activity
+# it counts, their ids (both in the order given) and the age in days of the newest of them.
+_Bucket = list[Any]  # [list[float], list[str], float]
+
+
 def _route(
     compiled: _Compiled, lead_id: str, activities: Iterable[Activity], as_of_ts: float
-) -> tuple[dict[int, tuple[list[float], list[str]]], _Groups]:
+) -> tuple[list[Any], _Groups]:
     """One pass over a lead's activities.
 
-    Per-activity rules get the (ages, ids) of the activities they count, by plan slot; activity
+    Per-activity rules get, by plan slot (a :data:`_Bucket`, or ``None`` when nothing counted), the decayed points and ids of the activities they count
+    (decay is applied here, once per activity and rule, so nothing is revisited later); activity
     conditions get the activities they read, grouped by kind.
     """
     routes = compiled.routes
-    slots: dict[int, tuple[list[float], list[str]]] = {}
+    exp = math.exp
+    slots: list[Any] = list(compiled.blank)
     groups: _Groups = {}
     for activity in activities:
         if activity.lead_id != lead_id:
@@ -632,25 +763,27 @@ def _route(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        route = routes.get(activity.kind)
-        if route is None:  # a kind the card does not read
+        kind = activity.kind
+        if kind not in routes:  # a kind the card does not read (most of them, usually)
             continue
         age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
         if age < 0:
             continue
-        counted, in_group = route
-        for slot, window in counted:
+        counted, in_group = routes[kind]
+        for slot, window, points, rate in counted:
             if age <= window:
-                bucket = slots.get(slot)
+                bucket = slots[slot]
                 if bucket is None:
-                    slots[slot] = ([age], [activity.id])
+                    slots[slot] = [[points * exp(age * rate)], [activity.id], age]
                 else:
-                    bucket[0].append(age)
+                    bucket[0].append(points * exp(age * rate))
                     bucket[1].append(activity.id)
+                    if age < bucket[2]:  # noqa: PLR1730 - cheaper than a min() call per activity
+                        bucket[2] = age
         if in_group:
-            items = groups.get(activity.kind)
+            items = groups.get(kind)
             if items is None:
-                groups[activity.kind] = [(age, activity)]
+                groups[kind] = [(age, activity)]
             else:
                 items.append((age, activity))
     return slots, groups
@@ -670,46 +803,38 @@ def _result(
             "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
         )
     slots, groups = _route(compiled, lead.id, activities, as_of_ts)
-    contributions: list[Contribution] = []
+    contributions: list[Contribution | _Part] = []
+    deferred = False
     subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
     compiled.fixed_fit(lead, account, contributions, subtotals[_FIT])
-    exp, fsum = math.exp, math.fsum
-    for slot, step in enumerate(compiled.plan):
-        if step[0] == _PER_ACTIVITY:
-            found = slots.get(slot)
-            if found is None:
-                continue
-            _, rule, gate, rate, half_life, subtotal = step
-            if gate is not None and gate(lead, account, groups) is None:
-                continue
-            ages, ids = found
-            points, cap = rule.points, rule.cap
-            value = fsum([points * exp(age * rate) for age in ages])
-            capped = cap is not None and not -cap <= value <= cap
-            if capped:
-                value = cap if value > 0 else -cap
-            contributions.append(
-                Contribution(
-                    rule_id=rule.id,
-                    label=rule.label,
-                    category=rule.category,
-                    signal=rule.signal,
-                    raw_points=points * len(ages),
-                    points=value,
-                    evidence=tuple(ids),
-                    age_days=min(ages),
-                    half_life_days=half_life,
-                    capped=capped,
-                )
-            )
-            subtotals[subtotal].append(value)
-        else:
+    fsum = math.fsum
+    plan = compiled.plan
+    for slot, found in enumerate(slots):
+        if found is None:  # a per-activity rule that counted nothing
+            continue
+        step = plan[slot]
+        if found is True:  # any other rule: evaluate it
             contribution = step[1](lead, account, groups)
             if contribution is not None:
                 contributions.append(contribution)
                 subtotals[step[2]].append(contribution.points)
+            continue
+        _, rule, gate, half_life, subtotal, cap = step
+        if gate is not None and gate(lead, account, groups) is None:
+            continue
+        values, ids, newest = found
+        value = fsum(values)
+        capped = cap is not None and not -cap <= value <= cap
+        if capped:
+            value = cap if value > 0 else -cap
+        contributions.append((rule, half_life, value, ids, newest, capped, len(values)))
+        deferred = True
+        subtotals[subtotal].append(value)
     if compiled.order is not None:  # field-only fit rules ran first; restore the card's order
-        contributions.sort(key=lambda c: compiled.order[c.rule_id])  # type: ignore[index]
+        order = compiled.order
+        contributions.sort(
+            key=lambda c: order[c.rule_id if isinstance(c, Contribution) else c[0].id]
+        )
     fit, interest, intent = subtotals
     behaviour = interest + intent
     # fsum is exact then rounded once, so it does not depend on order: total == fsum(points).
@@ -723,16 +848,17 @@ def _result(
         recommendation = Recommendation.MQL
     else:
         recommendation = Recommendation.NURTURE
-    return ScoreResult(
+    return _new_result(
         lead_id=lead.id,
         scorecard=compiled.card.name,
         as_of=as_of,
         total=total,
-        fit=fsum(fit),
-        behaviour=fsum(behaviour),
-        interest=fsum(interest),
-        intent=fsum(intent),
-        contributions=tuple(contributions),
+        fit=fsum(fit) if fit else 0.0,
+        behaviour=fsum(behaviour) if behaviour else 0.0,
+        interest=fsum(interest) if interest else 0.0,
+        intent=fsum(intent) if intent else 0.0,
+        # Built on first read (see _ContributionsSlot); the points above are already final.
+        contributions=_Deferred(contributions) if deferred else tuple(contributions),
         recommendation=recommendation,
     )
 
