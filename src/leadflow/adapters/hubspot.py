@@ -91,7 +91,7 @@ from leadflow.adapters._sync import (
     retry_after,
     retry_call,
 )
-from leadflow.adapters.mapping import FieldMap
+from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,
@@ -447,10 +447,7 @@ class HubSpotAdapter:
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("access_token", "a HubSpot private-app access token is required")
         host = str(data.get("host", "https://api.hubapi.com")).rstrip("/")
-        fields = DEFAULT_FIELDS
-        overrides: dict[str, Any] = {k: data[k] for k in ("fields", "stages") if k in data}
-        if overrides:
-            fields = DEFAULT_FIELDS.override(overrides)
+        fields = override_from_settings(DEFAULT_FIELDS, data)
         retry_cfg = data.get("retry") or {}
         if not isinstance(retry_cfg, Mapping):
             raise ConfigError("retry", "must be a table")
