@@ -25,8 +25,11 @@ __all__ = [
     "demo_arguments",
     "import_",
     "import_arguments",
+    "load_adapter",
     "run",
     "run_arguments",
+    "run_calendar",
+    "run_config",
     "score",
     "score_arguments",
     "sla",
@@ -344,7 +347,13 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
 _RUN_KEYS = {"store", "sla", "scorecard", "calendar", "adapters", "batch_size"}
 
 
-def _run_config(path: Path, adapter: str) -> dict[str, Any]:
+def run_config(path: Path, adapter: str) -> dict[str, Any]:
+    """The ``--config`` file of ``leadflow run`` (and ``leadflow report``), resolved.
+
+    Returns ``store``, ``sla`` and ``scorecard`` (paths relative to the file, or ``None``),
+    ``calendar`` (a table or ``None``), ``batch_size``, and ``settings``: the
+    ``[adapters.<adapter>]`` table, an adapter ``path`` made relative to the file too.
+    """
     config = load_toml(path)
     unknown = sorted(set(config) - _RUN_KEYS)
     if unknown:
@@ -369,6 +378,33 @@ def _run_config(path: Path, adapter: str) -> dict[str, Any]:
     return resolved
 
 
+def run_calendar(config: dict[str, Any]) -> Any:
+    """The business calendar of a :func:`run_config`: its ``[calendar]`` table, else weekdays
+    in UTC."""
+    from leadflow.calendar import BusinessCalendar
+
+    if config["calendar"] is None:
+        return BusinessCalendar.weekdays("UTC")
+    return BusinessCalendar.from_dict(config["calendar"], path="calendar")
+
+
+def load_adapter(name: str, settings: dict[str, Any], *, source: Path | None = None) -> Any:
+    """Build the installed adapter *name* from *settings* (the ``[adapters.<name>]`` table of
+    the configuration file *source*).
+
+    A :class:`ConfigError` from the adapter is raised again with a path that says where the
+    setting is: ``leadflow.toml: adapters.hubspot.fields.leads: unknown entity; ...``.
+    """
+    from leadflow import adapters as registry
+
+    try:
+        return registry.load(name, **settings)
+    except ConfigError as exc:
+        table = f"{source}: adapters.{name}" if source is not None else f"adapters.{name}"
+        inner = exc.path if exc.path and exc.path != name else ""
+        raise ConfigError(f"{table}.{inner}" if inner else table, exc.problem) from None
+
+
 def _same_file(a: Any, b: Path) -> bool:
     try:
         return a is not None and str(a) != ":memory:" and Path(a).resolve() == b.resolve()
@@ -389,9 +425,10 @@ def run_job(
     batch_size: int,
     dry_run: bool,
     out: Output,
+    source: Path | None = None,
 ) -> Any:
-    """Load the adapter, open the state store, run the job; returns the :class:`RunReport`."""
-    from leadflow import adapters as registry
+    """Load the adapter (settings from the configuration file *source*), open the state store,
+    run the job; returns the :class:`RunReport`."""
     from leadflow.adapters.sqlite import SQLiteAdapter
     from leadflow.job import Job
     from leadflow.job import run as run_the_job
@@ -410,7 +447,7 @@ def run_job(
     try:
         if shared:
             return run_the_job(job, store, cursors=store, history=store, progress=out.progress)
-        adapter = registry.load(adapter_name, **settings)
+        adapter = load_adapter(adapter_name, settings, source=source)
         try:
             return run_the_job(
                 job,
@@ -460,17 +497,12 @@ def _print_report(out: Output, report: Any) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Read → score → recommend stages → evaluate SLAs → write back, against any adapter."""
-    from leadflow.calendar import BusinessCalendar
     from leadflow.rules.sla import load_policies
 
-    config = _run_config(args.config, args.adapter)
+    config = run_config(args.config, args.adapter)
     now = parse_now(args.now) or wall_clock()
     policies = load_policies(config["sla"]) if config["sla"] is not None else ()
-    calendar = (
-        BusinessCalendar.from_dict(config["calendar"], path="calendar")
-        if config["calendar"] is not None
-        else BusinessCalendar.weekdays("UTC")
-    )
+    calendar = run_calendar(config)
     scorer = _scorer(config["scorecard"])
     report = run_job(
         adapter_name=args.adapter,
@@ -484,6 +516,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         batch_size=config["batch_size"],
         dry_run=args.dry_run,
         out=out,
+        source=args.config,
     )
     out.progress.done()
     out.data(report.to_dict())
