@@ -90,6 +90,7 @@ from leadflow.adapters._sync import (
     redact,
     retry_after,
     retry_call,
+    retry_policy,
 )
 from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
@@ -448,13 +449,7 @@ class HubSpotAdapter:
             raise ConfigError("access_token", "a HubSpot private-app access token is required")
         host = str(data.get("host", "https://api.hubapi.com")).rstrip("/")
         fields = override_from_settings(DEFAULT_FIELDS, data)
-        retry_cfg = data.get("retry") or {}
-        if not isinstance(retry_cfg, Mapping):
-            raise ConfigError("retry", "must be a table")
-        try:
-            retry = RetryPolicy(**retry_cfg)
-        except TypeError as exc:
-            raise ConfigError("retry", str(exc)) from None
+        retry = retry_policy(data.get("retry"))
         # retry=False: urllib3 must not retry on its own (POSTs would be retried blindly or not
         # at all); leadflow's retry_call decides, honouring Retry-After.
         client = HubSpot(access_token=token, host=host, retry=False)

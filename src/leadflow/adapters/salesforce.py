@@ -73,6 +73,7 @@ from leadflow.adapters._sync import (
     redact,
     retry_after,
     retry_call,
+    retry_policy,
 )
 from leadflow.adapters.mapping import OVERRIDE_KEYS, FieldMap, override_from_settings
 from leadflow.errors import (
@@ -473,7 +474,7 @@ class SalesforceAdapter:
         mapping = DEFAULT_MAPPING.override(
             {k: settings.pop(k) for k in MAPPING_KEYS if k in settings}
         )
-        retry = _retry_policy(settings.pop("retry", None))
+        retry = retry_policy(settings.pop("retry", None))
         sleep = settings.pop("sleep", time.sleep)
         if "access_token" in settings:
             token = settings.pop("access_token")
@@ -1068,17 +1069,6 @@ class _Plan:
     per_lead: dict[str, dict[str, Any]] = attrs.Factory(dict)
     expected: dict[str, set[str]] = attrs.Factory(dict)
     members: dict[str, list[int]] = attrs.Factory(dict)
-
-
-def _retry_policy(spec: Any) -> RetryPolicy | None:
-    if spec is None or isinstance(spec, RetryPolicy):
-        return spec
-    if isinstance(spec, Mapping):
-        try:
-            return RetryPolicy(**spec)
-        except TypeError as exc:
-            raise ConfigError("retry", str(exc)) from None
-    raise ConfigError("retry", f"must be a table of RetryPolicy fields, got {spec!r}")
 
 
 def _http_session(
