@@ -26,12 +26,17 @@ __all__ = [
     "import_",
     "import_arguments",
     "load_adapter",
+    "load_calendar",
+    "open_store",
+    "policies_and_calendar",
+    "rule_arguments",
     "run",
     "run_arguments",
     "run_calendar",
     "run_config",
     "score",
     "score_arguments",
+    "scorecard_or_demo",
     "sla",
     "sla_arguments",
 ]
@@ -155,12 +160,7 @@ def sla_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
     )
-    parser.add_argument(
-        "--policies", type=Path, help="SLA policies TOML (default: the demo policy)"
-    )
-    parser.add_argument(
-        "--calendar", type=Path, help="business calendar TOML (default: weekdays, New York)"
-    )
+    rule_arguments(parser, "policies", "calendar")
     parser.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
     parser.add_argument(
         "--by",
@@ -169,23 +169,50 @@ def sla_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _policies_and_calendar(
+_RULE_FILES = {
+    "policies": ("SLA policies TOML", "the demo policy"),
+    "calendar": ("business calendar TOML", "weekdays, New York"),
+    "scorecard": ("scorecard TOML", "the demo scorecard"),
+}
+
+
+def rule_arguments(parser: argparse.ArgumentParser, *names: str, otherwise: str = "") -> None:
+    """Add the rule-file options *names* (``policies``, ``calendar``, ``scorecard``) that
+    ``sla``, ``score`` and ``report`` share; *otherwise* is appended to each default's help."""
+    for name in names:
+        what, default = _RULE_FILES[name]
+        parser.add_argument(f"--{name}", type=Path, help=f"{what} (default: {default}{otherwise})")
+
+
+def load_calendar(path: Path) -> Any:
+    """A business calendar from a TOML file (``--calendar``)."""
+    from leadflow.calendar import BusinessCalendar
+
+    return BusinessCalendar.from_dict(load_toml(path), path=str(path))
+
+
+def policies_and_calendar(
     policies: Path | None, calendar: Path | None
 ) -> tuple[tuple[Any, ...], Any]:
-    from leadflow.calendar import BusinessCalendar
+    """``--policies`` and ``--calendar`` loaded, the demo's where one is not given."""
     from leadflow.demo import demo_calendar, demo_policies
     from leadflow.rules.sla import load_policies
 
     loaded = load_policies(policies) if policies is not None else demo_policies()
-    cal = (
-        BusinessCalendar.from_dict(load_toml(calendar), path=str(calendar))
-        if calendar is not None
-        else demo_calendar()
-    )
-    return loaded, cal
+    return loaded, load_calendar(calendar) if calendar is not None else demo_calendar()
 
 
-def _open_store(path: Path) -> Any:
+def scorecard_or_demo(path: Path | None) -> Any:
+    """``--scorecard`` loaded, or the demo's scorecard."""
+    from leadflow.demo import demo_scorecard
+    from leadflow.rules.scorecard import load_scorecard
+
+    return load_scorecard(path) if path is not None else demo_scorecard()
+
+
+def open_store(path: Path) -> Any:
+    """The SQLite store at *path*, which must exist (a :class:`ConfigError` says how to make
+    one)."""
     from leadflow.adapters.sqlite import SQLiteAdapter
 
     if not path.exists():
@@ -202,9 +229,9 @@ def sla(args: argparse.Namespace, out: Output) -> int:
     from leadflow.rules.sla import adherence, evaluate_many
 
     now = parse_now(args.now) or wall_clock()
-    policies, calendar = _policies_and_calendar(args.policies, args.calendar)
+    policies, calendar = policies_and_calendar(args.policies, args.calendar)
     by = tuple(part.strip() for part in args.by.split(",") if part.strip())
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         leads = _all(store, "read_leads")
         out.progress("reading touches", len(leads))
         touches = _all(store, "read_touches")
@@ -250,9 +277,7 @@ def score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
     )
-    parser.add_argument(
-        "--scorecard", type=Path, help="scorecard TOML (default: the demo scorecard)"
-    )
+    rule_arguments(parser, "scorecard")
     parser.add_argument("--now", help="score as of this ISO-8601 instant (default: now)")
     parser.add_argument("--lead", action="append", default=[], help="score only this lead id")
     parser.add_argument("--top", type=int, default=10, help="how many top leads to print")
@@ -267,13 +292,11 @@ def score(args: argparse.Namespace, out: Output) -> int:
         from leadflow.cli_etl import score_files_command
 
         return score_files_command(args, out)
-    from leadflow.demo import demo_scorecard
-    from leadflow.rules.scorecard import load_scorecard
     from leadflow.rules.scoring import score_many
 
-    card = load_scorecard(args.scorecard) if args.scorecard else demo_scorecard()
+    card = scorecard_or_demo(args.scorecard)
     now = parse_now(args.now) or wall_clock()
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         leads = (
             list(store.leads_by_id(args.lead).values()) if args.lead else _all(store, "read_leads")
         )

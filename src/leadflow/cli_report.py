@@ -29,8 +29,18 @@ from leadflow.analytics import build_report, business_hours, render_html, write_
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
 from leadflow.calendar import BusinessCalendar
-from leadflow.cli import Exit, Output, load_toml, parse_now, wall_clock
-from leadflow.cli_commands import DEFAULT_DEMO_STORE, load_adapter, run_calendar, run_config
+from leadflow.cli import Exit, Output, parse_now, wall_clock
+from leadflow.cli_commands import (
+    DEFAULT_DEMO_STORE,
+    load_adapter,
+    load_calendar,
+    open_store,
+    policies_and_calendar,
+    rule_arguments,
+    run_calendar,
+    run_config,
+    scorecard_or_demo,
+)
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
@@ -157,15 +167,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="html", dest="fmt")
     parser.add_argument("--now", help="the instant the report is as of (ISO 8601; default: now)")
-    parser.add_argument(
-        "--policies", type=Path, help="SLA policies TOML (default: the demo policy)"
-    )
-    parser.add_argument(
-        "--calendar", type=Path, help="business calendar TOML (default: weekdays, New York)"
-    )
-    parser.add_argument(
-        "--scorecard", type=Path, help="scorecard TOML (default: the demo scorecard)"
-    )
+    rule_arguments(parser, "policies", "calendar", "scorecard", otherwise="; with --config, its")
     parser.add_argument(
         "--business-hours",
         action="store_true",
@@ -177,8 +179,6 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
 def _source(args: argparse.Namespace) -> tuple[Adapter, dict[str, Any] | None]:
     """The adapter to read (``--store``, or ``--adapter``/``--config`` as ``run`` loads it) and
     the resolved ``--config`` (``None`` without one)."""
-    from leadflow.adapters.sqlite import SQLiteAdapter
-
     if args.config is not None:
         if args.store is not None:
             raise ConfigError(
@@ -192,16 +192,12 @@ def _source(args: argparse.Namespace) -> tuple[Adapter, dict[str, Any] | None]:
         raise ConfigError(
             "--adapter", f"needs --config FILE holding the [adapters.{args.adapter}] settings"
         )
-    store = args.store if args.store is not None else Path(DEFAULT_DEMO_STORE)
-    if not store.is_file():
-        raise ConfigError(str(store), "no such store; create one with 'leadflow demo' or 'import'")
-    return SQLiteAdapter(store), None
+    store: Adapter = open_store(args.store if args.store is not None else Path(DEFAULT_DEMO_STORE))
+    return store, None
 
 
 def report(args: argparse.Namespace, out: Output) -> int:
     """Read a store (or any adapter, from a run configuration) and write the feedback report."""
-    from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
-
     now = parse_now(args.now) or wall_clock()
     for option, path in (("--policies", args.policies), ("--scorecard", args.scorecard)):
         if path is not None and not path.is_file():
@@ -211,22 +207,13 @@ def report(args: argparse.Namespace, out: Output) -> int:
         policies: Sequence[SLAPolicy]
         card: Scorecard | None
         if config is None:
-            policies = load_policies(args.policies) if args.policies else demo_policies()
-            calendar = (
-                BusinessCalendar.from_dict(load_toml(args.calendar), path=str(args.calendar))
-                if args.calendar
-                else demo_calendar()
-            )
-            card = load_scorecard(args.scorecard) if args.scorecard else demo_scorecard()
+            policies, calendar = policies_and_calendar(args.policies, args.calendar)
+            card = scorecard_or_demo(args.scorecard)
         else:  # the run's own rules, unless the command line names others
             sla, cards = args.policies or config["sla"], args.scorecard or config["scorecard"]
             policies = load_policies(sla) if sla is not None else ()
             card = load_scorecard(cards) if cards is not None else None
-            calendar = (
-                BusinessCalendar.from_dict(load_toml(args.calendar), path=str(args.calendar))
-                if args.calendar
-                else run_calendar(config)
-            )
+            calendar = load_calendar(args.calendar) if args.calendar else run_calendar(config)
         built = report_from_adapter(
             adapter,
             now=now,
