@@ -3,7 +3,10 @@
 Scope: which CRM field holds each core field (per entity), how its value is converted on the way
 in and out (a converter *named* from a small registry, so a mapping can live in a TOML file), and
 which CRM status holds each lifecycle stage. Adapters ship a default :class:`FieldMap`; users
-override parts of it from configuration without writing code::
+override parts of it from configuration without writing code — every adapter reads the same two
+settings, ``fields`` and ``stages`` (:data:`OVERRIDE_KEYS`, applied by
+:func:`override_from_settings`), which in a ``leadflow run`` configuration sit under the adapter's
+table (``[adapters.<name>.fields.lead]``)::
 
     [fields.lead]
     title = "Title"                                   # same converter as before
