@@ -1,4 +1,5 @@
-"""The built-in subcommands of ``leadflow``: demo, import, sla, run, adapters.
+"""The built-in subcommands of ``leadflow``: demo, import, sla, run, adapters, and the helpers
+``report`` shares with them (the run configuration, the adapter loader, the rule files).
 
 Scope: each subcommand is a pair — ``<name>_arguments(parser)`` adds its options, ``<name>(args,
 out)`` runs it and returns an exit code — listed in :data:`leadflow.cli.COMMANDS`. They load
