@@ -99,7 +99,7 @@ COMMANDS: dict[str, Command] = {
         run="leadflow.cli_commands:run",
     ),
     "report": Command(
-        help="write the feedback report (HTML, JSON or CSV) from a store",
+        help="write the feedback report (HTML, JSON or CSV) from a store or any adapter",
         arguments="leadflow.cli_report:report_arguments",
         run="leadflow.cli_report:report",
     ),

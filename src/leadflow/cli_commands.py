@@ -1,4 +1,5 @@
-"""The built-in subcommands of ``leadflow``: demo, import, sla, run, adapters.
+"""The built-in subcommands of ``leadflow``: demo, import, sla, run, adapters, and the helpers
+``report`` shares with them (the run configuration, the adapter loader, the rule files).
 
 Scope: each subcommand is a pair — ``<name>_arguments(parser)`` adds its options, ``<name>(args,
 out)`` runs it and returns an exit code — listed in :data:`leadflow.cli.COMMANDS`. They load
@@ -25,10 +26,18 @@ __all__ = [
     "demo_arguments",
     "import_",
     "import_arguments",
+    "load_adapter",
+    "load_calendar",
+    "open_store",
+    "policies_and_calendar",
+    "rule_arguments",
     "run",
     "run_arguments",
+    "run_calendar",
+    "run_config",
     "score",
     "score_arguments",
+    "scorecard_or_demo",
     "sla",
     "sla_arguments",
 ]
@@ -152,12 +161,7 @@ def sla_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
     )
-    parser.add_argument(
-        "--policies", type=Path, help="SLA policies TOML (default: the demo policy)"
-    )
-    parser.add_argument(
-        "--calendar", type=Path, help="business calendar TOML (default: weekdays, New York)"
-    )
+    rule_arguments(parser, "policies", "calendar")
     parser.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
     parser.add_argument(
         "--by",
@@ -166,23 +170,50 @@ def sla_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _policies_and_calendar(
+_RULE_FILES = {
+    "policies": ("SLA policies TOML", "the demo policy"),
+    "calendar": ("business calendar TOML", "weekdays, New York"),
+    "scorecard": ("scorecard TOML", "the demo scorecard"),
+}
+
+
+def rule_arguments(parser: argparse.ArgumentParser, *names: str, otherwise: str = "") -> None:
+    """Add the rule-file options *names* (``policies``, ``calendar``, ``scorecard``) that
+    ``sla``, ``score`` and ``report`` share; *otherwise* is appended to each default's help."""
+    for name in names:
+        what, default = _RULE_FILES[name]
+        parser.add_argument(f"--{name}", type=Path, help=f"{what} (default: {default}{otherwise})")
+
+
+def load_calendar(path: Path) -> Any:
+    """A business calendar from a TOML file (``--calendar``)."""
+    from leadflow.calendar import BusinessCalendar
+
+    return BusinessCalendar.from_dict(load_toml(path), path=str(path))
+
+
+def policies_and_calendar(
     policies: Path | None, calendar: Path | None
 ) -> tuple[tuple[Any, ...], Any]:
-    from leadflow.calendar import BusinessCalendar
+    """``--policies`` and ``--calendar`` loaded, the demo's where one is not given."""
     from leadflow.demo import demo_calendar, demo_policies
     from leadflow.rules.sla import load_policies
 
     loaded = load_policies(policies) if policies is not None else demo_policies()
-    cal = (
-        BusinessCalendar.from_dict(load_toml(calendar), path=str(calendar))
-        if calendar is not None
-        else demo_calendar()
-    )
-    return loaded, cal
+    return loaded, load_calendar(calendar) if calendar is not None else demo_calendar()
 
 
-def _open_store(path: Path) -> Any:
+def scorecard_or_demo(path: Path | None) -> Any:
+    """``--scorecard`` loaded, or the demo's scorecard."""
+    from leadflow.demo import demo_scorecard
+    from leadflow.rules.scorecard import load_scorecard
+
+    return load_scorecard(path) if path is not None else demo_scorecard()
+
+
+def open_store(path: Path) -> Any:
+    """The SQLite store at *path*, which must exist (a :class:`ConfigError` says how to make
+    one)."""
     from leadflow.adapters.sqlite import SQLiteAdapter
 
     if not path.exists():
@@ -199,9 +230,9 @@ def sla(args: argparse.Namespace, out: Output) -> int:
     from leadflow.rules.sla import adherence, evaluate_many
 
     now = parse_now(args.now) or wall_clock()
-    policies, calendar = _policies_and_calendar(args.policies, args.calendar)
+    policies, calendar = policies_and_calendar(args.policies, args.calendar)
     by = tuple(part.strip() for part in args.by.split(",") if part.strip())
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         leads = _all(store, "read_leads")
         out.progress("reading touches", len(leads))
         touches = _all(store, "read_touches")
@@ -247,9 +278,7 @@ def score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
     )
-    parser.add_argument(
-        "--scorecard", type=Path, help="scorecard TOML (default: the demo scorecard)"
-    )
+    rule_arguments(parser, "scorecard")
     parser.add_argument("--now", help="score as of this ISO-8601 instant (default: now)")
     parser.add_argument("--lead", action="append", default=[], help="score only this lead id")
     parser.add_argument("--top", type=int, default=10, help="how many top leads to print")
@@ -264,13 +293,11 @@ def score(args: argparse.Namespace, out: Output) -> int:
         from leadflow.cli_etl import score_files_command
 
         return score_files_command(args, out)
-    from leadflow.demo import demo_scorecard
-    from leadflow.rules.scorecard import load_scorecard
     from leadflow.rules.scoring import score_many
 
-    card = load_scorecard(args.scorecard) if args.scorecard else demo_scorecard()
+    card = scorecard_or_demo(args.scorecard)
     now = parse_now(args.now) or wall_clock()
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         leads = (
             list(store.leads_by_id(args.lead).values()) if args.lead else _all(store, "read_leads")
         )
@@ -344,7 +371,13 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
 _RUN_KEYS = {"store", "sla", "scorecard", "calendar", "adapters", "batch_size"}
 
 
-def _run_config(path: Path, adapter: str) -> dict[str, Any]:
+def run_config(path: Path, adapter: str) -> dict[str, Any]:
+    """The ``--config`` file of ``leadflow run`` (and ``leadflow report``), resolved.
+
+    Returns ``store``, ``sla`` and ``scorecard`` (paths relative to the file, or ``None``),
+    ``calendar`` (a table or ``None``), ``batch_size``, and ``settings``: the
+    ``[adapters.<adapter>]`` table, an adapter ``path`` made relative to the file too.
+    """
     config = load_toml(path)
     unknown = sorted(set(config) - _RUN_KEYS)
     if unknown:
@@ -369,6 +402,33 @@ def _run_config(path: Path, adapter: str) -> dict[str, Any]:
     return resolved
 
 
+def run_calendar(config: dict[str, Any]) -> Any:
+    """The business calendar of a :func:`run_config`: its ``[calendar]`` table, else weekdays
+    in UTC."""
+    from leadflow.calendar import BusinessCalendar
+
+    if config["calendar"] is None:
+        return BusinessCalendar.weekdays("UTC")
+    return BusinessCalendar.from_dict(config["calendar"], path="calendar")
+
+
+def load_adapter(name: str, settings: dict[str, Any], *, source: Path | None = None) -> Any:
+    """Build the installed adapter *name* from *settings* (the ``[adapters.<name>]`` table of
+    the configuration file *source*).
+
+    A :class:`ConfigError` from the adapter is raised again with a path that says where the
+    setting is: ``leadflow.toml: adapters.hubspot.fields.leads: unknown entity; ...``.
+    """
+    from leadflow import adapters as registry
+
+    try:
+        return registry.load(name, **settings)
+    except ConfigError as exc:
+        table = f"{source}: adapters.{name}" if source is not None else f"adapters.{name}"
+        inner = exc.path if exc.path and exc.path != name else ""
+        raise ConfigError(f"{table}.{inner}" if inner else table, exc.problem) from None
+
+
 def _same_file(a: Any, b: Path) -> bool:
     try:
         return a is not None and str(a) != ":memory:" and Path(a).resolve() == b.resolve()
@@ -389,9 +449,10 @@ def run_job(
     batch_size: int,
     dry_run: bool,
     out: Output,
+    source: Path | None = None,
 ) -> Any:
-    """Load the adapter, open the state store, run the job; returns the :class:`RunReport`."""
-    from leadflow import adapters as registry
+    """Load the adapter (settings from the configuration file *source*), open the state store,
+    run the job; returns the :class:`RunReport`."""
     from leadflow.adapters.sqlite import SQLiteAdapter
     from leadflow.job import Job
     from leadflow.job import run as run_the_job
@@ -410,7 +471,7 @@ def run_job(
     try:
         if shared:
             return run_the_job(job, store, cursors=store, history=store, progress=out.progress)
-        adapter = registry.load(adapter_name, **settings)
+        adapter = load_adapter(adapter_name, settings, source=source)
         try:
             return run_the_job(
                 job,
@@ -460,17 +521,12 @@ def _print_report(out: Output, report: Any) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Read → score → recommend stages → evaluate SLAs → write back, against any adapter."""
-    from leadflow.calendar import BusinessCalendar
     from leadflow.rules.sla import load_policies
 
-    config = _run_config(args.config, args.adapter)
+    config = run_config(args.config, args.adapter)
     now = parse_now(args.now) or wall_clock()
     policies = load_policies(config["sla"]) if config["sla"] is not None else ()
-    calendar = (
-        BusinessCalendar.from_dict(config["calendar"], path="calendar")
-        if config["calendar"] is not None
-        else BusinessCalendar.weekdays("UTC")
-    )
+    calendar = run_calendar(config)
     scorer = _scorer(config["scorecard"])
     report = run_job(
         adapter_name=args.adapter,
@@ -484,6 +540,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         batch_size=config["batch_size"],
         dry_run=args.dry_run,
         out=out,
+        source=args.config,
     )
     out.progress.done()
     out.data(report.to_dict())

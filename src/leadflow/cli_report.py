@@ -7,7 +7,11 @@ else rejections are recovered from the stage histories and outcomes are left out
 policies it evaluates them (:func:`leadflow.rules.sla.evaluate_many`) for the adherence tables.
 Then it writes the report as a self-contained HTML page, JSON, or a directory of CSV files.
 
-Defaults follow the other subcommands: the demo store, the demo's SLA policy, calendar and
+Where it reads: ``--store`` (a SQLite store), or, like ``leadflow run``, ``--adapter NAME
+--config FILE`` — any installed adapter built from the file's ``[adapters.<name>]`` table, with the
+file's ``sla``, ``scorecard`` and ``[calendar]`` as defaults (:func:`~leadflow.cli_commands.run_config`
+and :func:`~leadflow.cli_commands.load_adapter`, the code ``run`` uses). Without ``--config`` the
+defaults follow the other subcommands: the demo store, the demo's SLA policy, calendar and
 scorecard. The CLI reads the clock only when ``--now`` is not given; everything below it takes
 ``now`` as an argument.
 """
@@ -25,12 +29,22 @@ from leadflow.analytics import build_report, business_hours, render_html, write_
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
 from leadflow.calendar import BusinessCalendar
-from leadflow.cli import Exit, Output, load_toml, parse_now, wall_clock
-from leadflow.cli_commands import DEFAULT_DEMO_STORE
+from leadflow.cli import Exit, Output, parse_now, wall_clock
+from leadflow.cli_commands import (
+    DEFAULT_DEMO_STORE,
+    load_adapter,
+    load_calendar,
+    open_store,
+    policies_and_calendar,
+    rule_arguments,
+    run_calendar,
+    run_config,
+    scorecard_or_demo,
+)
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
-from leadflow.ports import Adapter
+from leadflow.ports import Adapter, Entity
 from leadflow.reasons import Rejection
 from leadflow.rules.scorecard import Scorecard, load_scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many, load_policies
@@ -72,8 +86,9 @@ def report_from_adapter(
     *use_business_hours*, for first-response delays. With *scorecard*, leads are scored as of
     their hand-off (from the adapter's activities and accounts) for the score-validity tables.
     """
+    can_read = adapter.capabilities.can_read
     leads: list[Lead] = _all(adapter.read_leads())
-    touches: list[Touch] = _all(adapter.read_touches())
+    touches: list[Touch] = _all(adapter.read_touches()) if can_read(Entity.TOUCH) else []
     rejections: list[Rejection] | None = None
     outcomes: list[Outcome] = []
     if callable(getattr(adapter, "rejections", None)):
@@ -89,8 +104,10 @@ def report_from_adapter(
         sla_results = [result for ev in evaluations for result in ev.results()]
     scored = None
     if scorecard is not None:
-        activities: list[Activity] = _all(adapter.read_activities())
-        accounts: list[Account] = _all(adapter.read_accounts())
+        activities: list[Activity] = (
+            _all(adapter.read_activities()) if can_read(Entity.ACTIVITY) else []
+        )
+        accounts: list[Account] = _all(adapter.read_accounts()) if can_read(Entity.ACCOUNT) else []
         scored = scores_at_handoff(
             scorecard, leads, activities, accounts={a.id: a for a in accounts}
         )
@@ -128,7 +145,19 @@ def write_report(report: FeedbackReport, out: str | Path, *, fmt: str = "html") 
 def report_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``leadflow report``."""
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
+        "--store",
+        type=Path,
+        help=f"the SQLite store to read (default: ./{DEFAULT_DEMO_STORE}; not with --config)",
+    )
+    parser.add_argument(
+        "--adapter",
+        help="installed adapter to read from, as in 'leadflow run' (default with --config: sqlite)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="the TOML of 'leadflow run': [adapters.<name>] settings; its sla, scorecard and "
+        "[calendar] are the defaults",
     )
     parser.add_argument(
         "--out",
@@ -138,15 +167,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="html", dest="fmt")
     parser.add_argument("--now", help="the instant the report is as of (ISO 8601; default: now)")
-    parser.add_argument(
-        "--policies", type=Path, help="SLA policies TOML (default: the demo policy)"
-    )
-    parser.add_argument(
-        "--calendar", type=Path, help="business calendar TOML (default: weekdays, New York)"
-    )
-    parser.add_argument(
-        "--scorecard", type=Path, help="scorecard TOML (default: the demo scorecard)"
-    )
+    rule_arguments(parser, "policies", "calendar", "scorecard", otherwise="; with --config, its")
     parser.add_argument(
         "--business-hours",
         action="store_true",
@@ -155,29 +176,46 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default="Sales & marketing feedback report")
 
 
-def report(args: argparse.Namespace, out: Output) -> int:
-    """Read a store and write the feedback report."""
-    from leadflow.adapters.sqlite import SQLiteAdapter
-    from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
+def _source(args: argparse.Namespace) -> tuple[Adapter, dict[str, Any] | None]:
+    """The adapter to read (``--store``, or ``--adapter``/``--config`` as ``run`` loads it) and
+    the resolved ``--config`` (``None`` without one)."""
+    if args.config is not None:
+        if args.store is not None:
+            raise ConfigError(
+                "--store", "give --store or --config, not both (the config's adapter is read)"
+            )
+        name = args.adapter or "sqlite"
+        config = run_config(args.config, name)
+        adapter: Adapter = load_adapter(name, config["settings"], source=args.config)
+        return adapter, config
+    if args.adapter is not None:
+        raise ConfigError(
+            "--adapter", f"needs --config FILE holding the [adapters.{args.adapter}] settings"
+        )
+    store: Adapter = open_store(args.store if args.store is not None else Path(DEFAULT_DEMO_STORE))
+    return store, None
 
+
+def report(args: argparse.Namespace, out: Output) -> int:
+    """Read a store (or any adapter, from a run configuration) and write the feedback report."""
     now = parse_now(args.now) or wall_clock()
     for option, path in (("--policies", args.policies), ("--scorecard", args.scorecard)):
         if path is not None and not path.is_file():
             raise ConfigError(f"{option} {path}", "no such file")
-    policies = load_policies(args.policies) if args.policies else demo_policies()
-    calendar = (
-        BusinessCalendar.from_dict(load_toml(args.calendar), path=str(args.calendar))
-        if args.calendar
-        else demo_calendar()
-    )
-    card = load_scorecard(args.scorecard) if args.scorecard else demo_scorecard()
-    if not args.store.is_file():
-        raise ConfigError(
-            str(args.store), "no such store; create one with 'leadflow demo' or 'import'"
-        )
-    with SQLiteAdapter(args.store) as store:
+    adapter, config = _source(args)
+    try:
+        policies: Sequence[SLAPolicy]
+        card: Scorecard | None
+        if config is None:
+            policies, calendar = policies_and_calendar(args.policies, args.calendar)
+            card = scorecard_or_demo(args.scorecard)
+        else:  # the run's own rules, unless the command line names others
+            sla, cards = args.policies or config["sla"], args.scorecard or config["scorecard"]
+            policies = load_policies(sla) if sla is not None else ()
+            card = load_scorecard(cards) if cards is not None else None
+            calendar = load_calendar(args.calendar) if args.calendar else run_calendar(config)
         built = report_from_adapter(
-            store,
+            adapter,
             now=now,
             policies=policies,
             calendar=calendar,
@@ -185,6 +223,8 @@ def report(args: argparse.Namespace, out: Output) -> int:
             scorecard=card,
             title=args.title,
         )
+    finally:
+        adapter.close()
     written = write_report(built, args.out, fmt=args.fmt)
     out.data({"now": now.isoformat(), "written": [str(p) for p in written]})
     for path in written:

@@ -13,6 +13,7 @@ from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters._sync import RetryPolicy, Secret
 from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
+from leadflow.adapters.mapping import override_from_settings
 
 __all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
 from leadflow.model import Account, Lead, Touch
@@ -57,11 +58,10 @@ def make_adapter(
         HubSpotAdapter.from_config(
             {"access_token": emulator.token, "host": emulator.url, **config}
         ).close()  # the same settings must pass from_config's checks
-        overrides = {k: config[k] for k in ("fields", "stages") if k in config}
         adapter = HubSpotAdapter(
             HubSpot(access_token=emulator.token, host=emulator.url, retry=False),
             host=emulator.url,
-            fields=DEFAULT_FIELDS.override(overrides) if overrides else DEFAULT_FIELDS,
+            fields=override_from_settings(DEFAULT_FIELDS, config),
             retry=FAST_RETRY,
             timeout=5,
             page_size=config.get("page_size", 200),

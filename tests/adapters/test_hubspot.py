@@ -278,6 +278,22 @@ def test_config_errors_name_the_key() -> None:
         HubSpotAdapter.from_config({"acces_token": "x"})
 
 
+@pytest.mark.parametrize(
+    ("options", "path", "problem"),
+    [
+        ({"fields": {"contact": {"email": "email"}}}, "fields.contact", "unknown entity"),
+        ({"fields": {"writeback": {"scroe": "x"}}}, "fields.writeback.scroe", "unknown field"),
+        ({"fields": {"lead": {"Title": "jobtitle"}}}, "fields.lead.Title", "snake_case"),
+        ({"stages": {"mql": ["x"]}}, "stages.mql", "CRM status string"),
+        ({"mapping": {"fields": {}}}, "mapping", "unknown key"),
+    ],
+)
+def test_a_bad_override_names_its_key(options: dict[str, Any], path: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as caught:
+        HubSpotAdapter.from_config({"access_token": "x", "host": "http://127.0.0.1:9", **options})
+    assert path == caught.value.path
+
+
 def test_token_from_environment(monkeypatch: pytest.MonkeyPatch, emulator: HubSpotEmulator) -> None:
     monkeypatch.setenv("LEADFLOW_TEST_HUBSPOT_TOKEN", emulator.token)
     adapter = HubSpotAdapter.from_config(

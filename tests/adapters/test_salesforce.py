@@ -197,6 +197,47 @@ def test_mapping_refuses_a_field_name_that_is_not_an_identifier() -> None:
         )
 
 
+def test_overrides_are_fields_and_stages_settings_like_every_adapter() -> None:
+    adapter = SalesforceAdapter.from_config(
+        {
+            "instance_url": "https://acme.my.salesforce.com",
+            "session_id": "00D000000000001!token",
+            "fields": {"writeback": {"recommendation": "Next_Step__c"}},
+            "stages": {"mql": "Marketing Qualified"},
+            "touch_kinds": {"Video Call": "meeting"},
+        }
+    )
+    mapping = adapter.mapping
+    assert (
+        mapping.fields.crm_field("writeback", "recommendation"),
+        mapping.fields.stages.to_crm("mql"),
+        mapping.touch_kinds["Video Call"],
+    ) == ("Next_Step__c", "Marketing Qualified", "meeting")
+    adapter.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "problem"),
+    [
+        ({"mapping": {"fields": {}}}, "mapping", "directly in the adapter's settings"),
+        ({"fields": {"laed": {"email": "Email"}}}, "fields.laed", "unknown entity"),
+        ({"fields": {"writeback": {"scroe": "S__c"}}}, "fields.writeback.scroe", "unknown field"),
+        (
+            {"fields": {"lead": {"email": {"crm": "Email", "conv": "str"}}}},
+            "fields.lead.email.conv",
+            "unknown key",
+        ),
+        ({"stages": {"mql": 3}}, "stages.mql", "CRM status string"),
+        ({"touch_kinds": {"Call": ""}}, "touch_kinds.Call", "non-empty string"),
+    ],
+)
+def test_a_bad_override_names_its_key(options: dict[str, Any], path: str, problem: str) -> None:
+    config = {"instance_url": "https://acme.my.salesforce.com", "session_id": "00D!x", **options}
+    with pytest.raises(ConfigError, match=problem) as caught:
+        SalesforceAdapter.from_config(config)
+    assert path == caught.value.path
+
+
 def test_empty_write_and_empty_org_issue_no_invalid_in_list(emu: SalesforceEmulator) -> None:
     adapter = make_adapter(emu)
     assert adapter.write([]) == []
@@ -252,19 +293,17 @@ def test_mapping_override_renames_custom_fields(ca: trustme.CA, tmp_path: Path) 
     }
     with SalesforceEmulator(ca=ca, cert_dir=tmp_path, custom_fields=custom) as emu:
         rid = emu.insert("Lead", {"LastName": "A", "Company": "X", "Lead_Stage__c": "mql"})
-        mapping = {
-            "fields": {
-                "writeback": {
-                    "score": "Lead_Score__c",
-                    "stage": "Lead_Stage__c",
-                    "score_summary": "",
-                    "reject_code": "",
-                    "reject_note": "",
-                    "sla_state": "",
-                }
+        fields = {
+            "writeback": {
+                "score": "Lead_Score__c",
+                "stage": "Lead_Stage__c",
+                "score_summary": "",
+                "reject_code": "",
+                "reject_note": "",
+                "sla_state": "",
             }
         }
-        adapter = make_adapter(emu, mapping=mapping)
+        adapter = make_adapter(emu, fields=fields)
         [read] = _leads(adapter)
         assert read.item.stage == "mql"
         [result] = adapter.write([ScoreWrite(lead_id=rid, score=55.556, summary="ignored")])

@@ -24,8 +24,9 @@ from leadflow.adapters._sync import (
     redact,
     retry_after,
     retry_call,
+    retry_policy,
 )
-from leadflow.errors import ValidationError
+from leadflow.errors import ConfigError, ValidationError
 
 
 class FakeClock:
@@ -237,3 +238,19 @@ def test_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     assert "abc123" not in text
     assert "eyJzzz" not in text
     assert "Bearer ***" in text
+
+
+def test_retry_policy_reads_an_adapter_setting_and_names_a_bad_key() -> None:
+    policy = RetryPolicy(max_attempts=2)
+    assert (None, policy) == (retry_policy(None), retry_policy(policy))
+    assert RetryPolicy(max_attempts=3, base_delay=0.0) == retry_policy(
+        {"max_attempts": 3, "base_delay": 0.0}
+    )
+    with pytest.raises(ConfigError) as caught:
+        retry_policy(3)
+    assert caught.value.path == "retry"
+    with pytest.raises(ConfigError) as caught:
+        retry_policy({"attempts": 3}, path="adapters.x.retry")
+    assert caught.value.path == "adapters.x.retry.attempts"
+    with pytest.raises(ValidationError, match="max_attempts"):
+        retry_policy({"max_attempts": 0})

@@ -98,3 +98,54 @@ def test_leadflow_run_against_the_third_party_adapter(
     assert main(later) == 0
     third = json.loads(capsys.readouterr().out)
     assert third["judged"] >= len(open_clocks), "open clocks are judged again as time passes"
+
+
+def test_leadflow_report_from_the_third_party_adapter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``leadflow report --adapter jsonfile --config run.toml``: the same configuration as
+    ``run`` (a relative ``path`` is relative to the file); the report is the Python API's."""
+    import json
+
+    from leadflow.calendar import BusinessCalendar
+    from leadflow.cli import main
+    from leadflow.cli_report import report_from_adapter
+    from leadflow.demo import generate
+    from leadflow.rules.scorecard import load_scorecard
+    from leadflow.rules.sla import load_policies
+
+    data = generate(leads=150, seed=3)
+    crm = tmp_path / "crm.json"
+    adapter: Any = adapters.load("jsonfile", path=str(crm))
+    for entity, items in (
+        (Entity.ACCOUNT, data.accounts),
+        (Entity.LEAD, data.leads),
+        (Entity.ACTIVITY, data.activities),
+        (Entity.TOUCH, data.touches),
+    ):
+        adapter.put(entity, items)
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'scorecard = "{examples / "scorecard.toml"}"\nsla = "{examples / "sla.toml"}"\n'
+        '[adapters.jsonfile]\npath = "crm.json"\n'
+    )
+    out = tmp_path / "report.json"
+    argv = ["report", "--adapter", "jsonfile", "--config", str(config), "--format", "json"]
+    assert main([*argv, "--out", str(out), "--now", data.now.isoformat()]) == 0
+    written = json.loads(out.read_text(encoding="utf-8"))
+    source = adapters.load("jsonfile", path=str(crm))
+    try:
+        expected = report_from_adapter(
+            source,
+            now=data.now,
+            policies=load_policies(examples / "sla.toml"),
+            calendar=BusinessCalendar.weekdays("UTC"),
+            scorecard=load_scorecard(examples / "scorecard.toml"),
+        )
+    finally:
+        source.close()
+    assert json.loads(json.dumps(expected.to_dict())) == written
+    assert len(data.leads) == written["leads"]
+    assert written["sla_by_step"], "the run's SLA policies were evaluated"
+    assert sum(row["leads"] for row in written["score_bands"]) > 0, "and its scorecard used"

@@ -45,7 +45,7 @@ import attrs
 from dateutil.parser import isoparse
 
 from leadflow._validate import check_aware
-from leadflow.errors import ValidationError
+from leadflow.errors import ConfigError, ValidationError
 
 __all__ = [
     "GIVE_UP",
@@ -61,6 +61,7 @@ __all__ = [
     "redact",
     "retry_after",
     "retry_call",
+    "retry_policy",
 ]
 
 T = TypeVar("T")
@@ -122,6 +123,29 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * self.multiplier ** (retry - 1))
         fixed = ceiling * (1.0 - self.jitter)
         return fixed + self.rng.uniform(0.0, ceiling - fixed) if self.jitter else ceiling
+
+
+def retry_policy(spec: Any, *, path: str = "retry") -> RetryPolicy | None:
+    """The ``retry`` setting of an adapter: ``None`` (the adapter's default), a
+    :class:`RetryPolicy`, or a table of its fields; anything else is a
+    :class:`~leadflow.errors.ConfigError` naming the key at *path*.
+
+    >>> retry_policy({"max_attempts": 3, "jitter": 0.0}).max_attempts
+    3
+    >>> retry_policy({"max_atempts": 3})
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: retry.max_atempts: unknown key; expected one of base_delay, jitter, max_attempts, max_delay, max_elapsed, multiplier
+    """
+    if spec is None or isinstance(spec, RetryPolicy):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise ConfigError(path, f"must be a table of RetryPolicy fields, got {spec!r}")
+    known = sorted(a.name for a in attrs.fields(RetryPolicy) if a.name != "rng")
+    for key in spec:
+        if key not in known:
+            raise ConfigError(f"{path}.{key}", f"unknown key; expected one of {', '.join(known)}")
+    return RetryPolicy(**spec)
 
 
 @attrs.frozen(kw_only=True)

@@ -90,8 +90,9 @@ from leadflow.adapters._sync import (
     redact,
     retry_after,
     retry_call,
+    retry_policy,
 )
-from leadflow.adapters.mapping import FieldMap
+from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,
@@ -447,17 +448,8 @@ class HubSpotAdapter:
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("access_token", "a HubSpot private-app access token is required")
         host = str(data.get("host", "https://api.hubapi.com")).rstrip("/")
-        fields = DEFAULT_FIELDS
-        overrides: dict[str, Any] = {k: data[k] for k in ("fields", "stages") if k in data}
-        if overrides:
-            fields = DEFAULT_FIELDS.override(overrides)
-        retry_cfg = data.get("retry") or {}
-        if not isinstance(retry_cfg, Mapping):
-            raise ConfigError("retry", "must be a table")
-        try:
-            retry = RetryPolicy(**retry_cfg)
-        except TypeError as exc:
-            raise ConfigError("retry", str(exc)) from None
+        fields = override_from_settings(DEFAULT_FIELDS, data)
+        retry = retry_policy(data.get("retry"))
         # retry=False: urllib3 must not retry on its own (POSTs would be retried blindly or not
         # at all); leadflow's retry_call decides, honouring Retry-After.
         client = HubSpot(access_token=token, host=host, retry=False)

@@ -3,7 +3,10 @@
 Scope: which CRM field holds each core field (per entity), how its value is converted on the way
 in and out (a converter *named* from a small registry, so a mapping can live in a TOML file), and
 which CRM status holds each lifecycle stage. Adapters ship a default :class:`FieldMap`; users
-override parts of it from configuration without writing code::
+override parts of it from configuration without writing code — every adapter reads the same two
+settings, ``fields`` and ``stages`` (:data:`OVERRIDE_KEYS`, applied by
+:func:`override_from_settings`), which in a ``leadflow run`` configuration sit under the adapter's
+table (``[adapters.<name>.fields.lead]``)::
 
     [fields.lead]
     title = "Title"                                   # same converter as before
@@ -35,7 +38,7 @@ paths), so a name from a configuration file can be put into a query without quot
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -48,10 +51,12 @@ from leadflow.errors import ConfigError, ValidationError
 
 __all__ = [
     "CONVERTERS",
+    "OVERRIDE_KEYS",
     "Converter",
     "FieldMap",
     "FieldRule",
     "StageMap",
+    "override_from_settings",
 ]
 
 _CRM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -441,6 +446,67 @@ class FieldMap:
                 table[field.name] = {"crm": field.name, "converter": converter}
             fields[entity] = table
         return cls.from_dict({"fields": fields, "stages": {s: s for s in WATERFALL.stages}})
+
+
+#: The keys of an adapter's settings that override its field map: ``fields`` (a table per
+#: entity) and ``stages``, the shape :meth:`FieldMap.override` reads. Every adapter takes its
+#: overrides under these two names, directly in its settings (``[adapters.<name>.fields.lead]``).
+OVERRIDE_KEYS = ("fields", "stages")
+
+
+def override_from_settings(
+    base: FieldMap,
+    settings: Mapping[str, Any],
+    *,
+    fixed: Mapping[str, Collection[str]] | None = None,
+) -> FieldMap:
+    """*base* with the ``fields``/``stages`` tables of an adapter's *settings* applied.
+
+    An adapter's entities are fixed by its code, so an entity *base* does not map is refused.
+    So is a core field of an entity in *fixed* (entity → the core fields the adapter uses;
+    by default ``writeback`` with the fields *base* maps there) outside that set: a typo must
+    not become a mapping nothing ever uses. Other keys of *settings* are ignored (they are the
+    adapter's other options).
+
+    >>> base = FieldMap.from_dict({"fields": {"lead": {"email": "Email"},
+    ...                                       "writeback": {"score": "Score__c"}}})
+    >>> override_from_settings(base, {"fields": {"writeback": {"score": "S__c"}},
+    ...                               "page_size": 10}).crm_field("writeback", "score")
+    'S__c'
+    >>> override_from_settings(base, {"fields": {"laed": {"email": "Email"}}})
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: fields.laed: unknown entity; expected one of lead, writeback
+    >>> override_from_settings(base, {"fields": {"writeback": {"scor": "S__c"}}})
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: fields.writeback.scor: unknown field; expected one of score
+    """
+    data = {key: settings[key] for key in OVERRIDE_KEYS if key in settings}
+    if not data:
+        return base
+    tables = data.get("fields")
+    if isinstance(tables, Mapping):
+        known = [name for name, _ in base.entities]
+        closed = (
+            fixed
+            if fixed is not None
+            else {"writeback": [rule.core for rule in base.rules("writeback")]}
+        )
+        for entity, table in tables.items():
+            if entity not in known:
+                raise ConfigError(
+                    f"fields.{entity}", f"unknown entity; expected one of {', '.join(known)}"
+                )
+            if entity in closed and isinstance(table, Mapping):
+                cores = sorted(closed[entity])
+                for core in table:
+                    if core not in cores:
+                        raise ConfigError(
+                            f"fields.{entity}.{core}",
+                            f"unknown field; expected one of {', '.join(cores)}",
+                        )
+    return base.override(data)
 
 
 def _lookup(record: Mapping[str, Any], path: str) -> tuple[bool, Any]:

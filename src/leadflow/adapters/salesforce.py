@@ -8,7 +8,8 @@ through ``Salesforce.bulk2``; the adapter only configures the client's ``request
 bundle, timeout, a response hook that remembers ``Retry-After``).
 
 * **Mapping is data** (:data:`DEFAULT_MAPPING`, a :class:`~leadflow.adapters.mapping.FieldMap`
-  plus value tables), overridable per org with the ``mapping`` option: Lead standard fields, the
+  plus value tables), overridable per org with ``fields``/``stages`` (and value-table) settings,
+  the convention every adapter follows: Lead standard fields, the
   ``Lead.Status`` picklist for the stages it can hold, and custom fields for what Salesforce has
   no place for (``Leadflow_Score__c``, ``Leadflow_Score_Summary__c``, ``Leadflow_Stage__c``,
   ``Leadflow_Reject_Code__c``, ``Leadflow_Reject_Note__c``, ``Leadflow_SLA_Due__c``,
@@ -72,8 +73,9 @@ from leadflow.adapters._sync import (
     redact,
     retry_after,
     retry_call,
+    retry_policy,
 )
-from leadflow.adapters.mapping import FieldMap
+from leadflow.adapters.mapping import OVERRIDE_KEYS, FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,
@@ -102,6 +104,7 @@ from leadflow.ports import (
 
 __all__ = [
     "DEFAULT_MAPPING",
+    "MAPPING_KEYS",
     "SalesforceAdapter",
     "SalesforceMapping",
 ]
@@ -135,6 +138,12 @@ def _table(value: Any, path: str) -> dict[str, str]:
     return out
 
 
+_VALUE_TABLES = ("activity_kinds", "touch_kinds", "touch_outcomes")
+#: The adapter settings that override :data:`DEFAULT_MAPPING`: the field map's ``fields`` and
+#: ``stages`` (:data:`~leadflow.adapters.mapping.OVERRIDE_KEYS`) plus the three value tables.
+MAPPING_KEYS = (*OVERRIDE_KEYS, *_VALUE_TABLES)
+
+
 def _frozen(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
@@ -159,7 +168,7 @@ class SalesforceMapping:
     >>> DEFAULT_MAPPING.override({"sobjects": {}})
     Traceback (most recent call last):
     ...
-    leadflow.errors.ConfigError: mapping.sobjects: unknown key; expected one of activity_kinds, fields, stages, touch_kinds, touch_outcomes
+    leadflow.errors.ConfigError: sobjects: unknown key; expected one of activity_kinds, fields, stages, touch_kinds, touch_outcomes
     """
 
     fields: FieldMap
@@ -169,24 +178,21 @@ class SalesforceMapping:
 
     def override(self, data: Mapping[str, Any]) -> SalesforceMapping:
         """A new mapping with *data* applied: ``fields``/``stages`` as for
-        :meth:`FieldMap.override`, the value tables merged key by key."""
-        if not isinstance(data, Mapping):
-            raise ConfigError("mapping", f"must be a table, got {data!r}")
-        tables = ("activity_kinds", "touch_kinds", "touch_outcomes")
-        allowed = {"fields", "stages", *tables}
-        unknown = sorted(set(data) - allowed)
+        :func:`~leadflow.adapters.mapping.override_from_settings` (an unknown entity or
+        write-back field is refused), the value tables merged key by key."""
+        unknown = sorted(set(data) - set(MAPPING_KEYS))
         if unknown:
             raise ConfigError(
-                f"mapping.{unknown[0]}",
-                f"unknown key; expected one of {', '.join(sorted(allowed))}",
+                unknown[0],
+                f"unknown key; expected one of {', '.join(sorted(MAPPING_KEYS))}",
             )
-        field_part = {k: data[k] for k in ("fields", "stages") if k in data}
+        writeback = {*(rule.core for rule in self.fields.rules("writeback")), "recommendation"}
         changes: dict[str, Any] = {
-            "fields": self.fields.override(field_part) if field_part else self.fields
+            "fields": override_from_settings(self.fields, data, fixed={"writeback": writeback})
         }
-        for name in tables:
+        for name in _VALUE_TABLES:
             if name in data:
-                changes[name] = {**getattr(self, name), **_table(data[name], f"mapping.{name}")}
+                changes[name] = {**getattr(self, name), **_table(data[name], name)}
         return attrs.evolve(self, **changes)
 
 
@@ -432,7 +438,12 @@ class SalesforceAdapter:
         without a ``ca_bundle``), ``timeout`` (seconds per request, default 60), ``session`` (a
         ``requests.Session`` of your own).
 
-        Behaviour: ``mapping`` (overrides of :data:`DEFAULT_MAPPING`), ``page_size``,
+        Mapping: ``fields``, ``stages``, ``touch_kinds``, ``touch_outcomes`` and
+        ``activity_kinds`` tables override :data:`DEFAULT_MAPPING` (see
+        :meth:`SalesforceMapping.override`), the same ``fields``/``stages`` convention as every
+        adapter (:data:`~leadflow.adapters.mapping.OVERRIDE_KEYS`).
+
+        Behaviour: ``page_size``,
         ``bulk_threshold``, ``bulk_poll_interval``, ``scan_threshold``, ``score_decimals``,
         ``retry`` (a :class:`~leadflow.adapters._sync.RetryPolicy` or a table of its fields).
 
@@ -454,8 +465,16 @@ class SalesforceAdapter:
             )
             if k in settings
         }
-        mapping = DEFAULT_MAPPING.override(settings.pop("mapping", None) or {})
-        retry = _retry_policy(settings.pop("retry", None))
+        if "mapping" in settings:
+            raise ConfigError(
+                "mapping",
+                "is not a setting; put the overrides directly in the adapter's settings, "
+                f"under {', '.join(MAPPING_KEYS)} (e.g. [adapters.salesforce.fields.writeback])",
+            )
+        mapping = DEFAULT_MAPPING.override(
+            {k: settings.pop(k) for k in MAPPING_KEYS if k in settings}
+        )
+        retry = retry_policy(settings.pop("retry", None))
         sleep = settings.pop("sleep", time.sleep)
         if "access_token" in settings:
             token = settings.pop("access_token")
@@ -660,7 +679,7 @@ class SalesforceAdapter:
                 except ValidationError:
                     _log.warning(
                         "lead %s: Status %r maps to no stage; reading it as 'inquiry' (add it "
-                        "under [stages.aliases] in the mapping)",
+                        "under [adapters.salesforce.stages.aliases])",
                         record["Id"],
                         status,
                     )
@@ -1050,17 +1069,6 @@ class _Plan:
     per_lead: dict[str, dict[str, Any]] = attrs.Factory(dict)
     expected: dict[str, set[str]] = attrs.Factory(dict)
     members: dict[str, list[int]] = attrs.Factory(dict)
-
-
-def _retry_policy(spec: Any) -> RetryPolicy | None:
-    if spec is None or isinstance(spec, RetryPolicy):
-        return spec
-    if isinstance(spec, Mapping):
-        try:
-            return RetryPolicy(**spec)
-        except TypeError as exc:
-            raise ConfigError("retry", str(exc)) from None
-    raise ConfigError("retry", f"must be a table of RetryPolicy fields, got {spec!r}")
 
 
 def _http_session(
