@@ -748,9 +748,10 @@ def _route(
 ) -> tuple[list[Any], _Groups]:
     """One pass over a lead's activities.
 
-    Per-activity rules get, by plan slot (a :data:`_Bucket`, or ``None`` when nothing counted), the decayed points and ids of the activities they count
-    (decay is applied here, once per activity and rule, so nothing is revisited later); activity
-    conditions get the activities they read, grouped by kind.
+    Per-activity rules get, by plan slot, a :data:`_Bucket` with the decayed points and ids of
+    the activities they count (``None`` when nothing counted; decay is applied here, once per
+    activity and rule, so nothing is revisited later); activity conditions get the activities
+    they read, grouped by kind.
     """
     routes = compiled.routes
     exp = math.exp
