@@ -203,11 +203,14 @@ class ScoreResult:
         return ", ".join(c.explain() for c in self.contributions)
 
 
-# A per-activity rule's contribution before it is built: (rule, half-life, points, evidence ids,
+# A per-activity rule's contribution before it is built: (the rule's _Head, points, evidence ids,
 # age of the newest activity, capped, number of activities). Building a Contribution costs more
 # than computing it, and a batch job that writes only totals never reads one, so scoring keeps
 # these and builds them when ``ScoreResult.contributions`` is first read.
-_Part = tuple[Rule, float, float, list[str], float, bool, int]
+# _Head: what a per-activity rule's contributions share, taken from the rule once per card —
+# (rule id, label, category, signal, points per activity, half-life in days).
+_Head = tuple[str, str, Category, Signal | None, float, float]
+_Part = tuple[_Head, float, list[str], float, bool, int]
 
 
 class _Deferred:
@@ -219,26 +222,31 @@ class _Deferred:
         self.parts = parts
 
     def build(self) -> tuple[Contribution, ...]:
-        return tuple(
-            part if part.__class__ is Contribution else _build(part)  # type: ignore[arg-type]
-            for part in self.parts
-        )
-
-
-def _build(part: _Part) -> Contribution:
-    rule, half_life, points, ids, newest, capped, count = part
-    return _new_contribution(
-        rule_id=rule.id,
-        label=rule.label,
-        category=rule.category,
-        signal=rule.signal,
-        raw_points=rule.points * count,
-        points=points,
-        evidence=tuple(ids),
-        age_days=newest,
-        half_life_days=half_life,
-        capped=capped,
-    )
+        make = _new_contribution
+        built: list[Contribution] = []
+        for part in self.parts:
+            if isinstance(part, Contribution):
+                built.append(part)
+                continue
+            head, points, ids, newest, capped, count = part
+            rule_id, label, category, signal, per_activity, half_life = head
+            # Positional, in Contribution's field order (rule_id, label, category, signal,
+            # raw_points, points, evidence, age_days, half_life_days, capped).
+            built.append(
+                make(
+                    rule_id,
+                    label,
+                    category,
+                    signal,
+                    per_activity * count,
+                    points,
+                    tuple(ids),
+                    newest,
+                    half_life,
+                    capped,
+                )
+            )
+        return tuple(built)
 
 
 class _ContributionsSlot:
@@ -274,12 +282,12 @@ type.__setattr__(
 
 
 def _slot_init(cls: type[_T]) -> Callable[..., _T]:
-    """A keyword-only constructor for the frozen attrs class *cls* that sets its slots directly.
+    """A constructor for the frozen attrs class *cls* that sets its slots directly.
 
     attrs' ``__init__`` for a frozen slotted class sets each field by name through
     ``object.__setattr__``; setting the slot descriptors directly gives the same object at about
     half the cost, which counts once per scored lead and contribution. Every field must be
-    passed. That is only the same object while *cls* has no validator, converter or post-init
+    passed, by keyword or in field order. That is only the same object while *cls* has no validator, converter or post-init
     hook, so this refuses such a class. Only attrs field names (identifiers) enter the source.
     """
     fields = attrs.fields(cls)
@@ -289,7 +297,7 @@ def _slot_init(cls: type[_T]) -> Callable[..., _T]:
     ):  # pragma: no cover - guards a future change to the classes below
         raise TypeError(f"{cls.__name__} needs its own __init__")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def make(*, {', '.join(f.name for f in fields)}):", "    self = _new(_cls)"]
+    lines = [f"def make({', '.join(f.name for f in fields)}):", "    self = _new(_cls)"]
     for i, f in enumerate(fields):
         namespace[f"_set{i}"] = cls.__dict__[f.name].__set__
         lines.append(f"    _set{i}(self, {f.name})")
@@ -722,7 +730,8 @@ def _compile(card: Scorecard) -> _Compiled:
             for kind in rule.activities:
                 routes.setdefault(kind, []).append((slot, window, rule.points, rate))
             gate = None if rule.when is None else _compile_evidence(rule.when)
-            plan.append((_PER_ACTIVITY, rule, gate, half_life, subtotal, rule.cap))
+            head = (rule.id, rule.label, rule.category, rule.signal, rule.points, half_life)
+            plan.append((_PER_ACTIVITY, head, gate, subtotal, rule.cap))
             continue
         plan.append((_GENERIC, _compile_rule(rule, card), subtotal))
     return _Compiled(
@@ -748,9 +757,10 @@ def _route(
 ) -> tuple[list[Any], _Groups]:
     """One pass over a lead's activities.
 
-    Per-activity rules get, by plan slot (a :data:`_Bucket`, or ``None`` when nothing counted), the decayed points and ids of the activities they count
-    (decay is applied here, once per activity and rule, so nothing is revisited later); activity
-    conditions get the activities they read, grouped by kind.
+    Per-activity rules get, by plan slot, a :data:`_Bucket` with the decayed points and ids of
+    the activities they count (``None`` when nothing counted; decay is applied here, once per
+    activity and rule, so nothing is revisited later); activity conditions get the activities
+    they read, grouped by kind.
     """
     routes = compiled.routes
     exp = math.exp
@@ -819,7 +829,7 @@ def _result(
                 contributions.append(contribution)
                 subtotals[step[2]].append(contribution.points)
             continue
-        _, rule, gate, half_life, subtotal, cap = step
+        _, head, gate, subtotal, cap = step
         if gate is not None and gate(lead, account, groups) is None:
             continue
         values, ids, newest = found
@@ -827,13 +837,13 @@ def _result(
         capped = cap is not None and not -cap <= value <= cap
         if capped:
             value = cap if value > 0 else -cap
-        contributions.append((rule, half_life, value, ids, newest, capped, len(values)))
+        contributions.append((head, value, ids, newest, capped, len(values)))
         deferred = True
         subtotals[subtotal].append(value)
     if compiled.order is not None:  # field-only fit rules ran first; restore the card's order
         order = compiled.order
         contributions.sort(
-            key=lambda c: order[c.rule_id if isinstance(c, Contribution) else c[0].id]
+            key=lambda c: order[c.rule_id if isinstance(c, Contribution) else c[0][0]]
         )
     fit, interest, intent = subtotals
     behaviour = interest + intent
