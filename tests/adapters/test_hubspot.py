@@ -283,7 +283,9 @@ def test_config_errors_name_the_key() -> None:
     [
         ({"fields": {"contact": {"email": "email"}}}, "fields.contact", "unknown entity"),
         ({"fields": {"writeback": {"scroe": "x"}}}, "fields.writeback.scroe", "unknown field"),
-        ({"fields": {"lead": {"Title": "jobtitle"}}}, "fields.lead.Title", "snake_case"),
+        ({"fields": {"lead": {"Title": "jobtitle"}}}, "fields.lead.Title", "did you mean 'title'"),
+        ({"fields": {"lead": {"titel": "jobtitle"}}}, "fields.lead.titel", "did you mean 'title'"),
+        ({"fields": {"account": {"stage": "x"}}}, "fields.account.stage", "unknown field"),
         ({"stages": {"mql": ["x"]}}, "stages.mql", "CRM status string"),
         ({"mapping": {"fields": {}}}, "mapping", "unknown key"),
     ],

@@ -37,6 +37,7 @@ paths), so a name from a configuration file can be put into a query without quot
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime
@@ -48,6 +49,7 @@ from dateutil.parser import isoparse
 
 from leadflow._validate import check_aware
 from leadflow.errors import ConfigError, ValidationError
+from leadflow.model import Account, Activity, Lead, Touch
 
 __all__ = [
     "CONVERTERS",
@@ -196,7 +198,7 @@ class FieldRule:
 
 def _rule(entity: str, core: str, spec: Any, previous: FieldRule | None) -> FieldRule | None:
     path = f"fields.{entity}.{core}"
-    if not isinstance(core, str) or not _CORE_NAME.match(core):
+    if not isinstance(core, str) or not _CORE_NAME.fullmatch(core):
         raise ConfigError(path, "a core field name must be lower-case snake_case")
     if spec is None or spec == "":
         return None
@@ -212,7 +214,7 @@ def _rule(entity: str, core: str, spec: Any, previous: FieldRule | None) -> Fiel
             raise ConfigError(f"{path}.crm", "is required for a new mapping")
     else:
         raise ConfigError(path, f"must be a CRM field name or a table, got {spec!r}")
-    if not isinstance(crm, str) or not _CRM_NAME.match(crm):
+    if not isinstance(crm, str) or not _CRM_NAME.fullmatch(crm):
         raise ConfigError(path, f"CRM field name {crm!r} must be letters, digits, '_' and '.' only")
     if converter not in CONVERTERS:
         raise ConfigError(
@@ -271,10 +273,10 @@ class StageMap:
                 if not isinstance(value, Mapping):
                     raise ConfigError("stages.aliases", "must be a table of CRM value = stage")
                 for crm, core in value.items():
-                    if not isinstance(core, str) or not _CORE_NAME.match(core):
+                    if not isinstance(core, str) or not _CORE_NAME.fullmatch(core):
                         raise ConfigError(f"stages.aliases.{crm}", f"{core!r} is not a stage")
                     aliases[str(crm)] = core
-            elif not isinstance(key, str) or not _CORE_NAME.match(key):
+            elif not isinstance(key, str) or not _CORE_NAME.fullmatch(key):
                 raise ConfigError(f"stages.{key}", "is not a stage name")
             elif value is None or value == "":
                 statuses.pop(key, None)
@@ -420,7 +422,6 @@ class FieldMap:
         {'kind': 'call', 'by': 'u-1'}
         """
         from leadflow.lifecycle import WATERFALL
-        from leadflow.model import Account, Activity, Lead, Touch
 
         fields: dict[str, dict[str, Any]] = {}
         for entity, cls_ in (
@@ -453,6 +454,10 @@ class FieldMap:
 #: overrides under these two names, directly in its settings (``[adapters.<name>.fields.lead]``).
 OVERRIDE_KEYS = ("fields", "stages")
 
+# Core fields an adapter fills itself (the record id, the stage from the stage map, the history
+# and the custom properties), so no field rule may target them.
+_ADAPTER_OWNED = frozenset({"id", "stage", "history", "properties"})
+
 
 def override_from_settings(
     base: FieldMap,
@@ -463,9 +468,11 @@ def override_from_settings(
     """*base* with the ``fields``/``stages`` tables of an adapter's *settings* applied.
 
     An adapter's entities are fixed by its code, so an entity *base* does not map is refused.
-    So is a core field of an entity in *fixed* (entity → the core fields the adapter uses;
-    by default ``writeback`` with the fields *base* maps there) outside that set: a typo must
-    not become a mapping nothing ever uses. Other keys of *settings* are ignored (they are the
+    So is a core field outside the fields its entity can hold — ``lead`` and ``account``: the
+    fields of :class:`~leadflow.model.Lead` and :class:`~leadflow.model.Account`; ``writeback``:
+    the fields *base* maps there; more entities, or other sets, from *fixed* (entity → core
+    fields) — with a did-you-mean hint: a typo must not become a mapping nothing ever uses, or
+    a failure in the middle of a read. Other keys of *settings* are ignored (they are the
     adapter's other options).
 
     >>> base = FieldMap.from_dict({"fields": {"lead": {"email": "Email"},
@@ -480,7 +487,7 @@ def override_from_settings(
     >>> override_from_settings(base, {"fields": {"writeback": {"scor": "S__c"}}})
     Traceback (most recent call last):
     ...
-    leadflow.errors.ConfigError: fields.writeback.scor: unknown field; expected one of score
+    leadflow.errors.ConfigError: fields.writeback.scor: unknown field; did you mean 'score'? expected one of score
     """
     data = {key: settings[key] for key in OVERRIDE_KEYS if key in settings}
     if not data:
@@ -488,11 +495,12 @@ def override_from_settings(
     tables = data.get("fields")
     if isinstance(tables, Mapping):
         known = [name for name, _ in base.entities]
-        closed = (
-            fixed
-            if fixed is not None
-            else {"writeback": [rule.core for rule in base.rules("writeback")]}
-        )
+        closed: dict[str, Collection[str]] = {
+            "lead": [f.name for f in attrs.fields(Lead) if f.name not in _ADAPTER_OWNED],
+            "account": [f.name for f in attrs.fields(Account) if f.name not in _ADAPTER_OWNED],
+            "writeback": [rule.core for rule in base.rules("writeback")],
+            **(fixed or {}),
+        }
         for entity, table in tables.items():
             if entity not in known:
                 raise ConfigError(
@@ -502,9 +510,12 @@ def override_from_settings(
                 cores = sorted(closed[entity])
                 for core in table:
                     if core not in cores:
+                        close = difflib.get_close_matches(str(core), cores, n=1)
+                        hint = f"did you mean {close[0]!r}?" if close else ""
                         raise ConfigError(
                             f"fields.{entity}.{core}",
-                            f"unknown field; expected one of {', '.join(cores)}",
+                            f"unknown field; {hint + ' ' if hint else ''}"
+                            f"expected one of {', '.join(cores)}",
                         )
     return base.override(data)
 
