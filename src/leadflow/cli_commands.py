@@ -225,18 +225,29 @@ def sla(args: argparse.Namespace, out: Output) -> int:
 
 
 def _adherence_table(out: Output, rows: Sequence[dict[str, Any]], by: Sequence[str]) -> None:
+    # The column names and definitions are those of the HTML report (AdherenceFigures).
     head = " / ".join(by)
     out.text(
-        f"  {head:<28} {'steps':>6} {'met %':>6} {'breached %':>11} {'pending':>8} {'median h':>9}"
+        f"  {head:<28} {'steps':>6} {'met':>6} {'breached':>9} {'pending':>8} "
+        f"{'share met':>10} {'adherence':>10} {'median h':>9}"
     )
     for row in rows:
         label = " / ".join(str(row.get(dim) or "-") for dim in by)
         median = row.get("median_response_hours")
         out.text(
-            f"  {label:<28} {row['steps']:>6} {row['share_met']:>6.0%} "
-            f"{row['share_breached']:>11.0%} {row['pending']:>8} "
+            f"  {label:<28} {row['steps']:>6} {row['met']:>6} {row['breached']:>9} "
+            f"{row['pending']:>8} {_share(row['share_met']):>10} {_share(row['adherence']):>10} "
             f"{(f'{median:.1f}' if median is not None else '-'):>9}"
         )
+    out.text(
+        "  share met = met / (met + breached + pending); "
+        "adherence = met / (met + breached), as in the HTML report"
+    )
+
+
+def _share(value: float | None) -> str:
+    """A share as the HTML report prints it (one decimal), ``-`` when there is none."""
+    return "-" if value is None else f"{value:.1%}"
 
 
 # -- score --------------------------------------------------------------------------------------

@@ -492,13 +492,14 @@ def _closed_loop_table(rows: Sequence[ClosedLoopRow]) -> str:
 
 def _sla_table(rows: Sequence[SLAAdherence], name: str) -> str:
     return _table(
-        [name, "met", "breached", "pending", "adherence", "median h", "p90 h"],
+        [name, "met", "breached", "pending", "share met", "adherence", "median h", "p90 h"],
         [
             (
                 r.key,
                 _num(r.met),
                 _num(r.breached),
                 _num(r.pending),
+                _pct(r.share_met),
                 _pct(r.adherence),
                 _num(r.median_hours),
                 _num(r.p90_hours),
@@ -628,7 +629,7 @@ def render_html(report: FeedbackReport) -> str:
         ),
         _section(
             "SLA adherence",
-            "Adherence = met / (met + breached); pending steps are not judged yet. Response hours are business hours to the closing action.",
+            "Share met = met / (met + breached + pending), of all judged steps; adherence = met / (met + breached), of the decided steps (pending steps may still be met). Response hours are business hours to the closing action.",
             sla_chart(report.sla_by_period)
             + _sla_table(report.sla_by_step, "policy step")
             + "<details><summary>By owner, team and source</summary>"
