@@ -40,7 +40,7 @@ from leadflow.errors import (
     AdapterError,
     ConfigError,
     LeadflowError,
-    MissingExtraError,
+    OptionalDependencyError,
     ValidationError,
 )
 
@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _code_for(exc: BaseException) -> Exit:
-    if isinstance(exc, ConfigError | ValidationError | LookupError | MissingExtraError):
+    if isinstance(exc, ConfigError | ValidationError | LookupError | OptionalDependencyError):
         return Exit.USAGE
     if isinstance(exc, AdapterError | OSError):
         return Exit.ADAPTER

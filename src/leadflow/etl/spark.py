@@ -36,7 +36,7 @@ from typing import Any
 import pyarrow as pa
 
 from leadflow._validate import check_aware
-from leadflow.errors import MissingExtraError
+from leadflow.errors import OptionalDependencyError
 from leadflow.etl.files import ErrorSink, conform
 from leadflow.etl.plan import EVENT_COLUMNS, ColumnarPlan
 
@@ -50,7 +50,7 @@ def _sql() -> Any:
     try:
         from pyspark.sql import functions, types
     except ImportError as exc:
-        raise MissingExtraError("leadflow.etl.spark", "spark", "pyspark") from exc
+        raise OptionalDependencyError("leadflow.etl.spark", "spark", "pyspark") from exc
     return functions, types
 
 
