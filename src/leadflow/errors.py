@@ -33,6 +33,7 @@ __all__ = [
     "InsufficientDataError",
     "LeadflowError",
     "MissingExtraError",
+    "NotFoundError",
     "OptionalDependencyError",
     "RateLimitedError",
     "TransientAdapterError",
@@ -265,3 +266,28 @@ class InsufficientDataError(LeadflowError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.statistic, self.reason))
+
+
+class NotFoundError(LeadflowError, LookupError):
+    """A lookup by name found nothing: no step of that name in an SLA evaluation, no rule of
+    that id in a scorecard.
+
+    Attributes:
+        what: the kind of thing looked up (``"step"``, ``"rule"``).
+        name: the name asked for; known: the names there are.
+
+    >>> err = NotFoundError("step", "frist_touch", ["first_touch"])
+    >>> print(err)
+    no step named 'frist_touch'; known: first_touch
+    >>> isinstance(err, LookupError)
+    True
+    """
+
+    def __init__(self, what: str, name: str, known: Iterable[str]) -> None:
+        self.what = what
+        self.name = name
+        self.known = tuple(known)
+        super().__init__(f"no {what} named {name!r}; known: {', '.join(self.known) or 'none'}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, self.name, self.known))

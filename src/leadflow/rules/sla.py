@@ -53,7 +53,7 @@ from leadflow import _validate as v
 from leadflow._stats import quantile
 from leadflow._validate import check_aware
 from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
-from leadflow.errors import ConfigError, ValidationError
+from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
 from leadflow.ports import SLAWrite
@@ -664,7 +664,7 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - data is ours
+    raise ValidationError("value", value, "cannot be written as TOML")  # pragma: no cover
 
 
 def dump_policies(policies: Iterable[SLAPolicy]) -> str:
@@ -830,11 +830,12 @@ class Evaluation:
         return StepState.STOPPED.value
 
     def step(self, name: str) -> StepStatus:
-        """The status of the step called *name*."""
+        """The status of the step called *name* (:class:`~leadflow.errors.NotFoundError`, a
+        :class:`LookupError`, if there is none)."""
         for status in self.steps:
             if status.step == name:
                 return status
-        raise KeyError(name)
+        raise NotFoundError("step", name, (s.step for s in self.steps))
 
     def results(self) -> tuple[StepResult, ...]:
         """One flat :class:`StepResult` per step that is judged (stopped steps are left out)."""
