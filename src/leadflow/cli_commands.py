@@ -19,6 +19,8 @@ from leadflow.cli import Exit, Output, load_toml, parse_now, wall_clock
 from leadflow.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_DEMO_STORE",
+    "DEFAULT_STATE_STORE",
     "adapters",
     "adapters_arguments",
     "demo",
@@ -33,7 +35,9 @@ __all__ = [
     "sla_arguments",
 ]
 
+#: Where ``leadflow demo`` creates its store, and where ``sla``/``score``/``report`` read by default.
 DEFAULT_DEMO_STORE = "leadflow-demo.sqlite"
+#: Where ``leadflow run`` keeps its state (cursors, scores, SLA clocks) unless configured.
 DEFAULT_STATE_STORE = "leadflow-state.sqlite"
 
 
@@ -387,7 +391,7 @@ def _same_file(a: Any, b: Path) -> bool:
         return False
 
 
-def run_job(
+def _run_job(
     *,
     adapter_name: str,
     settings: dict[str, Any],
@@ -483,7 +487,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         else BusinessCalendar.weekdays("UTC")
     )
     scorer = _scorer(config["scorecard"])
-    report = run_job(
+    report = _run_job(
         adapter_name=args.adapter,
         settings=config["settings"],
         store_path=config["store"],
@@ -575,7 +579,7 @@ def demo(args: argparse.Namespace, out: Output) -> int:
         refused = [r for r in recorded if not r.ok]
         if refused:
             raise ConfigError("demo", f"the generated history was refused: {refused[0].error}")
-    report = run_job(
+    report = _run_job(
         adapter_name="sqlite",
         settings={"path": str(args.store)},
         store_path=args.store,
