@@ -41,7 +41,6 @@ _EMAIL = re.compile(
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Scalar = str | int | float | bool | None
-T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
 
 
@@ -177,15 +176,6 @@ def email(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None
         return
     if not isinstance(value, str) or not _EMAIL.match(value):
         raise ValidationError(attribute.name, value, "is not a valid e-mail address")
-
-
-def optional_converter(convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
-    """Wrap *convert* so that ``None`` passes through unchanged."""
-
-    def wrapped(value: Any) -> T | None:
-        return None if value is None else convert(value)
-
-    return wrapped
 
 
 def coerce_enum(enum_cls: type[E], value: Any) -> Any:

@@ -40,11 +40,22 @@ from leadflow.errors import (
     AdapterError,
     ConfigError,
     LeadflowError,
-    MissingExtraError,
+    OptionalDependencyError,
     ValidationError,
 )
 
-__all__ = ["COMMANDS", "Command", "Exit", "Progress", "main"]
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "Exit",
+    "Output",
+    "Progress",
+    "build_parser",
+    "load_toml",
+    "main",
+    "parse_now",
+    "wall_clock",
+]
 
 
 class Exit(enum.IntEnum):
@@ -148,7 +159,18 @@ class Progress:
 
 @attrs.define
 class Output:
-    """Where a command prints: human text or one JSON document, plus progress."""
+    """Where a command prints: human text or one JSON document, plus progress.
+
+    A subcommand's run function receives one; it calls both :meth:`text` and :meth:`data`, and
+    ``--json`` decides which one is shown.
+
+    >>> import io
+    >>> out = Output(stdout=io.StringIO(), stderr=io.StringIO(), json=False,
+    ...              progress=Progress(io.StringIO(), enabled=False))
+    >>> out.text("3 leads scored"); out.data({"scored": 3})
+    >>> print(out.stdout.getvalue(), end="")
+    3 leads scored
+    """
 
     stdout: IO[str]
     stderr: IO[str]
@@ -172,7 +194,15 @@ class Output:
 
 
 def parse_now(text: str | None) -> datetime | None:
-    """``--now``: an ISO-8601 instant with an offset (naive instants are refused)."""
+    """``--now``: an ISO-8601 instant with an offset (naive instants are refused).
+
+    >>> parse_now("2026-03-02T09:00:00Z").isoformat(), parse_now(None)
+    ('2026-03-02T09:00:00+00:00', None)
+    >>> parse_now("2026-03-02T09:00")
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ValidationError: --now: '2026-03-02T09:00' has no UTC offset; add one, e.g. 'Z' or '+01:00'
+    """
     if text is None:
         return None
     try:
@@ -185,12 +215,24 @@ def parse_now(text: str | None) -> datetime | None:
 
 
 def wall_clock() -> datetime:
-    """The current instant: the CLI is the one place that reads the clock (when no ``--now``)."""
+    """The current instant: the CLI is the one place that reads the clock (when no ``--now``).
+
+    >>> wall_clock().utcoffset()
+    datetime.timedelta(0)
+    """
     return datetime.now(UTC)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing or malformed file is a :class:`ConfigError` naming it."""
+    """Read a TOML file; a missing or malformed file is a :class:`ConfigError` naming it.
+
+    >>> load_toml("examples/sla.toml")["policies"][0]["name"]
+    'handoff_follow_up'
+    >>> load_toml("no/such.toml")
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: no/such.toml: no such file
+    """
     file = Path(path)
     try:
         with file.open("rb") as handle:
@@ -204,7 +246,12 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand of :data:`COMMANDS`."""
+    """The argument parser with every subcommand of :data:`COMMANDS` (each subcommand's module
+    is imported here to add its arguments).
+
+    >>> build_parser().parse_args(["sla", "--by", "owner"]).by
+    'owner'
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -256,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _code_for(exc: BaseException) -> Exit:
-    if isinstance(exc, ConfigError | ValidationError | LookupError | MissingExtraError):
+    if isinstance(exc, ConfigError | ValidationError | LookupError | OptionalDependencyError):
         return Exit.USAGE
     if isinstance(exc, AdapterError | OSError):
         return Exit.ADAPTER

@@ -20,6 +20,8 @@ from leadflow.cli import Exit, Output, load_toml, parse_now, wall_clock
 from leadflow.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_DEMO_STORE",
+    "DEFAULT_STATE_STORE",
     "adapters",
     "adapters_arguments",
     "demo",
@@ -42,7 +44,9 @@ __all__ = [
     "sla_arguments",
 ]
 
+#: Where ``leadflow demo`` creates its store, and where ``sla``/``score``/``report`` read by default.
 DEFAULT_DEMO_STORE = "leadflow-demo.sqlite"
+#: Where ``leadflow run`` keeps its state (cursors, scores, SLA clocks) unless configured.
 DEFAULT_STATE_STORE = "leadflow-state.sqlite"
 
 
@@ -256,18 +260,29 @@ def sla(args: argparse.Namespace, out: Output) -> int:
 
 
 def _adherence_table(out: Output, rows: Sequence[dict[str, Any]], by: Sequence[str]) -> None:
+    # The column names and definitions are those of the HTML report (AdherenceFigures).
     head = " / ".join(by)
     out.text(
-        f"  {head:<28} {'steps':>6} {'met %':>6} {'breached %':>11} {'pending':>8} {'median h':>9}"
+        f"  {head:<28} {'steps':>6} {'met':>6} {'breached':>9} {'pending':>8} "
+        f"{'share met':>10} {'adherence':>10} {'median h':>9}"
     )
     for row in rows:
         label = " / ".join(str(row.get(dim) or "-") for dim in by)
         median = row.get("median_response_hours")
         out.text(
-            f"  {label:<28} {row['steps']:>6} {row['share_met']:>6.0%} "
-            f"{row['share_breached']:>11.0%} {row['pending']:>8} "
+            f"  {label:<28} {row['steps']:>6} {row['met']:>6} {row['breached']:>9} "
+            f"{row['pending']:>8} {_share(row['share_met']):>10} {_share(row['adherence']):>10} "
             f"{(f'{median:.1f}' if median is not None else '-'):>9}"
         )
+    out.text(
+        "  share met = met / (met + breached + pending); "
+        "adherence = met / (met + breached), as in the HTML report"
+    )
+
+
+def _share(value: float | None) -> str:
+    """A share as the HTML report prints it (one decimal), ``-`` when there is none."""
+    return "-" if value is None else f"{value:.1%}"
 
 
 # -- score --------------------------------------------------------------------------------------
@@ -436,7 +451,7 @@ def _same_file(a: Any, b: Path) -> bool:
         return False
 
 
-def run_job(
+def _run_job(
     *,
     adapter_name: str,
     settings: dict[str, Any],
@@ -528,7 +543,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     policies = load_policies(config["sla"]) if config["sla"] is not None else ()
     calendar = run_calendar(config)
     scorer = _scorer(config["scorecard"])
-    report = run_job(
+    report = _run_job(
         adapter_name=args.adapter,
         settings=config["settings"],
         store_path=config["store"],
@@ -621,7 +636,7 @@ def demo(args: argparse.Namespace, out: Output) -> int:
         refused = [r for r in recorded if not r.ok]
         if refused:
             raise ConfigError("demo", f"the generated history was refused: {refused[0].error}")
-    report = run_job(
+    report = _run_job(
         adapter_name="sqlite",
         settings={"path": str(args.store)},
         store_path=args.store,

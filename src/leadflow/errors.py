@@ -33,6 +33,7 @@ __all__ = [
     "InsufficientDataError",
     "LeadflowError",
     "MissingExtraError",
+    "NotFoundError",
     "OptionalDependencyError",
     "RateLimitedError",
     "TransientAdapterError",
@@ -184,22 +185,6 @@ class DuplicateAdapterError(AdapterError):
         )
 
 
-class MissingExtraError(AdapterError, ImportError):
-    """An adapter's optional dependency is not installed.
-
-    The message names the ``pip install`` command that fixes it.
-    """
-
-    def __init__(self, name: str, extra: str, missing: str) -> None:
-        self.extra = extra
-        self.missing = missing
-        super().__init__(
-            f"needs the {missing!r} package, which is not installed; "
-            f'install it with: pip install "leadflow[{extra}]"',
-            adapter=name,
-        )
-
-
 class AuthenticationError(AdapterError):
     """The CRM refused the credentials (expired session, revoked token). Not retried."""
 
@@ -241,6 +226,31 @@ class OptionalDependencyError(LeadflowError, ImportError):
         return (type(self), (self.feature, self.extra, self.missing))
 
 
+class MissingExtraError(AdapterError, OptionalDependencyError):
+    """An adapter's optional dependency is not installed: the adapter flavour of
+    :class:`OptionalDependencyError` (catch that one for any missing extra).
+
+    The message names the ``pip install "leadflow[extra]"`` command that fixes it.
+
+    Attributes:
+        adapter: the adapter's registered name; feature: ``"the '<name>' adapter"``;
+        extra: the leadflow extra that installs it; missing: the package that is missing.
+
+    >>> err = MissingExtraError("hubspot", "hubspot", "hubspot")
+    >>> print(err)
+    the 'hubspot' adapter needs the 'hubspot' package, which is not installed; install it with: pip install "leadflow[hubspot]"
+    >>> isinstance(err, AdapterError), isinstance(err, OptionalDependencyError)
+    (True, True)
+    """
+
+    def __init__(self, name: str, extra: str, missing: str) -> None:
+        OptionalDependencyError.__init__(self, f"the {name!r} adapter", extra, missing)
+        self.adapter = name
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.adapter, self.extra, self.missing))
+
+
 class InsufficientDataError(LeadflowError, ValueError):
     """A statistic cannot be estimated from the data given (too few rows, no variation).
 
@@ -256,3 +266,28 @@ class InsufficientDataError(LeadflowError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.statistic, self.reason))
+
+
+class NotFoundError(LeadflowError, LookupError):
+    """A lookup by name found nothing: no step of that name in an SLA evaluation, no rule of
+    that id in a scorecard.
+
+    Attributes:
+        what: the kind of thing looked up (``"step"``, ``"rule"``).
+        name: the name asked for; known: the names there are.
+
+    >>> err = NotFoundError("step", "frist_touch", ["first_touch"])
+    >>> print(err)
+    no step named 'frist_touch'; known: first_touch
+    >>> isinstance(err, LookupError)
+    True
+    """
+
+    def __init__(self, what: str, name: str, known: Iterable[str]) -> None:
+        self.what = what
+        self.name = name
+        self.known = tuple(known)
+        super().__init__(f"no {what} named {name!r}; known: {', '.join(self.known) or 'none'}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, self.name, self.known))

@@ -101,3 +101,12 @@ def test_without_code_the_share_is_of_all_rejections() -> None:
         ("c2", 2, 0.333333),
         ("c3", 1, 0.166667),
     ]
+
+
+@pytest.mark.parametrize("bound", ["start", "end"])
+def test_naive_bounds_are_refused_by_name(bound: str) -> None:
+    leads, rejections = _data()
+    naive = datetime(2026, 4, 1, 9, 0)
+    with pytest.raises(ValidationError, match=rf"^{bound}: .* naive") as info:
+        rejection_counts(rejections, leads, **{bound: naive})
+    assert (info.value.field, info.value.value) == (bound, naive)

@@ -1,21 +1,21 @@
 """Helpers shared by the report modules (private): periods, quantiles, labels, row records.
 
-Scope: the small, pure pieces every report needs — the calendar period an instant falls in, a
-quantile that matches the documented definition, the label used for a missing dimension, and the
-``to_dict`` every report row offers.
+Scope: the small, pure pieces every report needs — the calendar period an instant falls in, the
+label used for a missing dimension, and the ``to_dict`` every report row offers. The quantile is
+:func:`leadflow._stats.quantile`, the one the SLA rules use too, re-exported here.
 """
 
 from __future__ import annotations
 
 import enum
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from leadflow._stats import quantile
 from leadflow._validate import check_aware
 from leadflow.errors import ValidationError
 from leadflow.model import Lead
@@ -83,27 +83,6 @@ def period_labeller(period: Period | str, *, tz: tzinfo = UTC) -> Callable[[date
         return f"{local.year}"
 
     return labelled
-
-
-def quantile(values: Sequence[float], q: float) -> float | None:
-    """The *q*-quantile of *values* by linear interpolation between order statistics.
-
-    This is the "type 7" definition (R's default, ``statistics.quantiles(method="inclusive")``):
-    position ``q * (n - 1)`` in the sorted values. ``None`` for no values.
-
-    >>> quantile([1, 2, 3, 4], 0.5), quantile([1, 2, 3, 4], 0.9), quantile([], 0.5)
-    (2.5, 3.7, None)
-    """
-    if not 0.0 <= q <= 1.0:
-        raise ValidationError("q", q, "must be between 0 and 1")
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    frac = pos - low
-    return round(ordered[low] + (ordered[high] - ordered[low]) * frac, 10)
 
 
 def ratio(numerator: int | float, denominator: int | float) -> float | None:

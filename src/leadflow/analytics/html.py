@@ -200,7 +200,7 @@ def _empty(chart_id: str, message: str) -> str:
 # -- charts --------------------------------------------------------------------------------------
 
 
-def funnel_chart(conversion: Sequence[ConversionRow]) -> str:
+def _funnel_chart(conversion: Sequence[ConversionRow]) -> str:
     """Centred bars, one per stage of the path, width ∝ leads that reached it."""
     if not conversion:
         return _empty("funnel", "No funnel data")
@@ -234,7 +234,7 @@ def funnel_chart(conversion: Sequence[ConversionRow]) -> str:
     )
 
 
-def reasons_chart(counts: Sequence[RejectionCount]) -> str:
+def _reasons_chart(counts: Sequence[RejectionCount]) -> str:
     """One 100 % bar per source, split by reject code; legend below."""
     if not counts:
         return _empty("reasons", "No rejections recorded")
@@ -287,7 +287,7 @@ def reasons_chart(counts: Sequence[RejectionCount]) -> str:
     return _svg("reasons", width, height, "Reject reasons by source", "".join(parts))
 
 
-def sla_chart(by_period: Sequence[SLAAdherence]) -> str:
+def _sla_chart(by_period: Sequence[SLAAdherence]) -> str:
     """Stacked columns met / breached / pending per period, adherence above each column."""
     if not by_period:
         return _empty("sla", "No SLA results given")
@@ -331,7 +331,7 @@ def sla_chart(by_period: Sequence[SLAAdherence]) -> str:
     return _svg("sla", width, height, "SLA adherence over time", "".join(parts))
 
 
-def decay_chart(
+def _decay_chart(
     observed: Sequence[DelayBucket], curve: Sequence[DecayPoint], fit: HalfLife | None
 ) -> str:
     """Observed conversion per delay bucket (dots, area ∝ leads) and the fitted curve."""
@@ -418,7 +418,7 @@ def decay_chart(
     )
 
 
-def score_chart(bands: Sequence[ScoreBand]) -> str:
+def _score_chart(bands: Sequence[ScoreBand]) -> str:
     """Columns of conversion rate per score band."""
     if not bands:
         return _empty("score", "No scores given")
@@ -492,13 +492,14 @@ def _closed_loop_table(rows: Sequence[ClosedLoopRow]) -> str:
 
 def _sla_table(rows: Sequence[SLAAdherence], name: str) -> str:
     return _table(
-        [name, "met", "breached", "pending", "adherence", "median h", "p90 h"],
+        [name, "met", "breached", "pending", "share met", "adherence", "median h", "p90 h"],
         [
             (
                 r.key,
                 _num(r.met),
                 _num(r.breached),
                 _num(r.pending),
+                _pct(r.share_met),
                 _pct(r.adherence),
                 _num(r.median_hours),
                 _num(r.p90_hours),
@@ -538,7 +539,7 @@ def render_html(report: FeedbackReport) -> str:
         _section(
             "Funnel",
             "Leads that ever reached each stage of the path; the percentage is conversion from the previous stage (leads that reached both / leads that reached the previous one).",
-            funnel_chart(report.conversion)
+            _funnel_chart(report.conversion)
             + _table(
                 ["from", "to", "reached from", "reached both", "conversion"],
                 [
@@ -584,7 +585,7 @@ def render_html(report: FeedbackReport) -> str:
         _section(
             "Why leads are rejected, by source",
             "Share of each source's rejections per reject code; n is the source's rejections.",
-            reasons_chart(report.rejections)
+            _reasons_chart(report.rejections)
             + _table(
                 ["source", "rank", "top reason", "rejections", "share"],
                 [
@@ -628,8 +629,8 @@ def render_html(report: FeedbackReport) -> str:
         ),
         _section(
             "SLA adherence",
-            "Adherence = met / (met + breached); pending steps are not judged yet. Response hours are business hours to the closing action.",
-            sla_chart(report.sla_by_period)
+            "Share met = met / (met + breached + pending), of all judged steps; adherence = met / (met + breached), of the decided steps (pending steps may still be met). Response hours are business hours to the closing action.",
+            _sla_chart(report.sla_by_period)
             + _sla_table(report.sla_by_step, "policy step")
             + "<details><summary>By owner, team and source</summary>"
             + _sla_table(report.sla_by_owner, "owner")
@@ -646,7 +647,7 @@ def render_html(report: FeedbackReport) -> str:
                 if fit and fit.half_life_hours is not None
                 else "Conversion by hours from hand-off to first touch."
             ),
-            decay_chart(report.decay_observed, report.decay_curve, fit)
+            _decay_chart(report.decay_observed, report.decay_curve, fit)
             + _table(
                 ["first response", "leads", "converted", "conversion"],
                 [
@@ -696,7 +697,7 @@ def render_html(report: FeedbackReport) -> str:
             _section(
                 "Does the score predict conversion?",
                 "Conversion rate per score band; a useful scorecard shows rates rising band by band.",
-                score_chart(report.score_bands)
+                _score_chart(report.score_bands)
                 + _table(
                     ["band", "leads", "converted", "conversion"],
                     [

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, tzinfo
 
 import attrs
 
+from leadflow._validate import check_aware
 from leadflow.analytics._common import Period, Row, label, period_labeller, ratio
 from leadflow.errors import ValidationError
 from leadflow.model import Lead
@@ -171,9 +172,14 @@ def rejection_counts(
 ) -> list[RejectionCount]:
     """Count rejections grouped by the dimensions *by* (any of :data:`DIMENSIONS`).
 
-    Only rejections with ``start <= at < end`` count when the bounds are given. Rows are sorted by
-    the grouped dimensions in the order of :data:`DIMENSIONS`, then by descending count.
+    Only rejections with ``start <= at < end`` count when the bounds are given (aware instants;
+    a naive one is a :class:`~leadflow.errors.ValidationError`). Rows are sorted by the grouped
+    dimensions in the order of :data:`DIMENSIONS`, then by descending count.
     """
+    if start is not None:
+        check_aware("start", start)
+    if end is not None:
+        check_aware("end", end)
     wanted = tuple(by)
     for dim in wanted:
         if dim not in DIMENSIONS:

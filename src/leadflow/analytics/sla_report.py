@@ -7,9 +7,15 @@ produce them as :class:`leadflow.rules.sla.StepResult` rows (``Evaluation.result
 
 Definitions:
 
-* **adherence** = met / (met + breached): pending steps are not judged yet and are left out;
+* **share_met** = met / (met + breached + pending), the share of all *judged* steps that were met;
+* **adherence** = met / (met + breached), the share of *decided* steps that were met: pending steps
+  are not decided yet and are left out;
 * **response hours**: business hours from the step's start to the action that closed it (met, or
-  breached but done late); median and 90th percentile use :func:`~leadflow.analytics._common.quantile`;
+  breached but done late), median and 90th percentile.
+
+These are :class:`leadflow.rules.sla.AdherenceFigures`, the one definition that ``leadflow sla``
+and the ``leadflow demo`` summary print too; here the shares are rounded to 6 places like every
+report ratio.
 * **period**: the calendar period of the step's due time;
 * **policy / step**: the SLA policy's name and the step's name (``first_touch``).
 
@@ -22,8 +28,8 @@ Definitions:
 ...                       team="east", source="web")
 >>> results = [result("A", "met", 1.5), result("B", "breached", 9.0)]
 >>> row = sla_adherence(results, by="owner")[0]
->>> row.key, row.met, row.breached, row.adherence, row.median_hours
-('u-1', 1, 1, 0.5, 5.25)
+>>> row.key, row.met, row.breached, row.share_met, row.adherence, row.median_hours
+('u-1', 1, 1, 0.5, 0.5, 5.25)
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from typing import Protocol
 
 import attrs
 
-from leadflow.analytics._common import Period, Row, label, period_labeller, quantile, ratio
+from leadflow.analytics._common import Period, Row, label, period_labeller
 from leadflow.errors import ValidationError
+from leadflow.rules.sla import AdherenceFigures
 
 __all__ = ["SLA_DIMENSIONS", "SLA_STATES", "SLAAdherence", "SLAResultLike", "sla_adherence"]
 
@@ -72,13 +79,18 @@ class SLAResultLike(Protocol):
 
 @attrs.frozen(kw_only=True)
 class SLAAdherence(Row):
-    """Adherence for one value (``key``) of one dimension."""
+    """Adherence for one value (``key``) of one dimension.
+
+    ``share_met`` is met / (met + breached + pending) and ``adherence`` met / (met + breached),
+    as defined by :class:`leadflow.rules.sla.AdherenceFigures`.
+    """
 
     dimension: str
     key: str
     met: int
     breached: int
     pending: int
+    share_met: float | None
     adherence: float | None
     median_hours: float | None
     p90_hours: float | None
@@ -110,6 +122,9 @@ def sla_adherence(
     rows = []
     for key in sorted(counts):
         c = counts[key]
+        figures = AdherenceFigures.of(
+            met=c["met"], breached=c["breached"], pending=c["pending"], response_hours=hours[key]
+        )
         rows.append(
             SLAAdherence(
                 dimension=by,
@@ -117,9 +132,15 @@ def sla_adherence(
                 met=c["met"],
                 breached=c["breached"],
                 pending=c["pending"],
-                adherence=ratio(c["met"], c["met"] + c["breached"]),
-                median_hours=quantile(hours[key], 0.5),
-                p90_hours=quantile(hours[key], 0.9),
+                share_met=_rounded(figures.share_met),
+                adherence=_rounded(figures.adherence),
+                median_hours=figures.median_response_hours,
+                p90_hours=figures.p90_response_hours,
             )
         )
     return rows
+
+
+def _rounded(share: float | None) -> float | None:
+    """A share rounded to 6 places, as every report ratio is (see ``_common.ratio``)."""
+    return None if share is None else round(share, 6)

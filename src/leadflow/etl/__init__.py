@@ -2,7 +2,7 @@
 
 Scope: the optional ``etl`` extra (``pip install "leadflow[etl]"``, which brings pyarrow).
 Importing :mod:`leadflow` never imports this package; importing this package without pyarrow
-raises :class:`~leadflow.errors.MissingExtraError` naming the install command.
+raises :class:`~leadflow.errors.OptionalDependencyError` naming the install command.
 
 * :func:`compile_scorecard` / :class:`ColumnarPlan` (:mod:`leadflow.etl.plan`) -- a scorecard
   compiled once and evaluated over Arrow tables or record batches.
@@ -17,12 +17,12 @@ raises :class:`~leadflow.errors.MissingExtraError` naming the install command.
 
 from __future__ import annotations
 
-from leadflow.errors import MissingExtraError
+from leadflow.errors import OptionalDependencyError
 
 try:
     import pyarrow  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
-    raise MissingExtraError("leadflow.etl", "etl", "pyarrow") from exc
+    raise OptionalDependencyError("leadflow.etl", "etl", "pyarrow") from exc
 
 from leadflow.etl.files import ErrorSink, RowError, TableWriter, read_batches
 from leadflow.etl.pipeline import ScoreSummary, score_files

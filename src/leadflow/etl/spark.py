@@ -36,7 +36,7 @@ from typing import Any
 import pyarrow as pa
 
 from leadflow._validate import check_aware
-from leadflow.errors import MissingExtraError
+from leadflow.errors import OptionalDependencyError, ValidationError
 from leadflow.etl.files import ErrorSink, conform
 from leadflow.etl.plan import EVENT_COLUMNS, ColumnarPlan
 
@@ -50,7 +50,7 @@ def _sql() -> Any:
     try:
         from pyspark.sql import functions, types
     except ImportError as exc:
-        raise MissingExtraError("leadflow.etl.spark", "spark", "pyspark") from exc
+        raise OptionalDependencyError("leadflow.etl.spark", "spark", "pyspark") from exc
     return functions, types
 
 
@@ -71,7 +71,7 @@ def spark_schema(schema: pa.Schema) -> Any:
         else:
             kind = mapping.get(field.type)
             if kind is None:
-                raise TypeError(f"column {field.name!r}: no Spark type for {field.type}")
+                raise ValidationError(f"schema.{field.name}", str(field.type), "has no Spark type")
         fields.append(types.StructField(field.name, kind, True))
     return types.StructType(fields)
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leadflow._validate import check_aware
+from leadflow.errors import ValidationError
 
 __all__ = ["EVENTS_SCHEMA", "LEADS_SCHEMA", "GeneratedFiles", "generate"]
 
@@ -222,7 +223,7 @@ def generate(
     """
     check_aware("as_of", as_of)
     if leads < 0:
-        raise ValueError(f"leads: {leads!r} must not be negative")
+        raise ValidationError("leads", leads, "must not be negative")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     leads_path, events_path = out / "leads.parquet", out / "events.parquet"

@@ -43,7 +43,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from leadflow import _validate as v
-from leadflow.errors import ConfigError, ValidationError
+from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Lead
 
 __all__ = [
@@ -951,11 +951,12 @@ class Scorecard:
         return STANDARD_ACTIVITY_KINDS | frozenset(self.kinds)
 
     def rule(self, rule_id: str) -> Rule:
-        """The rule with id *rule_id* (:class:`KeyError` if there is none)."""
+        """The rule with id *rule_id* (:class:`~leadflow.errors.NotFoundError`, a
+        :class:`LookupError`, if there is none)."""
         for rule in self.rules:
             if rule.id == rule_id:
                 return rule
-        raise KeyError(rule_id)
+        raise NotFoundError("rule", rule_id, (r.id for r in self.rules))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scorecard:

@@ -50,9 +50,10 @@ from typing import Any, Self
 import attrs
 
 from leadflow import _validate as v
+from leadflow._stats import quantile
 from leadflow._validate import check_aware
 from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
-from leadflow.errors import ConfigError, ValidationError
+from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
 from leadflow.ports import SLAWrite
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_STOP_STAGES",
     "ActionKind",
     "ActionState",
+    "AdherenceFigures",
     "Escalation",
     "EscalationDecision",
     "EscalationTarget",
@@ -662,7 +664,7 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - data is ours
+    raise ValidationError("value", value, "cannot be written as TOML")  # pragma: no cover
 
 
 def dump_policies(policies: Iterable[SLAPolicy]) -> str:
@@ -828,11 +830,12 @@ class Evaluation:
         return StepState.STOPPED.value
 
     def step(self, name: str) -> StepStatus:
-        """The status of the step called *name*."""
+        """The status of the step called *name* (:class:`~leadflow.errors.NotFoundError`, a
+        :class:`LookupError`, if there is none)."""
         for status in self.steps:
             if status.step == name:
                 return status
-        raise KeyError(name)
+        raise NotFoundError("step", name, (s.step for s in self.steps))
 
     def results(self) -> tuple[StepResult, ...]:
         """One flat :class:`StepResult` per step that is judged (stopped steps are left out)."""
@@ -1095,12 +1098,56 @@ def evaluate_many(
 # -- adherence -------------------------------------------------------------------------------
 
 
-def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default, ``method="inclusive"``)."""
-    position = (len(sorted_values) - 1) * fraction
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+@attrs.frozen(kw_only=True)
+class AdherenceFigures:
+    """The one definition of SLA adherence for a group of judged steps.
+
+    Stopped steps are never judged. Of the rest, two denominators are used, under distinct names:
+
+    * **judged** = ``met + breached + pending`` (at risk counts as pending): every step the SLA
+      has an opinion on. ``share_met``, ``share_breached`` and ``share_pending`` are shares of
+      it and add up to 1 — "how much of the work is in which state right now".
+    * **decided** = ``met + breached``: the steps whose outcome is known. ``adherence`` =
+      ``met / decided`` — "of the steps that could be judged final, how many were met". Pending
+      steps are left out because they may still be met.
+
+    ``median_response_hours`` and ``p90_response_hours`` are business hours from the trigger to
+    the closing touch over completed steps (met, or breached and done late), by
+    :func:`leadflow._stats.quantile`. Every figure is ``None`` when its denominator is 0.
+    :func:`adherence` (over evaluations), ``leadflow sla``, the ``leadflow demo`` summary and
+    the reports of :mod:`leadflow.analytics` all quote these figures.
+
+    >>> f = AdherenceFigures.of(met=6, breached=2, pending=2, response_hours=[1.0, 3.0, 8.0])
+    >>> f.share_met, f.share_pending, f.adherence, f.median_response_hours
+    (0.6, 0.2, 0.75, 3.0)
+    >>> AdherenceFigures.of(met=0, breached=0, pending=3, response_hours=[]).adherence is None
+    True
+    """
+
+    share_met: float | None
+    share_breached: float | None
+    share_pending: float | None
+    adherence: float | None
+    median_response_hours: float | None
+    p90_response_hours: float | None
+
+    @classmethod
+    def of(
+        cls, *, met: int, breached: int, pending: int, response_hours: Iterable[float]
+    ) -> AdherenceFigures:
+        """The figures for *met* / *breached* / *pending* step counts and the response hours of
+        the completed steps."""
+        judged = met + breached + pending
+        decided = met + breached
+        hours = sorted(response_hours)
+        return cls(
+            share_met=met / judged if judged else None,
+            share_breached=breached / judged if judged else None,
+            share_pending=pending / judged if judged else None,
+            adherence=met / decided if decided else None,
+            median_response_hours=quantile(hours, 0.5),
+            p90_response_hours=quantile(hours, 0.9),
+        )
 
 
 def adherence(
@@ -1112,10 +1159,10 @@ def adherence(
     """SLA adherence grouped by *by* (any of :data:`ADHERENCE_DIMENSIONS`), as plain rows.
 
     Each row holds the group's values, then ``steps`` (how many step statuses), ``met``,
-    ``breached``, ``pending`` (pending and at risk), ``at_risk``, ``stopped``, the shares
-    ``share_met``/``share_breached``/``share_pending`` of the steps that were not stopped, and
-    ``median_response_hours``/``p90_response_hours``: business hours from trigger to completion
-    over completed steps (met, or breached and done late), ``None`` when there are none.
+    ``breached``, ``pending`` (pending and at risk), ``at_risk``, ``stopped``, and the
+    :class:`AdherenceFigures`: ``share_met``/``share_breached``/``share_pending`` (of the
+    *judged* steps, met + breached + pending), ``adherence`` (met of the *decided* steps,
+    met + breached) and ``median_response_hours``/``p90_response_hours``.
     *teams* maps owner ids to teams, overriding the team recorded on the evaluation.
 
     >>> adherence([], by=("owner",))
@@ -1149,9 +1196,13 @@ def adherence(
         for status in statuses:
             counts[status.state] += 1
         pending = counts[StepState.PENDING] + counts[StepState.AT_RISK]
-        judged = counts[StepState.MET] + counts[StepState.BREACHED] + pending
-        hours = sorted(
-            s.response_business / _HOUR for s in statuses if s.response_business is not None
+        figures = AdherenceFigures.of(
+            met=counts[StepState.MET],
+            breached=counts[StepState.BREACHED],
+            pending=pending,
+            response_hours=(
+                s.response_business / _HOUR for s in statuses if s.response_business is not None
+            ),
         )
         row: dict[str, Any] = dict(zip(by, key, strict=True))
         row.update(
@@ -1161,11 +1212,7 @@ def adherence(
             pending=pending,
             at_risk=counts[StepState.AT_RISK],
             stopped=counts[StepState.STOPPED],
-            share_met=counts[StepState.MET] / judged if judged else None,
-            share_breached=counts[StepState.BREACHED] / judged if judged else None,
-            share_pending=pending / judged if judged else None,
-            median_response_hours=_percentile(hours, 0.5) if hours else None,
-            p90_response_hours=_percentile(hours, 0.9) if hours else None,
+            **attrs.asdict(figures),
         )
         rows.append(row)
     return rows
