@@ -465,13 +465,15 @@ def generate(*, leads: int = 3000, seed: int = 7, now: datetime = DEMO_NOW) -> D
     )
 
 
-#: The demo's SLA, as data (the same cadence as ``examples/sla.toml``): first touch within 24
-#: business hours of hand-off, three attempts within eight business days, then back to nurture.
+#: The demo's SLA, as data (the same trigger and cadence as ``examples/sla.toml``): first touch
+#: within 24 business hours of the hand-off to sales (``Lead.handed_off_at``, which ``leadflow run``
+#: stamps when scoring moves a lead to ``mql``), three attempts within eight business days, then
+#: back to nurture.
 DEMO_SLA: dict[str, Any] = {
     "policies": [
         {
             "name": "handoff_follow_up",
-            "trigger": {"stage_entered": "mql"},
+            "trigger": "handoff",
             "steps": [
                 {
                     "name": "first_touch",

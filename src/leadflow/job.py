@@ -163,6 +163,11 @@ class Job:
     ``policies`` are :class:`leadflow.rules.sla.SLAPolicy` values and ``calendar`` a
     business calendar or a chooser per lead; with no policies the SLA step is skipped, and with
     no ``scorer`` the scoring step is.
+
+    ``handoff_stage`` is the stage whose entry by scoring hands a lead to sales: the job stamps
+    ``handed_off_at = now`` on that stage write (:attr:`leadflow.ports.StageWrite.handed_off_at`)
+    and on the lead its SLA policies judge in the same run, so a ``handoff`` trigger starts
+    there. ``None`` stamps nothing.
     """
 
     name: str
@@ -175,6 +180,7 @@ class Job:
     batch_size: int = 500
     dry_run: bool = False
     by: str = "leadflow"
+    handoff_stage: str | None = "mql"
 
     def __attrs_post_init__(self) -> None:
         if self.policies and self.calendar is None:
@@ -336,10 +342,18 @@ def _score_writes(
             )
         except LeadflowError:
             continue  # e.g. the lead's last change is later than now: leave the stage
+        handoff = job.now if decision.stage == job.handoff_stage else None
+        if handoff is not None:
+            after = attrs.evolve(after, handed_off_at=handoff)
         moved[lead.id] = after
         moves[decision.stage] += 1
         writes.append(
-            StageWrite(lead_id=lead.id, change=after.history[-1], expected_version=version)
+            StageWrite(
+                lead_id=lead.id,
+                change=after.history[-1],
+                expected_version=version,
+                handed_off_at=handoff,
+            )
         )
     return writes, moved, moves
 
