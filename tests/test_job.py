@@ -189,3 +189,47 @@ def test_without_a_handoff_stage_the_job_stamps_no_handoff(bigger: SQLiteAdapter
     fresh = {i for i, lead in handed.items() if lead.handed_off_at is None}
     assert fresh
     assert fresh.isdisjoint(bigger.sla_clocks()), "no hand-off, no clock"
+
+
+def test_leads_at_sales_winnable_accounts_are_recommended_so(bigger: SQLiteAdapter) -> None:
+    report = run(job(), bigger, cursors=bigger, history=bigger)
+    winnable = report.scores["sales_winnable_accounts"]
+    assert winnable >= 2, "the demo plants buying committees"
+    scores = bigger.current_scores()
+    leads = bigger.leads_by_id(scores)
+    flagged = {i for i, s in scores.items() if s.recommendation == "sales_winnable"}
+    assert len({leads[i].account_id for i in flagged}) == winnable
+    # Below the MQL threshold, yet handed to sales because of the account.
+    below = [i for i in flagged if scores[i].score < 50 and leads[i].history]
+    assert any(
+        leads[i].stage == "mql"
+        and leads[i].history[-1].note
+        and "sales_winnable" in (leads[i].history[-1].note or "")
+        for i in below
+    )
+
+
+def test_the_roll_up_sees_the_whole_account_on_an_incremental_run(bigger: SQLiteAdapter) -> None:
+    run(job(), bigger, cursors=bigger, history=bigger)
+    run(job(), bigger, cursors=bigger, history=bigger)  # reads back what the first one wrote
+    scores = bigger.current_scores()
+    lead_id = min(i for i, s in scores.items() if s.recommendation == "sales_winnable")
+    bigger.upsert(
+        Entity.ACTIVITY,
+        [
+            Activity(
+                id="ACT-x", lead_id=lead_id, kind="web_visit", occurred_at=NOW - timedelta(hours=1)
+            )
+        ],
+    )
+    report = run(job(), bigger, cursors=bigger, history=bigger)
+    assert report.read == {"activities": 1}
+    # Only the changed lead (and open SLA clocks) were judged, yet its account still rolls up.
+    assert report.judged < 200
+    assert bigger.current_scores()[lead_id].recommendation == "sales_winnable"
+
+
+def test_without_the_roll_up_no_lead_is_sales_winnable(bigger: SQLiteAdapter) -> None:
+    report = run(job(account_rollup=False), bigger, cursors=bigger, history=bigger)
+    assert report.scores["sales_winnable_accounts"] == 0
+    assert "sales_winnable" not in {s.recommendation for s in bigger.current_scores().values()}

@@ -24,7 +24,7 @@ checks that the public analytics recover each one):
 4. **Reps differ in speed** (:data:`OWNERS`): some answer within the hour, some after days, so SLA
    adherence differs by owner — and, through (1), so does their conversion.
 5. **Buying committees.** A few target accounts (:data:`PLANTED_SURGING_ACCOUNTS` of them) have
-   several people reading webinars and case studies in the last weeks, none of whom has asked for
+   several people attending webinars and reading case studies in the last two weeks, none of whom has asked for
    anything yet: the account roll-up calls them *sales-winnable*.
 
 >>> data = generate(leads=200, seed=3)
@@ -418,14 +418,14 @@ class _Builder:
             self.leads.append(transition(lead, "sal", at=decided, by=lead.owner_id))
 
     def committee(self, account: Account, people: list[Lead]) -> None:
-        """Planted truth (5): several people at *account* reading up in the last three weeks."""
+        """Planted truth (5): several people at *account* reading up in the last two weeks."""
         rng = self.rng
         for n, lead in enumerate(people[:5]):
-            for j in range(rng.randint(3, 4)):
-                at = self.now - timedelta(days=rng.uniform(0.5, 21), minutes=rng.randint(0, 59))
+            for j in range(rng.randint(3, 5)):
+                at = self.now - timedelta(days=rng.uniform(0.5, 14), minutes=rng.randint(0, 59))
                 if at <= lead.created_at:
                     continue
-                kind = rng.choice(("webinar_attended", "case_study_download", "content_download"))
+                kind = rng.choice(("webinar_attended", "case_study_download"))
                 self.activity(int(lead.id[2:]), 90 + 5 * n + j, lead, kind, at)
 
 
@@ -520,6 +520,7 @@ DEMO_SCORECARD: dict[str, Any] = {
         "sql_ready_requires_intent": True,
         # the card's company-level fit tops out at 25 (target industry + 500+ employees)
         "winnable_fit": 25,
+        "winnable_engagement": 100,
     },
     "rules": [
         {

@@ -695,6 +695,10 @@ class SQLiteAdapter:
         """The stored accounts among *ids*."""
         return {account.id: account for account in self._by_ids(Entity.ACCOUNT, "id", ids)}
 
+    def leads_at_accounts(self, account_ids: Iterable[str]) -> list[Lead]:
+        """Every stored lead at the accounts *account_ids* (the people an account rolls up)."""
+        return list(self._by_ids(Entity.LEAD, "account_id", account_ids))
+
     def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]:
         """Every stored activity of the leads *lead_ids*."""
         return list(self._by_ids(Entity.ACTIVITY, "lead_id", lead_ids))
