@@ -626,6 +626,9 @@ def _demo_summary(path: Path, data: Any, report: Any) -> dict[str, Any]:
         "rejected_then_bought_elsewhere": sum(
             1 for o in outcomes if o.kind.value == "competitor" and o.lead_id in rejected_ids
         ),
+        "rejected_then_bought_from_us": sum(
+            1 for o in outcomes if o.kind.value == "won" and o.lead_id in rejected_ids
+        ),
         "won": {"deals": len(won), "amount": str(sum((o.amount or 0) for o in won))},
         "sla_by_owner": adherence(evaluations, by=("owner",)),
         "sales_winnable_accounts": report.scores.get("sales_winnable_accounts", 0),
@@ -659,8 +662,8 @@ def _print_demo(out: Output, path: Path, summary: dict[str, Any], report: Any) -
     for code, n in summary["reject_reasons"].items():
         out.text(f"  {code:<22} {n:>6}")
     out.text(
-        f"  rejected leads that later bought from a competitor: "
-        f"{summary['rejected_then_bought_elsewhere']}"
+        f"  rejected leads that later bought: {summary['rejected_then_bought_from_us']} from us, "
+        f"{summary['rejected_then_bought_elsewhere']} from a competitor"
     )
     amount = f"{float(summary['won']['amount']):,.0f}"
     out.text(f"  won: {summary['won']['deals']} deals, {amount} USD")
