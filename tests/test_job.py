@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
 from leadflow.job import Job, _batches, run, scorecard_scorer
-from leadflow.model import Activity
+from leadflow.model import Activity, Lead
 from leadflow.ports import Entity, ScoreWrite, SLAWrite, Write
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -135,3 +135,101 @@ def test_job_settings_are_checked() -> None:
         job(calendar=None)
     with pytest.raises(ValueError, match="batch_size"):
         job(batch_size=0)
+
+
+@pytest.fixture
+def bigger() -> SQLiteAdapter:
+    """A store with enough leads that scoring hands some over (and finds winnable accounts)."""
+    data = generate(leads=800, seed=5)
+    adapter = SQLiteAdapter(":memory:")
+    for entity, items in [
+        (Entity.ACCOUNT, data.accounts),
+        (Entity.LEAD, data.leads),
+        (Entity.ACTIVITY, data.activities),
+        (Entity.TOUCH, data.touches),
+    ]:
+        adapter.upsert(entity, items)
+    assert all(r.ok for r in adapter.write([*data.rejections, *data.outcomes]))
+    return adapter
+
+
+def _handed_over_now(store: SQLiteAdapter) -> dict[str, Lead]:
+    """The leads the job moved to ``mql`` at ``NOW``."""
+    leads = store.leads_by_id(f"L-{i:05d}" for i in range(800))
+    return {
+        i: lead
+        for i, lead in leads.items()
+        if lead.stage == "mql" and lead.history[-1].at == NOW and lead.history[-1].by == "leadflow"
+    }
+
+
+def test_scoring_a_lead_to_mql_hands_it_off_and_starts_its_sla(bigger: SQLiteAdapter) -> None:
+    assert demo_policies()[0].trigger.kind.value == "handoff"
+    report = run(job(), bigger, cursors=bigger, history=bigger)
+    handed = _handed_over_now(bigger)
+    assert len(handed) >= 3, "the demo has leads that score over the MQL threshold"
+    assert report.recommendations["mql"] == len(handed)
+    assert {lead.handed_off_at for lead in handed.values()} == {NOW}
+    clocks = bigger.sla_clocks()
+    # The hand-off starts the first-touch clock in the same run (24 business hours: Thursday).
+    for i in handed:
+        assert clocks[i].state == "pending"
+        assert clocks[i].due_at is not None and NOW < clocks[i].due_at < NOW + timedelta(days=5)
+    again = run(job(), bigger, cursors=bigger, history=bigger)
+    assert again.applied == 0
+    assert {lead.handed_off_at for lead in _handed_over_now(bigger).values()} == {NOW}
+
+
+def test_without_a_handoff_stage_the_job_stamps_no_handoff(bigger: SQLiteAdapter) -> None:
+    run(job(handoff_stage=None), bigger, cursors=bigger, history=bigger)
+    handed = _handed_over_now(bigger)
+    assert len(handed) >= 3
+    assert all(lead.handed_off_at != NOW for lead in handed.values())
+    # (a recycled lead handed over again keeps its earlier, stale hand-off time)
+    fresh = {i for i, lead in handed.items() if lead.handed_off_at is None}
+    assert fresh
+    assert fresh.isdisjoint(bigger.sla_clocks()), "no hand-off, no clock"
+
+
+def test_leads_at_sales_winnable_accounts_are_recommended_so(bigger: SQLiteAdapter) -> None:
+    report = run(job(), bigger, cursors=bigger, history=bigger)
+    winnable = report.scores["sales_winnable_accounts"]
+    assert winnable >= 2, "the demo plants buying committees"
+    scores = bigger.current_scores()
+    leads = bigger.leads_by_id(scores)
+    flagged = {i for i, s in scores.items() if s.recommendation == "sales_winnable"}
+    assert len({leads[i].account_id for i in flagged}) == winnable
+    # Below the MQL threshold, yet handed to sales because of the account.
+    below = [i for i in flagged if scores[i].score < 50 and leads[i].history]
+    assert any(
+        leads[i].stage == "mql"
+        and leads[i].history[-1].note
+        and "sales_winnable" in (leads[i].history[-1].note or "")
+        for i in below
+    )
+
+
+def test_the_roll_up_sees_the_whole_account_on_an_incremental_run(bigger: SQLiteAdapter) -> None:
+    run(job(), bigger, cursors=bigger, history=bigger)
+    run(job(), bigger, cursors=bigger, history=bigger)  # reads back what the first one wrote
+    scores = bigger.current_scores()
+    lead_id = min(i for i, s in scores.items() if s.recommendation == "sales_winnable")
+    bigger.upsert(
+        Entity.ACTIVITY,
+        [
+            Activity(
+                id="ACT-x", lead_id=lead_id, kind="web_visit", occurred_at=NOW - timedelta(hours=1)
+            )
+        ],
+    )
+    report = run(job(), bigger, cursors=bigger, history=bigger)
+    assert report.read == {"activities": 1}
+    # Only the changed lead (and open SLA clocks) were judged, yet its account still rolls up.
+    assert report.judged < 200
+    assert bigger.current_scores()[lead_id].recommendation == "sales_winnable"
+
+
+def test_without_the_roll_up_no_lead_is_sales_winnable(bigger: SQLiteAdapter) -> None:
+    report = run(job(account_rollup=False), bigger, cursors=bigger, history=bigger)
+    assert report.scores["sales_winnable_accounts"] == 0
+    assert "sales_winnable" not in {s.recommendation for s in bigger.current_scores().values()}

@@ -57,4 +57,14 @@ def test_capabilities_to_dict() -> None:
         "max_batch": 100,
         "conflict_detection": True,
         "transactional_batches": False,
+        "handoff_time": False,
     }
+
+
+def test_a_stage_write_carries_an_optional_aware_handoff_time(t0: datetime) -> None:
+    change = StageChange(from_stage="inquiry", to_stage="mql", at=t0)
+    assert StageWrite(lead_id="L-1", change=change).handed_off_at is None
+    assert StageWrite(lead_id="L-1", change=change, handed_off_at=t0).handed_off_at == t0
+    with pytest.raises(ValidationError) as caught:
+        StageWrite(lead_id="L-1", change=change, handed_off_at=datetime(2026, 1, 1))
+    assert caught.value.field == "handed_off_at"

@@ -514,7 +514,8 @@ def _print_report(out: Output, report: Any) -> None:
     if report.scores:
         recs = ", ".join(f"{n} to {k}" for k, n in sorted(report.recommendations.items()))
         out.text(
-            f"  scored:    {report.scores.get('scored', 0)} leads; stage moves: {recs or 'none'}"
+            f"  scored:    {report.scores.get('scored', 0)} leads; stage moves: {recs or 'none'}; "
+            f"sales-winnable accounts: {report.scores.get('sales_winnable_accounts', 0)}"
         )
     if report.sla:
         out.text("  SLA:       " + ", ".join(f"{k} {v}" for k, v in sorted(report.sla.items())))
@@ -697,8 +698,12 @@ def _demo_summary(path: Path, data: Any, report: Any) -> dict[str, Any]:
         "rejected_then_bought_elsewhere": sum(
             1 for o in outcomes if o.kind.value == "competitor" and o.lead_id in rejected_ids
         ),
+        "rejected_then_bought_from_us": sum(
+            1 for o in outcomes if o.kind.value == "won" and o.lead_id in rejected_ids
+        ),
         "won": {"deals": len(won), "amount": str(sum((o.amount or 0) for o in won))},
         "sla_by_owner": adherence(evaluations, by=("owner",)),
+        "sales_winnable_accounts": report.scores.get("sales_winnable_accounts", 0),
         "top_scores": [
             {
                 "lead_id": s.lead_id,
@@ -729,14 +734,19 @@ def _print_demo(out: Output, path: Path, summary: dict[str, Any], report: Any) -
     for code, n in summary["reject_reasons"].items():
         out.text(f"  {code:<22} {n:>6}")
     out.text(
-        f"  rejected leads that later bought from a competitor: "
-        f"{summary['rejected_then_bought_elsewhere']}"
+        f"  rejected leads that later bought: {summary['rejected_then_bought_from_us']} from us, "
+        f"{summary['rejected_then_bought_elsewhere']} from a competitor"
     )
     amount = f"{float(summary['won']['amount']):,.0f}"
     out.text(f"  won: {summary['won']['deals']} deals, {amount} USD")
     out.text()
     out.text("SLA adherence by owner (first touch within 24 business hours, 3 attempts in 8 days):")
     _adherence_table(out, summary["sla_by_owner"], ("owner",))
+    out.text()
+    out.text(
+        f"Sales-winnable accounts: {summary['sales_winnable_accounts']} (target-fit accounts where "
+        "several people engage and engagement is not cooling; their leads go to sales now)"
+    )
     out.text()
     out.text("Top scored leads, with the scorecard's explanation:")
     for row in summary["top_scores"]:

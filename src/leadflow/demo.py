@@ -5,11 +5,27 @@ their stage histories, marketing activities, sales touches, and the rejections a
 record — for a fictional B2B software company over the 120 days before ``now``. Nothing is
 written anywhere; the CLI stores the result through an adapter.
 
-The data has the texture of the real fight: sources differ in quality (events and webinars
-convert, purchased lists and content syndication mostly do not), some reps follow leads up
-within the hour and some after days, sales rejects leads with reason codes (students, bad
-contact data, no budget, not ready), and some rejected leads later turn out to have bought from
-a competitor.
+The data plants **known truths** for the feedback report to find (``tests/test_demo_planted.py``
+checks that the public analytics recover each one):
+
+1. **Speed to lead.** A handed-off lead's chance to reach ``sql`` is its own base rate times
+   ``2 ** (-delay / PLANTED_HALF_LIFE_HOURS)``, the delay being the wall-clock hours from hand-off
+   to the first sales touch. Base rates do not depend on who answers, so
+   :func:`leadflow.analytics.response.estimate_half_life` recovers the half-life.
+2. **The scorecard predicts.** The base rate rises with fit (title, target industry, company size;
+   students, interns and free-mail addresses never convert) and with intent (leads that asked for
+   a demo, a trial or pricing convert more), and intent shows up as activities before the
+   hand-off, so :mod:`leadflow.analytics.validity` sees conversion rise across score bands and a
+   positive score slope. Won deals, too, come more often from better leads.
+3. **Reasons differ by source** (:data:`REASON_MIX`): purchased lists fail on contact data and
+   function, content syndication on students, trade shows on "not ready to buy" — and of the
+   trade-show leads rejected as not ready, half (:data:`PLANTED_TRADE_SHOW_REAL_BUYERS`) were real
+   buyers who came back within weeks to buy, from us or from a competitor (the seed study).
+4. **Reps differ in speed** (:data:`OWNERS`): some answer within the hour, some after days, so SLA
+   adherence differs by owner — and, through (1), so does their conversion.
+5. **Buying committees.** A few target accounts (:data:`PLANTED_SURGING_ACCOUNTS` of them) have
+   several people attending webinars and reading case studies in the last two weeks, none of whom has asked for
+   anything yet: the account roll-up calls them *sales-winnable*.
 
 >>> data = generate(leads=200, seed=3)
 >>> len(data.leads), len({a.id for a in data.accounts}) > 10
@@ -43,6 +59,10 @@ __all__ = [
     "DEMO_SCORECARD",
     "DEMO_SLA",
     "OWNERS",
+    "PLANTED_HALF_LIFE_HOURS",
+    "PLANTED_SURGING_ACCOUNTS",
+    "PLANTED_TRADE_SHOW_REAL_BUYERS",
+    "REASON_MIX",
     "DemoData",
     "demo_calendar",
     "demo_policies",
@@ -53,39 +73,64 @@ __all__ = [
 #: The instant the demo data is "as of" (fixed, so the demo is reproducible).
 DEMO_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
-#: Sales reps: id → (team, typical hours to first touch).
+#: Planted: a lead's chance to reach ``sql`` halves for every this many wall-clock hours sales
+#: waits before the first touch after hand-off.
+PLANTED_HALF_LIFE_HOURS = 36.0
+
+#: Planted: the share of trade-show leads rejected as ``not_ready_to_buy`` that later bought.
+PLANTED_TRADE_SHOW_REAL_BUYERS = 0.5
+
+#: Planted: how many target accounts show a buying committee engaging (1 per this many leads,
+#: at least one).
+PLANTED_SURGING_ACCOUNTS = 150
+
+#: Sales reps: id → (team, mean wall-clock hours to first touch after hand-off).
 OWNERS: dict[str, tuple[str, float]] = {
     "u-ana": ("east", 1.5),
-    "u-ben": ("east", 6.0),
-    "u-cho": ("east", 20.0),
-    "u-dev": ("west", 2.0),
-    "u-eli": ("west", 40.0),
-    "u-fay": ("west", 4.0),
+    "u-ben": ("east", 8.0),
+    "u-cho": ("east", 24.0),
+    "u-dev": ("west", 3.0),
+    "u-eli": ("west", 60.0),
+    "u-fay": ("west", 5.0),
 }
 
-# source → (quality 0..1, campaigns)
-_SOURCES: dict[str, tuple[float, tuple[str, ...]]] = {
-    "webinar": (0.70, ("wb-pipeline-q1", "wb-security-101")),
-    "event": (0.65, ("ev-saastr", "ev-berlin-summit")),
-    "partner": (0.60, ("pt-referrals",)),
-    "organic": (0.50, ("seo-blog", "seo-docs")),
-    "paid_search": (0.40, ("ppc-brand", "ppc-generic")),
-    "content_syndication": (0.25, ("cs-whitepaper",)),
-    "purchased_list": (0.10, ("list-q4",)),
+# source → (typical intent 0..1, campaigns, weight)
+_SOURCES: dict[str, tuple[float, tuple[str, ...], int]] = {
+    "webinar": (0.55, ("wb-pipeline-q1", "wb-security-101"), 18),
+    "trade_show": (0.15, ("ts-saastr", "ts-berlin-summit"), 14),
+    "partner": (0.60, ("pt-referrals",), 6),
+    "organic": (0.45, ("seo-blog", "seo-docs"), 20),
+    "paid_search": (0.40, ("ppc-brand", "ppc-generic"), 20),
+    "content_syndication": (0.10, ("cs-whitepaper",), 14),
+    "purchased_list": (0.05, ("list-q4",), 8),
 }
-_SOURCE_WEIGHTS = (18, 12, 6, 20, 22, 14, 8)
-_INDUSTRIES = ("software", "finance", "manufacturing", "healthcare", "retail", "education")
+#: Trade shows happen on a day: campaign → days before ``now`` (badge scans arrive over 2 days).
+_TRADE_SHOWS = {"ts-saastr": 104.0, "ts-berlin-summit": 68.0}
+
+#: Planted: why sales turns down a handed-off lead that did not convert, by source (weights).
+#: Students, interns and bad contact data are decided by the lead itself before this mix.
+REASON_MIX: dict[str, tuple[tuple[str, int], ...]] = {
+    "webinar": (("not_ready_to_buy", 4), ("no_budget", 3), ("wrong_function", 2), ("no_need", 2)),
+    "trade_show": (("not_ready_to_buy", 12), ("no_budget", 2), ("wrong_function", 1)),
+    "partner": (("no_budget", 4), ("existing_customer", 3), ("not_ready_to_buy", 2)),
+    "organic": (("no_need", 3), ("not_ready_to_buy", 3), ("too_junior", 2), ("no_budget", 2)),
+    "paid_search": (("no_need", 4), ("too_junior", 3), ("no_budget", 3), ("not_ready_to_buy", 2)),
+    "content_syndication": (("wrong_function", 5), ("too_junior", 4), ("no_need", 3)),
+    "purchased_list": (("wrong_function", 5), ("outside_target_market", 4), ("no_need", 2)),
+}
+_TARGET_INDUSTRIES = ("software", "finance", "manufacturing", "healthcare")
+_INDUSTRIES = (*_TARGET_INDUSTRIES, "retail", "education")
 _COUNTRIES = ("US", "US", "US", "DE", "GB", "FR", "NL")
 _TITLES = (
     ("VP Engineering", 0.9),
     ("CTO", 0.95),
     ("Head of IT", 0.8),
     ("Director of Operations", 0.7),
-    ("IT Manager", 0.6),
-    ("Software Engineer", 0.35),
-    ("Marketing Coordinator", 0.2),
-    ("Student", 0.02),
-    ("Intern", 0.05),
+    ("IT Manager", 0.5),
+    ("Software Engineer", 0.3),
+    ("Marketing Coordinator", 0.15),
+    ("Student", 0.0),
+    ("Intern", 0.0),
 )
 _FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Radia", "Linus", "Margaret", "Tim")
 _LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Perlman", "Hamilton")
@@ -111,7 +156,7 @@ class DemoData:
 def _accounts(rng: random.Random, count: int, now: datetime) -> list[Account]:
     out = []
     for i in range(count):
-        employees = int(min(200_000, rng.lognormvariate(5.0, 1.6))) + 5
+        employees = int(min(200_000, rng.lognormvariate(5.5, 1.6))) + 5
         out.append(
             Account(
                 id=f"A-{i:04d}",
@@ -128,6 +173,16 @@ def _accounts(rng: random.Random, count: int, now: datetime) -> list[Account]:
     return out
 
 
+@attrs.frozen(kw_only=True)
+class _Person:
+    """A lead and the hidden truths about it the generator plants."""
+
+    lead: Lead
+    fit: float  # 0..1: title, target industry, company size
+    intent: float  # 0..1: how close to buying
+    unreachable: bool  # a free-mail address that bounces
+
+
 @attrs.define
 class _Builder:
     """Accumulates the generated records; one method per stage of a lead's life."""
@@ -140,17 +195,29 @@ class _Builder:
     rejections: list[RejectionWrite] = attrs.Factory(list)
     outcomes: list[OutcomeWrite] = attrs.Factory(list)
 
-    def person(self, i: int, account: Account) -> tuple[Lead, float, bool]:
-        """A new lead at *account*, its hidden quality, and whether it used a free-mail address."""
+    def person(self, i: int, account: Account) -> _Person:
+        """A new lead at *account*, with its hidden fit and intent."""
         rng = self.rng
-        source = rng.choices(tuple(_SOURCES), weights=_SOURCE_WEIGHTS)[0]
-        source_quality, campaigns = _SOURCES[source]
+        source = rng.choices(tuple(_SOURCES), weights=[w for _, _, w in _SOURCES.values()])[0]
+        typical_intent, campaigns, _ = _SOURCES[source]
+        campaign = rng.choice(campaigns)
         title, title_fit = rng.choice(_TITLES)
-        created = self.now - timedelta(days=rng.uniform(0.2, 120), minutes=rng.randint(0, 59))
+        if campaign in _TRADE_SHOWS:
+            days = _TRADE_SHOWS[campaign] - rng.uniform(0, 2)
+        else:
+            days = rng.uniform(0.2, 120)
+        created = self.now - timedelta(days=days, minutes=rng.randint(0, 59))
         personal = rng.random() < 0.12
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         domain = rng.choice(("gmail.com", "outlook.com")) if personal else account.domain
-        quality = max(0.0, min(1.0, 0.45 * source_quality + 0.45 * title_fit + rng.gauss(0, 0.12)))
+        fit = (
+            0.55 * title_fit
+            + 0.25 * (account.industry in _TARGET_INDUSTRIES)
+            + 0.20 * ((account.employees or 0) >= 500)
+        )
+        if title_fit == 0.0:
+            fit = 0.0
+        intent = max(0.0, min(1.0, typical_intent + rng.gauss(0, 0.2)))
         lead = Lead(
             id=f"L-{i:05d}",
             created_at=created,
@@ -164,39 +231,55 @@ class _Builder:
             employees=account.employees,
             country=account.country,
             source=source,
-            campaign=rng.choice(campaigns),
+            campaign=campaign,
             owner_id=account.owner_id or "u-ana",
             account_id=account.id,
         )
-        return lead, quality, personal
+        return _Person(
+            lead=lead, fit=fit, intent=intent, unreachable=personal and rng.random() < 0.5
+        )
 
-    def engage(self, i: int, lead: Lead, quality: float) -> None:
-        """Marketing activity: more, and more intent, from better leads."""
+    def engage(self, i: int, who: _Person, start: datetime, end: datetime, first: int) -> int:
+        """Marketing activity between *start* and *end*: more, and more intent, from leads
+        closer to buying. Returns the next free activity number."""
         rng = self.rng
-        count = rng.randint(0, 3) + int(quality * rng.randint(2, 10))
-        for j in range(count):
+        lead = who.lead
+        count = 1 + int(who.intent * rng.uniform(2, 8))
+        if lead.campaign in _TRADE_SHOWS:
+            count = max(1, count - 1)
+        j = first
+        for _ in range(count):
             roll = rng.random()
             kinds = (
                 _HIGH_INTENT
-                if roll < quality * 0.35
+                if roll < who.intent * 0.45
                 else _MID_INTENT
                 if roll < 0.55
                 else _LOW_INTENT
             )
-            at = lead.created_at + timedelta(hours=rng.uniform(0, 24 * 30))
+            at = start + (end - start) * rng.random()
             if at >= self.now:
                 continue
-            self.activities.append(
-                Activity(
-                    id=f"ACT-{i:05d}-{j:02d}",
-                    lead_id=lead.id,
-                    kind=rng.choice(kinds),
-                    occurred_at=at,
-                    account_id=lead.account_id,
-                    channel=rng.choice(("web", "email", "event")),
-                    campaign=lead.campaign,
-                )
+            self.activity(i, j, lead, rng.choice(kinds), at)
+            j += 1
+        if lead.campaign in _TRADE_SHOWS:
+            self.activity(i, j, lead, "event_attended", lead.created_at)
+            j += 1
+        return j
+
+    def activity(self, i: int, j: int, lead: Lead, kind: str, at: datetime) -> None:
+        """Record one marketing activity."""
+        self.activities.append(
+            Activity(
+                id=f"ACT-{i:05d}-{j:02d}",
+                lead_id=lead.id,
+                kind=kind,
+                occurred_at=at,
+                account_id=lead.account_id,
+                channel="event" if kind == "event_attended" else self.rng.choice(("web", "email")),
+                campaign=lead.campaign,
             )
+        )
 
     def follow_up(self, i: int, lead: Lead, handoff: datetime) -> tuple[datetime, bool, bool]:
         """Sales' touches after the hand-off, each rep at their own pace: the first touch's
@@ -204,7 +287,7 @@ class _Builder:
         rng = self.rng
         owner = lead.owner_id or "u-ana"
         first_touch = handoff + timedelta(hours=rng.expovariate(1 / OWNERS[owner][1]))
-        attempts = rng.choice((1, 1, 2, 3, 3, 4))
+        attempts = rng.choice((1, 2, 3, 3, 4))
         connected = touched = False
         at = first_touch
         for k in range(attempts):
@@ -230,7 +313,7 @@ class _Builder:
         return first_touch, connected, touched
 
     def turn_down(self, lead: Lead, code: str, decided: datetime) -> None:
-        """Sales rejects *lead* with *code*; some recycled leads later buy elsewhere."""
+        """Sales rejects *lead* with *code*; trade-show leads "not ready" often buy later."""
         rng = self.rng
         owner = lead.owner_id or "u-ana"
         if lead.stage == "mql" and rng.random() < 0.5:
@@ -238,36 +321,45 @@ class _Builder:
         self.leads.append(lead)
         moved, rejection = reject(lead, code, at=decided, by=owner)
         self.rejections.append(RejectionWrite(rejection=rejection, change=moved.history[-1]))
-        if code in ("not_ready_to_buy", "no_budget") and rng.random() < 0.2:
-            later = decided + timedelta(days=rng.uniform(20, 90))
-            if later < self.now:
-                self.outcomes.append(
-                    OutcomeWrite(
-                        outcome=Outcome(
-                            lead_id=lead.id,
-                            kind="competitor",
-                            at=later,
-                            competitor=rng.choice(_COMPETITORS),
-                            recorded_by=owner,
-                        )
-                    )
+        if code not in ("not_ready_to_buy", "no_budget"):
+            return
+        share = PLANTED_TRADE_SHOW_REAL_BUYERS if lead.source == "trade_show" else 0.08
+        if rng.random() >= share:
+            return
+        later = decided + timedelta(days=rng.uniform(14, 50))
+        if later >= self.now:
+            return
+        ours = lead.source == "trade_show" and rng.random() < 0.4
+        self.outcomes.append(
+            OutcomeWrite(
+                outcome=Outcome(
+                    lead_id=lead.id,
+                    kind="won" if ours else "competitor",
+                    at=later,
+                    amount=Decimal(rng.randrange(12_000, 120_000, 500)) if ours else None,
+                    currency="USD" if ours else None,
+                    competitor=None if ours else rng.choice(_COMPETITORS),
+                    recorded_by=owner,
                 )
+            )
+        )
 
-    def work(self, i: int, lead: Lead, decided: datetime) -> None:
-        """Sales accepts *lead* and works it towards an opportunity, sometimes to a close."""
+    def work(self, i: int, lead: Lead, decided: datetime, base: float) -> None:
+        """Sales accepts *lead*, qualifies it (``sql``) and works it, sometimes to a close;
+        better leads (*base*) win more often."""
         rng = self.rng
         owner = lead.owner_id or "u-ana"
         lead = transition(lead, "sal", at=decided, by=owner)
-        step = decided
-        for stage in ("sql", "opportunity"):
-            step += timedelta(days=rng.uniform(2, 15))
-            if step >= self.now or rng.random() > 0.75:
-                break
-            lead = transition(lead, stage, at=step, by=owner)
+        step = decided + timedelta(days=rng.uniform(1, 5))
+        if step < self.now:
+            lead = transition(lead, "sql", at=step, by=owner)
+            step += timedelta(days=rng.uniform(2, 10))
+            if step < self.now and rng.random() < 0.8:
+                lead = transition(lead, "opportunity", at=step, by=owner)
         if lead.stage == "opportunity":
             closed = step + timedelta(days=rng.uniform(10, 40))
             if closed < self.now:
-                won = rng.random() < 0.45
+                won = rng.random() < min(0.9, max(0.05, 2.0 * base - 0.75))
                 lead = transition(lead, "won" if won else "lost", at=closed, by=owner)
                 amount = Decimal(rng.randrange(12_000, 180_000, 500))
                 self.outcomes.append(
@@ -289,32 +381,52 @@ class _Builder:
     def live(self, i: int, account: Account) -> None:
         """One lead's whole story up to ``now``."""
         rng = self.rng
-        lead, quality, personal = self.person(i, account)
-        self.engage(i, lead, quality)
-        if quality + rng.gauss(0, 0.1) < 0.5:
-            self.leads.append(lead)
-            return
+        who = self.person(i, account)
+        lead = who.lead
         handoff = lead.created_at + timedelta(hours=rng.uniform(2, 72))
-        if handoff >= self.now:
+        # Marketing hands over engaged, fitting leads, and every trade-show badge scan.
+        ready = 0.5 * who.fit + 0.5 * who.intent + rng.gauss(0, 0.1) >= 0.4
+        if handoff >= self.now or not (ready or lead.source == "trade_show"):
+            self.engage(i, who, lead.created_at, lead.created_at + timedelta(days=30), 0)
             self.leads.append(lead)
             return
+        self.engage(i, who, lead.created_at, handoff, 0)
         lead = attrs.evolve(lead, handed_off_at=handoff)
         lead = transition(lead, "mql", at=handoff, by="marketing-automation")
         first_touch, connected, touched = self.follow_up(i, lead, handoff)
-        decided = first_touch + timedelta(days=rng.uniform(1, 6))
+        decided = first_touch + timedelta(days=rng.uniform(1, 4))
         if decided >= self.now or not touched:
             self.leads.append(lead)
             return
-        bad_contact = personal and rng.random() < 0.5
-        if lead.title in ("Student", "Intern"):
+        # Planted truths (1) and (2): base rate from fit and intent, halved per half-life.
+        base = (
+            0.0 if who.unreachable or who.fit == 0.0 else 0.05 + 0.45 * who.fit + 0.45 * who.intent
+        )
+        delay = (first_touch - handoff) / timedelta(hours=1)
+        if rng.random() < base * 2 ** (-delay / PLANTED_HALF_LIFE_HOURS):
+            self.work(i, lead, decided, base)
+        elif lead.title in ("Student", "Intern"):
             self.turn_down(lead, "student", decided)
-        elif bad_contact:
+        elif who.unreachable:
             self.turn_down(lead, "bad_contact_data", decided)
-        elif quality < 0.45 or not connected:
-            code = rng.choice(("not_ready_to_buy", "no_budget", "wrong_function", "no_response"))
-            self.turn_down(lead, code, decided)
+        elif not connected and rng.random() < 0.5:
+            self.turn_down(lead, "no_response", decided)
+        elif rng.random() < 0.85:
+            codes, weights = zip(*REASON_MIX[lead.source or "organic"], strict=True)
+            self.turn_down(lead, rng.choices(codes, weights=weights)[0], decided)
         else:
-            self.work(i, lead, decided)
+            self.leads.append(transition(lead, "sal", at=decided, by=lead.owner_id))
+
+    def committee(self, account: Account, people: list[Lead]) -> None:
+        """Planted truth (5): several people at *account* reading up in the last two weeks."""
+        rng = self.rng
+        for n, lead in enumerate(people[:5]):
+            for j in range(rng.randint(3, 5)):
+                at = self.now - timedelta(days=rng.uniform(0.5, 14), minutes=rng.randint(0, 59))
+                if at <= lead.created_at:
+                    continue
+                kind = rng.choice(("webinar_attended", "case_study_download"))
+                self.activity(int(lead.id[2:]), 90 + 5 * n + j, lead, kind, at)
 
 
 def generate(*, leads: int = 3000, seed: int = 7, now: datetime = DEMO_NOW) -> DemoData:
@@ -327,6 +439,21 @@ def generate(*, leads: int = 3000, seed: int = 7, now: datetime = DEMO_NOW) -> D
     builder = _Builder(rng=rng, now=now)
     for i in range(leads):
         builder.live(i, rng.choice(accounts))
+    people: dict[str, list[Lead]] = {}
+    for lead in builder.leads:
+        if lead.stage in ("inquiry", "recycled") and lead.account_id is not None:
+            people.setdefault(lead.account_id, []).append(lead)
+    targets = [
+        a
+        for a in accounts
+        if a.industry in _TARGET_INDUSTRIES
+        and (a.employees or 0) >= 500
+        and len(people.get(a.id, ())) >= 3
+    ]
+    for account in rng.sample(
+        targets, min(len(targets), max(1, leads // PLANTED_SURGING_ACCOUNTS))
+    ):
+        builder.committee(account, people[account.id])
     return DemoData(
         now=now,
         accounts=tuple(accounts),
@@ -338,13 +465,15 @@ def generate(*, leads: int = 3000, seed: int = 7, now: datetime = DEMO_NOW) -> D
     )
 
 
-#: The demo's SLA, as data (the same cadence as ``examples/sla.toml``): first touch within 24
-#: business hours of hand-off, three attempts within eight business days, then back to nurture.
+#: The demo's SLA, as data (the same trigger and cadence as ``examples/sla.toml``): first touch
+#: within 24 business hours of the hand-off to sales (``Lead.handed_off_at``, which ``leadflow run``
+#: stamps when scoring moves a lead to ``mql``), three attempts within eight business days, then
+#: back to nurture.
 DEMO_SLA: dict[str, Any] = {
     "policies": [
         {
             "name": "handoff_follow_up",
-            "trigger": {"stage_entered": "mql"},
+            "trigger": "handoff",
             "steps": [
                 {
                     "name": "first_touch",
@@ -385,7 +514,14 @@ DEMO_SCORECARD: dict[str, Any] = {
     "name": "demo",
     "description": "VP+ at a mid-size or larger company in a target industry, weighted by intent.",
     "half_life_days": 30,
-    "thresholds": {"mql": 50, "sql_ready": 80, "sql_ready_requires_intent": True},
+    "thresholds": {
+        "mql": 50,
+        "sql_ready": 80,
+        "sql_ready_requires_intent": True,
+        # the card's company-level fit tops out at 25 (target industry + 500+ employees)
+        "winnable_fit": 25,
+        "winnable_engagement": 100,
+    },
     "rules": [
         {
             "id": "vp_or_above",

@@ -64,6 +64,7 @@ from leadflow.ports import (
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
 
 __all__ = [
+    "Contacts",
     "CursorStore",
     "History",
     "Job",
@@ -90,6 +91,8 @@ class History(Protocol):
 
     def accounts_by_id(self, ids: Iterable[str]) -> dict[str, Account]: ...
 
+    def leads_at_accounts(self, account_ids: Iterable[str]) -> list[Lead]: ...
+
     def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]: ...
 
     def touches_for(self, lead_ids: Iterable[str]) -> list[Touch]: ...
@@ -100,7 +103,8 @@ class History(Protocol):
 @attrs.frozen(kw_only=True)
 class ScoreDecision:
     """A scorer's verdict on one lead: the score, its one-line explanation, the
-    recommendation, and the stage to move the lead to (``None`` to leave it) with a note."""
+    recommendation, and the stage to move the lead to (``None`` to leave it) with a note;
+    ``sales_winnable`` says whether the account roll-up found the lead's account winnable."""
 
     lead_id: str
     score: float
@@ -108,18 +112,32 @@ class ScoreDecision:
     recommendation: str | None = None
     stage: str | None = None
     note: str | None = None
+    sales_winnable: bool = False
 
 
-#: Scores many leads at ``now``: ``scorer(leads, activities, accounts, now=...)``.
+#: Contacts per account: ``account id -> [(lead, its activities), ...]`` for every person at it.
+Contacts = Mapping[str, Sequence[tuple[Lead, Sequence[Activity]]]]
+
+#: Scores many leads at ``now``: ``scorer(leads, activities, accounts, now=..., contacts=...)``.
+#: ``contacts`` (:data:`Contacts`) is passed when the job rolls accounts up
+#: (``Job.account_rollup``); a scorer that does no roll-up needs ``account_rollup=False``.
 Scorer = Callable[..., list[ScoreDecision]]
 
 
 def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring") -> Scorer:
     """A :data:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
-    :func:`leadflow.rules.scoring.score_many` and moves leads with
+    :func:`leadflow.rules.scoring.score_many`, rolls each account's *contacts* up with
+    :func:`leadflow.rules.scoring.score_account`, and moves leads with
     :func:`leadflow.rules.scoring.apply_recommendation` (never demoting, never skipping sales'
-    acceptance)."""
-    from leadflow.rules.scoring import apply_recommendation, score_many
+    acceptance). A lead at a *sales-winnable* account is recommended ``sales_winnable`` (unless
+    it is SQL-ready) and handed to sales like an MQL, even below the MQL threshold."""
+    from leadflow.rules.scoring import (
+        AccountScore,
+        apply_recommendation,
+        recommend,
+        score_account,
+        score_many,
+    )
 
     def score(
         leads: Sequence[Lead],
@@ -127,17 +145,29 @@ def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "
         accounts: Mapping[str, Account],
         *,
         now: datetime,
+        contacts: Contacts | None = None,
     ) -> list[ScoreDecision]:
         by_lead: dict[str, list[Activity]] = {}
         for activity in activities:
             by_lead.setdefault(activity.lead_id, []).append(activity)
         pairs = ((lead, by_lead.get(lead.id, [])) for lead in leads)
         lookup = {lead.id: lead for lead in leads}
+        rollups: dict[str, AccountScore] = {}
+        for account_id, people in (contacts or {}).items():
+            account = accounts.get(account_id)
+            if account is not None and people:
+                try:
+                    rollups[account_id] = score_account(card, account, people, as_of=now)
+                except LeadflowError:
+                    continue  # e.g. a contact filed under another account: no roll-up
         decisions = []
         for result in score_many(card, pairs, as_of=now, accounts=accounts):
             lead = lookup[result.lead_id]
+            rollup = rollups.get(lead.account_id) if lead.account_id is not None else None
             try:
-                moved = apply_recommendation(lead, result, at=now, by=by, lifecycle=lifecycle)
+                moved = apply_recommendation(
+                    lead, result, at=now, by=by, lifecycle=lifecycle, account_score=rollup
+                )
             except LeadflowError:
                 moved = lead  # e.g. a history dated after now: score it, leave the stage
             changed = moved.stage != lead.stage
@@ -146,9 +176,10 @@ def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "
                     lead_id=lead.id,
                     score=round(result.total, 2),
                     summary=result.explain()[:500],
-                    recommendation=result.recommendation.value,
+                    recommendation=recommend(result, rollup).value,
                     stage=moved.stage if changed else None,
                     note=moved.history[-1].note if changed else None,
+                    sales_winnable=rollup is not None and rollup.sales_winnable,
                 )
             )
         return decisions
@@ -163,6 +194,15 @@ class Job:
     ``policies`` are :class:`leadflow.rules.sla.SLAPolicy` values and ``calendar`` a
     business calendar or a chooser per lead; with no policies the SLA step is skipped, and with
     no ``scorer`` the scoring step is.
+
+    With ``account_rollup`` (the default) the scorer also gets every person at the judged
+    leads' accounts (``contacts=``, from ``History.leads_at_accounts``), so an account's
+    roll-up sees its whole buying committee, not only the leads that changed since last run.
+
+    ``handoff_stage`` is the stage whose entry by scoring hands a lead to sales: the job stamps
+    ``handed_off_at = now`` on that stage write (:attr:`leadflow.ports.StageWrite.handed_off_at`)
+    and on the lead its SLA policies judge in the same run, so a ``handoff`` trigger starts
+    there. ``None`` stamps nothing.
     """
 
     name: str
@@ -175,6 +215,8 @@ class Job:
     batch_size: int = 500
     dry_run: bool = False
     by: str = "leadflow"
+    handoff_stage: str | None = "mql"
+    account_rollup: bool = True
 
     def __attrs_post_init__(self) -> None:
         if self.policies and self.calendar is None:
@@ -297,22 +339,49 @@ _PLURAL = {
 }
 
 
+def _contacts(history: History, leads: Sequence[Lead], activities: Sequence[Activity]) -> Contacts:
+    """Everyone at the accounts of *leads*, with their activities (the judged leads as judged)."""
+    account_ids = {lead.account_id for lead in leads if lead.account_id is not None}
+    if not account_ids:
+        return {}
+    known = {lead.id: lead for lead in leads}
+    people = [known.get(p.id, p) for p in history.leads_at_accounts(account_ids)]
+    by_lead: dict[str, list[Activity]] = {}
+    missing = [p.id for p in people if p.id not in known]
+    for activity in [*activities, *history.activities_for(missing)]:
+        by_lead.setdefault(activity.lead_id, []).append(activity)
+    out: dict[str, list[tuple[Lead, Sequence[Activity]]]] = {}
+    for person in people:
+        if person.account_id is not None:
+            out.setdefault(person.account_id, []).append((person, by_lead.get(person.id, [])))
+    return out
+
+
 def _score_writes(
     job: Job,
+    history: History,
     leads: Sequence[Lead],
     activities: Sequence[Activity],
     accounts: Mapping[str, Account],
+    *,
     versions: Mapping[str, str],
-) -> tuple[list[Write], dict[str, Lead], Counter[str]]:
-    """Score writes and the stage moves scoring recommends; the moved leads by id."""
+) -> tuple[list[Write], dict[str, Lead], Counter[str], set[str]]:
+    """Score writes and the stage moves scoring recommends; the moved leads by id; the
+    sales-winnable accounts."""
     writes: list[Write] = []
     moved: dict[str, Lead] = {}
     moves: Counter[str] = Counter()
+    winnable: set[str] = set()
     if job.scorer is None or not leads:
-        return writes, moved, moves
+        return writes, moved, moves, winnable
     by_id = {lead.id: lead for lead in leads}
-    for decision in job.scorer(leads, activities, accounts, now=job.now):
+    extra: dict[str, Any] = {}
+    if job.account_rollup:
+        extra["contacts"] = _contacts(history, leads, activities)
+    for decision in job.scorer(leads, activities, accounts, now=job.now, **extra):
         lead = by_id[decision.lead_id]
+        if decision.sales_winnable and lead.account_id is not None:
+            winnable.add(lead.account_id)
         version = versions.get(lead.id)
         writes.append(
             ScoreWrite(
@@ -336,12 +405,20 @@ def _score_writes(
             )
         except LeadflowError:
             continue  # e.g. the lead's last change is later than now: leave the stage
+        handoff = job.now if decision.stage == job.handoff_stage else None
+        if handoff is not None:
+            after = attrs.evolve(after, handed_off_at=handoff)
         moved[lead.id] = after
         moves[decision.stage] += 1
         writes.append(
-            StageWrite(lead_id=lead.id, change=after.history[-1], expected_version=version)
+            StageWrite(
+                lead_id=lead.id,
+                change=after.history[-1],
+                expected_version=version,
+                handed_off_at=handoff,
+            )
         )
-    return writes, moved, moves
+    return writes, moved, moves, winnable
 
 
 def _sla_writes(
@@ -457,7 +534,9 @@ def run(
     accounts = history.accounts_by_id({lead.account_id for lead in leads if lead.account_id})
     tick("judging leads", len(leads))
 
-    writes, moved, moves = _score_writes(job, leads, activities, accounts, found.versions)
+    writes, moved, moves, winnable = _score_writes(
+        job, history, leads, activities, accounts, versions=found.versions
+    )
     current = [moved.get(lead.id, lead) for lead in leads]
     sla_writes, sla_states = _sla_writes(job, current, touches, activities, found.versions)
     writes += sla_writes
@@ -487,7 +566,11 @@ def run(
         now=job.now,
         read=dict(found.read),
         judged=len(leads),
-        scores={"scored": scored} if job.scorer is not None else {},
+        scores=(
+            {"scored": scored, "sales_winnable_accounts": len(winnable)}
+            if job.scorer is not None
+            else {}
+        ),
         recommendations=dict(moves),
         sla=dict(sla_states),
         writes={k: dict(v) for k, v in sorted(by_kind.items())},

@@ -152,11 +152,18 @@ class ScoreWrite:
 
 @attrs.frozen(kw_only=True)
 class StageWrite:
-    """Record a stage change (the lead's new stage and the history entry)."""
+    """Record a stage change (the lead's new stage and the history entry).
+
+    ``handed_off_at``, when set, is the instant the change hands the lead to sales (scoring
+    moving it to ``mql``): the start of its SLA clock, to be stored as ``Lead.handed_off_at``.
+    Adapters whose :class:`Capabilities` say ``handoff_time`` store it; others apply the stage
+    change and ignore it.
+    """
 
     lead_id: str = attrs.field(validator=v.non_empty)
     change: StageChange
     expected_version: str | None = None
+    handed_off_at: datetime | None = attrs.field(default=None, validator=v.optional_aware)
     kind: WriteKind = attrs.field(default=WriteKind.STAGE, init=False)
 
 
@@ -246,7 +253,8 @@ class Capabilities:
     """What an adapter can do, and its limits.
 
     ``max_batch`` is the most records the system accepts in one call; adapters split larger
-    batches themselves, callers may use it to size their work.
+    batches themselves, callers may use it to size their work. ``handoff_time`` says whether the
+    adapter stores :attr:`StageWrite.handed_off_at` (the hand-off an SLA starts from).
     """
 
     reads: frozenset[Entity] = attrs.field(converter=_entities)
@@ -254,6 +262,7 @@ class Capabilities:
     max_batch: int = 200
     conflict_detection: bool = True
     transactional_batches: bool = False
+    handoff_time: bool = False
 
     def can_read(self, entity: Entity) -> bool:
         """Whether the adapter reads *entity*."""
@@ -271,6 +280,7 @@ class Capabilities:
             "max_batch": self.max_batch,
             "conflict_detection": self.conflict_detection,
             "transactional_batches": self.transactional_batches,
+            "handoff_time": self.handoff_time,
         }
 
 

@@ -334,3 +334,25 @@ def test_mirroring_keeps_the_stage_history_a_crm_does_not_have(path: Path) -> No
         store.mirror(Entity.LEAD, [Lead(id=lead.id, created_at=lead.created_at, stage="sal")])
         now = store.leads_by_id([lead.id])[lead.id]
         assert (now.stage, now.history) == ("sal", ())
+
+
+def test_a_stage_write_stores_the_handoff_and_mirroring_keeps_it(path: Path) -> None:
+    handoff = T0 + timedelta(hours=1)
+    with SQLiteAdapter(path) as store:
+        assert store.capabilities.handoff_time
+        [lead] = store.upsert(Entity.LEAD, sample_leads(1))
+        moved = transition(lead, "mql", at=handoff, by="scoring")
+        write = StageWrite(lead_id=lead.id, change=moved.history[-1], handed_off_at=handoff)
+        assert [r.status.value for r in store.write([write])] == ["applied"]
+        assert [r.status.value for r in store.write([write])] == ["unchanged"]
+        assert store.leads_by_id([lead.id])[lead.id].handed_off_at == handoff
+        # A CRM that has no hand-off field sends none back: the stored one is kept...
+        store.mirror(Entity.LEAD, [Lead(id=lead.id, created_at=lead.created_at, stage="mql")])
+        assert store.leads_by_id([lead.id])[lead.id].handed_off_at == handoff
+        # ...and one that has a hand-off field wins.
+        later = handoff + timedelta(days=2)
+        store.mirror(
+            Entity.LEAD,
+            [Lead(id=lead.id, created_at=lead.created_at, stage="mql", handed_off_at=later)],
+        )
+        assert store.leads_by_id([lead.id])[lead.id].handed_off_at == later

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,8 @@ def test_demo_prints_a_useful_summary(tmp_path: Path, capsys: pytest.CaptureFixt
     ):
         assert heading in out
     assert "300 leads" in out
+    winnable = re.search(r"^Sales-winnable accounts: (\d+) ", out, re.MULTILINE)
+    assert winnable is not None and int(winnable.group(1)) >= 1, out
     assert err == "", "no progress output when stderr is not a terminal"
     with SQLiteAdapter(store) as opened:
         counts = opened.counts()

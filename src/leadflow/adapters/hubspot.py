@@ -374,6 +374,10 @@ class HubSpotAdapter:
     once and cached, because each attribute access in hubspot-api-client builds a new client and
     connection pool. Every call passes ``timeout`` as ``_request_timeout`` and goes through
     *retry*; ``sleep`` is injectable so tests do not wait.
+
+    No contact property holds the hand-off time, so a
+    :attr:`~leadflow.ports.StageWrite.handed_off_at` is not written (``capabilities.handoff_time``
+    is false): the stage change is, and the job's record in the embedded store keeps the hand-off.
     """
 
     name = "hubspot"

@@ -351,6 +351,10 @@ class SalesforceAdapter:
 
     ``connect`` returns a logged-in client; ``can_relogin`` says whether calling it again yields
     a fresh session (credentials in the configuration) or just the same expired token.
+
+    The default mapping has no Lead field for the hand-off time, so a
+    :attr:`~leadflow.ports.StageWrite.handed_off_at` is not written (``capabilities.handoff_time``
+    is false): the stage change is, and the job's record in the embedded store keeps the hand-off.
     """
 
     name: ClassVar[str] = "salesforce"

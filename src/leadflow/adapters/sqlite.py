@@ -258,6 +258,7 @@ class SQLiteAdapter:
         max_batch=10_000,
         conflict_detection=True,
         transactional_batches=True,
+        handoff_time=True,
     )
 
     def __init__(
@@ -377,7 +378,9 @@ class SQLiteAdapter:
         """:meth:`upsert` records read from another system, keeping what only the store knows.
 
         CRMs do not keep a lead's stage history; when an incoming lead carries none and is
-        still in the stage the stored history ends in, the stored history is kept.
+        still in the stage the stored history ends in, the stored history is kept. Nor do they
+        all keep the hand-off time: an incoming lead without ``handed_off_at`` keeps the stored
+        one (which the job recorded with the stage change that handed it over).
         """
         entity = Entity(entity)
         stored = list(items)
@@ -391,7 +394,28 @@ class SQLiteAdapter:
                 else lead
                 for lead in stored
             ]
+            handoffs = self._handoffs([lead.id for lead in stored if lead.handed_off_at is None])
+            stored = [
+                attrs.evolve(lead, handed_off_at=handoffs[lead.id])
+                if lead.handed_off_at is None and lead.id in handoffs
+                else lead
+                for lead in stored
+            ]
         return self.upsert(entity, stored)
+
+    def _handoffs(self, ids: Sequence[str]) -> dict[str, datetime]:
+        """The stored hand-off times of the leads *ids* that have one."""
+        out: dict[str, datetime] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in part)
+            for row in self.connection.execute(
+                f"SELECT id, handed_off_at FROM leads WHERE id IN ({marks}) "
+                "AND handed_off_at IS NOT NULL",
+                part,
+            ):
+                out[row[0]] = datetime.fromisoformat(row[1])
+        return out
 
     def _upsert_one(self, conn: sqlite3.Connection, entity: Entity, item: Any) -> None:
         table = _TABLES[entity]
@@ -671,6 +695,10 @@ class SQLiteAdapter:
         """The stored accounts among *ids*."""
         return {account.id: account for account in self._by_ids(Entity.ACCOUNT, "id", ids)}
 
+    def leads_at_accounts(self, account_ids: Iterable[str]) -> list[Lead]:
+        """Every stored lead at the accounts *account_ids* (the people an account rolls up)."""
+        return list(self._by_ids(Entity.LEAD, "account_id", account_ids))
+
     def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]:
         """Every stored activity of the leads *lead_ids*."""
         return list(self._by_ids(Entity.ACTIVITY, "lead_id", lead_ids))
@@ -771,6 +799,11 @@ class SQLiteAdapter:
             )
         else:
             self._append_change(conn, lead_id, row["stage"], write.change)
+            if isinstance(write, StageWrite) and write.handed_off_at is not None:
+                conn.execute(
+                    "UPDATE leads SET handed_off_at = ? WHERE id = ?",
+                    (_iso(write.handed_off_at), lead_id),
+                )
             if isinstance(write, RejectionWrite):
                 r = write.rejection
                 conn.execute(
@@ -854,6 +887,7 @@ class SQLiteAdapter:
                 "to_stage = ? AND at = ? AND by IS ? AND reason IS ? AND note IS ?",
                 (lead_id, c.from_stage, c.to_stage, _iso(c.at), c.by, c.reason, c.note),
             ).fetchone()
+            # A recorded change holds, hand-off time included: both are written together.
             if isinstance(write, StageWrite) or found is None:
                 return found is not None
             r = write.rejection
