@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -233,3 +234,50 @@ def test_without_the_roll_up_no_lead_is_sales_winnable(bigger: SQLiteAdapter) ->
     report = run(job(account_rollup=False), bigger, cursors=bigger, history=bigger)
     assert report.scores["sales_winnable_accounts"] == 0
     assert "sales_winnable" not in {s.recommendation for s in bigger.current_scores().values()}
+
+
+def test_a_final_action_that_contradicts_its_reject_code_is_refused() -> None:
+    from leadflow.errors import ConfigError
+    from leadflow.rules.sla import FinalAction
+
+    policies = demo_policies()
+    wrong = attrs.evolve(
+        policies[0], final=FinalAction(action="disqualify", reason="not_ready_to_buy")
+    )
+    with pytest.raises(ConfigError) as info:
+        job(policies=(wrong, *policies[1:]))
+    assert info.value.path == "policies[0].final.action"
+    assert "'recycle'" in str(info.value)
+    unknown = attrs.evolve(policies[0], final=FinalAction(action="recycle", reason="no_such_code"))
+    with pytest.raises(ConfigError) as info:
+        job(policies=(unknown, *policies[1:]))
+    assert info.value.path == "policies[0].final.reason"
+
+
+def test_a_final_action_that_cannot_be_carried_out_is_reported(bigger: SQLiteAdapter) -> None:
+    store = bigger
+    from leadflow.reasons import STANDARD_REASONS, RejectCode
+
+    # The code now needs a note, which an SLA's final action never has: rejecting fails.
+    strict = STANDARD_REASONS.replace(
+        RejectCode(
+            code="no_response",
+            label="No response",
+            disposition="recycle",
+            reengage_after=timedelta(days=60),
+            note_required=True,
+        )
+    )
+    report = run(job(reasons=strict), store, cursors=store, history=store)
+    finals = [s for s in report.skipped if s.step == "sla_final_action"]
+    assert finals, "the demo has leads whose cadence ran out"
+    assert not report.ok
+    assert all("no_response" in s.error and "note" in s.error for s in finals)
+    assert report.to_dict()["skipped"][0].keys() == {"lead_id", "step", "error"}
+    # the clock of every such lead is still written, not dropped with the action
+    assert "rejection" not in report.writes
+    clocks = store.sla_clocks()
+    assert all(s.lead_id in clocks for s in finals)
+    # and a rerun reports them again rather than forgetting them
+    again = run(job(reasons=strict), store, cursors=store, history=store)
+    assert {s.lead_id for s in again.skipped} == {s.lead_id for s in finals}

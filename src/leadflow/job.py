@@ -45,7 +45,7 @@ from typing import Any, Protocol
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.errors import LeadflowError, ValidationError
+from leadflow.errors import ConfigError, LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, transition
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import (
@@ -61,7 +61,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
-from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
+from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
 
 __all__ = [
     "Contacts",
@@ -70,6 +70,7 @@ __all__ = [
     "Job",
     "RunReport",
     "ScoreDecision",
+    "Skipped",
     "Scorer",
     "run",
     "scorecard_scorer",
@@ -113,6 +114,20 @@ class ScoreDecision:
     stage: str | None = None
     note: str | None = None
     sales_winnable: bool = False
+    problem: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Skipped:
+    """A decision the job could not carry out for one lead, and why (reported, never dropped).
+
+    ``step`` is ``"stage"`` (a recommended stage move) or ``"sla_final_action"`` (the recycle or
+    disqualify an SLA policy's cadence ended in).
+    """
+
+    lead_id: str
+    step: str
+    error: str
 
 
 #: Contacts per account: ``account id -> [(lead, its activities), ...]`` for every person at it.
@@ -164,12 +179,14 @@ def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "
         for result in score_many(card, pairs, as_of=now, accounts=accounts):
             lead = lookup[result.lead_id]
             rollup = rollups.get(lead.account_id) if lead.account_id is not None else None
+            problem: str | None = None
             try:
                 moved = apply_recommendation(
                     lead, result, at=now, by=by, lifecycle=lifecycle, account_score=rollup
                 )
-            except LeadflowError:
+            except LeadflowError as exc:
                 moved = lead  # e.g. a history dated after now: score it, leave the stage
+                problem = f"recommended stage not applied: {exc}"
             changed = moved.stage != lead.stage
             decisions.append(
                 ScoreDecision(
@@ -179,6 +196,7 @@ def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "
                     recommendation=recommend(result, rollup).value,
                     stage=moved.stage if changed else None,
                     note=moved.history[-1].note if changed else None,
+                    problem=problem,
                     sales_winnable=rollup is not None and rollup.sales_winnable,
                 )
             )
@@ -227,6 +245,24 @@ class Job:
             raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
         if self.batch_size < 1:
             raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
+        for index, policy in enumerate(self.policies):
+            final = getattr(policy, "final", None)
+            if final is None:
+                continue
+            path = f"policies[{index}].final"
+            if final.reason not in self.reasons:
+                known = ", ".join(c.code for c in self.reasons)
+                raise ConfigError(
+                    f"{path}.reason", f"unknown reject code {final.reason!r}; known: {known}"
+                )
+            code = self.reasons[final.reason]
+            if code.disposition is not final.action:
+                raise ConfigError(
+                    f"{path}.action",
+                    f"{final.action.value!r} contradicts reject code {code.code!r}, whose "
+                    f"disposition is {code.disposition.value!r}; the code decides what "
+                    "rejecting does, so pick one whose disposition matches",
+                )
 
 
 @attrs.frozen(kw_only=True)
@@ -242,6 +278,7 @@ class RunReport:
     sla: Mapping[str, int]
     writes: Mapping[str, Mapping[str, int]]
     problems: tuple[WriteResult, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
     dry_run: bool = False
     recorded: Mapping[str, int] = attrs.field(factory=dict)
 
@@ -252,8 +289,8 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        """Whether every write was applied or already in place."""
-        return not self.problems
+        """Whether every write was applied or already in place and every decision carried out."""
+        return not self.problems and not self.skipped
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -278,6 +315,7 @@ class RunReport:
                 }
                 for r in self.problems
             ],
+            "skipped": [attrs.asdict(s) for s in self.skipped],
         }
 
 
@@ -365,21 +403,24 @@ def _score_writes(
     accounts: Mapping[str, Account],
     *,
     versions: Mapping[str, str],
-) -> tuple[list[Write], dict[str, Lead], Counter[str], set[str]]:
+) -> tuple[list[Write], dict[str, Lead], Counter[str], set[str], list[Skipped]]:
     """Score writes and the stage moves scoring recommends; the moved leads by id; the
-    sales-winnable accounts."""
+    sales-winnable accounts; the recommended moves that could not be carried out."""
     writes: list[Write] = []
     moved: dict[str, Lead] = {}
     moves: Counter[str] = Counter()
     winnable: set[str] = set()
+    skipped: list[Skipped] = []
     if job.scorer is None or not leads:
-        return writes, moved, moves, winnable
+        return writes, moved, moves, winnable, skipped
     by_id = {lead.id: lead for lead in leads}
     extra: dict[str, Any] = {}
     if job.account_rollup:
         extra["contacts"] = _contacts(history, leads, activities)
     for decision in job.scorer(leads, activities, accounts, now=job.now, **extra):
         lead = by_id[decision.lead_id]
+        if decision.problem is not None:
+            skipped.append(Skipped(lead_id=lead.id, step="stage", error=decision.problem))
         if decision.sales_winnable and lead.account_id is not None:
             winnable.add(lead.account_id)
         version = versions.get(lead.id)
@@ -403,8 +444,9 @@ def _score_writes(
                 note=decision.note,
                 lifecycle=job.lifecycle,
             )
-        except LeadflowError:
-            continue  # e.g. the lead's last change is later than now: leave the stage
+        except LeadflowError as exc:  # e.g. the lead's last change is later than now
+            skipped.append(Skipped(lead_id=lead.id, step="stage", error=str(exc)))
+            continue
         handoff = job.now if decision.stage == job.handoff_stage else None
         if handoff is not None:
             after = attrs.evolve(after, handed_off_at=handoff)
@@ -418,7 +460,7 @@ def _score_writes(
                 handed_off_at=handoff,
             )
         )
-    return writes, moved, moves, winnable
+    return writes, moved, moves, winnable, skipped
 
 
 def _sla_writes(
@@ -427,12 +469,14 @@ def _sla_writes(
     touches: Sequence[Touch],
     activities: Sequence[Activity],
     versions: Mapping[str, str],
-) -> tuple[list[Write], Counter[str]]:
-    """SLA clock writes, and the final actions (recycle / disqualify) that fell due."""
+) -> tuple[list[Write], Counter[str], list[Skipped]]:
+    """SLA clock writes, the final actions (recycle / disqualify) that fell due, and the final
+    actions that could not be carried out (their lead's clock is still written)."""
     writes: list[Write] = []
     states: Counter[str] = Counter()
+    skipped: list[Skipped] = []
     if not job.policies or not leads:
-        return writes, states
+        return writes, states, skipped
     from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
@@ -451,6 +495,14 @@ def _sla_writes(
             writes.append(evaluation.to_write(expected_version=version))
             continue
         lead = by_id[evaluation.lead_id]
+        target = (
+            job.lifecycle.recycled
+            if final.action is Disposition.RECYCLE
+            else job.lifecycle.disqualified
+        )
+        if lead.stage == target:  # already carried out, by sales or by an earlier run
+            writes.append(evaluation.to_write(expected_version=version))
+            continue
         last = lead.history[-1].at if lead.history else final.due
         try:
             after, rejection = reject(
@@ -461,8 +513,16 @@ def _sla_writes(
                 catalog=job.reasons,
                 lifecycle=job.lifecycle,
             )
-        except LeadflowError:
-            continue  # the lifecycle does not allow it from here: nothing to carry out
+        except LeadflowError as exc:  # e.g. the lifecycle does not allow it from here
+            skipped.append(
+                Skipped(
+                    lead_id=lead.id,
+                    step="sla_final_action",
+                    error=f"{final.action.value} with {final.reason!r}: {exc}",
+                )
+            )
+            writes.append(evaluation.to_write(expected_version=version))
+            continue
         states["final_actions"] += 1
         writes.append(
             RejectionWrite(rejection=rejection, change=after.history[-1], expected_version=version)
@@ -480,7 +540,7 @@ def _sla_writes(
         )
         if settled is not None:
             writes.append(settled.to_write(expected_version=version))
-    return writes, states
+    return writes, states, skipped
 
 
 def _batches(writes: Sequence[Write], size: int) -> Iterator[list[Write]]:
@@ -534,11 +594,13 @@ def run(
     accounts = history.accounts_by_id({lead.account_id for lead in leads if lead.account_id})
     tick("judging leads", len(leads))
 
-    writes, moved, moves, winnable = _score_writes(
+    writes, moved, moves, winnable, skipped = _score_writes(
         job, history, leads, activities, accounts, versions=found.versions
     )
     current = [moved.get(lead.id, lead) for lead in leads]
-    sla_writes, sla_states = _sla_writes(job, current, touches, activities, found.versions)
+    sla_writes, sla_states, sla_skipped = _sla_writes(
+        job, current, touches, activities, found.versions
+    )
     writes += sla_writes
 
     results: list[WriteResult] = []
@@ -575,6 +637,7 @@ def run(
         sla=dict(sla_states),
         writes={k: dict(v) for k, v in sorted(by_kind.items())},
         problems=tuple(r for r in results if not r.ok),
+        skipped=(*skipped, *sla_skipped),
         dry_run=job.dry_run,
         recorded=dict(recorded),
     )

@@ -14,8 +14,8 @@ from leadflow.errors import ConfigError, ValidationError
 from leadflow.lifecycle import transition
 from leadflow.model import Activity, Lead, Touch
 from leadflow.ports import SLAWrite
+from leadflow.reasons import Disposition
 from leadflow.rules import (
-    ActionKind,
     ActionState,
     EscalationTarget,
     SLAPolicy,
@@ -69,7 +69,7 @@ def test_seed_policy_is_what_the_seed_asks(seed: SLAPolicy) -> None:
     assert (first.within, first.count, first.by.value) == (24 * H, 1, "owner")
     assert (attempts.within_days, attempts.count) == (8, 3)
     assert seed.final is not None
-    assert (seed.final.action, seed.final.reason) == (ActionKind.RECYCLE, "not_ready_to_buy")
+    assert (seed.final.action, seed.final.reason) == (Disposition.RECYCLE, "not_ready_to_buy")
 
 
 def test_seed_just_after_handoff_everything_is_pending(seed: SLAPolicy, lead: Lead) -> None:
@@ -153,7 +153,7 @@ def test_seed_end_to_end_no_connect_recycles_to_nurture(seed: SLAPolicy, lead: L
     assert result.final is not None
     assert (result.final.state, result.final.action, result.final.reason) == (
         ActionState.DUE,
-        ActionKind.RECYCLE,
+        Disposition.RECYCLE,
         "not_ready_to_buy",
     )
     assert result.next_action is None
@@ -163,7 +163,7 @@ def test_seed_end_to_end_no_connect_recycles_to_nurture(seed: SLAPolicy, lead: L
     assert earlier is not None
     assert earlier.next_action is not None
     assert (earlier.next_action.action, earlier.next_action.due) == (
-        ActionKind.RECYCLE,
+        Disposition.RECYCLE,
         attempts.due,
     )
 

@@ -48,7 +48,6 @@ from leadflow.rules.scoring import (
 from leadflow.rules.sla import (
     ADHERENCE_DIMENSIONS,
     DEFAULT_STOP_STAGES,
-    ActionKind,
     ActionState,
     AdherenceFigures,
     Escalation,
@@ -107,7 +106,6 @@ __all__ += [
     "loads_scorecard",
     "ADHERENCE_DIMENSIONS",
     "DEFAULT_STOP_STAGES",
-    "ActionKind",
     "ActionState",
     "AdherenceFigures",
     "Escalation",

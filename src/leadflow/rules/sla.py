@@ -57,11 +57,11 @@ from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
 from leadflow.ports import SLAWrite
+from leadflow.reasons import Disposition
 
 __all__ = [
     "ADHERENCE_DIMENSIONS",
     "DEFAULT_STOP_STAGES",
-    "ActionKind",
     "ActionState",
     "AdherenceFigures",
     "Escalation",
@@ -230,7 +230,7 @@ def _performer(value: Any) -> Any:
 
 
 def _action_kind(value: Any) -> Any:
-    return v.coerce_enum(ActionKind, value)
+    return v.coerce_enum(Disposition, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -443,13 +443,6 @@ def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> N
         raise ValidationError(attribute.name, value, "is not true or false")
 
 
-class ActionKind(enum.StrEnum):
-    """What happens to a lead when its cadence runs out: back to nurture, or out."""
-
-    RECYCLE = "recycle"
-    DISQUALIFY = "disqualify"
-
-
 @attrs.frozen(kw_only=True)
 class FinalAction:
     """The end of the cadence: recycle (or disqualify) the lead with a reject code.
@@ -459,10 +452,10 @@ class FinalAction:
     the trigger cancels it.
     """
 
-    action: ActionKind = attrs.field(
-        default=ActionKind.RECYCLE,
+    action: Disposition = attrs.field(
+        default=Disposition.RECYCLE,
         converter=_action_kind,
-        validator=v.member_of(ActionKind),
+        validator=v.member_of(Disposition),
     )
     reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
     unless_connected: bool = attrs.field(default=True, validator=_boolean)
@@ -753,7 +746,7 @@ class NextAction:
     """The next thing due: a step (with the escalation a miss would trigger) or the final action."""
 
     step: str | None
-    action: ActionKind | None
+    action: Disposition | None
     due: datetime
     escalation: Escalation | None = None
 
@@ -774,7 +767,7 @@ class FinalDecision:
     ``stopped``).
     """
 
-    action: ActionKind
+    action: Disposition
     reason: str
     due: datetime
     state: ActionState

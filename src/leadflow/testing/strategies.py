@@ -43,8 +43,8 @@ from leadflow.model import (
     TouchKind,
     TouchOutcome,
 )
+from leadflow.reasons import Disposition
 from leadflow.rules.sla import (
-    ActionKind,
     FinalAction,
     Performer,
     SLAPolicy,
@@ -309,7 +309,7 @@ def _policies(draw: st.DrawFn, triggers: Sequence[Trigger], max_steps: int) -> S
         st.none()
         | st.builds(
             FinalAction,
-            action=st.sampled_from(tuple(ActionKind)),
+            action=st.sampled_from(tuple(Disposition)),
             reason=st.sampled_from(["not_ready_to_buy", "no_response"]),
             unless_connected=st.booleans(),
         )
