@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -13,7 +15,7 @@ from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
 from leadflow.job import Job, _batches, run, scorecard_scorer
 from leadflow.model import Activity, Lead
-from leadflow.ports import Entity, ScoreWrite, SLAWrite, Write
+from leadflow.ports import Cursor, Entity, Page, RecordError, ScoreWrite, SLAWrite, Write
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -273,11 +275,39 @@ def test_a_final_action_that_cannot_be_carried_out_is_reported(bigger: SQLiteAda
     assert finals, "the demo has leads whose cadence ran out"
     assert not report.ok
     assert all("no_response" in s.error and "note" in s.error for s in finals)
-    assert report.to_dict()["skipped"][0].keys() == {"lead_id", "step", "error"}
+    assert report.to_dict()["skipped"][0].keys() == {"record_id", "step", "error"}
     # the clock of every such lead is still written, not dropped with the action
     assert "rejection" not in report.writes
     clocks = store.sla_clocks()
-    assert all(s.lead_id in clocks for s in finals)
+    assert all(s.record_id in clocks for s in finals)
     # and a rerun reports them again rather than forgetting them
     again = run(job(reasons=strict), store, cursors=store, history=store)
-    assert {s.lead_id for s in again.skipped} == {s.lead_id for s in finals}
+    assert {s.record_id for s in again.skipped} == {s.record_id for s in finals}
+
+
+class _RefusingOne:
+    """The store, except that its first lead page reports one record it could not read."""
+
+    def __init__(self, store: SQLiteAdapter) -> None:
+        self._store = store
+        self.name = "refusing"
+        self.capabilities = store.capabilities
+
+    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
+        for index, page in enumerate(self._store.read_leads(cursor)):
+            error = RecordError(entity=Entity.LEAD, record_id="CRM-9", error="bad e-mail")
+            yield attrs.evolve(page, errors=(error,)) if index == 0 else page
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_records_an_adapter_could_not_read_are_reported(store: SQLiteAdapter) -> None:
+    report = run(job(), _RefusingOne(store), cursors=store, history=store)  # type: ignore[arg-type]
+    assert [(s.record_id, s.step, s.error) for s in report.skipped] == [
+        ("CRM-9", "read lead", "bad e-mail")
+    ]
+    assert not report.ok
+    assert report.to_dict()["skipped"] == [
+        {"record_id": "CRM-9", "step": "read lead", "error": "bad e-mail"}
+    ]

@@ -534,9 +534,9 @@ def _print_report(out: Output, report: Any) -> None:
     if len(report.problems) > 20:
         out.text(f"  ... and {len(report.problems) - 20} more problems (use --json for all)")
     for skipped in report.skipped[:20]:
-        out.text(f"  ! {skipped.step} not carried out for {skipped.lead_id}: {skipped.error}")
+        out.text(f"  ! {skipped.step} not done for {skipped.record_id}: {skipped.error}")
     if len(report.skipped) > 20:
-        out.text(f"  ... and {len(report.skipped) - 20} more not carried out (use --json for all)")
+        out.text(f"  ... and {len(report.skipped) - 20} more not done (use --json for all)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:

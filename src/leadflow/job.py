@@ -119,13 +119,14 @@ class ScoreDecision:
 
 @attrs.frozen(kw_only=True)
 class Skipped:
-    """A decision the job could not carry out for one lead, and why (reported, never dropped).
+    """Something the job could not do for one record, and why (reported, never dropped).
 
-    ``step`` is ``"stage"`` (a recommended stage move) or ``"sla_final_action"`` (the recycle or
-    disqualify an SLA policy's cadence ended in).
+    ``step`` is ``"read <entity>"`` (a record the adapter could not map onto the core model, from
+    :attr:`leadflow.ports.Page.errors`), ``"stage"`` (a recommended stage move) or
+    ``"sla_final_action"`` (the recycle or disqualify an SLA policy's cadence ended in).
     """
 
-    lead_id: str
+    record_id: str
     step: str
     error: str
 
@@ -340,6 +341,7 @@ class _Changes:
     cursors: dict[Entity, Cursor] = attrs.Factory(dict)
     versions: dict[str, str] = attrs.Factory(dict)
     touched: set[str] = attrs.Factory(set)
+    errors: list[Skipped] = attrs.Factory(list)
 
 
 def _read_changes(
@@ -363,6 +365,10 @@ def _read_changes(
                     found.touched.add(versioned.item.id)
                 elif entity in (Entity.ACTIVITY, Entity.TOUCH):
                     found.touched.add(versioned.item.lead_id)
+            found.errors.extend(
+                Skipped(record_id=e.record_id, step=f"read {e.entity.value}", error=e.error)
+                for e in page.errors
+            )
             found.read[_PLURAL[entity]] += len(items)
             found.cursors[entity] = page.cursor
             tick(f"reading {_PLURAL[entity]}", found.read[_PLURAL[entity]])
@@ -420,7 +426,7 @@ def _score_writes(
     for decision in job.scorer(leads, activities, accounts, now=job.now, **extra):
         lead = by_id[decision.lead_id]
         if decision.problem is not None:
-            skipped.append(Skipped(lead_id=lead.id, step="stage", error=decision.problem))
+            skipped.append(Skipped(record_id=lead.id, step="stage", error=decision.problem))
         if decision.sales_winnable and lead.account_id is not None:
             winnable.add(lead.account_id)
         version = versions.get(lead.id)
@@ -445,7 +451,7 @@ def _score_writes(
                 lifecycle=job.lifecycle,
             )
         except LeadflowError as exc:  # e.g. the lead's last change is later than now
-            skipped.append(Skipped(lead_id=lead.id, step="stage", error=str(exc)))
+            skipped.append(Skipped(record_id=lead.id, step="stage", error=str(exc)))
             continue
         handoff = job.now if decision.stage == job.handoff_stage else None
         if handoff is not None:
@@ -516,7 +522,7 @@ def _sla_writes(
         except LeadflowError as exc:  # e.g. the lifecycle does not allow it from here
             skipped.append(
                 Skipped(
-                    lead_id=lead.id,
+                    record_id=lead.id,
                     step="sla_final_action",
                     error=f"{final.action.value} with {final.reason!r}: {exc}",
                 )
@@ -637,7 +643,7 @@ def run(
         sla=dict(sla_states),
         writes={k: dict(v) for k, v in sorted(by_kind.items())},
         problems=tuple(r for r in results if not r.ok),
-        skipped=(*skipped, *sla_skipped),
+        skipped=(*found.errors, *skipped, *sla_skipped),
         dry_run=job.dry_run,
         recorded=dict(recorded),
     )

@@ -48,6 +48,7 @@ __all__ = [
     "Entity",
     "OutcomeWrite",
     "Page",
+    "RecordError",
     "RejectionWrite",
     "SLAWrite",
     "ScoreWrite",
@@ -131,11 +132,27 @@ class Versioned(Generic[T]):
 
 
 @attrs.frozen(kw_only=True)
+class RecordError:
+    """A record the adapter read but could not map onto the core model, and why.
+
+    Adapters put these on the :class:`Page` that passed the record, so a job can report them
+    (``leadflow run`` lists them) rather than losing them in a log; the cursor still moves past
+    the record, which is read again when it next changes in the system of record.
+    """
+
+    entity: Entity
+    record_id: str
+    error: str
+
+
+@attrs.frozen(kw_only=True)
 class Page(Generic[T]):
-    """One page of an incremental read and the cursor that resumes after it."""
+    """One page of an incremental read, the records on it that could not be read
+    (``errors``), and the cursor that resumes after it."""
 
     items: tuple[Versioned[T], ...]
     cursor: Cursor
+    errors: tuple[RecordError, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -383,3 +383,21 @@ def test_without_company_associations_touches_still_find_their_contact(
     assert _lead(adapter, cid)[0].account_id is None
     touches = [v.item for p in adapter.read_touches() for v in p.items]
     assert [(t.id, t.lead_id) for t in touches] == [(f"calls/{call}", cid)]
+
+
+def test_a_contact_the_model_refuses_is_reported_on_its_page(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    good, bad, later = emulator.seed(
+        "contacts",
+        [
+            {"email": "good@example.com", "lifecyclestage": "lead"},
+            {"email": "not-an-address", "lifecyclestage": "lead"},
+            {"email": "later@example.com", "lifecyclestage": "lead"},
+        ],
+    )
+    pages = list(make_adapter().read_leads())
+    assert [v.item.id for p in pages for v in p.items] == [good, later]
+    errors = [e for p in pages for e in p.errors]
+    assert [(e.entity, e.record_id) for e in errors] == [(Entity.LEAD, bad)]
+    assert "email" in errors[0].error and "not-an-address" in errors[0].error

@@ -622,3 +622,6 @@ def test_a_record_the_model_refuses_is_skipped_with_a_warning_naming_it(
     assert [v.item.id for p in pages for v in p.items] == [good, later]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(bad in w and "employees" in w for w in warnings), warnings
+    errors = [e for p in pages for e in p.errors]
+    assert [(e.entity, e.record_id) for e in errors] == [(Entity.LEAD, bad)]
+    assert "employees" in errors[0].error

@@ -109,6 +109,7 @@ from leadflow.ports import (
     Entity,
     OutcomeWrite,
     Page,
+    RecordError,
     RejectionWrite,
     ScoreWrite,
     SLAWrite,
@@ -338,6 +339,12 @@ def _iso(ms: int) -> str:
     """HubSpot's own instant format: ISO-8601 UTC with milliseconds and ``Z``."""
     stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _skipped(entity: Entity, object_type: str, record_id: Any, exc: Exception) -> RecordError:
+    """Log a record the model refused and return it as the page's :class:`RecordError`."""
+    _log.warning("skipping HubSpot %s %s: %s", object_type, record_id, exc)
+    return RecordError(entity=entity, record_id=str(record_id), error=str(exc))
 
 
 def _utc(value: datetime) -> datetime:
@@ -574,12 +581,18 @@ class HubSpotAdapter:
                 if self._associations
                 else {}
             )
-            items = []
+            items, errors = [], []
             for record in records:
                 lead = self._lead(record, companies.get(str(record.id)))
-                if lead is not None:
+                if isinstance(lead, RecordError):
+                    errors.append(lead)
+                else:
                     items.append(Versioned(item=lead, version=self._version(record)))
-            yield Page(items=tuple(items), cursor=Cursor(entity=Entity.LEAD, token=after.encode()))
+            yield Page(
+                items=tuple(items),
+                cursor=Cursor(entity=Entity.LEAD, token=after.encode()),
+                errors=tuple(errors),
+            )
 
     def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
         """Companies changed after *cursor*, as accounts."""
@@ -588,17 +601,21 @@ class HubSpotAdapter:
         for records, after in self._keyset(
             "companies", "hs_lastmodifieddate", properties, position
         ):
-            items = []
+            items, errors = [], []
             for record in records:
                 account = self._account(record)
-                if account is not None:
+                if isinstance(account, RecordError):
+                    errors.append(account)
+                else:
                     items.append(
                         Versioned(
                             item=account, version=self._version(record, "hs_lastmodifieddate")
                         )
                     )
             yield Page(
-                items=tuple(items), cursor=Cursor(entity=Entity.ACCOUNT, token=after.encode())
+                items=tuple(items),
+                cursor=Cursor(entity=Entity.ACCOUNT, token=after.encode()),
+                errors=tuple(errors),
             )
 
     def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Any]]:
@@ -638,10 +655,12 @@ class HubSpotAdapter:
                 position,
             ):
                 contacts = self._associated(object_type, "contacts", [r.id for r in records])
-                items = []
+                items, errors = [], []
                 for record in records:
                     touch = self._touch(object_type, rule, record, contacts.get(str(record.id)))
-                    if touch is not None:
+                    if isinstance(touch, RecordError):
+                        errors.append(touch)
+                    elif touch is not None:
                         items.append(
                             Versioned(
                                 item=touch, version=self._version(record, "hs_lastmodifieddate")
@@ -649,7 +668,11 @@ class HubSpotAdapter:
                         )
                 positions[object_type] = after.encode()
                 token = json.dumps(positions, sort_keys=True)
-                yield Page(items=tuple(items), cursor=Cursor(entity=Entity.TOUCH, token=token))
+                yield Page(
+                    items=tuple(items),
+                    cursor=Cursor(entity=Entity.TOUCH, token=token),
+                    errors=tuple(errors),
+                )
 
     def _start(self, cursor: Cursor | None, entity: Entity) -> _Position | None:
         if cursor is None or cursor.token is None:
@@ -791,7 +814,7 @@ class HubSpotAdapter:
             "lifecyclestage", f"{lifecycle}:{status}" if status else lifecycle, "maps to no stage"
         )
 
-    def _lead(self, record: Any, company_id: str | None) -> Lead | None:
+    def _lead(self, record: Any, company_id: str | None) -> Lead | RecordError:
         props = record.properties or {}
         try:
             core = self.fields.from_crm("lead", props)
@@ -816,10 +839,9 @@ class HubSpotAdapter:
                 **core,
             )
         except ValidationError as exc:
-            _log.warning("skipping HubSpot contact %s: %s", record.id, exc)
-            return None
+            return _skipped(Entity.LEAD, "contact", record.id, exc)
 
-    def _account(self, record: Any) -> Account | None:
+    def _account(self, record: Any) -> Account | RecordError:
         props = record.properties or {}
         try:
             core = self.fields.from_crm("account", props)
@@ -829,12 +851,11 @@ class HubSpotAdapter:
                 core["name"] = core.get("domain") or f"HubSpot company {record.id}"
             return Account(id=str(record.id), **core)
         except ValidationError as exc:
-            _log.warning("skipping HubSpot company %s: %s", record.id, exc)
-            return None
+            return _skipped(Entity.ACCOUNT, "company", record.id, exc)
 
     def _touch(
         self, object_type: str, rule: TouchRule, record: Any, contact_id: str | None
-    ) -> Touch | None:
+    ) -> Touch | RecordError | None:
         props = record.properties or {}
         if contact_id is None:
             _log.info("%s %s is associated with no contact; not a touch", object_type, record.id)
@@ -856,8 +877,7 @@ class HubSpotAdapter:
                 subject=props.get(rule.subject),
             )
         except (ValidationError, ValueError) as exc:
-            _log.warning("skipping HubSpot %s %s: %s", object_type, record.id, exc)
-            return None
+            return _skipped(Entity.TOUCH, object_type, record.id, exc)
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ from leadflow.ports import (
     Entity,
     OutcomeWrite,
     Page,
+    RecordError,
     RejectionWrite,
     ScoreWrite,
     SLAWrite,
@@ -116,6 +117,14 @@ _log = get_logger("salesforce")
 #: Salesforce record ids: 15 case-sensitive or 18 case-insensitive-safe characters.
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 _LEAD_PREFIX = "00Q"
+#: The entity each read sObject is mapped onto.
+_SOBJECT_ENTITY = {
+    "Lead": Entity.LEAD,
+    "Account": Entity.ACCOUNT,
+    "CampaignMember": Entity.ACTIVITY,
+    "Task": Entity.TOUCH,
+}
+
 _WRITES: frozenset[WriteKind] = frozenset(
     {WriteKind.SCORE, WriteKind.STAGE, WriteKind.REJECTION, WriteKind.SLA}
 )
@@ -629,7 +638,7 @@ class SalesforceAdapter:
         sobject: str,
         fields: Iterable[str],
         cursor: Cursor | None,
-        build: Callable[[Mapping[str, Any]], Any | None],
+        build: Callable[[Mapping[str, Any]], Any],
     ) -> Iterator[Page[Any]]:
         token: KeysetToken | None = None
         if cursor is not None:
@@ -646,6 +655,7 @@ class SalesforceAdapter:
             soql += format_soql(" WHERE SystemModstamp >= {}", token.stamp)
         soql += " ORDER BY SystemModstamp, Id"
         batch: list[Versioned[Any]] = []
+        errors: list[RecordError] = []
         last: KeysetToken | None = token
         for record in self._query(soql):
             stamp = _parse_stamp(record["SystemModstamp"])
@@ -654,16 +664,30 @@ class SalesforceAdapter:
                 continue
             last = KeysetToken(stamp=stamp, id=rid)
             item = build(record)
-            if item is not None:
+            if isinstance(item, RecordError):
+                errors.append(item)
+            elif item is not None:
                 batch.append(Versioned(item=item, version=str(record["SystemModstamp"])))
-            if len(batch) >= self.page_size:
-                yield Page(items=tuple(batch), cursor=Cursor(entity=entity, token=last.encode()))
-                batch = []
-        if batch and last is not None:
-            yield Page(items=tuple(batch), cursor=Cursor(entity=entity, token=last.encode()))
+            if len(batch) + len(errors) >= self.page_size:
+                yield Page(
+                    items=tuple(batch),
+                    cursor=Cursor(entity=entity, token=last.encode()),
+                    errors=tuple(errors),
+                )
+                batch, errors = [], []
+        if (batch or errors) and last is not None:
+            yield Page(
+                items=tuple(batch),
+                cursor=Cursor(entity=entity, token=last.encode()),
+                errors=tuple(errors),
+            )
 
-    def _skip(self, sobject: str, record: Mapping[str, Any], exc: ValidationError) -> None:
-        _log.warning("skipped %s %s: %s", sobject, record.get("Id"), self._secrets.scrub(str(exc)))
+    def _skip(self, sobject: str, record: Mapping[str, Any], exc: ValidationError) -> RecordError:
+        error = self._secrets.scrub(str(exc))
+        _log.warning("skipped %s %s: %s", sobject, record.get("Id"), error)
+        return RecordError(
+            entity=_SOBJECT_ENTITY[sobject], record_id=str(record.get("Id")), error=error
+        )
 
     def lead_from_record(self, record: Mapping[str, Any]) -> Lead:
         """A :class:`Lead` from a Lead record holding the mapped fields."""
@@ -696,26 +720,24 @@ class SalesforceAdapter:
         wb = {r.core: r.crm for r in self.mapping.fields.rules("writeback")}
         fields += [wb[k] for k in ("stage", "status", "is_converted") if k in wb]
 
-        def build(record: Mapping[str, Any]) -> Lead | None:
+        def build(record: Mapping[str, Any]) -> Lead | RecordError:
             try:
                 return self.lead_from_record(record)
             except ValidationError as exc:
-                self._skip("Lead", record, exc)
-                return None
+                return self._skip("Lead", record, exc)
 
         return self._read(Entity.LEAD, "Lead", fields, cursor, build)
 
     def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
         """Accounts changed after *cursor*, by page."""
 
-        def build(record: Mapping[str, Any]) -> Account | None:
+        def build(record: Mapping[str, Any]) -> Account | RecordError:
             core = self.mapping.fields.from_crm("account", record)
             core["id"] = record["Id"]
             try:
                 return Account.from_record(core)
             except ValidationError as exc:
-                self._skip("Account", record, exc)
-                return None
+                return self._skip("Account", record, exc)
 
         return self._read(
             Entity.ACCOUNT, "Account", self.mapping.fields.crm_fields("account"), cursor, build
@@ -730,7 +752,7 @@ class SalesforceAdapter:
         are contacts, not leads, are skipped.
         """
 
-        def build(record: Mapping[str, Any]) -> Activity | None:
+        def build(record: Mapping[str, Any]) -> Activity | RecordError | None:
             core = self.mapping.fields.from_crm("activity", record)
             if not core.get("lead_id"):
                 return None
@@ -744,8 +766,7 @@ class SalesforceAdapter:
             try:
                 return Activity.from_record(core)
             except ValidationError as exc:
-                self._skip("CampaignMember", record, exc)
-                return None
+                return self._skip("CampaignMember", record, exc)
 
         return self._read(
             Entity.ACTIVITY,
@@ -764,7 +785,7 @@ class SalesforceAdapter:
         Tasks on contacts or other records (``WhoId`` not a lead id) are skipped.
         """
 
-        def build(record: Mapping[str, Any]) -> Touch | None:
+        def build(record: Mapping[str, Any]) -> Touch | RecordError | None:
             core = self.mapping.fields.from_crm("touch", record)
             lead_id = core.get("lead_id")
             if not isinstance(lead_id, str) or not lead_id.startswith(_LEAD_PREFIX):
@@ -781,8 +802,7 @@ class SalesforceAdapter:
             try:
                 return Touch.from_record(core)
             except ValidationError as exc:
-                self._skip("Task", record, exc)
-                return None
+                return self._skip("Task", record, exc)
 
         return self._read(
             Entity.TOUCH, "Task", self.mapping.fields.crm_fields("touch"), cursor, build
