@@ -681,11 +681,6 @@ def _norm(value: Any) -> Any:
     return ("o", value)
 
 
-def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    words = "|".join(re.escape(k.strip()) for k in keywords)
-    return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
-
-
 def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
     n = frame.rows
     if isinstance(condition, FreeMailDomain):
@@ -721,7 +716,7 @@ def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
         search = (
             re.compile(condition.pattern).search
             if isinstance(condition, Regex)
-            else _keyword_pattern(condition.keywords).search
+            else condition.pattern().search
         )
         return _per_value(values, lambda v: search(v if isinstance(v, str) else str(v)) is not None)
     raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover

@@ -363,6 +363,15 @@ class TitleKeywords:
     keywords: tuple[str, ...] = attrs.field(converter=_str_tuple, validator=_non_empty_strings)
     field: str = attrs.field(default="title", validator=_field_name)
 
+    def pattern(self) -> re.Pattern[str]:
+        """The one pattern every evaluation path (per record, columnar) matches with.
+
+        >>> bool(TitleKeywords(keywords=["VP"]).pattern().search("SVP Sales"))
+        False
+        """
+        words = "|".join(re.escape(k.strip()) for k in self.keywords)
+        return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
         data: dict[str, Any] = {"keywords": list(self.keywords)}

@@ -431,8 +431,7 @@ class _Source:
             if isinstance(condition, Regex):
                 pattern = re.compile(condition.pattern)
             else:
-                words = "|".join(re.escape(k.strip()) for k in condition.keywords)
-                pattern = re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+                pattern = condition.pattern()
             search = self.const(pattern.search)
             return (
                 f"({v} is not None and "
