@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -63,6 +63,9 @@ from leadflow.ports import (
 )
 from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
 
+if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
+    from leadflow.rules.scorecard import Scorecard
+
 __all__ = [
     "Contacts",
     "CursorStore",
@@ -80,25 +83,41 @@ __all__ = [
 class CursorStore(Protocol):
     """Where a job keeps its cursors between runs (the embedded store implements it)."""
 
-    def load_cursor(self, job: str, entity: Entity | str) -> Cursor | None: ...
+    def load_cursor(self, job: str, entity: Entity | str) -> Cursor | None:
+        """The cursor *job* saved for *entity*, or ``None`` before its first run."""
+        ...
 
-    def save_cursor(self, job: str, cursor: Cursor) -> None: ...
+    def save_cursor(self, job: str, cursor: Cursor) -> None:
+        """Remember *cursor* (for its entity) as where *job* resumes next time."""
+        ...
 
 
 class History(Protocol):
     """The full records of given leads: what rules need beyond what changed since last run."""
 
-    def leads_by_id(self, ids: Iterable[str]) -> dict[str, Lead]: ...
+    def leads_by_id(self, ids: Iterable[str]) -> dict[str, Lead]:
+        """The leads with these ids that exist, by id (with their stage history)."""
+        ...
 
-    def accounts_by_id(self, ids: Iterable[str]) -> dict[str, Account]: ...
+    def accounts_by_id(self, ids: Iterable[str]) -> dict[str, Account]:
+        """The accounts with these ids that exist, by id."""
+        ...
 
-    def leads_at_accounts(self, account_ids: Iterable[str]) -> list[Lead]: ...
+    def leads_at_accounts(self, account_ids: Iterable[str]) -> list[Lead]:
+        """Every lead at these accounts (the buying committee the roll-up judges)."""
+        ...
 
-    def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]: ...
+    def activities_for(self, lead_ids: Iterable[str]) -> list[Activity]:
+        """Every activity of these leads."""
+        ...
 
-    def touches_for(self, lead_ids: Iterable[str]) -> list[Touch]: ...
+    def touches_for(self, lead_ids: Iterable[str]) -> list[Touch]:
+        """Every touch on these leads."""
+        ...
 
-    def open_sla_leads(self) -> list[str]: ...
+    def open_sla_leads(self) -> list[str]:
+        """Ids of leads whose SLA clock is still running (time alone may breach them)."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -140,7 +159,9 @@ Contacts = Mapping[str, Sequence[tuple[Lead, Sequence[Activity]]]]
 Scorer = Callable[..., list[ScoreDecision]]
 
 
-def scorecard_scorer(card: Any, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring") -> Scorer:
+def scorecard_scorer(
+    card: Scorecard, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring"
+) -> Scorer:
     """A :data:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
     :func:`leadflow.rules.scoring.score_many`, rolls each account's *contacts* up with
     :func:`leadflow.rules.scoring.score_account`, and moves leads with
