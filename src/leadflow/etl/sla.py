@@ -192,9 +192,12 @@ class SLAPlan:
         touch_table = conform_touches(_table(touches), sink, source=sources[1])
         if errors is None and sink.errors:
             raise sink.errors[0].to_exception()
-        return self._evaluate_conformed(lead_table, touch_table, now=now)
+        return self.evaluate_typed(lead_table, touch_table, now=now)
 
-    def _evaluate_conformed(self, leads: pa.Table, touches: pa.Table, *, now: datetime) -> pa.Table:
+    def evaluate_typed(self, leads: pa.Table, touches: pa.Table, *, now: datetime) -> pa.Table:
+        """:meth:`evaluate` on tables already checked by :func:`conform_sla_leads` and
+        :func:`conform_touches` (as the file pipeline and Spark do, batch by batch)."""
+        check_aware("now", now)
         now_utc = _utc(now)
         index = _TouchIndex.build(self, leads, touches)
         # the trigger cut-off, columnar: handed_off_at <= now
@@ -448,10 +451,11 @@ def _conform_table(
     sink: ErrorSink,
     source: str,
     id_column: str,
+    row_offset: int,
 ) -> pa.Table:
     spec = {**columns, _ROW: pa.int64()}
     batches = []
-    offset = 0
+    offset = row_offset
     for raw in table.to_batches():
         numbered = raw.append_column(_ROW, pa.array(np.arange(offset, offset + raw.num_rows)))
         batches.append(
@@ -469,9 +473,11 @@ def _conform_table(
     return pa.Table.from_batches(batches, schema=pa.schema(list(spec.items())))
 
 
-def conform_sla_leads(table: pa.Table, sink: ErrorSink, *, source: str = "leads") -> pa.Table:
+def conform_sla_leads(
+    table: pa.Table, sink: ErrorSink, *, source: str = "leads", row_offset: int = 0
+) -> pa.Table:
     """The leads columns the plan reads, typed; bad rows (a missing id, a timestamp without
-    an offset) go to *sink*."""
+    an offset) go to *sink*, numbered from *row_offset*."""
     return _conform_table(
         table,
         SLA_LEAD_COLUMNS,
@@ -479,13 +485,16 @@ def conform_sla_leads(table: pa.Table, sink: ErrorSink, *, source: str = "leads"
         sink=sink,
         source=source,
         id_column="id",
+        row_offset=row_offset,
     ).drop_columns([_ROW])
 
 
-def conform_touches(table: pa.Table, sink: ErrorSink, *, source: str = "touches") -> pa.Table:
+def conform_touches(
+    table: pa.Table, sink: ErrorSink, *, source: str = "touches", row_offset: int = 0
+) -> pa.Table:
     """The touches columns, typed; rows with a missing field, a timestamp without an offset,
     or a ``kind``/``outcome`` that is not a :class:`~leadflow.model.TouchKind` /
-    :class:`~leadflow.model.TouchOutcome` go to *sink*."""
+    :class:`~leadflow.model.TouchOutcome` go to *sink*, numbered from *row_offset*."""
     typed = _conform_table(
         table,
         SLA_TOUCH_COLUMNS,
@@ -493,6 +502,7 @@ def conform_touches(table: pa.Table, sink: ErrorSink, *, source: str = "touches"
         sink=sink,
         source=source,
         id_column="lead_id",
+        row_offset=row_offset,
     )
     bad = np.zeros(typed.num_rows, dtype=bool)
     for name, allowed in (("kind", _KINDS), ("outcome", _OUTCOMES)):
