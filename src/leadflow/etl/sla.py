@@ -352,14 +352,30 @@ def _emit(
         **lead,
         **nxt,
     }
+    count = len(pairs)
+    for name, value in fixed.items():
+        rows[name].extend([value] * count)
     for st, step in pairs:
-        row = {**fixed, **st, "step": step.name, "state": st["state"].value}
-        row["escalate"] = None if step.escalate is None else step.escalate.to_data()
-        row["escalation_due"] = (
+        for name in _STATUS_FIELDS:
+            rows[name].append(st[name])
+        rows["step"].append(step.name)
+        rows["state"].append(st["state"].value)
+        rows["escalate"].append(None if step.escalate is None else step.escalate.to_data())
+        rows["escalation_due"].append(
             st["state"] is StepState.BREACHED and st["met_at"] is None and step.escalate is not None
         )
-        for name, values in rows.items():
-            values.append(row[name])
+
+
+_STATUS_FIELDS = (
+    "due_at",
+    "required",
+    "done",
+    "met_at",
+    "response_hours",
+    "remaining_hours",
+    "breached_at",
+    "overdue_hours",
+)
 
 
 def _stand_in(owner: str | None, team: str | None, region: str | None, country: str | None) -> Lead:
