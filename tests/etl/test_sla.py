@@ -217,3 +217,17 @@ def test_compile_refuses_triggers_the_columns_cannot_see() -> None:
         compile_sla([policy], BusinessCalendar.weekdays("UTC"))
     with pytest.raises(ConfigError, match="at least one"):
         compile_sla([], BusinessCalendar.weekdays("UTC"))
+
+
+def test_a_lead_id_given_twice_and_no_touches_at_all() -> None:
+    plan = compile_sla(
+        load_policies("examples/sla.toml"), load_calendars("examples/calendars.toml")
+    )
+    leads, touches = random_data(5, n=30)
+    first = next(x for x in leads if x.handed_off_at is not None and x.owner_id is not None)
+    twin = attrs.evolve(first, owner_id="u-mia" if first.owner_id != "u-mia" else "u-ana")
+    leads = [*leads, twin]
+    got = columnar(plan, leads, touches, NOW)
+    assert got == per_record(plan, leads, touches, NOW)
+    assert sum(row["lead_id"] == first.id for row in got) == 4
+    assert columnar(plan, leads, [], NOW) == per_record(plan, leads, [], NOW)

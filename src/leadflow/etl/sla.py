@@ -280,7 +280,7 @@ class SLAPlan:
 
 @attrs.frozen(kw_only=True)
 class _TouchIndex:
-    """The touches of known leads, grouped by lead row and sorted by (time, id), with one
+    """The touches of known leads, grouped by lead row and sorted by (lead row, time, id), with one
     boolean mask per (policy, step) and the live-conversation mask, all built with Arrow."""
 
     bounds: np.ndarray
@@ -294,8 +294,11 @@ class _TouchIndex:
 
     @classmethod
     def build(cls, plan: SLAPlan, leads: pa.Table, touches: pa.Table) -> _TouchIndex:
-        lead_row = pc.index_in(touches.column("lead_id"), value_set=leads.column("id"))
-        touches = touches.append_column("__lead", lead_row).filter(pc.is_valid(lead_row))
+        # a hash join, so that a lead id given twice gets its touches twice, as per record
+        rows = pa.table(
+            {"lead_id": leads.column("id"), "__lead": pa.array(np.arange(leads.num_rows))}
+        )
+        touches = touches.join(rows, keys="lead_id", join_type="inner")
         keys = [("__lead", "ascending"), ("at", "ascending"), ("id", "ascending")]
         touches = touches.take(pc.sort_indices(touches, sort_keys=keys))
         lead_of = touches.column("__lead").to_numpy().astype(np.int64)
