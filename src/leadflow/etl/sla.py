@@ -163,6 +163,21 @@ class SLAPlan:
     policies: tuple[SLAPolicy, ...]
     calendar: BusinessCalendar | CalendarResolver
 
+    def __attrs_post_init__(self) -> None:
+        if not self.policies:
+            raise ConfigError("policies", "give at least one SLA policy")
+        for index, policy in enumerate(self.policies):
+            if policy.trigger.kind is not TriggerKind.HANDOFF:
+                raise ConfigError(
+                    f"policies[{index}].trigger",
+                    f"{policy.trigger.kind.value!r} triggers are not supported by the columnar "
+                    "SLA plan (it reads handed_off_at only); use leadflow.rules.sla.evaluate_many",
+                )
+        if not isinstance(self.calendar, BusinessCalendar | CalendarResolver):
+            raise ConfigError(
+                "calendar", f"{self.calendar!r} is not a BusinessCalendar or CalendarResolver"
+            )
+
     @property
     def output_schema(self) -> pa.Schema:
         """The schema of :meth:`evaluate`'s result (:data:`SLA_OUTPUT_SCHEMA`)."""
@@ -560,16 +575,4 @@ def compile_sla(
     Raises :class:`~leadflow.errors.ConfigError` for a trigger the columnar inputs cannot
     see (``stage_entered``, ``activity``: see the module docstring) or for no policies.
     """
-    policies = tuple(policies)
-    if not policies:
-        raise ConfigError("policies", "give at least one SLA policy")
-    for index, policy in enumerate(policies):
-        if policy.trigger.kind is not TriggerKind.HANDOFF:
-            raise ConfigError(
-                f"policies[{index}].trigger",
-                f"{policy.trigger.kind.value!r} triggers are not supported by the columnar "
-                "SLA plan (it reads handed_off_at only); use leadflow.rules.sla.evaluate_many",
-            )
-    if not isinstance(calendar, BusinessCalendar | CalendarResolver):
-        raise ConfigError("calendar", f"{calendar!r} is not a BusinessCalendar or CalendarResolver")
-    return SLAPlan(policies=policies, calendar=calendar)
+    return SLAPlan(policies=tuple(policies), calendar=calendar)
