@@ -231,3 +231,29 @@ def test_a_lead_id_given_twice_and_no_touches_at_all() -> None:
     assert got == per_record(plan, leads, touches, NOW)
     assert sum(row["lead_id"] == first.id for row in got) == 4
     assert columnar(plan, leads, [], NOW) == per_record(plan, leads, [], NOW)
+
+
+def test_boundaries_touch_at_the_trigger_at_the_due_instant_and_now_at_due() -> None:
+    policies = load_policies("examples/sla.toml")
+    cal = BusinessCalendar.weekdays("America/New_York", name="ny")
+    plan = compile_sla(policies, cal)
+    handoff = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    due = cal.add(handoff, timedelta(hours=24))
+    leads = [
+        Lead(id=f"L-{i}", created_at=handoff, owner_id="u-ana", handed_off_at=handoff)
+        for i in range(3)
+    ]
+    touches = [
+        Touch(id="T-0", lead_id="L-0", kind="call", at=handoff, by="u-ana"),  # at the trigger
+        Touch(id="T-1", lead_id="L-1", kind="call", at=due, by="u-ana"),  # at the due instant
+    ]
+    for now in (due, due + timedelta(microseconds=1), handoff):
+        got = columnar(plan, leads, touches, now)
+        assert got == per_record(plan, leads, touches, now)
+    at_due = {
+        r["lead_id"]: r for r in columnar(plan, leads, touches, due) if r["step"] == "first_touch"
+    }
+    assert [at_due[f"L-{i}"]["state"] for i in range(3)] == ["met", "met", "at_risk"]
+    assert at_due["L-2"]["remaining_hours"] == 0.0
+    after = columnar(plan, leads, touches, due + timedelta(microseconds=1))
+    assert [r["state"] for r in after if r["step"] == "first_touch"] == ["met", "met", "breached"]

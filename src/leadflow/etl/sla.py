@@ -235,7 +235,8 @@ class SLAPlan:
         )
         policy = self.policies[p]
         now_us = _to_us(now_utc)
-        dues: dict[tuple[int, int, datetime], datetime] = {}
+        dues: dict[tuple[int, int, datetime], tuple[datetime, int]] = {}
+        escalations = [None if x.escalate is None else x.escalate.to_data() for x in policy.steps]
         rows: dict[str, list[Any]] = {name: [] for name in SLA_OUTPUT_SCHEMA.names}
         for i in np.flatnonzero(started_np).tolist():
             start = handoff_list[i]
@@ -244,18 +245,19 @@ class SLAPlan:
             window = [j for j in index.of_lead(i) if start_us <= index.at_us[j] <= now_us]
             statuses = []
             for s, step in enumerate(policy.steps):
-                due = dues.get((s, cal_key, start))
-                if due is None:  # once per distinct (trigger instant, calendar) and step
-                    due = dues[(s, cal_key, start)] = step.due(start, cal)
+                cached = dues.get((s, cal_key, start))
+                if cached is None:  # once per distinct (trigger instant, calendar) and step
+                    due = step.due(start, cal)
+                    cached = dues[(s, cal_key, start)] = (due, _to_us(due))
                 mask = index.masks[(p, s)]
                 matching = [j for j in window if mask[j]]
                 statuses.append(
-                    _status(step, due, matching, index.at_list, start=start, now=now, cal=cal)
+                    _status(step, cached, matching, index, start=start, now=(now, now_us), cal=cal)
                 )
             connected = any(index.connects[j] for j in window)
             lead = {name: values[i] for name, values in lead_fields.items()}
             lead.update(started_at=start, calendar=cal.name or cal.zone)
-            _emit(rows, policy, statuses, lead, connected=connected, now=now)
+            _emit(rows, policy, statuses, lead, escalations, connected=connected, now_us=now_us)
         return pa.table(rows, schema=SLA_OUTPUT_SCHEMA)
 
     def _calendars(self, leads: pa.Table) -> list[tuple[BusinessCalendar, int]]:
@@ -338,28 +340,29 @@ def _emit(
     policy: SLAPolicy,
     statuses: Sequence[dict[str, Any]],
     lead: dict[str, Any],
+    escalations: Sequence[str | None],
     *,
     connected: bool,
-    now: datetime,
+    now_us: int,
 ) -> None:
     """Append one lead's rows: its steps, the next action and the final decision."""
     final = policy.final
     final_state = None
-    last_due = max((st["due_at"] for st in statuses), key=_utc)
+    last = max(statuses, key=lambda st: st["__due_us"])
+    last_due = last["due_at"]
     if final is not None:
         if final.unless_connected and connected:
             final_state = ActionState.SKIPPED
-        elif _utc(now) > _utc(last_due):
+        elif now_us > last["__due_us"]:
             final_state = ActionState.DUE
         else:
             final_state = ActionState.PENDING
-    pairs = list(zip(statuses, policy.steps, strict=True))
-    open_steps = [p for p in pairs if p[0]["state"] in (StepState.PENDING, StepState.AT_RISK)]
+    triples = list(zip(statuses, policy.steps, escalations, strict=True))
+    open_steps = [t for t in triples if t[0]["state"] in (StepState.PENDING, StepState.AT_RISK)]
     nxt: dict[str, Any] = dict.fromkeys(("next_step", "next_action", "next_due", "next_escalate"))
     if open_steps:
-        st, step = min(open_steps, key=lambda pair: _utc(pair[0]["due_at"]))
-        nxt.update(next_step=step.name, next_due=st["due_at"])
-        nxt["next_escalate"] = None if step.escalate is None else step.escalate.to_data()
+        st, step, escalate = min(open_steps, key=lambda t: t[0]["__due_us"])
+        nxt.update(next_step=step.name, next_due=st["due_at"], next_escalate=escalate)
     elif final is not None and final_state is ActionState.PENDING:
         nxt.update(next_action=final.action.value, next_due=last_due)
     fixed = {
@@ -370,17 +373,17 @@ def _emit(
         **lead,
         **nxt,
     }
-    count = len(pairs)
+    count = len(triples)
     for name, value in fixed.items():
         rows[name].extend([value] * count)
-    for st, step in pairs:
+    for st, step, escalate in triples:
         for name in _STATUS_FIELDS:
             rows[name].append(st[name])
         rows["step"].append(step.name)
         rows["state"].append(st["state"].value)
-        rows["escalate"].append(None if step.escalate is None else step.escalate.to_data())
+        rows["escalate"].append(escalate)
         rows["escalation_due"].append(
-            st["state"] is StepState.BREACHED and st["met_at"] is None and step.escalate is not None
+            st["state"] is StepState.BREACHED and st["met_at"] is None and escalate is not None
         )
 
 
@@ -410,17 +413,21 @@ def _stand_in(owner: str | None, team: str | None, region: str | None, country: 
 
 def _status(
     step: Step,
-    due: datetime,
+    due: tuple[datetime, int],
     matching: Sequence[int],
-    at_list: Sequence[datetime],
+    index: _TouchIndex,
     *,
     start: datetime,
-    now: datetime,
+    now: tuple[datetime, int],
     cal: BusinessCalendar,
 ) -> dict[str, Any]:
-    """One step's row, by the same rules as :func:`leadflow.rules.sla.evaluate`."""
+    """One step's row, by the same rules as :func:`leadflow.rules.sla.evaluate` (instants are
+    compared as UTC microseconds, as the rules compare them in UTC)."""
+    due_at, due_us = due
+    now_at, now_us = now
     row: dict[str, Any] = {
-        "due_at": due,
+        "due_at": due_at,
+        "__due_us": due_us,
         "required": step.count,
         "done": min(len(matching), step.count),
         "met_at": None,
@@ -430,22 +437,23 @@ def _status(
         "overdue_hours": None,
     }
     if len(matching) >= step.count:
-        done_at = at_list[matching[step.count - 1]]
+        done = matching[step.count - 1]
+        done_at = index.at_list[done]
         row["met_at"] = done_at
         row["response_hours"] = cal.between(start, done_at) / _HOUR
-        if _utc(done_at) <= _utc(due):
+        if index.at_us[done] <= due_us:
             row["state"] = StepState.MET
         else:
             row["state"] = StepState.BREACHED
-            row["breached_at"] = due
-            row["overdue_hours"] = cal.between(due, done_at) / _HOUR
+            row["breached_at"] = due_at
+            row["overdue_hours"] = cal.between(due_at, done_at) / _HOUR
         return row
-    if _utc(now) > _utc(due):
+    if now_us > due_us:
         row["state"] = StepState.BREACHED
-        row["breached_at"] = due
-        row["overdue_hours"] = cal.between(due, now) / _HOUR
+        row["breached_at"] = due_at
+        row["overdue_hours"] = cal.between(due_at, now_at) / _HOUR
         return row
-    remaining = cal.between(now, due)
+    remaining = cal.between(now_at, due_at)
     row["remaining_hours"] = remaining / _HOUR
     at_risk = step.warn and remaining <= step.warn
     row["state"] = StepState.AT_RISK if at_risk else StepState.PENDING
