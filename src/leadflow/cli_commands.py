@@ -172,6 +172,9 @@ def sla_arguments(parser: argparse.ArgumentParser) -> None:
         default="owner",
         help="comma-separated adherence dimensions (owner, team, source, step, policy)",
     )
+    from leadflow.cli_etl import sla_file_mode_arguments  # ETL: leadflow sla --leads/--touches
+
+    sla_file_mode_arguments(parser)
 
 
 _RULE_FILES = {
@@ -231,6 +234,10 @@ def _all(store: Any, reader: str) -> list[Any]:
 
 def sla(args: argparse.Namespace, out: Output) -> int:
     """Evaluate SLA policies for every lead in a store and print adherence."""
+    if getattr(args, "leads", None) is not None:  # file mode (leadflow[etl]): see cli_etl
+        from leadflow.cli_etl import sla_files_command
+
+        return sla_files_command(args, out)
     from leadflow.rules.sla import adherence, evaluate_many
 
     now = parse_now(args.now) or wall_clock()

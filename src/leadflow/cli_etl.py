@@ -1,19 +1,27 @@
-"""File mode of ``leadflow score``: score Parquet or CSV files of any size (``leadflow[etl]``).
+"""File modes of ``leadflow score`` and ``leadflow sla``: Parquet or CSV files of any size.
 
-Scope: the options and the runner that ``leadflow score --leads ... --events ... --out ...``
-adds to the store-based ``score`` subcommand; the work is :func:`leadflow.etl.score_files`.
-pyarrow is imported only when file mode runs, so ``leadflow`` works without the extra.
+Scope: the options and the runners that ``leadflow score --leads ... --events ... --out ...``
+and ``leadflow sla --leads ... --touches ... --out ...`` add to the store-based subcommands;
+the work is :func:`leadflow.etl.score_files` and :func:`leadflow.etl.evaluate_sla_files`
+(``leadflow[etl]``). pyarrow is imported only when file mode runs, so ``leadflow`` works
+without the extra.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from leadflow.cli import Output, parse_now, wall_clock
+from leadflow.cli import Output, load_toml, parse_now, wall_clock
 from leadflow.errors import ConfigError
 
-__all__ = ["file_mode_arguments", "score_files_command"]
+__all__ = [
+    "file_mode_arguments",
+    "score_files_command",
+    "sla_file_mode_arguments",
+    "sla_files_command",
+]
 
 
 def file_mode_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +77,62 @@ def score_files_command(args: argparse.Namespace, out: Output) -> int:
     out.text(
         f"Scored {summary.leads_scored:,} of {summary.leads_read:,} leads with "
         f"{summary.events_read:,} events as of {as_of.isoformat()} -> {summary.output}"
+    )
+    if summary.rows_refused:
+        out.warn(f"{summary.rows_refused:,} rows refused; see {summary.errors}")
+    return 0
+
+
+def sla_file_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the file-mode options to ``leadflow sla``."""
+    group = parser.add_argument_group(
+        "file mode (ETL)",
+        'judge files instead of a store (needs --policies and --calendar); pip install "leadflow[etl]"',
+    )
+    group.add_argument("--leads", type=Path, help="leads file (.parquet or .csv)")
+    group.add_argument("--touches", type=Path, help="touches file (.parquet or .csv)")
+    group.add_argument("--out", type=Path, help="where to write lead x step rows (.parquet/.csv)")
+    group.add_argument("--errors", type=Path, help="CSV file for refused rows (else: stop)")
+
+
+def _calendar_choice(path: Path) -> Any:
+    """One calendar table, or named ``[calendars.*]`` with a ``[choose]`` table (a resolver)."""
+    from leadflow.calendar import BusinessCalendar, CalendarResolver
+
+    data = load_toml(path)
+    if "calendars" in data:
+        return CalendarResolver.from_dict(data)
+    return BusinessCalendar.from_dict(data, path=str(path))
+
+
+def sla_files_command(args: argparse.Namespace, out: Output) -> int:
+    """Run file mode: judge ``--leads`` with ``--touches`` into ``--out``."""
+    from leadflow.etl import compile_sla, evaluate_sla_files
+    from leadflow.rules.sla import load_policies
+
+    for option in ("touches", "out", "policies", "calendar"):
+        if getattr(args, option) is None:
+            raise ConfigError(f"--{option}", "is required with --leads")
+    plan = compile_sla(load_policies(args.policies), _calendar_choice(args.calendar))
+    now = parse_now(args.now) or wall_clock()
+    summary = evaluate_sla_files(
+        plan, args.leads, args.touches, args.out, now=now, errors=args.errors
+    )
+    out.data(
+        {
+            "now": now.isoformat(),
+            "leads_read": summary.leads_read,
+            "touches_read": summary.touches_read,
+            "leads_evaluated": summary.leads_evaluated,
+            "rows_written": summary.rows_written,
+            "rows_refused": summary.rows_refused,
+            "output": str(summary.output),
+            "errors": None if summary.errors is None else str(summary.errors),
+        }
+    )
+    out.text(
+        f"SLA as of {now.isoformat()}: {summary.leads_evaluated:,} of {summary.leads_read:,} "
+        f"leads under a policy, {summary.rows_written:,} step rows -> {summary.output}"
     )
     if summary.rows_refused:
         out.warn(f"{summary.rows_refused:,} rows refused; see {summary.errors}")

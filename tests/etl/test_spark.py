@@ -57,3 +57,36 @@ def test_spark_scores_equal_single_machine_scores(spark: Any, small_files: Gener
                 assert other[name] == pytest.approx(row[name], abs=1e-9), (lead_id, name)
     recommendations = {row["recommendation"] for row in local.values()}
     assert {"nurture", "mql", "sql_ready"} <= recommendations  # the data exercises every branch
+
+
+def test_spark_sla_equals_single_machine_sla(spark: Any) -> None:
+    from leadflow.calendar import load_calendars
+    from leadflow.etl.sla import compile_sla
+    from leadflow.etl.spark import evaluate_sla_dataframe
+    from leadflow.rules.sla import load_policies
+
+    from .sla_helpers import leads_table, touches_table, utc_rows
+    from .test_sla import NOW, random_data
+
+    plan = compile_sla(
+        load_policies("examples/sla.toml"), load_calendars("examples/calendars.toml")
+    )
+    plan = pickle.loads(pickle.dumps(plan))
+    leads_list, touches_list = random_data(21, n=200)
+    leads, touches = leads_table(leads_list), touches_table(touches_list)
+    local = plan.evaluate(leads, touches, now=NOW)
+    result = evaluate_sla_dataframe(
+        plan,
+        spark.createDataFrame(leads).repartition(2),
+        spark.createDataFrame(touches).repartition(3),
+        now=NOW,
+    ).toArrow()
+
+    def key(row: dict[str, Any]) -> tuple[str, str]:
+        return row["lead_id"], row["step"]
+
+    assert result.schema.names == local.schema.names
+    got = sorted(utc_rows(result.to_pylist()), key=key)
+    want = sorted(utc_rows(local.to_pylist()), key=key)
+    assert len(got) == local.num_rows > 300
+    assert got == want

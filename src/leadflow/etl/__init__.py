@@ -8,7 +8,10 @@ raises :class:`~leadflow.errors.OptionalDependencyError` naming the install comm
   compiled once and evaluated over Arrow tables or record batches.
 * :func:`score_files` (:mod:`leadflow.etl.pipeline`) -- leads and events files in, scores and an
   errors file out, in bounded memory; what ``leadflow score`` runs.
-* :mod:`leadflow.etl.spark` -- the same plan inside Spark (``pip install "leadflow[spark]"``).
+* :func:`compile_sla` / :class:`SLAPlan` (:mod:`leadflow.etl.sla`) -- SLA policies compiled
+  once and evaluated over Arrow tables, one row per lead x step; :func:`evaluate_sla_files`
+  runs it on files (``leadflow sla --leads ... --touches ...``).
+* :mod:`leadflow.etl.spark` -- the same plans inside Spark (``pip install "leadflow[spark]"``).
 * :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet and CSV, per-row
   validation with an errors file, and hash partitioning of leads and events by lead id.
 * :mod:`leadflow.etl.synthetic` -- a seeded generator of leads and events files for tests and
@@ -25,16 +28,21 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without the
     raise OptionalDependencyError("leadflow.etl", "etl", "pyarrow") from exc
 
 from leadflow.etl.files import ErrorSink, RowError, TableWriter, read_batches
-from leadflow.etl.pipeline import ScoreSummary, score_files
+from leadflow.etl.pipeline import ScoreSummary, SLASummary, evaluate_sla_files, score_files
 from leadflow.etl.plan import ColumnarPlan, compile_scorecard
+from leadflow.etl.sla import SLAPlan, compile_sla
 
 __all__ = [
     "ColumnarPlan",
     "ErrorSink",
     "RowError",
+    "SLAPlan",
+    "SLASummary",
     "ScoreSummary",
     "TableWriter",
     "compile_scorecard",
+    "compile_sla",
+    "evaluate_sla_files",
     "read_batches",
     "score_files",
 ]

@@ -41,9 +41,17 @@ from leadflow._validate import check_aware
 from leadflow.errors import ValidationError
 from leadflow.etl.files import ErrorSink, TableWriter, conform, partition_by_key, read_batches
 from leadflow.etl.plan import EVENT_COLUMNS, ColumnarPlan, compile_scorecard
+from leadflow.etl.sla import (
+    SLA_LEAD_COLUMNS,
+    SLA_OUTPUT_SCHEMA,
+    SLA_TOUCH_COLUMNS,
+    SLAPlan,
+    conform_sla_leads,
+    conform_touches,
+)
 from leadflow.rules.scorecard import Scorecard
 
-__all__ = ["ScoreSummary", "score_files"]
+__all__ = ["SLASummary", "ScoreSummary", "evaluate_sla_files", "score_files"]
 
 _PathLike = str | os.PathLike[str]
 
@@ -216,3 +224,106 @@ def _score_partitioned(
 def _raise_if(strict: bool, sink: ErrorSink) -> None:
     if strict and sink.errors:
         raise sink.errors[0].to_exception()
+
+
+# -- SLA ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SLASummary:
+    """What :func:`evaluate_sla_files` read, wrote and refused."""
+
+    leads_read: int
+    touches_read: int
+    leads_evaluated: int
+    rows_written: int
+    rows_refused: int
+    output: Path
+    errors: Path | None
+
+
+def evaluate_sla_files(
+    plan: SLAPlan,
+    leads: _PathLike,
+    touches: _PathLike,
+    out: _PathLike,
+    *,
+    now: datetime,
+    errors: _PathLike | None = None,
+    batch_size: int = 262_144,
+) -> SLASummary:
+    """Judge the *leads* file with its *touches* file at *now*; write one row per lead x step.
+
+    The touches are read first, checked batch by batch and kept (only the six columns
+    :data:`~leadflow.etl.sla.SLA_TOUCH_COLUMNS`); the leads are then streamed by batches and
+    evaluated against them, so memory grows with the touches file, not the leads file. Bad
+    rows go to *errors* (``source,row,id,field,value,reason``); without it the first one
+    raises :class:`~leadflow.errors.ValidationError`.
+
+    >>> import tempfile, pathlib
+    >>> import pyarrow as pa, pyarrow.parquet as pq
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.calendar import BusinessCalendar
+    >>> from leadflow.etl.sla import compile_sla
+    >>> from leadflow.rules.sla import load_policies
+    >>> work = pathlib.Path(tempfile.mkdtemp())
+    >>> pq.write_table(pa.table({"id": ["L-1", "L-2"], "owner_id": ["u-ana", "u-bob"],
+    ...     "created_at": ["2026-03-02T09:00:00Z"] * 2,
+    ...     "handed_off_at": ["2026-03-02T10:00:00Z", "2026-03-02T10:00:00"]}), work / "leads.pq")
+    >>> pq.write_table(pa.table({"id": ["T-1"], "lead_id": ["L-1"], "kind": ["call"],
+    ...     "at": ["2026-03-02T11:00:00Z"], "by": ["u-ana"]}), work / "touches.pq")
+    >>> plan = compile_sla(load_policies("examples/sla.toml"), BusinessCalendar.weekdays("UTC"))
+    >>> summary = evaluate_sla_files(plan, work / "leads.pq", work / "touches.pq",
+    ...     work / "sla.csv", now=datetime(2026, 3, 4, tzinfo=timezone.utc),
+    ...     errors=work / "errors.csv")
+    >>> summary.leads_evaluated, summary.rows_written, summary.rows_refused
+    (1, 2, 1)
+    """
+    check_aware("now", now)
+    sink = ErrorSink(errors)
+    strict = errors is None
+    leads_name, touches_name = Path(leads).name, Path(touches).name
+    touches_in = _Counted(
+        read_batches(touches, batch_size=batch_size, columns=set(SLA_TOUCH_COLUMNS))
+    )
+    leads_in = _Counted(read_batches(leads, batch_size=batch_size, columns=set(SLA_LEAD_COLUMNS)))
+    evaluated = 0
+    try:
+        typed: list[pa.Table] = []
+        for raw in touches_in:
+            offset = touches_in.rows - raw.num_rows
+            batch = pa.Table.from_batches([raw])
+            typed.append(conform_touches(batch, sink, source=touches_name, row_offset=offset))
+            _raise_if(strict, sink)
+        touch_table = (
+            pa.concat_tables(typed)
+            if typed
+            else conform_touches(_empty(SLA_TOUCH_COLUMNS), sink, source=touches_name)
+        )
+        with TableWriter(out) as writer:
+            for raw in leads_in:
+                offset = leads_in.rows - raw.num_rows
+                batch = pa.Table.from_batches([raw])
+                good = conform_sla_leads(batch, sink, source=leads_name, row_offset=offset)
+                _raise_if(strict, sink)
+                result = plan.evaluate_typed(good, touch_table, now=now)
+                evaluated += len(set(result.column("lead_id").to_pylist()))
+                writer.write(result)
+            written = writer.rows
+            if written == 0:
+                writer.write(SLA_OUTPUT_SCHEMA.empty_table())
+    finally:
+        sink.close()
+    return SLASummary(
+        leads_read=leads_in.rows,
+        touches_read=touches_in.rows,
+        leads_evaluated=evaluated,
+        rows_written=written,
+        rows_refused=sink.count,
+        output=Path(out),
+        errors=None if errors is None else Path(errors),
+    )
+
+
+def _empty(columns: dict[str, pa.DataType]) -> pa.Table:
+    return pa.schema(list(columns.items())).empty_table()

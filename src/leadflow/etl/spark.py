@@ -15,6 +15,11 @@ Spark does the shuffles, so no sort order is needed. The result equals
 partials in its own order). Invalid rows raise :class:`~leadflow.errors.ValidationError` in the
 executor (Spark has no errors file); check the files first with ``leadflow score`` if needed.
 
+SLA policies run the same way (:func:`evaluate_sla_dataframe`): executors check the touches and
+leads batches (``mapInArrow``), Spark gathers each lead's touches into one list
+(``groupBy("lead_id")`` with ``collect_list``) and joins them to the lead, and executors
+evaluate the joined batches with the :class:`~leadflow.etl.sla.SLAPlan` (``mapInArrow``).
+
 Usage (``spark`` is your SparkSession; timestamps must be Spark ``TIMESTAMP`` columns)::
 
     from leadflow.etl import compile_scorecard
@@ -34,13 +39,22 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadflow._validate import check_aware
 from leadflow.errors import OptionalDependencyError, ValidationError
 from leadflow.etl.files import ErrorSink, conform
 from leadflow.etl.plan import EVENT_COLUMNS, ColumnarPlan
+from leadflow.etl.sla import (
+    SLA_LEAD_COLUMNS,
+    SLA_OUTPUT_SCHEMA,
+    SLA_TOUCH_COLUMNS,
+    SLAPlan,
+    conform_sla_leads,
+    conform_touches,
+)
 
-__all__ = ["score_dataframe", "spark_schema"]
+__all__ = ["evaluate_sla_dataframe", "score_dataframe", "spark_schema"]
 
 #: Spark resolves dotted names as struct fields, so ``account.x`` travels as ``__account_x``.
 _ACCOUNT = "__account_"
@@ -206,3 +220,78 @@ def _arrow_type(frame: Any, name: str) -> pa.DataType:
         "double": pa.float64(),
         "boolean": pa.bool_(),
     }.get(kind, pa.string())
+
+
+# -- SLA ---------------------------------------------------------------------------------------
+
+_TOUCHES = "__touches"
+
+
+class _ConformSLA:
+    """``mapInArrow`` function: raw leads or touches batches to the plan's typed columns."""
+
+    def __init__(self, touches: bool) -> None:
+        self.touches = touches
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for raw in batches:
+            sink = ErrorSink(None)
+            table = pa.Table.from_batches([raw])
+            check = conform_touches if self.touches else conform_sla_leads
+            typed = check(table, sink)
+            if sink.errors:
+                raise sink.errors[0].to_exception()
+            yield from typed.to_batches()
+
+
+class _EvaluateSLA:
+    """``mapInArrow`` function: leads joined with their touches (a list column) to SLA rows."""
+
+    def __init__(self, plan: SLAPlan, now: datetime) -> None:
+        self.plan = plan
+        self.now = now
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        touch_fields = [(n, t) for n, t in SLA_TOUCH_COLUMNS.items() if n != "lead_id"]
+        touch_schema = pa.schema(list(SLA_TOUCH_COLUMNS.items()))
+        for batch in batches:
+            nested = batch.column(_TOUCHES)
+            leads = pa.Table.from_batches([batch.drop_columns([_TOUCHES])])
+            parents = pc.list_parent_indices(nested)
+            flat = pc.list_flatten(nested)
+            columns = {"lead_id": leads.column("id").take(parents)}
+            for name, kind in touch_fields:
+                columns[name] = pc.struct_field(flat, name).cast(kind)
+            touches = pa.table(columns).select(touch_schema.names).cast(touch_schema)
+            result = self.plan.evaluate_typed(leads, touches, now=self.now)
+            yield from result.to_batches()
+
+
+def evaluate_sla_dataframe(plan: SLAPlan, leads: Any, touches: Any, *, now: datetime) -> Any:
+    """Judge the Spark DataFrames *leads* and *touches* with *plan* at *now*; return a DataFrame.
+
+    The result has :data:`~leadflow.etl.sla.SLA_OUTPUT_SCHEMA`'s columns, one row per lead x
+    step, equal to :meth:`SLAPlan.evaluate` on the same rows (in Spark's order). Lead ids
+    must be unique. Invalid rows raise :class:`~leadflow.errors.ValidationError` in the
+    executor; check the files first with ``leadflow sla --leads ... --errors ...`` if needed.
+    """
+    check_aware("now", now)
+    functions, _ = _sql()
+    touch_schema = pa.schema(list(SLA_TOUCH_COLUMNS.items()))
+    lead_schema = pa.schema(list(SLA_LEAD_COLUMNS.items()))
+    typed_touches = touches.select(*[c for c in SLA_TOUCH_COLUMNS if c in touches.columns])
+    typed_touches = typed_touches.mapInArrow(_ConformSLA(True), spark_schema(touch_schema))
+    typed_leads = leads.select(*[c for c in SLA_LEAD_COLUMNS if c in leads.columns])
+    typed_leads = typed_leads.mapInArrow(_ConformSLA(False), spark_schema(lead_schema))
+    fields = [n for n in SLA_TOUCH_COLUMNS if n != "lead_id"]
+    gathered = typed_touches.groupBy("lead_id").agg(
+        functions.collect_list(functions.struct(*fields)).alias(_TOUCHES)
+    )
+    joined = typed_leads.join(gathered, typed_leads["id"] == gathered["lead_id"], "left").drop(
+        "lead_id"
+    )
+    joined = joined.withColumn(
+        _TOUCHES,
+        functions.coalesce(_TOUCHES, functions.array().cast(gathered.schema[_TOUCHES].dataType)),
+    )
+    return joined.mapInArrow(_EvaluateSLA(plan, now), spark_schema(SLA_OUTPUT_SCHEMA))
