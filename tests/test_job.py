@@ -91,6 +91,37 @@ def test_time_alone_moves_open_sla_clocks(store: SQLiteAdapter) -> None:
     assert later.writes["sla"].get("applied", 0) > 0
 
 
+def test_a_separate_state_store_learns_the_clocks_the_adapter_already_holds(
+    store: SQLiteAdapter,
+) -> None:
+    # The adapter already holds SLA clocks (an earlier run wrote them); a new state store must
+    # still learn which are open, or time alone never moves them.
+    run(job(), store, cursors=store, history=store)
+    held = store.open_sla_leads()
+    assert held
+    state = SQLiteAdapter(":memory:")
+
+    def separate(**overrides: object) -> Any:
+        return run(
+            job(**overrides),
+            store,
+            cursors=state,
+            history=state,
+            mirror=state.mirror,
+            record=state.write,
+        )
+
+    first = separate()
+    assert first.ok, first.problems
+    assert first.writes["sla"].get("applied", 0) == 0
+    assert first.writes["sla"]["unchanged"] > 0
+    assert state.open_sla_leads() == held
+    later = separate(now=NOW + timedelta(days=10), scorer=None)
+    assert later.read == {}
+    assert later.judged == len(held)
+    assert later.writes["sla"].get("applied", 0) > 0
+
+
 def test_dry_run_writes_and_saves_nothing(store: SQLiteAdapter) -> None:
     before = store.counts()
     report = run(job(dry_run=True), store, cursors=store, history=store)

@@ -604,8 +604,8 @@ def run(
 
     *mirror*, when given, receives every record read (``mirror(entity, items)``) before rules
     run — how records read from a CRM reach the embedded store that serves as *history*.
-    *record*, when given, receives the writes the adapter applied (without their expected
-    versions) — how the store keeps the score, stage and SLA history a CRM does not, and knows
+    *record*, when given, receives the writes the adapter applied or already held (without
+    their expected versions) — how the store keeps the score, stage and SLA history a CRM does not, and knows
     which SLA clocks are still open. When the adapter *is* the store, pass neither. *progress*
     is called with a phase name and a count as work proceeds.
     """
@@ -638,9 +638,11 @@ def run(
             results.extend(done)
             tick("writing", len(results))
             if record is not None:
-                applied = [_unversioned(r.write) for r in done if r.status is WriteStatus.APPLIED]
-                if applied:
-                    recorded.update(r.status.value for r in record(applied))
+                # An unchanged write describes what the adapter already holds (a clock an
+                # earlier run started, say): the state store must know it as well as a new one.
+                held = [_unversioned(r.write) for r in done if r.status in _HELD]
+                if held:
+                    recorded.update(r.status.value for r in record(held))
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
@@ -668,6 +670,9 @@ def run(
         dry_run=job.dry_run,
         recorded=dict(recorded),
     )
+
+
+_HELD = frozenset({WriteStatus.APPLIED, WriteStatus.UNCHANGED})
 
 
 def _unversioned(write: Write) -> Write:

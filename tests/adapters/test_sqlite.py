@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from leadflow.adapters import sqlite as store_module
@@ -208,6 +209,29 @@ def test_jsonl_import_reports_bad_lines(path: Path, tmp_path: Path) -> None:
             store.import_file("lead", tmp_path / "x.xlsx")
         with pytest.raises(ConfigError, match="cannot read"):
             store.import_file("lead", tmp_path / "missing.csv")
+
+
+def test_import_keeps_the_stored_history_and_handoff(path: Path, tmp_path: Path) -> None:
+    # Importing a lead the store already holds must not wipe what only the store knows.
+    handoff = T0 + timedelta(hours=2)
+    with SQLiteAdapter(path) as store:
+        [lead] = store.upsert(Entity.LEAD, sample_leads(1))
+        moved = transition(lead, "mql", at=T0 + timedelta(hours=1), by="scoring")
+        moved = transition(moved, "sal", at=handoff, by="rep")
+        store.upsert(Entity.LEAD, [attrs.evolve(moved, handed_off_at=handoff)])
+        source = tmp_path / "again.csv"
+        source.write_text(
+            "id,email,created_at,stage,title\n"
+            f"{lead.id},ada@example.com,{lead.created_at.isoformat()},sal,CTO\n",
+            encoding="utf-8",
+        )
+        report = store.import_file("lead", source)
+        assert (report.imported, report.errors) == (1, ())
+        kept = store.leads_by_id([lead.id])[lead.id]
+        assert kept.title == "CTO"
+        assert [c.to_stage for c in kept.history] == ["mql", "sal"]
+        assert kept.history == moved.history
+        assert kept.handed_off_at == handoff
 
 
 WRITER = textwrap.dedent(

@@ -454,8 +454,9 @@ class SQLiteAdapter:
         """Build *entity* values from flat records and store the good ones.
 
         A row that does not validate is reported (line, field, value, message) and skipped;
-        the rest are stored in batches of *batch_size*, one transaction each. Lines count from
-        *first_line*.
+        the rest are stored in batches of *batch_size*, one transaction each, as :meth:`mirror`
+        stores them: an imported lead keeps the stored stage history and hand-off time it does
+        not carry itself. Lines count from *first_line*.
         """
         return self._import(
             Entity(entity), enumerate(rows, start=first_line), batch_size=batch_size
@@ -502,10 +503,10 @@ class SQLiteAdapter:
             except LeadflowError as exc:
                 errors.append(RowError(line=line, field="", value=None, message=str(exc)))
             if len(good) >= batch_size:
-                imported += len(self.upsert(entity, good))
+                imported += len(self.mirror(entity, good))
                 good = []
         if good:
-            imported += len(self.upsert(entity, good))
+            imported += len(self.mirror(entity, good))
         return ImportReport(entity=entity, imported=imported, errors=tuple(errors))
 
     # -- reading -------------------------------------------------------------------------------
