@@ -61,7 +61,7 @@ def adapters_arguments(parser: argparse.ArgumentParser) -> None:
 def adapters(args: argparse.Namespace, out: Output) -> int:
     """List installed adapters, where they come from, and what they can do."""
     from leadflow import adapters as registry
-    from leadflow.errors import AdapterError
+    from leadflow.errors import AdapterError, MissingExtraError
 
     rows: list[dict[str, Any]] = []
     for name, info in registry.available().items():
@@ -71,6 +71,7 @@ def adapters(args: argparse.Namespace, out: Output) -> int:
             "version": info.version,
             "target": info.target,
             "capabilities": None,
+            "install_hint": None,
             "problem": None,
         }
         if info.duplicated:
@@ -81,6 +82,9 @@ def adapters(args: argparse.Namespace, out: Output) -> int:
             try:
                 caps = info.capabilities()
                 row["capabilities"] = caps.to_dict() if caps is not None else None
+            except MissingExtraError as exc:
+                # Not a fault: an optional adapter whose extra is not installed.
+                row["install_hint"] = f'pip install "leadflow[{exc.extra}]"'
             except AdapterError as exc:
                 row["problem"] = str(exc)
         rows.append(row)
@@ -97,6 +101,8 @@ def adapters(args: argparse.Namespace, out: Output) -> int:
                 f"{'yes' if caps['conflict_detection'] else 'no'}; transactional batches: "
                 f"{'yes' if caps['transactional_batches'] else 'no'}"
             )
+        if row["install_hint"]:
+            out.text(f"{'':<12} not installed: {row['install_hint']}")
         if row["problem"]:
             out.text(f"{'':<12} unavailable: {row['problem']}")
     return Exit.OK if not any(r["problem"] for r in rows) else Exit.PARTIAL

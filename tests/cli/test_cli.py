@@ -326,3 +326,45 @@ def test_config_paths_are_relative_to_the_config_file(
     assert json.loads(out)["read"]["leads"] == 50
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"], "nothing created in the cwd"
     assert not (project / "leadflow-state.sqlite").exists(), "the store is the adapter's file"
+
+
+_WITHOUT = (
+    "import sys\n"
+    "for name in {names!r}:\n"
+    "    sys.modules[name] = None  # how Python marks a module unimportable\n"
+    "from leadflow.cli import main\n"
+    "sys.exit(main({argv!r}))\n"
+)
+
+
+def _cli_without(names: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the command in a fresh interpreter in which *names* cannot be imported."""
+    code = _WITHOUT.format(names=names, argv=list(argv))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "missing"), [("hubspot", "urllib3"), ("salesforce", "requests")]
+)
+def test_missing_client_dependency_gives_the_install_hint(
+    tmp_path: Path, adapter: str, missing: str
+) -> None:
+    config = _config(tmp_path, tmp_path / "s.sqlite")
+    done = _cli_without([missing], "run", "--adapter", adapter, "--config", str(config))
+    assert done.returncode == Exit.USAGE, done.stderr
+    assert f'pip install "leadflow[{adapter}]"' in done.stderr
+    assert "No module named" not in done.stderr
+
+
+def test_adapters_lists_an_adapter_whose_extra_is_missing() -> None:
+    done = _cli_without(["urllib3", "requests"], "adapters", "--json")
+    assert done.returncode == Exit.OK, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)["adapters"]}
+    for adapter in ("hubspot", "salesforce"):
+        assert rows[adapter]["install_hint"] == f'pip install "leadflow[{adapter}]"'
+        assert rows[adapter]["problem"] is None
+        assert rows[adapter]["capabilities"] is None
+    assert rows["sqlite"]["capabilities"] is not None
+    text = _cli_without(["urllib3"], "adapters")
+    assert text.returncode == Exit.OK, text.stderr
+    assert 'not installed: pip install "leadflow[hubspot]"' in text.stdout
