@@ -368,3 +368,44 @@ def test_adapters_lists_an_adapter_whose_extra_is_missing() -> None:
     text = _cli_without(["urllib3"], "adapters")
     assert text.returncode == Exit.OK, text.stderr
     assert 'not installed: pip install "leadflow[hubspot]"' in text.stdout
+
+
+@pytest.mark.parametrize(("command", "option"), [("sla", "--policies"), ("score", "--scorecard")])
+def test_a_missing_rule_file_is_a_usage_error(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, option: str
+) -> None:
+    missing = tmp_path / "missing.toml"
+    code, _, err = run_cli(
+        capsys, command, "--store", str(demo_store), option, str(missing), "--now", NOW
+    )
+    assert code == Exit.USAGE, err
+    assert err == f"leadflow: error: {missing}: no such file\n"
+
+
+def test_a_run_config_naming_a_missing_rule_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s.sqlite"
+    assert main(["demo", "--store", str(store), "--leads", "50", "--quiet"]) == Exit.OK
+    capsys.readouterr()
+    config = tmp_path / "run.toml"
+    config.write_text(f'store = "{store}"\nsla = "missing.toml"\n')
+    code, _, err = run_cli(capsys, "run", "--config", str(config), "--now", NOW)
+    assert code == Exit.USAGE, err
+    assert "missing.toml: no such file" in err
+    assert "FileNotFoundError" not in err
+
+
+def test_an_error_inside_a_rule_file_names_the_file(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    policies = tmp_path / "typo.toml"
+    text = (examples / "sla.toml").read_text(encoding="utf-8")
+    assert "within_hours" in text
+    policies.write_text(text.replace("within_hours", "within_hour", 1), encoding="utf-8")
+    code, _, err = run_cli(
+        capsys, "sla", "--store", str(demo_store), "--policies", str(policies), "--now", NOW
+    )
+    assert code == Exit.USAGE, err
+    assert err.startswith(f"leadflow: error: {policies}: policies[0].steps[0].within_hour"), err
