@@ -410,13 +410,25 @@ def run_config(path: Path, adapter: str) -> dict[str, Any]:
     unknown = sorted(set(config) - _RUN_KEYS)
     if unknown:
         raise ConfigError(f"{path}: {unknown[0]}", f"unknown key; expected {sorted(_RUN_KEYS)}")
+    for key in ("store", "sla", "scorecard"):
+        if key in config and (not isinstance(config[key], str) or not config[key].strip()):
+            raise ConfigError(
+                f"{path}: {key}", f"must be a file path (a string), got {config[key]!r}"
+            )
+    if "calendar" in config and not isinstance(config["calendar"], dict):
+        raise ConfigError(
+            f"{path}: calendar", f"must be a [calendar] table, got {config['calendar']!r}"
+        )
+    batch_size = config.get("batch_size", 500)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"{path}: batch_size", f"must be a positive integer, got {batch_size!r}")
     base = path.parent
     resolved: dict[str, Any] = {
         "store": base / config.get("store", DEFAULT_STATE_STORE),
         "sla": base / config["sla"] if "sla" in config else None,
         "scorecard": base / config["scorecard"] if "scorecard" in config else None,
         "calendar": config.get("calendar"),
-        "batch_size": config.get("batch_size", 500),
+        "batch_size": batch_size,
     }
     tables = config.get("adapters", {})
     settings = tables.get(adapter, {}) if isinstance(tables, dict) else None

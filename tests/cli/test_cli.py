@@ -409,3 +409,26 @@ def test_an_error_inside_a_rule_file_names_the_file(
     )
     assert code == Exit.USAGE, err
     assert err.startswith(f"leadflow: error: {policies}: policies[0].steps[0].within_hour"), err
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("store = 3", "store"),
+        ("sla = 3", "sla"),
+        ('scorecard = ["a.toml"]', "scorecard"),
+        ('sla = ""', "sla"),
+        ('calendar = "UTC"', "calendar"),
+        ("batch_size = 0", "batch_size"),
+        ('batch_size = "10"', "batch_size"),
+    ],
+)
+def test_a_run_config_value_of_the_wrong_type_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, key: str
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(line + "\n")
+    code, _, err = run_cli(capsys, "run", "--config", str(config), "--now", NOW)
+    assert code == Exit.USAGE, err
+    assert err.startswith(f"leadflow: error: {config}: {key}: must be "), err
+    assert "bug in leadflow" not in err
