@@ -12,7 +12,7 @@ import argparse
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -786,4 +786,10 @@ def _print_demo(out: Output, path: Path, summary: dict[str, Any], report: Any) -
     out.text()
     _print_report(out, report)
     out.text()
-    out.text(f"Next: leadflow sla --store {path} --by owner,step   |   leadflow adapters")
+    # The follow-ups judge the data as of the demo's instant, not today's clock (on which every
+    # demo lead would have decayed to nurture and every open SLA clock breached).
+    as_of = datetime.fromisoformat(summary["as_of"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.text(
+        f"Next: leadflow sla --store {path} --now {as_of} --by owner,step   |   "
+        f"leadflow score --store {path} --now {as_of}   |   leadflow adapters"
+    )

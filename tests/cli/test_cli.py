@@ -432,3 +432,20 @@ def test_a_run_config_value_of_the_wrong_type_names_the_key(
     assert code == Exit.USAGE, err
     assert err.startswith(f"leadflow: error: {config}: {key}: must be "), err
     assert "bug in leadflow" not in err
+
+
+def test_the_demo_follow_ups_judge_the_demo_as_of_its_instant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "d.sqlite"
+    code, out, err = run_cli(capsys, "demo", "--store", str(store), "--leads", "120")
+    assert code == Exit.OK, err
+    (hint,) = [line for line in out.splitlines() if line.startswith("Next: ")]
+    commands = [part.split() for part in hint.removeprefix("Next: ").split("   |   ")]
+    follow_ups = [argv[1:] for argv in commands if argv[1] in ("sla", "score")]
+    assert {argv[0] for argv in follow_ups} == {"sla", "score"}, hint
+    for argv in follow_ups:
+        assert argv[argv.index("--now") + 1] == NOW, hint
+        code, out, err = run_cli(capsys, *argv)
+        assert code == Exit.OK, err
+        assert "as of 2026-03-02T09:00:00+00:00" in out, out
