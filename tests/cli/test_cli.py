@@ -449,3 +449,21 @@ def test_the_demo_follow_ups_judge_the_demo_as_of_its_instant(
         code, out, err = run_cli(capsys, *argv)
         assert code == Exit.OK, err
         assert "as of 2026-03-02T09:00:00+00:00" in out, out
+
+
+def test_a_closed_stdout_pipe_ends_quietly(demo_store: Path) -> None:
+    """``leadflow ... | head -1``: the reader is gone; no error text, exit 141 (128 + SIGPIPE)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone, so the first write fails: no race
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "leadflow", "sla", "--store", str(demo_store), "--now", NOW],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == Exit.BROKEN_PIPE == 141
+    assert done.stderr == ""
