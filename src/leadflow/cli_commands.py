@@ -121,7 +121,10 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
         help="what the files hold",
     )
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_STATE_STORE), help="the store to import into"
+        "--store",
+        type=Path,
+        default=Path(DEFAULT_STATE_STORE),
+        help=f"the store to import into (default: ./{DEFAULT_STATE_STORE})",
     )
     parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
 
@@ -169,7 +172,10 @@ def import_(args: argparse.Namespace, out: Output) -> int:
 def sla_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``leadflow sla``."""
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
+        "--store",
+        type=Path,
+        default=Path(DEFAULT_DEMO_STORE),
+        help=f"the store to read (default: ./{DEFAULT_DEMO_STORE})",
     )
     rule_arguments(parser, "policies", "calendar")
     parser.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
@@ -304,7 +310,10 @@ def _share(value: float | None) -> str:
 def score_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``leadflow score`` (file-mode options for ETL are added here too)."""
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
+        "--store",
+        type=Path,
+        default=Path(DEFAULT_DEMO_STORE),
+        help=f"the store to read (default: ./{DEFAULT_DEMO_STORE})",
     )
     rule_arguments(parser, "scorecard")
     parser.add_argument("--now", help="score as of this ISO-8601 instant (default: now)")

@@ -467,3 +467,41 @@ def test_a_closed_stdout_pipe_ends_quietly(demo_store: Path) -> None:
         os.close(write_end)
     assert done.returncode == Exit.BROKEN_PIPE == 141
     assert done.stderr == ""
+
+
+def test_report_out_dash_writes_to_stdout(
+    demo_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = ("report", "--store", str(demo_store), "--now", NOW, "--out", "-")
+    code, out, err = run_cli(capsys, *base)
+    assert code == Exit.OK, err
+    assert out.lstrip().lower().startswith("<!doctype html"), out[:80]
+    code, out, err = run_cli(capsys, *base, "--format", "json")
+    assert code == Exit.OK, err
+    assert json.loads(out)  # the report itself, nothing else on stdout
+    code, out, err = run_cli(capsys, *base, "--format", "csv")
+    assert code == Exit.USAGE
+    assert err.startswith("leadflow: error: --out -: --format csv writes a directory"), err
+    assert list(tmp_path.iterdir()) == [], "no file named '-' (or anything else) was written"
+
+
+@pytest.mark.parametrize(
+    ("command", "store"),
+    [
+        ("import", "leadflow-state.sqlite"),
+        ("report", "leadflow-demo.sqlite"),
+        ("sla", "leadflow-demo.sqlite"),
+        ("score", "leadflow-demo.sqlite"),
+    ],
+)
+def test_help_states_the_default_store(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, store: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # argparse would wrap the file name at its hyphen
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == Exit.OK
+    assert f"(default: ./{store}" in " ".join(out.split())
