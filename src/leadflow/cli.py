@@ -18,6 +18,7 @@ Exit codes (:class:`Exit`):
 3     adapter or data-source error (cannot connect, authentication, store unreadable)
 4     internal error (a bug: please report it with ``--debug`` output)
 130   interrupted (Ctrl-C)
+141   stdout closed by the reader (``leadflow ... | head -1``); nothing is printed
 ====  ===========================================================================
 """
 
@@ -27,6 +28,7 @@ import argparse
 import enum
 import importlib
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +69,9 @@ class Exit(enum.IntEnum):
     ADAPTER = 3
     INTERNAL = 4
     INTERRUPTED = 130
+    #: stdout was closed by the reader (``leadflow ... | head -1``): 128 + SIGPIPE, as a shell
+    #: reports a command killed by the signal.
+    BROKEN_PIPE = 141
 
 
 @attrs.frozen(kw_only=True)
@@ -288,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code = int(_resolve(COMMANDS[args.command].run)(args, out))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        out.progress.done()
+        _silence_stdout()
+        return int(Exit.BROKEN_PIPE)
     except KeyboardInterrupt:
         out.progress.done()
         sys.stderr.write("leadflow: interrupted\n")
@@ -300,6 +310,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(_code_for(exc))
     out.progress.done()
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so Python's final flush does not fail again on the closed pipe
+    (the recipe of the Python docs' note on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file descriptor (an embedding, a test capture)
+        pass
 
 
 def _code_for(exc: BaseException) -> Exit:

@@ -12,7 +12,7 @@ import argparse
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ def adapters_arguments(parser: argparse.ArgumentParser) -> None:
 def adapters(args: argparse.Namespace, out: Output) -> int:
     """List installed adapters, where they come from, and what they can do."""
     from leadflow import adapters as registry
-    from leadflow.errors import AdapterError
+    from leadflow.errors import AdapterError, MissingExtraError
 
     rows: list[dict[str, Any]] = []
     for name, info in registry.available().items():
@@ -71,6 +71,7 @@ def adapters(args: argparse.Namespace, out: Output) -> int:
             "version": info.version,
             "target": info.target,
             "capabilities": None,
+            "install_hint": None,
             "problem": None,
         }
         if info.duplicated:
@@ -81,6 +82,9 @@ def adapters(args: argparse.Namespace, out: Output) -> int:
             try:
                 caps = info.capabilities()
                 row["capabilities"] = caps.to_dict() if caps is not None else None
+            except MissingExtraError as exc:
+                # Not a fault: an optional adapter whose extra is not installed.
+                row["install_hint"] = f'pip install "leadflow[{exc.extra}]"'
             except AdapterError as exc:
                 row["problem"] = str(exc)
         rows.append(row)
@@ -97,6 +101,8 @@ def adapters(args: argparse.Namespace, out: Output) -> int:
                 f"{'yes' if caps['conflict_detection'] else 'no'}; transactional batches: "
                 f"{'yes' if caps['transactional_batches'] else 'no'}"
             )
+        if row["install_hint"]:
+            out.text(f"{'':<12} not installed: {row['install_hint']}")
         if row["problem"]:
             out.text(f"{'':<12} unavailable: {row['problem']}")
     return Exit.OK if not any(r["problem"] for r in rows) else Exit.PARTIAL
@@ -115,7 +121,10 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
         help="what the files hold",
     )
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_STATE_STORE), help="the store to import into"
+        "--store",
+        type=Path,
+        default=Path(DEFAULT_STATE_STORE),
+        help=f"the store to import into (default: ./{DEFAULT_STATE_STORE})",
     )
     parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
 
@@ -163,7 +172,10 @@ def import_(args: argparse.Namespace, out: Output) -> int:
 def sla_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``leadflow sla``."""
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
+        "--store",
+        type=Path,
+        default=Path(DEFAULT_DEMO_STORE),
+        help=f"the store to read (default: ./{DEFAULT_DEMO_STORE})",
     )
     rule_arguments(parser, "policies", "calendar")
     parser.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
@@ -298,7 +310,10 @@ def _share(value: float | None) -> str:
 def score_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``leadflow score`` (file-mode options for ETL are added here too)."""
     parser.add_argument(
-        "--store", type=Path, default=Path(DEFAULT_DEMO_STORE), help="the store to read"
+        "--store",
+        type=Path,
+        default=Path(DEFAULT_DEMO_STORE),
+        help=f"the store to read (default: ./{DEFAULT_DEMO_STORE})",
     )
     rule_arguments(parser, "scorecard")
     parser.add_argument("--now", help="score as of this ISO-8601 instant (default: now)")
@@ -404,13 +419,25 @@ def run_config(path: Path, adapter: str) -> dict[str, Any]:
     unknown = sorted(set(config) - _RUN_KEYS)
     if unknown:
         raise ConfigError(f"{path}: {unknown[0]}", f"unknown key; expected {sorted(_RUN_KEYS)}")
+    for key in ("store", "sla", "scorecard"):
+        if key in config and (not isinstance(config[key], str) or not config[key].strip()):
+            raise ConfigError(
+                f"{path}: {key}", f"must be a file path (a string), got {config[key]!r}"
+            )
+    if "calendar" in config and not isinstance(config["calendar"], dict):
+        raise ConfigError(
+            f"{path}: calendar", f"must be a [calendar] table, got {config['calendar']!r}"
+        )
+    batch_size = config.get("batch_size", 500)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"{path}: batch_size", f"must be a positive integer, got {batch_size!r}")
     base = path.parent
     resolved: dict[str, Any] = {
         "store": base / config.get("store", DEFAULT_STATE_STORE),
         "sla": base / config["sla"] if "sla" in config else None,
         "scorecard": base / config["scorecard"] if "scorecard" in config else None,
         "calendar": config.get("calendar"),
-        "batch_size": config.get("batch_size", 500),
+        "batch_size": batch_size,
     }
     tables = config.get("adapters", {})
     settings = tables.get(adapter, {}) if isinstance(tables, dict) else None
@@ -768,4 +795,10 @@ def _print_demo(out: Output, path: Path, summary: dict[str, Any], report: Any) -
     out.text()
     _print_report(out, report)
     out.text()
-    out.text(f"Next: leadflow sla --store {path} --by owner,step   |   leadflow adapters")
+    # The follow-ups judge the data as of the demo's instant, not today's clock (on which every
+    # demo lead would have decayed to nurture and every open SLA clock breached).
+    as_of = datetime.fromisoformat(summary["as_of"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.text(
+        f"Next: leadflow sla --store {path} --now {as_of} --by owner,step   |   "
+        f"leadflow score --store {path} --now {as_of}   |   leadflow adapters"
+    )

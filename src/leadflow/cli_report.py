@@ -163,7 +163,8 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=Path(DEFAULT_REPORT),
-        help=f"output file, or directory for --format csv (default: ./{DEFAULT_REPORT})",
+        help=f"output file ('-': stdout, html or json), or directory for --format csv "
+        f"(default: ./{DEFAULT_REPORT})",
     )
     parser.add_argument("--format", choices=FORMATS, default="html", dest="fmt")
     parser.add_argument("--now", help="the instant the report is as of (ISO 8601; default: now)")
@@ -199,6 +200,11 @@ def _source(args: argparse.Namespace) -> tuple[Adapter, dict[str, Any] | None]:
 def report(args: argparse.Namespace, out: Output) -> int:
     """Read a store (or any adapter, from a run configuration) and write the feedback report."""
     now = parse_now(args.now) or wall_clock()
+    to_stdout = str(args.out) == "-"
+    if to_stdout and args.fmt == "csv":
+        raise ConfigError("--out -", "--format csv writes a directory of files, not stdout")
+    if to_stdout and args.json:
+        raise ConfigError("--out -", "the report is the output; leave out --json")
     for option, path in (("--policies", args.policies), ("--scorecard", args.scorecard)):
         if path is not None and not path.is_file():
             raise ConfigError(f"{option} {path}", "no such file")
@@ -225,6 +231,10 @@ def report(args: argparse.Namespace, out: Output) -> int:
         )
     finally:
         adapter.close()
+    if to_stdout:
+        text = render_html(built) if args.fmt == "html" else json.dumps(built.to_dict(), indent=2)
+        out.stdout.write(text.rstrip("\n") + "\n")
+        return Exit.OK
     written = write_report(built, args.out, fmt=args.fmt)
     out.data({"now": now.isoformat(), "written": [str(p) for p in written]})
     for path in written:

@@ -28,6 +28,7 @@ from tests.emulators.salesforce_seed import EmulatorSeeder, make_adapter, route_
 from leadflow.adapters.salesforce import SalesforceAdapter
 from leadflow.adapters.testing import T0, sample_leads
 from leadflow.errors import (
+    AdapterError,
     AuthenticationError,
     RateLimitedError,
     TransientAdapterError,
@@ -369,3 +370,18 @@ def test_bulk_job_whose_close_answer_is_lost_is_run_again_harmlessly(
     assert emu.calls["bulk2_post"] == 2
     assert [r.status for r in adapter.write(writes)] == [WriteStatus.UNCHANGED] * 6
     assert emu.get("Lead", leads[5].id)["Leadflow_Score__c"] == 5.0
+
+
+def test_a_login_url_requests_cannot_use_is_an_adapter_error() -> None:
+    """``domain="127.0.0.1:9"`` makes simple-salesforce build an unparsable URL: requests
+    raises InvalidURL before any connection, and the adapter translates it (no network)."""
+    adapter = SalesforceAdapter.from_config(
+        username="u", password="hunter2", security_token="tok3n", domain="127.0.0.1:9"
+    )
+    with pytest.raises(AdapterError) as info:
+        list(adapter.read_leads())
+    message = str(info.value)
+    assert message.startswith("salesforce: login failed: InvalidURL: "), message
+    assert "hunter2" not in message and "tok3n" not in message
+    assert info.value.__cause__ is None
+    adapter.close()

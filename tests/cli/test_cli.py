@@ -326,3 +326,182 @@ def test_config_paths_are_relative_to_the_config_file(
     assert json.loads(out)["read"]["leads"] == 50
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"], "nothing created in the cwd"
     assert not (project / "leadflow-state.sqlite").exists(), "the store is the adapter's file"
+
+
+_WITHOUT = (
+    "import sys\n"
+    "for name in {names!r}:\n"
+    "    sys.modules[name] = None  # how Python marks a module unimportable\n"
+    "from leadflow.cli import main\n"
+    "sys.exit(main({argv!r}))\n"
+)
+
+
+def _cli_without(names: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the command in a fresh interpreter in which *names* cannot be imported."""
+    code = _WITHOUT.format(names=names, argv=list(argv))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "missing"), [("hubspot", "urllib3"), ("salesforce", "requests")]
+)
+def test_missing_client_dependency_gives_the_install_hint(
+    tmp_path: Path, adapter: str, missing: str
+) -> None:
+    config = _config(tmp_path, tmp_path / "s.sqlite")
+    done = _cli_without([missing], "run", "--adapter", adapter, "--config", str(config))
+    assert done.returncode == Exit.USAGE, done.stderr
+    assert f'pip install "leadflow[{adapter}]"' in done.stderr
+    assert "No module named" not in done.stderr
+
+
+def test_adapters_lists_an_adapter_whose_extra_is_missing() -> None:
+    done = _cli_without(["urllib3", "requests"], "adapters", "--json")
+    assert done.returncode == Exit.OK, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)["adapters"]}
+    for adapter in ("hubspot", "salesforce"):
+        assert rows[adapter]["install_hint"] == f'pip install "leadflow[{adapter}]"'
+        assert rows[adapter]["problem"] is None
+        assert rows[adapter]["capabilities"] is None
+    assert rows["sqlite"]["capabilities"] is not None
+    text = _cli_without(["urllib3"], "adapters")
+    assert text.returncode == Exit.OK, text.stderr
+    assert 'not installed: pip install "leadflow[hubspot]"' in text.stdout
+
+
+@pytest.mark.parametrize(("command", "option"), [("sla", "--policies"), ("score", "--scorecard")])
+def test_a_missing_rule_file_is_a_usage_error(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, option: str
+) -> None:
+    missing = tmp_path / "missing.toml"
+    code, _, err = run_cli(
+        capsys, command, "--store", str(demo_store), option, str(missing), "--now", NOW
+    )
+    assert code == Exit.USAGE, err
+    assert err == f"leadflow: error: {missing}: no such file\n"
+
+
+def test_a_run_config_naming_a_missing_rule_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s.sqlite"
+    assert main(["demo", "--store", str(store), "--leads", "50", "--quiet"]) == Exit.OK
+    capsys.readouterr()
+    config = tmp_path / "run.toml"
+    config.write_text(f'store = "{store}"\nsla = "missing.toml"\n')
+    code, _, err = run_cli(capsys, "run", "--config", str(config), "--now", NOW)
+    assert code == Exit.USAGE, err
+    assert "missing.toml: no such file" in err
+    assert "FileNotFoundError" not in err
+
+
+def test_an_error_inside_a_rule_file_names_the_file(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    policies = tmp_path / "typo.toml"
+    text = (examples / "sla.toml").read_text(encoding="utf-8")
+    assert "within_hours" in text
+    policies.write_text(text.replace("within_hours", "within_hour", 1), encoding="utf-8")
+    code, _, err = run_cli(
+        capsys, "sla", "--store", str(demo_store), "--policies", str(policies), "--now", NOW
+    )
+    assert code == Exit.USAGE, err
+    assert err.startswith(f"leadflow: error: {policies}: policies[0].steps[0].within_hour"), err
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("store = 3", "store"),
+        ("sla = 3", "sla"),
+        ('scorecard = ["a.toml"]', "scorecard"),
+        ('sla = ""', "sla"),
+        ('calendar = "UTC"', "calendar"),
+        ("batch_size = 0", "batch_size"),
+        ('batch_size = "10"', "batch_size"),
+    ],
+)
+def test_a_run_config_value_of_the_wrong_type_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, key: str
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(line + "\n")
+    code, _, err = run_cli(capsys, "run", "--config", str(config), "--now", NOW)
+    assert code == Exit.USAGE, err
+    assert err.startswith(f"leadflow: error: {config}: {key}: must be "), err
+    assert "bug in leadflow" not in err
+
+
+def test_the_demo_follow_ups_judge_the_demo_as_of_its_instant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "d.sqlite"
+    code, out, err = run_cli(capsys, "demo", "--store", str(store), "--leads", "120")
+    assert code == Exit.OK, err
+    (hint,) = [line for line in out.splitlines() if line.startswith("Next: ")]
+    commands = [part.split() for part in hint.removeprefix("Next: ").split("   |   ")]
+    follow_ups = [argv[1:] for argv in commands if argv[1] in ("sla", "score")]
+    assert {argv[0] for argv in follow_ups} == {"sla", "score"}, hint
+    for argv in follow_ups:
+        assert argv[argv.index("--now") + 1] == NOW, hint
+        code, out, err = run_cli(capsys, *argv)
+        assert code == Exit.OK, err
+        assert "as of 2026-03-02T09:00:00+00:00" in out, out
+
+
+def test_a_closed_stdout_pipe_ends_quietly(demo_store: Path) -> None:
+    """``leadflow ... | head -1``: the reader is gone; no error text, exit 141 (128 + SIGPIPE)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone, so the first write fails: no race
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "leadflow", "sla", "--store", str(demo_store), "--now", NOW],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == Exit.BROKEN_PIPE == 141
+    assert done.stderr == ""
+
+
+def test_report_out_dash_writes_to_stdout(
+    demo_store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = ("report", "--store", str(demo_store), "--now", NOW, "--out", "-")
+    code, out, err = run_cli(capsys, *base)
+    assert code == Exit.OK, err
+    assert out.lstrip().lower().startswith("<!doctype html"), out[:80]
+    code, out, err = run_cli(capsys, *base, "--format", "json")
+    assert code == Exit.OK, err
+    assert json.loads(out)  # the report itself, nothing else on stdout
+    code, out, err = run_cli(capsys, *base, "--format", "csv")
+    assert code == Exit.USAGE
+    assert err.startswith("leadflow: error: --out -: --format csv writes a directory"), err
+    assert list(tmp_path.iterdir()) == [], "no file named '-' (or anything else) was written"
+
+
+@pytest.mark.parametrize(
+    ("command", "store"),
+    [
+        ("import", "leadflow-state.sqlite"),
+        ("report", "leadflow-demo.sqlite"),
+        ("sla", "leadflow-demo.sqlite"),
+        ("score", "leadflow-demo.sqlite"),
+    ],
+)
+def test_help_states_the_default_store(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, store: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # argparse would wrap the file name at its hyphen
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == Exit.OK
+    assert f"(default: ./{store}" in " ".join(out.split())

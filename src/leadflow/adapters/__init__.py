@@ -41,6 +41,7 @@ from leadflow.ports import Adapter, Capabilities
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ADAPTER_EXTRAS",
     "INSTALL_HINTS",
     "AdapterInfo",
     "available",
@@ -59,6 +60,14 @@ INSTALL_HINTS: Mapping[str, str] = {
     "hubspot": "hubspot",
     "pyarrow": "etl",
     "holidays": "holidays",
+}
+
+#: Built-in adapter name → the leadflow extra that installs everything it imports. Consulted
+#: when the module an adapter fails to import is a third-party dependency of its client that
+#: :data:`INSTALL_HINTS` cannot attribute to one extra (``requests``, ``urllib3``...).
+ADAPTER_EXTRAS: Mapping[str, str] = {
+    "salesforce": "salesforce",
+    "hubspot": "hubspot",
 }
 
 #: Factories registered in-process with :func:`register` (tests, applications embedding an
@@ -174,6 +183,8 @@ def load_factory(name: str) -> Callable[..., Any]:
     except ImportError as exc:
         missing = (exc.name or "").split(".")[0]
         extra = INSTALL_HINTS.get(missing)
+        if extra is None and missing and missing != "leadflow":
+            extra = ADAPTER_EXTRAS.get(name)
         if extra is not None:
             raise MissingExtraError(name, extra, missing) from exc
         raise AdapterError(

@@ -579,6 +579,11 @@ class SalesforceAdapter:
                     ),
                     adapter=self.name,
                 ) from None
+            if isinstance(exc, requests.RequestException):  # a bad URL, too many redirects...
+                raise AdapterError(
+                    self._secrets.scrub(f"{describe} failed: {type(exc).__name__}: {exc}"),
+                    adapter=self.name,
+                ) from None
             raise
 
     def _call(self, describe: str, fn: Callable[[Salesforce], T]) -> T:

@@ -45,6 +45,7 @@ import attrs
 from leadflow import _validate as v
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Lead
+from leadflow.rules._files import in_source, read_rule_file
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -1013,12 +1014,14 @@ def _unknown_kind(kind: str, known: frozenset[str]) -> str:
 
 
 def loads_scorecard(text: str, *, source: str = "<string>") -> Scorecard:
-    """Parse a scorecard from TOML text; *source* names it in a syntax error."""
+    """Parse a scorecard from TOML text; *source* (a file name) prefixes the location in every
+    error."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"is not valid TOML: {exc}") from None
-    return Scorecard.from_dict(data)
+    with in_source(source):
+        return Scorecard.from_dict(data)
 
 
 def load_scorecard(path: str | PathLike[str]) -> Scorecard:
@@ -1030,8 +1033,7 @@ def load_scorecard(path: str | PathLike[str]) -> Scorecard:
     >>> card.name, len(card.rules) > 5
     ('seed', True)
     """
-    file = Path(path)
-    return loads_scorecard(file.read_text(encoding="utf-8"), source=str(file))
+    return loads_scorecard(read_rule_file(path), source=str(Path(path)))
 
 
 def dump_scorecard(card: Scorecard) -> str:

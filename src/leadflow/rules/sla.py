@@ -58,6 +58,7 @@ from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
 from leadflow.ports import SLAWrite
 from leadflow.reasons import Disposition
+from leadflow.rules._files import in_source, read_rule_file
 
 __all__ = [
     "ADHERENCE_DIMENSIONS",
@@ -608,12 +609,14 @@ def _minutes(delta: timedelta) -> int | float:
 
 
 def loads_policies(text: str, *, source: str = "<string>") -> tuple[SLAPolicy, ...]:
-    """Parse policies from TOML text (``[[policies]]`` tables); *source* names it in errors."""
+    """Parse policies from TOML text (``[[policies]]`` tables); *source* (a file name) prefixes
+    the location in every error."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, f"is not valid TOML: {exc}") from None
-    return policies_from_dict(data)
+    with in_source(source):
+        return policies_from_dict(data)
 
 
 def policies_from_dict(data: Mapping[str, Any]) -> tuple[SLAPolicy, ...]:
@@ -641,8 +644,7 @@ def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
     >>> [p.name for p in policies], [s.name for s in policies[0].steps]
     (['handoff_follow_up'], ['first_touch', 'follow_up_attempts'])
     """
-    file = Path(path)
-    return loads_policies(file.read_text(encoding="utf-8"), source=str(file))
+    return loads_policies(read_rule_file(path), source=str(Path(path)))
 
 
 def _toml_value(value: Any) -> str:
