@@ -18,6 +18,7 @@ from typing import Any
 
 from leadflow.cli import Exit, Output, load_toml, parse_now, wall_clock
 from leadflow.errors import ConfigError
+from leadflow.job import check_final_actions
 
 __all__ = [
     "DEFAULT_DEMO_STORE",
@@ -219,6 +220,7 @@ def policies_and_calendar(
     from leadflow.rules.sla import load_policies
 
     loaded = load_policies(policies) if policies is not None else demo_policies()
+    check_final_actions(loaded)  # the same check `run` makes: a final action must be doable
     return loaded, load_calendar(calendar) if calendar is not None else demo_calendar()
 
 

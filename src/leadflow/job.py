@@ -73,8 +73,9 @@ __all__ = [
     "Job",
     "RunReport",
     "ScoreDecision",
-    "Skipped",
     "Scorer",
+    "Skipped",
+    "check_final_actions",
     "run",
     "scorecard_scorer",
 ]
@@ -267,24 +268,34 @@ class Job:
             raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
         if self.batch_size < 1:
             raise ValidationError("batch_size", self.batch_size, "must be a whole number >= 1")
-        for index, policy in enumerate(self.policies):
-            final = getattr(policy, "final", None)
-            if final is None:
-                continue
-            path = f"policies[{index}].final"
-            if final.reason not in self.reasons:
-                known = ", ".join(c.code for c in self.reasons)
-                raise ConfigError(
-                    f"{path}.reason", f"unknown reject code {final.reason!r}; known: {known}"
-                )
-            code = self.reasons[final.reason]
-            if code.disposition is not final.action:
-                raise ConfigError(
-                    f"{path}.action",
-                    f"{final.action.value!r} contradicts reject code {code.code!r}, whose "
-                    f"disposition is {code.disposition.value!r}; the code decides what "
-                    "rejecting does, so pick one whose disposition matches",
-                )
+        check_final_actions(self.policies, self.reasons)
+
+
+def check_final_actions(policies: Sequence[Any], reasons: ReasonCatalog = STANDARD_REASONS) -> None:
+    """Refuse SLA *policies* whose final action cannot be carried out with *reasons*.
+
+    The reject code decides what rejecting does, so a final action must name a code of the
+    catalog whose disposition is the action's (``recycle`` or ``disqualify``). Raises
+    :class:`~leadflow.errors.ConfigError` naming ``policies[i].final.reason`` or ``.action``.
+    """
+    for index, policy in enumerate(policies):
+        final = getattr(policy, "final", None)
+        if final is None:
+            continue
+        path = f"policies[{index}].final"
+        if final.reason not in reasons:
+            known = ", ".join(c.code for c in reasons)
+            raise ConfigError(
+                f"{path}.reason", f"unknown reject code {final.reason!r}; known: {known}"
+            )
+        code = reasons[final.reason]
+        if code.disposition is not final.action:
+            raise ConfigError(
+                f"{path}.action",
+                f"{final.action.value!r} contradicts reject code {code.code!r}, whose "
+                f"disposition is {code.disposition.value!r}; the code decides what "
+                "rejecting does, so pick one whose disposition matches",
+            )
 
 
 @attrs.frozen(kw_only=True)

@@ -505,3 +505,17 @@ def test_help_states_the_default_store(
     code, out, _ = run_cli(capsys, command, "--help")
     assert code == Exit.OK
     assert f"(default: ./{store}" in " ".join(out.split())
+
+
+def test_sla_refuses_a_final_action_it_could_not_carry_out(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = Path("examples/sla.toml").read_text(encoding="utf-8")
+    assert 'reason = "not_ready_to_buy"' in text
+    policies = tmp_path / "sla.toml"
+    policies.write_text(text.replace('reason = "not_ready_to_buy"', 'reason = "not_ready"'))
+    code, _out, err = run_cli(
+        capsys, "sla", "--store", str(demo_store), "--policies", str(policies)
+    )
+    assert code == Exit.USAGE
+    assert "policies[0].final.reason" in err and "'not_ready'" in err
