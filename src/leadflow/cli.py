@@ -264,8 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadflow",
         description="A shared definition of a good lead, SLAs for following leads up, and the "
-        "feedback loop. Exit codes: 0 ok, 1 partial (some records failed), 2 usage/config "
-        "error, 3 adapter error, 4 internal error.",
+        "feedback loop. Exit codes: 0 ok, 1 partial (some records failed or decisions not "
+        "carried out), 2 usage/config error, 3 adapter error, 4 internal error, 130 "
+        "interrupted, 141 stdout closed by the reader.",
         parents=[common],
     )
     from leadflow import __version__
