@@ -61,7 +61,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
-from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
+from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
 
 if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
     from leadflow.rules.scorecard import Scorecard
@@ -533,14 +533,6 @@ def _sla_writes(
             writes.append(evaluation.to_write(expected_version=version))
             continue
         lead = by_id[evaluation.lead_id]
-        target = (
-            job.lifecycle.recycled
-            if final.action is Disposition.RECYCLE
-            else job.lifecycle.disqualified
-        )
-        if lead.stage == target:  # already carried out, by sales or by an earlier run
-            writes.append(evaluation.to_write(expected_version=version))
-            continue
         last = lead.history[-1].at if lead.history else final.due
         try:
             after, rejection = reject(

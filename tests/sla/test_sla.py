@@ -496,3 +496,22 @@ def test_deadlines_inside_the_repeated_hour_are_compared_as_instants() -> None:
     assert judged is not None
     assert judged.step("call").state is StepState.BREACHED
     assert judged.step("call").overdue == timedelta(minutes=50)
+
+
+def test_a_lead_sales_moved_on_after_the_cadence_ran_out_is_not_recycled() -> None:
+    """The final action is skipped once the lead has left the cadence, whenever it left."""
+    from datetime import UTC, datetime, timedelta
+
+    from leadflow.rules.sla import ActionState
+
+    (policy,) = load_policies("examples/sla.toml")
+    handoff = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+    lead = Lead(id="L-1", created_at=handoff, stage="mql", handed_off_at=handoff, owner_id="u-1")
+    later = handoff + timedelta(days=30)
+    due = evaluate(lead, [], now=later, policies=[policy], calendar=CAL)
+    assert due is not None and due.final is not None
+    assert due.final.state is ActionState.DUE
+    moved = transition(transition(lead, "sal", at=later), "sql", at=later)
+    after = evaluate(moved, [], now=later + timedelta(hours=1), policies=[policy], calendar=CAL)
+    assert after is not None and after.final is not None
+    assert (after.final.state, after.final.skipped_because) == (ActionState.SKIPPED, "stopped")

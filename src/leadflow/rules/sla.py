@@ -230,7 +230,7 @@ def _performer(value: Any) -> Any:
     return v.coerce_enum(Performer, value)
 
 
-def _action_kind(value: Any) -> Any:
+def _disposition(value: Any) -> Any:
     return v.coerce_enum(Disposition, value)
 
 
@@ -455,7 +455,7 @@ class FinalAction:
 
     action: Disposition = attrs.field(
         default=Disposition.RECYCLE,
-        converter=_action_kind,
+        converter=_disposition,
         validator=v.member_of(Disposition),
     )
     reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
@@ -1044,7 +1044,10 @@ def _final_decision(
     decision = FinalDecision(
         action=final.action, reason=final.reason, due=due, state=ActionState.PENDING
     )
-    if stopped_at is not None and _utc(stopped_at) <= _utc(due):
+    if stopped_at is not None:
+        # The lead left the cadence (sales moved it on, recycled or disqualified it — or the
+        # final action itself was carried out): recycling it now would undo that, even when the
+        # cadence had already run out before it left.
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="stopped")
     if final.unless_connected and any(t.outcome.is_connect for t in touches):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="connected")
