@@ -63,9 +63,10 @@ def make_adapter(
             host=emulator.url,
             fields=override_from_settings(DEFAULT_FIELDS, config),
             retry=FAST_RETRY,
-            timeout=5,
+            timeout=config.get("timeout", 5),
             page_size=config.get("page_size", 200),
             associations=config.get("associations", True),
+            **{k: config[k] for k in ("recheck_window", "recheck_max_seen") if k in config},
             secrets=(Secret(emulator.token),),
             sleep=slept.append,
         )
@@ -113,11 +114,12 @@ def seed_into(emulator: HubSpotEmulator) -> Callable[[Entity, Sequence[Any]], li
                     if value is not None:
                         props[name] = value
                         break
-                raw_id = item.id.split("/", 1)[-1]
+                parts = item.id.split("/")
+                raw_id = parts[1] if len(parts) == 3 and parts[0] == object_type else item.id
                 new_id = upsert(object_type, raw_id, props)
                 if raw_id != new_id:
                     emulator.associate(object_type, new_id, "contacts", item.lead_id)
-                stored.append(attrs.evolve(item, id=f"{object_type}/{new_id}"))
+                stored.append(attrs.evolve(item, id=f"{object_type}/{new_id}/{item.lead_id}"))
                 continue
             else:
                 raise TypeError(f"cannot seed {entity}: {item!r}")

@@ -46,12 +46,15 @@ HubSpotAdapter(host='http://127.0.0.1:9')
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 import urllib3
@@ -123,6 +126,8 @@ from leadflow.ports import (
 
 __all__ = [
     "DEFAULT_FIELDS",
+    "DEFAULT_RECHECK_MAX_SEEN",
+    "DEFAULT_RECHECK_WINDOW",
     "DEFAULT_TOUCHES",
     "HUBSPOT_LIFECYCLE_ORDER",
     "HubSpotAdapter",
@@ -317,8 +322,22 @@ _CONFIG_KEYS = frozenset(
         "stages",
         "lifecycle_order",
         "associations",
+        "recheck_window",
+        "recheck_max_seen",
     }
 )
+
+#: HubSpot record ids: ASCII digits only (``str.isdigit`` would also take "²" or "٣").
+_ID = re.compile(r"[0-9]{1,30}")
+#: How far behind its cursor a read looks again for records the search index had not yet
+#: returned (seconds), and how many already-read records a cursor remembers to skip them.
+DEFAULT_RECHECK_WINDOW = 300.0
+DEFAULT_RECHECK_MAX_SEEN = 50_000
+
+
+def _is_id(value: Any) -> bool:
+    """Whether *value* is a HubSpot record id (ASCII digits, full match)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def _ms(value: Any) -> int:
@@ -369,9 +388,59 @@ class _Position:
     @classmethod
     def decode(cls, token: str) -> _Position:
         key = KeysetToken.decode(token)
-        if key.id != "*" and not key.id.isdigit():
+        if key.id != "*" and not _is_id(key.id):
             raise ValidationError("cursor.token", token, "is not a HubSpot keyset position")
         return cls(_ms(key.stamp), None if key.id == "*" else int(key.id))
+
+    def key(self) -> tuple[int, float]:
+        """Sort key: ``(stamp, last id)``, a whole stamp sorting after any id in it."""
+        return (self.stamp, float("inf") if self.last_id is None else float(self.last_id))
+
+
+@attrs.frozen
+class _ReadState:
+    """What a read cursor holds: the keyset position, and the records already read in the
+    trailing re-check window (id → version in epoch ms), so a re-read skips them.
+
+    Encoded as JSON: ``{"at": <keyset token>, "seen": {<stamp ms>: "<ids>"}}`` where the ids
+    of one stamp are sorted and delta-encoded (``"101,1,1,7"``), so a bulk change of thousands
+    of records stays a few kilobytes. A plain keyset token (leadflow 0.1) still reads.
+    """
+
+    position: _Position | None
+    seen: Mapping[str, int]
+
+    def encode(self) -> str:
+        by_stamp: dict[int, list[int]] = {}
+        for ident, ms in self.seen.items():
+            by_stamp.setdefault(ms, []).append(int(ident))
+        packed = {}
+        for ms in sorted(by_stamp):
+            ids = sorted(by_stamp[ms])
+            packed[str(ms)] = ",".join(
+                str(i - prev) for i, prev in zip(ids, [0, *ids[:-1]], strict=True)
+            )
+        at = self.position.encode() if self.position is not None else None
+        return json.dumps({"at": at, "seen": packed}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, token: str | None) -> _ReadState:
+        if not token:
+            return cls(None, {})
+        if not token.startswith("{"):
+            return cls(_Position.decode(token), {})
+        try:
+            data = json.loads(token)
+            at = data["at"]
+            seen: dict[str, int] = {}
+            for ms, packed in dict(data["seen"]).items():
+                ident = 0
+                for delta in str(packed).split(",") if packed else ():
+                    ident += int(delta)
+                    seen[str(ident)] = int(ms)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ValidationError("cursor.token", token, "is not a HubSpot read cursor") from None
+        return cls(_Position.decode(at) if at else None, seen)
 
 
 class HubSpotAdapter:
@@ -407,12 +476,24 @@ class HubSpotAdapter:
         timeout: float = 30.0,
         page_size: int = MAX_PAGE,
         associations: bool = True,
+        recheck_window: float = DEFAULT_RECHECK_WINDOW,
+        recheck_max_seen: int = DEFAULT_RECHECK_MAX_SEEN,
         secrets: Iterable[Secret] = (),
         sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE:
             raise ValidationError("page_size", page_size, f"must be between 1 and {MAX_PAGE}")
-        self._host = host
+        if not 0 <= recheck_window <= 86_400:
+            raise ValidationError(
+                "recheck_window", recheck_window, "must be between 0 and 86400 seconds"
+            )
+        if recheck_max_seen < 0:
+            raise ValidationError("recheck_max_seen", recheck_max_seen, "must be >= 0")
+        self._host = _check_host(host)
+        self._window_ms = round(recheck_window * 1000)
+        self._max_seen = recheck_max_seen
+        self._clock = clock
         self.fields = fields
         self.touches = dict(touches)
         self.lifecycle_order = tuple(lifecycle_order)
@@ -440,7 +521,10 @@ class HubSpotAdapter:
         (``max_attempts``, ``max_elapsed``, ``base_delay``, ``max_delay``); ``fields`` and
         ``stages`` tables overriding :data:`DEFAULT_FIELDS`; ``lifecycle_order`` (your portal's
         stage order); ``associations`` (read each lead's company, default true; touches always
-        read their contact).
+        read their contacts); ``recheck_window`` (seconds a read looks back behind its cursor
+        for records HubSpot's search index returned late, default 300) and
+        ``recheck_max_seen`` (how many records read in that window a cursor remembers so they
+        are not read twice, default 50,000; past it some are read again, never lost).
         """
         data = {**(config or {}), **more}
         unknown = sorted(set(data) - _CONFIG_KEYS)
@@ -458,7 +542,7 @@ class HubSpotAdapter:
             token = token.reveal()
         if not isinstance(token, str) or not token.strip():
             raise ConfigError("access_token", "a HubSpot private-app access token is required")
-        host = str(data.get("host", "https://api.hubapi.com")).rstrip("/")
+        host = _check_host(str(data.get("host", "https://api.hubapi.com")))
         fields = override_from_settings(DEFAULT_FIELDS, data)
         retry = retry_policy(data.get("retry"))
         # retry=False: urllib3 must not retry on its own (POSTs would be retried blindly or not
@@ -473,6 +557,20 @@ class HubSpotAdapter:
             timeout=_number("timeout", data.get("timeout", 30.0), 0.001, 3600.0),
             page_size=int(_number("page_size", data.get("page_size", MAX_PAGE), 1, MAX_PAGE)),
             associations=_flag("associations", data.get("associations", True)),
+            recheck_window=_number(
+                "recheck_window",
+                data.get("recheck_window", DEFAULT_RECHECK_WINDOW),
+                0,
+                86_400,
+            ),
+            recheck_max_seen=int(
+                _number(
+                    "recheck_max_seen",
+                    data.get("recheck_max_seen", DEFAULT_RECHECK_MAX_SEEN),
+                    0,
+                    10_000_000,
+                )
+            ),
             secrets=(Secret(token),),
         )
 
@@ -513,17 +611,32 @@ class HubSpotAdapter:
             return GIVE_UP
         if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
             return RETRY
+        if isinstance(exc, _BadBody):
+            return RETRY  # a proxy's error page, a truncated body: ask again
         return GIVE_UP
 
     def _call(self, describe: str, fn: Callable[[], T]) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except Exception as exc:
+                self._scrub(exc)  # before retry_call logs it
+                raise
+
         try:
             return retry_call(
-                fn,
+                attempt,
                 policy=self._retry,
                 classify=self._classify,
                 sleep=self._sleep,
+                clock=self._clock,
                 describe=f"HubSpot {describe}",
             )
+        except _BadBody as exc:
+            raise AdapterError(
+                f"{describe}: {str(exc).removeprefix('hubspot: ')} (after retries)",
+                adapter=self.name,
+            ) from None
         except _API_ERRORS as exc:
             raise self._error(describe, exc) from None
         except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
@@ -563,6 +676,27 @@ class HubSpotAdapter:
         cleaned: str = redact(text, secrets=self._secrets)
         return cleaned
 
+    def _scrub(self, exc: BaseException) -> None:
+        """Mask the credentials in *exc* in place: HubSpot's error bodies, the headers the
+        client keeps on an ``ApiException`` and any message may echo the token, and the
+        exception is logged on retry and may be printed by a caller."""
+        for name in ("body", "reason"):
+            value = getattr(exc, name, None)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            if isinstance(value, str):
+                setattr(exc, name, self._clean(value))
+        headers = getattr(exc, "headers", None)
+        if headers is not None and hasattr(headers, "items"):
+            with contextlib.suppress(AttributeError):
+                exc.headers = {  # type: ignore[attr-defined]
+                    str(k): self._clean(str(v)) for k, v in headers.items()
+                }
+        exc.args = tuple(self._clean(a) if isinstance(a, str) else a for a in exc.args)
+        notes = getattr(exc, "__notes__", None)
+        if notes:
+            exc.__notes__ = [self._clean(n) for n in notes]
+
     # -- reads ----------------------------------------------------------------------------------
 
     def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
@@ -574,8 +708,8 @@ class HubSpotAdapter:
             "hs_lead_status",
             "lastmodifieddate",
         ]
-        position = self._start(cursor, Entity.LEAD)
-        for records, after in self._keyset("contacts", "lastmodifieddate", properties, position):
+        token = self._start(cursor, Entity.LEAD)
+        for records, after in self._recheck("contacts", "lastmodifieddate", properties, token):
             companies = (
                 self._associated("contacts", "companies", [r.id for r in records])
                 if self._associations
@@ -590,17 +724,15 @@ class HubSpotAdapter:
                     items.append(Versioned(item=lead, version=self._version(record)))
             yield Page(
                 items=tuple(items),
-                cursor=Cursor(entity=Entity.LEAD, token=after.encode()),
+                cursor=Cursor(entity=Entity.LEAD, token=after),
                 errors=tuple(errors),
             )
 
     def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
         """Companies changed after *cursor*, as accounts."""
         properties = [*self.fields.crm_fields("account"), "hs_lastmodifieddate"]
-        position = self._start(cursor, Entity.ACCOUNT)
-        for records, after in self._keyset(
-            "companies", "hs_lastmodifieddate", properties, position
-        ):
+        token = self._start(cursor, Entity.ACCOUNT)
+        for records, after in self._recheck("companies", "hs_lastmodifieddate", properties, token):
             items, errors = [], []
             for record in records:
                 account = self._account(record)
@@ -614,7 +746,7 @@ class HubSpotAdapter:
                     )
             yield Page(
                 items=tuple(items),
-                cursor=Cursor(entity=Entity.ACCOUNT, token=after.encode()),
+                cursor=Cursor(entity=Entity.ACCOUNT, token=after),
                 errors=tuple(errors),
             )
 
@@ -646,27 +778,24 @@ class HubSpotAdapter:
                 ) from None
             positions.update({k: v for k, v in saved.items() if k in positions})
         for object_type, rule in self.touches.items():
-            raw = positions[object_type]
-            position = _Position.decode(raw) if raw else None
-            for records, after in self._keyset(
+            for records, after in self._recheck(
                 object_type,
                 "hs_lastmodifieddate",
                 [*rule.properties(), "hs_lastmodifieddate"],
-                position,
+                positions[object_type],
             ):
-                contacts = self._associated(object_type, "contacts", [r.id for r in records])
+                contacts = self._associated_all(object_type, "contacts", [r.id for r in records])
                 items, errors = [], []
                 for record in records:
-                    touch = self._touch(object_type, rule, record, contacts.get(str(record.id)))
-                    if isinstance(touch, RecordError):
-                        errors.append(touch)
-                    elif touch is not None:
-                        items.append(
-                            Versioned(
-                                item=touch, version=self._version(record, "hs_lastmodifieddate")
-                            )
-                        )
-                positions[object_type] = after.encode()
+                    version = self._version(record, "hs_lastmodifieddate")
+                    for touch in self._touches(
+                        object_type, rule, record, contacts.get(str(record.id), [])
+                    ):
+                        if isinstance(touch, RecordError):
+                            errors.append(touch)
+                        else:
+                            items.append(Versioned(item=touch, version=version))
+                positions[object_type] = after
                 token = json.dumps(positions, sort_keys=True)
                 yield Page(
                     items=tuple(items),
@@ -674,12 +803,57 @@ class HubSpotAdapter:
                     errors=tuple(errors),
                 )
 
-    def _start(self, cursor: Cursor | None, entity: Entity) -> _Position | None:
+    def _start(self, cursor: Cursor | None, entity: Entity) -> str | None:
         if cursor is None or cursor.token is None:
             return None
         if cursor.entity is not entity:
             raise ValidationError("cursor.entity", cursor.entity.value, f"is not {entity.value!r}")
-        return _Position.decode(cursor.token)
+        _ReadState.decode(cursor.token)  # refuse a malformed token before any call
+        return cursor.token
+
+    def _recheck(
+        self, object_type: str, stamp: str, properties: list[str], token: str | None
+    ) -> Iterator[tuple[list[Any], str]]:
+        """Pages of records changed after the cursor *token*, each with the token after it.
+
+        HubSpot's search index trails writes by seconds, so a record changed just before a
+        read may be missing from it while later ones are there. Each read therefore starts
+        ``recheck_window`` before its cursor's stamp and skips the records the cursor
+        remembers having read at the same version: a record the index returned late is read
+        on the next run, nothing already read comes back. Pages whose records were all read
+        before are not yielded.
+        """
+        state = _ReadState.decode(token)
+        begin = state.position
+        if begin is not None and self._window_ms:
+            begin = _Position(begin.stamp - self._window_ms, None)
+        seen = dict(state.seen)
+        best = state.position
+        for records, after in self._keyset(object_type, stamp, properties, begin):
+            fresh = []
+            for record in records:
+                version = _ms(record.properties.get(stamp) or record.updated_at)
+                if seen.get(record.id) == version:
+                    continue
+                seen[record.id] = version
+                fresh.append(record)
+            if best is None or after.key() > best.key():
+                best = after
+            if not fresh:
+                continue
+            yield fresh, _ReadState(best, self._trim(seen, best.stamp)).encode()
+
+    def _trim(self, seen: dict[str, int], stamp: int) -> dict[str, int]:
+        """The remembered records still inside the re-check window behind *stamp*, at most
+        ``recheck_max_seen`` of them (the newest; any dropped is read again, never lost)."""
+        floor = stamp - self._window_ms
+        kept = {i: ms for i, ms in seen.items() if ms > floor}
+        if len(kept) > self._max_seen:
+            newest = sorted(kept.items(), key=lambda item: (item[1], int(item[0])))
+            kept = dict(newest[len(newest) - self._max_seen :]) if self._max_seen else {}
+        seen.clear()
+        seen.update(kept)
+        return kept
 
     def _keyset(
         self,
@@ -701,8 +875,8 @@ class HubSpotAdapter:
                         property_name="hs_object_id", operator="GT", value=str(position.last_id)
                     ),
                 ]
-                results = self._search(object_type, filters, "hs_object_id", properties, size)
-                if len(results) < size:
+                results, more = self._search(object_type, filters, "hs_object_id", properties, size)
+                if not more:
                     after = _Position(position.stamp, None)
                 else:
                     after = _Position(position.stamp, int(results[-1].id))
@@ -715,11 +889,13 @@ class HubSpotAdapter:
                 if position is not None
                 else [Filter(property_name=stamp, operator="HAS_PROPERTY")]
             )
-            results = self._search(object_type, filters, stamp, properties, size)
+            results, more = self._search(object_type, filters, stamp, properties, size)
             if not results:
                 return
-            stamps = [_ms(r.properties[stamp]) for r in results]
-            if len(results) < size:
+            stamps = [_ms(r.properties.get(stamp) or r.updated_at) for r in results]
+            if not more:
+                # Only the service's paging says a read is complete: a page shorter than the
+                # limit asked for is not the end when the server caps pages lower.
                 yield results, _Position(stamps[-1], None)
                 return
             top = stamps[-1]
@@ -734,7 +910,8 @@ class HubSpotAdapter:
 
     def _search(
         self, object_type: str, filters: list[Any], sort: str, properties: list[str], limit: int
-    ) -> list[Any]:
+    ) -> tuple[list[Any], bool]:
+        """One search page and whether the service says more follow (``paging.next``)."""
         request = PublicObjectSearchRequest(
             filter_groups=[FilterGroup(filters=filters)],
             sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
@@ -753,13 +930,57 @@ class HubSpotAdapter:
                 )
             ),
         )
-        return [_Record.of(r) for r in answer.get("results") or []]
+        nxt = (answer.get("paging") or {}).get("next") or {}
+        if nxt.get("link"):
+            self._check_link(str(nxt["link"]))
+        return [self._record(r) for r in answer.get("results") or []], bool(nxt)
+
+    def _record(self, data: Mapping[str, Any]) -> _Record:
+        record = _Record.of(data)
+        if not _is_id(record.id):
+            raise AdapterError(
+                f"HubSpot answered a record id that is not a HubSpot id: {self._clean(record.id)!r:.40}",
+                adapter=self.name,
+            )
+        return record
+
+    def _check_link(self, link: str) -> None:
+        """Refuse a URL the service handed back unless it stays on the configured host and
+        path (a relative link does)."""
+        parts = urlsplit(link)
+        if not parts.scheme and not parts.netloc:
+            if parts.path.startswith("/") and not parts.path.startswith(_path(self._host)):
+                raise self._foreign(link)
+            return
+        base = urlsplit(self._host)
+        same = (parts.scheme.lower(), parts.netloc.lower()) == (
+            base.scheme.lower(),
+            base.netloc.lower(),
+        )
+        if not same or not parts.path.startswith(_path(self._host)):
+            raise self._foreign(link)
+
+    def _foreign(self, link: str) -> AdapterError:
+        return AdapterError(
+            f"HubSpot handed back a link off the configured host {self._host!r}: "
+            f"{self._clean(link)!r:.200}; refusing to use it (check the host setting, or "
+            "whatever sits between leadflow and HubSpot)",
+            adapter=self.name,
+        )
 
     def _associated(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, str]:
         """The primary associated record of each id (``typeId`` 1 when labelled, else the first)."""
+        return {k: v[0] for k, v in self._associated_all(from_type, to_type, ids).items() if v}
+
+    def _associated_all(
+        self, from_type: str, to_type: str, ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """Every record associated with each id, the primary one (``typeId`` 1) first.
+
+        Targets whose id is not a HubSpot id are left out (and logged)."""
         if not ids:
             return {}
-        found: dict[str, str] = {}
+        found: dict[str, list[str]] = {}
         api = self._api("associations")
         for chunk in chunked(ids, _MAX_ASSOC_BATCH):
             request = BatchInputPublicFetchAssociationsBatchRequest(
@@ -780,17 +1001,27 @@ class HubSpotAdapter:
             answer = self._call(f"read {from_type}→{to_type} associations", fetch)
             for row in answer.get("results") or []:
                 targets = list(row.get("to") or [])
-                if not targets:
-                    continue
-                primary = next(
-                    (
-                        t
-                        for t in targets
-                        if any(a.get("typeId") == 1 for a in t.get("associationTypes") or [])
-                    ),
-                    targets[0],
-                )
-                found[str(row["from"]["id"])] = str(primary["toObjectId"])
+                primary = [
+                    t
+                    for t in targets
+                    if any(a.get("typeId") == 1 for a in t.get("associationTypes") or [])
+                ]
+                ordered: list[str] = []
+                for target in [*primary, *targets]:
+                    target_id = str(target.get("toObjectId"))
+                    if not _is_id(target_id):
+                        _log.warning(
+                            "HubSpot associated %s %s with a %s id that is not a HubSpot id: %r",
+                            from_type,
+                            row["from"]["id"],
+                            to_type,
+                            self._clean(target_id)[:40],
+                        )
+                        continue
+                    if target_id not in ordered:
+                        ordered.append(target_id)
+                if ordered:
+                    found[str(row["from"]["id"])] = ordered
         return found
 
     def _version(self, record: Any, stamp: str = "lastmodifieddate") -> str:
@@ -853,13 +1084,15 @@ class HubSpotAdapter:
         except ValidationError as exc:
             return _skipped(Entity.ACCOUNT, "company", record.id, exc)
 
-    def _touch(
-        self, object_type: str, rule: TouchRule, record: Any, contact_id: str | None
-    ) -> Touch | RecordError | None:
+    def _touches(
+        self, object_type: str, rule: TouchRule, record: Any, contact_ids: Sequence[str]
+    ) -> list[Touch | RecordError]:
+        """One touch per contact the engagement is associated with (a meeting with three
+        people is a touch on each of them), id ``<type>/<engagement id>/<contact id>``."""
         props = record.properties or {}
-        if contact_id is None:
+        if not contact_ids:
             _log.info("%s %s is associated with no contact; not a touch", object_type, record.id)
-            return None
+            return []
         try:
             raw_at = props.get("hs_timestamp")
             at = (
@@ -867,17 +1100,20 @@ class HubSpotAdapter:
                 if raw_at
                 else _instant(record.created_at)
             )
-            return Touch(
-                id=f"{object_type}/{record.id}",
-                lead_id=contact_id,
-                kind=rule.kind,
-                at=at,
-                by=props.get("hubspot_owner_id") or "unassigned",
-                outcome=rule.outcome(props),
-                subject=props.get(rule.subject),
-            )
+            return [
+                Touch(
+                    id=f"{object_type}/{record.id}/{contact_id}",
+                    lead_id=contact_id,
+                    kind=rule.kind,
+                    at=at,
+                    by=props.get("hubspot_owner_id") or "unassigned",
+                    outcome=rule.outcome(props),
+                    subject=props.get(rule.subject),
+                )
+                for contact_id in contact_ids
+            ]
         except (ValidationError, ValueError) as exc:
-            return _skipped(Entity.TOUCH, object_type, record.id, exc)
+            return [_skipped(Entity.TOUCH, object_type, record.id, exc)]
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -922,9 +1158,9 @@ class HubSpotAdapter:
                 "(capabilities.writes lists what this adapter writes)",
                 adapter=self.name,
             )
-        if not write.lead_id.isdigit():
+        if not _is_id(write.lead_id):
             raise ValidationError(
-                "lead_id", write.lead_id, "is not a HubSpot contact id (a number)"
+                "lead_id", write.lead_id, "is not a HubSpot contact id (ASCII digits only)"
             )
         mapped = self.fields.to_crm("writeback", values)
         props = {k: _to_text(v) for k, v in mapped.items()}
@@ -1065,14 +1301,87 @@ class HubSpotAdapter:
                 )
             ),
         )
-        records = (_Record.of(r) for r in answer.get("results") or [])
+        records = (self._record(r) for r in answer.get("results") or [])
         return {r.id: r for r in records}
 
     def _batch_update(
         self, updates: Mapping[str, Mapping[str, str]], describe: str
     ) -> tuple[dict[str, str], dict[str, str]]:
-        """Send one batch update; the new version of each contact written, and the error of
-        each that failed."""
+        """Apply *updates* (contact id → properties); the new version of each contact written,
+        and the error of each that failed.
+
+        Never sends a write twice. A batch update is not idempotent as far as HubSpot's audit
+        trail, workflows and rate limits are concerned, so when an answer is lost — the
+        connection dropped, a timeout, a 5xx from a gateway, a body that is not JSON — the
+        contacts are read back first and only those whose values do not hold yet are sent
+        again. A 429 applied nothing and is re-sent after ``Retry-After``. A 400 for the whole
+        batch (HubSpot's answer when one input holds an invalid value) is bisected until the
+        offending contact fails alone and the others are applied.
+        """
+        written: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        pending = {i: dict(p) for i, p in updates.items()}
+        started = self._clock()
+        attempt = 0
+        while pending:
+            attempt += 1
+            try:
+                answer = self._send_update(pending)
+            except AuthenticationError:
+                raise
+            except _WholeBatchRefused as refused:
+                if len(pending) == 1:
+                    failed.update(dict.fromkeys(pending, refused.message))
+                    return written, failed
+                ids = list(pending)
+                for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+                    done, errors = self._batch_update({i: pending[i] for i in half}, describe)
+                    written.update(done)
+                    failed.update(errors)
+                return written, failed
+            except _Ambiguous as lost:
+                decision = self._classify(lost.cause)
+                wait = (
+                    decision.after if decision.after is not None else self._retry.backoff(attempt)
+                )
+                over = self._clock() - started + wait > self._retry.max_elapsed
+                if not decision.retry or attempt >= self._retry.max_attempts or over:
+                    error = self._failure(f"batch {describe} contacts", lost.cause)
+                    failed.update(dict.fromkeys(pending, error))
+                    return written, failed
+                _log.info(
+                    "HubSpot batch %s contacts: %s; retry %d in %.2fs",
+                    describe,
+                    self._failure("", lost.cause).lstrip(": "),
+                    attempt,
+                    wait,
+                )
+                self._sleep(wait)
+                if lost.applied_maybe:
+                    # Re-judge against the contacts' current state before sending again.
+                    try:
+                        held = self._holding(pending)
+                    except AuthenticationError:
+                        raise
+                    except LeadflowError as exc:
+                        failed.update(dict.fromkeys(pending, str(exc)))
+                        return written, failed
+                    for lead_id, version in held.items():
+                        written[lead_id] = version
+                        del pending[lead_id]
+                continue
+            except LeadflowError as exc:
+                failed.update(dict.fromkeys(pending, str(exc)))
+                return written, failed
+            done, errors = self._outcome(answer, pending)
+            written.update(done)
+            failed.update(errors)
+            return written, failed
+        return written, failed
+
+    def _send_update(self, updates: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+        """One batch update call, not retried; failures come back as the private exceptions
+        :meth:`_batch_update` decides on."""
         request = BatchInputSimplePublicObjectBatchInput(
             inputs=[
                 SimplePublicObjectBatchInput(id=i, properties=dict(p)) for i, p in updates.items()
@@ -1080,22 +1389,50 @@ class HubSpotAdapter:
         )
         api = self._api("batch")
         try:
-            answer = self._call(
-                f"batch {describe} contacts",
-                lambda: _decoded(
-                    api.update(
-                        "contacts",
-                        batch_input_simple_public_object_batch_input=request,
-                        _request_timeout=self._timeout,
-                        _preload_content=False,
-                    )
-                ),
+            return _decoded(
+                api.update(
+                    "contacts",
+                    batch_input_simple_public_object_batch_input=request,
+                    _request_timeout=self._timeout,
+                    _preload_content=False,
+                )
             )
-        except AuthenticationError:
-            raise
-        except LeadflowError as exc:
-            return {}, {i: str(exc) for i in updates}
-        records = (_Record.of(r) for r in answer.get("results") or [])
+        except _BadBody as exc:
+            raise _Ambiguous(exc, applied_maybe=True) from None
+        except _API_ERRORS as exc:
+            self._scrub(exc)
+            status = getattr(exc, "status", None) or 0
+            if status == 400 and _body(exc).get("category") == "VALIDATION_ERROR":
+                raise _WholeBatchRefused(str(self._error("batch update contacts", exc))) from None
+            if status == 429:
+                raise _Ambiguous(exc, applied_maybe=False) from None
+            if status >= 500:
+                raise _Ambiguous(exc, applied_maybe=True) from None
+            raise self._error("batch update contacts", exc) from None
+        except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
+            self._scrub(exc)
+            raise _Ambiguous(exc, applied_maybe=True) from None
+
+    def _holding(self, updates: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+        """The contacts among *updates* that already hold every value sent, with their
+        versions (a lost answer whose update was applied)."""
+        names = sorted({k for p in updates.values() for k in p} | {"lastmodifieddate"})
+        current = self._batch_read(list(updates), names)
+        held: dict[str, str] = {}
+        for lead_id, props in updates.items():
+            record = current.get(lead_id)
+            if record is None:
+                continue
+            now = record.properties or {}
+            if all(_same(now.get(k), v) for k, v in props.items()):
+                held[lead_id] = self._version(record)
+        return held
+
+    def _outcome(
+        self, answer: Mapping[str, Any], updates: Mapping[str, Mapping[str, str]]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Versions written and per-record errors of one batch update answer."""
+        records = (self._record(r) for r in answer.get("results") or [])
         written = {r.id: self._version(r) for r in records}
         failed: dict[str, str] = {}
         loose: list[str] = []
@@ -1111,6 +1448,36 @@ class HubSpotAdapter:
             if i not in written and i not in failed:
                 failed[i] = "; ".join(loose) or f"HubSpot did not confirm contact {i}"
         return written, failed
+
+    def _failure(self, describe: str, exc: BaseException) -> str:
+        """The error text of a call that failed for good (scrubbed)."""
+        if isinstance(exc, _API_ERRORS):
+            return str(self._error(describe, exc))
+        if isinstance(exc, _BadBody):
+            return f"{describe}: {exc}"
+        return f"{describe}: no answer from HubSpot after retries ({self._clean(f'{type(exc).__name__}: {exc}')})"
+
+
+class _WholeBatchRefused(Exception):
+    """HubSpot refused a batch as a whole (one 400 for every input)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Ambiguous(Exception):
+    """A batch update whose answer was lost or refused for now; ``applied_maybe`` says whether
+    HubSpot may have applied it (drop, timeout, 5xx) or surely did not (429)."""
+
+    def __init__(self, cause: BaseException, *, applied_maybe: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.applied_maybe = applied_maybe
+
+
+class _BadBody(AdapterError):
+    """A 2xx answer whose body is not the JSON object HubSpot sends."""
 
 
 def _to_text(value: Any) -> str:
@@ -1169,15 +1536,16 @@ def _decoded(response: Any) -> dict[str, Any]:
     try:
         data = json.loads(response.data)
     except ValueError:
-        raise AdapterError(
+        raise _BadBody(
             f"HubSpot answered HTTP {response.status} with a body that is not JSON",
             adapter="hubspot",
         ) from None
     finally:
         response.release_conn()
     if not isinstance(data, dict):
-        raise AdapterError(
-            f"HubSpot answered an unexpected JSON body: {data!r:.80}", adapter="hubspot"
+        raise _BadBody(
+            f"HubSpot answered HTTP {response.status} with a JSON body that is not an object",
+            adapter="hubspot",
         )
     return data
 
@@ -1187,6 +1555,47 @@ def _instant(value: str | None) -> datetime:
     if not value:
         raise ValidationError("createdAt", value, "is missing")
     return datetime.fromtimestamp(_ms(value) / 1000, tz=UTC)
+
+
+def _check_host(host: str) -> str:
+    """The ``host`` setting as a base URL: http(s), a host name, no credentials, query or
+    fragment (so every URL built from it, and every link checked against it, is plain)."""
+    try:
+        parts = urlsplit(host.strip())
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except (AttributeError, ValueError):
+        raise ConfigError("host", f"is not a URL: {host!r}") from None
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or not port_ok
+        or parts.username is not None
+        or parts.password is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            "host",
+            f"must be an http(s) base URL such as 'https://api.hubapi.com' (no credentials, "
+            f"query or fragment), got {_shown(host)!r}",
+        )
+    return host.strip().rstrip("/")
+
+
+def _shown(url: str) -> str:
+    """*url* with any ``user:password@`` masked, for an error message."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return url if "@" not in url else "***@" + url.rsplit("@", 1)[1]
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return f"{head}{sep}{netloc}{slash}{tail}"
+
+
+def _path(host: str) -> str:
+    """The path prefix every URL under *host* starts with."""
+    return urlsplit(host).path.rstrip("/") + "/"
 
 
 def _names(value: Any) -> tuple[str, ...]:
