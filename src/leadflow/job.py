@@ -14,6 +14,8 @@ Incremental, restartable, idempotent:
   whose SLA clock is still open (time alone moves an SLA from pending to breached); their full
   activity and touch history comes from a :class:`History` (the embedded store, which mirrors
   what the job reads from a CRM);
+* rejections and outcomes made in the system of record (when its capabilities say it reads them)
+  are read the same way, from their own cursors, and handed to the mirror with everything else;
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
   nothing new writes nothing new.
 
@@ -53,13 +55,14 @@ from leadflow.ports import (
     Cursor,
     Entity,
     OutcomeWrite,
-    Page,
     RejectionWrite,
     ScoreWrite,
     StageWrite,
     Write,
     WriteResult,
     WriteStatus,
+    read_pages,
+    readable,
 )
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
 
@@ -352,19 +355,6 @@ class RunReport:
         }
 
 
-_READ = {
-    Entity.ACCOUNT: "read_accounts",
-    Entity.LEAD: "read_leads",
-    Entity.ACTIVITY: "read_activities",
-    Entity.TOUCH: "read_touches",
-}
-
-
-def _pages(adapter: Adapter, entity: Entity, cursor: Cursor | None) -> Iterator[Page[Any]]:
-    reader: Callable[[Cursor | None], Iterator[Page[Any]]] = getattr(adapter, _READ[entity])
-    return reader(cursor)
-
-
 @attrs.define
 class _Changes:
     """What an incremental read found."""
@@ -384,10 +374,10 @@ def _read_changes(
     tick: Callable[[str, int], None],
 ) -> _Changes:
     found = _Changes()
-    for entity in (Entity.ACCOUNT, Entity.LEAD, Entity.ACTIVITY, Entity.TOUCH):
-        if not adapter.capabilities.can_read(entity):
+    for entity in _ORDER:
+        if not readable(adapter, entity):
             continue
-        for page in _pages(adapter, entity, cursors.load_cursor(job.name, entity)):
+        for page in read_pages(adapter, entity, cursors.load_cursor(job.name, entity)):
             items = [v.item for v in page.items]
             if mirror is not None and items:
                 mirror(entity, items)
@@ -397,6 +387,8 @@ def _read_changes(
                     found.touched.add(versioned.item.id)
                 elif entity in (Entity.ACTIVITY, Entity.TOUCH):
                     found.touched.add(versioned.item.lead_id)
+                # Rejections and outcomes made in the CRM are mirrored for the reports; the
+                # rejected lead's new stage arrives with the lead itself.
             found.errors.extend(
                 Skipped(record_id=e.record_id, step=f"read {e.entity.value}", error=e.error)
                 for e in page.errors
@@ -407,11 +399,23 @@ def _read_changes(
     return found
 
 
+#: The order entities are read in (leads after accounts, facts about leads after the leads).
+_ORDER = (
+    Entity.ACCOUNT,
+    Entity.LEAD,
+    Entity.ACTIVITY,
+    Entity.TOUCH,
+    Entity.REJECTION,
+    Entity.OUTCOME,
+)
+
 _PLURAL = {
     Entity.ACCOUNT: "accounts",
     Entity.LEAD: "leads",
     Entity.ACTIVITY: "activities",
     Entity.TOUCH: "touches",
+    Entity.REJECTION: "rejections",
+    Entity.OUTCOME: "outcomes",
 }
 
 

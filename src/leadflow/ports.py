@@ -7,6 +7,16 @@ Reading is incremental: each ``read_*`` method yields :class:`Page` objects; a p
 records it read (each :class:`Versioned` with the stamp it had) and the :class:`Cursor` to resume
 *after* it. A job saves the cursor after processing a page, so a restart resumes where it stopped.
 
+What sales decided and what became of leads are read the same way: an adapter that declares
+:attr:`Entity.REJECTION` or :attr:`Entity.OUTCOME` in its :class:`Capabilities` implements
+:meth:`ReadsRejections.read_rejections` / :meth:`ReadsOutcomes.read_outcomes` (the rejections made
+in the system of record, with who and when; the outcomes of the opportunities or deals the leads
+became). The methods belong to small protocols of their own, so an adapter for a system that keeps
+neither declares neither and implements nothing more; :func:`read_pages` finds the reader of any
+entity and refuses one the adapter does not declare (:func:`readable` asks first). A lead's stage history and hand-off time
+travel on the lead itself (:attr:`~leadflow.model.Lead.history`,
+:attr:`~leadflow.model.Lead.handed_off_at`).
+
 Writing is by batch: :meth:`Adapter.write` takes a sequence of write operations (the "actions"
 leadflow's rules decided on) and returns exactly one :class:`WriteResult` per operation, in order:
 ``applied``, ``unchanged`` (the record already held those values — so re-applying a batch is
@@ -29,25 +39,29 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from leadflow import _validate as v
-from leadflow.errors import ValidationError
+from leadflow.errors import AdapterError, ValidationError
 from leadflow.model import Account, Activity, Lead, StageChange, Touch
 from leadflow.outcomes import Outcome
 from leadflow.reasons import Rejection
 
 __all__ = [
+    "READERS",
     "Adapter",
     "Capabilities",
     "Cursor",
     "Entity",
     "OutcomeWrite",
     "Page",
+    "ReadsOutcomes",
+    "ReadsRejections",
     "RecordError",
     "RejectionWrite",
     "SLAWrite",
@@ -58,6 +72,9 @@ __all__ = [
     "WriteKind",
     "WriteResult",
     "WriteStatus",
+    "read_all",
+    "read_pages",
+    "readable",
 ]
 
 T = TypeVar("T")
@@ -65,12 +82,20 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class Entity(enum.StrEnum):
-    """What an adapter can read."""
+    """What an adapter can read.
+
+    ``rejection`` is a :class:`~leadflow.reasons.Rejection` made in the system of record (a
+    rep's verdict with its reason, who and when); ``outcome`` an
+    :class:`~leadflow.outcomes.Outcome` (what became of the lead: won, lost, lost to a
+    competitor...).
+    """
 
     LEAD = "lead"
     ACCOUNT = "account"
     ACTIVITY = "activity"
     TOUCH = "touch"
+    REJECTION = "rejection"
+    OUTCOME = "outcome"
 
 
 class WriteKind(enum.StrEnum):
@@ -307,7 +332,8 @@ class Adapter(Protocol):
 
     Implement it without inheriting; register the class (or a factory taking ``**config``)
     under the ``leadflow.adapters`` entry-point group. ``leadflow.adapters.testing`` holds the
-    contract suite that checks an implementation.
+    contract suite that checks an implementation. An adapter that reads rejections or outcomes
+    also implements :class:`ReadsRejections` / :class:`ReadsOutcomes`.
     """
 
     name: str
@@ -336,3 +362,86 @@ class Adapter(Protocol):
     def close(self) -> None:
         """Release connections and files. Calling it twice is harmless."""
         ...
+
+
+@runtime_checkable
+class ReadsRejections(Protocol):
+    """What an adapter declaring :attr:`Entity.REJECTION` implements besides :class:`Adapter`."""
+
+    def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
+        """Rejections made (or changed) after *cursor*, oldest first, by page.
+
+        A rejection's ``at`` and ``by`` are when and by whom the lead was turned down in the
+        system of record; a record whose reason the adapter's mapping does not know is a
+        :class:`RecordError` on the page, never a guessed code.
+        """
+        ...
+
+
+@runtime_checkable
+class ReadsOutcomes(Protocol):
+    """What an adapter declaring :attr:`Entity.OUTCOME` implements besides :class:`Adapter`."""
+
+    def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
+        """Outcomes recorded (or changed) after *cursor*, oldest first, by page.
+
+        An outcome read again after its opportunity or deal changed comes again, with a new
+        version; a store mirroring them keeps one per ``(lead_id, opportunity_id, kind)``.
+        """
+        ...
+
+
+#: The method that reads each entity, by entity.
+READERS: Mapping[Entity, str] = MappingProxyType(
+    {
+        Entity.LEAD: "read_leads",
+        Entity.ACCOUNT: "read_accounts",
+        Entity.ACTIVITY: "read_activities",
+        Entity.TOUCH: "read_touches",
+        Entity.REJECTION: "read_rejections",
+        Entity.OUTCOME: "read_outcomes",
+    }
+)
+
+
+def readable(adapter: Adapter, entity: Entity | str) -> bool:
+    """Whether *adapter* declares *entity* and has its reader.
+
+    Rejections and outcomes joined the port after adapters were written that declare
+    ``reads=frozenset(Entity)``; such an adapter has no ``read_rejections`` and is simply not
+    read for them (jobs and reports ask this, not :meth:`Capabilities.can_read` alone).
+    """
+    entity = Entity(entity)
+    return adapter.capabilities.can_read(entity) and callable(
+        getattr(adapter, READERS[entity], None)
+    )
+
+
+def read_pages(
+    adapter: Adapter, entity: Entity | str, cursor: Cursor | None = None
+) -> Iterator[Page[Any]]:
+    """The pages of *entity* after *cursor*, from the adapter's reader for it.
+
+    An entity missing from ``adapter.capabilities.reads`` is refused (an
+    :class:`~leadflow.errors.AdapterError` naming it), as is a declared entity whose reader the
+    adapter lacks — callers check :meth:`Capabilities.can_read` first.
+    """
+    entity = Entity(entity)
+    name = getattr(adapter, "name", type(adapter).__name__)
+    if not adapter.capabilities.can_read(entity):
+        raise AdapterError(f"does not read {entity.value} records", adapter=str(name))
+    reader = getattr(adapter, READERS[entity], None)
+    if not callable(reader):
+        raise AdapterError(
+            f"declares that it reads {entity.value} records but has no {READERS[entity]}()",
+            adapter=str(name),
+        )
+    pages: Iterator[Page[Any]] = reader(cursor)
+    return pages
+
+
+def read_all(adapter: Adapter, entity: Entity | str) -> list[Any]:
+    """Every record of *entity* the adapter holds: :func:`read_pages` from the beginning,
+    flattened, for reports over a whole system (a read from the beginning holds each record
+    once, as it is now)."""
+    return [versioned.item for page in read_pages(adapter, entity) for versioned in page.items]

@@ -368,7 +368,7 @@ class SalesforceAdapter:
 
     name: ClassVar[str] = "salesforce"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reads=frozenset(Entity),
+        reads=frozenset(_SOBJECT_ENTITY.values()),
         writes=_WRITES,
         max_batch=COLLECTION_LIMIT,
         conflict_detection=True,

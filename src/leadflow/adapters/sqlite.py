@@ -40,7 +40,7 @@ import csv
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +66,7 @@ from leadflow.ports import (
     WriteKind,
     WriteResult,
     WriteStatus,
+    read_all,
 )
 from leadflow.reasons import Disposition, Rejection
 
@@ -133,7 +134,7 @@ _MIGRATIONS: tuple[str, ...] = (
     # 1: the entities and a lead's stage history.
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);\n"
     "INSERT INTO counters VALUES ('seq', 0);\n"
-    + "".join(_entity_table(e) for e in Entity)
+    + "".join(_entity_table(e) for e in _CLASSES)
     + "CREATE TABLE stage_history (\n"
     "    lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,\n"
     "    pos INTEGER NOT NULL, from_stage TEXT NOT NULL, to_stage TEXT NOT NULL,\n"
@@ -384,6 +385,8 @@ class SQLiteAdapter:
         """
         entity = Entity(entity)
         stored = list(items)
+        if entity in (Entity.REJECTION, Entity.OUTCOME):
+            return self._mirror_log(entity, stored)
         if entity is Entity.LEAD:
             known = self._histories([lead.id for lead in stored if not lead.history])
             stored = [
@@ -402,6 +405,49 @@ class SQLiteAdapter:
                 for lead in stored
             ]
         return self.upsert(entity, stored)
+
+    def _mirror_log(self, entity: Entity, items: list[Any]) -> list[Any]:
+        """Record rejections or outcomes read from another system, each once.
+
+        A rejection already held (same lead, code and instant) is not recorded again. An outcome
+        replaces the one held for the same lead, opportunity and kind (its amount or date changed
+        in the CRM); one without an opportunity is recorded unless an identical one is held.
+        """
+        cls = Rejection if entity is Entity.REJECTION else Outcome
+        for item in items:
+            if not isinstance(item, cls):
+                raise ValidationError("items", item, f"is not a {cls.__name__}")
+        with self._tx() as conn:
+            for item in items:
+                if isinstance(item, Rejection):
+                    held = conn.execute(
+                        "SELECT 1 FROM rejections WHERE lead_id = ? AND code = ? AND at = ?",
+                        (item.lead_id, item.code, _iso(item.at)),
+                    ).fetchone()
+                    known = conn.execute("SELECT 1 FROM leads WHERE id = ?", (item.lead_id,))
+                    if known.fetchone() is None:
+                        raise ValidationError(
+                            "lead_id", item.lead_id, "is not a stored lead (mirror the lead first)"
+                        )
+                    if held is None:
+                        conn.execute(
+                            "INSERT INTO rejections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (*_rejection_values(item), self._next_seq(conn)),
+                        )
+                    continue
+                values = _outcome_values(item)
+                if item.opportunity_id is not None:
+                    conn.execute(
+                        "DELETE FROM outcomes WHERE lead_id = ? AND opportunity_id = ? AND kind = ?",
+                        (item.lead_id, item.opportunity_id, str(item.kind)),
+                    )
+                elif conn.execute(_SAME_OUTCOME, values).fetchone() is not None:
+                    continue
+                conn.execute(
+                    "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, self._next_seq(conn)),
+                )
+        return items
 
     def _handoffs(self, ids: Sequence[str]) -> dict[str, datetime]:
         """The stored hand-off times of the leads *ids* that have one."""
@@ -619,36 +665,46 @@ class SQLiteAdapter:
 
     def rejections(self) -> list[Rejection]:
         """Every recorded rejection, in the order recorded."""
-        return [
-            Rejection(
-                lead_id=r["lead_id"],
-                code=r["code"],
-                disposition=Disposition(r["disposition"]),
-                at=datetime.fromisoformat(r["at"]),
-                by=r["by"],
-                note=r["note"],
-                from_stage=r["from_stage"],
-                reengage_at=_dt(r["reengage_at"]),
-            )
-            for r in self.connection.execute("SELECT * FROM rejections ORDER BY seq")
-        ]
+        return read_all(self, Entity.REJECTION)
 
     def outcomes(self) -> list[Outcome]:
         """Every recorded outcome, in the order recorded."""
-        return [
-            Outcome(
-                lead_id=r["lead_id"],
-                kind=r["kind"],
-                at=datetime.fromisoformat(r["at"]),
-                amount=Decimal(r["amount"]) if r["amount"] is not None else None,
-                currency=r["currency"],
-                reason=r["reason"],
-                competitor=r["competitor"],
-                opportunity_id=r["opportunity_id"],
-                recorded_by=r["recorded_by"],
+        return read_all(self, Entity.OUTCOME)
+
+    def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
+        """Rejections recorded after *cursor*, in the order recorded, by page."""
+        return self._read_log(Entity.REJECTION, "rejections", _rejection, cursor)
+
+    def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
+        """Outcomes recorded after *cursor*, in the order recorded, by page."""
+        return self._read_log(Entity.OUTCOME, "outcomes", _outcome, cursor)
+
+    def _read_log(
+        self,
+        entity: Entity,
+        table: str,
+        build: Callable[[sqlite3.Row], Any],
+        cursor: Cursor | None,
+    ) -> Iterator[Page[Any]]:
+        if cursor is not None and cursor.entity is not entity:
+            raise ValidationError(
+                "cursor", cursor.to_json(), f"is a {cursor.entity.value} cursor, not {entity.value}"
             )
-            for r in self.connection.execute("SELECT * FROM outcomes ORDER BY seq")
-        ]
+        after = _token(cursor)
+        while True:
+            rows = self.connection.execute(
+                f"SELECT * FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, self.page_size),
+            ).fetchall()
+            if not rows:
+                return
+            after = int(rows[-1]["seq"])
+            yield Page(
+                items=tuple(Versioned(item=build(r), version=str(r["seq"])) for r in rows),
+                cursor=Cursor(entity=entity, token=str(after)),
+            )
+            if len(rows) < self.page_size:
+                return
 
     def sla_clocks(self) -> dict[str, SLAClock]:
         """Every lead's current SLA clock."""
@@ -806,20 +862,9 @@ class SQLiteAdapter:
                     (_iso(write.handed_off_at), lead_id),
                 )
             if isinstance(write, RejectionWrite):
-                r = write.rejection
                 conn.execute(
                     "INSERT INTO rejections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        r.lead_id,
-                        r.code,
-                        str(r.disposition),
-                        _iso(r.at),
-                        r.by,
-                        r.note,
-                        r.from_stage,
-                        _iso(r.reengage_at),
-                        seq,
-                    ),
+                    (*_rejection_values(write.rejection), seq),
                 )
         conn.execute("UPDATE leads SET rev = rev + 1, seq = ? WHERE id = ?", (seq, lead_id))
         return WriteResult(write=write, status=WriteStatus.APPLIED, version=str(row["rev"] + 1))
@@ -909,23 +954,8 @@ class SQLiteAdapter:
             return WriteResult(
                 write=write, status=WriteStatus.FAILED, error=f"no lead {o.lead_id!r}"
             )
-        values = (
-            o.lead_id,
-            str(o.kind),
-            _iso(o.at),
-            str(o.amount) if o.amount is not None else None,
-            o.currency,
-            o.reason,
-            o.competitor,
-            o.opportunity_id,
-            o.recorded_by,
-        )
-        found = conn.execute(
-            "SELECT 1 FROM outcomes WHERE lead_id = ? AND kind = ? AND at = ? AND amount IS ? "
-            "AND currency IS ? AND reason IS ? AND competitor IS ? AND opportunity_id IS ? "
-            "AND recorded_by IS ?",
-            values,
-        ).fetchone()
+        values = _outcome_values(o)
+        found = conn.execute(_SAME_OUTCOME, values).fetchone()
         if found is not None:
             return WriteResult(write=write, status=WriteStatus.UNCHANGED)
         conn.execute(
@@ -933,6 +963,67 @@ class SQLiteAdapter:
             (*values, self._next_seq(conn)),
         )
         return WriteResult(write=write, status=WriteStatus.APPLIED)
+
+
+_SAME_OUTCOME = (
+    "SELECT 1 FROM outcomes WHERE lead_id = ? AND kind = ? AND at = ? AND amount IS ? "
+    "AND currency IS ? AND reason IS ? AND competitor IS ? AND opportunity_id IS ? "
+    "AND recorded_by IS ?"
+)
+
+
+def _rejection_values(r: Rejection) -> tuple[Any, ...]:
+    return (
+        r.lead_id,
+        r.code,
+        str(r.disposition),
+        _iso(r.at),
+        r.by,
+        r.note,
+        r.from_stage,
+        _iso(r.reengage_at),
+    )
+
+
+def _outcome_values(o: Outcome) -> tuple[Any, ...]:
+    return (
+        o.lead_id,
+        str(o.kind),
+        _iso(o.at),
+        str(o.amount) if o.amount is not None else None,
+        o.currency,
+        o.reason,
+        o.competitor,
+        o.opportunity_id,
+        o.recorded_by,
+    )
+
+
+def _rejection(r: sqlite3.Row) -> Rejection:
+    return Rejection(
+        lead_id=r["lead_id"],
+        code=r["code"],
+        disposition=Disposition(r["disposition"]),
+        at=datetime.fromisoformat(r["at"]),
+        by=r["by"],
+        note=r["note"],
+        from_stage=r["from_stage"],
+        reengage_at=_dt(r["reengage_at"]),
+    )
+
+
+def _outcome(r: sqlite3.Row) -> Outcome:
+    return Outcome(
+        lead_id=r["lead_id"],
+        kind=r["kind"],
+        at=datetime.fromisoformat(r["at"]),
+        amount=Decimal(r["amount"]) if r["amount"] is not None else None,
+        currency=r["currency"],
+        reason=r["reason"],
+        competitor=r["competitor"],
+        opportunity_id=r["opportunity_id"],
+        recorded_by=r["recorded_by"],
+    )
 
 
 def _token(cursor: Cursor | None) -> int:

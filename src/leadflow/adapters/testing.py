@@ -72,6 +72,7 @@ from leadflow.lifecycle import transition
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import (
+    READERS,
     Adapter,
     Capabilities,
     Cursor,
@@ -87,6 +88,7 @@ from leadflow.ports import (
     WriteKind,
     WriteResult,
     WriteStatus,
+    readable,
 )
 from leadflow.reasons import reject
 
@@ -190,12 +192,10 @@ def sample_touches(leads: Sequence[Lead], *, per_lead: int = 1) -> list[Touch]:
     ]
 
 
-_READERS: dict[Entity, str] = {
-    Entity.LEAD: "read_leads",
-    Entity.ACCOUNT: "read_accounts",
-    Entity.ACTIVITY: "read_activities",
-    Entity.TOUCH: "read_touches",
-}
+_READERS = READERS
+#: The entities that are records with an ``id`` the seeder can store (rejections and outcomes
+#: are facts about leads, read through their own readers).
+_RECORDS = (Entity.LEAD, Entity.ACCOUNT, Entity.ACTIVITY, Entity.TOUCH)
 
 
 def read_all(adapter: Adapter, entity: Entity, cursor: Cursor | None = None) -> list[Page[Any]]:
@@ -245,6 +245,8 @@ class AdapterContract:
     def _require_read(self, adapter: Adapter, entity: Entity) -> None:
         if not adapter.capabilities.can_read(entity):
             pytest.skip(f"{adapter.name} does not read {entity.value} (capabilities.reads)")
+        if entity not in _RECORDS and not readable(adapter, entity):
+            pytest.skip(f"{adapter.name} has no {READERS[entity]}() (written before it existed)")
 
     def _require_write(self, adapter: Adapter, kind: WriteKind) -> None:
         if not adapter.capabilities.can_write(kind):
@@ -284,7 +286,7 @@ class AdapterContract:
         self._require_read(adapter, entity)
         assert _items(read_all(adapter, entity)) == []
 
-    @pytest.mark.parametrize("entity", list(Entity))
+    @pytest.mark.parametrize("entity", _RECORDS)
     def test_round_trip(self, adapter: Adapter, seed: Seeder, entity: Entity) -> None:
         self._require_read(adapter, entity)
         stored = self._seed_graph(seed, entity, 6, "RT")
@@ -299,7 +301,7 @@ class AdapterContract:
             assert got.version
             assert self._comparable(entity, item) == self._comparable(entity, got.item)
 
-    @pytest.mark.parametrize("entity", list(Entity))
+    @pytest.mark.parametrize("entity", _RECORDS)
     def test_incremental_read_returns_only_new_records(
         self, adapter: Adapter, seed: Seeder, entity: Entity
     ) -> None:
@@ -346,7 +348,7 @@ class AdapterContract:
         assert again[0].item.title == "Chief Everything Officer"
         assert again[0].version != before[leads[0].id]
 
-    @pytest.mark.parametrize("entity", list(Entity))
+    @pytest.mark.parametrize("entity", _RECORDS)
     def test_cursor_survives_a_restart(
         self,
         adapter: Adapter,
