@@ -403,3 +403,53 @@ def test_a_contact_the_model_refuses_is_reported_on_its_page(
     errors = [e for p in pages for e in p.errors]
     assert [(e.entity, e.record_id) for e in errors] == [(Entity.LEAD, bad)]
     assert "email" in errors[0].error and "not-an-address" in errors[0].error
+
+
+def test_dropdown_and_free_text_numbers_are_read_by_their_hubspot_types(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """``numemployees`` is a dropdown of bands and contact ``annualrevenue`` free text: a band
+    reads as its lower bound, clear amounts as numbers; what is unclear is left unset and
+    reported for that field alone, and the contact is still read."""
+    band, plus, unclear = emulator.seed(
+        "contacts",
+        [
+            {"email": "a@example.com", "numemployees": "25-50", "annualrevenue": "$1.2M"},
+            {"email": "b@example.com", "numemployees": "1000+", "annualrevenue": "250,000"},
+            {
+                "email": "c@example.com",
+                "numemployees": "lots",
+                "annualrevenue": "between 1 and 5 million",
+                "jobtitle": "CTO",
+            },
+        ],
+    )
+    pages = list(make_adapter().read_leads())
+    leads = {v.item.id: v.item for p in pages for v in p.items}
+    assert set(leads) == {band, plus, unclear}, "no contact is skipped for a field"
+    assert (leads[band].employees, leads[band].annual_revenue) == (25, 1_200_000.0)
+    assert (leads[plus].employees, leads[plus].annual_revenue) == (1000, 250_000.0)
+    assert (leads[unclear].employees, leads[unclear].annual_revenue) == (None, None)
+    assert leads[unclear].title == "CTO"
+    assert leads[unclear].properties["hubspot_numemployees"] == "lots"
+    assert leads[unclear].properties["hubspot_annualrevenue"] == "between 1 and 5 million"
+    errors = sorted((e.record_id, e.error.split(":")[0]) for p in pages for e in p.errors)
+    assert errors == [(unclear, "field annual_revenue"), (unclear, "field employees")]
+
+
+def test_an_engagement_with_several_contacts_is_a_touch_on_each(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    people = _contacts(emulator, 3)
+    [meeting] = emulator.seed(
+        "meetings",
+        [{"hs_timestamp": T0, "hubspot_owner_id": "7", "hs_meeting_outcome": "COMPLETED"}],
+    )
+    for cid in people:
+        emulator.associate("meetings", meeting, "contacts", cid)
+    touches = [v.item for p in make_adapter().read_touches() for v in p.items]
+    assert sorted(t.lead_id for t in touches) == sorted(people)
+    assert len({t.id for t in touches}) == 3
+    assert {(t.kind.value, t.outcome.value, t.at) for t in touches} == {
+        ("meeting", "completed", T0)
+    }

@@ -169,8 +169,10 @@ DEFAULT_FIELDS = FieldMap.from_dict(
                 "title": {"crm": "jobtitle", "converter": "str"},
                 "company": {"crm": "company", "converter": "str"},
                 "industry": {"crm": "industry", "converter": "str"},
-                "annual_revenue": {"crm": "annualrevenue", "converter": "float"},
-                "employees": {"crm": "numemployees", "converter": "int"},
+                # Contact "annualrevenue" is free text and "numemployees" a dropdown of bands
+                # ("25-50", "1000+"): read by what they hold, not as plain numbers.
+                "annual_revenue": {"crm": "annualrevenue", "converter": "amount"},
+                "employees": {"crm": "numemployees", "converter": "count"},
                 "country": {"crm": "country", "converter": "str"},
                 "source": {"crm": "hs_analytics_source", "converter": "str"},
                 "owner_id": {"crm": "hubspot_owner_id", "converter": "str"},
@@ -180,8 +182,8 @@ DEFAULT_FIELDS = FieldMap.from_dict(
                 "name": {"crm": "name", "converter": "str"},
                 "domain": {"crm": "domain", "converter": "str"},
                 "industry": {"crm": "industry", "converter": "str"},
-                "annual_revenue": {"crm": "annualrevenue", "converter": "float"},
-                "employees": {"crm": "numberofemployees", "converter": "int"},
+                "annual_revenue": {"crm": "annualrevenue", "converter": "amount"},
+                "employees": {"crm": "numberofemployees", "converter": "count"},
                 "country": {"crm": "country", "converter": "str"},
                 "owner_id": {"crm": "hubspot_owner_id", "converter": "str"},
                 "created_at": {"crm": "createdate", "converter": "datetime"},
@@ -717,11 +719,11 @@ class HubSpotAdapter:
             )
             items, errors = [], []
             for record in records:
-                lead = self._lead(record, companies.get(str(record.id)))
-                if isinstance(lead, RecordError):
-                    errors.append(lead)
-                else:
-                    items.append(Versioned(item=lead, version=self._version(record)))
+                for lead in self._lead(record, companies.get(str(record.id))):
+                    if isinstance(lead, RecordError):
+                        errors.append(lead)
+                    else:
+                        items.append(Versioned(item=lead, version=self._version(record)))
             yield Page(
                 items=tuple(items),
                 cursor=Cursor(entity=Entity.LEAD, token=after),
@@ -735,15 +737,12 @@ class HubSpotAdapter:
         for records, after in self._recheck("companies", "hs_lastmodifieddate", properties, token):
             items, errors = [], []
             for record in records:
-                account = self._account(record)
-                if isinstance(account, RecordError):
-                    errors.append(account)
-                else:
-                    items.append(
-                        Versioned(
-                            item=account, version=self._version(record, "hs_lastmodifieddate")
-                        )
-                    )
+                for account in self._account(record):
+                    if isinstance(account, RecordError):
+                        errors.append(account)
+                    else:
+                        version = self._version(record, "hs_lastmodifieddate")
+                        items.append(Versioned(item=account, version=version))
             yield Page(
                 items=tuple(items),
                 cursor=Cursor(entity=Entity.ACCOUNT, token=after),
@@ -1045,44 +1044,140 @@ class HubSpotAdapter:
             "lifecyclestage", f"{lifecycle}:{status}" if status else lifecycle, "maps to no stage"
         )
 
-    def _lead(self, record: Any, company_id: str | None) -> Lead | RecordError:
-        props = record.properties or {}
+    def _mapped(
+        self, entity: str, props: Mapping[str, Any], record_id: str
+    ) -> tuple[dict[str, Any], dict[str, str], list[RecordError]]:
+        """Core fields of *entity* from *props*, field by field: a value the field map cannot
+        convert is left unset and reported for that field (its raw text kept as
+        ``hubspot_<property>``), and the rest of the record is still read."""
         try:
-            core = self.fields.from_crm("lead", props)
-            extra = self.fields.from_crm("writeback", props)
-            properties = {
+            return self.fields.from_crm(entity, props), {}, []
+        except ValidationError:
+            pass
+        core: dict[str, Any] = {}
+        raw: dict[str, str] = {}
+        problems: list[RecordError] = []
+        for rule in self.fields.rules(entity):
+            if rule.crm not in props:
+                continue
+            try:
+                core.update(self.fields.from_crm(entity, {rule.crm: props[rule.crm]}))
+            except ValidationError as exc:
+                raw[f"hubspot_{rule.crm}"] = str(props[rule.crm])
+                problems.append(self._field_problem(entity, record_id, rule.core, exc))
+        return core, raw, problems
+
+    def _field_problem(
+        self, entity: str, record_id: str, field: str, exc: ValidationError
+    ) -> RecordError:
+        kind = Entity.ACCOUNT if entity == "account" else Entity.LEAD
+        error = (
+            f"field {field}: {exc}; left unset, the rest of the "
+            f"{'company' if kind is Entity.ACCOUNT else 'contact'} was read"
+        )
+        _log.warning("HubSpot %s %s: %s", kind.value, record_id, error)
+        return RecordError(entity=kind, record_id=record_id, error=error)
+
+    def _build(
+        self,
+        entity: str,
+        record_id: str,
+        make: Callable[..., T],
+        core: dict[str, Any],
+        *,
+        optional: frozenset[str],
+        problems: list[RecordError],
+    ) -> T:
+        """``make(**core)``, dropping (and reporting) an optional field the model refuses."""
+        while True:
+            try:
+                return make(**core)
+            except ValidationError as exc:
+                field = exc.field.split(".")[-1]
+                if field not in optional or field not in core:
+                    raise
+                del core[field]
+                problems.append(self._field_problem(entity, record_id, field, exc))
+
+    #: Fields a lead or account is still read without when their value is refused.
+    _OPTIONAL = frozenset(
+        {
+            "first_name",
+            "last_name",
+            "title",
+            "company",
+            "industry",
+            "annual_revenue",
+            "employees",
+            "country",
+            "source",
+            "campaign",
+            "owner_id",
+            "domain",
+        }
+    )
+
+    def _lead(self, record: Any, company_id: str | None) -> list[Lead | RecordError]:
+        """The lead a contact holds, with a :class:`RecordError` for each field left unset;
+        a contact without a usable e-mail, stage or creation time is one error."""
+        props = record.properties or {}
+        record_id = str(record.id)
+        try:
+            core, raw, problems = self._mapped("lead", props, record_id)
+            extra, raw_extra, extra_problems = self._mapped("writeback", props, record_id)
+            problems += extra_problems
+            properties: dict[str, Any] = {
                 k: (_iso(_ms(v)) if isinstance(v, datetime) else v)
                 for k, v in extra.items()
                 if v is not None
             }
-            for raw in ("lifecyclestage", "hs_lead_status"):
-                if props.get(raw):
-                    properties[f"hubspot_{raw}"] = props[raw]
+            properties.update(raw)
+            properties.update(raw_extra)
+            for name in ("lifecyclestage", "hs_lead_status"):
+                if props.get(name):
+                    properties[f"hubspot_{name}"] = props[name]
             if isinstance(core.get("created_at"), datetime):
                 core["created_at"] = _utc(core["created_at"])
             elif core.get("created_at") is None:
                 core["created_at"] = _instant(record.created_at)
-            return Lead(
-                id=str(record.id),
-                stage=self._stage(props),
-                account_id=company_id,
-                properties=properties,
-                **core,
+            lead = self._build(
+                "lead",
+                record_id,
+                Lead,
+                {
+                    "id": record_id,
+                    "stage": self._stage(props),
+                    "account_id": company_id,
+                    "properties": properties,
+                    **core,
+                },
+                optional=self._OPTIONAL,
+                problems=problems,
             )
+            return [lead, *problems]
         except ValidationError as exc:
-            return _skipped(Entity.LEAD, "contact", record.id, exc)
+            return [_skipped(Entity.LEAD, "contact", record.id, exc)]
 
-    def _account(self, record: Any) -> Account | RecordError:
+    def _account(self, record: Any) -> list[Account | RecordError]:
         props = record.properties or {}
+        record_id = str(record.id)
         try:
-            core = self.fields.from_crm("account", props)
+            core, raw, problems = self._mapped("account", props, record_id)
             if isinstance(core.get("created_at"), datetime):
                 core["created_at"] = _utc(core["created_at"])
             if not core.get("name"):
                 core["name"] = core.get("domain") or f"HubSpot company {record.id}"
-            return Account(id=str(record.id), **core)
+            account = self._build(
+                "account",
+                record_id,
+                Account,
+                {"id": record_id, **core, **({"properties": raw} if raw else {})},
+                optional=self._OPTIONAL,
+                problems=problems,
+            )
+            return [account, *problems]
         except ValidationError as exc:
-            return _skipped(Entity.ACCOUNT, "company", record.id, exc)
+            return [_skipped(Entity.ACCOUNT, "company", record.id, exc)]
 
     def _touches(
         self, object_type: str, rule: TouchRule, record: Any, contact_ids: Sequence[str]
