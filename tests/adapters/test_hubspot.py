@@ -38,15 +38,24 @@ class TestHubSpotContract(AdapterContract):
         # Outcomes are engagement-type specific in HubSpot (a call has no "sent"); the mapping
         # is tested on its own below.
         Entity.TOUCH: frozenset({"outcome"}),
+        # Activities are read from contact property histories (a conversion's name and when
+        # it happened); the seeder records each as a conversion named after its kind.
+        Entity.ACTIVITY: frozenset({"account_id", "channel", "campaign", "content", "properties"}),
+    }
+    #: Conversions named after the sample kinds read as those kinds.
+    activities: ClassVar[dict[str, Any]] = {
+        "conversion_kinds": {
+            k: k for k in ("web_visit", "content_download", "webinar_attended", "demo_request")
+        }
     }
 
     @pytest.fixture
     def adapter(self, make_adapter: Callable[..., HubSpotAdapter]) -> Adapter:
-        return make_adapter(page_size=7)
+        return make_adapter(page_size=7, activities=self.activities)
 
     @pytest.fixture
     def reopen(self, make_adapter: Callable[..., HubSpotAdapter]) -> Callable[[], Adapter]:
-        return lambda: make_adapter(page_size=7)
+        return lambda: make_adapter(page_size=7, activities=self.activities)
 
     @pytest.fixture
     def seed(self, emulator: HubSpotEmulator) -> Seeder:

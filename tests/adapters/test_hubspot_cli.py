@@ -4,6 +4,7 @@ through the installed entry point and the real client; a second run writes nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,15 @@ from leadflow.ports import Entity
 from leadflow.rules.scorecard import load_scorecard
 from leadflow.rules.sla import load_policies
 
-emulator = fx.emulator
+
+@pytest.fixture
+def emulator() -> Iterator[HubSpotEmulator]:
+    """The portal's clock an hour before the runs' ``--now``: HubSpot stamps a write (and the
+    lifecycle date-entered a recycle sets) when it applies it, before the next run starts."""
+    with HubSpotEmulator(clock_start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC)) as emu:
+        emu.define_property("contacts", *fx.CUSTOM)
+        yield emu
+
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -96,6 +96,14 @@ LEAD_STATUSES = (
 #: Properties whose values are instants (compared as epoch milliseconds in filters).
 DATETIME_PROPERTIES = frozenset(
     {
+        *(f"hs_v2_date_entered_{stage}" for stage in LIFECYCLE_ORDER),
+        "recent_conversion_date",
+        "first_conversion_date",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "hs_email_last_reply_date",
+        "hs_email_last_send_date",
+        "closedate",
         "createdate",
         "lastmodifieddate",
         "hs_lastmodifieddate",
@@ -105,12 +113,29 @@ DATETIME_PROPERTIES = frozenset(
     }
 )
 NUMBER_PROPERTIES = frozenset(
-    {"hs_object_id", "annualrevenue", "numemployees", "numberofemployees", "leadflow_score"}
+    {"hs_object_id", "numberofemployees", "leadflow_score", "amount", "num_conversion_events"}
 )
 #: The stamp each object type's search filters on.
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate"}
 ENGAGEMENTS = ("calls", "emails", "meetings", "tasks")
-OBJECT_TYPES = ("contacts", "companies", *ENGAGEMENTS)
+OBJECT_TYPES = ("contacts", "companies", "deals", *ENGAGEMENTS)
+#: Properties whose every change is kept (and answered as ``propertiesWithHistory``).
+#: HubSpot keeps history for every property; the emulator for the ones tests read.
+HISTORY_PROPERTIES = frozenset(
+    {
+        "lifecyclestage",
+        "hs_lead_status",
+        "leadflow_reject_reason",
+        "recent_conversion_event_name",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "hs_email_last_reply_date",
+        "hs_email_last_email_name",
+        "hubspot_owner_id",
+    }
+)
+#: Batch reads asking for property history take at most this many inputs.
+MAX_HISTORY_BATCH = 50
 
 #: Properties the portal defines per object type (HubSpot refuses unknown ones). Tests add
 #: custom ones with :meth:`HubSpotEmulator.define_property`.
@@ -129,6 +154,29 @@ _STANDARD_PROPERTIES: dict[str, set[str]] = {
         "hubspot_owner_id",
         "lifecyclestage",
         "hs_lead_status",
+        *(f"hs_v2_date_entered_{stage}" for stage in LIFECYCLE_ORDER),
+        "recent_conversion_event_name",
+        "recent_conversion_date",
+        "first_conversion_event_name",
+        "first_conversion_date",
+        "num_conversion_events",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "hs_email_last_reply_date",
+        "hs_email_last_send_date",
+        "hs_email_last_email_name",
+    },
+    "deals": {
+        "dealname",
+        "amount",
+        "closedate",
+        "dealstage",
+        "pipeline",
+        "hs_is_closed",
+        "hs_is_closed_won",
+        "closed_lost_reason",
+        "deal_currency_code",
+        "hubspot_owner_id",
     },
     "companies": {
         "name",
@@ -402,13 +450,31 @@ class HubSpotEmulator:
         """How many records of *object_type* exist."""
         return len(self._objects[object_type])
 
-    def touch(self, object_type: str, object_id: str, **props: Any) -> None:
-        """Change a record directly, as another HubSpot user would (bumps its stamp)."""
+    def touch(
+        self,
+        object_type: str,
+        object_id: str,
+        *,
+        by_user: int | None = None,
+        at: datetime | None = None,
+        **props: Any,
+    ) -> None:
+        """Change a record directly, as a HubSpot user would in the UI (bumps its stamp; the
+        property history records ``by_user`` as ``updatedByUserId``, and ``at`` — default the
+        emulator clock — as the change's timestamp: how a form submission or an e-mail open
+        HubSpot recorded earlier shows)."""
         with self._lock:
             record = self._objects[object_type][object_id]
+            ms = self._advance()
+            source = ("CRM_UI", f"userId:{by_user}", by_user) if by_user else ("CRM_UI", None, None)
             for key, value in props.items():
-                record["properties"][key] = _as_string(key, value)
-            self._stamp(object_type, record, self._advance())
+                self._set(record, key, _as_string(key, value), to_ms(at) if at else ms, source)
+            self._stamp(object_type, record, ms)
+
+    def history(self, object_type: str, object_id: str, name: str) -> list[dict[str, Any]]:
+        """One property's history as HubSpot answers it (newest first)."""
+        with self._lock:
+            return _history_answer(self._objects[object_type][object_id], name)
 
     # -- fault switches -----------------------------------------------------------------------
 
@@ -485,10 +551,41 @@ class HubSpotEmulator:
         props["createdate"] = iso_ms(created_ms)
         if object_type != "contacts":
             props["hs_createdate"] = iso_ms(created_ms)
-        record = {"id": object_id, "createdAt": created_ms, "properties": props}
+        record: dict[str, Any] = {
+            "id": object_id,
+            "createdAt": created_ms,
+            "properties": props,
+            "history": {},
+        }
+        for name in sorted(HISTORY_PROPERTIES & set(props)):
+            if props[name] not in (None, ""):
+                record["history"][name] = [(props[name], created_ms, ("IMPORT", None, None))]
+        stage = props.get("lifecyclestage")
+        if object_type == "contacts" and stage and not props.get(f"hs_v2_date_entered_{stage}"):
+            props[f"hs_v2_date_entered_{stage}"] = iso_ms(created_ms)
         self._stamp(object_type, record, ms)
         self._objects[object_type][object_id] = record
         return object_id
+
+    @staticmethod
+    def _set(
+        record: dict[str, Any],
+        name: str,
+        value: str | None,
+        ms: int,
+        source: tuple[str, str | None, int | None],
+    ) -> None:
+        """Set one property as HubSpot does: its history grows, and a contact's lifecycle
+        stage stamps ``hs_v2_date_entered_<stage>``."""
+        current = record["properties"]
+        before = current.get(name)
+        current[name] = value
+        if (value or "") == (before or ""):
+            return
+        if name in HISTORY_PROPERTIES:
+            record.setdefault("history", {}).setdefault(name, []).append((value or "", ms, source))
+        if name == "lifecyclestage" and value:
+            current[f"hs_v2_date_entered_{value}"] = iso_ms(ms)
 
     def _stamp(self, object_type: str, record: dict[str, Any], ms: int) -> None:
         if self._index_lag_ms:
@@ -709,6 +806,15 @@ class HubSpotEmulator:
     def _op_batch_read(self, params: Mapping[str, str], payload: Mapping[str, Any]):
         object_type = params["type"]
         inputs = self._check_batch(payload)
+        with_history = list(payload.get("propertiesWithHistory") or [])
+        if with_history and len(inputs) > MAX_HISTORY_BATCH:
+            raise _HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                "The maximum number of inputs supported in a batch request for property "
+                f"histories is {MAX_HISTORY_BATCH}. Please reduce the number of items and try "
+                "again",
+            )
         results, missing = [], []
         with self._lock:
             store = self._objects[object_type]
@@ -717,7 +823,12 @@ class HubSpotEmulator:
                 if record is None:
                     missing.append(str(item.get("id")))
                 else:
-                    results.append(self._public(object_type, record, payload.get("properties")))
+                    answer = self._public(object_type, record, payload.get("properties"))
+                    if with_history:
+                        answer["propertiesWithHistory"] = {
+                            name: _history_answer(record, name) for name in with_history
+                        }
+                    results.append(answer)
         errors = []
         if missing:
             errors.append(
@@ -822,7 +933,7 @@ class HubSpotEmulator:
                 for name, value in props.items():
                     if name == "lifecyclestage" and _is_backwards(current.get(name), value):
                         continue  # HubSpot ignores a backwards move unless cleared first
-                    current[name] = value if value != "" else ""
+                    self._set(record, name, value or "", ms, _API_SOURCE)
                 self._stamp(object_type, record, ms)
                 results.append(self._public(object_type, record, props))
         return self._batch_answer(ms, results, errors)
@@ -860,6 +971,24 @@ class HubSpotEmulator:
                     }
                 )
         return self._batch_answer(self._now_ms, results, [])
+
+
+#: How the property history labels a change made through the API by leadflow's private app.
+_API_SOURCE: tuple[str, str | None, int | None] = ("INTEGRATION", "private-app:leadflow", None)
+
+
+def _history_answer(record: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    entries = []
+    for value, ms, (source_type, source_id, user) in reversed(
+        record.get("history", {}).get(name, [])
+    ):
+        entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ms), "sourceType": source_type}
+        if source_id is not None:
+            entry["sourceId"] = source_id
+        if user is not None:
+            entry["updatedByUserId"] = user
+        entries.append(entry)
+    return entries
 
 
 def _record_error(

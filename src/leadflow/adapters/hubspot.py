@@ -95,6 +95,18 @@ from leadflow.adapters._sync import (
     retry_call,
     retry_policy,
 )
+from leadflow.adapters.hubspot_feedback import (
+    DEAL_PROPERTIES,
+    ActivityRules,
+    HistoryEntry,
+    OutcomeRules,
+    RejectionRules,
+    activities_from,
+    history_of,
+    outcome_from,
+    rejection_from,
+    stage_history,
+)
 from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
@@ -105,7 +117,8 @@ from leadflow.errors import (
     TransientAdapterError,
     ValidationError,
 )
-from leadflow.model import Account, Lead, Touch, TouchKind, TouchOutcome
+from leadflow.model import Account, Activity, Lead, Touch, TouchKind, TouchOutcome
+from leadflow.outcomes import Outcome
 from leadflow.ports import (
     Capabilities,
     Cursor,
@@ -123,6 +136,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
+from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -195,6 +209,11 @@ DEFAULT_FIELDS = FieldMap.from_dict(
                 "reject_note": {"crm": "leadflow_reject_note", "converter": "str"},
                 "sla_due": {"crm": "leadflow_sla_due", "converter": "datetime"},
                 "sla_state": {"crm": "leadflow_sla_state", "converter": "str"},
+                # The stage leadflow last moved the contact to and when ("sal|<ISO instant>"),
+                # and the hand-off leadflow made: HubSpot dates a lifecycle change when the
+                # write lands, leadflow when it decided (see docs/hubspot.md, stage history).
+                "stage_change": {"crm": "leadflow_stage_change", "converter": "str"},
+                "handoff_at": {"crm": "leadflow_handoff_at", "converter": "datetime"},
             },
         },
         "stages": {
@@ -307,7 +326,7 @@ DEFAULT_TOUCHES: Mapping[str, TouchRule] = {
     ),
 }
 
-_READS: frozenset[Entity] = frozenset((Entity.LEAD, Entity.ACCOUNT, Entity.TOUCH))
+_READS: frozenset[Entity] = frozenset(Entity)
 _WRITES: frozenset[WriteKind] = frozenset(
     (WriteKind.SCORE, WriteKind.STAGE, WriteKind.REJECTION, WriteKind.SLA)
 )
@@ -326,8 +345,14 @@ _CONFIG_KEYS = frozenset(
         "associations",
         "recheck_window",
         "recheck_max_seen",
+        "rejections",
+        "outcomes",
+        "activities",
+        "handoff_stage",
     }
 )
+#: Batch reads asking for property histories take at most 50 inputs.
+_MAX_HISTORY_BATCH = 50
 
 #: HubSpot record ids: ASCII digits only (``str.isdigit`` would also take "²" or "٣").
 _ID = re.compile(r"[0-9]{1,30}")
@@ -464,6 +489,7 @@ class HubSpotAdapter:
         writes=_WRITES,
         max_batch=MAX_BATCH,
         conflict_detection=True,
+        handoff_time=True,
     )
 
     def __init__(
@@ -480,6 +506,11 @@ class HubSpotAdapter:
         associations: bool = True,
         recheck_window: float = DEFAULT_RECHECK_WINDOW,
         recheck_max_seen: int = DEFAULT_RECHECK_MAX_SEEN,
+        rejections: RejectionRules | None = None,
+        outcomes: OutcomeRules | None = None,
+        activities: ActivityRules | None = None,
+        reasons: ReasonCatalog = STANDARD_REASONS,
+        handoff_stage: str | None = "mql",
         secrets: Iterable[Secret] = (),
         sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -510,6 +541,18 @@ class HubSpotAdapter:
         for entity in ("lead", "account", "writeback"):
             if not fields.rules(entity):
                 raise ConfigError(f"fields.{entity}", "has no mapped properties")
+        self.rejections = rejections if rejections is not None else RejectionRules()
+        self.rejections.check(reasons)
+        self.outcomes = outcomes if outcomes is not None else OutcomeRules()
+        self.activities = activities if activities is not None else ActivityRules()
+        self.reasons = reasons
+        self._handoff_lifecycle: str | None = None
+        if handoff_stage is not None:
+            try:
+                self._handoff_lifecycle = self._stage_values(handoff_stage)[0] or None
+            except (ConfigError, ValidationError):
+                # A stage map without that stage: no lifecycle date marks the hand-off.
+                self._handoff_lifecycle = None
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -526,7 +569,11 @@ class HubSpotAdapter:
         read their contacts); ``recheck_window`` (seconds a read looks back behind its cursor
         for records HubSpot's search index returned late, default 300) and
         ``recheck_max_seen`` (how many records read in that window a cursor remembers so they
-        are not read twice, default 50,000; past it some are read again, never lost).
+        are not read twice, default 50,000; past it some are read again, never lost);
+        ``rejections``, ``outcomes`` and ``activities`` tables (see
+        :mod:`leadflow.adapters.hubspot_feedback`); ``handoff_stage`` (the leadflow stage whose
+        lifecycle ``hs_v2_date_entered_*`` is a lead's hand-off, default ``mql``; ``""`` for
+        none).
         """
         data = {**(config or {}), **more}
         unknown = sorted(set(data) - _CONFIG_KEYS)
@@ -573,6 +620,10 @@ class HubSpotAdapter:
                     10_000_000,
                 )
             ),
+            rejections=RejectionRules.from_config(data.get("rejections", {})),
+            outcomes=OutcomeRules.from_config(data.get("outcomes", {})),
+            activities=ActivityRules.from_config(data.get("activities", {})),
+            handoff_stage=_stage_name(data.get("handoff_stage", "mql")),
             secrets=(Secret(token),),
         )
 
@@ -709,6 +760,7 @@ class HubSpotAdapter:
             "lifecyclestage",
             "hs_lead_status",
             "lastmodifieddate",
+            *(f"hs_v2_date_entered_{stage}" for stage in self.lifecycle_order),
         ]
         token = self._start(cursor, Entity.LEAD)
         for records, after in self._recheck("contacts", "lastmodifieddate", properties, token):
@@ -749,13 +801,171 @@ class HubSpotAdapter:
                 errors=tuple(errors),
             )
 
-    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Any]]:
-        """Not supported: HubSpot's marketing events are not mapped (see ``capabilities``)."""
-        raise AdapterError(
-            "reading marketing activities is not supported; capabilities.reads lists "
-            + ", ".join(sorted(e.value for e in self.capabilities.reads)),
-            adapter=self.name,
-        )
+    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
+        """Marketing engagement on contacts changed after *cursor*: conversions (form
+        submissions) and marketing e-mail opens, clicks and replies, from the contacts'
+        property histories, mapped to activity kinds by :attr:`activities`.
+
+        Every activity a changed contact's history holds is read again (ids are stable, so a
+        mirror keeps each once); only contacts holding any of the properties cost a history read.
+        """
+        rules = self.activities
+        watched = rules.properties()
+        token = self._start(cursor, Entity.ACTIVITY)
+        for records, after in self._recheck(
+            "contacts", "lastmodifieddate", [*watched, "lastmodifieddate"], token
+        ):
+            engaged = [r.id for r in records if any((r.properties or {}).get(p) for p in watched)]
+            histories = self._histories("contacts", engaged, watched)
+            items: list[Versioned[Activity]] = []
+            errors: list[RecordError] = []
+            for record in records:
+                if record.id not in histories:
+                    continue
+                try:
+                    found = activities_from(record.id, histories[record.id], rules=rules)
+                except ValidationError as exc:
+                    errors.append(_skipped(Entity.ACTIVITY, "contact", record.id, exc))
+                    continue
+                version = self._version(record)
+                items.extend(Versioned(item=a, version=version) for a in found)
+            yield Page(
+                items=tuple(items),
+                cursor=Cursor(entity=Entity.ACTIVITY, token=after),
+                errors=tuple(errors),
+            )
+
+    def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
+        """Rejections made in HubSpot, on contacts changed after *cursor*.
+
+        A contact whose status property holds a rejected value (:attr:`rejections`) with a
+        mapped reason is a rejection dated and signed by the status property's history; an
+        empty or unmapped reason is a :class:`~leadflow.ports.RecordError` on the page. A
+        contact leadflow itself rejected (its reject-code property set, no reason) is skipped:
+        the job recorded that rejection when it wrote it.
+        """
+        rules = self.rejections
+        own = self.fields.crm_field("writeback", "reject_code")
+        wanted = [rules.status_property, rules.reason_property, own, "lifecyclestage"]
+        if rules.note_property:
+            wanted.append(rules.note_property)
+        where = [
+            Filter(property_name=rules.status_property, operator="IN", values=list(rules.statuses))
+        ]
+        token = self._start(cursor, Entity.REJECTION)
+        for records, after in self._recheck(
+            "contacts", "lastmodifieddate", [*wanted, "lastmodifieddate"], token, where
+        ):
+            mine = [
+                r
+                for r in records
+                if (r.properties or {}).get(rules.reason_property)
+                or not (r.properties or {}).get(own)
+            ]
+            histories = self._histories(
+                "contacts", [r.id for r in mine], [rules.status_property, "lifecyclestage"]
+            )
+            items: list[Versioned[Rejection]] = []
+            errors: list[RecordError] = []
+            for record in mine:
+                try:
+                    found = rejection_from(
+                        record.id,
+                        record.properties or {},
+                        histories.get(record.id, {}),
+                        rules=rules,
+                        catalog=self.reasons,
+                        stage_of=self._stage_or_none,
+                    )
+                except (ValidationError, KeyError) as exc:
+                    found = str(exc)
+                if isinstance(found, Rejection):
+                    items.append(Versioned(item=found, version=self._version(record)))
+                elif found is not None:
+                    _log.warning("HubSpot contact %s: %s", record.id, found)
+                    errors.append(
+                        RecordError(entity=Entity.REJECTION, record_id=record.id, error=found)
+                    )
+            yield Page(
+                items=tuple(items),
+                cursor=Cursor(entity=Entity.REJECTION, token=after),
+                errors=tuple(errors),
+            )
+
+    def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
+        """What became of leads: the deals changed after *cursor*, each an outcome for every
+        contact associated with it (:attr:`outcomes` maps the deal's fields to a kind).
+
+        A deal read again after it changed comes again with its new state; a deal with no
+        contact is nobody's outcome and is skipped.
+        """
+        token = self._start(cursor, Entity.OUTCOME)
+        for records, after in self._recheck(
+            "deals", "hs_lastmodifieddate", [*DEAL_PROPERTIES, "hs_lastmodifieddate"], token
+        ):
+            contacts = self._associated_all("deals", "contacts", [r.id for r in records])
+            items: list[Versioned[Outcome]] = []
+            errors: list[RecordError] = []
+            for record in records:
+                version = self._version(record, "hs_lastmodifieddate")
+                for contact_id in contacts.get(record.id, []):
+                    try:
+                        found = outcome_from(
+                            record.id, contact_id, record.properties or {}, rules=self.outcomes
+                        )
+                    except ValidationError as exc:
+                        found = str(exc)
+                    if isinstance(found, Outcome):
+                        items.append(Versioned(item=found, version=version))
+                    elif found is not None:
+                        _log.warning("HubSpot deal %s: %s", record.id, found)
+                        errors.append(
+                            RecordError(entity=Entity.OUTCOME, record_id=record.id, error=found)
+                        )
+                        break
+            yield Page(
+                items=tuple(items),
+                cursor=Cursor(entity=Entity.OUTCOME, token=after),
+                errors=tuple(errors),
+            )
+
+    def _histories(
+        self, object_type: str, ids: Sequence[str], names: Sequence[str]
+    ) -> dict[str, dict[str, list[HistoryEntry]]]:
+        """Each record's history of *names* (``propertiesWithHistory``, 50 records a call)."""
+        found: dict[str, dict[str, list[HistoryEntry]]] = {}
+        api = self._api("batch")
+        for chunk in chunked(list(ids), _MAX_HISTORY_BATCH):
+            request = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=i) for i in chunk],
+                properties=["hs_object_id"],
+                properties_with_history=list(names),
+            )
+
+            def fetch(request: Any = request) -> dict[str, Any]:
+                return _decoded(
+                    api.read(
+                        object_type,
+                        batch_read_input_simple_public_object_id=request,
+                        _request_timeout=self._timeout,
+                        _preload_content=False,
+                    )
+                )
+
+            answer = self._call(f"read {object_type} property history", fetch)
+            for row in answer.get("results") or []:
+                record_id = str(row.get("id"))
+                if not _is_id(record_id):
+                    continue
+                raw = row.get("propertiesWithHistory") or {}
+                try:
+                    found[record_id] = {name: history_of(raw.get(name)) for name in names}
+                except ValidationError as exc:
+                    _log.warning(
+                        "HubSpot %s %s: unreadable history: %s", object_type, record_id, exc
+                    )
+                    found[record_id] = {}
+        return found
 
     def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
         """Calls, e-mails, meetings and tasks associated with a contact, changed after *cursor*.
@@ -811,7 +1021,12 @@ class HubSpotAdapter:
         return cursor.token
 
     def _recheck(
-        self, object_type: str, stamp: str, properties: list[str], token: str | None
+        self,
+        object_type: str,
+        stamp: str,
+        properties: list[str],
+        token: str | None,
+        where: Sequence[Any] = (),
     ) -> Iterator[tuple[list[Any], str]]:
         """Pages of records changed after the cursor *token*, each with the token after it.
 
@@ -828,7 +1043,7 @@ class HubSpotAdapter:
             begin = _Position(begin.stamp - self._window_ms, None)
         seen = dict(state.seen)
         best = state.position
-        for records, after in self._keyset(object_type, stamp, properties, begin):
+        for records, after in self._keyset(object_type, stamp, properties, begin, where):
             fresh = []
             for record in records:
                 version = _ms(record.properties.get(stamp) or record.updated_at)
@@ -860,9 +1075,11 @@ class HubSpotAdapter:
         stamp: str,
         properties: list[str],
         position: _Position | None,
+        where: Sequence[Any] = (),
     ) -> Iterator[tuple[list[Any], _Position]]:
-        """Pages of records after *position* in ``(stamp, id)`` order, each with the position
-        after it. Every page is one fresh search; see the module docstring for why."""
+        """Pages of records after *position* in ``(stamp, id)`` order (and matching the
+        filters *where*), each with the position after it. Every page is one fresh search; see
+        the module docstring for why."""
         size = self._page_size
         properties = list(dict.fromkeys([*properties, "hs_object_id", stamp]))
         while True:
@@ -873,9 +1090,10 @@ class HubSpotAdapter:
                     Filter(
                         property_name="hs_object_id", operator="GT", value=str(position.last_id)
                     ),
+                    *where,
                 ]
                 results, more = self._search(object_type, filters, "hs_object_id", properties, size)
-                if not more:
+                if not more or not results:
                     after = _Position(position.stamp, None)
                 else:
                     after = _Position(position.stamp, int(results[-1].id))
@@ -883,11 +1101,12 @@ class HubSpotAdapter:
                     yield results, after
                 position = after
                 continue
-            filters = (
-                [Filter(property_name=stamp, operator="GT", value=str(position.stamp))]
+            filters = [
+                Filter(property_name=stamp, operator="GT", value=str(position.stamp))
                 if position is not None
-                else [Filter(property_name=stamp, operator="HAS_PROPERTY")]
-            )
+                else Filter(property_name=stamp, operator="HAS_PROPERTY"),
+                *where,
+            ]
             results, more = self._search(object_type, filters, stamp, properties, size)
             if not results:
                 return
@@ -1029,6 +1248,31 @@ class HubSpotAdapter:
             return _iso(_ms(raw))
         return _iso(_ms(record.updated_at))
 
+    def _handoff(self, entered: Mapping[str, Any], written: Any) -> datetime | None:
+        """The lead's hand-off: the one leadflow wrote, unless HubSpot records the hand-off
+        lifecycle stage entered again more than a day later (a hand-off made in HubSpot)."""
+        raw = entered.get(self._handoff_lifecycle) if self._handoff_lifecycle else None
+        crm = _instant(raw) if raw else None
+        mine: datetime | None = None
+        if isinstance(written, str) and written:
+            mine = datetime.fromtimestamp(_ms(written) / 1000, tz=UTC)
+        elif isinstance(written, datetime):
+            mine = _utc(written)
+        if mine is None:
+            return crm
+        if crm is None or _ms(crm) <= _ms(mine) + _HANDOFF_SLACK:
+            return mine
+        return crm
+
+    def _stage_or_none(self, lifecycle: str | None, status: str | None = None) -> str | None:
+        """The leadflow stage a ``lifecyclestage`` (and ``hs_lead_status``) holds, or ``None``."""
+        if not lifecycle:
+            return None
+        try:
+            return self._stage({"lifecyclestage": lifecycle, "hs_lead_status": status})
+        except ValidationError:
+            return None
+
     def _stage(self, props: Mapping[str, Any]) -> str:
         lifecycle = props.get("lifecyclestage") or ""
         status = props.get("hs_lead_status") or ""
@@ -1140,13 +1384,27 @@ class HubSpotAdapter:
                 core["created_at"] = _utc(core["created_at"])
             elif core.get("created_at") is None:
                 core["created_at"] = _instant(record.created_at)
+            stage = self._stage(props)
+            entered = {
+                name: props.get(f"hs_v2_date_entered_{name}") for name in self.lifecycle_order
+            }
+            mark = _read_mark(properties.pop("stage_change", None))
+            history = stage_history(
+                entered,
+                current=stage,
+                stage_of=self._stage_or_none,
+                written=mark if mark is not None and mark[0] == stage else None,
+            )
+            handoff = self._handoff(entered, properties.pop("handoff_at", None))
             lead = self._build(
                 "lead",
                 record_id,
                 Lead,
                 {
                     "id": record_id,
-                    "stage": self._stage(props),
+                    "stage": stage,
+                    "history": history,
+                    "handed_off_at": handoff,
                     "account_id": company_id,
                     "properties": properties,
                     **core,
@@ -1239,10 +1497,14 @@ class HubSpotAdapter:
             values = {"score": write.score, "score_summary": write.summary}
         elif isinstance(write, StageWrite):
             stage = write.change.to_stage
+            values = {"stage_change": _stage_mark(stage, write.change.at)}
+            if write.handed_off_at is not None:
+                values["handoff_at"] = write.handed_off_at
         elif isinstance(write, RejectionWrite):
             values = {
                 "reject_code": write.rejection.code,
                 "reject_note": write.rejection.note or "",
+                "stage_change": _stage_mark(write.change.to_stage, write.change.at),
             }
             stage = write.change.to_stage
         elif isinstance(write, SLAWrite):
@@ -1575,6 +1837,27 @@ class _BadBody(AdapterError):
     """A 2xx answer whose body is not the JSON object HubSpot sends."""
 
 
+def _stage_mark(stage: str, at: datetime) -> str:
+    """``"<stage>|<ISO instant, ms, Z>"``: the stage change leadflow wrote."""
+    return f"{stage}|{_iso(_ms(at))}"
+
+
+def _read_mark(value: Any) -> tuple[str, datetime] | None:
+    """The stage and instant of a :func:`_stage_mark` value (``None`` when unreadable)."""
+    stage, sep, at = str(value or "").partition("|")
+    if not sep or not stage:
+        return None
+    try:
+        return stage, datetime.fromtimestamp(_ms(at) / 1000, tz=UTC)
+    except (ValueError, OverflowError, ValidationError):
+        return None
+
+
+#: A hand-off HubSpot dates within this of the one leadflow wrote is that hand-off (the write
+#: landing); a later one was made again in HubSpot.
+_HANDOFF_SLACK = 86_400_000
+
+
 def _to_text(value: Any) -> str:
     """A property value as HubSpot takes it: a string; ``None`` clears the property."""
     if value is None:
@@ -1650,6 +1933,14 @@ def _instant(value: str | None) -> datetime:
     if not value:
         raise ValidationError("createdAt", value, "is missing")
     return datetime.fromtimestamp(_ms(value) / 1000, tz=UTC)
+
+
+def _stage_name(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError("handoff_stage", f"must be a stage name, got {value!r}")
+    return value
 
 
 def _check_host(host: str) -> str:
