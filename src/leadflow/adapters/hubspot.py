@@ -2,8 +2,12 @@
 
 Scope: contacts are leads, companies (through contact→company associations) are accounts, and
 the engagement objects (calls, emails, meetings, tasks) are the :class:`~leadflow.model.Touch`\\ es
-SLAs are judged on. Scores, rejections, stages and SLA clocks are written back to contact
-properties. Install with ``pip install "leadflow[hubspot]"``; registered as ``hubspot`` in the
+SLAs are judged on. What sales decided and what became of the lead are read too: rejections from
+``hs_lead_status`` and a reason property, stage history and hand-off from the lifecycle
+``hs_v2_date_entered_*`` dates, outcomes from the deals associated with a contact, and marketing
+engagement (conversions, marketing e-mail) as activities — the mapping tables live in
+:mod:`leadflow.adapters.hubspot_feedback`. Scores, rejections, stages and SLA clocks are written
+back to contact properties. Install with ``pip install "leadflow[hubspot]"``; registered as ``hubspot`` in the
 ``leadflow.adapters`` entry-point group. HubSpot CRM v3 is the spec followed
 (https://developers.hubspot.com/docs-beta/crm/search, the batch and v4 associations endpoints).
 
@@ -21,7 +25,10 @@ configuration with ``fields``/``stages`` tables (see :meth:`HubSpotAdapter.from_
 last stamp (they are read again from the start of that stamp); when a whole page shares one
 stamp the adapter switches to that stamp alone, ordered by ``hs_object_id``, until it is
 exhausted. No query ever goes near the cap, records sharing a stamp are neither skipped nor
-read twice, and a record modified mid-read simply reappears later with its new stamp.
+read twice, and a record modified mid-read simply reappears later with its new stamp. Only the
+answer's ``paging.next`` ends a read (a server may cap pages below the limit asked for), and
+every read looks ``recheck_window`` seconds behind its cursor for records the lagging search
+index returned late, skipping those the cursor remembers at the same version.
 
 **Writes** are batch updates of at most 100 contacts. Before writing, the adapter batch-reads the
 contacts' current values and stamps: a write whose ``expected_version`` no longer matches is a
@@ -29,12 +36,17 @@ contacts' current values and stamps: a write whose ``expected_version`` no longe
 run writes nothing twice), and per-record failures in HubSpot's 207 answers become ``failed``
 results naming the error. HubSpot refuses to move ``lifecyclestage`` backwards (it silently keeps
 the later stage), so a move to an earlier stage — a recycle to nurture — is written as two
-updates, the first clearing the property, and reported as one result.
+updates, the first clearing the property, and reported as one result. A batch HubSpot refuses as a
+whole (one 400 for an invalid value) is bisected so the bad contact fails alone, and a batch
+whose answer was lost is re-judged against the contacts' current values before anything is sent
+again: nothing is written twice.
 
 **Faults**: 429 (HubSpot's ten-secondly and daily limits) waits what ``Retry-After`` says, 5xx and
 dropped connections are retried with bounded back-off (:mod:`leadflow.adapters._sync`), 401 is an
 :class:`~leadflow.errors.AuthenticationError`. The access token never appears in a repr, a log
-line or an error message.
+line or an error message — it is scrubbed from the client's exceptions (bodies and headers
+included) before they are logged or wrapped, even when HubSpot echoes it. Links the service hands
+back must stay on the configured host; record ids are ASCII digits (full match).
 
 >>> adapter = HubSpotAdapter.from_config({"access_token": "pat-na1-0000", "host": "http://127.0.0.1:9"})
 >>> adapter
