@@ -39,6 +39,7 @@ Incremental, restartable, idempotent:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -620,6 +621,9 @@ def run(
     found = _read_changes(job, adapter, cursors, mirror, tick)
     if job.policies:
         found.touched.update(history.open_sla_leads())
+    # Leads whose writes failed last time are judged again (their writes stay due until
+    # applied), though nothing about them changed in the system of record.
+    found.touched.update(_load_due(cursors, job.name))
     ids = sorted(found.touched)
     by_id = history.leads_by_id(ids)
     leads = [by_id[i] for i in ids if i in by_id]
@@ -652,6 +656,10 @@ def run(
                     recorded.update(r.status.value for r in record(held))
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
+        failed = sorted({r.write.lead_id for r in results if r.status is WriteStatus.FAILED})
+        cursors.save_cursor(
+            _due_key(job.name), Cursor(entity=Entity.LEAD, token=json.dumps(failed))
+        )
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
     for result in results:
         by_kind[result.write.kind.value][result.status.value] += 1
@@ -680,6 +688,23 @@ def run(
 
 
 _HELD = frozenset({WriteStatus.APPLIED, WriteStatus.UNCHANGED})
+
+
+def _due_key(job: str) -> str:
+    """The cursor-store key under which *job* keeps the leads whose writes failed."""
+    return f"{job}#due"
+
+
+def _load_due(cursors: CursorStore, job: str) -> list[str]:
+    """The leads whose writes failed in *job*'s last run (none when unreadable)."""
+    saved = cursors.load_cursor(_due_key(job), Entity.LEAD)
+    if saved is None or not saved.token:
+        return []
+    try:
+        ids = json.loads(saved.token)
+    except ValueError:
+        return []
+    return [i for i in ids if isinstance(i, str) and i] if isinstance(ids, list) else []
 
 
 def _unversioned(write: Write) -> Write:

@@ -152,3 +152,42 @@ def test_a_bad_field_override_names_the_file_and_the_key(
     assert "--store: give --store or --config, not both" in capsys.readouterr().err
     assert main(["report", "--adapter", "hubspot"]) == 2
     assert "--adapter: needs --config FILE" in capsys.readouterr().err
+
+
+def test_writes_hubspot_refused_stay_due_until_applied(
+    emulator: HubSpotEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch HubSpot refuses as a whole fails only the contact holding the bad value; that
+    contact's writes stay due: the next run sends them again though nothing about it changed
+    in HubSpot, and once HubSpot takes them they are not sent again."""
+    lead_ids = _seed(emulator, 60)
+    bad = sorted(lead_ids.values())[7]
+    emulator.whole_batch_errors = True
+    emulator.reject("contacts", bad, 'leadflow_score: "-" is not a valid number')
+    config = _config(emulator, tmp_path, monkeypatch)
+    argv = ["run", "--adapter", "hubspot", "--config", str(config), "--now", "2026-03-02T09:00Z"]
+
+    assert main([*argv, "--json"]) == 1
+    first = json.loads(capsys.readouterr().out)
+    assert {p["lead_id"] for p in first["problems"]} == {bad}
+    assert emulator.get("contacts", bad).get("leadflow_score") in (None, "")
+    scored = [i for i in lead_ids.values() if emulator.get("contacts", i).get("leadflow_score")]
+    assert len(scored) == len(lead_ids) - 1, "the rest of each refused batch was applied"
+
+    assert main([*argv, "--json"]) == 1, "still refused: still due"
+    again = json.loads(capsys.readouterr().out)
+    assert {p["lead_id"] for p in again["problems"]} == {bad}
+
+    emulator.accept("contacts", bad)  # the portal admin fixed the property's validation
+    updates = emulator.writes.copy()
+    assert main([*argv, "--json"]) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert third["problems"] == []
+    assert emulator.get("contacts", bad).get("leadflow_score") not in (None, "")
+    assert emulator.writes[("contacts", bad)] > updates[("contacts", bad)]
+
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["applied"] == 0, "applied once, not due again"

@@ -537,6 +537,10 @@ class HubSpotEmulator:
         with self._lock:
             self._now_ms += int(delta.total_seconds() * 1000)
 
+    def accept(self, object_type: str, object_id: str) -> None:
+        """Undo :meth:`reject`: the record's writes are accepted again (its data was fixed)."""
+        self._rejected.pop((object_type, object_id), None)
+
     def pending_faults(self) -> int:
         """Fault switches not yet triggered."""
         return len(self._faults)
