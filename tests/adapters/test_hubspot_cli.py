@@ -191,3 +191,86 @@ def test_writes_hubspot_refused_stay_due_until_applied(
 
     assert main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["applied"] == 0, "applied once, not due again"
+
+
+def test_leadflow_run_mirrors_hubspot_rejections_outcomes_and_activities(
+    emulator: HubSpotEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What sales decided in HubSpot reaches the state store through ``leadflow run``: the
+    rep's rejection with who and when, the deal's outcome, the conversions."""
+    from decimal import Decimal
+
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.ports import read_all
+
+    rejected, buyer = emulator.seed(
+        "contacts",
+        [
+            {
+                "email": f"{n}@example.com",
+                "lifecyclestage": "marketingqualifiedlead",
+                "hs_lead_status": "OPEN",
+                "createdate": "2026-02-01T00:00:00Z",
+            }
+            for n in ("rejected", "buyer")
+        ],
+    )
+    at = datetime(2026, 2, 20, 15, 0, tzinfo=UTC)
+    emulator.touch(
+        "contacts",
+        rejected,
+        by_user=31,
+        at=at,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="no_budget",
+    )
+    emulator.touch("contacts", buyer, at=at, recent_conversion_event_name="Request a demo")
+    [deal] = emulator.seed(
+        "deals",
+        [
+            {
+                "hs_is_closed": "true",
+                "hs_is_closed_won": "true",
+                "amount": "12000",
+                "closedate": "2026-02-25T00:00:00Z",
+            }
+        ],
+    )
+    emulator.associate("deals", deal, "contacts", buyer)
+    config = _config(emulator, tmp_path, monkeypatch)
+    argv = ["run", "--adapter", "hubspot", "--config", str(config), "--now", "2026-03-02T09:00Z"]
+    main([*argv, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["read"]["rejections"] == 1
+    assert report["read"]["outcomes"] == 1
+    assert report["read"]["activities"] == 1
+
+    store = SQLiteAdapter(tmp_path / "state.sqlite")
+    try:
+        rejections = [r for r in read_all(store, Entity.REJECTION) if r.lead_id == rejected]
+        [outcome] = read_all(store, Entity.OUTCOME)
+        lead = store.leads_by_id([rejected])[rejected]
+    finally:
+        store.close()
+    # the rep's verdict, read once; leadflow's SLA does not reject the lead a second time
+    [rejection] = rejections
+    assert (lead.stage, lead.history[-1].reason, lead.history[-1].at) == (
+        "recycled",
+        "no_budget",
+        at,
+    )
+    assert (rejection.lead_id, rejection.code, rejection.by, rejection.at) == (
+        rejected,
+        "no_budget",
+        "31",
+        at,
+    )
+    assert (outcome.lead_id, outcome.kind.value, outcome.amount, outcome.opportunity_id) == (
+        buyer,
+        "won",
+        Decimal("12000"),
+        deal,
+    )

@@ -148,7 +148,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
-from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
+from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, Rejection
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -250,6 +250,11 @@ DEFAULT_FIELDS = FieldMap.from_dict(
                 "opportunity": "opportunity",
                 "evangelist": "won",
                 "other": "disqualified",
+                # Turned down by a rep before any deal (with no reason read, or none given).
+                "subscriber:UNQUALIFIED": "disqualified",
+                "lead:UNQUALIFIED": "disqualified",
+                "marketingqualifiedlead:UNQUALIFIED": "disqualified",
+                "salesqualifiedlead:UNQUALIFIED": "disqualified",
             },
         },
     }
@@ -773,6 +778,8 @@ class HubSpotAdapter:
             "hs_lead_status",
             "lastmodifieddate",
             *(f"hs_v2_date_entered_{stage}" for stage in self.lifecycle_order),
+            self.rejections.reason_property,
+            self.rejections.status_property,
         ]
         token = self._start(cursor, Entity.LEAD)
         for records, after in self._recheck("contacts", "lastmodifieddate", properties, token):
@@ -781,9 +788,12 @@ class HubSpotAdapter:
                 if self._associations
                 else {}
             )
+            verdicts = self._verdicts(records)
             items, errors = [], []
             for record in records:
-                for lead in self._lead(record, companies.get(str(record.id))):
+                for lead in self._lead(
+                    record, companies.get(str(record.id)), verdicts.get(record.id)
+                ):
                     if isinstance(lead, RecordError):
                         errors.append(lead)
                     else:
@@ -1373,7 +1383,43 @@ class HubSpotAdapter:
         }
     )
 
-    def _lead(self, record: Any, company_id: str | None) -> list[Lead | RecordError]:
+    def _verdicts(self, records: Sequence[Any]) -> dict[str, Rejection]:
+        """The rejections reps made in HubSpot on *records* (their status history read for the
+        rejected ones only, 50 a call): a rejected contact's stage is the one its reason's
+        disposition leads to, entered when and by whom the status history says."""
+        rules = self.rejections
+        rejected = [
+            r
+            for r in records
+            if (r.properties or {}).get(rules.status_property) in rules.statuses
+            and (r.properties or {}).get("lifecyclestage") not in rules.skip_lifecycles
+            and (r.properties or {}).get(rules.reason_property)
+        ]
+        if not rejected:
+            return {}
+        histories = self._histories(
+            "contacts", [r.id for r in rejected], [rules.status_property, "lifecyclestage"]
+        )
+        found: dict[str, Rejection] = {}
+        for record in rejected:
+            try:
+                verdict = rejection_from(
+                    record.id,
+                    record.properties or {},
+                    histories.get(record.id, {}),
+                    rules=rules,
+                    catalog=self.reasons,
+                    stage_of=self._stage_or_none,
+                )
+            except (ValidationError, KeyError):
+                continue  # read_rejections reports it
+            if isinstance(verdict, Rejection):
+                found[record.id] = verdict
+        return found
+
+    def _lead(
+        self, record: Any, company_id: str | None, verdict: Rejection | None = None
+    ) -> list[Lead | RecordError]:
         """The lead a contact holds, with a :class:`RecordError` for each field left unset;
         a contact without a usable e-mail, stage or creation time is one error."""
         props = record.properties or {}
@@ -1401,12 +1447,20 @@ class HubSpotAdapter:
                 name: props.get(f"hs_v2_date_entered_{name}") for name in self.lifecycle_order
             }
             mark = _read_mark(properties.pop("stage_change", None))
+            written = mark if mark is not None and mark[0] == stage else None
+            if verdict is not None and written is None:
+                # A rep rejected the lead in HubSpot: it is where the reason sends it, since
+                # the status history says.
+                stage = "recycled" if verdict.disposition is Disposition.RECYCLE else "disqualified"
+                written = (stage, verdict.at)
             history = stage_history(
-                entered,
-                current=stage,
-                stage_of=self._stage_or_none,
-                written=mark if mark is not None and mark[0] == stage else None,
+                entered, current=stage, stage_of=self._stage_or_none, written=written
             )
+            if verdict is not None and history and history[-1].to_stage == stage:
+                history = (
+                    *history[:-1],
+                    attrs.evolve(history[-1], by=verdict.by, reason=verdict.code),
+                )
             handoff = self._handoff(entered, properties.pop("handoff_at", None))
             lead = self._build(
                 "lead",
