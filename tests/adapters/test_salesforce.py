@@ -20,7 +20,13 @@ from hypothesis import strategies as st
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
-from tests.emulators.salesforce import SalesforceEmulator, SoqlError, format_stamp, parse_soql
+from tests.emulators.salesforce import (
+    SalesforceEmulator,
+    SoqlError,
+    format_stamp,
+    parse_soql,
+    stored_stamp,
+)
 from tests.emulators.salesforce_seed import EmulatorSeeder, make_adapter
 
 from leadflow import adapters
@@ -413,7 +419,8 @@ def test_bulk_path_above_threshold_reports_per_record(emu: SalesforceEmulator) -
     assert statuses.count(WriteStatus.APPLIED) == 11
     assert results[3].status is WriteStatus.FAILED
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in (results[3].error or "")
-    assert emu.get("Lead", leads[5].id)["Leadflow_SLA_Due__c"] == "2026-03-02T14:00:00.250+0000"
+    # A datetime field keeps whole seconds: the 250 ms are gone once stored.
+    assert emu.get("Lead", leads[5].id)["Leadflow_SLA_Due__c"] == "2026-03-02T14:00:00.000+0000"
     emu.validation_errors.clear()
     again = [r.status for r in adapter.write(writes)]
     # the refused record kept its stamp, so its write now applies; the rest are in place
@@ -530,9 +537,9 @@ def test_lead_model_round_trip_helper_is_public(emu: SalesforceEmulator) -> None
 )
 def test_a_datetime_written_then_stored_compares_as_unchanged(at: datetime) -> None:
     sent = DEFAULT_MAPPING.fields.to_crm("writeback", {"sla_due": at})["Leadflow_SLA_Due__c"]
-    stored = format_stamp(at)  # what Salesforce (and the emulator) keep: milliseconds
+    stored = stored_stamp(at)  # what Salesforce (and the emulator) keep: whole seconds
     assert _same(stored, sent)
-    assert not _same(format_stamp(at + timedelta(milliseconds=1)), sent)
+    assert not _same(stored_stamp(at + timedelta(seconds=1)), sent)
 
 
 @settings(

@@ -1224,13 +1224,12 @@ def _same(current: Any, wanted: Any) -> bool:
         if current == wanted:
             return True
         try:
-            # datetimes: compare instants at Salesforce's millisecond precision
+            # datetimes: compare instants at the precision a datetime field stores (whole
+            # seconds), or every clock sent with microseconds would be rewritten on every run
             a, b = _parse_stamp(current), _parse_stamp(wanted)
         except ValidationError:
             return False
-        return a.replace(microsecond=a.microsecond // 1000 * 1000) == b.replace(
-            microsecond=b.microsecond // 1000 * 1000
-        )
+        return a.replace(microsecond=0) == b.replace(microsecond=0)
     return bool(current == wanted)
 
 
