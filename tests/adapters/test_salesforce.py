@@ -23,7 +23,6 @@ from simple_salesforce.format import format_soql
 from tests.emulators.salesforce import (
     SalesforceEmulator,
     SoqlError,
-    format_stamp,
     parse_soql,
     stored_stamp,
 )

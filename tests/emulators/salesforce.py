@@ -206,7 +206,10 @@ LEADFLOW_CUSTOM_FIELDS: dict[str, str] = {
 }
 
 #: Custom fields of a typical org's Opportunity: why a deal was lost, and to whom.
-OPPORTUNITY_CUSTOM_FIELDS: dict[str, str] = {"Loss_Reason__c": "picklist", "Competitor__c": "string"}
+OPPORTUNITY_CUSTOM_FIELDS: dict[str, str] = {
+    "Loss_Reason__c": "picklist",
+    "Competitor__c": "string",
+}
 
 #: The Opportunity.StageName picklist of a standard org: (name, IsClosed, IsWon).
 OPPORTUNITY_STAGES = (
@@ -708,7 +711,8 @@ class SalesforceEmulator:
                         by=by,
                     )
         if sobject == "Opportunity" and any(
-            k in changes and changes[k] != record.get(k) for k in ("StageName", "Amount", "CloseDate")
+            k in changes and changes[k] != record.get(k)
+            for k in ("StageName", "Amount", "CloseDate")
         ):
             after = {**record, **changes}
             self.insert_raw(
