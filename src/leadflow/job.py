@@ -393,7 +393,8 @@ def _read_changes(
                 Skipped(record_id=e.record_id, step=f"read {e.entity.value}", error=e.error)
                 for e in page.errors
             )
-            found.read[_PLURAL[entity]] += len(items)
+            if items:
+                found.read[_PLURAL[entity]] += len(items)
             found.cursors[entity] = page.cursor
             tick(f"reading {_PLURAL[entity]}", found.read[_PLURAL[entity]])
     return found

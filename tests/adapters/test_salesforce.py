@@ -183,12 +183,15 @@ def test_hostile_cursor_token_is_compared_not_queried(emu: SalesforceEmulator) -
     first = _leads(adapter)
     stamp = first[0].version
     hostile = Cursor(entity=Entity.LEAD, token=f"{stamp.replace('+0000', 'Z')}|' OR Name != '")
-    # "'" sorts before the digits of real ids: the first record, at that stamp, comes after
-    # the position, and the later ones too; the value never reached a query.
+    # An old-style "<stamp>|<id>" token is read as its whole second, so the record at that
+    # stamp comes again, and the later ones too; the id never reaches a query.
     rest = _leads(adapter, hostile)
     assert [v.item.id for v in first] == [v.item.id for v in rest]
     later = Cursor(entity=Entity.LEAD, token=f"{stamp.replace('+0000', 'Z')}|~' OR Name != '")
-    assert [v.item.id for v in first[1:]] == [v.item.id for v in _leads(adapter, later)]
+    assert [v.item.id for v in first] == [v.item.id for v in _leads(adapter, later)]
+    forged = Cursor(entity=Entity.LEAD, token=f"s1|{stamp[:19]}Z|' OR Name != ':0123456789")
+    with pytest.raises(ValidationError, match=r"cursor\.token"):
+        _leads(adapter, forged)
     assert emu.queries, "the queries were recorded"
     assert all("OR Name" not in soql for soql in emu.queries)
     with pytest.raises(ValidationError, match=r"cursor\.token"):
@@ -306,6 +309,7 @@ def test_mapping_override_renames_custom_fields(ca: trustme.CA, tmp_path: Path) 
                 "reject_code": "",
                 "reject_note": "",
                 "sla_state": "",
+                "handoff": "",
             }
         }
         adapter = make_adapter(emu, fields=fields)
@@ -507,7 +511,10 @@ def test_reads_are_paged_through_next_records_url(emu: SalesforceEmulator) -> No
     emu.reset_counts()
     pages = list(make_adapter(emu, page_size=6).read_leads())
     assert [len(p.items) for p in pages] == [6, 6, 6, 2]
-    assert (emu.calls["query"], emu.calls["query_more"]) == (1, 2)  # 20 records, 7 a page
+    lead_queries = [q for q in emu.queries if " FROM Lead " in q]
+    history = [q for q in emu.queries if " FROM LeadHistory " in q]
+    assert (len(lead_queries), emu.calls["query_more"]) == (1, 2)  # 20 records, 7 a page
+    assert len(history) == 4, "each page's LeadHistory in one query"
     ids = [v.item.id for p in pages for v in p.items]
     assert ids == sorted(ids)
 

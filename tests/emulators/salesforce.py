@@ -203,6 +203,7 @@ LEADFLOW_CUSTOM_FIELDS: dict[str, str] = {
     "Leadflow_Reject_Note__c": "textarea",
     "Leadflow_SLA_Due__c": "datetime",
     "Leadflow_SLA_State__c": "string",
+    "Leadflow_Handoff__c": "datetime",
 }
 
 #: Custom fields of a typical org's Opportunity: why a deal was lost, and to whom.

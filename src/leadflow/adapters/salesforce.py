@@ -13,7 +13,7 @@ bundle, timeout, a response hook that remembers ``Retry-After``).
   ``Lead.Status`` picklist for the stages it can hold, and custom fields for what Salesforce has
   no place for (``Leadflow_Score__c``, ``Leadflow_Score_Summary__c``, ``Leadflow_Stage__c``,
   ``Leadflow_Reject_Code__c``, ``Leadflow_Reject_Note__c``, ``Leadflow_SLA_Due__c``,
-  ``Leadflow_SLA_State__c``). Tasks are the :class:`~leadflow.model.Touch` es SLAs are judged on;
+  ``Leadflow_SLA_State__c``, ``Leadflow_Handoff__c``). Tasks are the :class:`~leadflow.model.Touch` es SLAs are judged on;
   campaign members are :class:`~leadflow.model.Activity` s.
 * **Reads** are incremental on ``SystemModstamp`` with a ``(SystemModstamp, Id)`` keyset cursor
   (:class:`~leadflow.adapters._sync.KeysetToken`), ordered by both, selecting only mapped fields.
@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
+import json
 import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -84,7 +86,9 @@ from leadflow.errors import (
     TransientAdapterError,
     ValidationError,
 )
-from leadflow.model import Account, Activity, Lead, Touch
+from leadflow.lifecycle import WATERFALL
+from leadflow.model import Account, Activity, Lead, StageChange, Touch
+from leadflow.outcomes import Outcome, OutcomeKind
 from leadflow.ports import (
     Capabilities,
     Cursor,
@@ -102,6 +106,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
+from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
 
 __all__ = [
     "DEFAULT_MAPPING",
@@ -147,10 +152,28 @@ def _table(value: Any, path: str) -> dict[str, str]:
     return out
 
 
-_VALUE_TABLES = ("activity_kinds", "touch_kinds", "touch_outcomes")
+_VALUE_TABLES = (
+    "activity_kinds",
+    "touch_kinds",
+    "touch_outcomes",
+    "reject_reasons",
+    "loss_reasons",
+)
+_VALUES = ("rejected_statuses", "currency", "handoff_stage")
 #: The adapter settings that override :data:`DEFAULT_MAPPING`: the field map's ``fields`` and
-#: ``stages`` (:data:`~leadflow.adapters.mapping.OVERRIDE_KEYS`) plus the three value tables.
-MAPPING_KEYS = (*OVERRIDE_KEYS, *_VALUE_TABLES)
+#: ``stages`` (:data:`~leadflow.adapters.mapping.OVERRIDE_KEYS`), the value tables, the
+#: ``rejected_statuses`` list, the org's ``currency`` and the ``handoff_stage``.
+MAPPING_KEYS = (*OVERRIDE_KEYS, *_VALUE_TABLES, *_VALUES)
+#: The core fields the ``rejection`` and ``outcome`` entities of the field map may name.
+_FEEDBACK_FIELDS = {
+    "rejection": ("reason", "note"),
+    "outcome": ("loss_reason", "competitor", "currency"),
+}
+#: Outcome kinds a loss reason may map to (``won`` comes from ``IsWon``, ``evaluating`` from an
+#: open opportunity).
+_LOSS_KINDS = frozenset(
+    {OutcomeKind.LOST.value, OutcomeKind.COMPETITOR.value, OutcomeKind.NO_DECISION.value}
+)
 
 
 def _frozen(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -170,6 +193,16 @@ class SalesforceMapping:
     ``touch_outcomes`` maps ``Task.CallDisposition`` to a :class:`~leadflow.model.TouchOutcome`,
     ``activity_kinds`` maps ``CampaignMember.Status`` to an activity kind.
 
+    What sales decided and what became of leads: a lead whose ``Status`` is one of
+    ``rejected_statuses`` is rejected with the reject code its reason picklist
+    (``fields.rejection.reason``) maps to through ``reject_reasons`` (a value that is already a
+    leadflow code, or a code's label, needs no entry); an opportunity lost is an outcome of the
+    kind its loss reason (``fields.outcome.loss_reason``) maps to through ``loss_reasons``
+    (``lost``, ``competitor`` or ``no_decision``). A value neither table knows is reported, never
+    guessed. ``currency`` is the org's currency (a multi-currency org maps
+    ``fields.outcome.currency`` to ``CurrencyIsoCode`` instead); ``handoff_stage`` is the stage
+    whose latest entry in the lead's history is its hand-off time.
+
     >>> m = DEFAULT_MAPPING.override({"fields": {"writeback": {"score": "Lead_Score__c"}},
     ...                               "touch_kinds": {"Video Call": "meeting"}})
     >>> m.fields.crm_field("writeback", "score"), m.touch_kinds["Video Call"]
@@ -177,13 +210,38 @@ class SalesforceMapping:
     >>> DEFAULT_MAPPING.override({"sobjects": {}})
     Traceback (most recent call last):
     ...
-    leadflow.errors.ConfigError: sobjects: unknown key; expected one of activity_kinds, fields, stages, touch_kinds, touch_outcomes
+    leadflow.errors.ConfigError: sobjects: unknown key; expected one of activity_kinds, currency, fields, handoff_stage, loss_reasons, reject_reasons, rejected_statuses, stages, touch_kinds, touch_outcomes
     """
 
     fields: FieldMap
     touch_kinds: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
     touch_outcomes: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
     activity_kinds: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
+    reject_reasons: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
+    loss_reasons: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
+    rejected_statuses: tuple[str, ...] = ("Closed - Not Converted",)
+    currency: str = "USD"
+    handoff_stage: str = "mql"
+    reasons: ReasonCatalog = STANDARD_REASONS
+
+    def reject_code(self, value: str) -> str | None:
+        """The leadflow reject code a reason picklist value stands for, or ``None``.
+
+        >>> DEFAULT_MAPPING.reject_code("No budget this cycle"), DEFAULT_MAPPING.reject_code("x")
+        ('no_budget', None)
+        """
+        code = self.reject_reasons.get(value)
+        if code is None and value in self.reasons:
+            code = value
+        if code is None:
+            code = next((c.code for c in self.reasons if c.label == value), None)
+        return code
+
+    def loss_kind(self, value: str | None) -> str | None:
+        """The outcome kind a loss reason stands for (``lost`` for a blank one), or ``None``."""
+        if value is None or not str(value).strip():
+            return OutcomeKind.LOST.value
+        return self.loss_reasons.get(str(value))
 
     def override(self, data: Mapping[str, Any]) -> SalesforceMapping:
         """A new mapping with *data* applied: ``fields``/``stages`` as for
@@ -197,12 +255,35 @@ class SalesforceMapping:
             )
         writeback = {*(rule.core for rule in self.fields.rules("writeback")), "recommendation"}
         changes: dict[str, Any] = {
-            "fields": override_from_settings(self.fields, data, fixed={"writeback": writeback})
+            "fields": override_from_settings(
+                self.fields, data, fixed={"writeback": writeback, **_FEEDBACK_FIELDS}
+            )
         }
         for name in _VALUE_TABLES:
             if name in data:
                 changes[name] = {**getattr(self, name), **_table(data[name], name)}
-        return attrs.evolve(self, **changes)
+        for kind in changes.get("loss_reasons", {}).values():
+            if kind not in _LOSS_KINDS:
+                raise ConfigError(
+                    "loss_reasons", f"{kind!r} is not one of {', '.join(sorted(_LOSS_KINDS))}"
+                )
+        if "rejected_statuses" in data:
+            statuses = data["rejected_statuses"]
+            if isinstance(statuses, str) or not all(
+                isinstance(v, str) and v for v in statuses or ()
+            ):
+                raise ConfigError("rejected_statuses", "must be a list of Lead.Status values")
+            changes["rejected_statuses"] = tuple(statuses)
+        for name in ("currency", "handoff_stage"):
+            if name in data:
+                if not isinstance(data[name], str) or not data[name]:
+                    raise ConfigError(name, f"must be a non-empty string, got {data[name]!r}")
+                changes[name] = data[name]
+        updated = attrs.evolve(self, **changes)
+        for code in updated.reject_reasons.values():
+            if code not in updated.reasons:
+                raise ConfigError("reject_reasons", f"{code!r} is not a reject code")
+        return updated
 
 
 #: The mapping of a standard org with leadflow's custom fields created (see docs/salesforce.md).
@@ -234,6 +315,7 @@ DEFAULT_MAPPING = SalesforceMapping(
                     "reject_note": "Leadflow_Reject_Note__c",
                     "sla_due": {"crm": "Leadflow_SLA_Due__c", "converter": "datetime"},
                     "sla_state": "Leadflow_SLA_State__c",
+                    "handoff": {"crm": "Leadflow_Handoff__c", "converter": "datetime"},
                     "is_converted": {"crm": "IsConverted", "converter": "bool"},
                 },
                 "account": {
@@ -261,6 +343,15 @@ DEFAULT_MAPPING = SalesforceMapping(
                     "campaign": "CampaignId",
                     "responded": {"crm": "HasResponded", "converter": "bool"},
                     "occurred_at": {"crm": "CreatedDate", "converter": "datetime"},
+                },
+                # A rep's rejection: its reason picklist and note. Unset, they are the
+                # write-back reject_code and reject_note fields (make Leadflow_Reject_Code__c a
+                # picklist of your reasons, or name your own field here).
+                "rejection": {},
+                # What became of the opportunity a lead turned into: why it was lost, to whom.
+                "outcome": {
+                    "loss_reason": "Loss_Reason__c",
+                    "competitor": "Competitor__c",
                 },
             },
             # Stages mirrored into Lead.Status (the picklist of a standard org). Others (mql, sql,
@@ -305,6 +396,18 @@ DEFAULT_MAPPING = SalesforceMapping(
         "Requested Demo": "demo_request",
         "Requested Quote": "quote_request",
     },
+    loss_reasons={
+        "Lost to Competitor": "competitor",
+        "Competitor": "competitor",
+        "No Decision": "no_decision",
+        "No Decision / Non-Responsive": "no_decision",
+        "Price": "lost",
+        "No Budget": "lost",
+        "Timing": "lost",
+        "Features": "lost",
+        "Other": "lost",
+    },
+    rejected_statuses=("Closed - Not Converted", "Unqualified"),
 )
 
 
@@ -361,18 +464,21 @@ class SalesforceAdapter:
     ``connect`` returns a logged-in client; ``can_relogin`` says whether calling it again yields
     a fresh session (credentials in the configuration) or just the same expired token.
 
-    The default mapping has no Lead field for the hand-off time, so a
-    :attr:`~leadflow.ports.StageWrite.handed_off_at` is not written (``capabilities.handoff_time``
-    is false): the stage change is, and the job's record in the embedded store keeps the hand-off.
+    A :attr:`~leadflow.ports.StageWrite.handed_off_at` is written to ``Leadflow_Handoff__c``
+    (``capabilities.handoff_time``); a lead handed over in Salesforce itself (its stage or
+    ``Status`` moved to ``handoff_stage`` by a rep or a flow) has the hand-off time of that
+    change in ``LeadHistory``. Rejections and outcomes are read from the lead's history and the
+    opportunities it became (see :meth:`read_rejections`, :meth:`read_outcomes`).
     """
 
     name: ClassVar[str] = "salesforce"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        reads=frozenset(_SOBJECT_ENTITY.values()),
+        reads=frozenset({*_SOBJECT_ENTITY.values(), Entity.REJECTION, Entity.OUTCOME}),
         writes=_WRITES,
         max_batch=COLLECTION_LIMIT,
         conflict_detection=True,
         transactional_batches=False,
+        handoff_time=True,
     )
 
     def __init__(
@@ -421,6 +527,7 @@ class SalesforceAdapter:
         self._describe = describe
         self._sf: Salesforce | None = None
         self._closed = False
+        self._history_cache: dict[str, list[Mapping[str, Any]]] = {}
 
     def __repr__(self) -> str:
         return f"SalesforceAdapter({self._describe})" if self._describe else "SalesforceAdapter()"
@@ -643,49 +750,65 @@ class SalesforceAdapter:
         sobject: str,
         fields: Iterable[str],
         cursor: Cursor | None,
-        build: Callable[[Mapping[str, Any]], Any],
+        build: Callable[[Sequence[Mapping[str, Any]]], Sequence[Any]],
     ) -> Iterator[Page[Any]]:
-        token: KeysetToken | None = None
+        """Records of *sobject* changed after *cursor*, oldest first, built a page at a time.
+
+        The cursor is the second of the last record read and what was read in that second
+        (:class:`_SecondCursor`): ``SystemModstamp`` has whole-second precision, so a record
+        changed later in that same second may sort before the last one read. The read starts
+        at that second inclusively and skips only the records it already holds there, by id
+        and version. *build* maps a page of records (in order) to items, ``RecordError`` s or
+        ``None`` (a record that is not one of leadflow's).
+        """
+        start: _SecondCursor | None = None
         if cursor is not None:
             if cursor.entity is not entity:
                 raise ValidationError(
                     "cursor.entity", cursor.entity.value, f"is not a {entity.value} cursor"
                 )
             if cursor.token is not None:
-                token = KeysetToken.decode(cursor.token)
+                start = _SecondCursor.decode(cursor.token)
         soql = self._select(sobject, fields)
-        if token is not None:
-            # >= on the stamp (Salesforce compares whole seconds) and the exact (stamp, id)
-            # keyset applied below: records sharing a stamp are neither skipped nor repeated.
-            soql += format_soql(" WHERE SystemModstamp >= {}", token.stamp)
+        if start is not None:
+            soql += format_soql(" WHERE SystemModstamp >= {}", start.stamp)
         soql += " ORDER BY SystemModstamp, Id"
+        raw: list[Mapping[str, Any]] = []
+        last = start
+        for record in self._query(soql):
+            stamp = _parse_stamp(record["SystemModstamp"]).replace(microsecond=0)
+            seen = (str(record["Id"]), _digest(record))
+            if start is not None and stamp <= start.stamp and seen in start.seen:
+                continue
+            last = _SecondCursor.after(last, stamp, seen)
+            raw.append(record)
+            if len(raw) >= self.page_size:
+                yield self._page(entity, raw, build, last)
+                raw = []
+        if raw and last is not None:
+            yield self._page(entity, raw, build, last)
+
+    def _page(
+        self,
+        entity: Entity,
+        records: Sequence[Mapping[str, Any]],
+        build: Callable[[Sequence[Mapping[str, Any]]], Sequence[Any]],
+        last: _SecondCursor,
+    ) -> Page[Any]:
         batch: list[Versioned[Any]] = []
         errors: list[RecordError] = []
-        last: KeysetToken | None = token
-        for record in self._query(soql):
-            stamp = _parse_stamp(record["SystemModstamp"])
-            rid = str(record["Id"])
-            if token is not None and not token.precedes(stamp, rid):
-                continue
-            last = KeysetToken(stamp=stamp, id=rid)
-            item = build(record)
-            if isinstance(item, RecordError):
-                errors.append(item)
-            elif item is not None:
-                batch.append(Versioned(item=item, version=str(record["SystemModstamp"])))
-            if len(batch) + len(errors) >= self.page_size:
-                yield Page(
-                    items=tuple(batch),
-                    cursor=Cursor(entity=entity, token=last.encode()),
-                    errors=tuple(errors),
-                )
-                batch, errors = [], []
-        if (batch or errors) and last is not None:
-            yield Page(
-                items=tuple(batch),
-                cursor=Cursor(entity=entity, token=last.encode()),
-                errors=tuple(errors),
-            )
+        for record, built in zip(records, build(records), strict=True):
+            # one record may stand for several items (a lead's rejections) or none
+            for item in built if isinstance(built, list) else [built]:
+                if isinstance(item, RecordError):
+                    errors.append(item)
+                elif item is not None:
+                    batch.append(Versioned(item=item, version=str(record["SystemModstamp"])))
+        return Page(
+            items=tuple(batch),
+            cursor=Cursor(entity=entity, token=last.encode()),
+            errors=tuple(errors),
+        )
 
     def _skip(self, sobject: str, record: Mapping[str, Any], exc: ValidationError) -> RecordError:
         error = self._secrets.scrub(str(exc))
@@ -694,44 +817,457 @@ class SalesforceAdapter:
             entity=_SOBJECT_ENTITY[sobject], record_id=str(record.get("Id")), error=error
         )
 
-    def lead_from_record(self, record: Mapping[str, Any]) -> Lead:
-        """A :class:`Lead` from a Lead record holding the mapped fields."""
-        fields = self.mapping.fields
-        core = fields.from_crm("lead", record)
-        core["id"] = record["Id"]
-        wb = {r.core: r.crm for r in fields.rules("writeback")}
+    @property
+    def _wb(self) -> dict[str, str]:
+        return {r.core: r.crm for r in self.mapping.fields.rules("writeback")}
+
+    def _feedback_field(self, entity: str, core: str) -> str | None:
+        """The CRM field of a ``rejection``/``outcome`` core field; a rejection's reason and
+        note default to the write-back fields leadflow writes its own codes and notes to."""
+        rule = next((r for r in self.mapping.fields.rules(entity) if r.core == core), None)
+        if rule is None and entity == "rejection" and core in ("reason", "note"):
+            return self._wb.get(f"reject_{'code' if core == 'reason' else 'note'}")
+        return rule.crm if rule is not None else None
+
+    def _lead_fields(self) -> list[str]:
+        fields = [*self.mapping.fields.crm_fields("lead")]
+        wb = self._wb
+        fields += [wb[k] for k in ("stage", "status", "is_converted", "handoff") if k in wb]
+        fields += [
+            f for f in (self._feedback_field("rejection", c) for c in ("reason", "note")) if f
+        ]
+        return list(dict.fromkeys(fields))
+
+    def _status_stage(self, status: Any) -> str | None:
+        """The stage a ``Status`` value stands for (``None``: no mapped stage)."""
+        if not status:
+            return None
+        try:
+            return self.mapping.fields.stages.from_crm(str(status))
+        except ValidationError:
+            return None
+
+    def _rejected_stage(self, reason: Any, status: Any) -> str:
+        """The stage a lead rejected (``Status`` in ``rejected_statuses``) with *reason* is in:
+        its code's disposition decides; without a known code, the status's own stage."""
+        code = self.mapping.reject_code(str(reason)) if reason else None
+        if code is not None:
+            disposition = self.mapping.reasons[code].disposition.value
+            stage = WATERFALL.recycled if disposition == "recycle" else WATERFALL.disqualified
+            if stage is not None:
+                return stage
+        return self._status_stage(status) or str(WATERFALL.disqualified)
+
+    def _field_stage(self, record: Mapping[str, Any]) -> str:
+        """A lead's stage from its fields alone: a rejected ``Status`` (a rep's verdict), else
+        ``Leadflow_Stage__c``, else conversion, else the ``Status`` mapping, else ``inquiry``."""
+        wb = self._wb
+        status = record.get(wb["status"]) if "status" in wb else None
         stage = record.get(wb["stage"]) if "stage" in wb else None
-        if not stage:
-            status = record.get(wb["status"]) if "status" in wb else None
-            converted = record.get(wb["is_converted"]) if "is_converted" in wb else False
-            if converted:
-                stage = "opportunity"
-            elif status:
-                try:
-                    stage = fields.stages.from_crm(str(status))
-                except ValidationError:
-                    _log.warning(
-                        "lead %s: Status %r maps to no stage; reading it as 'inquiry' (add it "
-                        "under [adapters.salesforce.stages.aliases])",
-                        record["Id"],
-                        status,
-                    )
-        core["stage"] = stage or "inquiry"
-        return Lead.from_record(core)
+        if status in self.mapping.rejected_statuses and stage not in _REJECTED_STAGES:
+            reason_field = self._feedback_field("rejection", "reason")
+            return self._rejected_stage(record.get(reason_field) if reason_field else None, status)
+        if stage:
+            return str(stage)
+        if "is_converted" in wb and record.get(wb["is_converted"]):
+            return "opportunity"
+        mapped = self._status_stage(status)
+        if status and mapped is None:
+            _log.warning(
+                "lead %s: Status %r maps to no stage; reading it as 'inquiry' (add it "
+                "under [adapters.salesforce.stages.aliases])",
+                record["Id"],
+                status,
+            )
+        return mapped or "inquiry"
+
+    def _stage_history(
+        self, record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[StageChange, Any]]:
+        """The lead's stage changes from its field history, each with the raw reason value it
+        was made with (rejections only).
+
+        Rows that share an instant and a user are one save. ``Leadflow_Stage__c`` moves the
+        stage whenever it changes; a ``Status`` entering ``rejected_statuses`` is a rejection
+        (the reason picklist's value at that save decides recycle or disqualify); other
+        ``Status`` changes and the conversion move the stage only while leadflow's stage field
+        is empty (as when reading the fields alone). A stage the fields hold but the history
+        does not reach is appended at ``SystemModstamp`` with no author.
+        """
+        wb = self._wb
+        stage_f, status_f = wb.get("stage"), wb.get("status")
+        reason_f = self._feedback_field("rejection", "reason")
+        stage_rows = [r for r in rows if r.get("Field") == stage_f]
+        current = "inquiry"
+        field_set = False
+        if stage_rows and stage_rows[0].get("OldValue"):
+            current, field_set = str(stage_rows[0]["OldValue"]), True
+        elif not stage_rows and stage_f and record.get(stage_f):
+            # unchanged while history was kept: it held its value all along
+            current, field_set = str(record[stage_f]), True
+        else:
+            status_rows = [r for r in rows if r.get("Field") == status_f]
+            if status_rows:
+                current = self._status_stage(status_rows[0].get("OldValue")) or current
+        reason: Any = None
+        tracked_reason = any(r.get("Field") == reason_f for r in rows)
+        out: list[tuple[StageChange, Any]] = []
+        saves: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            key = (str(row["CreatedDate"]), str(row.get("CreatedById") or ""))
+            saves.setdefault(key, []).append(row)
+        for (when, by), save in saves.items():
+            target, reason, field_set = self._save_target(save, reason, field_set)
+            if target is None or target == current:
+                continue
+            at = _parse_stamp(when)
+            if out and at < out[-1][0].at:  # a clock skew between saves: keep the order
+                at = out[-1][0].at
+            rejected = target in _REJECTED_STAGES
+            code = self.mapping.reject_code(str(reason)) if rejected and reason else None
+            change = StageChange(
+                from_stage=current, to_stage=target, at=at, by=by or None, reason=code
+            )
+            out.append((change, reason if rejected else None))
+            current = target
+        end = self._field_stage(record)
+        if out and end != current:
+            last = out[-1][0].at
+            at = max(_parse_stamp(record["SystemModstamp"]), last)
+            out.append((StageChange(from_stage=current, to_stage=end, at=at), None))
+        if not tracked_reason and reason_f and record.get(reason_f) and out:
+            # The reason field's history is not tracked: its value belongs to the last
+            # change, if that is a rejection (the lead is still in it).
+            change, _ = out[-1]
+            if change.to_stage in _REJECTED_STAGES:
+                raw = record[reason_f]
+                out[-1] = (attrs.evolve(change, reason=self.mapping.reject_code(str(raw))), raw)
+        return out
+
+    def _save_target(
+        self, save: Sequence[Mapping[str, Any]], reason: Any, field_set: bool
+    ) -> tuple[str | None, Any, bool]:
+        """The stage one save of history rows moves a lead to (``None``: it does not), the
+        reason value after it, and whether leadflow's stage field is set after it."""
+        stage_f, status_f = self._wb.get("stage"), self._wb.get("status")
+        reason_f = self._feedback_field("rejection", "reason")
+        target: str | None = None
+        status: Any = None
+        converted = False
+        for row in save:
+            field = row.get("Field")
+            if field == reason_f:
+                reason = row.get("NewValue")
+            elif field == stage_f and row.get("NewValue"):
+                target, field_set = str(row["NewValue"]), True
+            elif field == status_f:
+                status = row.get("NewValue")
+            elif field == "leadConverted":
+                converted = True
+        if target is None and status in self.mapping.rejected_statuses:
+            target = self._rejected_stage(reason, status)
+        elif target is None and not field_set:
+            target = "opportunity" if converted else self._status_stage(status)
+        return target, reason, field_set
+
+    def lead_from_record(
+        self, record: Mapping[str, Any], history: Sequence[Mapping[str, Any]] | None = None
+    ) -> Lead:
+        """A :class:`Lead` from a Lead record holding the mapped fields and, when given, its
+        ``LeadHistory`` rows (oldest first): the stage history and the hand-off time (the
+        latest entry into ``handoff_stage``) then come from the CRM."""
+        core = self.mapping.fields.from_crm("lead", record)
+        core["id"] = record["Id"]
+        core["stage"] = self._field_stage(record)
+        handoff_f = self._wb.get("handoff")
+        if handoff_f and record.get(handoff_f):
+            core["handed_off_at"] = _parse_stamp(record[handoff_f])
+        lead = Lead.from_record(core)
+        changes = tuple(c for c, _ in self._stage_history(record, history or ()))
+        if not changes:
+            return lead
+        handoffs = [c.at for c in changes if c.to_stage == self.mapping.handoff_stage]
+        return attrs.evolve(
+            lead,
+            stage=changes[-1].to_stage,
+            history=changes,
+            # leadflow's own hand-off (the instant its job decided it) is in the hand-off
+            # field; a hand-off made in Salesforce is the history's latest entry into the stage
+            handed_off_at=lead.handed_off_at or (handoffs[-1] if handoffs else None),
+        )
+
+    def _histories(self, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+        """``LeadHistory`` rows of the tracked fields leadflow reads, per lead, oldest first
+        (200 leads a query). Remembered for the leads' current versions, so reading leads and
+        then their rejections in one run queries the history once."""
+        wb = self._wb
+        names = [wb.get("stage"), wb.get("status"), self._feedback_field("rejection", "reason")]
+        fields = sorted({n for n in names if n} | {"leadConverted"})
+        wanted = [i for i in ids if _SF_ID.fullmatch(i)]
+        missing = [i for i in wanted if i not in self._history_cache]
+        for chunk in chunked(missing, COLLECTION_LIMIT):
+            soql = format_soql(
+                "SELECT LeadId, Field, OldValue, NewValue, CreatedDate, CreatedById "
+                "FROM LeadHistory WHERE LeadId IN {} AND Field IN {} "
+                "ORDER BY LeadId, CreatedDate, Id",
+                list(chunk),
+                fields,
+            )
+            try:
+                rows = list(self._query(soql))
+            except AuthenticationError:
+                raise
+            except AdapterError as exc:
+                raise AdapterError(
+                    f"cannot read LeadHistory ({exc}); the integration user needs read access "
+                    "to Lead history and field history tracking on Lead.Status and "
+                    "Leadflow_Stage__c (see docs/salesforce.md)",
+                    adapter=self.name,
+                ) from None
+            found: dict[str, list[Mapping[str, Any]]] = {i: [] for i in chunk}
+            for row in rows:
+                found.setdefault(str(row["LeadId"]), []).append(row)
+            if len(self._history_cache) > 50_000:
+                self._history_cache.clear()
+            self._history_cache.update(found)
+        return {i: list(self._history_cache.get(i, ())) for i in wanted}
 
     def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
-        """Leads changed after *cursor* (all when ``None``), oldest change first, by page."""
-        fields = [*self.mapping.fields.crm_fields("lead")]
-        wb = {r.core: r.crm for r in self.mapping.fields.rules("writeback")}
-        fields += [wb[k] for k in ("stage", "status", "is_converted") if k in wb]
+        """Leads changed after *cursor* (all when ``None``), oldest change first, by page, each
+        with its stage history and hand-off time from ``LeadHistory``."""
+        self._history_cache.clear()
+        fields = self._lead_fields()
 
-        def build(record: Mapping[str, Any]) -> Lead | RecordError:
-            try:
-                return self.lead_from_record(record)
-            except ValidationError as exc:
-                return self._skip("Lead", record, exc)
+        def build(records: Sequence[Mapping[str, Any]]) -> list[Lead | RecordError]:
+            histories = self._histories([str(r["Id"]) for r in records])
+            out: list[Lead | RecordError] = []
+            for record in records:
+                try:
+                    out.append(self.lead_from_record(record, histories.get(str(record["Id"]))))
+                except ValidationError as exc:
+                    out.append(self._skip("Lead", record, exc))
+            return out
 
         return self._read(Entity.LEAD, "Lead", fields, cursor, build)
+
+    def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
+        """Rejections of leads changed after *cursor*, by page: every change of a lead's
+        history into ``recycled`` or ``disqualified`` (a ``Status`` in ``rejected_statuses``,
+        or leadflow's own stage field), with the code its reason picklist maps to and ``at`` /
+        ``by`` from the ``LeadHistory`` row of that save.
+
+        A rejection whose reason maps to no code, or that has no history row (field history
+        tracking off), is a :class:`~leadflow.ports.RecordError` on the page, never a guess.
+        """
+        fields = self._lead_fields()
+        note_f = self._feedback_field("rejection", "note")
+        reason_f = self._feedback_field("rejection", "reason") or "reason"
+
+        def one(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+            lead_id = str(record["Id"])
+            history = self._stage_history(record, rows)
+            if not history and self._field_stage(record) in _REJECTED_STAGES:
+                return [
+                    RecordError(
+                        entity=Entity.REJECTION,
+                        record_id=lead_id,
+                        error="rejected, but LeadHistory holds no change of its Status or "
+                        "stage (enable field history tracking on Lead.Status and "
+                        "Leadflow_Stage__c; see docs/salesforce.md)",
+                    )
+                ]
+            out: list[Any] = []
+            for i, (change, raw) in enumerate(history):
+                if change.to_stage not in _REJECTED_STAGES:
+                    continue
+                code = change.reason
+                problem = None
+                if change.by is None:
+                    problem = "its change has no LeadHistory row (who and when are unknown)"
+                elif code is None:
+                    problem = (
+                        f"{reason_f} {raw!r} maps to no reject code (add it under "
+                        "[adapters.salesforce.reject_reasons])"
+                        if raw
+                        else f"{reason_f} is empty: the rejection has no reason"
+                    )
+                if problem is not None or code is None or change.by is None:
+                    out.append(
+                        RecordError(
+                            entity=Entity.REJECTION,
+                            record_id=lead_id,
+                            error=f"rejection at {change.at.isoformat()}: {problem}",
+                        )
+                    )
+                    continue
+                reason = self.mapping.reasons[code]
+                note = record.get(note_f) if note_f and i == len(history) - 1 else None
+                out.append(
+                    Rejection(
+                        lead_id=lead_id,
+                        code=code,
+                        disposition=reason.disposition,
+                        at=change.at,
+                        by=change.by,
+                        note=str(note) if note else None,
+                        from_stage=change.from_stage,
+                        reengage_at=change.at + reason.reengage_after
+                        if reason.reengage_after is not None
+                        else None,
+                    )
+                )
+            return out
+
+        def build(records: Sequence[Mapping[str, Any]]) -> list[Any]:
+            histories = self._histories([str(r["Id"]) for r in records])
+            return [one(r, histories.get(str(r["Id"]), [])) for r in records]
+
+        return self._read(Entity.REJECTION, "Lead", fields, cursor, build)
+
+    def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
+        """What became of leads: one outcome per lead and opportunity changed after *cursor*.
+
+        An opportunity belongs to the lead converted into it (``Lead.ConvertedOpportunityId``)
+        and to the leads converted into its contacts (``OpportunityContactRole``). Won
+        (``IsWon``) carries ``Amount`` and the org's currency; closed and not won is the kind
+        its loss reason maps to (``loss_reasons``; an unknown reason is reported); an open one
+        is ``evaluating`` since it was created. A closed outcome's ``at`` is when the
+        opportunity entered its closed stage (``OpportunityHistory``), else its ``CloseDate``.
+        """
+        loss_f = self._feedback_field("outcome", "loss_reason")
+        rival_f = self._feedback_field("outcome", "competitor")
+        money_f = self._feedback_field("outcome", "currency")
+        fields = [
+            "StageName",
+            "IsClosed",
+            "IsWon",
+            "Amount",
+            "CloseDate",
+            "CreatedDate",
+            "OwnerId",
+            *(f for f in (loss_f, rival_f, money_f) if f),
+        ]
+
+        def build(records: Sequence[Mapping[str, Any]]) -> list[Any]:
+            ids = [str(r["Id"]) for r in records if _SF_ID.fullmatch(str(r["Id"]))]
+            leads = self._opportunity_leads(ids)
+            closing = self._closing(
+                [str(r["Id"]) for r in records if r.get("IsClosed")],
+                {str(r["Id"]): r.get("StageName") for r in records},
+            )
+            return [self._outcomes(r, leads.get(str(r["Id"]), []), closing) for r in records]
+
+        return self._read(Entity.OUTCOME, "Opportunity", fields, cursor, build)
+
+    def _opportunity_leads(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The leads each opportunity belongs to: converted into it, or into its contacts."""
+        out: dict[str, list[str]] = {}
+        contacts: dict[str, list[str]] = {}
+        for chunk in chunked(list(ids), COLLECTION_LIMIT):
+            soql = format_soql(
+                "SELECT Id, ConvertedOpportunityId FROM Lead WHERE ConvertedOpportunityId IN {}",
+                list(chunk),
+            )
+            for row in self._query(soql):
+                out.setdefault(str(row["ConvertedOpportunityId"]), []).append(str(row["Id"]))
+            soql = format_soql(
+                "SELECT OpportunityId, ContactId FROM OpportunityContactRole "
+                "WHERE OpportunityId IN {}",
+                list(chunk),
+            )
+            for row in self._query(soql):
+                if row.get("ContactId") and _SF_ID.fullmatch(str(row["ContactId"])):
+                    contacts.setdefault(str(row["ContactId"]), []).append(str(row["OpportunityId"]))
+        for chunk in chunked(sorted(contacts), COLLECTION_LIMIT):
+            soql = format_soql(
+                "SELECT Id, ConvertedContactId FROM Lead WHERE ConvertedContactId IN {}",
+                list(chunk),
+            )
+            for row in self._query(soql):
+                for opp in contacts.get(str(row["ConvertedContactId"]), []):
+                    mine = out.setdefault(opp, [])
+                    if str(row["Id"]) not in mine:
+                        mine.append(str(row["Id"]))
+        return out
+
+    def _closing(
+        self, ids: Sequence[str], stages: Mapping[str, Any]
+    ) -> dict[str, tuple[datetime, str | None]]:
+        """When (and by whom) each closed opportunity entered the stage it is in now: the
+        first row of the last run of ``OpportunityHistory`` rows in that stage."""
+        out: dict[str, tuple[datetime, str | None]] = {}
+        for chunk in chunked([i for i in ids if _SF_ID.fullmatch(i)], COLLECTION_LIMIT):
+            soql = format_soql(
+                "SELECT OpportunityId, StageName, CreatedDate, CreatedById "
+                "FROM OpportunityHistory WHERE OpportunityId IN {} "
+                "ORDER BY OpportunityId, CreatedDate, Id",
+                list(chunk),
+            )
+            for row in self._query(soql):
+                opp = str(row["OpportunityId"])
+                if row.get("StageName") != stages.get(opp):
+                    out.pop(opp, None)
+                elif opp not in out:
+                    by = row.get("CreatedById")
+                    out[opp] = (_parse_stamp(row["CreatedDate"]), str(by) if by else None)
+        return out
+
+    def _outcomes(
+        self,
+        record: Mapping[str, Any],
+        leads: Sequence[str],
+        closing: Mapping[str, tuple[datetime, str | None]],
+    ) -> list[Any]:
+        opp = str(record["Id"])
+        if not leads:
+            return []
+        loss_f = self._feedback_field("outcome", "loss_reason")
+        rival_f = self._feedback_field("outcome", "competitor")
+        money_f = self._feedback_field("outcome", "currency")
+        values: dict[str, Any] = {"opportunity_id": opp}
+        by = record.get("OwnerId")
+        if record.get("IsWon"):
+            values.update(kind=OutcomeKind.WON.value, amount=record.get("Amount"))
+        elif record.get("IsClosed"):
+            reason = record.get(loss_f) if loss_f else None
+            kind = self.mapping.loss_kind(reason)
+            if kind is None:
+                return [
+                    RecordError(
+                        entity=Entity.OUTCOME,
+                        record_id=opp,
+                        error=f"{loss_f} {reason!r} maps to no outcome kind (add it under "
+                        "[adapters.salesforce.loss_reasons])",
+                    )
+                ]
+            values["kind"] = kind
+            if kind == OutcomeKind.LOST.value:
+                values["reason"] = str(reason or record.get("StageName") or "Closed Lost")
+            elif kind == OutcomeKind.COMPETITOR.value:
+                rival = record.get(rival_f) if rival_f else None
+                values["competitor"] = str(rival) if rival else None
+        else:
+            values.update(kind=OutcomeKind.EVALUATING.value, at=_parse_stamp(record["CreatedDate"]))
+        if record.get("IsClosed"):
+            when = closing.get(opp)
+            if when is not None:
+                values["at"], by = when[0], when[1] or by
+            elif record.get("CloseDate"):
+                day = date.fromisoformat(str(record["CloseDate"]))
+                values["at"] = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            else:
+                values["at"] = _parse_stamp(record["SystemModstamp"])
+        if values.get("amount") is not None:
+            values["currency"] = (record.get(money_f) if money_f else None) or self.mapping.currency
+        out: list[Any] = []
+        for lead_id in leads:
+            try:
+                out.append(Outcome(lead_id=lead_id, recorded_by=str(by) if by else None, **values))
+            except ValidationError as exc:
+                error = self._secrets.scrub(str(exc))
+                out.append(RecordError(entity=Entity.OUTCOME, record_id=opp, error=error))
+                break
+        return out
 
     def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
         """Accounts changed after *cursor*, by page."""
@@ -745,7 +1281,11 @@ class SalesforceAdapter:
                 return self._skip("Account", record, exc)
 
         return self._read(
-            Entity.ACCOUNT, "Account", self.mapping.fields.crm_fields("account"), cursor, build
+            Entity.ACCOUNT,
+            "Account",
+            self.mapping.fields.crm_fields("account"),
+            cursor,
+            _each(build),
         )
 
     def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
@@ -778,7 +1318,7 @@ class SalesforceAdapter:
             "CampaignMember",
             self.mapping.fields.crm_fields("activity"),
             cursor,
-            build,
+            _each(build),
         )
 
     def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
@@ -810,7 +1350,7 @@ class SalesforceAdapter:
                 return self._skip("Task", record, exc)
 
         return self._read(
-            Entity.TOUCH, "Task", self.mapping.fields.crm_fields("touch"), cursor, build
+            Entity.TOUCH, "Task", self.mapping.fields.crm_fields("touch"), cursor, _each(build)
         )
 
     # -- writes ----------------------------------------------------------------------------
@@ -835,6 +1375,8 @@ class SalesforceAdapter:
             if isinstance(write, RejectionWrite):
                 values["reject_code"] = write.rejection.code
                 values["reject_note"] = write.rejection.note or None
+            elif write.handed_off_at is not None and "handoff" in self._wb:
+                values["handoff"] = write.handed_off_at
             return values
         if isinstance(write, SLAWrite):
             return {"sla_due": write.due_at, "sla_state": write.state}
@@ -1086,6 +1628,77 @@ class SalesforceAdapter:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+#: The stages a rejection moves a lead to.
+_REJECTED_STAGES = frozenset(s for s in (WATERFALL.recycled, WATERFALL.disqualified) if s)
+
+
+def _each(build: Callable[[Mapping[str, Any]], Any]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A page builder from a record builder."""
+    return lambda records: [build(r) for r in records]
+
+
+def _digest(record: Mapping[str, Any]) -> str:
+    """A short fingerprint of a record's values: its version within one second."""
+    values = {k: v for k, v in record.items() if k != "attributes"}
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+@attrs.frozen
+class _SecondCursor:
+    """Where a read stopped: the second of the last record read, and the ``(id, version)``
+    of every record read in that second (``SystemModstamp`` is kept to the second).
+
+    Tokens written before this class (``<stamp>|<id>``) are read as that second with nothing
+    known read in it, so the whole second is read again: a few records may come twice, none
+    is lost.
+    """
+
+    stamp: datetime
+    seen: frozenset[tuple[str, str]] = frozenset()
+
+    _PREFIX: ClassVar[str] = "s1|"
+
+    @classmethod
+    def after(
+        cls, last: _SecondCursor | None, stamp: datetime, seen: tuple[str, str]
+    ) -> _SecondCursor:
+        """The cursor once a record with *stamp* and *seen* (id, version) has been read."""
+        if last is not None and last.stamp == stamp:
+            return cls(stamp=stamp, seen=last.seen | {seen})
+        return cls(stamp=stamp, seen=frozenset({seen}))
+
+    def encode(self) -> str:
+        """The token a :class:`~leadflow.ports.Cursor` carries."""
+        pairs = ",".join(f"{i}:{v}" for i, v in sorted(self.seen))
+        return f"{self._PREFIX}{self.stamp.strftime('%Y-%m-%dT%H:%M:%SZ')}|{pairs}"
+
+    @classmethod
+    def decode(cls, token: str) -> _SecondCursor:
+        """Read a token written by :meth:`encode` (or a ``KeysetToken``)."""
+        if not isinstance(token, str) or not token.startswith(cls._PREFIX):
+            legacy = KeysetToken.decode(token)
+            return cls(stamp=legacy.stamp.replace(microsecond=0))
+        stamp, sep, pairs = token[len(cls._PREFIX) :].partition("|")
+        seen = set()
+        for pair in filter(None, pairs.split(",")):
+            ident, colon, version = pair.partition(":")
+            if (
+                not colon
+                or not _SF_ID.fullmatch(ident)
+                or not re.fullmatch(r"[0-9a-f]{10}", version)
+            ):
+                raise ValidationError("cursor.token", token, "is not a salesforce read position")
+            seen.add((ident, version))
+        try:
+            when = _parse_stamp(stamp)
+        except ValidationError:
+            raise ValidationError("cursor.token", token, "has no ISO-8601 stamp") from None
+        if not sep:
+            raise ValidationError("cursor.token", token, "is not a salesforce read position")
+        return cls(stamp=when.replace(microsecond=0), seen=frozenset(seen))
+
 
 _Outcome = tuple[WriteStatus, str | None]
 
