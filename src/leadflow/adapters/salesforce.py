@@ -446,6 +446,11 @@ class _Secrets:
     def __init__(self, values: Iterable[str | None]) -> None:
         self._values = tuple(Secret(v) for v in values if v)
 
+    @property
+    def values(self) -> tuple[Secret, ...]:
+        """The secrets, wrapped (for :func:`~leadflow.adapters._sync.redact`)."""
+        return self._values
+
     def scrub(self, text: str) -> str:
         result: str = redact(text, secrets=self._values)
         return result
@@ -650,12 +655,13 @@ class SalesforceAdapter:
                 return retry_after(after) if after is not None and status == 503 else RETRY
         return GIVE_UP
 
-    def _guarded(self, describe: str, fn: Callable[[], T]) -> T:
-        """Run *fn* with retries, and translate what escapes into leadflow's errors."""
+    def _guarded(self, describe: str, fn: Callable[[], T], policy: RetryPolicy | None = None) -> T:
+        """Run *fn* with retries (*policy*, default the adapter's), and translate what escapes
+        into leadflow's errors, with the adapter's secrets scrubbed from every message."""
         try:
             return retry_call(
-                fn,
-                policy=self.retry,
+                functools.partial(self._scrubbed, fn),
+                policy=policy or self.retry,
                 classify=self._classify,
                 sleep=self._sleep,
                 describe=f"salesforce {describe}",
@@ -693,13 +699,26 @@ class SalesforceAdapter:
                 ) from None
             raise
 
-    def _call(self, describe: str, fn: Callable[[Salesforce], T]) -> T:
-        """Call *fn* with the client: retried, and logged in again once if the session expired."""
+    def _scrubbed(self, fn: Callable[[], T]) -> T:
+        """*fn*'s result; a Salesforce error it raises loses the adapter's secrets from the
+        response body and URL it carries (the retry log prints it)."""
+        try:
+            return fn()
+        except SalesforceError as exc:
+            exc.content = redact(exc.content, secrets=self._secrets.values)
+            exc.url = self._secrets.scrub(str(exc.url))
+            raise
+
+    def _call(
+        self, describe: str, fn: Callable[[Salesforce], T], policy: RetryPolicy | None = None
+    ) -> T:
+        """Call *fn* with the client: retried (*policy*, default the adapter's), and logged in
+        again once if the session expired."""
         relogged = False
         while True:
             client = self._client()
             try:
-                return self._guarded(describe, functools.partial(fn, client))
+                return self._guarded(describe, functools.partial(fn, client), policy)
             except SalesforceExpiredSession:
                 if relogged or not self._can_relogin:
                     raise AuthenticationError(
@@ -1402,10 +1421,7 @@ class SalesforceAdapter:
                     write=write, status=WriteStatus.FAILED, error=failure
                 )
         outcome, to_write = self._judge(plan)
-        if len(to_write) >= self.bulk_threshold:
-            outcome.update(self._write_bulk(to_write))
-        else:
-            outcome.update(self._write_collections(to_write))
+        outcome.update(self._send(plan, to_write))
         for lead_id, indices in plan.members.items():
             status, error = outcome[lead_id]
             for index in indices:
@@ -1422,6 +1438,59 @@ class SalesforceAdapter:
                 else:
                     plan.results[index] = WriteResult(write=write, status=status, error=error)
         return [r for r in plan.results if r is not None]
+
+    def _send(
+        self, plan: _Plan, to_write: dict[str, dict[str, Any]]
+    ) -> dict[str, tuple[WriteStatus, str | None]]:
+        """Send *to_write*; what happened to each lead.
+
+        A call whose answer is lost (the connection dropped, a 5xx, a 429) may have been
+        applied, so it is never simply sent again: after the back-off, the leads it carried are
+        judged again against their current values — those that hold them now were applied by
+        that call, those that still do not are sent again, those someone else changed meanwhile
+        are conflicts — until the retry budget is spent (then they fail, and stay due).
+        """
+        outcome: dict[str, tuple[WriteStatus, str | None]] = {}
+        sent: set[str] = set()
+        start = time.monotonic()
+        attempt = 0
+        while to_write:
+            attempt += 1
+            sent |= set(to_write)
+            if len(to_write) >= self.bulk_threshold:
+                done, lost = self._write_bulk(to_write)
+            else:
+                done, lost = self._write_collections(to_write)
+            outcome.update(done)
+            if not lost:
+                break
+            wait = self._retry_after_of()
+            wait = wait if wait is not None else self.retry.backoff(attempt)
+            if (
+                attempt >= self.retry.max_attempts
+                or time.monotonic() - start + wait > self.retry.max_elapsed
+            ):
+                for lead_id, error in lost.items():
+                    outcome[lead_id] = (WriteStatus.FAILED, f"{error} (after {attempt} attempts)")
+                break
+            _log.info(
+                "salesforce: the answer for %d lead(s) was lost (%s); judging them again "
+                "in %.2fs before sending what is still missing",
+                len(lost),
+                next(iter(lost.values())),
+                wait,
+            )
+            self._sleep(wait)
+            again = _Plan(
+                per_lead={k: plan.per_lead[k] for k in lost},
+                expected={k: plan.expected[k] for k in lost if k in plan.expected},
+            )
+            judged, to_write = self._judge(again)
+            for lead_id, (status, why) in judged.items():
+                # the lost call applied what the lead holds now
+                held = status is WriteStatus.UNCHANGED and lead_id in sent
+                outcome[lead_id] = (WriteStatus.APPLIED if held else status, why)
+        return outcome
 
     def _add(self, plan: _Plan, index: int, write: Write) -> str | None:
         """Add *write* to *plan*; the reason it fails on its own, if it does."""
@@ -1516,8 +1585,11 @@ class SalesforceAdapter:
 
     def _write_collections(
         self, to_write: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, tuple[WriteStatus, str | None]]:
+    ) -> tuple[dict[str, _Outcome], dict[str, str]]:
+        """sObject Collections updates, one try per call: the outcome of each lead answered,
+        and the leads whose answer was lost (with the error), to be judged again."""
         outcome: dict[str, tuple[WriteStatus, str | None]] = {}
+        lost: dict[str, str] = {}
         for chunk in chunked(list(to_write), COLLECTION_LIMIT):
             body = {
                 "allOrNone": False,
@@ -1532,9 +1604,13 @@ class SalesforceAdapter:
                     lambda sf, body=body: sf.restful(  # type: ignore[misc]
                         "composite/sobjects", method="PATCH", json=body
                     ),
+                    policy=_ONCE,
                 )
             except AuthenticationError:
                 raise
+            except (TransientAdapterError, RateLimitedError) as exc:
+                lost.update(dict.fromkeys(chunk, str(exc)))
+                continue
             except AdapterError as exc:
                 for lead_id in chunk:
                     outcome[lead_id] = (WriteStatus.FAILED, str(exc))
@@ -1557,11 +1633,13 @@ class SalesforceAdapter:
                         for e in errors
                     )
                     outcome[lead_id] = (WriteStatus.FAILED, self._secrets.scrub(text))
-        return outcome
+        return outcome, lost
 
     def _write_bulk(
         self, to_write: Mapping[str, Mapping[str, Any]]
-    ) -> dict[str, tuple[WriteStatus, str | None]]:
+    ) -> tuple[dict[str, _Outcome], dict[str, str]]:
+        """One Bulk API 2.0 job, tried once: outcomes per lead, and the leads of a job whose
+        fate is unknown (the job call failed in a retryable way), to be judged again."""
         columns = sorted({name for values in to_write.values() for name in values})
         rows = [
             {"Id": lead_id, **{c: _csv_value(values.get(c), c in values) for c in columns}}
@@ -1575,8 +1653,8 @@ class SalesforceAdapter:
             return lead
 
         def run(sf: Salesforce) -> list[str]:
-            # One job per 100 MB of CSV (simple-salesforce splits larger uploads). Retried as a
-            # whole: an update job re-applies the same values harmlessly.
+            # One job per 100 MB of CSV (simple-salesforce splits larger uploads). Never sent
+            # twice blindly: a failed try is judged again lead by lead (see _send).
             jobs = bulk(sf).update(records=rows, wait=wait)  # type: ignore[arg-type]
             return [str(job["job_id"]) for job in jobs]
 
@@ -1589,7 +1667,7 @@ class SalesforceAdapter:
         ok_csv: list[str] = []
         failed_csv: list[str] = []
         try:
-            job_ids = self._call("update leads (Bulk API 2.0)", run)
+            job_ids = self._call("update leads (Bulk API 2.0)", run, policy=_ONCE)
             for job_id in job_ids:
                 ok = functools.partial(fetch, job_id, True)
                 ok_csv.append(self._call("read Bulk API 2.0 results", ok))
@@ -1597,11 +1675,13 @@ class SalesforceAdapter:
                 failed_csv.append(self._call("read Bulk API 2.0 failures", failed))
         except AuthenticationError:
             raise
+        except (TransientAdapterError, RateLimitedError) as exc:
+            return {}, dict.fromkeys(to_write, str(exc))
         except AdapterError as exc:
-            return dict.fromkeys(to_write, (WriteStatus.FAILED, str(exc)))
+            return dict.fromkeys(to_write, (WriteStatus.FAILED, str(exc))), {}
         except SalesforceOperationError as exc:
             text = self._secrets.scrub(f"Bulk API 2.0 job failed: {exc}")
-            return dict.fromkeys(to_write, (WriteStatus.FAILED, text))
+            return dict.fromkeys(to_write, (WriteStatus.FAILED, text)), {}
         outcome: dict[str, tuple[WriteStatus, str | None]] = {}
         for row in (r for text in ok_csv for r in csv.DictReader(io.StringIO(text))):
             outcome[row.get("Id") or row.get("sf__Id") or ""] = (WriteStatus.APPLIED, None)
@@ -1615,7 +1695,7 @@ class SalesforceAdapter:
                 lead_id,
                 (WriteStatus.FAILED, f"not processed by Bulk API 2.0 job {', '.join(job_ids)}"),
             )
-        return {k: v for k, v in outcome.items() if k in to_write}
+        return {k: v for k, v in outcome.items() if k in to_write}, {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -1701,6 +1781,9 @@ class _SecondCursor:
 
 
 _Outcome = tuple[WriteStatus, str | None]
+
+#: One try, no retry: for calls that change records, whose lost answers are judged again.
+_ONCE = RetryPolicy(max_attempts=1)
 
 
 @attrs.define
