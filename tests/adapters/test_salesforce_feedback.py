@@ -16,16 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import trustme
 from tests.emulators.salesforce import EPOCH, SalesforceEmulator
 from tests.emulators.salesforce_seed import make_adapter
 
 from leadflow.adapters.salesforce import DEFAULT_MAPPING, SalesforceAdapter
-from leadflow.errors import ConfigError
+from leadflow.errors import AdapterError, ConfigError
 from leadflow.lifecycle import transition
 from leadflow.model import Lead
 from leadflow.outcomes import Outcome
-from leadflow.ports import Cursor, Entity, RecordError, StageWrite, WriteStatus, read_all
+from leadflow.ports import (
+    Cursor,
+    Entity,
+    RecordError,
+    ScoreWrite,
+    StageWrite,
+    WriteStatus,
+    read_all,
+)
 from leadflow.reasons import Disposition
 
 REP = "005000000000077AAA"
@@ -259,3 +268,61 @@ def test_leads_read_whole_when_their_history_is_long(emu: SalesforceEmulator) ->
     assert isinstance(lead, Lead)
     assert lead.handed_off_at == lead.history[3].at, "the latest entry into mql"
     assert [r.code for r in read_all(make_adapter(emu), Entity.REJECTION)] == ["not_ready_to_buy"]
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "@{evil}/services/data/v59.0/query/01g000000000001AAA-7",
+        ".evil.example/services/data/v59.0/query/01g000000000001AAA-7",
+        "https://{evil}/services/data/v59.0/query/01g000000000001AAA-7",
+        "/services/data/v59.0/sobjects/User/005000000000001AAA",
+        "/services/data/v59.0/query/01g000000000001AAA-7\n",
+        "/services/data/v58.0/query/../../../../x-7",
+    ],
+)
+def test_a_next_records_url_off_the_instance_is_refused_and_never_requested(
+    emu: SalesforceEmulator, ca: trustme.CA, tmp_path: Path, next_url: str
+) -> None:
+    (tmp_path / "evil").mkdir()
+    with SalesforceEmulator(ca=ca, cert_dir=tmp_path / "evil") as evil:
+        for i in range(10):
+            _lead(emu, f"L{i}")
+        emu.next_url = next_url.format(evil=evil.url.removeprefix("https://"))
+        adapter = make_adapter(emu)
+        with pytest.raises(AdapterError, match="refused to follow nextRecordsUrl"):
+            list(adapter.read_leads())
+        assert evil.total_calls == 0, "the other host got nothing (and no token)"
+        assert emu.session_id not in str(evil.log)
+
+
+def test_the_transport_refuses_any_url_off_the_pinned_instance(
+    emu: SalesforceEmulator, ca: trustme.CA, tmp_path: Path
+) -> None:
+    (tmp_path / "evil").mkdir()
+    with SalesforceEmulator(ca=ca, cert_dir=tmp_path / "evil") as evil:
+        _lead(emu, "A")
+        adapter = make_adapter(emu)
+        list(adapter.read_leads())  # logged in: pinned to the instance
+        client = adapter._client()
+        with pytest.raises(requests.RequestException, match="refused a request"):
+            client.session.get(f"{evil.url}/services/data/v59.0/limits/")
+        assert evil.total_calls == 0
+
+
+@pytest.mark.parametrize("version", ["59", "v59.0", "59.0/../../x", "59.0\n", "abc", "5.0"])
+def test_the_api_version_setting_is_validated(emu: SalesforceEmulator, version: str) -> None:
+    with pytest.raises(ConfigError, match="version"):
+        make_adapter(emu, version=version)
+    assert make_adapter(emu, version=59.0) is not None
+
+
+@pytest.mark.parametrize(
+    "lead_id",
+    ["00Q000000000001AAA\n", "00Q000000000001AA", "00Q00000000000\uff11AAA", "00Q0000000000'1AAA"],
+)
+def test_lead_ids_are_checked_with_a_full_match(emu: SalesforceEmulator, lead_id: str) -> None:
+    [result] = make_adapter(emu).write([ScoreWrite(lead_id=lead_id, score=1.0)])
+    assert result.status is WriteStatus.FAILED
+    assert "is not a Salesforce record id" in (result.error or "")
+    assert emu.queries == [], "it never reached a query"

@@ -1370,8 +1370,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, [{"message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE"}])
             return
         auth = self.headers.get("Authorization") or ""
-        if fault is not None and fault.kind == "500":  # an error page quoting the request
-            self._send(500, [{"message": f"Internal error for {auth}", "errorCode": "UNKNOWN"}])
+        if fault is not None and fault.kind == "500":  # an error page quoting the session
+            session = auth.removeprefix("Bearer ")
+            self._send(
+                500, [{"message": f"Internal error in session {session}", "errorCode": "UNKNOWN"}]
+            )
             return
         if fault is not None and fault.kind == "echo":  # a 400 that echoes the header back
             self._send(

@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, cast
+from urllib.parse import urlsplit
 
 import attrs
 import requests
@@ -120,7 +121,9 @@ T = TypeVar("T")
 _log = get_logger("salesforce")
 
 #: Salesforce record ids: 15 case-sensitive or 18 case-insensitive-safe characters.
-_SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+_SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?", re.ASCII)  # use with fullmatch
+#: An API version as Salesforce names them: ``59.0``.
+_VERSION = re.compile(r"[1-9][0-9]{1,2}\.0", re.ASCII)
 _LEAD_PREFIX = "00Q"
 #: The entity each read sObject is mapped onto.
 _SOBJECT_ENTITY = {
@@ -502,6 +505,7 @@ class SalesforceAdapter:
         secrets: Iterable[str | None] = (),
         retry_after_of: Callable[[], float | None] = lambda: None,
         on_close: Callable[[], None] = lambda: None,
+        pin: Callable[[str | None], None] = lambda _host: None,
         describe: str = "",
     ) -> None:
         for field, value, least in (
@@ -529,6 +533,7 @@ class SalesforceAdapter:
         self._secrets = _Secrets(secrets)
         self._retry_after_of = retry_after_of
         self._on_close = on_close
+        self._pin = pin
         self._describe = describe
         self._sf: Salesforce | None = None
         self._closed = False
@@ -604,7 +609,7 @@ class SalesforceAdapter:
         if "access_token" in settings:
             token = settings.pop("access_token")
             settings.setdefault("session_id", token)
-        session, own_session, last_retry_after = _http_session(settings)
+        session, own_session, last_retry_after, pin = _http_session(settings)
         login, can_relogin = _login_form(settings)
         secrets = [
             str(login[k])
@@ -629,6 +634,7 @@ class SalesforceAdapter:
             secrets=secrets,
             retry_after_of=last_retry_after,
             on_close=close,
+            pin=pin,
             describe=f"instance={where!r}, auth={'login' if can_relogin else 'token'}",
             **behaviour,
         )
@@ -639,7 +645,10 @@ class SalesforceAdapter:
         if self._closed:
             raise AdapterError("the adapter is closed", adapter=self.name)
         if self._sf is None:
+            self._pin(None)  # logging in may talk to the login host
             self._sf = self._guarded("login", self._connect)
+            # From here on every request stays on the instance the login named.
+            self._pin(str(self._sf.sf_instance))
         return self._sf
 
     def _classify(self, exc: BaseException) -> Decision:
@@ -747,12 +756,28 @@ class SalesforceAdapter:
             yield from result["records"]
             if result.get("done", True):
                 return
-            next_url = str(result["nextRecordsUrl"])
+            next_url = self._next_url(result.get("nextRecordsUrl"))
 
             def more(sf: Salesforce, url: str = next_url) -> Any:
                 return sf.query_more(url, identifier_is_url=True)
 
             result = self._call("query more", more)
+
+    def _next_url(self, value: Any) -> str:
+        """A ``nextRecordsUrl`` the service handed back, if it is a query locator of this
+        instance's API (``/services/data/vXX.X/query/<locator>-<offset>``); anything else —
+        another host, another path, a user-info trick — is refused, never followed."""
+        base = urlsplit(str(self._client().base_url)).path.rstrip("/")
+        pattern = re.escape(base) + r"/query(?:All)?/[A-Za-z0-9]{15,18}-[0-9]{1,9}"
+        if not isinstance(value, str) or not re.fullmatch(pattern, value, re.ASCII):
+            shown = self._secrets.scrub(repr(value))[:200]
+            _log.error("salesforce: refused nextRecordsUrl %s (not this instance's query)", shown)
+            raise AdapterError(
+                f"refused to follow nextRecordsUrl {shown}: not a query locator under "
+                f"{base}/query/ on this instance",
+                adapter=self.name,
+            )
+        return value
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -1352,7 +1377,11 @@ class SalesforceAdapter:
         def build(record: Mapping[str, Any]) -> Touch | RecordError | None:
             core = self.mapping.fields.from_crm("touch", record)
             lead_id = core.get("lead_id")
-            if not isinstance(lead_id, str) or not lead_id.startswith(_LEAD_PREFIX):
+            if (
+                not isinstance(lead_id, str)
+                or not _SF_ID.fullmatch(lead_id)
+                or not lead_id.startswith(_LEAD_PREFIX)
+            ):
                 return None
             kind = self.mapping.touch_kinds.get(str(core.get("kind")), "task")
             status = core.pop("status", None)
@@ -1501,7 +1530,7 @@ class SalesforceAdapter:
                 "capabilities.writes does not include 'outcome'"
             )
         lead_id = write.lead_id
-        if not isinstance(lead_id, str) or not _SF_ID.match(lead_id):
+        if not isinstance(lead_id, str) or not _SF_ID.fullmatch(lead_id):
             return f"lead id {lead_id!r} is not a Salesforce record id"
         try:
             crm = self.mapping.fields.to_crm("writeback", self._changes(write))
@@ -1798,9 +1827,10 @@ class _Plan:
 
 def _http_session(
     settings: dict[str, Any],
-) -> tuple[requests.Session, bool, Callable[[], float | None]]:
+) -> tuple[requests.Session, bool, Callable[[], float | None], Callable[[str | None], None]]:
     """The client's ``requests`` session (options popped from *settings*): CA bundle, trust_env,
-    a default timeout on the transport adapter, and a hook remembering ``Retry-After``."""
+    a default timeout on the transport adapter, a hook remembering ``Retry-After``, and the
+    function that pins every later request to one host (``None`` unpins, for a login)."""
     ca_bundle = settings.pop("ca_bundle", None)
     trust_env = settings.pop("trust_env", ca_bundle is None)
     timeout = settings.pop("timeout", 60.0)
@@ -1814,7 +1844,8 @@ def _http_session(
         session.verify = str(ca_bundle)
     # With trust_env on, REQUESTS_CA_BUNDLE in the environment overrides session.verify.
     session.trust_env = bool(trust_env)
-    session.mount("https://", _TimeoutAdapter(float(timeout), pool_maxsize=4))
+    transport = _TimeoutAdapter(float(timeout), pool_maxsize=4)
+    session.mount("https://", transport)
     last: dict[str, float | None] = {"value": None}
 
     def remember_retry_after(response: requests.Response, *_a: Any, **_k: Any) -> None:
@@ -1825,7 +1856,7 @@ def _http_session(
             last["value"] = None
 
     session.hooks["response"].append(remember_retry_after)
-    return session, given is None, lambda: last["value"]
+    return session, given is None, lambda: last["value"], transport.pin
 
 
 _LOGIN_KEYS = frozenset(
@@ -1875,6 +1906,13 @@ def _login_form(settings: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             "username + password + security_token, or another form listed in "
             "SalesforceAdapter.from_config",
         )
+    if "version" in login:
+        version = str(login["version"])
+        if not _VERSION.fullmatch(version):
+            raise ConfigError(
+                "version", f"must be a Salesforce API version such as '59.0', got {version!r}"
+            )
+        login["version"] = version
     if matched[0] == "session_id":
         keep = ("session_id", "instance_url", "instance", "version")
         return {k: login[k] for k in keep if k in login}, False
@@ -1946,11 +1984,28 @@ class _TimeoutAdapter(HTTPAdapter):
 
     def __init__(self, timeout: float, **kwargs: Any) -> None:
         self._timeout = timeout
+        self._host: str | None = None
         super().__init__(**kwargs)
+
+    def pin(self, host: str | None) -> None:
+        """Refuse, from now on, requests to any other ``host[:port]`` (``None``: any host)."""
+        self._host = host.lower() if host else None
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
+        if self._host is not None:
+            parts = urlsplit(str(request.url))
+            if parts.netloc.lower() != self._host or not parts.path.startswith("/services/"):
+                raise _ForeignURL(
+                    f"refused a request to {parts.scheme}://{parts.hostname or '?'}"
+                    f"{parts.path[:60]}: the service handed back a URL off its instance "
+                    f"({self._host})"
+                )
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
         return super().send(request, **kwargs)
+
+
+class _ForeignURL(requests.RequestException):
+    """A URL the service handed back that leaves the instance: never requested."""
