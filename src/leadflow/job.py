@@ -17,7 +17,8 @@ Incremental, restartable, idempotent:
 * rejections and outcomes made in the system of record (when its capabilities say it reads them)
   are read the same way, from their own cursors, and handed to the mirror with everything else;
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
-  nothing new writes nothing new.
+  nothing new writes nothing new; a lead whose write failed stays due (kept beside the cursors)
+  and is judged again on every run until its writes are applied.
 
 >>> from leadflow.adapters.sqlite import SQLiteAdapter
 >>> from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
@@ -39,6 +40,7 @@ Incremental, restartable, idempotent:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -619,6 +621,7 @@ def run(
     """
     tick = progress or (lambda _phase, _n: None)
     found = _read_changes(job, adapter, cursors, mirror, tick)
+    found.touched.update(_still_due(job, cursors))
     if job.policies:
         found.touched.update(history.open_sla_leads())
     ids = sorted(found.touched)
@@ -653,6 +656,8 @@ def run(
                     recorded.update(r.status.value for r in record(held))
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
+        failed = sorted({r.write.lead_id for r in results if r.status is WriteStatus.FAILED})
+        cursors.save_cursor(_due_job(job), Cursor(entity=Entity.LEAD, token=json.dumps(failed)))
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
     for result in results:
         by_kind[result.write.kind.value][result.status.value] += 1
@@ -681,6 +686,24 @@ def run(
 
 
 _HELD = frozenset({WriteStatus.APPLIED, WriteStatus.UNCHANGED})
+
+
+def _due_job(job: Job) -> str:
+    """Where the ids of leads whose writes failed are kept, beside the job's cursors."""
+    return f"{job.name}#due"
+
+
+def _still_due(job: Job, cursors: CursorStore) -> set[str]:
+    """Leads whose writes failed last run: judged again until their writes are applied, even
+    when nothing about them changed (the cursors moved past them)."""
+    saved = cursors.load_cursor(_due_job(job), Entity.LEAD)
+    if saved is None or not saved.token:
+        return set()
+    try:
+        ids = json.loads(saved.token)
+    except ValueError:
+        return set()
+    return {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
 
 
 def _unversioned(write: Write) -> Write:

@@ -326,3 +326,51 @@ def test_lead_ids_are_checked_with_a_full_match(emu: SalesforceEmulator, lead_id
     assert result.status is WriteStatus.FAILED
     assert "is not a Salesforce record id" in (result.error or "")
     assert emu.queries == [], "it never reached a query"
+
+
+def test_writes_that_failed_stay_due_until_applied_and_a_second_run_writes_nothing(
+    emu: SalesforceEmulator,
+) -> None:
+    from tests.emulators.salesforce_seed import EmulatorSeeder
+
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.adapters.testing import sample_leads
+    from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
+    from leadflow.job import Job, run, scorecard_scorer
+
+    leads = EmulatorSeeder(emu)(Entity.LEAD, sample_leads(12))
+    refused = {leads[2].id, leads[7].id}
+    emu.validation_errors.update(refused)
+    state = SQLiteAdapter(":memory:")
+    adapter = make_adapter(emu)
+    # microseconds in `now`: due times are sent finer than Salesforce keeps them
+    job = Job(
+        name="nightly",
+        now=datetime(2026, 3, 9, 12, 0, 0, 654321, tzinfo=UTC),
+        scorer=scorecard_scorer(demo_scorecard()),
+        policies=demo_policies(),
+        calendar=demo_calendar(),
+    )
+
+    def once() -> Any:
+        return run(
+            job,
+            adapter,
+            cursors=state,
+            history=state,
+            mirror=state.mirror,
+            record=state.write,
+        )
+
+    first = once()
+    assert {p.write.lead_id for p in first.problems} == refused
+    emu.validation_errors.clear()
+    second = once()  # the refused leads did not change in Salesforce, yet they are due
+    assert second.read["leads"] == 10, "only the leads written back are read again"
+    assert second.problems == ()
+    assert {k: v.get("applied", 0) for k, v in second.writes.items()}["score"] == 2
+    writes = dict(emu.writes)
+    third = once()
+    assert third.applied == 0, third.writes
+    assert dict(emu.writes) == writes, "a third run sends nothing"
+    assert max(emu.writes.values()) <= 2  # the score and clock at most, never a resend
