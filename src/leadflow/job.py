@@ -17,7 +17,8 @@ Incremental, restartable, idempotent:
 * rejections and outcomes made in the system of record (when its capabilities say it reads them)
   are read the same way, from their own cursors, and handed to the mirror with everything else;
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
-  nothing new writes nothing new.
+  nothing new writes nothing new; a lead whose write failed stays due (kept beside the cursors)
+  and is judged again on every run until its writes are applied.
 
 >>> from leadflow.adapters.sqlite import SQLiteAdapter
 >>> from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
@@ -394,7 +395,8 @@ def _read_changes(
                 Skipped(record_id=e.record_id, step=f"read {e.entity.value}", error=e.error)
                 for e in page.errors
             )
-            found.read[_PLURAL[entity]] += len(items)
+            if items:
+                found.read[_PLURAL[entity]] += len(items)
             found.cursors[entity] = page.cursor
             tick(f"reading {_PLURAL[entity]}", found.read[_PLURAL[entity]])
     return found
@@ -619,11 +621,9 @@ def run(
     """
     tick = progress or (lambda _phase, _n: None)
     found = _read_changes(job, adapter, cursors, mirror, tick)
+    found.touched.update(_still_due(job, cursors))
     if job.policies:
         found.touched.update(history.open_sla_leads())
-    # Leads whose writes failed last time are judged again (their writes stay due until
-    # applied), though nothing about them changed in the system of record.
-    found.touched.update(_load_due(cursors, job.name))
     ids = sorted(found.touched)
     by_id = history.leads_by_id(ids)
     leads = [by_id[i] for i in ids if i in by_id]
@@ -657,9 +657,7 @@ def run(
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
         failed = sorted({r.write.lead_id for r in results if r.status is WriteStatus.FAILED})
-        cursors.save_cursor(
-            _due_key(job.name), Cursor(entity=Entity.LEAD, token=json.dumps(failed))
-        )
+        cursors.save_cursor(_due_job(job), Cursor(entity=Entity.LEAD, token=json.dumps(failed)))
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
     for result in results:
         by_kind[result.write.kind.value][result.status.value] += 1
@@ -690,21 +688,22 @@ def run(
 _HELD = frozenset({WriteStatus.APPLIED, WriteStatus.UNCHANGED})
 
 
-def _due_key(job: str) -> str:
-    """The cursor-store key under which *job* keeps the leads whose writes failed."""
-    return f"{job}#due"
+def _due_job(job: Job) -> str:
+    """Where the ids of leads whose writes failed are kept, beside the job's cursors."""
+    return f"{job.name}#due"
 
 
-def _load_due(cursors: CursorStore, job: str) -> list[str]:
-    """The leads whose writes failed in *job*'s last run (none when unreadable)."""
-    saved = cursors.load_cursor(_due_key(job), Entity.LEAD)
+def _still_due(job: Job, cursors: CursorStore) -> set[str]:
+    """Leads whose writes failed last run: judged again until their writes are applied, even
+    when nothing about them changed (the cursors moved past them)."""
+    saved = cursors.load_cursor(_due_job(job), Entity.LEAD)
     if saved is None or not saved.token:
-        return []
+        return set()
     try:
         ids = json.loads(saved.token)
     except ValueError:
-        return []
-    return [i for i in ids if isinstance(i, str) and i] if isinstance(ids, list) else []
+        return set()
+    return {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
 
 
 def _unversioned(write: Write) -> Write:
