@@ -61,6 +61,20 @@ class TestHubSpotContract(AdapterContract):
     def seed(self, emulator: HubSpotEmulator) -> Seeder:
         return fx.seed_into(emulator)
 
+    @pytest.fixture
+    def seed_unreadable(self, emulator: HubSpotEmulator) -> Callable[[Entity], str]:
+        """A contact whose e-mail the model refuses, as a portal may hold one."""
+
+        def seed(entity: Entity) -> str:
+            assert entity is Entity.LEAD
+            return emulator.seed("contacts", [{"email": "not-an-address"}])[0]
+
+        return seed
+
+    @pytest.fixture
+    def config(self, emulator: HubSpotEmulator) -> dict[str, Any]:
+        return {"access_token": emulator.token, "host": emulator.url}
+
 
 def _contacts(emulator: HubSpotEmulator, count: int, **props: Any) -> list[str]:
     return emulator.seed(
