@@ -476,3 +476,19 @@ def test_an_engagement_with_several_contacts_is_a_touch_on_each(
     assert {(t.kind.value, t.outcome.value, t.at) for t in touches} == {
         ("meeting", "completed", T0)
     }
+
+
+def test_associations_paged_per_object_are_followed_to_the_end(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """HubSpot pages each object's associations in a batch read (a row's ``paging.next.after``
+    is sent back as the input's ``after``): a meeting with seven contacts, three a page, is a
+    touch on all seven."""
+    people = _contacts(emulator, 7)
+    [meeting] = emulator.seed("meetings", [{"hs_timestamp": T0, "hubspot_owner_id": "7"}])
+    for cid in people:
+        emulator.associate("meetings", meeting, "contacts", cid)
+    emulator.assoc_page_cap = 3
+    touches = [v.item for p in make_adapter().read_touches() for v in p.items]
+    assert sorted(t.lead_id for t in touches) == sorted(people)
+    assert emulator.calls["POST /crm/v4/associations/{from}/{to}/batch/read"] == 3

@@ -338,6 +338,9 @@ class HubSpotEmulator:
         #: When true, a batch update holding one invalid input is refused as a whole: one 400,
         #: nothing applied (HubSpot's answer for invalid property values), instead of a 207.
         self.whole_batch_errors = False
+        #: Most associations one batch-read row answers per object; the rest follow with the
+        #: row's ``paging.next.after`` (HubSpot pages associations per object).
+        self.assoc_page_cap = 500
         #: When set, ``paging.next.link`` points at this base URL instead of a relative link.
         self.foreign_links: str | None = None
         #: When true, error messages echo the request's ``Authorization`` header.
@@ -954,26 +957,36 @@ class HubSpotEmulator:
             for item in inputs:
                 from_id = str(item.get("id"))
                 targets = table.get(from_id) or []
-                if not targets:
+                start = int(item.get("after") or 0)
+                page = targets[start : start + self.assoc_page_cap]
+                if not page:
                     continue
-                results.append(
-                    {
-                        "from": {"id": from_id},
-                        "to": [
-                            {
-                                "toObjectId": int(t),
-                                "associationTypes": [
-                                    {
-                                        "category": "HUBSPOT_DEFINED",
-                                        "typeId": 1,
-                                        "label": "Primary" if i == 0 else None,
-                                    }
-                                ],
-                            }
-                            for i, t in enumerate(targets)
-                        ],
+                row: dict[str, Any] = {
+                    "from": {"id": from_id},
+                    "to": [
+                        {
+                            "toObjectId": int(t),
+                            "associationTypes": [
+                                {
+                                    "category": "HUBSPOT_DEFINED",
+                                    "typeId": 1,
+                                    "label": "Primary" if start + i == 0 else None,
+                                }
+                            ],
+                        }
+                        for i, t in enumerate(page)
+                    ],
+                }
+                if start + len(page) < len(targets):
+                    after = str(start + len(page))
+                    row["paging"] = {
+                        "next": {
+                            "after": after,
+                            "link": f"{self.foreign_links or ''}/crm/v4/objects/"
+                            f"{params['from']}/{from_id}/associations/{params['to']}?after={after}",
+                        }
                     }
-                )
+                results.append(row)
         return self._batch_answer(self._now_ms, results, [])
 
 

@@ -1222,46 +1222,58 @@ class HubSpotAdapter:
             return {}
         found: dict[str, list[str]] = {}
         api = self._api("associations")
-        for chunk in chunked(ids, _MAX_ASSOC_BATCH):
-            request = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[PublicFetchAssociationsBatchRequest(id=str(i)) for i in chunk]
-            )
-
-            def fetch(request: Any = request) -> dict[str, Any]:
-                return _decoded(
-                    api.get_page(
-                        from_type,
-                        to_type,
-                        batch_input_public_fetch_associations_batch_request=request,
-                        _request_timeout=self._timeout,
-                        _preload_content=False,
-                    )
+        pending: list[tuple[str, str | None]] = [(str(i), None) for i in ids]
+        while pending:
+            more: list[tuple[str, str | None]] = []
+            for chunk in chunked(pending, _MAX_ASSOC_BATCH):
+                request = BatchInputPublicFetchAssociationsBatchRequest(
+                    inputs=[PublicFetchAssociationsBatchRequest(id=i, after=a) for i, a in chunk]
                 )
 
-            answer = self._call(f"read {from_type}→{to_type} associations", fetch)
-            for row in answer.get("results") or []:
-                targets = list(row.get("to") or [])
-                primary = [
-                    t
-                    for t in targets
-                    if any(a.get("typeId") == 1 for a in t.get("associationTypes") or [])
-                ]
-                ordered: list[str] = []
-                for target in [*primary, *targets]:
-                    target_id = str(target.get("toObjectId"))
-                    if not _is_id(target_id):
-                        _log.warning(
-                            "HubSpot associated %s %s with a %s id that is not a HubSpot id: %r",
+                def fetch(request: Any = request) -> dict[str, Any]:
+                    return _decoded(
+                        api.get_page(
                             from_type,
-                            row["from"]["id"],
                             to_type,
-                            self._clean(target_id)[:40],
+                            batch_input_public_fetch_associations_batch_request=request,
+                            _request_timeout=self._timeout,
+                            _preload_content=False,
                         )
-                        continue
-                    if target_id not in ordered:
-                        ordered.append(target_id)
-                if ordered:
-                    found[str(row["from"]["id"])] = ordered
+                    )
+
+                answer = self._call(f"read {from_type}→{to_type} associations", fetch)
+                for row in answer.get("results") or []:
+                    from_id = str((row.get("from") or {}).get("id"))
+                    ordered = found.setdefault(from_id, [])
+                    targets = list(row.get("to") or [])
+                    primary = [
+                        t
+                        for t in targets
+                        if any(a.get("typeId") == 1 for a in t.get("associationTypes") or [])
+                    ]
+                    for target in [*primary, *targets]:
+                        target_id = str(target.get("toObjectId"))
+                        if not _is_id(target_id):
+                            _log.warning(
+                                "HubSpot associated %s %s with a %s id that is not a HubSpot "
+                                "id: %r",
+                                from_type,
+                                from_id,
+                                to_type,
+                                self._clean(target_id)[:40],
+                            )
+                            continue
+                        if target_id not in ordered:
+                            ordered.append(target_id)
+                    # HubSpot pages each object's associations; the rest follow from `after`.
+                    nxt = (row.get("paging") or {}).get("next") or {}
+                    if nxt.get("link"):
+                        self._check_link(str(nxt["link"]))
+                    if nxt.get("after"):
+                        more.append((from_id, str(nxt["after"])))
+            pending = more
+        for key in [k for k, v in found.items() if not v]:
+            del found[key]
         return found
 
     def _version(self, record: Any, stamp: str = "lastmodifieddate") -> str:
