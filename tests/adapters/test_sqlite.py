@@ -16,8 +16,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from leadflow.adapters import sqlite as store_module
 from leadflow.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter
+from leadflow.adapters.sqlite.migrations import MIGRATIONS
 from leadflow.adapters.testing import sample_leads
 from leadflow.errors import AdapterError, ConfigError, ValidationError
 from leadflow.lifecycle import transition
@@ -52,9 +52,8 @@ def test_new_store_is_at_the_current_schema_in_wal_mode(path: Path) -> None:
 
 def test_migrations_upgrade_an_old_store_and_keep_its_data(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    for statement in store_module._MIGRATIONS[0].split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in MIGRATIONS[0].statements():
+        conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.execute(
         "INSERT INTO leads (id, created_at, stage, properties, rev, seq) "
