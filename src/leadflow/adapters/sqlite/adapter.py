@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from leadflow._validate import check_aware
 from leadflow.adapters.sqlite import cursors, importer, queries, records
+from leadflow.adapters.sqlite.columns import iso
 from leadflow.adapters.sqlite.store import Store
 from leadflow.adapters.sqlite.writes import apply_batch
 from leadflow.errors import ConfigError, ValidationError
@@ -32,7 +35,10 @@ class SQLiteAdapter:
     """The embedded store at *path* (a file, created when missing, or ``":memory:"``).
 
     *page_size* is how many records a read yields per page; *busy_timeout* is how many seconds a
-    writer waits for another process's lock before giving up.
+    writer waits for another process's lock before giving up. *now* is the instant rows written
+    through this adapter are stamped with (``recorded_at``): the job's ``now``, since the
+    adapter protocol's :meth:`write` takes no time. Without it (and without ``write(...,
+    now=...)``) rows are stamped ``NULL``; the store never reads a clock.
     """
 
     name = "sqlite"
@@ -51,7 +57,9 @@ class SQLiteAdapter:
         *,
         page_size: int = 500,
         busy_timeout: float = 30.0,
+        now: datetime | None = None,
     ) -> None:
+        self.now = check_aware("now", now) if now is not None else None
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValidationError("page_size", page_size, "must be a whole number >= 1")
         self.page_size = page_size
@@ -107,7 +115,7 @@ class SQLiteAdapter:
         stored = records.check_items(entity, items)
         with self.store.transaction() as conn:
             for item in stored:
-                records.upsert(conn, entity, item)
+                records.upsert(conn, entity, item, stamp=iso(self.now))
         return stored
 
     def mirror(self, entity: Entity | str, items: Iterable[Any]) -> list[Any]:
@@ -124,7 +132,7 @@ class SQLiteAdapter:
             if entity is Entity.LEAD:
                 stored = records.keep_store_state(conn, stored)
             for item in stored:
-                records.upsert(conn, entity, item)
+                records.upsert(conn, entity, item, stamp=iso(self.now))
         return stored
 
     def import_records(
@@ -173,16 +181,18 @@ class SQLiteAdapter:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write(self, writes: Sequence[Write]) -> list[WriteResult]:
+    def write(self, writes: Sequence[Write], *, now: datetime | None = None) -> list[WriteResult]:
         """Apply *writes* in one transaction; one result per write, in order.
 
         A write the lead already reflects is ``unchanged``; one whose ``expected_version``
         differs from the lead's version at the start of the batch is a ``conflict``; one that
         cannot be applied (no such lead, a stage change that does not start from the lead's
-        stage) is ``failed`` with the reason, and rolled back alone.
+        stage) is ``failed`` with the reason, and rolled back alone. Rows added are stamped
+        with *now* (default: the adapter's ``now``).
         """
+        stamp = check_aware("now", now) if now is not None else self.now
         with self.store.transaction() as conn:
-            return apply_batch(conn, writes)
+            return apply_batch(conn, writes, now=stamp)
 
     # -- the job's history and cursor store ----------------------------------------------------
 

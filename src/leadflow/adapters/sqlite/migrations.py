@@ -151,10 +151,33 @@ CREATE TABLE sync_cursors (
 );
 """
 
+#: 3: rows are stamped with the job's ``now`` (``recorded_at``), never SQLite's clock. SQLite
+#: cannot drop a column default, so ``scores`` is rebuilt without its wall-clock default (its
+#: rows and their stamps kept); the other tables the job writes gain a ``recorded_at`` column,
+#: ``NULL`` for rows recorded before it existed or without a ``now``.
+_V3 = """\
+CREATE TABLE scores_v3 (
+    lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, score REAL NOT NULL, summary TEXT NOT NULL,
+    recommendation TEXT,
+    recorded_at TEXT,
+    PRIMARY KEY (lead_id, seq)
+);
+INSERT INTO scores_v3 (lead_id, seq, score, summary, recommendation, recorded_at)
+    SELECT lead_id, seq, score, summary, recommendation, recorded_at FROM scores;
+DROP TABLE scores;
+ALTER TABLE scores_v3 RENAME TO scores;
+ALTER TABLE stage_history ADD COLUMN recorded_at TEXT;
+ALTER TABLE rejections ADD COLUMN recorded_at TEXT;
+ALTER TABLE outcomes ADD COLUMN recorded_at TEXT;
+ALTER TABLE sla_clocks ADD COLUMN recorded_at TEXT;
+"""
+
 #: Every migration, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(number=1, summary="entities and stage history", sql=_V1),
     Migration(number=2, summary="scores, rejections, outcomes, SLA clocks, sync cursors", sql=_V2),
+    Migration(number=3, summary="recorded_at stamped with the job's now, not the clock", sql=_V3),
 )
 
 #: The schema version this leadflow writes (the number of the last migration).

@@ -44,13 +44,18 @@ _COUNTED = (
 
 @attrs.frozen(kw_only=True)
 class ScoreRecord:
-    """One entry of a lead's score history."""
+    """One entry of a lead's score history.
+
+    Before schema version 3 the store stamped ``recorded_at`` with SQLite's clock; such
+    stamps are read as they were stored (UTC).
+    """
 
     lead_id: str
     score: float
     summary: str
     recommendation: str | None
-    recorded_at: str
+    #: The job's ``now`` when the score was written (``None`` if the writer passed none).
+    recorded_at: datetime | None
 
 
 @attrs.frozen(kw_only=True)
@@ -60,6 +65,8 @@ class SLAClock:
     lead_id: str
     due_at: datetime | None
     state: str
+    #: The job's ``now`` when the clock was last written (``None`` if unknown).
+    recorded_at: datetime | None = None
 
 
 def _score(r: sqlite3.Row) -> ScoreRecord:
@@ -68,7 +75,7 @@ def _score(r: sqlite3.Row) -> ScoreRecord:
         score=r["score"],
         summary=r["summary"],
         recommendation=r["recommendation"],
-        recorded_at=r["recorded_at"],
+        recorded_at=parse_instant(r["recorded_at"]),
     )
 
 
@@ -130,7 +137,10 @@ def sla_clocks(conn: sqlite3.Connection) -> dict[str, SLAClock]:
     """Every lead's current SLA clock."""
     return {
         r["lead_id"]: SLAClock(
-            lead_id=r["lead_id"], due_at=parse_instant(r["due_at"]), state=r["state"]
+            lead_id=r["lead_id"],
+            due_at=parse_instant(r["due_at"]),
+            state=r["state"],
+            recorded_at=parse_instant(r["recorded_at"]),
         )
         for r in conn.execute("SELECT * FROM sla_clocks ORDER BY lead_id")
     }

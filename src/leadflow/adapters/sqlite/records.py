@@ -31,6 +31,9 @@ __all__ = [
     "upsert",
 ]
 
+#: The columns of a stage-history entry, beside its lead, position and stamp.
+_HISTORY_KEYS = ("from_stage", "to_stage", "at", "by", "reason", "note")
+
 #: How many ids one ``IN (...)`` query binds (SQLite's default limit is far above it).
 _CHUNK = 500
 
@@ -45,8 +48,14 @@ def check_items(entity: Entity, items: Iterable[Any]) -> list[Any]:
     return stored
 
 
-def upsert(conn: sqlite3.Connection, entity: Entity, item: Any) -> None:
-    """Insert or replace *item*; a lead's stored stage history is replaced by its own."""
+def upsert(
+    conn: sqlite3.Connection, entity: Entity, item: Any, *, stamp: str | None = None
+) -> None:
+    """Insert or replace *item*; a lead's stored stage history is replaced by its own.
+
+    A history entry the store already holds at the same position keeps its ``recorded_at``;
+    a new one is stamped *stamp* (the job's ``now`` as ISO text, or ``None``).
+    """
     table = TABLES[entity]
     values = table.values(item)
     cols = list(values)
@@ -61,13 +70,23 @@ def upsert(conn: sqlite3.Connection, entity: Entity, item: Any) -> None:
         (*values.values(), seq),
     )
     if entity is Entity.LEAD:
+        held = {
+            int(r["pos"]): r
+            for r in conn.execute("SELECT * FROM stage_history WHERE lead_id = ?", (item.id,))
+        }
         conn.execute("DELETE FROM stage_history WHERE lead_id = ?", (item.id,))
+        rows = []
+        for pos, c in enumerate(item.history):
+            entry = (c.from_stage, c.to_stage, iso(c.at), c.by, c.reason, c.note)
+            was = held.get(pos)
+            kept = stamp
+            if was is not None and entry == tuple(was[k] for k in _HISTORY_KEYS):
+                kept = was["recorded_at"]
+            rows.append((item.id, pos, *entry, kept))
         conn.executemany(
-            "INSERT INTO stage_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (item.id, pos, c.from_stage, c.to_stage, iso(c.at), c.by, c.reason, c.note)
-                for pos, c in enumerate(item.history)
-            ],
+            "INSERT INTO stage_history (lead_id, pos, from_stage, to_stage, at, by, reason, note, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
 

@@ -29,11 +29,15 @@ from leadflow.ports import (
 __all__ = ["apply_batch"]
 
 
-def apply_batch(conn: sqlite3.Connection, writes: Sequence[Write]) -> list[WriteResult]:
+def apply_batch(
+    conn: sqlite3.Connection, writes: Sequence[Write], *, now: datetime | None = None
+) -> list[WriteResult]:
     """Apply *writes* inside the caller's transaction; one result per write, in order.
 
-    ``expected_version`` is judged against each lead's version when the batch began.
+    ``expected_version`` is judged against each lead's version when the batch began. Rows the
+    writes add are stamped ``recorded_at = now`` (the job's instant; ``NULL`` without one).
     """
+    stamp = iso(now)
     ids = sorted({w.lead_id for w in writes})
     start: dict[str, int] = {}
     for chunk in range(0, len(ids), 500):
@@ -45,7 +49,7 @@ def apply_batch(conn: sqlite3.Connection, writes: Sequence[Write]) -> list[Write
     for write in writes:
         conn.execute("SAVEPOINT w")
         try:
-            result = _apply(conn, write, start)
+            result = _apply(conn, write, start, stamp)
         except (LeadflowError, sqlite3.IntegrityError) as exc:
             conn.execute("ROLLBACK TO w")
             result = WriteResult(write=write, status=WriteStatus.FAILED, error=str(exc))
@@ -54,11 +58,13 @@ def apply_batch(conn: sqlite3.Connection, writes: Sequence[Write]) -> list[Write
     return results
 
 
-def _apply(conn: sqlite3.Connection, write: Write, start: Mapping[str, int]) -> WriteResult:
+def _apply(
+    conn: sqlite3.Connection, write: Write, start: Mapping[str, int], stamp: str | None
+) -> WriteResult:
     lead_id = write.lead_id
     row = conn.execute("SELECT rev, stage FROM leads WHERE id = ?", (lead_id,)).fetchone()
     if isinstance(write, OutcomeWrite):
-        return _apply_outcome(conn, write, row)
+        return _apply_outcome(conn, write, row, stamp)
     if row is None:
         return WriteResult(write=write, status=WriteStatus.FAILED, error=f"no lead {lead_id!r}")
     if _holds(conn, write):
@@ -74,18 +80,20 @@ def _apply(conn: sqlite3.Connection, write: Write, start: Mapping[str, int]) -> 
     seq = next_seq(conn)
     if isinstance(write, ScoreWrite):
         conn.execute(
-            "INSERT INTO scores (lead_id, seq, score, summary, recommendation) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (lead_id, seq, write.score, write.summary, write.recommendation),
+            "INSERT INTO scores (lead_id, seq, score, summary, recommendation, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (lead_id, seq, write.score, write.summary, write.recommendation, stamp),
         )
     elif isinstance(write, SLAWrite):
         conn.execute(
-            "INSERT INTO sla_clocks VALUES (?, ?, ?, ?) ON CONFLICT(lead_id) DO UPDATE SET "
-            "due_at = excluded.due_at, state = excluded.state, seq = excluded.seq",
-            (lead_id, iso(write.due_at), write.state, seq),
+            "INSERT INTO sla_clocks (lead_id, due_at, state, seq, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(lead_id) DO UPDATE SET "
+            "due_at = excluded.due_at, state = excluded.state, seq = excluded.seq, "
+            "recorded_at = excluded.recorded_at",
+            (lead_id, iso(write.due_at), write.state, seq, stamp),
         )
     else:
-        append_change(conn, lead_id, row["stage"], write.change)
+        append_change(conn, lead_id, row["stage"], write.change, stamp)
         if isinstance(write, StageWrite) and write.handed_off_at is not None:
             conn.execute(
                 "UPDATE leads SET handed_off_at = ? WHERE id = ?",
@@ -94,7 +102,8 @@ def _apply(conn: sqlite3.Connection, write: Write, start: Mapping[str, int]) -> 
         if isinstance(write, RejectionWrite):
             r = write.rejection
             conn.execute(
-                "INSERT INTO rejections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rejections (lead_id, code, disposition, at, by, note, from_stage, "
+                "reengage_at, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     r.lead_id,
                     r.code,
@@ -105,14 +114,18 @@ def _apply(conn: sqlite3.Connection, write: Write, start: Mapping[str, int]) -> 
                     r.from_stage,
                     iso(r.reengage_at),
                     seq,
+                    stamp,
                 ),
             )
     conn.execute("UPDATE leads SET rev = rev + 1, seq = ? WHERE id = ?", (seq, lead_id))
     return WriteResult(write=write, status=WriteStatus.APPLIED, version=str(row["rev"] + 1))
 
 
-def append_change(conn: sqlite3.Connection, lead_id: str, stage: str, change: StageChange) -> None:
-    """Append *change* to the stage history of lead *lead_id* (now in *stage*) and move it."""
+def append_change(
+    conn: sqlite3.Connection, lead_id: str, stage: str, change: StageChange, stamp: str | None
+) -> None:
+    """Append *change* to the stage history of lead *lead_id* (now in *stage*) and move it;
+    the row is stamped ``recorded_at = stamp``."""
     if change.from_stage != stage:
         raise ValidationError(
             "change.from_stage",
@@ -131,7 +144,8 @@ def append_change(conn: sqlite3.Connection, lead_id: str, stage: str, change: St
         )
     pos = 0 if last is None else int(last["pos"]) + 1
     conn.execute(
-        "INSERT INTO stage_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO stage_history (lead_id, pos, from_stage, to_stage, at, by, reason, note, "
+        "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             lead_id,
             pos,
@@ -141,6 +155,7 @@ def append_change(conn: sqlite3.Connection, lead_id: str, stage: str, change: St
             change.by,
             change.reason,
             change.note,
+            stamp,
         ),
     )
     conn.execute("UPDATE leads SET stage = ? WHERE id = ?", (change.to_stage, lead_id))
@@ -190,7 +205,7 @@ def _holds(conn: sqlite3.Connection, write: Write) -> bool:
 
 
 def _apply_outcome(
-    conn: sqlite3.Connection, write: OutcomeWrite, lead: sqlite3.Row | None
+    conn: sqlite3.Connection, write: OutcomeWrite, lead: sqlite3.Row | None, stamp: str | None
 ) -> WriteResult:
     o = write.outcome
     if lead is None:
@@ -215,7 +230,8 @@ def _apply_outcome(
     if found is not None:
         return WriteResult(write=write, status=WriteStatus.UNCHANGED)
     conn.execute(
-        "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*values, next_seq(conn)),
+        "INSERT INTO outcomes (lead_id, kind, at, amount, currency, reason, competitor, "
+        "opportunity_id, recorded_by, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*values, next_seq(conn), stamp),
     )
     return WriteResult(write=write, status=WriteStatus.APPLIED)
