@@ -165,7 +165,7 @@ def test_csv_import_reports_bad_rows_and_keeps_good_ones(path: Path, tmp_path: P
         encoding="utf-8",
     )
     with SQLiteAdapter(path) as store:
-        report = store.import_file("lead", source, batch_size=1)
+        report = store.import_file("lead", source, batch_size=1, keep_good=True)
         assert report.imported == 2
         assert [(e.line, e.field) for e in report.errors] == [
             (3, "email"),
@@ -199,7 +199,7 @@ def test_jsonl_import_reports_bad_lines(path: Path, tmp_path: Path) -> None:
         + "\n"
     )
     with SQLiteAdapter(path) as store:
-        report = store.import_file(Entity.TOUCH, source)
+        report = store.import_file(Entity.TOUCH, source, keep_good=True)
         assert report.imported == 2
         assert [(e.line, e.field) for e in report.errors] == [(2, ""), (3, ""), (4, "kind")]
         assert "not valid JSON" in report.errors[0].message

@@ -27,7 +27,8 @@ The package is split by job, one reason to change per module:
 * :mod:`~leadflow.adapters.sqlite.writes` — carrying out the job's writes;
 * :mod:`~leadflow.adapters.sqlite.cursors` — jobs' sync cursors;
 * :mod:`~leadflow.adapters.sqlite.queries` — score history, rejections, outcomes, SLA clocks;
-* :mod:`~leadflow.adapters.sqlite.importer` — CSV and JSON-lines import;
+* :mod:`~leadflow.adapters.sqlite.sources` — reading CSV and JSON-lines files, row by row;
+* :mod:`~leadflow.adapters.sqlite.importer` — importing them, one transaction per file;
 * :mod:`~leadflow.adapters.sqlite.adapter` — :class:`SQLiteAdapter`, the adapter over all of them.
 
 >>> from datetime import datetime, timezone
@@ -49,12 +50,13 @@ The package is split by job, one reason to change per module:
 from __future__ import annotations
 
 from leadflow.adapters.sqlite.adapter import SQLiteAdapter
-from leadflow.adapters.sqlite.importer import ImportReport, RowError
+from leadflow.adapters.sqlite.importer import ImportKind, ImportReport, RowError
 from leadflow.adapters.sqlite.migrations import SCHEMA_VERSION
 from leadflow.adapters.sqlite.queries import ScoreRecord, SLAClock
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ImportKind",
     "ImportReport",
     "RowError",
     "SLAClock",

@@ -26,7 +26,7 @@ from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import Capabilities, Cursor, Entity, Page, Write, WriteKind, WriteResult
-from leadflow.reasons import Rejection
+from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
 
 __all__ = ["SQLiteAdapter"]
 
@@ -137,29 +137,58 @@ class SQLiteAdapter:
 
     def import_records(
         self,
-        entity: Entity | str,
+        kind: importer.ImportKind | Entity | str,
         rows: Iterable[Mapping[str, Any]],
         *,
+        keep_good: bool = False,
         batch_size: int = 500,
         first_line: int = 1,
+        now: datetime | None = None,
+        catalog: ReasonCatalog = STANDARD_REASONS,
     ) -> importer.ImportReport:
-        """Build *entity* values from flat records and store the good ones.
+        """Store flat records as *kind* (a record entity, or ``stage_change``, ``rejection``,
+        ``outcome``) in one transaction; lines count from *first_line*.
 
-        A row that does not validate is reported (line, field, value, message) and skipped;
-        the rest are stored in batches of *batch_size*, one transaction each, as :meth:`mirror`
-        stores them: an imported lead keeps the stored stage history and hand-off time it does
-        not carry itself. Lines count from *first_line*.
+        All or nothing by default: one refused row and nothing is stored, every refused row
+        is reported (line, field, value, message). With *keep_good* the good rows are stored.
+        Records are stored as :meth:`mirror` stores them (an imported lead keeps the stored
+        stage history and hand-off time it does not carry); events as the job's writes,
+        stamped with *now* (default: the adapter's ``now``). See
+        :mod:`leadflow.adapters.sqlite.importer`.
         """
-        numbered = enumerate(rows, start=first_line)
-        return importer.import_rows(self.store, Entity(entity), numbered, batch_size=batch_size)
+        return importer.import_rows(
+            self.store,
+            kind,
+            enumerate(rows, start=first_line),
+            keep_good=keep_good,
+            batch_size=batch_size,
+            now=now if now is not None else self.now,
+            catalog=catalog,
+        )
 
     def import_file(
-        self, entity: Entity | str, path: str | os.PathLike[str], *, batch_size: int = 500
+        self,
+        kind: importer.ImportKind | Entity | str,
+        path: str | os.PathLike[str],
+        *,
+        keep_good: bool = False,
+        batch_size: int = 500,
+        now: datetime | None = None,
+        catalog: ReasonCatalog = STANDARD_REASONS,
     ) -> importer.ImportReport:
         """Import a ``.csv`` file (a header row, then one record per row) or a JSON-lines file
-        (``.jsonl``/``.ndjson``, one object per line); see :meth:`import_records`. Errors carry
-        the line number in the file."""
-        return importer.import_file(self.store, Entity(entity), path, batch_size=batch_size)
+        (``.jsonl``/``.ndjson``, one object per line) in one transaction; see
+        :meth:`import_records`. Errors carry the file and the line number in it; a file that
+        cannot be read (UTF-16, a CSV field over the size limit...) is refused whole."""
+        return importer.import_file(
+            self.store,
+            kind,
+            path,
+            keep_good=keep_good,
+            batch_size=batch_size,
+            now=check_aware("now", now) if now is not None else self.now,
+            catalog=catalog,
+        )
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from leadflow.errors import ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import Entity
 
@@ -89,6 +91,28 @@ class Column:
             return str(value)
         return value
 
+    def check(self, value: Any) -> None:
+        """Refuse, naming the field, a value SQLite cannot store as this column's kind: an
+        integer outside 64 bits, a number that is not finite, text with a lone surrogate."""
+        if value is None:
+            return
+        if self.kind is Kind.INTEGER and isinstance(value, int) and not _INT64 <= value < -_INT64:
+            raise ValidationError(self.field, _shown(value), _TOO_LARGE)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(self.field, value, "is not a finite number")
+        if self.kind is Kind.JSON:
+            for key, item in dict(value).items():
+                name = f"{self.field}.{key}"
+                _check_text(name, key)
+                if isinstance(item, str):
+                    _check_text(name, item)
+                elif isinstance(item, float) and not math.isfinite(item):
+                    raise ValidationError(name, item, "is not a finite number")
+                elif isinstance(item, int) and not _INT64 <= item < -_INT64:
+                    raise ValidationError(name, _shown(item), _TOO_LARGE)
+        elif isinstance(value, str):
+            _check_text(self.field, value)
+
     def from_sql(self, value: Any) -> Any:
         """The field's value for *value*, as read from the column."""
         if value is None:
@@ -98,6 +122,28 @@ class Column:
         if self.kind is Kind.JSON:
             return json.loads(value)
         return value
+
+
+#: The smallest 64-bit integer (SQLite's INTEGER range is ``[_INT64, -_INT64)``).
+_INT64 = -(2**63)
+
+
+_TOO_LARGE = "is too large: the store keeps 64-bit integers"
+
+
+def _shown(value: int) -> object:
+    """*value* for an error message (Python refuses to print integers of over 4,300 digits)."""
+    return value if value.bit_length() < 10_000 else f"a {value.bit_length()}-bit integer"
+
+
+def _check_text(field: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise ValidationError(
+            field, value, f"holds a lone surrogate ({bad!r}), which is not text"
+        ) from None
 
 
 def _col(field: str, kind: Kind = Kind.TEXT) -> Column:
@@ -125,6 +171,12 @@ class EntityTable:
             if column.field == field:
                 return column
         raise KeyError(field)
+
+    def check(self, item: Any) -> None:
+        """Refuse (:class:`~leadflow.errors.ValidationError` naming the field) a value of
+        *item* the store cannot keep; see :meth:`Column.check`."""
+        for column in self.columns:
+            column.check(getattr(item, column.field))
 
     def values(self, item: Any) -> dict[str, Any]:
         """Column name → value to bind, for the model object *item*."""

@@ -57,6 +57,7 @@ def upsert(
     a new one is stamped *stamp* (the job's ``now`` as ISO text, or ``None``).
     """
     table = TABLES[entity]
+    table.check(item)
     values = table.values(item)
     cols = list(values)
     seq = next_seq(conn)
