@@ -59,7 +59,6 @@ Configuration, retries, secrets:
 
 from __future__ import annotations
 
-import difflib
 import logging
 import operator
 import random
@@ -72,7 +71,7 @@ from typing import Any, TypeVar
 import attrs
 from dateutil.parser import isoparse
 
-from leadflow._validate import check_aware
+from leadflow._validate import check_aware, check_keys
 from leadflow.errors import ConfigError, LeadflowError, ValidationError
 from leadflow.model import Lead, StageChange
 from leadflow.ports import (
@@ -191,26 +190,6 @@ def retry_policy(spec: Any, *, path: str = "retry") -> RetryPolicy | None:
         if key not in known:
             raise ConfigError(f"{path}.{key}", f"unknown key; expected one of {', '.join(known)}")
     return RetryPolicy(**spec)
-
-
-def check_keys(config: Mapping[str, Any], allowed: Iterable[str], *, path: str = "") -> None:
-    """Refuse a key of *config* that is not in *allowed*, naming it, its *path* and the
-    closest allowed key: a typo in a configuration file is an error, not a setting ignored.
-
-    >>> check_keys({"path": "crm.json", "page_size": 5}, ["path", "page_size"])
-    >>> check_keys({"pagesize": 5}, ["path", "page_size"], path="adapters.jsonfile")
-    Traceback (most recent call last):
-    ...
-    leadflow.errors.ConfigError: adapters.jsonfile.pagesize: unknown key; did you mean 'page_size'? Expected one of page_size, path
-    """
-    known = sorted(allowed)
-    for key in config:
-        if key in known:
-            continue
-        close = difflib.get_close_matches(str(key), known, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        where = f"{path}.{key}" if path else str(key)
-        raise ConfigError(where, f"unknown key; {hint}Expected one of {', '.join(known)}")
 
 
 @attrs.frozen(kw_only=True)

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from leadflow.adapters.mapping import FieldMap
-from leadflow.adapters.sync import apply_batch
+from leadflow.adapters.sync import apply_batch, check_keys
 from leadflow.errors import ConfigError
 from leadflow.model import Account, Activity, Lead, StageChange, Touch
 from leadflow.ports import (
@@ -63,7 +63,8 @@ class JsonFileAdapter:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> JsonFileAdapter:
-        """Build from ``{"path": ..., "page_size": ...}`` (a TOML table)."""
+        """Build from ``{"path": ..., "page_size": ...}`` (a TOML table); other keys are refused."""
+        check_keys(config, ["path", "page_size"])
         if "path" not in config:
             raise ConfigError("path", "is required: the JSON file to keep records in")
         return cls(config["path"], int(config.get("page_size", 10)))
