@@ -151,6 +151,13 @@ def _oversized_field(raw: str, header: list[str], limit: int) -> tuple[str, int]
 
 
 def csv_rows(path: Path) -> Iterator[Row]:
+    """The records of the CSV file *path*, numbered by the line each starts on.
+
+    The first row is the header (a name per column, none twice); blank lines are skipped; a
+    row with more or fewer values than the header, or a value that is not UTF-8 text, is a
+    :class:`RowError`. A UTF-8 byte-order mark is skipped. Raises :class:`Unreadable` for a
+    file that is not UTF-8 text, or a field over the :mod:`csv` module's size limit.
+    """
     with path.open("rb") as raw:
         _check_encoding(raw.read(4096))
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
@@ -318,6 +325,12 @@ def _json_problem(value: Any, name: str, raw_ok: bool) -> tuple[str, Any, str] |
 
 
 def jsonl_rows(path: Path) -> Iterator[Row]:
+    """The objects of the JSON-lines file *path*, numbered by line (blank lines skipped).
+
+    A line that is not a JSON object, nests deeper than :data:`MAX_DEPTH`, holds a number the
+    store cannot keep, bytes that are not UTF-8 or a lone surrogate is a :class:`RowError`
+    naming the field. Raises :class:`Unreadable` for a UTF-16/UTF-32 file or NUL bytes.
+    """
     with path.open("rb") as handle:
         _check_encoding(handle.read(4096))
         handle.seek(0)
