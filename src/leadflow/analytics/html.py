@@ -403,7 +403,7 @@ def _decay_chart(
         _text(
             x0 + plot_w,
             height - 6,
-            "hours from hand-off to first touch",
+            f"{fit.clock if fit is not None else 'hours'} from hand-off to first touch",
             anchor="end",
             size=11,
             fill="#64748b",
@@ -509,6 +509,36 @@ def _sla_table(rows: Sequence[SLAAdherence], name: str) -> str:
     )
 
 
+def _adjusted_kpi(report: FeedbackReport) -> list[tuple[str, str]]:
+    adj = report.half_life_adjusted
+    if adj is None:
+        return []
+    value = f"{_num(adj.half_life_hours)} h" if adj.half_life_hours is not None else "no decay"
+    return [
+        (
+            value,
+            f"half-life adjusted for {', '.join(adj.adjusted_for)} in {adj.clock} "
+            f"({adj.confidence:.0%} CI {_interval(adj.ci_low_hours, adj.ci_high_hours)})",
+        )
+    ]
+
+
+def _adjusted_sentence(report: FeedbackReport) -> str:
+    adj, cmp_ = report.half_life_adjusted, report.half_life_comparison
+    if adj is None or cmp_ is None:
+        return ""
+    verdict = (
+        " They disagree beyond their intervals: the pooled figure is confounded; read the adjusted one."
+        if cmp_.disagree
+        else " They agree within their intervals."
+    )
+    hl = f"{_num(adj.half_life_hours)} h" if adj.half_life_hours is not None else "no decay"
+    return (
+        f" Adjusted for {', '.join(adj.adjusted_for)} (shared decay, a baseline per each of "
+        f"{adj.strata} strata): {hl}.{verdict}"
+    )
+
+
 def render_html(report: FeedbackReport) -> str:
     """The report as one self-contained HTML document (UTF-8 text)."""
     fit = report.half_life
@@ -522,11 +552,12 @@ def render_html(report: FeedbackReport) -> str:
             if fit and fit.half_life_hours is not None
             else "\u2013",
             (
-                f"lead half-life ({fit.confidence:.0%} CI {_interval(fit.ci_low_hours, fit.ci_high_hours)})"
+                f"lead half-life in {fit.clock} ({fit.confidence:.0%} CI {_interval(fit.ci_low_hours, fit.ci_high_hours)})"
                 if fit
                 else "lead half-life"
             ),
         ),
+        *_adjusted_kpi(report),
         (_num(len(report.stuck)), f"leads stuck over {_num(report.stuck_after_hours)} h"),
     ]
     kpi_html = (
@@ -642,8 +673,8 @@ def render_html(report: FeedbackReport) -> str:
         _section(
             "Response time vs conversion",
             (
-                f"Conversion by hours from hand-off to first touch. Curve: {fit.initial_rate:.1%} \u00d7 2^(\u2212hours / {_num(fit.half_life_hours)} h), fitted by "
-                f"{fit.method} over {fit.leads:,} answered leads."
+                f"Conversion by hours ({fit.clock}) from hand-off to first touch. Curve: {fit.initial_rate:.1%} \u00d7 2^(\u2212hours / {_num(fit.half_life_hours)} h), fitted by "
+                f"{fit.method} over {fit.leads:,} answered leads." + _adjusted_sentence(report)
                 if fit and fit.half_life_hours is not None
                 else "Conversion by hours from hand-off to first touch."
             ),

@@ -53,6 +53,9 @@ from leadflow.analytics.response import (
     DecayPoint,
     DelayBucket,
     HalfLife,
+    HalfLifeComparison,
+    clock_of,
+    compare_half_lives,
     conversion_by_delay,
     decay_curve,
     estimate_half_life,
@@ -60,12 +63,13 @@ from leadflow.analytics.response import (
 )
 from leadflow.analytics.sla_report import SLAAdherence, SLAResultLike, sla_adherence
 from leadflow.analytics.validity import (
+    SCORE_BANDS,
     PointSuggestion,
     ScoreBand,
     conversion_by_score_band,
     suggest_points,
 )
-from leadflow.errors import InsufficientDataError
+from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle
 from leadflow.model import Lead, Touch
 from leadflow.outcomes import Outcome
@@ -106,6 +110,10 @@ class FeedbackReport:
     decay_observed: tuple[DelayBucket, ...]
     half_life: HalfLife | None
     decay_curve: tuple[DecayPoint, ...]
+    #: The half-life adjusted for the report's ``half_life_strata`` (a shared decay, a baseline
+    #: per stratum), beside the crude one; ``None`` without strata or data.
+    half_life_adjusted: HalfLife | None = None
+    half_life_comparison: HalfLifeComparison | None = None
     score_bands: tuple[ScoreBand, ...] = ()
     point_suggestions: tuple[PointSuggestion, ...] = ()
     sla_by_step: tuple[SLAAdherence, ...] = ()
@@ -123,6 +131,9 @@ class FeedbackReport:
             if isinstance(value, tuple) and field.name != "notes":
                 out[field.name] = list(value)
         out["half_life"] = [self.half_life] if self.half_life is not None else []
+        out["half_life_adjusted"] = (
+            [self.half_life_adjusted] if self.half_life_adjusted is not None else []
+        )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +149,9 @@ class FeedbackReport:
         }
         for name, rows in self.tables().items():
             data[name] = [r.to_dict() for r in rows]
+        data["half_life_comparison"] = (
+            self.half_life_comparison.to_dict() if self.half_life_comparison is not None else None
+        )
         return data
 
 
@@ -161,12 +175,20 @@ def build_report(
     elapsed: Callable[[datetime, datetime], float] | None = None,
     catalog: ReasonCatalog = STANDARD_REASONS,
     lifecycle: Lifecycle = WATERFALL,
+    half_life_strata: Sequence[str] = (),
 ) -> FeedbackReport:
     """Run every report over the data and collect the rows.
 
     *rejections* default to those recorded in the leads' histories
     (:func:`~leadflow.analytics.rejections.rejections_from_leads`). Score validity needs *scores*
     (and, for point suggestions, *rule_hits* and *points*); the SLA tables need *sla_results*.
+
+    *half_life_strata* names the dimensions the half-life is adjusted for — lead fields
+    (``"source"``, ``"industry"``, ...) or ``"score_band"`` (the score bands of *scores*). With
+    them the report holds the crude and the adjusted half-life side by side, and a note when they
+    disagree beyond their intervals. Every half-life carries its clock: wall-clock hours, or the
+    label of *elapsed* (``business hours (<calendar>)`` for
+    :func:`~leadflow.analytics.response.business_hours`).
     """
     check_aware("now", now)
     lead_list = list(leads)
@@ -181,12 +203,27 @@ def build_report(
     responses = first_responses(
         lead_list, touches, converted_stages=converted_stages, elapsed=elapsed
     )
+    clock = clock_of(elapsed)
     half_life: HalfLife | None
     try:
-        half_life = estimate_half_life(responses)
+        half_life = estimate_half_life(responses, clock=clock)
     except InsufficientDataError as exc:
         half_life = None
         notes.append(str(exc))
+    adjusted: HalfLife | None = None
+    comparison: HalfLifeComparison | None = None
+    if half_life_strata and half_life is not None:
+        strata = _strata(lead_list, half_life_strata, scores)
+        try:
+            adjusted = estimate_half_life(
+                responses, clock=clock, strata=strata, adjusted_for=half_life_strata
+            )
+        except InsufficientDataError as exc:
+            notes.append(f"adjusted {exc}")
+        else:
+            comparison = compare_half_lives(half_life, adjusted)
+            if comparison.warning:
+                notes.append(comparison.warning)
     answered = [r.delay_hours for r in responses if r.delay_hours is not None]
     horizon = max(_DECAY_EDGES[-1], min(max(answered, default=0.0), 168.0))
     curve = decay_curve(half_life, max_hours=horizon) if half_life is not None else []
@@ -219,6 +256,8 @@ def build_report(
         decay_observed=tuple(conversion_by_delay(responses, edges=_DECAY_EDGES)),
         half_life=half_life,
         decay_curve=tuple(curve),
+        half_life_adjusted=adjusted,
+        half_life_comparison=comparison,
         score_bands=tuple(
             conversion_by_score_band(lead_list, scores, converted_stages=converted_stages)
             if scores
@@ -236,3 +275,33 @@ def build_report(
         sla_by_source=tuple(sla_adherence(sla_list, by="source")),
         notes=tuple(notes),
     )
+
+
+def _strata(
+    leads: Sequence[Lead], dims: Sequence[str], scores: Mapping[str, float] | None
+) -> dict[str, str]:
+    """Lead id → stratum label over *dims*: lead fields, or ``score_band`` from *scores*."""
+    fields = {a.name for a in attrs.fields(Lead)}
+    for dim in dims:
+        if dim == "score_band":
+            if not scores:
+                raise ValidationError("half_life_strata", dim, "needs scores")
+        elif dim not in fields:
+            raise ValidationError(
+                "half_life_strata", dim, f"is not a lead field or 'score_band' ({sorted(fields)})"
+            )
+    out = {}
+    for lead in leads:
+        parts = []
+        for dim in dims:
+            if dim == "score_band":
+                score = (scores or {}).get(lead.id)
+                band = max(
+                    (low for low in SCORE_BANDS if score is not None and score >= low), default=None
+                )
+                parts.append("-" if band is None else f">={band:g}")
+            else:
+                value = getattr(lead, dim)
+                parts.append("-" if value is None else str(value))
+        out[lead.id] = " / ".join(parts)
+    return out
