@@ -460,30 +460,39 @@ def _section(title: str, how: str, body: str, anchor: str) -> str:
     )
 
 
-def _closed_loop_table(rows: Sequence[ClosedLoopRow]) -> str:
+def _closed_loop_table(rows: Sequence[ClosedLoopRow], first: str = "reject code") -> str:
     return _table(
         [
-            "reject code",
+            first,
             "rejected",
-            "won",
-            "competitor",
-            "opportunity",
+            "won (us)",
+            "our pipeline",
+            "bought elsewhere",
+            "buying elsewhere",
+            "expects to buy",
             "re-engaged",
             "no decision",
+            "not in market",
             "nothing yet",
-            "real buyers",
+            "bought or buying",
+            "revenue to others",
         ],
         [
             (
-                r.code,
+                (r.code if first == "reject code" else r.source) or "-",
                 _num(r.rejected),
                 _num(r.won),
-                _num(r.competitor),
                 _num(r.opportunity),
+                _num(r.competitor),
+                _num(r.evaluating_others),
+                _num(r.expects_to_buy),
                 _num(r.reengaged),
                 _num(r.no_decision),
+                _num(r.not_in_market),
                 _num(r.nothing_yet),
                 f"{_num(r.real_buyers)} ({_pct(r.real_buyer_share)})",
+                (r.revenue_lost or "-")
+                + (f" (+{r.revenue_lost_unknown} unknown)" if r.revenue_lost_unknown else ""),
             )
             for r in rows
         ],
@@ -560,10 +569,22 @@ def render_html(report: FeedbackReport) -> str:
         *_adjusted_kpi(report),
         (_num(len(report.stuck)), f"leads stuck over {_num(report.stuck_after_hours)} h"),
     ]
+    head = report.closed_loop_headline
+    if head is not None:
+        kpis.insert(
+            2,
+            (
+                _pct(head.buying_share),
+                f"of rejected leads bought or are buying within {head.window_months} months "
+                f"({_pct(head.from_competitor_share)} from a competitor, "
+                f"{_pct(head.from_us_share)} from us)",
+            ),
+        )
     kpi_html = (
         '<div class="kpis">'
         + "".join(f'<div class="kpi"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in kpis)
         + "</div>"
+        + (f'<p class="headline">{_e(head.sentence)}</p>' if head is not None else "")
     )
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
     sections = [
@@ -655,7 +676,8 @@ def render_html(report: FeedbackReport) -> str:
         _section(
             "What became of rejected leads",
             "For each rejection, the furthest the lead got afterwards (won > bought from a competitor > opportunity > re-engaged > no decision > nothing yet). Real buyers = won + competitor + opportunity.",
-            _closed_loop_table(report.closed_loop),
+            _closed_loop_table(report.closed_loop)
+            + _closed_loop_table(report.closed_loop_by_source, first="source"),
             "closed-loop",
         ),
         _section(

@@ -25,7 +25,12 @@ import attrs
 
 from leadflow._validate import check_aware
 from leadflow.analytics._common import Period, Row
-from leadflow.analytics.closed_loop import ClosedLoopRow, closed_loop
+from leadflow.analytics.closed_loop import (
+    ClosedLoopHeadline,
+    ClosedLoopRow,
+    closed_loop,
+    closed_loop_headline,
+)
 from leadflow.analytics.funnel import (
     FUNNEL_PATH,
     CohortRow,
@@ -114,6 +119,10 @@ class FeedbackReport:
     #: per stratum), beside the crude one; ``None`` without strata or data.
     half_life_adjusted: HalfLife | None = None
     half_life_comparison: HalfLifeComparison | None = None
+    #: Fates of rejected leads per source (all reject codes together).
+    closed_loop_by_source: tuple[ClosedLoopRow, ...] = ()
+    #: The closed loop in one number (``None`` when nothing was rejected).
+    closed_loop_headline: ClosedLoopHeadline | None = None
     score_bands: tuple[ScoreBand, ...] = ()
     point_suggestions: tuple[PointSuggestion, ...] = ()
     sla_by_step: tuple[SLAAdherence, ...] = ()
@@ -149,6 +158,9 @@ class FeedbackReport:
         }
         for name, rows in self.tables().items():
             data[name] = [r.to_dict() for r in rows]
+        data["closed_loop_headline"] = (
+            self.closed_loop_headline.to_dict() if self.closed_loop_headline is not None else None
+        )
         data["half_life_comparison"] = (
             self.half_life_comparison.to_dict() if self.half_life_comparison is not None else None
         )
@@ -176,6 +188,8 @@ def build_report(
     catalog: ReasonCatalog = STANDARD_REASONS,
     lifecycle: Lifecycle = WATERFALL,
     half_life_strata: Sequence[str] = (),
+    closed_loop_months: int = 12,
+    rejected_between: tuple[datetime, datetime] | None = None,
 ) -> FeedbackReport:
     """Run every report over the data and collect the rows.
 
@@ -186,7 +200,9 @@ def build_report(
     *half_life_strata* names the dimensions the half-life is adjusted for — lead fields
     (``"source"``, ``"industry"``, ...) or ``"score_band"`` (the score bands of *scores*). With
     them the report holds the crude and the adjusted half-life side by side, and a note when they
-    disagree beyond their intervals. Every half-life carries its clock: wall-clock hours, or the
+    disagree beyond their intervals. The closed loop counts what happened within
+    *closed_loop_months* of each rejection; its headline covers the rejections made in
+    *rejected_between* (``(start, end)``; default: all). Every half-life carries its clock: wall-clock hours, or the
     label of *elapsed* (``business hours (<calendar>)`` for
     :func:`~leadflow.analytics.response.business_hours`).
     """
@@ -251,7 +267,38 @@ def build_report(
         stuck=tuple(stuck_leads(lead_list, now=now, threshold=stuck_after, lifecycle=lifecycle)),
         stuck_after_hours=stuck_after / timedelta(hours=1),
         cohorts=tuple(cohorts(lead_list, path=path, period=grain, tz=tz)),
-        closed_loop=tuple(closed_loop(rejection_list, index, outcome_list, lifecycle=lifecycle)),
+        closed_loop=tuple(
+            closed_loop(
+                rejection_list,
+                index,
+                outcome_list,
+                lifecycle=lifecycle,
+                window_months=closed_loop_months,
+            )
+        ),
+        closed_loop_by_source=tuple(
+            closed_loop(
+                rejection_list,
+                index,
+                outcome_list,
+                by=("source",),
+                lifecycle=lifecycle,
+                window_months=closed_loop_months,
+            )
+        ),
+        closed_loop_headline=(
+            closed_loop_headline(
+                rejection_list,
+                index,
+                outcome_list,
+                window_months=closed_loop_months,
+                period=rejected_between,
+                now=now,
+                lifecycle=lifecycle,
+            )
+            if rejection_list
+            else None
+        ),
         delay_buckets=tuple(conversion_by_delay(responses)),
         decay_observed=tuple(conversion_by_delay(responses, edges=_DECAY_EDGES)),
         half_life=half_life,
