@@ -548,6 +548,49 @@ def _adjusted_sentence(report: FeedbackReport) -> str:
     )
 
 
+def _too_rare(report: FeedbackReport) -> str:
+    rare = [s for s in report.point_suggestions if s.status.startswith("too rare")]
+    if not rare:
+        return ""
+    items = ", ".join(f"{s.rule} (fired for {s.fired})" for s in rare)
+    return f'<p class="how">Too rare to judge: {_e(items)}.</p>'
+
+
+def _segment_table(report: FeedbackReport) -> str:
+    if not report.validity_by_segment:
+        return ""
+    return (
+        "<h3>Within segments</h3>"
+        '<p class="how">AUC: the chance that a converted lead outscored one that did not (0.5 is a coin toss). A score valid pooled can be flat in a segment, and one that looks useless pooled can predict within every segment (Simpson\u2019s paradox).</p>'
+        + _table(
+            [
+                "segment",
+                "value",
+                "leads",
+                "converted",
+                "AUC",
+                "bands rise",
+                "conversion by band",
+                "warning",
+            ],
+            [
+                (
+                    r.segment,
+                    r.value,
+                    _num(r.leads),
+                    _num(r.converted),
+                    _num(r.auc, 2),
+                    "-" if r.rising is None else ("yes" if r.rising else "no"),
+                    r.rates,
+                    r.warning or "",
+                )
+                for r in report.validity_by_segment
+            ],
+            left=2,
+        )
+    )
+
+
 def render_html(report: FeedbackReport) -> str:
     """The report as one self-contained HTML document (UTF-8 text)."""
     fit = report.half_life
@@ -718,7 +761,7 @@ def render_html(report: FeedbackReport) -> str:
                 '<div class="suggest"><h3>Suggested point changes (a suggestion, not a fit to apply blindly)</h3>'
                 '<p class="how">Per rule: lift = logit(win rate when the rule fired) \u2212 logit(win rate when it did not), each smoothed by +0.5; '
                 "points per log-odd = slope of a logistic regression of win on total score; suggested points = lift / slope. "
-                "Marginal lifts: rules that fire together share credit.</p>"
+                "Marginal lifts: rules that fire together share credit. Rules that fired (or did not fire) for fewer than 20 closed leads are too rare to judge and are listed below the table without a number.</p>"
                 + _table(
                     [
                         "rule",
@@ -742,8 +785,10 @@ def render_html(report: FeedbackReport) -> str:
                             s.status,
                         )
                         for s in report.point_suggestions
+                        if not s.status.startswith("too rare")
                     ],
                 )
+                + _too_rare(report)
                 + "</div>"
             )
         sections.append(
@@ -758,6 +803,7 @@ def render_html(report: FeedbackReport) -> str:
                         for b in report.score_bands
                     ],
                 )
+                + _segment_table(report)
                 + suggestion,
                 "score",
             )

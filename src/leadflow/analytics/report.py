@@ -71,12 +71,14 @@ from leadflow.analytics.validity import (
     SCORE_BANDS,
     PointSuggestion,
     ScoreBand,
+    SegmentValidity,
     conversion_by_score_band,
     suggest_points,
+    validity_by_segment,
 )
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle
-from leadflow.model import Lead, Touch
+from leadflow.model import Account, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
 
@@ -119,6 +121,8 @@ class FeedbackReport:
     #: per stratum), beside the crude one; ``None`` without strata or data.
     half_life_adjusted: HalfLife | None = None
     half_life_comparison: HalfLifeComparison | None = None
+    #: Score validity per segment (pooled row first), for each of ``validity_segments``.
+    validity_by_segment: tuple[SegmentValidity, ...] = ()
     #: Fates of rejected leads per source (all reject codes together).
     closed_loop_by_source: tuple[ClosedLoopRow, ...] = ()
     #: The closed loop in one number (``None`` when nothing was rejected).
@@ -190,6 +194,8 @@ def build_report(
     half_life_strata: Sequence[str] = (),
     closed_loop_months: int = 12,
     rejected_between: tuple[datetime, datetime] | None = None,
+    validity_segments: Sequence[str] = (),
+    accounts: Mapping[str, Account] | None = None,
 ) -> FeedbackReport:
     """Run every report over the data and collect the rows.
 
@@ -202,7 +208,10 @@ def build_report(
     them the report holds the crude and the adjusted half-life side by side, and a note when they
     disagree beyond their intervals. The closed loop counts what happened within
     *closed_loop_months* of each rejection; its headline covers the rejections made in
-    *rejected_between* (``(start, end)``; default: all). Every half-life carries its clock: wall-clock hours, or the
+    *rejected_between* (``(start, end)``; default: all). With *scores*, *validity_segments*
+    (lead fields, ``properties.<key>``, ``account.<field>`` with *accounts*) adds score validity
+    per segment, and a note for each segment whose pattern differs from the pooled one. Every
+    half-life carries its clock: wall-clock hours, or the
     label of *elapsed* (``business hours (<calendar>)`` for
     :func:`~leadflow.analytics.response.business_hours`).
     """
@@ -245,6 +254,12 @@ def build_report(
     curve = decay_curve(half_life, max_hours=horizon) if half_life is not None else []
     sla_list = list(sla_results)
     grain = Period(period)
+    by_segment: list[SegmentValidity] = []
+    if scores:
+        for segment in validity_segments:
+            rows = validity_by_segment(lead_list, scores, segment, accounts=accounts)
+            by_segment.extend(rows)
+            notes.extend(f"score validity: {r.warning}" for r in rows if r.warning)
     return FeedbackReport(
         title=title,
         now=now,
@@ -276,6 +291,7 @@ def build_report(
                 window_months=closed_loop_months,
             )
         ),
+        validity_by_segment=tuple(by_segment),
         closed_loop_by_source=tuple(
             closed_loop(
                 rejection_list,
