@@ -7,21 +7,23 @@ validates the same way and every message has the same shape.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
 
-from leadflow.errors import ValidationError
+from leadflow.errors import ConfigError, ValidationError
 
 __all__ = [
     "FrozenMap",
     "aware",
     "check_aware",
+    "check_keys",
     "email",
     "freeze_map",
     "identifier",
@@ -195,3 +197,23 @@ def member_of(enum_cls: type[enum.Enum]) -> Callable[[object, attrs.Attribute[An
             raise ValidationError(attribute.name, value, f"is not one of {allowed}")
 
     return check
+
+
+def check_keys(config: Mapping[str, Any], allowed: Iterable[str], *, path: str = "") -> None:
+    """Refuse a key of *config* that is not in *allowed*, naming it, its *path* and the
+    closest allowed key: a typo in a configuration file is an error, not a setting ignored.
+
+    >>> check_keys({"path": "crm.json", "page_size": 5}, ["path", "page_size"])
+    >>> check_keys({"pagesize": 5}, ["path", "page_size"], path="adapters.jsonfile")
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: adapters.jsonfile.pagesize: unknown key; did you mean 'page_size'? Expected one of page_size, path
+    """
+    known = sorted(allowed)
+    for key in config:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        where = f"{path}.{key}" if path else str(key)
+        raise ConfigError(where, f"unknown key; {hint}Expected one of {', '.join(known)}")

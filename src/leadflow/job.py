@@ -53,13 +53,13 @@ from leadflow.ports import (
     Cursor,
     Entity,
     OutcomeWrite,
-    Page,
     RejectionWrite,
     ScoreWrite,
     StageWrite,
     Write,
     WriteResult,
     WriteStatus,
+    read_pages,
 )
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
 
@@ -352,19 +352,6 @@ class RunReport:
         }
 
 
-_READ = {
-    Entity.ACCOUNT: "read_accounts",
-    Entity.LEAD: "read_leads",
-    Entity.ACTIVITY: "read_activities",
-    Entity.TOUCH: "read_touches",
-}
-
-
-def _pages(adapter: Adapter, entity: Entity, cursor: Cursor | None) -> Iterator[Page[Any]]:
-    reader: Callable[[Cursor | None], Iterator[Page[Any]]] = getattr(adapter, _READ[entity])
-    return reader(cursor)
-
-
 @attrs.define
 class _Changes:
     """What an incremental read found."""
@@ -387,7 +374,7 @@ def _read_changes(
     for entity in (Entity.ACCOUNT, Entity.LEAD, Entity.ACTIVITY, Entity.TOUCH):
         if not adapter.capabilities.can_read(entity):
             continue
-        for page in _pages(adapter, entity, cursors.load_cursor(job.name, entity)):
+        for page in read_pages(adapter, entity, cursors.load_cursor(job.name, entity)):
             items = [v.item for v in page.items]
             if mirror is not None and items:
                 mirror(entity, items)

@@ -39,7 +39,7 @@ from dateutil.parser import isoparse
 
 from leadflow import _validate as v
 from leadflow._validate import FrozenMap, Scalar
-from leadflow.errors import ValidationError
+from leadflow.errors import HistoryOrderError, ValidationError
 
 __all__ = [
     "STANDARD_ACTIVITY_KINDS",
@@ -51,6 +51,7 @@ __all__ = [
     "Touch",
     "TouchKind",
     "TouchOutcome",
+    "check_change_order",
 ]
 
 #: Activity kinds leadflow knows out of the box. Any snake_case kind is accepted on an
@@ -150,14 +151,23 @@ class StageChange:
     note: str | None = attrs.field(default=None, converter=_strip)
 
 
+def check_change_order(previous: StageChange | None, change: StageChange) -> None:
+    """Raise :class:`~leadflow.errors.HistoryOrderError` when *change* is dated before
+    *previous* (the change it follows; ``None`` for the first).
+
+    The one place a history's time order is checked: :class:`Lead` checks its ``history`` with
+    it, and :func:`~leadflow.lifecycle.transition` and :func:`~leadflow.lifecycle.replay` through
+    it, so an out-of-order change is the same error wherever it is found.
+    """
+    if previous is not None and change.at < previous.at:
+        raise HistoryOrderError(change.at, previous.at)
+
+
 def _check_history(instance: Lead, _attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple) or not all(isinstance(c, StageChange) for c in value):
         raise ValidationError("history", value, "is not a tuple of StageChange")
     for earlier, later in itertools.pairwise(value):
-        if later.at < earlier.at:
-            raise ValidationError(
-                "history", later.at.isoformat(), "is earlier than the change before it"
-            )
+        check_change_order(earlier, later)
         if later.from_stage != earlier.to_stage:
             raise ValidationError(
                 "history",

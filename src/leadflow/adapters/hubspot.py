@@ -32,7 +32,7 @@ the later stage), so a move to an earlier stage — a recycle to nurture — is 
 updates, the first clearing the property, and reported as one result.
 
 **Faults**: 429 (HubSpot's ten-secondly and daily limits) waits what ``Retry-After`` says, 5xx and
-dropped connections are retried with bounded back-off (:mod:`leadflow.adapters._sync`), 401 is an
+dropped connections are retried with bounded back-off (:mod:`leadflow.adapters.sync`), 401 is an
 :class:`~leadflow.errors.AuthenticationError`. The access token never appears in a repr, a log
 line or an error message.
 
@@ -77,7 +77,8 @@ from hubspot.crm.objects.exceptions import (  # type: ignore[import-untyped]
     ApiException as ObjectsApiException,
 )
 
-from leadflow.adapters._sync import (
+from leadflow.adapters.mapping import FieldMap, override_from_settings
+from leadflow.adapters.sync import (
     GIVE_UP,
     RETRY,
     Decision,
@@ -92,7 +93,6 @@ from leadflow.adapters._sync import (
     retry_call,
     retry_policy,
 )
-from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,

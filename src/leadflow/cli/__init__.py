@@ -198,7 +198,7 @@ def _code_for(exc: BaseException) -> Exit:
 
 
 def _one_line(exc: BaseException) -> str:
-    from leadflow.adapters._sync import redact
+    from leadflow.adapters.sync import redact
 
     text = redact(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, LeadflowError):

@@ -26,7 +26,7 @@ from leadflow.calendar import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
-from leadflow.ports import Adapter, Entity
+from leadflow.ports import Adapter, Entity, read_pages
 from leadflow.reasons import Rejection
 from leadflow.rules.scorecard import Scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many
@@ -69,8 +69,8 @@ def report_from_adapter(
     their hand-off (from the adapter's activities and accounts) for the score-validity tables.
     """
     can_read = adapter.capabilities.can_read
-    leads: list[Lead] = _all(adapter.read_leads())
-    touches: list[Touch] = _all(adapter.read_touches()) if can_read(Entity.TOUCH) else []
+    leads: list[Lead] = _all(read_pages(adapter, Entity.LEAD))
+    touches: list[Touch] = _all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else []
     rejections: list[Rejection] | None = None
     outcomes: list[Outcome] = []
     if callable(getattr(adapter, "rejections", None)):
@@ -87,9 +87,11 @@ def report_from_adapter(
     scored = None
     if scorecard is not None:
         activities: list[Activity] = (
-            _all(adapter.read_activities()) if can_read(Entity.ACTIVITY) else []
+            _all(read_pages(adapter, Entity.ACTIVITY)) if can_read(Entity.ACTIVITY) else []
         )
-        accounts: list[Account] = _all(adapter.read_accounts()) if can_read(Entity.ACCOUNT) else []
+        accounts: list[Account] = (
+            _all(read_pages(adapter, Entity.ACCOUNT)) if can_read(Entity.ACCOUNT) else []
+        )
         scored = scores_at_handoff(
             scorecard, leads, activities, accounts={a.id: a for a in accounts}
         )
