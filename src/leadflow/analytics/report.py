@@ -66,7 +66,13 @@ from leadflow.analytics.response import (
     estimate_half_life,
     first_responses,
 )
-from leadflow.analytics.sla_report import SLAAdherence, SLAResultLike, sla_adherence
+from leadflow.analytics.sla_report import (
+    OpenStep,
+    SLAAdherence,
+    SLAResultLike,
+    open_steps,
+    sla_adherence,
+)
 from leadflow.analytics.validity import (
     SCORE_BANDS,
     PointSuggestion,
@@ -121,6 +127,9 @@ class FeedbackReport:
     #: per stratum), beside the crude one; ``None`` without strata or data.
     half_life_adjusted: HalfLife | None = None
     half_life_comparison: HalfLifeComparison | None = None
+    #: SLA steps someone can still act on (breached, at risk, pending), most urgent first: the
+    #: per-owner digests of ``leadflow report --send`` are cut from it.
+    sla_open: tuple[OpenStep, ...] = ()
     #: Score validity per segment (pooled row first), for each of ``validity_segments``.
     validity_by_segment: tuple[SegmentValidity, ...] = ()
     #: Fates of rejected leads per source (all reject codes together).
@@ -292,6 +301,7 @@ def build_report(
             )
         ),
         validity_by_segment=tuple(by_segment),
+        sla_open=tuple(open_steps(sla_list)),
         closed_loop_by_source=tuple(
             closed_loop(
                 rejection_list,

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from leadflow.analytics import render_html
-from leadflow.cli.base import Exit, Output, parse_now, wall_clock
+from leadflow.cli.base import Exit, Output, load_toml, parse_now, wall_clock
 from leadflow.cli.config import (
     DEFAULT_DEMO_STORE,
+    is_demo_store,
     load_adapter,
     load_calendar,
     open_store,
@@ -75,6 +76,18 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
         help="measure first-response delays in the calendar's business hours",
     )
     parser.add_argument("--title", default="Sales & marketing feedback report")
+    parser.add_argument(
+        "--send",
+        type=Path,
+        metavar="FILE",
+        help="also push the report: a TOML with [smtp] (e-mail, per-owner digests) and/or "
+        "[webhook] (a Slack-compatible summary); secrets from *_env variables",
+    )
+    parser.add_argument(
+        "--demo-rules",
+        action="store_true",
+        help="judge a store other than the demo's with the demo's rules (not your own)",
+    )
 
 
 def _source(args: argparse.Namespace) -> tuple[Adapter, dict[str, Any] | None]:
@@ -108,8 +121,10 @@ def report(args: argparse.Namespace, out: Output) -> int:
     for option, path in (("--policies", args.policies), ("--scorecard", args.scorecard)):
         if path is not None and not path.is_file():
             raise ConfigError(f"{option} {path}", "no such file")
+    delivery = _delivery(args.send) if args.send is not None else None
     adapter, config = _source(args)
     try:
+        _refuse_to_invent_rules(args)
         policies: Sequence[SLAPolicy]
         card: Scorecard | None
         if config is None:
@@ -136,7 +151,73 @@ def report(args: argparse.Namespace, out: Output) -> int:
         out.stdout.write(text.rstrip("\n") + "\n")
         return Exit.OK
     written = write_report(built, args.out, fmt=args.fmt)
-    out.data({"now": now.isoformat(), "written": [str(p) for p in written]})
+    sent = _send(delivery, built, out) if delivery is not None else None
+    out.data({"now": now.isoformat(), "written": [str(p) for p in written], "sent": sent})
     for path in written:
         out.text(f"wrote {path}")
     return Exit.OK
+
+
+def _refuse_to_invent_rules(args: argparse.Namespace) -> None:
+    """The demo's scorecard, SLA policy and calendar judge only the demo store: on any other
+    store the report would silently grade the user's leads by rules nobody agreed on."""
+    if args.config is not None or args.demo_rules:
+        return
+    store = args.store if args.store is not None else Path(DEFAULT_DEMO_STORE)
+    if is_demo_store(store):
+        return
+    missing = [
+        option
+        for option, value in (
+            ("--policies", args.policies),
+            ("--calendar", args.calendar),
+            ("--scorecard", args.scorecard),
+        )
+        if value is None
+    ]
+    if missing:
+        raise ConfigError(
+            f"--store {store}",
+            f"give {', '.join(missing)} (or --config with your run's sla, scorecard and "
+            "[calendar]): the report will not judge your leads by the demo's rules; pass "
+            "--demo-rules to use them anyway",
+        )
+
+
+def _delivery(path: Path) -> Any:
+    """The ``--send`` file, read and checked before anything is read or written."""
+    from leadflow.delivery import DeliveryConfig
+
+    return DeliveryConfig.from_dict(load_toml(path), path=str(path))
+
+
+def _send(delivery: Any, built: Any, out: Output) -> dict[str, int]:
+    from leadflow.delivery import (
+        digest_email,
+        owner_digests,
+        post_webhook,
+        report_email,
+        send_email,
+        webhook_payload,
+    )
+
+    sent = {"report_emails": 0, "digests": 0, "webhook_posts": 0}
+    if delivery.smtp is not None:
+        smtp = delivery.smtp
+        messages = [report_email(built, sender=smtp.sender, to=smtp.to)] if smtp.to else []
+        digests = [
+            digest_email(d, sender=smtp.sender, to=smtp.owners[d.owner])
+            for d in owner_digests(built)
+            if d.owner in smtp.owners and not d.empty
+        ]
+        send_email(smtp, [*messages, *digests])
+        sent["report_emails"], sent["digests"] = len(messages), len(digests)
+        out.text(
+            f"sent the report to {len(smtp.to)} recipients and {len(digests)} owner digests "
+            f"via {smtp.host}"
+        )
+    if delivery.webhook is not None:
+        post_webhook(delivery.webhook, webhook_payload(built))
+        sent["webhook_posts"] = 1
+        out.text("posted the summary to the webhook")
+    return sent
