@@ -33,6 +33,7 @@ from html import escape
 
 from leadflow.analytics.closed_loop import ClosedLoopRow
 from leadflow.analytics.funnel import ConversionRow
+from leadflow.analytics.meeting import PipelineRow, RejectionRate, TrendRow
 from leadflow.analytics.rejections import RejectionCount
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.response import DecayPoint, DelayBucket, HalfLife
@@ -451,6 +452,127 @@ def _score_chart(bands: Sequence[ScoreBand]) -> str:
     return _svg("score", width, height, "Conversion by score band", "".join(parts))
 
 
+def _trend_chart(rows: Sequence[TrendRow]) -> str:
+    """Per period: hand-offs as columns, rejection rate and SLA adherence as lines (0-100%)."""
+    if len(rows) < 2:
+        return _empty("trends", "Trends need at least two periods")
+    width, height, x0, y0, plot_h = 980, 260, 60, 30, 170
+    slot = (width - x0 - 60) / len(rows)
+    top = max(r.handed_off for r in rows) * 1.15 or 1
+    parts = [
+        f'<line x1="{x0}" y1="{y0 + plot_h}" x2="{width - 60}" y2="{y0 + plot_h}" stroke="#94a3b8"/>'
+    ]
+    for i, r in enumerate(rows):
+        cx = x0 + slot * (i + 0.5)
+        h = plot_h * r.handed_off / top
+        parts.append(
+            _rect(cx - slot * 0.3, y0 + plot_h - h, slot * 0.6, h, "#cbd5e1",
+                  title=f"{r.period}: {r.handed_off} handed off")
+        )  # fmt: skip
+        parts.append(_text(cx, y0 + plot_h + 16, r.period, anchor="middle", size=10))
+    for field, colour in (("rejection_rate", PALETTE[1]), ("sla_adherence", PALETTE[2])):
+        points = [
+            (x0 + slot * (i + 0.5), y0 + plot_h * (1 - value))
+            for i, r in enumerate(rows)
+            if (value := getattr(r, field)) is not None
+        ]
+        if len(points) >= 2:
+            path = " ".join(
+                f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, (x, y) in enumerate(points)
+            )
+            parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+        for x, y in points:
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>')
+    parts.append(_text(width - 56, y0 + 12, "rejection rate", size=11, fill=PALETTE[1]))
+    parts.append(_text(width - 56, y0 + 28, "SLA adherence", size=11, fill=PALETTE[2]))
+    parts.append(_text(width - 56, y0 + 44, "hand-offs", size=11, fill="#64748b"))
+    return _svg(
+        "trends",
+        width,
+        height,
+        "Hand-offs, rejection rate and SLA adherence per period",
+        "".join(parts),
+    )
+
+
+def _rate_table(rows: Sequence[RejectionRate], name: str) -> str:
+    return _table(
+        [name, "handed off", "rejected", "rejection rate", "SLA met", "SLA breached", "adherence"],
+        [
+            (
+                r.key,
+                _num(r.handed_off),
+                _num(r.rejected),
+                _pct(r.rate),
+                _num(r.sla_met),
+                _num(r.sla_breached),
+                _pct(r.sla_adherence),
+            )
+            for r in rows
+        ],
+    )
+
+
+def _pipeline_table(rows: Sequence[PipelineRow], name: str) -> str:
+    return _table(
+        [name, "leads", "opportunities", "won", "revenue won", "lost", "lost to competitor"],
+        [
+            (
+                r.key,
+                _num(r.leads),
+                _num(r.opportunities),
+                _num(r.won),
+                r.revenue_won or "-",
+                _num(r.lost),
+                _num(r.lost_to_competitor),
+            )
+            for r in rows
+        ],
+    )
+
+
+def _meeting(report: FeedbackReport) -> str:
+    shown = report.reengage_due[:25]
+    due = (
+        _table(
+            ["lead", "reject code", "rejected", "re-engage from", "owner", "source"],
+            [
+                (
+                    r.lead_id,
+                    r.code,
+                    r.rejected_at.date().isoformat(),
+                    r.reengage_at.date().isoformat(),
+                    r.owner,
+                    r.source,
+                )
+                for r in shown
+            ],
+            left=2,
+        )
+        + (
+            f'<p class="how">and {len(report.reengage_due) - len(shown)} more (CSV/JSON has all)</p>'
+            if len(report.reengage_due) > len(shown)
+            else ""
+        )
+        if report.reengage_due
+        else '<p class="how">No recycled lead is due to re-engage.</p>'
+    )
+    return (
+        _trend_chart(report.trends)
+        + "<h3>Rejection rate and SLA adherence by source</h3>"
+        + _rate_table(report.rejection_rate_by_source, "source")
+        + "<h3>By rep</h3>"
+        + _rate_table(report.rejection_rate_by_owner, "owner")
+        + "<h3>Pipeline and revenue by source</h3>"
+        + _pipeline_table(report.pipeline_by_source, "source")
+        + "<details><summary>By campaign</summary>"
+        + _pipeline_table(report.pipeline_by_campaign, "campaign")
+        + "</details>"
+        + f"<h3>Nurtured leads due to re-engage now ({len(report.reengage_due)})</h3>"
+        + due
+    )
+
+
 # -- page ----------------------------------------------------------------------------------------
 
 
@@ -734,6 +856,12 @@ def render_html(report: FeedbackReport) -> str:
             + _sla_table(report.sla_by_source, "source")
             + "</details>",
             "sla",
+        ),
+        _section(
+            "The monthly meeting",
+            "Rejection rate = leads sales rejected / leads handed off (a count alone rewards whoever got fewer leads), beside the SLA adherence of the same source or rep, so \u201cthe leads are rubbish\u201d and \u201cnobody called them\u201d are read together.",
+            _meeting(report),
+            "meeting",
         ),
         _section(
             "Response time vs conversion",

@@ -12,7 +12,7 @@ Time is an argument: *now* is the instant the report describes (stuck leads are 
 >>> now = datetime(2026, 3, 31, tzinfo=timezone.utc)
 >>> report = build_report(leads=[Lead(id="L-1", created_at=now)], now=now)
 >>> sorted(report.tables())[:4]
-['closed_loop', 'cohorts', 'conversion', 'decay_curve']
+['closed_loop', 'closed_loop_by_source', 'cohorts', 'conversion']
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ from leadflow.analytics.funnel import (
     stuck_leads,
     time_in_stage_stats,
 )
+from leadflow.analytics.meeting import (
+    PipelineRow,
+    ReengageDue,
+    RejectionRate,
+    TrendRow,
+    pipeline,
+    reengage_due,
+    rejection_rates,
+    trends,
+)
 from leadflow.analytics.rejections import (
     OtherShare,
     RejectionCount,
@@ -57,6 +67,7 @@ from leadflow.analytics.response import (
     CONVERTED_STAGES,
     DecayPoint,
     DelayBucket,
+    FirstResponse,
     HalfLife,
     HalfLifeComparison,
     clock_of,
@@ -130,6 +141,15 @@ class FeedbackReport:
     #: SLA steps someone can still act on (breached, at risk, pending), most urgent first: the
     #: per-owner digests of ``leadflow report --send`` are cut from it.
     sla_open: tuple[OpenStep, ...] = ()
+    #: The monthly meeting: rejection rate (rejections ÷ hand-offs) beside SLA adherence per
+    #: source and per rep, trends per period, pipeline and revenue by source and campaign, and
+    #: the recycled leads due to re-engage now.
+    rejection_rate_by_source: tuple[RejectionRate, ...] = ()
+    rejection_rate_by_owner: tuple[RejectionRate, ...] = ()
+    trends: tuple[TrendRow, ...] = ()
+    pipeline_by_source: tuple[PipelineRow, ...] = ()
+    pipeline_by_campaign: tuple[PipelineRow, ...] = ()
+    reengage_due: tuple[ReengageDue, ...] = ()
     #: Score validity per segment (pooled row first), for each of ``validity_segments``.
     validity_by_segment: tuple[SegmentValidity, ...] = ()
     #: Fates of rejected leads per source (all reject codes together).
@@ -243,7 +263,7 @@ def build_report(
         half_life = estimate_half_life(responses, clock=clock)
     except InsufficientDataError as exc:
         half_life = None
-        notes.append(str(exc))
+        notes.append(_why_no_half_life(exc, responses))
     adjusted: HalfLife | None = None
     comparison: HalfLifeComparison | None = None
     if half_life_strata and half_life is not None:
@@ -301,6 +321,16 @@ def build_report(
             )
         ),
         validity_by_segment=tuple(by_segment),
+        rejection_rate_by_source=tuple(
+            rejection_rates(lead_list, rejection_list, sla_list, by="source")
+        ),
+        rejection_rate_by_owner=tuple(
+            rejection_rates(lead_list, rejection_list, sla_list, by="owner")
+        ),
+        trends=tuple(trends(lead_list, rejection_list, sla_list, period=grain, tz=tz)),
+        pipeline_by_source=tuple(pipeline(lead_list, outcome_list, by="source")),
+        pipeline_by_campaign=tuple(pipeline(lead_list, outcome_list, by="campaign")),
+        reengage_due=tuple(reengage_due(index, rejection_list, now=now, lifecycle=lifecycle)),
         sla_open=tuple(open_steps(sla_list)),
         closed_loop_by_source=tuple(
             closed_loop(
@@ -378,3 +408,18 @@ def _strata(
                 parts.append("-" if value is None else str(value))
         out[lead.id] = " / ".join(parts)
     return out
+
+
+def _why_no_half_life(exc: InsufficientDataError, responses: Sequence[FirstResponse]) -> str:
+    """The note for a missing half-life, saying what is really missing: "no lead converted" was
+    printed when converted leads merely had no touch after hand-off."""
+    converted = [r for r in responses if r.converted]
+    unanswered = [r for r in converted if r.delay_hours is None]
+    if converted and len(unanswered) == len(converted):
+        return (
+            f"half-life: {len(converted)} handed-off leads converted, but none has a recorded "
+            "touch after hand-off, so there is no response time to fit (import the touches)"
+        )
+    if not responses:
+        return "half-life: no lead was handed off (no hand-off instant to measure from)"
+    return str(exc)
