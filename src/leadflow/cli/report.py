@@ -77,6 +77,28 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--title", default="Sales & marketing feedback report")
     parser.add_argument(
+        "--half-life-strata",
+        default="source",
+        help="comma-separated lead fields (or score_band) the half-life is also adjusted for "
+        "(default: source; '' for none)",
+    )
+    parser.add_argument(
+        "--window-months",
+        type=int,
+        default=12,
+        help="what became of rejected leads counts within this many months (12)",
+    )
+    parser.add_argument(
+        "--rejected-between",
+        metavar="START,END",
+        help="the headline covers rejections made in [START, END) (ISO 8601 instants)",
+    )
+    parser.add_argument(
+        "--segments",
+        default="",
+        help="comma-separated lead or account.<field> segments for score validity",
+    )
+    parser.add_argument(
         "--send",
         type=Path,
         metavar="FILE",
@@ -143,6 +165,7 @@ def report(args: argparse.Namespace, out: Output) -> int:
             use_business_hours=args.business_hours,
             scorecard=card,
             title=args.title,
+            **_options(args, card),
         )
     finally:
         adapter.close()
@@ -152,10 +175,60 @@ def report(args: argparse.Namespace, out: Output) -> int:
         return Exit.OK
     written = write_report(built, args.out, fmt=args.fmt)
     sent = _send(delivery, built, out) if delivery is not None else None
-    out.data({"now": now.isoformat(), "written": [str(p) for p in written], "sent": sent})
+    data = built.to_dict()
+    out.data(
+        {
+            "now": now.isoformat(),
+            "written": [str(p) for p in written],
+            "sent": sent,
+            "half_life": data["half_life"][0] if data["half_life"] else None,
+            "half_life_adjusted": data["half_life_adjusted"][0]
+            if data["half_life_adjusted"]
+            else None,
+            "closed_loop_headline": data["closed_loop_headline"],
+            "notes": data["notes"],
+        }
+    )
+    _summary(built, out)
     for path in written:
         out.text(f"wrote {path}")
     return Exit.OK
+
+
+def _options(args: argparse.Namespace, card: Scorecard | None) -> dict[str, Any]:
+    strata = tuple(p.strip() for p in args.half_life_strata.split(",") if p.strip())
+    if "score_band" in strata and card is None:
+        raise ConfigError("--half-life-strata", "score_band needs a scorecard (--scorecard)")
+    between = None
+    if args.rejected_between:
+        start, _, end = args.rejected_between.partition(",")
+        first = parse_now(start.strip(), option="--rejected-between")
+        last = parse_now(end.strip(), option="--rejected-between")
+        if first is None or last is None or not first < last:
+            raise ConfigError("--rejected-between", "must be START,END with START before END")
+        between = (first, last)
+    if args.window_months < 1:
+        raise ConfigError("--window-months", f"must be at least 1, got {args.window_months}")
+    return {
+        "half_life_strata": strata,
+        "closed_loop_months": args.window_months,
+        "rejected_between": between,
+        "validity_segments": tuple(p.strip() for p in args.segments.split(",") if p.strip()),
+    }
+
+
+def _summary(built: Any, out: Output) -> None:
+    """The headline numbers on the terminal, each half-life with its clock."""
+    if built.closed_loop_headline is not None:
+        out.text(built.closed_loop_headline.sentence)
+    for name, fit in (("lead half-life", built.half_life), ("adjusted", built.half_life_adjusted)):
+        if fit is None:
+            continue
+        value = f"{fit.half_life_hours:.1f} h" if fit.half_life_hours is not None else "no decay"
+        dims = f" for {', '.join(fit.adjusted_for)}" if fit.adjusted_for else ""
+        out.text(f"{name}{dims}: {value} ({fit.clock})")
+    for note in built.notes:
+        out.text(f"note: {note}")
 
 
 def _refuse_to_invent_rules(args: argparse.Namespace) -> None:
