@@ -76,7 +76,8 @@ COMMANDS: dict[str, Command] = {
         run="leadflow.cli.demo:demo",
     ),
     "import": Command(
-        help="import leads, accounts, activities or touches from CSV / JSON lines",
+        help="import leads, accounts, activities, touches, stage changes, rejections or "
+        "outcomes from CSV / JSON lines (a file lands whole or not at all)",
         arguments="leadflow.cli.importing:import_arguments",
         run="leadflow.cli.importing:import_",
     ),

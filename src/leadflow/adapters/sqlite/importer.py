@@ -54,6 +54,7 @@ from typing import Any
 import attrs
 from dateutil.parser import isoparse
 
+from leadflow._validate import check_aware
 from leadflow.adapters.sqlite import records
 from leadflow.adapters.sqlite.columns import TABLES, iso
 from leadflow.adapters.sqlite.sources import (
@@ -181,9 +182,7 @@ def _instant(record: Mapping[str, Any], name: str, *, required: bool = False) ->
         value = isoparse(text)
     except (ValueError, OverflowError):
         raise ValidationError(name, text, "is not an ISO-8601 timestamp") from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(name, text, "is a naive datetime; give its UTC offset")
-    return value
+    return check_aware(name, value)
 
 
 def _required_instant(record: Mapping[str, Any], name: str) -> datetime:
