@@ -55,6 +55,7 @@ from leadflow.ports import (
     OutcomeWrite,
     RejectionWrite,
     ScoreWrite,
+    SLAWrite,
     StageWrite,
     Write,
     WriteResult,
@@ -65,6 +66,7 @@ from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
 
 if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
     from leadflow.rules.scorecard import Scorecard
+    from leadflow.rules.sla import SLAClock
 
 __all__ = [
     "Contacts",
@@ -517,7 +519,7 @@ def _sla_writes(
         version = versions.get(evaluation.lead_id)
         final = evaluation.final
         if final is None or final.state is not ActionState.DUE:
-            writes.append(evaluation.to_write(expected_version=version))
+            writes.append(_clock_write(evaluation.clock, version))
             continue
         lead = by_id[evaluation.lead_id]
         last = lead.history[-1].at if lead.history else final.due
@@ -538,7 +540,7 @@ def _sla_writes(
                     error=f"{final.action.value} with {final.reason!r}: {exc}",
                 )
             )
-            writes.append(evaluation.to_write(expected_version=version))
+            writes.append(_clock_write(evaluation.clock, version))
             continue
         states["final_actions"] += 1
         writes.append(
@@ -556,8 +558,18 @@ def _sla_writes(
             activities=[a for a in activities if a.lead_id == lead.id],
         )
         if settled is not None:
-            writes.append(settled.to_write(expected_version=version))
+            writes.append(_clock_write(settled.clock, version))
     return writes, states, skipped
+
+
+def _clock_write(clock: SLAClock, version: str | None) -> SLAWrite:
+    """The write that carries an SLA clock decision back to the system of record."""
+    return SLAWrite(
+        lead_id=clock.lead_id,
+        due_at=clock.due_at,
+        state=clock.state.value,
+        expected_version=version,
+    )
 
 
 def _batches(writes: Sequence[Write], size: int) -> Iterator[list[Write]]:

@@ -56,7 +56,6 @@ from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
-from leadflow.ports import SLAWrite
 from leadflow.reasons import Disposition
 from leadflow.rules._files import in_source, read_rule_file
 
@@ -73,6 +72,7 @@ __all__ = [
     "FinalDecision",
     "NextAction",
     "Performer",
+    "SLAClock",
     "SLAPolicy",
     "Step",
     "StepState",
@@ -858,12 +858,12 @@ class Evaluation:
             )
         return tuple(out)
 
-    def to_write(self, *, expected_version: str | None = None) -> SLAWrite:
-        """The SLA clock to write back to the CRM: next due time and overall state."""
+    @property
+    def clock(self) -> SLAClock:
+        """The lead's SLA clock as decided here (the job writes it back): next due time and
+        overall state."""
         due = self.next_action.due if self.next_action is not None else None
-        return SLAWrite(
-            lead_id=self.lead_id, due_at=due, state=self.state, expected_version=expected_version
-        )
+        return SLAClock(lead_id=self.lead_id, due_at=due, state=StepState(self.state))
 
 
 def select_policy(
@@ -1214,3 +1214,15 @@ def adherence(
         )
         rows.append(row)
     return rows
+
+
+@attrs.frozen(kw_only=True)
+class SLAClock:
+    """A lead's SLA clock, as an :class:`Evaluation` decides it: when the next action is due
+    (``None`` when nothing is; an aware datetime in the zone of the calendar the lead was judged
+    in) and the SLA's overall state. A decision, not a write: the job turns it into the
+    adapter's write, as it does every other decision."""
+
+    lead_id: str
+    due_at: datetime | None
+    state: StepState
