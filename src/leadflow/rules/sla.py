@@ -51,7 +51,11 @@ import attrs
 
 from leadflow import _validate as v
 from leadflow._stats import quantile
+from leadflow._validate import boolean as _boolean
 from leadflow._validate import check_aware
+from leadflow._validate import check_keys as _check_keys
+from leadflow._validate import optional_positive_int as _positive_int
+from leadflow._validate import utc as _utc
 from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
@@ -105,12 +109,6 @@ DEFAULT_STOP_STAGES: tuple[str, ...] = (
 ADHERENCE_DIMENSIONS: tuple[str, ...] = ("step", "owner", "team", "source", "policy", "calendar")
 
 _HOUR = timedelta(hours=1)
-
-
-def _utc(at: datetime) -> datetime:
-    # Aware datetimes sharing a tzinfo compare by wall time, ignoring fold: inside a repeated
-    # hour 01:30 (second time) would sort before 01:45 (first time). Compare in UTC.
-    return at.astimezone(UTC)
 
 
 # -- the policy data -------------------------------------------------------------------------
@@ -298,13 +296,6 @@ def _business_delta(_inst: object, attribute: attrs.Attribute[Any], value: objec
         raise ValidationError(attribute.name, value, "must not be negative")
 
 
-def _positive_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
-
-
 def _escalation(value: object) -> Escalation | None:
     return None if value is None else Escalation.parse(value)
 
@@ -439,11 +430,6 @@ _STEP_KEYS = (
 )
 
 
-def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValidationError(attribute.name, value, "is not true or false")
-
-
 @attrs.frozen(kw_only=True)
 class FinalAction:
     """The end of the cadence: recycle (or disqualify) the lead with a reject code.
@@ -576,13 +562,6 @@ class SLAPolicy:
 
 
 _POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", "stop_stages")
-
-
-def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(where, f"unknown key {key!r}; expected one of {list(allowed)}")
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
