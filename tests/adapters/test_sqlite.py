@@ -16,8 +16,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from leadflow.adapters import sqlite as store_module
 from leadflow.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter
+from leadflow.adapters.sqlite.migrations import MIGRATIONS
 from leadflow.adapters.testing import sample_leads
 from leadflow.errors import AdapterError, ConfigError, ValidationError
 from leadflow.lifecycle import transition
@@ -52,9 +52,8 @@ def test_new_store_is_at_the_current_schema_in_wal_mode(path: Path) -> None:
 
 def test_migrations_upgrade_an_old_store_and_keep_its_data(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    for statement in store_module._MIGRATIONS[0].split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in MIGRATIONS[0].statements():
+        conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.execute(
         "INSERT INTO leads (id, created_at, stage, properties, rev, seq) "
@@ -166,7 +165,7 @@ def test_csv_import_reports_bad_rows_and_keeps_good_ones(path: Path, tmp_path: P
         encoding="utf-8",
     )
     with SQLiteAdapter(path) as store:
-        report = store.import_file("lead", source, batch_size=1)
+        report = store.import_file("lead", source, batch_size=1, keep_good=True)
         assert report.imported == 2
         assert [(e.line, e.field) for e in report.errors] == [
             (3, "email"),
@@ -200,7 +199,7 @@ def test_jsonl_import_reports_bad_lines(path: Path, tmp_path: Path) -> None:
         + "\n"
     )
     with SQLiteAdapter(path) as store:
-        report = store.import_file(Entity.TOUCH, source)
+        report = store.import_file(Entity.TOUCH, source, keep_good=True)
         assert report.imported == 2
         assert [(e.line, e.field) for e in report.errors] == [(2, ""), (3, ""), (4, "kind")]
         assert "not valid JSON" in report.errors[0].message
