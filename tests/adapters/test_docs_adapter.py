@@ -82,7 +82,9 @@ def test_loading_the_example_by_name_refuses_an_unknown_setting() -> None:
     adapters.register("memory", memory.MemoryAdapter)
     try:
         assert adapters.load("memory", page_size=2).page_size == 2  # type: ignore[attr-defined]
-        with pytest.raises(ConfigError, match=r"^page: unknown key; did you mean 'page_size'"):
+        with pytest.raises(
+            ConfigError, match=r"^page: unknown key 'page'; did you mean 'page_size'\?$"
+        ):
             adapters.load("memory", page=2)
     finally:
         adapters.deregister("memory")

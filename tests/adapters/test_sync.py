@@ -435,9 +435,13 @@ def test_sequence_after() -> None:
 
 
 def test_check_keys_names_the_unknown_key_and_the_closest_known_one() -> None:
-    check_keys({}, ["path"])
-    with pytest.raises(ConfigError, match=r"^x\.paht: unknown key; did you mean 'path'\?"):
-        check_keys({"path": 1, "paht": 2}, ["path", "page_size"], path="x")
+    check_keys({}, "x", ["path"])
+    with pytest.raises(ConfigError, match=r"^x\.paht: unknown key 'paht'; did you mean 'path'\?$"):
+        check_keys({"path": 1, "paht": 2}, "x", ["path", "page_size"])
+    with pytest.raises(
+        ConfigError, match=r"^zone: unknown key 'zone'; expected one of page_size, path$"
+    ):
+        check_keys({"zone": 1}, "", ["path", "page_size"])
 
 
 def test_the_public_kit_has_no_private_twin() -> None:

@@ -237,7 +237,7 @@ def _check_parameters(factory: Callable[..., Any], config: Mapping[str, Any]) ->
         for p in parameters
         if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     ]
-    check_keys(config, known)
+    check_keys(config, "", known)
 
 
 def load(name: str, /, **config: Any) -> Adapter:

@@ -77,6 +77,7 @@ from hubspot.crm.objects.exceptions import (  # type: ignore[import-untyped]
     ApiException as ObjectsApiException,
 )
 
+from leadflow._validate import utc as _utc
 from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.adapters.sync import (
     GIVE_UP,
@@ -345,11 +346,6 @@ def _skipped(entity: Entity, object_type: str, record_id: Any, exc: Exception) -
     """Log a record the model refused and return it as the page's :class:`RecordError`."""
     _log.warning("skipping HubSpot %s %s: %s", object_type, record_id, exc)
     return RecordError(entity=entity, record_id=str(record_id), error=str(exc))
-
-
-def _utc(value: datetime) -> datetime:
-    # dateutil answers tzlocal() for "Z" on some hosts; leadflow only ever holds UTC.
-    return value.astimezone(UTC)
 
 
 @attrs.frozen

@@ -71,9 +71,10 @@ from typing import Any, TypeVar
 import attrs
 from dateutil.parser import isoparse
 
+from leadflow import _validate as v
 from leadflow._validate import check_aware, check_keys
 from leadflow.errors import ConfigError, LeadflowError, ValidationError
-from leadflow.model import Lead, StageChange
+from leadflow.model import apply_change
 from leadflow.ports import (
     Cursor,
     Entity,
@@ -117,26 +118,6 @@ log = logging.getLogger("leadflow.adapters")
 # -- retries ----------------------------------------------------------------------------------
 
 
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValidationError(attribute.name, value, "must be a number > 0")
-
-
-def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValidationError(attribute.name, value, "must be a number >= 0")
-
-
-def _fraction(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValidationError(attribute.name, value, "must be a number between 0 and 1")
-
-
-def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
-
-
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """How long and how often to retry a call that failed in a retryable way.
@@ -152,12 +133,12 @@ class RetryPolicy:
     [0.5, 1.0, 2.0, 4.0, 4.0]
     """
 
-    max_attempts: int = attrs.field(default=5, validator=_at_least_one)
-    max_elapsed: float = attrs.field(default=60.0, validator=_positive)
-    base_delay: float = attrs.field(default=0.5, validator=_non_negative)
-    max_delay: float = attrs.field(default=30.0, validator=_non_negative)
-    multiplier: float = attrs.field(default=2.0, validator=_positive)
-    jitter: float = attrs.field(default=1.0, validator=_fraction)
+    max_attempts: int = attrs.field(default=5, validator=v.positive_int)
+    max_elapsed: float = attrs.field(default=60.0, validator=v.positive)
+    base_delay: float = attrs.field(default=0.5, validator=v.non_negative)
+    max_delay: float = attrs.field(default=30.0, validator=v.non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=v.positive)
+    jitter: float = attrs.field(default=1.0, validator=v.fraction)
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
 
     def backoff(self, retry: int) -> float:
@@ -179,16 +160,13 @@ def retry_policy(spec: Any, *, path: str = "retry") -> RetryPolicy | None:
     >>> retry_policy({"max_atempts": 3})
     Traceback (most recent call last):
     ...
-    leadflow.errors.ConfigError: retry.max_atempts: unknown key; expected one of base_delay, jitter, max_attempts, max_delay, max_elapsed, multiplier
+    leadflow.errors.ConfigError: retry.max_atempts: unknown key 'max_atempts'; did you mean 'max_attempts'?
     """
     if spec is None or isinstance(spec, RetryPolicy):
         return spec
     if not isinstance(spec, Mapping):
         raise ConfigError(path, f"must be a table of RetryPolicy fields, got {spec!r}")
-    known = sorted(a.name for a in attrs.fields(RetryPolicy) if a.name != "rng")
-    for key in spec:
-        if key not in known:
-            raise ConfigError(f"{path}.{key}", f"unknown key; expected one of {', '.join(known)}")
+    check_keys(spec, path, (a.name for a in attrs.fields(RetryPolicy) if a.name != "rng"))
     return RetryPolicy(**spec)
 
 
@@ -414,43 +392,6 @@ def apply_batch(
     return results
 
 
-def apply_change(lead: Lead, change: StageChange, *, handed_off_at: datetime | None = None) -> Lead:
-    """*lead* with *change* recorded: its stage moved and the change appended to its history.
-
-    Idempotent: a change already in the history is not appended again, so
-    ``apply_change(lead, change) == lead`` tells whether the lead already holds it. A change that
-    does not start from the lead's stage is a :class:`~leadflow.errors.ValidationError`; one dated
-    before the last recorded change a :class:`~leadflow.errors.HistoryOrderError`.
-    *handed_off_at* (from :attr:`~leadflow.ports.StageWrite.handed_off_at`) is stored as
-    ``Lead.handed_off_at`` when given. The lifecycle's rules are the job's to check (with
-    :func:`~leadflow.lifecycle.transition`); an adapter records what the system of record holds.
-
-    >>> from datetime import datetime, timezone
-    >>> at = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-    >>> lead = Lead(id="L-1", created_at=at)
-    >>> change = StageChange(from_stage="inquiry", to_stage="mql", at=at, by="scoring")
-    >>> moved = apply_change(lead, change)
-    >>> moved.stage, len(moved.history), apply_change(moved, change) == moved
-    ('mql', 1, True)
-    >>> apply_change(lead, StageChange(from_stage="sal", to_stage="sql", at=at))
-    Traceback (most recent call last):
-    ...
-    leadflow.errors.ValidationError: change.from_stage: 'sal' does not match lead 'L-1''s stage 'inquiry'
-    """
-    moved = lead
-    if change not in lead.history:
-        if change.from_stage != lead.stage:
-            raise ValidationError(
-                "change.from_stage",
-                change.from_stage,
-                f"does not match lead {lead.id!r}'s stage {lead.stage!r}",
-            )
-        moved = attrs.evolve(lead, stage=change.to_stage, history=(*lead.history, change))
-    if handed_off_at is not None and moved.handed_off_at != handed_off_at:
-        moved = attrs.evolve(moved, handed_off_at=handed_off_at)
-    return moved
-
-
 # -- batching ---------------------------------------------------------------------------------
 
 
@@ -542,8 +483,8 @@ def sequence_after(cursor: Cursor | None, entity: Entity) -> int:
 # -- keyset cursors ---------------------------------------------------------------------------
 
 
-def _utc(value: Any) -> datetime:
-    return check_aware("stamp", value).astimezone(UTC)
+def _stamp(value: Any) -> datetime:
+    return v.utc(value, "stamp")
 
 
 @attrs.frozen(kw_only=True, order=True)
@@ -563,7 +504,7 @@ class KeysetToken:
     (True, False)
     """
 
-    stamp: datetime = attrs.field(converter=_utc)
+    stamp: datetime = attrs.field(converter=_stamp)
     id: str = attrs.field()
 
     @id.validator
@@ -591,14 +532,14 @@ class KeysetToken:
 
     def precedes(self, stamp: datetime, ident: str) -> bool:
         """Whether a record with *stamp* and *ident* comes strictly after this position."""
-        return (self.stamp, self.id) < (check_aware("stamp", stamp).astimezone(UTC), ident)
+        return (self.stamp, self.id) < (v.utc(stamp, "stamp"), ident)
 
     @classmethod
     def last_of(cls, rows: Sequence[tuple[datetime, str]]) -> KeysetToken | None:
         """The position after the greatest ``(stamp, id)`` in *rows* (``None`` if empty)."""
         if not rows:
             return None
-        stamp, ident = max((check_aware("stamp", s).astimezone(UTC), i) for s, i in rows)
+        stamp, ident = max((v.utc(s, "stamp"), i) for s, i in rows)
         return cls(stamp=stamp, id=ident)
 
 

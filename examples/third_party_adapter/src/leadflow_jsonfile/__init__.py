@@ -64,7 +64,7 @@ class JsonFileAdapter:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> JsonFileAdapter:
         """Build from ``{"path": ..., "page_size": ...}`` (a TOML table); other keys are refused."""
-        check_keys(config, ["path", "page_size"])
+        check_keys(config, "", ["path", "page_size"])
         if "path" not in config:
             raise ConfigError("path", "is required: the JSON file to keep records in")
         return cls(config["path"], int(config.get("page_size", 10)))
