@@ -284,3 +284,16 @@ def test_kind_spellings(tmp_path: Path, capsys: pytest.CaptureFixture[str], spel
     code, _, err = run_cli(capsys, "import", "--entity", "opportunity", str(changes))
     assert code == Exit.USAGE
     assert "invalid choice" in err
+
+
+def test_a_missing_file_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.sqlite"
+    good = tmp_path / "leads.csv"
+    good.write_text(HEADER + _rows(2), encoding="utf-8")
+    for other in (tmp_path / "missing.csv", tmp_path / "leads.xlsx"):
+        code, _, err = run_cli(
+            capsys, "import", "--entity", "lead", "--store", str(store), str(good), str(other)
+        )
+        assert code == Exit.USAGE
+        assert err.startswith(f"leadflow: error: {other}: ")
+        assert _leads(store) == 0

@@ -95,6 +95,11 @@ def import_(args: argparse.Namespace, out: Output) -> int:
 
     if args.batch_size < 1:
         raise ConfigError("--batch-size", f"must be at least 1, got {args.batch_size}")
+    for file in args.files:  # every file named must be there before any is imported
+        if file.suffix.lower() not in {".csv", ".jsonl", ".ndjson"}:
+            raise ConfigError(str(file), "unknown file type; expected .csv, .jsonl or .ndjson")
+        if not file.is_file():
+            raise ConfigError(str(file), "cannot read: no such file")
     now = parse_now(args.now) or wall_clock()
     keep_good = args.errors is not None
     reports = []
