@@ -39,7 +39,10 @@ def store(tmp_path: Path, planted: Planted) -> Path:
 def test_the_html_is_the_python_api_rendered(store: Path, planted: Planted, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     now = planted.now.isoformat()
-    assert main(["report", "--store", str(store), "--out", str(out), "--now", now, "--demo-rules"]) == 0
+    assert (
+        main(["report", "--store", str(store), "--out", str(out), "--now", now, "--demo-rules"])
+        == 0
+    )
     with SQLiteAdapter(store) as db:
         from_store = report_from_adapter(
             db,
