@@ -34,7 +34,7 @@ from statistics import NormalDist
 import attrs
 
 from leadflow.analytics._common import Row, ratio, reached
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Lead, Touch
@@ -127,7 +127,7 @@ def business_hours(calendar: BusinessCalendar) -> Callable[[datetime, datetime],
     """An *elapsed* function for :func:`first_responses` that counts *calendar*'s open hours.
 
     >>> from datetime import datetime, timezone
-    >>> from leadflow.calendar import BusinessCalendar
+    >>> from leadflow.business_time import BusinessCalendar
     >>> hours = business_hours(BusinessCalendar.weekdays("UTC"))
     >>> friday_4pm = datetime(2026, 3, 6, 16, tzinfo=timezone.utc)
     >>> hours(friday_4pm, datetime(2026, 3, 9, 10, tzinfo=timezone.utc))  # to Monday 10:00
