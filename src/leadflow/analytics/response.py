@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from leadflow.analytics._common import Row, ratio, reached
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Lead, Touch
@@ -150,7 +150,7 @@ class BusinessHours:
     and says so: :attr:`label` is the clock every half-life measured with it carries.
 
     >>> from datetime import datetime, timezone
-    >>> from leadflow.calendar import BusinessCalendar
+    >>> from leadflow.business_time import BusinessCalendar
     >>> hours = business_hours(BusinessCalendar.weekdays("UTC", name="weekdays-utc"))
     >>> friday_4pm = datetime(2026, 3, 6, 16, tzinfo=timezone.utc)
     >>> hours(friday_4pm, datetime(2026, 3, 9, 10, tzinfo=timezone.utc))  # to Monday 10:00
