@@ -14,7 +14,7 @@ from datetime import datetime
 from leadflow.adapters.sqlite.columns import iso, parse_instant
 from leadflow.adapters.sqlite.store import next_seq
 from leadflow.errors import LeadflowError, ValidationError
-from leadflow.model import StageChange
+from leadflow.model import StageChange, check_change_order
 from leadflow.ports import (
     OutcomeWrite,
     RejectionWrite,
@@ -136,12 +136,7 @@ def _append_change(
         "SELECT pos, at FROM stage_history WHERE lead_id = ? ORDER BY pos DESC LIMIT 1",
         (lead_id,),
     ).fetchone()
-    if last is not None and change.at < datetime.fromisoformat(last["at"]):
-        raise ValidationError(
-            "change.at",
-            change.at.isoformat(),
-            f"is earlier than lead {lead_id!r}'s last change",
-        )
+    check_change_order(None if last is None else datetime.fromisoformat(last["at"]), change)
     pos = 0 if last is None else int(last["pos"]) + 1
     conn.execute(
         "INSERT INTO stage_history (lead_id, pos, from_stage, to_stage, at, by, reason, note, "
