@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from leadflow.errors import AdapterError, ValidationError
+from leadflow.errors import ValidationError
 from leadflow.model import StageChange
 from leadflow.ports import (
     READERS,
@@ -24,6 +24,7 @@ from leadflow.ports import (
     WriteKind,
     WriteResult,
     WriteStatus,
+    missing_members,
     read_all,
     read_pages,
     readable,
@@ -108,14 +109,15 @@ def test_rejections_and_outcomes_are_read_only_from_adapters_that_have_them() ->
     leads = _Leads()
     assert read_all(leads, Entity.LEAD) == ["a", "b"]  # type: ignore[arg-type]
     assert readable(leads, "lead") and not readable(leads, Entity.REJECTION)  # type: ignore[arg-type]
-    with pytest.raises(AdapterError, match="leads-only: does not read rejection records"):
+    with pytest.raises(ValidationError, match="'rejection' is not read by adapter 'leads-only'"):
         read_pages(leads, Entity.REJECTION)  # type: ignore[arg-type]
     # Declared (reads=every entity, as adapters written before rejections existed say) but
     # without a reader: not readable, and reading it names the missing method.
     old = _Everything()
     assert not readable(old, Entity.OUTCOME)  # type: ignore[arg-type]
-    with pytest.raises(AdapterError, match="has no read_outcomes"):
+    with pytest.raises(ValidationError, match="has no read_outcomes"):
         read_pages(old, Entity.OUTCOME)  # type: ignore[arg-type]
+    assert "read_outcomes" not in missing_members(old), "an adapter from before still loads"
 
 
 def test_an_adapter_with_the_readers_satisfies_the_reading_protocols() -> None:

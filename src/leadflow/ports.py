@@ -8,14 +8,11 @@ records it read (each :class:`Versioned` with the stamp it had) and the :class:`
 *after* it. A job saves the cursor after processing a page, so a restart resumes where it stopped.
 
 What sales decided and what became of leads are read the same way: an adapter that declares
-:attr:`Entity.REJECTION` or :attr:`Entity.OUTCOME` in its :class:`Capabilities` implements
-:meth:`ReadsRejections.read_rejections` / :meth:`ReadsOutcomes.read_outcomes` (the rejections made
-in the system of record, with who and when; the outcomes of the opportunities or deals the leads
-became). The methods belong to small protocols of their own, so an adapter for a system that keeps
-neither declares neither and implements nothing more; :func:`read_pages` finds the reader of any
-entity and refuses one the adapter does not declare (:func:`readable` asks first). A lead's stage history and hand-off time
-travel on the lead itself (:attr:`~leadflow.model.Lead.history`,
-:attr:`~leadflow.model.Lead.handed_off_at`).
+:attr:`Entity.REJECTION` or :attr:`Entity.OUTCOME` in its :class:`Capabilities` has
+``read_rejections`` / ``read_outcomes`` (:class:`RejectionReader`, :class:`OutcomeReader`): the
+rejections made in the system of record, with who and when, and the outcomes of the
+opportunities or deals the leads became. A lead's stage history and hand-off time travel on the
+lead itself (:attr:`~leadflow.model.Lead.history`, :attr:`~leadflow.model.Lead.handed_off_at`).
 
 Writing is by batch: :meth:`Adapter.write` takes a sequence of write operations (the "actions"
 leadflow's rules decided on) and returns exactly one :class:`WriteResult` per operation, in order:
@@ -39,39 +36,43 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from leadflow import _validate as v
-from leadflow.errors import AdapterError, ValidationError
+from leadflow.errors import ValidationError
 from leadflow.model import Account, Activity, Lead, StageChange, Touch
 from leadflow.outcomes import Outcome
 from leadflow.reasons import Rejection
 
 __all__ = [
     "READERS",
+    "AccountReader",
+    "ActivityReader",
     "Adapter",
     "Capabilities",
     "Cursor",
     "Entity",
+    "LeadReader",
+    "OutcomeReader",
     "OutcomeWrite",
     "Page",
-    "ReadsOutcomes",
-    "ReadsRejections",
     "RecordError",
+    "RejectionReader",
     "RejectionWrite",
     "SLAWrite",
     "ScoreWrite",
     "StageWrite",
+    "TouchReader",
     "Versioned",
     "Write",
     "WriteKind",
     "WriteResult",
     "WriteStatus",
+    "missing_members",
     "read_all",
     "read_pages",
     "readable",
@@ -326,34 +327,42 @@ class Capabilities:
         }
 
 
+#: The method that reads each entity. An adapter has the readers of the entities its
+#: :attr:`Capabilities.reads` declares, and needs no others.
+READERS: dict[Entity, str] = {
+    Entity.LEAD: "read_leads",
+    Entity.ACCOUNT: "read_accounts",
+    Entity.ACTIVITY: "read_activities",
+    Entity.TOUCH: "read_touches",
+    Entity.REJECTION: "read_rejections",
+    Entity.OUTCOME: "read_outcomes",
+}
+
+#: Entities that joined the port after adapters were written declaring
+#: ``reads=frozenset(Entity)``: such an adapter without their readers is not read for them
+#: (:func:`readable`), rather than refused.
+_LATER = frozenset({Entity.REJECTION, Entity.OUTCOME})
+
+
 @runtime_checkable
 class Adapter(Protocol):
     """A system of record leadflow reads from and writes back to.
 
     Implement it without inheriting; register the class (or a factory taking ``**config``)
     under the ``leadflow.adapters`` entry-point group. ``leadflow.adapters.testing`` holds the
-    contract suite that checks an implementation. An adapter that reads rejections or outcomes
-    also implements :class:`ReadsRejections` / :class:`ReadsOutcomes`.
+    contract suite that checks an implementation.
+
+    Every adapter has ``name``, ``capabilities``, :meth:`write` and :meth:`close`. What it reads
+    is declared, not stubbed: for each entity in ``capabilities.reads`` it has that entity's
+    reader (:data:`READERS`; their signatures are :class:`LeadReader`, :class:`AccountReader`,
+    :class:`ActivityReader`, :class:`TouchReader`), and a CRM without, say, activities
+    declares no :attr:`Entity.ACTIVITY` and has no ``read_activities``. Read through
+    :func:`read_pages`, which checks the declaration; :func:`missing_members` names what an
+    object lacks.
     """
 
     name: str
     capabilities: Capabilities
-
-    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
-        """Leads changed after *cursor* (all when ``None``), oldest change first, by page."""
-        ...
-
-    def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
-        """Accounts changed after *cursor*, by page."""
-        ...
-
-    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
-        """Activities recorded after *cursor*, by page."""
-        ...
-
-    def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
-        """Touches recorded after *cursor*, by page."""
-        ...
 
     def write(self, writes: Sequence[Write]) -> list[WriteResult]:
         """Apply *writes*; one result per write, in the same order."""
@@ -365,8 +374,44 @@ class Adapter(Protocol):
 
 
 @runtime_checkable
-class ReadsRejections(Protocol):
-    """What an adapter declaring :attr:`Entity.REJECTION` implements besides :class:`Adapter`."""
+class LeadReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.LEAD`."""
+
+    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
+        """Leads changed after *cursor* (all when ``None``), oldest change first, by page."""
+        ...
+
+
+@runtime_checkable
+class AccountReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.ACCOUNT`."""
+
+    def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
+        """Accounts changed after *cursor*, by page."""
+        ...
+
+
+@runtime_checkable
+class ActivityReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.ACTIVITY`."""
+
+    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
+        """Activities recorded after *cursor*, by page."""
+        ...
+
+
+@runtime_checkable
+class TouchReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.TOUCH`."""
+
+    def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
+        """Touches recorded after *cursor*, by page."""
+        ...
+
+
+@runtime_checkable
+class RejectionReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.REJECTION`."""
 
     def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
         """Rejections made (or changed) after *cursor*, oldest first, by page.
@@ -379,8 +424,8 @@ class ReadsRejections(Protocol):
 
 
 @runtime_checkable
-class ReadsOutcomes(Protocol):
-    """What an adapter declaring :attr:`Entity.OUTCOME` implements besides :class:`Adapter`."""
+class OutcomeReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.OUTCOME`."""
 
     def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
         """Outcomes recorded (or changed) after *cursor*, oldest first, by page.
@@ -391,25 +436,20 @@ class ReadsOutcomes(Protocol):
         ...
 
 
-#: The method that reads each entity, by entity.
-READERS: Mapping[Entity, str] = MappingProxyType(
-    {
-        Entity.LEAD: "read_leads",
-        Entity.ACCOUNT: "read_accounts",
-        Entity.ACTIVITY: "read_activities",
-        Entity.TOUCH: "read_touches",
-        Entity.REJECTION: "read_rejections",
-        Entity.OUTCOME: "read_outcomes",
-    }
-)
+#: The names of the first version of this port.
+ReadsRejections = RejectionReader
+ReadsOutcomes = OutcomeReader
 
 
 def readable(adapter: Adapter, entity: Entity | str) -> bool:
-    """Whether *adapter* declares *entity* and has its reader.
+    """Whether *adapter* declares *entity* and has its reader (jobs and reports ask this).
 
-    Rejections and outcomes joined the port after adapters were written that declare
-    ``reads=frozenset(Entity)``; such an adapter has no ``read_rejections`` and is simply not
-    read for them (jobs and reports ask this, not :meth:`Capabilities.can_read` alone).
+    >>> class Old:  # written when the port had four entities
+    ...     name = "old"
+    ...     capabilities = Capabilities(reads=frozenset(Entity), writes=())
+    ...     def read_leads(self, cursor=None): ...
+    >>> readable(Old(), Entity.LEAD), readable(Old(), Entity.REJECTION)
+    (True, False)
     """
     entity = Entity(entity)
     return adapter.capabilities.can_read(entity) and callable(
@@ -417,31 +457,66 @@ def readable(adapter: Adapter, entity: Entity | str) -> bool:
     )
 
 
-def read_pages(
-    adapter: Adapter, entity: Entity | str, cursor: Cursor | None = None
-) -> Iterator[Page[Any]]:
-    """The pages of *entity* after *cursor*, from the adapter's reader for it.
-
-    An entity missing from ``adapter.capabilities.reads`` is refused (an
-    :class:`~leadflow.errors.AdapterError` naming it), as is a declared entity whose reader the
-    adapter lacks — callers check :meth:`Capabilities.can_read` first.
-    """
-    entity = Entity(entity)
-    name = getattr(adapter, "name", type(adapter).__name__)
-    if not adapter.capabilities.can_read(entity):
-        raise AdapterError(f"does not read {entity.value} records", adapter=str(name))
-    reader = getattr(adapter, READERS[entity], None)
-    if not callable(reader):
-        raise AdapterError(
-            f"declares that it reads {entity.value} records but has no {READERS[entity]}()",
-            adapter=str(name),
-        )
-    pages: Iterator[Page[Any]] = reader(cursor)
-    return pages
-
-
 def read_all(adapter: Adapter, entity: Entity | str) -> list[Any]:
     """Every record of *entity* the adapter holds: :func:`read_pages` from the beginning,
     flattened, for reports over a whole system (a read from the beginning holds each record
     once, as it is now)."""
+    entity = Entity(entity)
     return [versioned.item for page in read_pages(adapter, entity) for versioned in page.items]
+
+
+def missing_members(adapter: object) -> list[str]:
+    """The members *adapter* lacks to be an :class:`Adapter`: of ``name``, ``capabilities``
+    (a :class:`Capabilities`), ``write`` and ``close``, and the reader of each entity its
+    capabilities declare. Empty when nothing is missing.
+
+    >>> class ReadsLeadsOnly:
+    ...     name = "crm"
+    ...     capabilities = Capabilities(reads={"lead", "touch"}, writes=())
+    ...     def read_leads(self, cursor=None): ...
+    ...     def write(self, writes): ...
+    ...     def close(self): ...
+    >>> missing_members(ReadsLeadsOnly())
+    ['read_touches']
+    """
+    missing: list[str] = []
+    if not isinstance(getattr(adapter, "name", None), str):
+        missing.append("name")
+    caps = getattr(adapter, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        missing.append("capabilities")
+    missing += [m for m in ("write", "close") if not callable(getattr(adapter, m, None))]
+    if isinstance(caps, Capabilities):
+        missing += [
+            reader
+            for entity, reader in READERS.items()
+            if caps.can_read(entity)
+            and entity not in _LATER
+            and not callable(getattr(adapter, reader, None))
+        ]
+    return missing
+
+
+def read_pages(
+    adapter: Adapter, entity: Entity, cursor: Cursor | None = None
+) -> Iterator[Page[Any]]:
+    """The pages of *entity* after *cursor*, through the adapter's reader for it.
+
+    An adapter that does not declare *entity* in ``capabilities.reads`` is asked nothing: a
+    :class:`~leadflow.errors.ValidationError` says so.
+    """
+    entity = Entity(entity)
+    if not adapter.capabilities.can_read(entity):
+        raise ValidationError(
+            "entity", entity.value, f"is not read by adapter {adapter.name!r} (capabilities.reads)"
+        )
+    reader: Callable[[Cursor | None], Iterator[Page[Any]]] | None = getattr(
+        adapter, READERS[entity], None
+    )
+    if not callable(reader):
+        raise ValidationError(
+            "entity",
+            entity.value,
+            f"is declared by adapter {adapter.name!r} but it has no {READERS[entity]}()",
+        )
+    return reader(cursor)

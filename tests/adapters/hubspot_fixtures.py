@@ -11,10 +11,10 @@ import pytest
 from hubspot import HubSpot
 from tests.emulators.hubspot import HubSpotEmulator
 
-from leadflow.adapters._sync import RetryPolicy, Secret
 from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
 from leadflow.adapters.hubspot_feedback import ActivityRules, OutcomeRules, RejectionRules
 from leadflow.adapters.mapping import override_from_settings
+from leadflow.adapters.sync import RetryPolicy, Secret
 
 __all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
 from leadflow.model import Account, Activity, Lead, Touch

@@ -107,9 +107,9 @@ def test_leadflow_report_from_the_third_party_adapter(
     ``run`` (a relative ``path`` is relative to the file); the report is the Python API's."""
     import json
 
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
     from leadflow.cli import main
-    from leadflow.cli_report import report_from_adapter
+    from leadflow.cli.reporting import report_from_adapter
     from leadflow.demo import generate
     from leadflow.rules.scorecard import load_scorecard
     from leadflow.rules.sla import load_policies
@@ -142,6 +142,7 @@ def test_leadflow_report_from_the_third_party_adapter(
             policies=load_policies(examples / "sla.toml"),
             calendar=BusinessCalendar.weekdays("UTC"),
             scorecard=load_scorecard(examples / "scorecard.toml"),
+            half_life_strata=("source",),  # the command's default
         )
     finally:
         source.close()

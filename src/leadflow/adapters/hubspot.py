@@ -42,7 +42,7 @@ whose answer was lost is re-judged against the contacts' current values before a
 again: nothing is written twice.
 
 **Faults**: 429 (HubSpot's ten-secondly and daily limits) waits what ``Retry-After`` says, 5xx and
-dropped connections are retried with bounded back-off (:mod:`leadflow.adapters._sync`), 401 is an
+dropped connections are retried with bounded back-off (:mod:`leadflow.adapters.sync`), 401 is an
 :class:`~leadflow.errors.AuthenticationError`. The access token never appears in a repr, a log
 line or an error message — it is scrubbed from the client's exceptions (bodies and headers
 included) before they are logged or wrapped, even when HubSpot echoes it. Links the service hands
@@ -92,7 +92,21 @@ from hubspot.crm.objects.exceptions import (  # type: ignore[import-untyped]
     ApiException as ObjectsApiException,
 )
 
-from leadflow.adapters._sync import (
+from leadflow._validate import utc as _utc
+from leadflow.adapters.hubspot_feedback import (
+    DEAL_PROPERTIES,
+    ActivityRules,
+    HistoryEntry,
+    OutcomeRules,
+    RejectionRules,
+    activities_from,
+    history_of,
+    outcome_from,
+    rejection_from,
+    stage_history,
+)
+from leadflow.adapters.mapping import FieldMap, override_from_settings
+from leadflow.adapters.sync import (
     GIVE_UP,
     RETRY,
     Decision,
@@ -107,19 +121,6 @@ from leadflow.adapters._sync import (
     retry_call,
     retry_policy,
 )
-from leadflow.adapters.hubspot_feedback import (
-    DEAL_PROPERTIES,
-    ActivityRules,
-    HistoryEntry,
-    OutcomeRules,
-    RejectionRules,
-    activities_from,
-    history_of,
-    outcome_from,
-    rejection_from,
-    stage_history,
-)
-from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,
@@ -408,11 +409,6 @@ def _skipped(entity: Entity, object_type: str, record_id: Any, exc: Exception) -
     """Log a record the model refused and return it as the page's :class:`RecordError`."""
     _log.warning("skipping HubSpot %s %s: %s", object_type, record_id, exc)
     return RecordError(entity=entity, record_id=str(record_id), error=str(exc))
-
-
-def _utc(value: datetime) -> datetime:
-    # dateutil answers tzlocal() for "Z" on some hosts; leadflow only ever holds UTC.
-    return value.astimezone(UTC)
 
 
 @attrs.frozen
