@@ -46,6 +46,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import urlsplit
@@ -1271,7 +1272,7 @@ class SalesforceAdapter:
         values: dict[str, Any] = {"opportunity_id": opp}
         by = record.get("OwnerId")
         if record.get("IsWon"):
-            values.update(kind=OutcomeKind.WON.value, amount=record.get("Amount"))
+            values.update(kind=OutcomeKind.WON.value, amount=_money(record.get("Amount")))
         elif record.get("IsClosed"):
             reason = record.get(loss_f) if loss_f else None
             kind = self.mapping.loss_kind(reason)
@@ -1740,6 +1741,15 @@ class SalesforceAdapter:
 
 #: The stages a rejection moves a lead to.
 _REJECTED_STAGES = frozenset(s for s in (WATERFALL.recycled, WATERFALL.disqualified) if s)
+
+
+def _money(value: Any) -> Decimal | None:
+    """A currency field's value (JSON gives a float such as ``48000.0``) as the decimal it
+    stands for: ``48000``, ``12.5``."""
+    if value is None or isinstance(value, bool):
+        return None
+    amount = Decimal(str(value))
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
 def _each(build: Callable[[Mapping[str, Any]], Any]) -> Callable[[Sequence[Any]], list[Any]]:
