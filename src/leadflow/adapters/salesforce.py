@@ -139,6 +139,9 @@ _WRITES: frozenset[WriteKind] = frozenset(
 )
 #: The sObject Collections limit per call.
 COLLECTION_LIMIT = 200
+#: Ids per ``IN (...)`` of a read query: 400 quoted 18-character ids keep the GET request's URI
+#: (about 28 encoded characters an id) well under Salesforce's 16,384-byte limit.
+_IDS_PER_QUERY = 400
 
 
 def _table(value: Any, path: str) -> dict[str, str]:
@@ -1043,14 +1046,14 @@ class SalesforceAdapter:
 
     def _histories(self, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
         """``LeadHistory`` rows of the tracked fields leadflow reads, per lead, oldest first
-        (200 leads a query). Remembered for the leads' current versions, so reading leads and
+        (400 leads a query). Remembered for the leads' current versions, so reading leads and
         then their rejections in one run queries the history once."""
         wb = self._wb
         names = [wb.get("stage"), wb.get("status"), self._feedback_field("rejection", "reason")]
         fields = sorted({n for n in names if n} | {"leadConverted"})
         wanted = [i for i in ids if _SF_ID.fullmatch(i)]
         missing = [i for i in wanted if i not in self._history_cache]
-        for chunk in chunked(missing, COLLECTION_LIMIT):
+        for chunk in chunked(missing, _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT LeadId, Field, OldValue, NewValue, CreatedDate, CreatedById "
                 "FROM LeadHistory WHERE LeadId IN {} AND Field IN {} "
@@ -1208,7 +1211,7 @@ class SalesforceAdapter:
         """The leads each opportunity belongs to: converted into it, or into its contacts."""
         out: dict[str, list[str]] = {}
         contacts: dict[str, list[str]] = {}
-        for chunk in chunked(list(ids), COLLECTION_LIMIT):
+        for chunk in chunked(list(ids), _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT Id, ConvertedOpportunityId FROM Lead WHERE ConvertedOpportunityId IN {}",
                 list(chunk),
@@ -1223,7 +1226,7 @@ class SalesforceAdapter:
             for row in self._query(soql):
                 if row.get("ContactId") and _SF_ID.fullmatch(str(row["ContactId"])):
                     contacts.setdefault(str(row["ContactId"]), []).append(str(row["OpportunityId"]))
-        for chunk in chunked(sorted(contacts), COLLECTION_LIMIT):
+        for chunk in chunked(sorted(contacts), _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT Id, ConvertedContactId FROM Lead WHERE ConvertedContactId IN {}",
                 list(chunk),
@@ -1241,7 +1244,7 @@ class SalesforceAdapter:
         """When (and by whom) each closed opportunity entered the stage it is in now: the
         first row of the last run of ``OpportunityHistory`` rows in that stage."""
         out: dict[str, tuple[datetime, str | None]] = {}
-        for chunk in chunked([i for i in ids if _SF_ID.fullmatch(i)], COLLECTION_LIMIT):
+        for chunk in chunked([i for i in ids if _SF_ID.fullmatch(i)], _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT OpportunityId, StageName, CreatedDate, CreatedById "
                 "FROM OpportunityHistory WHERE OpportunityId IN {} "
