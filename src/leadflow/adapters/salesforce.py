@@ -46,6 +46,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import urlsplit
@@ -138,6 +139,9 @@ _WRITES: frozenset[WriteKind] = frozenset(
 )
 #: The sObject Collections limit per call.
 COLLECTION_LIMIT = 200
+#: Ids per ``IN (...)`` of a read query: 400 quoted 18-character ids keep the GET request's URI
+#: (about 28 encoded characters an id) well under Salesforce's 16,384-byte limit.
+_IDS_PER_QUERY = 400
 
 
 def _table(value: Any, path: str) -> dict[str, str]:
@@ -1042,14 +1046,14 @@ class SalesforceAdapter:
 
     def _histories(self, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
         """``LeadHistory`` rows of the tracked fields leadflow reads, per lead, oldest first
-        (200 leads a query). Remembered for the leads' current versions, so reading leads and
+        (400 leads a query). Remembered for the leads' current versions, so reading leads and
         then their rejections in one run queries the history once."""
         wb = self._wb
         names = [wb.get("stage"), wb.get("status"), self._feedback_field("rejection", "reason")]
         fields = sorted({n for n in names if n} | {"leadConverted"})
         wanted = [i for i in ids if _SF_ID.fullmatch(i)]
         missing = [i for i in wanted if i not in self._history_cache]
-        for chunk in chunked(missing, COLLECTION_LIMIT):
+        for chunk in chunked(missing, _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT LeadId, Field, OldValue, NewValue, CreatedDate, CreatedById "
                 "FROM LeadHistory WHERE LeadId IN {} AND Field IN {} "
@@ -1207,7 +1211,7 @@ class SalesforceAdapter:
         """The leads each opportunity belongs to: converted into it, or into its contacts."""
         out: dict[str, list[str]] = {}
         contacts: dict[str, list[str]] = {}
-        for chunk in chunked(list(ids), COLLECTION_LIMIT):
+        for chunk in chunked(list(ids), _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT Id, ConvertedOpportunityId FROM Lead WHERE ConvertedOpportunityId IN {}",
                 list(chunk),
@@ -1222,7 +1226,7 @@ class SalesforceAdapter:
             for row in self._query(soql):
                 if row.get("ContactId") and _SF_ID.fullmatch(str(row["ContactId"])):
                     contacts.setdefault(str(row["ContactId"]), []).append(str(row["OpportunityId"]))
-        for chunk in chunked(sorted(contacts), COLLECTION_LIMIT):
+        for chunk in chunked(sorted(contacts), _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT Id, ConvertedContactId FROM Lead WHERE ConvertedContactId IN {}",
                 list(chunk),
@@ -1240,7 +1244,7 @@ class SalesforceAdapter:
         """When (and by whom) each closed opportunity entered the stage it is in now: the
         first row of the last run of ``OpportunityHistory`` rows in that stage."""
         out: dict[str, tuple[datetime, str | None]] = {}
-        for chunk in chunked([i for i in ids if _SF_ID.fullmatch(i)], COLLECTION_LIMIT):
+        for chunk in chunked([i for i in ids if _SF_ID.fullmatch(i)], _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT OpportunityId, StageName, CreatedDate, CreatedById "
                 "FROM OpportunityHistory WHERE OpportunityId IN {} "
@@ -1271,7 +1275,7 @@ class SalesforceAdapter:
         values: dict[str, Any] = {"opportunity_id": opp}
         by = record.get("OwnerId")
         if record.get("IsWon"):
-            values.update(kind=OutcomeKind.WON.value, amount=record.get("Amount"))
+            values.update(kind=OutcomeKind.WON.value, amount=_money(record.get("Amount")))
         elif record.get("IsClosed"):
             reason = record.get(loss_f) if loss_f else None
             kind = self.mapping.loss_kind(reason)
@@ -1740,6 +1744,15 @@ class SalesforceAdapter:
 
 #: The stages a rejection moves a lead to.
 _REJECTED_STAGES = frozenset(s for s in (WATERFALL.recycled, WATERFALL.disqualified) if s)
+
+
+def _money(value: Any) -> Decimal | None:
+    """A currency field's value (JSON gives a float such as ``48000.0``) as the decimal it
+    stands for: ``48000``, ``12.5``."""
+    if value is None or isinstance(value, bool):
+        return None
+    amount = Decimal(str(value))
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
 def _each(build: Callable[[Mapping[str, Any]], Any]) -> Callable[[Sequence[Any]], list[Any]]:
