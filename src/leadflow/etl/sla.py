@@ -16,10 +16,12 @@ What is columnar and what is not, honestly:
   id); matching touches to steps (one boolean mask per step for kinds, outcomes and
   ``by = owner``, the owner joined onto the touches by lead id); the "live conversation" mask
   of the final action; the trigger cut-off ``handed_off_at <= now``;
+* each step's due instant, as array arithmetic per calendar
+  (:func:`~leadflow.etl.business_time.add_business_time`: the calendar's open intervals over
+  the span laid out once with running totals, then a ``numpy.searchsorted`` per lead -- exact,
+  equal to :meth:`~leadflow.calendar.BusinessCalendar.add`);
 * computed once per distinct value, not per lead: the calendar per distinct (owner, team,
-  region, country) when a :class:`~leadflow.calendar.CalendarResolver` chooses, and each
-  step's due instant per distinct (trigger instant, calendar, window) through the calendar's
-  fast :meth:`~leadflow.calendar.BusinessCalendar.add`;
+  region, country) when a :class:`~leadflow.calendar.CalendarResolver` chooses;
 * per lead, in Python (business-calendar arithmetic is not exactly vectorisable): choosing the
   policy, counting the matching touches in the window, the state, and the business time
   between two instants (:meth:`~leadflow.calendar.BusinessCalendar.between`: response time,
@@ -62,6 +64,7 @@ import pyarrow.compute as pc
 from leadflow._validate import check_aware
 from leadflow.calendar import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError
+from leadflow.etl.business_time import add_business_days, add_business_time
 from leadflow.etl.files import ErrorSink, RowError, conform
 from leadflow.model import Lead, TouchKind, TouchOutcome
 from leadflow.rules.sla import (
@@ -84,6 +87,7 @@ __all__ = [
 ]
 
 _TS = pa.timestamp("us", tz="UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOUR = timedelta(hours=1)
 
 #: The leads columns the plan reads (absent optional ones are nulls).
@@ -235,20 +239,19 @@ class SLAPlan:
         )
         policy = self.policies[p]
         now_us = _to_us(now_utc)
-        dues: dict[tuple[int, int, datetime], tuple[datetime, int]] = {}
+        started_rows = np.flatnonzero(started_np)
+        dues = _due_arrays(policy, handoff, started_rows, calendars)
         escalations = [None if x.escalate is None else x.escalate.to_data() for x in policy.steps]
         rows: dict[str, list[Any]] = {name: [] for name in SLA_OUTPUT_SCHEMA.names}
-        for i in np.flatnonzero(started_np).tolist():
+        for i in started_rows.tolist():
             start = handoff_list[i]
-            cal, cal_key = calendars[i]
+            cal, _ = calendars[i]
             start_us = _to_us(start)
             window = [j for j in index.of_lead(i) if start_us <= index.at_us[j] <= now_us]
             statuses = []
             for s, step in enumerate(policy.steps):
-                cached = dues.get((s, cal_key, start))
-                if cached is None:  # once per distinct (trigger instant, calendar) and step
-                    due = step.due(start, cal)
-                    cached = dues[(s, cal_key, start)] = (due, _to_us(due))
+                due_us = int(dues[s][i])
+                cached = (_EPOCH + timedelta(microseconds=due_us), due_us)
                 mask = index.masks[(p, s)]
                 matching = [j for j in window if mask[j]]
                 statuses.append(
@@ -333,6 +336,33 @@ class _TouchIndex:
             },
             connects=pc.is_in(outcome, value_set=_CONNECTS).to_numpy(zero_copy_only=False),
         )
+
+
+def _due_arrays(
+    policy: SLAPolicy,
+    handoff: pa.ChunkedArray,
+    rows: np.ndarray,
+    calendars: Sequence[tuple[BusinessCalendar, int]],
+) -> list[np.ndarray]:
+    """Each step's due instant (epoch microseconds) for the leads *rows*, one array
+    computation per calendar and step (:mod:`leadflow.etl.business_time`, exact)."""
+    starts = pc.cast(handoff, pa.int64()).to_numpy(zero_copy_only=False)
+    out = [np.zeros(len(starts), dtype=np.int64) for _ in policy.steps]
+    if len(rows) == 0:
+        return out
+    keys = np.array([calendars[i][1] for i in rows.tolist()], dtype=np.int64)
+    for key in np.unique(keys).tolist():
+        members = rows[keys == key]
+        cal = calendars[int(members[0])][0]
+        begin = starts[members].astype(np.int64)
+        for s, step in enumerate(policy.steps):
+            if step.within is not None:
+                due = add_business_time(cal, begin, step.within)
+            else:
+                assert step.within_days is not None  # checked by Step
+                due = add_business_days(cal, begin, step.within_days)
+            out[s][members] = due.view(np.int64)
+    return out
 
 
 def _emit(
