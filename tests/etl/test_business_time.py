@@ -45,7 +45,9 @@ def test_add_agrees_with_the_day_by_day_oracle_and_the_calendar(
     t = np.array([micros(s) for s in starts], dtype=np.int64)
     d = np.array([x // US for x in deltas], dtype=np.int64)
     got = as_datetimes(add_business_time(calendar, t, d))
-    oracle = [reference_add(calendar, s, x).astimezone(UTC) for s, x in zip(starts, deltas, strict=True)]
+    oracle = [
+        reference_add(calendar, s, x).astimezone(UTC) for s, x in zip(starts, deltas, strict=True)
+    ]
     per_item = [calendar.add(s, x).astimezone(UTC) for s, x in zip(starts, deltas, strict=True)]
     assert oracle == got
     assert per_item == got
