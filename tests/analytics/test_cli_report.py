@@ -11,7 +11,7 @@ import pytest
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.analytics import build_report, render_html
 from leadflow.cli import main
-from leadflow.cli_report import report_from_adapter
+from leadflow.cli.reporting import report_from_adapter
 from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
 from leadflow.ports import Entity, OutcomeWrite
 from leadflow.rules.scorecard import load_scorecard

@@ -153,3 +153,14 @@ def test_sla_adherence_partitions_the_results(results: list[StepResult], by: str
         assert r.adherence is None or 0.0 <= r.adherence <= 1.0
         if r.median_hours is not None:
             assert r.p90_hours is not None and r.median_hours <= r.p90_hours + 1e-9
+
+
+def test_a_negligible_decay_is_no_decay() -> None:
+    """Hypothesis found these points: the optimiser's decay of ~1e-18 per hour was reported as a
+    1.2e17 h half-life beside a rounded decay of 0.0, and scaled differently with the unit."""
+    points = [(0, True), (0, True), (37, False), (45, False), (49, True), (53, False),
+              (96, True), (96, True), (32, False), (71, True), (93, False)]  # fmt: skip
+    for k in (1.0, 3.0):
+        fit = fit_decay([d * k for d, _ in points], [c for _, c in points])
+        assert fit.half_life_hours is None
+        assert fit.decay_per_hour == 0.0

@@ -427,6 +427,12 @@ def fit_decay(
     if data.successes == data.n:
         raise InsufficientDataError("half-life", "every lead converted")
     a, lam, ll = _fit(data)
+    # A decay too small to show over the observed delays is no decay: a half-life a million
+    # times the longest delay is numerical noise of the optimiser (it read 1.2e17 h), and it would
+    # differ between two fits of the same data in other units.
+    negligible = 1e-6 / max(*delays, 1e-12)
+    if lam < negligible:
+        lam = 0.0
     crit = NormalDist().inv_cdf((1 + confidence) / 2) ** 2 / 2
     target = ll - crit
     # Lower λ bound (upper half-life bound).
@@ -441,6 +447,8 @@ def fit_decay(
         if hi > 1e6:
             break
     lam_high = _bound(data, lam, hi, target, a)
+    if lam_low < negligible:
+        lam_low = 0.0
     ln2 = math.log(2)
     return HalfLife(
         leads=data.n,
