@@ -138,7 +138,7 @@ def test_each_dialect_parses_back_and_matches_its_golden_file(dialect: str) -> N
     parsed = sqlglot.parse_one(sql, read=dialect)
     assert parsed.sql(dialect=dialect, pretty=True) == sql
     golden = GOLDEN / f"seed.{dialect}.sql"
-    assert golden.read_text(encoding="utf-8") == sql + "\n", (
+    assert golden.read_text(encoding="utf-8") == sql + ";\n", (
         f"regenerate with: python -m leadflow compile-sql --card examples/scorecard.toml "
         f"--dialect {dialect} > {golden.relative_to(ROOT)}"
     )

@@ -5,7 +5,8 @@ is one entry of :data:`COMMANDS` — a name, a help line, and the import paths o
 adds its arguments and one that runs it — so a new subcommand is one more line in that table
 (its module is imported only when the subcommand runs).
 
-Layout (kept so by an import-linter contract): one module per command (``adapters``, ``demo``,
+Layout (kept so by an import-linter contract): one module per command (``adapters``,
+``compile_sql``, ``demo``,
 ``importing``, ``report``, ``run``, ``score``, ``sla``), none importing another; below them the
 shared helpers — ``jobs`` (running and printing the job) and ``reporting`` (building and writing
 the feedback report), then ``config`` (run configuration, rule files, stores, adapters), then
@@ -99,6 +100,11 @@ COMMANDS: dict[str, Command] = {
         help="write the feedback report (HTML, JSON or CSV) from a store or any adapter",
         arguments="leadflow.cli.report:report_arguments",
         run="leadflow.cli.report:report",
+    ),
+    "compile-sql": Command(
+        help="print a scorecard as one SQL query for DuckDB, Spark, PostgreSQL or a warehouse",
+        arguments="leadflow.cli.compile_sql:compile_sql_arguments",
+        run="leadflow.cli.compile_sql:compile_sql",
     ),
     "adapters": Command(
         help="list installed adapters and their capabilities",

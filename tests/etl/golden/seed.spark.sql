@@ -406,4 +406,4 @@ SELECT
     THEN 'mql'
     ELSE 'nurture'
   END AS recommendation
-FROM scored AS s
+FROM scored AS s;
