@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -95,7 +95,13 @@ from leadflow.rules.scorecard import (
     iter_conditions,
 )
 
-__all__ = ["SQL_DIALECTS", "ColumnKind", "compile_scorecard_sql", "scorecard_query"]
+__all__ = [
+    "SQL_DIALECTS",
+    "ColumnKind",
+    "compile_scorecard_sql",
+    "scorecard_query",
+    "split_queries",
+]
 
 #: The dialects the test suite runs or parses back (any other sqlglot dialect is accepted).
 SQL_DIALECTS: tuple[str, ...] = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
@@ -114,6 +120,12 @@ _PORTABLE = re.compile(
     r"(?:\(\?:|[A-Za-z0-9 _@,/'%&=<>!~#\-:;\"]|\\[.\-+*?()\[\]{}|^$/@]|[.^$|()*+?{}\[\]])*"
 )
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+_SQL_TYPES = {
+    "text": exp.DataType.Type.TEXT,
+    "number": exp.DataType.Type.DOUBLE,
+    "boolean": exp.DataType.Type.BOOLEAN,
+    "timestamp": exp.DataType.Type.TIMESTAMPTZ,
+}
 _META = frozenset(".^$|?*+()[]{}\\")
 
 
@@ -143,6 +155,8 @@ def _or(parts: list[exp.Expr]) -> exp.Expr:
 def _in(value: exp.Expr, options: list[exp.Expr]) -> exp.Expr:
     if not options:
         return exp.false()
+    if len(options) == 1:
+        return exp.EQ(this=value, expression=options[0])
     return exp.In(this=value, expressions=options)
 
 
@@ -171,6 +185,7 @@ class _Builder:
         self.kinds = kinds
         self.counters: list[_Counter] = []
         self.reads_accounts = False
+        self.has_accounts = True
 
     # -- fields -----------------------------------------------------------------------------------
 
@@ -185,6 +200,9 @@ class _Builder:
 
     def column(self, field: str) -> exp.Expr:
         if field.startswith("account."):
+            if not self.has_accounts:  # no accounts table: every account field is missing
+                kind = self.kind_of(field)
+                return exp.cast(exp.null(), _SQL_TYPES[kind])
             self.reads_accounts = True
             name = field[len("account.") :]
             name = name.removeprefix("properties.")
@@ -388,36 +406,32 @@ class _Builder:
 
     # -- rules -------------------------------------------------------------------------------------
 
-    def rule(self, index: int, rule: Rule) -> tuple[exp.Expr, exp.Expr | None]:
-        """(the rule's points for a lead, or 0; the aggregate columns it needs, if any)."""
+    def rule(self, index: int, rule: Rule) -> tuple[exp.Expr, exp.Expr]:
+        """(whether the rule applies to a lead, the points it adds then)."""
         where = f"rules[{index}].when"
         if rule.category is Category.FIT:
             assert rule.when is not None  # checked by Rule
             holds, _ = self.evidence(rule.when, where)
-            return _when(holds, _double(_clamped(rule.points, rule.cap))), None
+            return holds, _double(_clamped(rule.points, rule.cap))
         half_life = rule.half_life_days or self.card.half_life_days
         rate = -_LN2 / half_life
         if rule.activities:
             total = exp.Coalesce(this=exp.column(f"s{index}", "g"), expressions=[_double(0.0)])
-            applies = exp.GT(
-                this=exp.Coalesce(
-                    this=exp.column(f"n{index}", "g"), expressions=[exp.Literal.number(0)]
-                ),
-                expression=exp.Literal.number(0),
-            )
+            # a SUM over no matching event is NULL: not NULL means some activity counted
+            applies = exp.not_(exp.Is(this=exp.column(f"s{index}", "g"), expression=exp.null()))
             gate = [] if rule.when is None else [self.evidence(rule.when, where)[0]]
-            return _when(_and([applies, *gate]), _clamp(total, rule.cap)), None
+            return _and([applies, *gate]), _clamp(total, rule.cap)
         assert rule.when is not None  # checked by Rule
         holds, ages = self.evidence(rule.when, where)
         if not ages:
-            return _double(0.0), None
+            return exp.false(), _double(0.0)
         newest = ages[0] if len(ages) == 1 else exp.Least(this=ages[0], expressions=ages[1:])
         found = exp.LT(this=newest.copy(), expression=_double(_NO_AGE))
         decayed = exp.Mul(
             this=_double(rule.points),
             expression=exp.Exp(this=exp.Mul(this=newest, expression=_double(rate))),
         )
-        return _when(_and([holds, found]), _clamp(decayed, rule.cap)), None
+        return _and([holds, found]), _clamp(decayed, rule.cap)
 
     # -- the query ---------------------------------------------------------------------------------
 
@@ -444,18 +458,11 @@ class _Builder:
             expression=_double(1_000_000.0),
         )
 
-    def build(self, leads: exp.Table, events: exp.Table, accounts: exp.Table) -> exp.Select:
+    def aggregate(self, events: exp.Table) -> exp.Select:
+        """One row per lead id of *events*: the sums, counts and newest ages the rules read
+        (call after :meth:`score`, which finds the activity conditions)."""
         card = self.card
-        values: list[tuple[Rule, exp.Expr]] = []
-        for index, rule in enumerate(card.rules):
-            value, _ = self.rule(index, rule)
-            values.append((rule, value))
-        per_activity = [
-            (i, r) for i, r in enumerate(card.rules)
-            if r.category is Category.BEHAVIOUR and r.activities
-        ]  # fmt: skip
         read_kinds = sorted({k for r in card.rules for k in r.kinds})
-
         age = exp.Div(
             this=exp.paren(
                 exp.Sub(
@@ -475,7 +482,9 @@ class _Builder:
             .where(_in(exp.column("kind", "e"), [_string(k) for k in read_kinds]))
         )
         aggregates: list[exp.Expr] = [exp.column("lead_id")]
-        for index, rule in per_activity:
+        for index, rule in enumerate(card.rules):
+            if rule.category is not Category.BEHAVIOUR or not rule.activities:
+                continue
             matches = self._matches(rule.activities, rule.within_days)
             rate = -_LN2 / (rule.half_life_days or card.half_life_days)
             decayed = exp.Mul(
@@ -483,10 +492,6 @@ class _Builder:
                 expression=exp.Exp(this=exp.Mul(this=exp.column("age"), expression=_double(rate))),
             )
             aggregates.append(exp.alias_(exp.Sum(this=_only(matches, decayed)), f"s{index}"))
-            aggregates.append(
-                exp.alias_(exp.Count(this=_only(matches.copy(), exp.Literal.number(1))),
-                           f"n{index}")
-            )  # fmt: skip
         for counter in self.counters:
             matches = self._matches(counter.kinds, counter.window)
             aggregates.append(
@@ -502,23 +507,41 @@ class _Builder:
                     f"a{counter.index}",
                 )
             )
-        agg = (
+        return (
             exp.select(*aggregates)
             .from_("ev")
             .where(exp.GTE(this=exp.column("age"), expression=_double(0.0)))
             .group_by(exp.column("lead_id"))
+            .with_("ev", as_=ev)
         )
 
-        rule_columns = [exp.alias_(value, f"r{i}") for i, (_, value) in enumerate(values)]
-        scored = exp.select(exp.alias_(exp.column("id", "l", quoted=True), "id"), *rule_columns)
-        scored = scored.from_(_aliased(leads, "l")).join(
-            _aliased(exp.to_table("agg"), "g"),
+    def score(
+        self,
+        leads: exp.Table,
+        aggregate: exp.Table,
+        accounts: exp.Table | None,
+        *,
+        explain: bool = False,
+        carry: tuple[str, ...] = (),
+    ) -> exp.Select:
+        """The scores of *leads* joined to an :meth:`aggregate` (a table or CTE name)."""
+        card = self.card
+        columns: list[exp.Expr] = [exp.alias_(exp.column("id", "l", quoted=True), "id")]
+        columns += [exp.alias_(exp.column(c, "l", quoted=True), c, quoted=True) for c in carry]
+        for i, rule in enumerate(card.rules):
+            applies, points = self.rule(i, rule)
+            columns.append(exp.alias_(_when(applies, points), f"r{i}"))
+            if explain:
+                columns.append(exp.alias_(_only(applies.copy(), points.copy()), f"x{i}"))
+        scored = exp.select(*columns).from_(_aliased(leads, "l"))
+        scored = scored.join(
+            _aliased(aggregate, "g"),
             on=exp.EQ(
                 this=exp.column("lead_id", "g"), expression=exp.column("id", "l", quoted=True)
             ),
             join_type="left",
         )
-        if self.reads_accounts:
+        if self.reads_accounts and accounts is not None:
             scored = scored.join(
                 _aliased(accounts, "a"),
                 on=exp.EQ(
@@ -537,20 +560,18 @@ class _Builder:
             return out
 
         rules = card.rules
-        everything = list(range(len(rules)))
         fit = [i for i, r in enumerate(rules) if r.category is Category.FIT]
         interest = [i for i, r in enumerate(rules) if r.signal is Signal.INTEREST]
         intent = [i for i, r in enumerate(rules) if r.signal is Signal.INTENT]
         behaviour = [i for i, r in enumerate(rules) if r.category is Category.BEHAVIOUR]
         t = card.thresholds
-        score = total(everything)
+        score = total(list(range(len(rules))))
         sql_ready: list[exp.Expr] = [exp.GTE(this=score.copy(), expression=_double(t.sql_ready))]
         if t.sql_ready_requires_intent:
             sql_ready.append(
-                _or(
-                    [exp.GT(this=exp.column(f"r{i}", "s"), expression=_double(0.0)) for i in intent]
-                )
-            )
+                _or([exp.GT(this=exp.column(f"r{i}", "s"), expression=_double(0.0))
+                     for i in intent])
+            )  # fmt: skip
         recommendation = exp.Case(
             ifs=[
                 exp.If(this=_and(sql_ready), true=_string("sql_ready")),
@@ -560,16 +581,23 @@ class _Builder:
             ],
             default=_string("nurture"),
         )
-        final = exp.select(
-            exp.alias_(exp.column("id", "s"), "id"),
+        outputs: list[exp.Expr] = [exp.alias_(exp.column("id", "s"), "id")]
+        outputs += [exp.alias_(exp.column(c, "s", quoted=True), c, quoted=True) for c in carry]
+        outputs += [
             exp.alias_(score, "score"),
             exp.alias_(total(fit), "fit"),
             exp.alias_(total(behaviour), "behaviour"),
             exp.alias_(total(interest), "interest"),
             exp.alias_(total(intent), "intent"),
             exp.alias_(recommendation, "recommendation"),
-        ).from_(_aliased(exp.to_table("scored"), "s"))
-        return final.with_("ev", as_=ev).with_("agg", as_=agg).with_("scored", as_=scored)
+        ]
+        if explain:
+            outputs += [
+                exp.alias_(exp.column(f"x{i}", "s"), f"rule.{rule.id}", quoted=True)
+                for i, rule in enumerate(rules)
+            ]
+        final = exp.select(*outputs).from_(_aliased(exp.to_table("scored"), "s"))
+        return final.with_("scored", as_=scored)
 
     def _matches(self, kinds: tuple[str, ...], window: float | None) -> exp.Expr:
         parts = [_in(exp.column("kind"), [_string(k) for k in kinds])]
@@ -640,26 +668,25 @@ def _as_of(value: datetime | str | None) -> exp.Expr:
     return exp.cast(_string(text), exp.DataType.build("TIMESTAMPTZ"))
 
 
-def scorecard_query(
-    card: Scorecard,
-    *,
-    dialect: str = "duckdb",
-    as_of: datetime | str | None = None,
-    leads: str = "leads",
-    events: str = "events",
-    accounts: str = "accounts",
-    column_kinds: Mapping[str, ColumnKind] | None = None,
-) -> exp.Select:
-    """The query :func:`compile_scorecard_sql` renders, as a sqlglot expression tree (to embed
-    in a larger query, or to transform further). Arguments as for
-    :func:`compile_scorecard_sql`."""
-    if not isinstance(card, Scorecard):
-        raise ConfigError("card", f"expected a Scorecard, got {type(card).__name__}")
+def _tables(dialect: str, **names: str | None) -> dict[str, exp.Table]:
+    """The named tables, checked (a dialect sqlglot knows, dotted identifiers only)."""
     try:
-        name = sqlglot.Dialect.get_or_raise(dialect)
+        sqlglot.Dialect.get_or_raise(dialect)
     except ValueError as exc:
         raise ConfigError("dialect", f"{dialect!r}: {exc}") from None
-    del name
+    tables = {}
+    for key, table_name in names.items():
+        if table_name is None:
+            continue
+        if not isinstance(table_name, str) or not _TABLE.fullmatch(table_name):
+            raise ConfigError(
+                key, f"{table_name!r} is not a table name (name, schema.name or db.schema.name)"
+            )
+        tables[key] = exp.to_table(table_name, dialect=dialect)
+    return tables
+
+
+def _kinds(card: Scorecard, column_kinds: Mapping[str, ColumnKind] | None) -> dict[str, ColumnKind]:
     kinds = dict(column_kinds or {})
     for field, kind in kinds.items():
         if kind not in ("text", "number", "boolean", "timestamp"):
@@ -671,15 +698,69 @@ def scorecard_query(
             for _, c in iter_conditions(rule.when):
                 if isinstance(c, Range) and c.field not in kinds:
                     kinds[c.field] = "number"
-    tables = {}
-    for key, table_name in (("leads", leads), ("events", events), ("accounts", accounts)):
-        if not isinstance(table_name, str) or not _TABLE.fullmatch(table_name):
-            raise ConfigError(
-                key, f"{table_name!r} is not a table name (name, schema.name or db.schema.name)"
-            )
-        tables[key] = exp.to_table(table_name, dialect=dialect)
+    return kinds
+
+
+def scorecard_query(
+    card: Scorecard,
+    *,
+    dialect: str = "duckdb",
+    as_of: datetime | str | None = None,
+    leads: str = "leads",
+    events: str = "events",
+    accounts: str | None = "accounts",
+    column_kinds: Mapping[str, ColumnKind] | None = None,
+    explain: bool = False,
+    carry: Sequence[str] = (),
+) -> exp.Select:
+    """The query :func:`compile_scorecard_sql` renders, as a sqlglot expression tree (to embed
+    in a larger query, or to transform further). Arguments as for
+    :func:`compile_scorecard_sql`."""
+    if not isinstance(card, Scorecard):
+        raise ConfigError("card", f"expected a Scorecard, got {type(card).__name__}")
+    tables = _tables(dialect, leads=leads, events=events, accounts=accounts)
+    kinds = _kinds(card, column_kinds)
     builder = _Builder(card, dialect, _as_of(as_of), kinds)
-    return builder.build(tables["leads"], tables["events"], tables["accounts"])
+    builder.has_accounts = accounts is not None
+    scores = builder.score(
+        tables["leads"], exp.to_table("agg"), tables.get("accounts"), explain=explain,
+        carry=tuple(carry),
+    )  # fmt: skip
+    aggregate = builder.aggregate(tables["events"])
+    # one query: WITH ev AS (...), agg AS (...), scored AS (...) SELECT ...
+    ev_with = aggregate.args.pop("with_")
+    scores_with = scores.args["with_"]
+    agg_cte = exp.CTE(this=aggregate, alias=exp.TableAlias(this=exp.to_identifier("agg")))
+    scores_with.set("expressions", [*ev_with.expressions, agg_cte, *scores_with.expressions])
+    return scores
+
+
+def split_queries(
+    card: Scorecard,
+    *,
+    dialect: str = "duckdb",
+    as_of: datetime | str | None = None,
+    leads: str = "leads",
+    events: str = "events",
+    aggregate: str = "agg",
+    accounts: str | None = "accounts",
+    column_kinds: Mapping[str, ColumnKind] | None = None,
+    explain: bool = False,
+    carry: Sequence[str] = (),
+) -> tuple[exp.Select, exp.Select]:
+    """The query of :func:`scorecard_query` in two steps, for an engine that runs them apart:
+    (the per-lead aggregate of *events*, the scores of *leads* joined to the table *aggregate*
+    that holds the first query's result)."""
+    if not isinstance(card, Scorecard):
+        raise ConfigError("card", f"expected a Scorecard, got {type(card).__name__}")
+    tables = _tables(dialect, leads=leads, events=events, accounts=accounts, aggregate=aggregate)
+    builder = _Builder(card, dialect, _as_of(as_of), _kinds(card, column_kinds))
+    builder.has_accounts = accounts is not None
+    scores = builder.score(
+        tables["leads"], tables["aggregate"], tables.get("accounts"), explain=explain,
+        carry=tuple(carry),
+    )  # fmt: skip
+    return builder.aggregate(tables["events"]), scores
 
 
 def compile_scorecard_sql(
@@ -689,8 +770,10 @@ def compile_scorecard_sql(
     as_of: datetime | str | None = None,
     leads: str = "leads",
     events: str = "events",
-    accounts: str = "accounts",
+    accounts: str | None = "accounts",
     column_kinds: Mapping[str, ColumnKind] | None = None,
+    explain: bool = False,
+    carry: Sequence[str] = (),
     pretty: bool = True,
 ) -> str:
     """One SQL query that scores every lead of *leads* with *card*, in *dialect*.
@@ -699,9 +782,12 @@ def compile_scorecard_sql(
     ``intent``, ``recommendation`` -- :func:`~leadflow.rules.scoring.score_lead`'s numbers (to
     1e-9) and recommendation. *as_of*: ``None`` for ``CURRENT_TIMESTAMP``, a parameter name
     (``"as_of"``) for a bound parameter, or an aware :class:`~datetime.datetime` for a literal.
-    *leads*, *events* and *accounts* name the tables (``"analytics.leads"`` works).
+    *leads*, *events* and *accounts* name the tables (``"analytics.leads"`` works); with
+    *accounts* ``None`` there is no accounts table and every ``account.*`` field is missing.
     *column_kinds* says what a custom property column holds (``{"properties.seats":
     "number"}``; a property a ``range`` reads is a number, any other text by default).
+    *explain* adds a ``rule.<id>`` column per rule (its points, NULL when it did not apply);
+    *carry* names leads columns to pass through after ``id`` (``["owner_id"]``).
 
     >>> from leadflow.rules.scorecard import Rule, Scorecard, Equals
     >>> card = Scorecard(name="us", rules=[
@@ -713,7 +799,7 @@ def compile_scorecard_sql(
         WHEN (
           NOT "l"."country" IS NULL
         ) AND (
-          LOWER(TRIM("l"."country")) IN ('us')
+          LOWER(TRIM("l"."country")) = 'us'
         )
         THEN CAST(10.0 AS DOUBLE)
         ELSE CAST(0.0 AS DOUBLE)
@@ -728,5 +814,7 @@ def compile_scorecard_sql(
         events=events,
         accounts=accounts,
         column_kinds=column_kinds,
+        explain=explain,
+        carry=carry,
     )
     return query.sql(dialect=dialect, pretty=pretty)

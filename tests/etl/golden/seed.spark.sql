@@ -26,73 +26,55 @@ WITH ev AS (
     SUM(
       CASE
         WHEN (
-          kind IN ('quote_request')
+          kind = 'quote_request'
         )
         THEN CAST(40.0 AS DOUBLE) * EXP(age * -CAST(0.023104906018664842 AS DOUBLE))
       END
     ) AS s6,
-    COUNT(CASE WHEN (
-      kind IN ('quote_request')
-    ) THEN 1 END) AS n6,
     SUM(
       CASE
         WHEN (
-          kind IN ('demo_request')
+          kind = 'demo_request'
         )
         THEN CAST(35.0 AS DOUBLE) * EXP(age * -CAST(0.023104906018664842 AS DOUBLE))
       END
     ) AS s7,
-    COUNT(CASE WHEN (
-      kind IN ('demo_request')
-    ) THEN 1 END) AS n7,
     SUM(
       CASE
         WHEN (
-          kind IN ('case_study_download')
+          kind = 'case_study_download'
         )
         THEN CAST(10.0 AS DOUBLE) * EXP(age * -CAST(0.023104906018664842 AS DOUBLE))
       END
     ) AS s9,
-    COUNT(CASE WHEN (
-      kind IN ('case_study_download')
-    ) THEN 1 END) AS n9,
     SUM(
       CASE
         WHEN (
-          kind IN ('webinar_attended')
+          kind = 'webinar_attended'
         )
         THEN CAST(8.0 AS DOUBLE) * EXP(age * -CAST(0.023104906018664842 AS DOUBLE))
       END
     ) AS s10,
-    COUNT(CASE WHEN (
-      kind IN ('webinar_attended')
-    ) THEN 1 END) AS n10,
     SUM(
       CASE
         WHEN (
-          kind IN ('webinar_registration')
+          kind = 'webinar_registration'
         )
         THEN CAST(3.0 AS DOUBLE) * EXP(age * -CAST(0.023104906018664842 AS DOUBLE))
       END
     ) AS s11,
-    COUNT(CASE WHEN (
-      kind IN ('webinar_registration')
-    ) THEN 1 END) AS n11,
     SUM(
       CASE
         WHEN (
-          kind IN ('email_click')
+          kind = 'email_click'
         )
         THEN CAST(2.0 AS DOUBLE) * EXP(age * -CAST(0.049510512897138946 AS DOUBLE))
       END
     ) AS s12,
-    COUNT(CASE WHEN (
-      kind IN ('email_click')
-    ) THEN 1 END) AS n12,
     COUNT(
       CASE
         WHEN (
-          kind IN ('pricing_page_visit')
+          kind = 'pricing_page_visit'
         ) AND (
           age <= CAST(14.0 AS DOUBLE)
         )
@@ -103,7 +85,7 @@ WITH ev AS (
       MIN(
         CASE
           WHEN (
-            kind IN ('pricing_page_visit')
+            kind = 'pricing_page_visit'
           ) AND (
             age <= CAST(14.0 AS DOUBLE)
           )
@@ -277,7 +259,7 @@ WITH ev AS (
     END AS r5,
     CASE
       WHEN (
-        COALESCE(g.n6, 0) > 0
+        NOT g.s6 IS NULL
       )
       THEN CASE
         WHEN COALESCE(g.s6, CAST(0.0 AS DOUBLE)) > CAST(60.0 AS DOUBLE)
@@ -290,7 +272,7 @@ WITH ev AS (
     END AS r6,
     CASE
       WHEN (
-        COALESCE(g.n7, 0) > 0
+        NOT g.s7 IS NULL
       )
       THEN CASE
         WHEN COALESCE(g.s7, CAST(0.0 AS DOUBLE)) > CAST(50.0 AS DOUBLE)
@@ -323,7 +305,7 @@ WITH ev AS (
     END AS r8,
     CASE
       WHEN (
-        COALESCE(g.n9, 0) > 0
+        NOT g.s9 IS NULL
       )
       THEN CASE
         WHEN COALESCE(g.s9, CAST(0.0 AS DOUBLE)) > CAST(25.0 AS DOUBLE)
@@ -336,7 +318,7 @@ WITH ev AS (
     END AS r9,
     CASE
       WHEN (
-        COALESCE(g.n10, 0) > 0
+        NOT g.s10 IS NULL
       )
       THEN CASE
         WHEN COALESCE(g.s10, CAST(0.0 AS DOUBLE)) > CAST(20.0 AS DOUBLE)
@@ -349,7 +331,7 @@ WITH ev AS (
     END AS r10,
     CASE
       WHEN (
-        COALESCE(g.n11, 0) > 0
+        NOT g.s11 IS NULL
       )
       THEN CASE
         WHEN COALESCE(g.s11, CAST(0.0 AS DOUBLE)) > CAST(6.0 AS DOUBLE)
@@ -362,7 +344,7 @@ WITH ev AS (
     END AS r11,
     CASE
       WHEN (
-        COALESCE(g.n12, 0) > 0
+        NOT g.s12 IS NULL
       )
       THEN CASE
         WHEN COALESCE(g.s12, CAST(0.0 AS DOUBLE)) > CAST(10.0 AS DOUBLE)
