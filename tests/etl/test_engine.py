@@ -4,16 +4,18 @@ the same refused rows, the same first error."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
 from leadflow.errors import ValidationError
 from leadflow.etl.engine import duckdb_available, score_duckdb
-from leadflow.etl.files import ErrorSink
-from leadflow.etl.plan import compile_scorecard
+from leadflow.etl.files import ErrorSink, read_batches
+from leadflow.etl.plan import EVENT_COLUMNS, compile_scorecard
 
-from .sql_data import AS_OF, account_table, event_table, generate, lead_table
+from .conftest import AS_OF
+from .sql_data import account_table, event_table, generate, lead_table
 from .test_sql import CARD, SEED
 
 
@@ -79,3 +81,19 @@ def test_no_leads_and_no_events() -> None:
                              "occurred_at": pa.array([], pa.timestamp("us", tz="UTC"))})  # fmt: skip
     out = score_duckdb(plan, empty_leads, empty_events, as_of=AS_OF)
     assert (out.schema, out.num_rows) == (plan.output_schema, 0)
+
+
+def test_files_read_in_batches_with_a_dictionary_encoded_kind(small_files: Any) -> None:
+    plan = compile_scorecard(SEED)
+
+    def inputs() -> tuple[Any, Any]:
+        leads = read_batches(small_files.leads, columns=dict(plan.lead_columns), batch_size=64)
+        events = read_batches(
+            small_files.events, columns=EVENT_COLUMNS, dictionary=("kind",), batch_size=500
+        )
+        return leads, events
+
+    arrow = plan.score(*inputs(), as_of=AS_OF, errors=ErrorSink(None))
+    duck = score_duckdb(plan, *inputs(), as_of=AS_OF, errors=ErrorSink(None))
+    same(arrow, duck)
+    assert duck.num_rows > 250

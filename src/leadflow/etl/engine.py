@@ -118,8 +118,12 @@ def _plain_properties(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _stream(first: pa.RecordBatch | None, rest: Iterator[pa.RecordBatch], schema: pa.Schema) -> Any:
+    """One Arrow stream of *first* and *rest*, every batch cast to *schema* (a stream whose
+    batches differ from its declared schema is undefined behaviour for its reader)."""
     batches: Iterable[pa.RecordBatch] = rest if first is None else itertools.chain([first], rest)
-    return pa.RecordBatchReader.from_batches(schema, batches)
+    return pa.RecordBatchReader.from_batches(
+        schema, (b if b.schema == schema else b.cast(schema) for b in batches)
+    )
 
 
 def score_duckdb(
@@ -193,7 +197,10 @@ def score_duckdb(
             [(n, k or pa.string()) for n, k in spec.items()] + [(_ROW, pa.int64())]
         )
         aggregate_sql, _ = compile_for(default_schema)
-        events_reader = _stream(None, event_batches, event_schema)
+        first_events = next(event_batches, None)
+        if first_events is not None:  # conform may keep a dictionary-encoded kind
+            event_schema = first_events.schema
+        events_reader = _stream(first_events, event_batches, event_schema)
         con.register("events", events_reader)
         con.execute(f"CREATE TEMPORARY TABLE agg AS {aggregate_sql}")
         con.unregister("events")
