@@ -170,3 +170,14 @@ def test_refusals_name_what_is_wrong() -> None:
         scorecard_query(SEED, leads="leads; drop")
     with pytest.raises(Exception, match="as_of"):
         compile_scorecard_sql(SEED, as_of=datetime(2026, 3, 2))
+
+
+def test_column_names_are_quoted_only_when_they_must_be() -> None:
+    card = Scorecard(name="q", rules=[
+        Rule(id="a", category="fit", points=1, when=Equals(field="properties.select", value="x")),
+        Rule(id="b", category="fit", points=1, when=Equals(field="properties.my col", value="y")),
+        Rule(id="c", category="fit", points=1, when=Equals(field="country", value="US")),
+    ])  # fmt: skip
+    sql = compile_scorecard_sql(card, "snowflake")
+    assert 'l."select"' in sql and 'l."my col"' in sql and "l.country" in sql
+    assert "l.id" in sql and '"' not in sql.replace('"select"', "").replace('"my col"', "")

@@ -69,6 +69,7 @@ from typing import Literal
 import attrs
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import Tokenizer
 
 from leadflow._validate import check_aware
 from leadflow.errors import ConfigError
@@ -119,6 +120,7 @@ _JAVA_DIALECTS = frozenset({"spark", "spark2", "databricks", "hive"})
 _PORTABLE = re.compile(
     r"(?:\(\?:|[A-Za-z0-9 _@,/'%&=<>!~#\-:;\"]|\\[.\-+*?()\[\]{}|^$/@]|[.^$|()*+?{}\[\]])*"
 )
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
 _SQL_TYPES = {
     "text": exp.DataType.Type.TEXT,
@@ -127,6 +129,19 @@ _SQL_TYPES = {
     "timestamp": exp.DataType.Type.TIMESTAMPTZ,
 }
 _META = frozenset(".^$|?*+()[]{}\\")
+
+
+def _quote(name: str) -> bool:
+    """Quote a column name only when it must be: unquoted names follow the warehouse's own
+    case rules (Snowflake folds them to upper case, as it folded the table's columns); a name
+    that is not a plain identifier, or is an SQL keyword, is quoted."""
+    return _PLAIN.fullmatch(name) is None or name.upper() in Tokenizer.KEYWORDS
+
+
+def _col(name: str, table: str) -> exp.Column:
+    return exp.Column(
+        this=exp.to_identifier(name, quoted=_quote(name)), table=exp.to_identifier(table)
+    )
 
 
 def _double(value: float) -> exp.Expr:
@@ -206,11 +221,11 @@ class _Builder:
             self.reads_accounts = True
             name = field[len("account.") :]
             name = name.removeprefix("properties.")
-            return exp.column(name, "a", quoted=True)
+            return _col(name, "a")
         if field.startswith("properties."):
-            return exp.column(field[len("properties.") :], "l", quoted=True)
+            return _col(field[len("properties.") :], "l")
         if field == "email_domain":
-            email = exp.column("email", "l", quoted=True)
+            email = _col("email", "l")
             after = exp.Substring(
                 this=email.copy(),
                 start=exp.Add(
@@ -220,8 +235,8 @@ class _Builder:
             )
             return exp.Case(ifs=[exp.If(this=self._blank(email), true=exp.null())], default=after)
         if field == "full_name":
-            first = exp.column("first_name", "l", quoted=True)
-            last = exp.column("last_name", "l", quoted=True)
+            first = _col("first_name", "l")
+            last = _col("last_name", "l")
             both = exp.DPipe(
                 this=exp.DPipe(this=first.copy(), expression=_string(" ")),
                 expression=last.copy(),
@@ -237,7 +252,7 @@ class _Builder:
                 ],
                 default=exp.null(),
             )
-        return exp.column(field, "l", quoted=True)
+        return _col(field, "l")
 
     @staticmethod
     def _blank(value: exp.Expr) -> exp.Expr:
@@ -526,8 +541,8 @@ class _Builder:
     ) -> exp.Select:
         """The scores of *leads* joined to an :meth:`aggregate` (a table or CTE name)."""
         card = self.card
-        columns: list[exp.Expr] = [exp.alias_(exp.column("id", "l", quoted=True), "id")]
-        columns += [exp.alias_(exp.column(c, "l", quoted=True), c, quoted=True) for c in carry]
+        columns: list[exp.Expr] = [exp.alias_(_col("id", "l"), "id")]
+        columns += [exp.alias_(_col(c, "l"), c, quoted=_quote(c)) for c in carry]
         for i, rule in enumerate(card.rules):
             applies, points = self.rule(i, rule)
             columns.append(exp.alias_(_when(applies, points), f"r{i}"))
@@ -536,17 +551,15 @@ class _Builder:
         scored = exp.select(*columns).from_(_aliased(leads, "l"))
         scored = scored.join(
             _aliased(aggregate, "g"),
-            on=exp.EQ(
-                this=exp.column("lead_id", "g"), expression=exp.column("id", "l", quoted=True)
-            ),
+            on=exp.EQ(this=exp.column("lead_id", "g"), expression=_col("id", "l")),
             join_type="left",
         )
         if self.reads_accounts and accounts is not None:
             scored = scored.join(
                 _aliased(accounts, "a"),
                 on=exp.EQ(
-                    this=exp.column("id", "a", quoted=True),
-                    expression=exp.column("account_id", "l", quoted=True),
+                    this=_col("id", "a"),
+                    expression=_col("account_id", "l"),
                 ),
                 join_type="left",
             )
@@ -582,7 +595,7 @@ class _Builder:
             default=_string("nurture"),
         )
         outputs: list[exp.Expr] = [exp.alias_(exp.column("id", "s"), "id")]
-        outputs += [exp.alias_(exp.column(c, "s", quoted=True), c, quoted=True) for c in carry]
+        outputs += [exp.alias_(_col(c, "s"), c, quoted=_quote(c)) for c in carry]
         outputs += [
             exp.alias_(score, "score"),
             exp.alias_(total(fit), "fit"),
@@ -797,9 +810,9 @@ def compile_scorecard_sql(
     ...
       CASE
         WHEN (
-          NOT "l"."country" IS NULL
+          NOT l.country IS NULL
         ) AND (
-          LOWER(TRIM("l"."country")) = 'us'
+          LOWER(TRIM(l.country)) = 'us'
         )
         THEN CAST(10.0 AS DOUBLE)
         ELSE CAST(0.0 AS DOUBLE)

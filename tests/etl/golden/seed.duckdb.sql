@@ -101,14 +101,14 @@ WITH ev AS (
     lead_id
 ), scored AS (
   SELECT
-    "l"."id" AS id,
+    l.id AS id,
     CASE
       WHEN (
-        NOT "l"."title" IS NULL
+        NOT l.title IS NULL
       )
       AND (
         REGEXP_MATCHES(
-          "l"."title",
+          l.title,
           '(^|[^\pL\pN_])(VP|SVP|EVP|Vice President|Chief|CEO|CFO|CIO|CTO|COO|CMO|President|Founder|Owner)([^\pL\pN_]|$)',
           'i'
         )
@@ -119,19 +119,19 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "l"."title" IS NULL
+          NOT l.title IS NULL
         )
         AND (
-          REGEXP_MATCHES("l"."title", '(^|[^\pL\pN_])(Director|Head of)([^\pL\pN_]|$)', 'i')
+          REGEXP_MATCHES(l.title, '(^|[^\pL\pN_])(Director|Head of)([^\pL\pN_]|$)', 'i')
         )
       )
       AND (
         NOT (
           (
-            NOT "l"."title" IS NULL
+            NOT l.title IS NULL
           )
           AND (
-            REGEXP_MATCHES("l"."title", '(^|[^\pL\pN_])(VP|SVP|EVP|Vice President|Chief)([^\pL\pN_]|$)', 'i')
+            REGEXP_MATCHES(l.title, '(^|[^\pL\pN_])(VP|SVP|EVP|Vice President|Chief)([^\pL\pN_]|$)', 'i')
           )
         )
       )
@@ -141,18 +141,18 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "l"."industry" IS NULL
+          NOT l.industry IS NULL
         )
         AND (
-          LOWER(TRIM("l"."industry")) IN ('financial services', 'healthcare', 'manufacturing', 'software')
+          LOWER(TRIM(l.industry)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
         )
       )
       OR (
         (
-          NOT "a"."industry" IS NULL
+          NOT a.industry IS NULL
         )
         AND (
-          LOWER(TRIM("a"."industry")) IN ('financial services', 'healthcare', 'manufacturing', 'software')
+          LOWER(TRIM(a.industry)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
         )
       )
       THEN CAST(15.0 AS DOUBLE)
@@ -161,22 +161,22 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "a"."annual_revenue" IS NULL
+          NOT a.annual_revenue IS NULL
         )
         AND (
-          CAST("a"."annual_revenue" AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
+          CAST(a.annual_revenue AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
         )
       )
       OR (
         (
-          "a"."annual_revenue" IS NULL
+          a.annual_revenue IS NULL
         )
         AND (
           (
-            NOT "l"."annual_revenue" IS NULL
+            NOT l.annual_revenue IS NULL
           )
           AND (
-            CAST("l"."annual_revenue" AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
+            CAST(l.annual_revenue AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
           )
         )
       )
@@ -186,18 +186,17 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "l"."title" IS NULL
+          NOT l.title IS NULL
         )
         AND (
-          REGEXP_MATCHES("l"."title", '(^|[^\pL\pN_])(Student|Intern)([^\pL\pN_]|$)', 'i')
+          REGEXP_MATCHES(l.title, '(^|[^\pL\pN_])(Student|Intern)([^\pL\pN_]|$)', 'i')
         )
       )
       OR (
         (
-          NOT "l"."email" IS NULL
-        )
-        AND (
-          REGEXP_MATCHES("l"."email", '\.edu$', 'i')
+          NOT l.email IS NULL
+        ) AND (
+          REGEXP_MATCHES(l.email, '\.edu$', 'i')
         )
       )
       THEN -CAST(30.0 AS DOUBLE)
@@ -207,23 +206,23 @@ WITH ev AS (
       WHEN (
         NOT CASE
           WHEN (
-            "l"."email" IS NULL
+            l.email IS NULL
           ) OR (
-            "l"."email" = ''
+            l.email = ''
           )
           THEN NULL
-          ELSE SUBSTRING("l"."email", STRPOS("l"."email", '@') + 1)
+          ELSE SUBSTRING(l.email, STRPOS(l.email, '@') + 1)
         END IS NULL
       )
       AND (
         CASE
           WHEN (
-            "l"."email" IS NULL
+            l.email IS NULL
           ) OR (
-            "l"."email" = ''
+            l.email = ''
           )
           THEN NULL
-          ELSE SUBSTRING("l"."email", STRPOS("l"."email", '@') + 1)
+          ELSE SUBSTRING(l.email, STRPOS(l.email, '@') + 1)
         END IN (
           '126.com',
           '163.com',
@@ -362,9 +361,9 @@ WITH ev AS (
     END AS r12
   FROM leads AS l
   LEFT JOIN agg AS g
-    ON g.lead_id = "l"."id"
+    ON g.lead_id = l.id
   LEFT JOIN accounts AS a
-    ON "a"."id" = "l"."account_id"
+    ON a.id = l.account_id
 )
 SELECT
   s.id AS id,

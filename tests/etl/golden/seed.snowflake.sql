@@ -101,14 +101,14 @@ WITH ev AS (
     lead_id
 ), scored AS (
   SELECT
-    "l"."id" AS id,
+    l.id AS id,
     CASE
       WHEN (
-        NOT "l"."title" IS NULL
+        NOT l.title IS NULL
       )
       AND (
         REGEXP_INSTR(
-          "l"."title",
+          l.title,
           '(^|[^[:alnum:]_])(VP|SVP|EVP|Vice President|Chief|CEO|CFO|CIO|CTO|COO|CMO|President|Founder|Owner)([^[:alnum:]_]|$)',
           1,
           1,
@@ -122,20 +122,20 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "l"."title" IS NULL
+          NOT l.title IS NULL
         )
         AND (
-          REGEXP_INSTR("l"."title", '(^|[^[:alnum:]_])(Director|Head of)([^[:alnum:]_]|$)', 1, 1, 0, 'i') > 0
+          REGEXP_INSTR(l.title, '(^|[^[:alnum:]_])(Director|Head of)([^[:alnum:]_]|$)', 1, 1, 0, 'i') > 0
         )
       )
       AND (
         NOT (
           (
-            NOT "l"."title" IS NULL
+            NOT l.title IS NULL
           )
           AND (
             REGEXP_INSTR(
-              "l"."title",
+              l.title,
               '(^|[^[:alnum:]_])(VP|SVP|EVP|Vice President|Chief)([^[:alnum:]_]|$)',
               1,
               1,
@@ -151,18 +151,18 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "l"."industry" IS NULL
+          NOT l.industry IS NULL
         )
         AND (
-          LOWER(TRIM("l"."industry")) IN ('financial services', 'healthcare', 'manufacturing', 'software')
+          LOWER(TRIM(l.industry)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
         )
       )
       OR (
         (
-          NOT "a"."industry" IS NULL
+          NOT a.industry IS NULL
         )
         AND (
-          LOWER(TRIM("a"."industry")) IN ('financial services', 'healthcare', 'manufacturing', 'software')
+          LOWER(TRIM(a.industry)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
         )
       )
       THEN CAST(15.0 AS DOUBLE)
@@ -171,22 +171,22 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "a"."annual_revenue" IS NULL
+          NOT a.annual_revenue IS NULL
         )
         AND (
-          CAST("a"."annual_revenue" AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
+          CAST(a.annual_revenue AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
         )
       )
       OR (
         (
-          "a"."annual_revenue" IS NULL
+          a.annual_revenue IS NULL
         )
         AND (
           (
-            NOT "l"."annual_revenue" IS NULL
+            NOT l.annual_revenue IS NULL
           )
           AND (
-            CAST("l"."annual_revenue" AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
+            CAST(l.annual_revenue AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
           )
         )
       )
@@ -196,18 +196,18 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT "l"."title" IS NULL
+          NOT l.title IS NULL
         )
         AND (
-          REGEXP_INSTR("l"."title", '(^|[^[:alnum:]_])(Student|Intern)([^[:alnum:]_]|$)', 1, 1, 0, 'i') > 0
+          REGEXP_INSTR(l.title, '(^|[^[:alnum:]_])(Student|Intern)([^[:alnum:]_]|$)', 1, 1, 0, 'i') > 0
         )
       )
       OR (
         (
-          NOT "l"."email" IS NULL
+          NOT l.email IS NULL
         )
         AND (
-          REGEXP_INSTR("l"."email", '\\.edu$', 1, 1, 0, 'i') > 0
+          REGEXP_INSTR(l.email, '\\.edu$', 1, 1, 0, 'i') > 0
         )
       )
       THEN -CAST(30.0 AS DOUBLE)
@@ -217,23 +217,23 @@ WITH ev AS (
       WHEN (
         NOT CASE
           WHEN (
-            "l"."email" IS NULL
+            l.email IS NULL
           ) OR (
-            "l"."email" = ''
+            l.email = ''
           )
           THEN NULL
-          ELSE SUBSTRING("l"."email", CHARINDEX('@', "l"."email") + 1)
+          ELSE SUBSTRING(l.email, CHARINDEX('@', l.email) + 1)
         END IS NULL
       )
       AND (
         CASE
           WHEN (
-            "l"."email" IS NULL
+            l.email IS NULL
           ) OR (
-            "l"."email" = ''
+            l.email = ''
           )
           THEN NULL
-          ELSE SUBSTRING("l"."email", CHARINDEX('@', "l"."email") + 1)
+          ELSE SUBSTRING(l.email, CHARINDEX('@', l.email) + 1)
         END IN (
           '126.com',
           '163.com',
@@ -372,9 +372,9 @@ WITH ev AS (
     END AS r12
   FROM leads AS l
   LEFT JOIN agg AS g
-    ON g.lead_id = "l"."id"
+    ON g.lead_id = l.id
   LEFT JOIN accounts AS a
-    ON "a"."id" = "l"."account_id"
+    ON a.id = l.account_id
 )
 SELECT
   s.id AS id,

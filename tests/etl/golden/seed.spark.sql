@@ -101,13 +101,13 @@ WITH ev AS (
     lead_id
 ), scored AS (
   SELECT
-    `l`.`id` AS id,
+    l.id AS id,
     CASE
       WHEN (
-        NOT `l`.`title` IS NULL
+        NOT l.title IS NULL
       )
       AND (
-        `l`.`title` RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(VP|SVP|EVP|Vice President|Chief|CEO|CFO|CIO|CTO|COO|CMO|President|Founder|Owner)([^\\p{L}\\p{N}_]|$)'
+        l.title RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(VP|SVP|EVP|Vice President|Chief|CEO|CFO|CIO|CTO|COO|CMO|President|Founder|Owner)([^\\p{L}\\p{N}_]|$)'
       )
       THEN CAST(20.0 AS DOUBLE)
       ELSE CAST(0.0 AS DOUBLE)
@@ -115,19 +115,19 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT `l`.`title` IS NULL
+          NOT l.title IS NULL
         )
         AND (
-          `l`.`title` RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(Director|Head of)([^\\p{L}\\p{N}_]|$)'
+          l.title RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(Director|Head of)([^\\p{L}\\p{N}_]|$)'
         )
       )
       AND (
         NOT (
           (
-            NOT `l`.`title` IS NULL
+            NOT l.title IS NULL
           )
           AND (
-            `l`.`title` RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(VP|SVP|EVP|Vice President|Chief)([^\\p{L}\\p{N}_]|$)'
+            l.title RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(VP|SVP|EVP|Vice President|Chief)([^\\p{L}\\p{N}_]|$)'
           )
         )
       )
@@ -137,18 +137,18 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT `l`.`industry` IS NULL
+          NOT l.industry IS NULL
         )
         AND (
-          LOWER(TRIM(`l`.`industry`)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
+          LOWER(TRIM(l.industry)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
         )
       )
       OR (
         (
-          NOT `a`.`industry` IS NULL
+          NOT a.industry IS NULL
         )
         AND (
-          LOWER(TRIM(`a`.`industry`)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
+          LOWER(TRIM(a.industry)) IN ('financial services', 'healthcare', 'manufacturing', 'software')
         )
       )
       THEN CAST(15.0 AS DOUBLE)
@@ -157,22 +157,22 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT `a`.`annual_revenue` IS NULL
+          NOT a.annual_revenue IS NULL
         )
         AND (
-          CAST(`a`.`annual_revenue` AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
+          CAST(a.annual_revenue AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
         )
       )
       OR (
         (
-          `a`.`annual_revenue` IS NULL
+          a.annual_revenue IS NULL
         )
         AND (
           (
-            NOT `l`.`annual_revenue` IS NULL
+            NOT l.annual_revenue IS NULL
           )
           AND (
-            CAST(`l`.`annual_revenue` AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
+            CAST(l.annual_revenue AS DOUBLE) >= CAST(500000000.0 AS DOUBLE)
           )
         )
       )
@@ -182,17 +182,17 @@ WITH ev AS (
     CASE
       WHEN (
         (
-          NOT `l`.`title` IS NULL
+          NOT l.title IS NULL
         )
         AND (
-          `l`.`title` RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(Student|Intern)([^\\p{L}\\p{N}_]|$)'
+          l.title RLIKE '(?i)(^|[^\\p{L}\\p{N}_])(Student|Intern)([^\\p{L}\\p{N}_]|$)'
         )
       )
       OR (
         (
-          NOT `l`.`email` IS NULL
+          NOT l.email IS NULL
         ) AND (
-          `l`.`email` RLIKE '(?i)\\.edu$'
+          l.email RLIKE '(?i)\\.edu$'
         )
       )
       THEN -CAST(30.0 AS DOUBLE)
@@ -202,23 +202,23 @@ WITH ev AS (
       WHEN (
         NOT CASE
           WHEN (
-            `l`.`email` IS NULL
+            l.email IS NULL
           ) OR (
-            `l`.`email` = ''
+            l.email = ''
           )
           THEN NULL
-          ELSE SUBSTRING(`l`.`email`, LOCATE('@', `l`.`email`) + 1)
+          ELSE SUBSTRING(l.email, LOCATE('@', l.email) + 1)
         END IS NULL
       )
       AND (
         CASE
           WHEN (
-            `l`.`email` IS NULL
+            l.email IS NULL
           ) OR (
-            `l`.`email` = ''
+            l.email = ''
           )
           THEN NULL
-          ELSE SUBSTRING(`l`.`email`, LOCATE('@', `l`.`email`) + 1)
+          ELSE SUBSTRING(l.email, LOCATE('@', l.email) + 1)
         END IN (
           '126.com',
           '163.com',
@@ -357,9 +357,9 @@ WITH ev AS (
     END AS r12
   FROM leads AS l
   LEFT JOIN agg AS g
-    ON g.lead_id = `l`.`id`
+    ON g.lead_id = l.id
   LEFT JOIN accounts AS a
-    ON `a`.`id` = `l`.`account_id`
+    ON a.id = l.account_id
 )
 SELECT
   s.id AS id,
