@@ -156,60 +156,32 @@ def score_duckdb(
     con = duckdb.connect(config=config)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        # 1. events -> one row of aggregates per lead, in a temporary table
         spec = dict(plan.lead_columns)
-        first_leads: pa.RecordBatch | None = None
-        event_batches = checked.run(
+        # the query text needs the leads' schema (property types), not their rows
+        schema = pa.schema([(n, k or pa.string()) for n, k in spec.items()] + [(_ROW, pa.int64())])
+        # 1. events, checked and streamed -> one row of aggregates per lead, a temporary table
+        aggregate_sql, _ = _queries(plan, as_of, schema, accounts=None)
+        events_in = checked.run(
             events, dict(EVENT_COLUMNS), required=set(EVENT_COLUMNS), source=sources[1],
             id_column="lead_id",
         )  # fmt: skip
-        event_schema = pa.schema(list(EVENT_COLUMNS.items()))
-        # 2. leads: their conformed schema is known once the first batch is checked
-        lead_batches = checked.run(
-            leads, spec, required={"id", "created_at"}, source=sources[0], id_column="id",
-            numbered=True,
-        )  # fmt: skip
-        account_table = None if accounts is None else _accounts(plan, accounts, sink)
-        kinds: dict[str, ColumnKind] = {}
-        aggregate_sql: str | None = None
-        score_sql: str | None = None
-
-        def compile_for(schema: pa.Schema) -> tuple[str, str]:
-            for name, kind in plan.lead_columns:
-                if kind is None and name in schema.names:
-                    kinds[f"properties.{name}"] = _kind(schema.field(name).type)
-            if account_table is not None:
-                for name, kind in plan.account_columns:
-                    if kind is None and name in account_table.schema.names:
-                        kinds[f"account.properties.{name}"] = _kind(
-                            account_table.schema.field(name).type
-                        )
-            aggregate, scores = split_queries(
-                plan.card, dialect="duckdb", as_of=as_of, leads="leads", events="events",
-                aggregate="agg", accounts=None if account_table is None else "accounts",
-                column_kinds=kinds, explain=plan.explain, carry=(_ROW,),
-            )  # fmt: skip
-            scores = scores.order_by(exp.column(_ROW, "s", quoted=True))
-            return aggregate.sql(dialect="duckdb"), scores.sql(dialect="duckdb")
-
-        # the query text needs the leads' schema (property types), not their rows
-        default_schema = pa.schema(
-            [(n, k or pa.string()) for n, k in spec.items()] + [(_ROW, pa.int64())]
-        )
-        aggregate_sql, _ = compile_for(default_schema)
-        first_events = next(event_batches, None)
-        if first_events is not None:  # conform may keep a dictionary-encoded kind
-            event_schema = first_events.schema
-        events_reader = _stream(first_events, event_batches, event_schema)
-        con.register("events", events_reader)
+        first = next(events_in, None)  # conform may keep a dictionary-encoded kind
+        event_schema = pa.schema(list(EVENT_COLUMNS.items())) if first is None else first.schema
+        con.register("events", _stream(first, events_in, event_schema))
         con.execute(f"CREATE TEMPORARY TABLE agg AS {aggregate_sql}")
         con.unregister("events")
         checked.raise_first()
-        first_leads = next(lead_batches, None)
+        # 2. accounts (checked whole, as the Arrow plan does), then the leads, streamed
+        account_table = None if accounts is None else _accounts(plan, accounts, sink)
+        leads_in = checked.run(
+            leads, spec, required={"id", "created_at"}, source=sources[0], id_column="id",
+            numbered=True,
+        )  # fmt: skip
+        first = next(leads_in, None)
         checked.raise_first()
-        schema = default_schema if first_leads is None else first_leads.schema
-        _, score_sql = compile_for(schema)
-        con.register("leads", _stream(first_leads, lead_batches, schema))
+        schema = schema if first is None else first.schema
+        _, score_sql = _queries(plan, as_of, schema, accounts=account_table)
+        con.register("leads", _stream(first, leads_in, schema))
         if account_table is not None:
             con.register("accounts", account_table)
         result = con.sql(score_sql).to_arrow_table()
@@ -218,6 +190,28 @@ def score_duckdb(
         con.close()
     result = result.drop_columns([_ROW])
     return result.rename_columns(plan.output_schema.names).cast(plan.output_schema)
+
+
+def _queries(
+    plan: ColumnarPlan, as_of: datetime, schema: pa.Schema, *, accounts: pa.Table | None
+) -> tuple[str, str]:
+    """The aggregate and the scoring query, for leads of *schema* (custom properties are
+    compared as the types they hold)."""
+    kinds: dict[str, ColumnKind] = {}
+    for name, kind in plan.lead_columns:
+        if kind is None and name in schema.names:
+            kinds[f"properties.{name}"] = _kind(schema.field(name).type)
+    if accounts is not None:
+        for name, kind in plan.account_columns:
+            if kind is None and name in accounts.schema.names:
+                kinds[f"account.properties.{name}"] = _kind(accounts.schema.field(name).type)
+    aggregate, scores = split_queries(
+        plan.card, dialect="duckdb", as_of=as_of, leads="leads", events="events",
+        aggregate="agg", accounts=None if accounts is None else "accounts",
+        column_kinds=kinds, explain=plan.explain, carry=(_ROW,),
+    )  # fmt: skip
+    scores = scores.order_by(exp.column(_ROW, "s", quoted=True))
+    return aggregate.sql(dialect="duckdb"), scores.sql(dialect="duckdb")
 
 
 def _accounts(plan: ColumnarPlan, accounts: pa.Table, sink: ErrorSink) -> pa.Table:
