@@ -6,11 +6,11 @@ adds its arguments and one that runs it — so a new subcommand is one more line
 (its module is imported only when the subcommand runs).
 
 Layout (kept so by an import-linter contract): one module per command (``adapters``,
-``compile_sql``, ``demo``,
-``importing``, ``report``, ``run``, ``score``, ``sla``), none importing another; below them the
-shared helpers — ``jobs`` (running and printing the job) and ``reporting`` (building and writing
-the feedback report), then ``config`` (run configuration, rule files, stores, adapters), then
-``base`` (exit codes, :class:`Output`, the clock, TOML).
+``backtest``, ``compile_sql``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``),
+none importing another; below them the shared helpers — ``jobs`` (running and printing the job)
+and ``reporting`` (building and writing the feedback report), then ``config`` (run
+configuration, rule files, stores, adapters), then ``base`` (exit codes, :class:`Output`, the
+clock, TOML).
 
 Output: a human summary on stdout; ``--json`` prints one JSON document instead. Progress goes to
 stderr, and only when stderr is a terminal. Errors are one line on stderr (``leadflow: error:
@@ -77,7 +77,8 @@ COMMANDS: dict[str, Command] = {
         run="leadflow.cli.demo:demo",
     ),
     "import": Command(
-        help="import leads, accounts, activities or touches from CSV / JSON lines",
+        help="import leads, accounts, activities, touches, stage changes, rejections or "
+        "outcomes from CSV / JSON lines (a file lands whole or not at all)",
         arguments="leadflow.cli.importing:import_arguments",
         run="leadflow.cli.importing:import_",
     ),
@@ -105,6 +106,11 @@ COMMANDS: dict[str, Command] = {
         help="print a scorecard as one SQL query for DuckDB, Spark, PostgreSQL or a warehouse",
         arguments="leadflow.cli.compile_sql:compile_sql_arguments",
         run="leadflow.cli.compile_sql:compile_sql",
+    ),
+    "backtest": Command(
+        help="score handed-off leads as of their hand-off with one or two scorecards and compare",
+        arguments="leadflow.cli.backtest:backtest_arguments",
+        run="leadflow.cli.backtest:backtest",
     ),
     "adapters": Command(
         help="list installed adapters and their capabilities",
@@ -204,7 +210,7 @@ def _code_for(exc: BaseException) -> Exit:
 
 
 def _one_line(exc: BaseException) -> str:
-    from leadflow.adapters._sync import redact
+    from leadflow.adapters.sync import redact
 
     text = redact(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, LeadflowError):
