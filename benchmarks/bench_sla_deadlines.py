@@ -1,6 +1,6 @@
 """Benchmark: 1M SLA deadlines on a New York weekday calendar with holidays, three ways.
 
-(a) ``per-item``: :meth:`leadflow.calendar.BusinessCalendar.add`, one call per deadline (the
+(a) ``per-item``: :meth:`leadflow.business_time.BusinessCalendar.add`, one call per deadline (the
     path ``compile_sla`` used before);
 (b) ``vectorized``: :func:`leadflow.etl.business_time.add_business_time` over the int64
     microsecond array (what ``compile_sla`` uses now; any calendar);
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.etl.business_time import add_business_time
 
 HOLIDAYS = [

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.etl.business_time import add_business_days, add_business_time, business_between
 from leadflow.testing.strategies import calendars, instants

@@ -1,13 +1,16 @@
 """Business-time arithmetic over arrays: many SLA deadlines from one calendar at once.
 
-Scope: the array counterpart of :meth:`leadflow.calendar.BusinessCalendar.add`,
-:meth:`~leadflow.calendar.BusinessCalendar.add_days` and
-:meth:`~leadflow.calendar.BusinessCalendar.between`, for any calendar (split shifts, holidays,
+The array counterpart of :mod:`leadflow.business_time` (one instant at a time), for the ETL
+extra (it needs numpy and pyarrow).
+
+Scope: the array counterpart of :meth:`leadflow.business_time.BusinessCalendar.add`,
+:meth:`~leadflow.business_time.BusinessCalendar.add_days` and
+:meth:`~leadflow.business_time.BusinessCalendar.between`, for any calendar (split shifts, holidays,
 daylight-saving changes) and exact to the microsecond -- not an approximation.
 
 How: :meth:`BusinessTimeline.build` lays the calendar's open intervals over the span the inputs
 need end to end, once, from the calendar's own per-date intervals
-(:meth:`~leadflow.calendar.BusinessCalendar.intervals`, so every DST rule is the calendar's),
+(:meth:`~leadflow.business_time.BusinessCalendar.intervals`, so every DST rule is the calendar's),
 with the business time before and after each interval (cumulative sums). A deadline is then two
 ``numpy.searchsorted`` calls per input: the interval the start falls in (or the next one), and
 the interval where the running total reaches start + delta. Local dates (for
@@ -19,7 +22,7 @@ or, for Arrow input, a ``timestamp("us", tz="UTC")`` array.
 
 >>> import numpy as np
 >>> from datetime import timedelta, timezone
->>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.business_time import BusinessCalendar
 >>> berlin = BusinessCalendar.from_dict({
 ...     "zone": "Europe/Berlin",
 ...     "hours": {"mon-fri": ["09:00-12:30", "13:30-18:00"]},
@@ -43,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 
 __all__ = ["BusinessTimeline", "add_business_days", "add_business_time", "business_between"]
@@ -276,7 +279,7 @@ def add_business_time(calendar: BusinessCalendar, instants: Any, delta: Any) -> 
 
     *delta* is a :class:`~datetime.timedelta` (the same for all) or an array of
     ``timedelta64`` / int64 microseconds, one per instant. Exact: equal, instant for instant,
-    to :meth:`~leadflow.calendar.BusinessCalendar.add`.
+    to :meth:`~leadflow.business_time.BusinessCalendar.add`.
     """
     t, _ = _as_micros(instants)
     micros = _as_delta(delta, len(t))
