@@ -3,7 +3,8 @@ free 127.0.0.1 port (and a private unix socket directory), stop and delete after
 
 The binaries come from ``/usr/lib/postgresql/<version>/bin`` or ``PATH`` (Debian's
 ``postgresql`` package; ``.ci/run`` installs it). PostgreSQL refuses to run as root, so as root
-the server runs as the ``postgres`` user (made by that package) through ``runuser``.
+the server runs as the ``postgres`` user (made by that package; a ``leadflow-pg`` system user is
+made when there is none) through ``runuser``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def find_binaries() -> Path | None:
     return None
 
 
+def _server_user() -> pwd.struct_passwd:
+    """The user the server runs as under root: Debian's ``postgres``, else one made for it."""
+    for name in ("postgres", "leadflow-pg"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "leadflow-pg"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return pwd.getpwnam("leadflow-pg")
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -59,10 +74,10 @@ def running_server(bin_dir: Path) -> Iterator[Server]:
     sockets.mkdir()
     prefix: list[str] = []
     if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")  # KeyError: no such user (the caller skips)
+        owner = _server_user()
         for path in (root, sockets):
             os.chown(path, owner.pw_uid, owner.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
+        prefix = ["runuser", "-u", owner.pw_name, "--"]
     port = _free_port()
 
     def run(*args: str) -> None:
