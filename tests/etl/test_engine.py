@@ -13,6 +13,7 @@ from leadflow.errors import ValidationError
 from leadflow.etl.engine import duckdb_available, score_duckdb
 from leadflow.etl.files import ErrorSink, read_batches
 from leadflow.etl.plan import EVENT_COLUMNS, compile_scorecard
+from leadflow.rules.scorecard import Equals, Range, Rule, Scorecard
 
 from .conftest import AS_OF
 from .sql_data import account_table, event_table, generate, lead_table
@@ -97,3 +98,25 @@ def test_files_read_in_batches_with_a_dictionary_encoded_kind(small_files: Any) 
     duck = score_duckdb(plan, *inputs(), as_of=AS_OF, errors=ErrorSink(None))
     same(arrow, duck)
     assert duck.num_rows > 250
+
+
+def test_custom_properties_are_compared_as_the_types_they_hold() -> None:
+    card = Scorecard(name="props", rules=[
+        Rule(id="seats", category="fit", points=5, when=Range(field="properties.seats", min=10)),
+        Rule(id="vip", category="fit", points=7, when=Equals(field="properties.vip", value=True)),
+        Rule(id="tier", category="fit", points=3, when=Equals(field="properties.tier", value=2)),
+    ])  # fmt: skip
+    at = pa.array([AS_OF] * 4, pa.timestamp("us", tz="UTC"))
+    leads = pa.table({
+        "id": ["a", "b", "c", "d"], "created_at": at,
+        "properties.seats": pa.array([5, 10, None, 50], pa.int64()),
+        "properties.vip": pa.array([True, False, None, True]),
+        "properties.tier": pa.array([2.0, 1.0, 2.0, None]),
+    })  # fmt: skip
+    events = pa.table({"lead_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()),
+                       "occurred_at": pa.array([], pa.timestamp("us", tz="UTC"))})  # fmt: skip
+    plan = compile_scorecard(card)
+    arrow = plan.score(leads, events, as_of=AS_OF)
+    duck = score_duckdb(plan, leads, events, as_of=AS_OF)
+    same(arrow, duck)
+    assert duck.column("score").to_pylist() == [10.0, 5.0, 3.0, 12.0]

@@ -157,10 +157,11 @@ def score_duckdb(
     try:
         con.execute("SET TimeZone = 'UTC'")
         spec = dict(plan.lead_columns)
+        accounts_in = None if accounts is None else accounts.schema.empty_table()
         # the query text needs the leads' schema (property types), not their rows
         schema = pa.schema([(n, k or pa.string()) for n, k in spec.items()] + [(_ROW, pa.int64())])
         # 1. events, checked and streamed -> one row of aggregates per lead, a temporary table
-        aggregate_sql, _ = _queries(plan, as_of, schema, accounts=None)
+        aggregate_sql, score_sql = _queries(plan, as_of, schema, accounts=accounts_in)
         events_in = checked.run(
             events, dict(EVENT_COLUMNS), required=set(EVENT_COLUMNS), source=sources[1],
             id_column="lead_id",
@@ -179,8 +180,11 @@ def score_duckdb(
         )  # fmt: skip
         first = next(leads_in, None)
         checked.raise_first()
+        if first is not None and _kinds(plan, first.schema, account_table) != _kinds(
+            plan, schema, accounts_in
+        ):  # a custom property holds another type than assumed: compile for what it holds
+            _, score_sql = _queries(plan, as_of, first.schema, accounts=account_table)
         schema = schema if first is None else first.schema
-        _, score_sql = _queries(plan, as_of, schema, accounts=account_table)
         con.register("leads", _stream(first, leads_in, schema))
         if account_table is not None:
             con.register("accounts", account_table)
@@ -192,11 +196,10 @@ def score_duckdb(
     return result.rename_columns(plan.output_schema.names).cast(plan.output_schema)
 
 
-def _queries(
-    plan: ColumnarPlan, as_of: datetime, schema: pa.Schema, *, accounts: pa.Table | None
-) -> tuple[str, str]:
-    """The aggregate and the scoring query, for leads of *schema* (custom properties are
-    compared as the types they hold)."""
+def _kinds(
+    plan: ColumnarPlan, schema: pa.Schema, accounts: pa.Table | None
+) -> dict[str, ColumnKind]:
+    """What each custom property column holds, from the Arrow types."""
     kinds: dict[str, ColumnKind] = {}
     for name, kind in plan.lead_columns:
         if kind is None and name in schema.names:
@@ -205,6 +208,15 @@ def _queries(
         for name, kind in plan.account_columns:
             if kind is None and name in accounts.schema.names:
                 kinds[f"account.properties.{name}"] = _kind(accounts.schema.field(name).type)
+    return kinds
+
+
+def _queries(
+    plan: ColumnarPlan, as_of: datetime, schema: pa.Schema, *, accounts: pa.Table | None
+) -> tuple[str, str]:
+    """The aggregate and the scoring query, for leads of *schema* (custom properties are
+    compared as the types they hold)."""
+    kinds = _kinds(plan, schema, accounts)
     aggregate, scores = split_queries(
         plan.card, dialect="duckdb", as_of=as_of, leads="leads", events="events",
         aggregate="agg", accounts=None if accounts is None else "accounts",
