@@ -72,6 +72,7 @@ def test_as_of_as_a_parameter_and_as_current_timestamp() -> None:
     compare(SEED, expected(SEED, data), rows)
     now_sql = compile_scorecard_sql(SEED, "duckdb")
     assert "CURRENT_TIMESTAMP" in now_sql
+    assert now_sql == compile_scorecard_sql(SEED, "duckdb", as_of="CURRENT_TIMESTAMP")
     assert len(run_duckdb(now_sql, data)) == 60
 
 

@@ -673,6 +673,8 @@ def _as_of(value: datetime | str | None) -> exp.Expr:
     if value is None:
         return exp.CurrentTimestamp()
     if isinstance(value, str):
+        if value.strip().upper() in ("CURRENT_TIMESTAMP", "NOW", "NOW()"):
+            return exp.CurrentTimestamp()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ConfigError("as_of", f"{value!r} is not a parameter name")
         return exp.Placeholder(this=value)
@@ -793,8 +795,9 @@ def compile_scorecard_sql(
 
     The result has one row per lead: ``id``, ``score``, ``fit``, ``behaviour``, ``interest``,
     ``intent``, ``recommendation`` -- :func:`~leadflow.rules.scoring.score_lead`'s numbers (to
-    1e-9) and recommendation. *as_of*: ``None`` for ``CURRENT_TIMESTAMP``, a parameter name
-    (``"as_of"``) for a bound parameter, or an aware :class:`~datetime.datetime` for a literal.
+    1e-9) and recommendation. *as_of*: ``None`` (or ``"CURRENT_TIMESTAMP"``) for the database's
+    ``CURRENT_TIMESTAMP``, a parameter name (``"as_of"``) for a bound parameter, or an aware
+    :class:`~datetime.datetime` for a literal.
     *leads*, *events* and *accounts* name the tables (``"analytics.leads"`` works); with
     *accounts* ``None`` there is no accounts table and every ``account.*`` field is missing.
     *column_kinds* says what a custom property column holds (``{"properties.seats":
