@@ -473,9 +473,10 @@ class _Builder:
             expression=_double(1_000_000.0),
         )
 
-    def aggregate(self, events: exp.Table) -> exp.Select:
-        """One row per lead id of *events*: the sums, counts and newest ages the rules read
-        (call after :meth:`score`, which finds the activity conditions)."""
+    def aggregate(self, events: exp.Table) -> tuple[exp.Select, exp.Select]:
+        """(``ev``: the events that count with their age; one row per lead id of ``ev`` with the
+        sums, counts and newest ages the rules read). Call after :meth:`score`, which finds
+        the activity conditions."""
         card = self.card
         read_kinds = sorted({k for r in card.rules for k in r.kinds})
         age = exp.Div(
@@ -522,13 +523,13 @@ class _Builder:
                     f"a{counter.index}",
                 )
             )
-        return (
+        agg = (
             exp.select(*aggregates)
             .from_("ev")
             .where(exp.GTE(this=exp.column("age"), expression=_double(0.0)))
             .group_by(exp.column("lead_id"))
-            .with_("ev", as_=ev)
         )
+        return ev, agg
 
     def score(
         self,
@@ -538,8 +539,9 @@ class _Builder:
         *,
         explain: bool = False,
         carry: tuple[str, ...] = (),
-    ) -> exp.Select:
-        """The scores of *leads* joined to an :meth:`aggregate` (a table or CTE name)."""
+    ) -> tuple[exp.Select, exp.Select]:
+        """(``scored``: the rules' points per lead of *leads* joined to an :meth:`aggregate`, a
+        table or CTE; the final SELECT over ``scored``)."""
         card = self.card
         columns: list[exp.Expr] = [exp.alias_(_col("id", "l"), "id")]
         columns += [exp.alias_(_col(c, "l"), c, quoted=_quote(c)) for c in carry]
@@ -610,7 +612,7 @@ class _Builder:
                 for i, rule in enumerate(rules)
             ]
         final = exp.select(*outputs).from_(_aliased(exp.to_table("scored"), "s"))
-        return final.with_("scored", as_=scored)
+        return scored, final
 
     def _matches(self, kinds: tuple[str, ...], window: float | None) -> exp.Expr:
         parts = [_in(exp.column("kind"), [_string(k) for k in kinds])]
@@ -737,17 +739,13 @@ def scorecard_query(
     kinds = _kinds(card, column_kinds)
     builder = _Builder(card, dialect, _as_of(as_of), kinds)
     builder.has_accounts = accounts is not None
-    scores = builder.score(
+    scored, final = builder.score(
         tables["leads"], exp.to_table("agg"), tables.get("accounts"), explain=explain,
         carry=tuple(carry),
     )  # fmt: skip
-    aggregate = builder.aggregate(tables["events"])
+    ev, agg = builder.aggregate(tables["events"])
     # one query: WITH ev AS (...), agg AS (...), scored AS (...) SELECT ...
-    ev_with = aggregate.args.pop("with_")
-    scores_with = scores.args["with_"]
-    agg_cte = exp.CTE(this=aggregate, alias=exp.TableAlias(this=exp.to_identifier("agg")))
-    scores_with.set("expressions", [*ev_with.expressions, agg_cte, *scores_with.expressions])
-    return scores
+    return final.with_("ev", as_=ev).with_("agg", as_=agg).with_("scored", as_=scored)
 
 
 def split_queries(
@@ -771,11 +769,12 @@ def split_queries(
     tables = _tables(dialect, leads=leads, events=events, accounts=accounts, aggregate=aggregate)
     builder = _Builder(card, dialect, _as_of(as_of), _kinds(card, column_kinds))
     builder.has_accounts = accounts is not None
-    scores = builder.score(
+    scored, final = builder.score(
         tables["leads"], tables["aggregate"], tables.get("accounts"), explain=explain,
         carry=tuple(carry),
     )  # fmt: skip
-    return builder.aggregate(tables["events"]), scores
+    ev, agg = builder.aggregate(tables["events"])
+    return agg.with_("ev", as_=ev), final.with_("scored", as_=scored)
 
 
 def compile_scorecard_sql(
