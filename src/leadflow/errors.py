@@ -27,6 +27,7 @@ __all__ = [
     "AdapterNotFoundError",
     "AuthenticationError",
     "ConfigError",
+    "DeliveryError",
     "DuplicateAdapterError",
     "HistoryOrderError",
     "IllegalTransitionError",
@@ -173,6 +174,15 @@ class AdapterError(LeadflowError):
     def __init__(self, message: str, *, adapter: str = "") -> None:
         self.adapter = adapter
         super().__init__(f"{adapter}: {message}" if adapter else message)
+
+
+class DeliveryError(AdapterError):
+    """Pushing a report failed: the SMTP server or the webhook refused or could not be reached.
+
+    Attributes:
+        adapter: the channel, ``"smtp"`` or ``"webhook"``. The message never holds a password
+        or a webhook URL.
+    """
 
 
 class AdapterNotFoundError(AdapterError, LookupError):

@@ -379,3 +379,26 @@ def test_a_stage_write_stores_the_handoff_and_mirroring_keeps_it(path: Path) -> 
             [Lead(id=lead.id, created_at=lead.created_at, stage="mql", handed_off_at=later)],
         )
         assert store.leads_by_id([lead.id])[lead.id].handed_off_at == later
+
+
+def test_a_file_that_is_no_database_or_a_locked_store_is_an_adapter_error(
+    path: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "notes.sqlite"
+    other.write_text("not a database\n")
+    with pytest.raises(AdapterError, match="not a database"):
+        SQLiteAdapter(other)
+    store = SQLiteAdapter(path, busy_timeout=0.05)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(AdapterError, match="locked"):
+            store.upsert(Entity.LEAD, sample_leads(1))
+        with pytest.raises(AdapterError, match="locked"):
+            SQLiteAdapter(path, busy_timeout=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.close()
+    with SQLiteAdapter(path) as store:
+        assert store.counts()["leads"] == 0

@@ -61,8 +61,13 @@ def report_from_adapter(
     use_business_hours: bool = False,
     scorecard: Scorecard | None = None,
     title: str = "Sales & marketing feedback report",
+    **options: Any,
 ) -> FeedbackReport:
     """Read everything the report needs from *adapter* and build it as of *now*.
+
+    *options* go to :func:`~leadflow.analytics.build_report` as they are
+    (``half_life_strata``, ``closed_loop_months``, ``rejected_between``, ``validity_segments``);
+    accounts read from the adapter are passed along for ``account.<field>`` segments.
 
     *calendar* (default: weekdays 09:00-17:00 UTC) is used for SLA evaluation and, with
     *use_business_hours*, for first-response delays. With *scorecard*, leads are scored as of
@@ -95,7 +100,14 @@ def report_from_adapter(
         scored = scores_at_handoff(
             scorecard, leads, activities, accounts={a.id: a for a in accounts}
         )
+    if options.get("validity_segments") and "accounts" not in options:
+        options["accounts"] = (
+            {a.id: a for a in _all(read_pages(adapter, Entity.ACCOUNT))}
+            if can_read(Entity.ACCOUNT)
+            else {}
+        )
     return build_report(
+        **options,
         leads=leads,
         scores=scored.scores if scored else None,
         rule_hits=scored.rule_hits if scored else None,

@@ -54,6 +54,7 @@ from typing import Any
 import attrs
 from dateutil.parser import isoparse
 
+from leadflow._validate import check_aware
 from leadflow.adapters.sqlite import records
 from leadflow.adapters.sqlite.columns import TABLES, iso
 from leadflow.adapters.sqlite.sources import (
@@ -181,9 +182,7 @@ def _instant(record: Mapping[str, Any], name: str, *, required: bool = False) ->
         value = isoparse(text)
     except (ValueError, OverflowError):
         raise ValidationError(name, text, "is not an ISO-8601 timestamp") from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(name, text, "is a naive datetime; give its UTC offset")
-    return value
+    return check_aware(name, value)
 
 
 def _required_instant(record: Mapping[str, Any], name: str) -> datetime:
@@ -343,6 +342,10 @@ def _store_records(
         records.upsert(conn, entity, item, stamp=stamp)
 
 
+class _Held(Exception):
+    """The store already holds this event."""
+
+
 def _event_write(conn: sqlite3.Connection, value: Any, catalog: ReasonCatalog) -> Write:
     if isinstance(value, StageWrite | OutcomeWrite):
         return value
@@ -359,10 +362,6 @@ def _event_write(conn: sqlite3.Connection, value: Any, catalog: ReasonCatalog) -
         leads[0], value.code, at=value.at, by=value.by, note=value.note, catalog=catalog
     )
     return RejectionWrite(rejection=rejection, change=moved.history[-1])
-
-
-class _Held(Exception):
-    """The store already holds this event."""
 
 
 def _store_event(

@@ -45,10 +45,19 @@ class Store:
         except sqlite3.Error as exc:
             raise AdapterError(f"cannot open {self.path!r}: {exc}", adapter="sqlite") from None
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self.migrate()
+        try:
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise AdapterError(
+                f"cannot open {self.path!r}: {exc} (is it a leadflow store?)", adapter="sqlite"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -61,13 +70,26 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One unit of work: everything done in the block commits together or not at all."""
         conn = self.connection
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                exc, sqlite3.IntegrityError
+            ):
+                raise self._unusable(exc) from exc
             raise
-        conn.execute("COMMIT")
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> AdapterError:
+        """Locked past the busy timeout, read-only, disk full, not a database: the store
+        cannot be used, which is no bug in the caller."""
+        return AdapterError(f"{self.path!r}: {exc}", adapter="sqlite")
 
     def migrate(self) -> None:
         """Apply the migrations the file has not had yet, in one transaction."""

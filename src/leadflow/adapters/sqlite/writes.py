@@ -93,7 +93,7 @@ def _apply(
             (lead_id, iso(write.due_at), write.state, seq, stamp),
         )
     else:
-        append_change(conn, lead_id, row["stage"], write.change, stamp)
+        _append_change(conn, lead_id, row["stage"], write.change, stamp)
         if isinstance(write, StageWrite) and write.handed_off_at is not None:
             conn.execute(
                 "UPDATE leads SET handed_off_at = ? WHERE id = ?",
@@ -121,7 +121,7 @@ def _apply(
     return WriteResult(write=write, status=WriteStatus.APPLIED, version=str(row["rev"] + 1))
 
 
-def append_change(
+def _append_change(
     conn: sqlite3.Connection, lead_id: str, stage: str, change: StageChange, stamp: str | None
 ) -> None:
     """Append *change* to the stage history of lead *lead_id* (now in *stage*) and move it;
