@@ -68,3 +68,41 @@ def test_a_stage_write_carries_an_optional_aware_handoff_time(t0: datetime) -> N
     with pytest.raises(ValidationError) as caught:
         StageWrite(lead_id="L-1", change=change, handed_off_at=datetime(2026, 1, 1))
     assert caught.value.field == "handed_off_at"
+
+
+class _Declares:
+    """Declares leads and touches, implements only what it is given."""
+
+    name = "partial"
+    capabilities = Capabilities(reads={Entity.LEAD, Entity.TOUCH}, writes=())
+
+    def read_leads(self, cursor: Cursor | None = None) -> object:
+        return iter(())
+
+    def write(self, writes: object) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_missing_members_are_the_base_ones_and_the_declared_readers() -> None:
+    from leadflow.ports import Adapter, missing_members
+
+    partial = _Declares()
+    assert missing_members(partial) == ["read_touches"]
+    assert isinstance(partial, Adapter), "the protocol itself asks for no reader"
+    assert missing_members(object()) == ["name", "capabilities", "write", "close"]
+
+    class WrongCapabilities(_Declares):
+        capabilities = ("lead",)  # type: ignore[assignment]
+
+    assert missing_members(WrongCapabilities()) == ["capabilities"]
+
+
+def test_read_pages_asks_only_for_declared_entities() -> None:
+    from leadflow.ports import read_pages
+
+    assert list(read_pages(_Declares(), Entity.LEAD)) == []  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="'account' is not read by adapter 'partial'"):
+        read_pages(_Declares(), "account")  # type: ignore[arg-type]
