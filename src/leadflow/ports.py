@@ -49,7 +49,6 @@ from leadflow.outcomes import Outcome
 from leadflow.reasons import Rejection
 
 __all__ = [
-    "READERS",
     "AccountReader",
     "ActivityReader",
     "Adapter",
@@ -60,6 +59,9 @@ __all__ = [
     "OutcomeReader",
     "OutcomeWrite",
     "Page",
+    "READERS",
+    "ReadsOutcomes",
+    "ReadsRejections",
     "RecordError",
     "RejectionReader",
     "RejectionWrite",
