@@ -29,7 +29,7 @@ from hubspot.crm.objects import (
 )
 from tests.emulators.hubspot import HubSpotEmulator
 
-from leadflow.adapters._sync import chunked
+from leadflow.adapters.sync import chunked
 from leadflow.adapters.hubspot import HubSpotAdapter
 from leadflow.ports import ScoreWrite, WriteStatus
 

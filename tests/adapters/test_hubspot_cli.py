@@ -15,7 +15,7 @@ from tests.emulators.hubspot import HubSpotEmulator
 from leadflow.adapters.hubspot import HubSpotAdapter
 from leadflow.calendar import BusinessCalendar
 from leadflow.cli import main
-from leadflow.cli_report import report_from_adapter
+from leadflow.cli.reporting import report_from_adapter
 from leadflow.demo import generate
 from leadflow.ports import Entity
 from leadflow.rules.scorecard import load_scorecard

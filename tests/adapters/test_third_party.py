@@ -109,7 +109,7 @@ def test_leadflow_report_from_the_third_party_adapter(
 
     from leadflow.calendar import BusinessCalendar
     from leadflow.cli import main
-    from leadflow.cli_report import report_from_adapter
+    from leadflow.cli.reporting import report_from_adapter
     from leadflow.demo import generate
     from leadflow.rules.scorecard import load_scorecard
     from leadflow.rules.sla import load_policies

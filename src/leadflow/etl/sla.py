@@ -60,6 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadflow._validate import check_aware
+from leadflow._validate import utc as _utc
 from leadflow.calendar import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError
 from leadflow.etl.files import ErrorSink, RowError, conform
@@ -145,10 +146,6 @@ _ROW = "__row"
 _KINDS = pa.array([k.value for k in TouchKind])
 _OUTCOMES = pa.array([o.value for o in TouchOutcome])
 _CONNECTS = pa.array([o.value for o in TouchOutcome if o.is_connect])
-
-
-def _utc(at: datetime) -> datetime:
-    return at.astimezone(UTC)
 
 
 @attrs.frozen(kw_only=True)
