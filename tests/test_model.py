@@ -185,6 +185,24 @@ def test_history_order_is_one_error_wherever_it_is_found(t0: datetime) -> None:
     assert pickle.loads(pickle.dumps(errors[0])).at == early
 
 
+def test_the_store_refuses_an_out_of_order_change_with_the_same_error(t0: datetime) -> None:
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.errors import HistoryOrderError
+    from leadflow.ports import Entity, StageWrite, WriteStatus
+
+    early = t0 - timedelta(hours=1)
+    a = StageChange(from_stage="inquiry", to_stage="mql", at=t0)
+    late = StageChange(from_stage="mql", to_stage="sal", at=early)
+    with SQLiteAdapter(":memory:") as store:
+        store.upsert(Entity.LEAD, [Lead(id="L-1", created_at=early)])
+        assert [r.status for r in store.write([StageWrite(lead_id="L-1", change=a)])] == [
+            WriteStatus.APPLIED
+        ]
+        [result] = store.write([StageWrite(lead_id="L-1", change=late)])
+    assert result.status is WriteStatus.FAILED
+    assert result.error == str(HistoryOrderError(early, t0))
+
+
 class TestFromRecord:
     def test_parses_strings(self) -> None:
         lead = Lead.from_record(

@@ -54,9 +54,7 @@ def _validators() -> dict[str, list[str]]:
 
 def test_shared_helpers_are_defined_only_in_validate() -> None:
     defined = _definitions()
-    elsewhere = {
-        name: [m for m in defined.get(name, []) if m != "_validate.py"] for name in SHARED
-    }
+    elsewhere = {name: [m for m in defined.get(name, []) if m != "_validate.py"] for name in SHARED}
     assert {name: mods for name, mods in elsewhere.items() if mods} == {}
 
 

@@ -366,6 +366,7 @@ def post_webhook(settings: WebhookSettings, payload: Mapping[str, Any]) -> None:
         with urllib.request.urlopen(request, timeout=settings.timeout) as response:
             response.read()
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error holds the response's socket
         raise DeliveryError(
             f"the webhook refused the post: HTTP {exc.code}", adapter="webhook"
         ) from None

@@ -235,7 +235,7 @@ def transition(
     if not lifecycle.allows(lead.stage, to):
         raise IllegalTransitionError(lead.stage, to, lifecycle.targets(lead.stage))
     change = StageChange(from_stage=lead.stage, to_stage=to, at=at, by=by, reason=reason, note=note)
-    check_change_order(lead.history[-1] if lead.history else None, change)
+    check_change_order(lead.history[-1].at if lead.history else None, change)
     return attrs.evolve(lead, stage=change.to_stage, history=(*lead.history, change))
 
 
@@ -252,7 +252,7 @@ def replay(
     'mql'
     """
     stage = lifecycle.check_stage(start if start is not None else lifecycle.initial)
-    last: StageChange | None = None
+    last: datetime | None = None
     for change in history:
         if change.from_stage != stage:
             raise ValidationError(
@@ -261,7 +261,7 @@ def replay(
         if not lifecycle.allows(stage, change.to_stage):
             raise IllegalTransitionError(stage, change.to_stage, lifecycle.targets(stage))
         check_change_order(last, change)
-        stage, last = change.to_stage, change
+        stage, last = change.to_stage, change.at
     return stage
 
 

@@ -152,23 +152,24 @@ class StageChange:
     note: str | None = attrs.field(default=None, converter=_strip)
 
 
-def check_change_order(previous: StageChange | None, change: StageChange) -> None:
+def check_change_order(previous_at: datetime | None, change: StageChange) -> None:
     """Raise :class:`~leadflow.errors.HistoryOrderError` when *change* is dated before
-    *previous* (the change it follows; ``None`` for the first).
+    *previous_at*, the instant of the change it follows (``None`` for the first).
 
     The one place a history's time order is checked: :class:`Lead` checks its ``history`` with
-    it, and :func:`~leadflow.lifecycle.transition` and :func:`~leadflow.lifecycle.replay` through
-    it, so an out-of-order change is the same error wherever it is found.
+    it, :func:`~leadflow.lifecycle.transition` and :func:`~leadflow.lifecycle.replay` go through
+    it, and so does the store recording a change, so an out-of-order change is the same error
+    wherever it is found.
     """
-    if previous is not None and change.at < previous.at:
-        raise HistoryOrderError(change.at, previous.at)
+    if previous_at is not None and change.at < previous_at:
+        raise HistoryOrderError(change.at, previous_at)
 
 
 def _check_history(instance: Lead, _attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple) or not all(isinstance(c, StageChange) for c in value):
         raise ValidationError("history", value, "is not a tuple of StageChange")
     for earlier, later in itertools.pairwise(value):
-        check_change_order(earlier, later)
+        check_change_order(earlier.at, later)
         if later.from_stage != earlier.to_stage:
             raise ValidationError(
                 "history",

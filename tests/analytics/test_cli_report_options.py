@@ -12,13 +12,9 @@ from leadflow.cli import Exit, main
 NOW = "2026-03-02T09:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("options")
-    path = where / "demo.sqlite"
-    assert main(["demo", "--quiet", "--leads", "600", "--store", str(path),
-                 "--report", str(where / "r.html")]) == Exit.OK  # fmt: skip
-    return path
+@pytest.fixture
+def demo_store(small_demo_store: Path) -> Path:
+    return small_demo_store
 
 
 def test_json_and_text_carry_the_clock_the_headline_and_the_adjusted_half_life(

@@ -119,13 +119,9 @@ def webhook() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("send")
-    path = where / "demo.sqlite"
-    assert main(["demo", "--quiet", "--leads", "400", "--store", str(path),
-                 "--report", str(where / "r.html")]) == Exit.OK  # fmt: skip
-    return path
+@pytest.fixture
+def demo_store(small_demo_store: Path) -> Path:
+    return small_demo_store
 
 
 def _send_file(tmp_path: Path, port: int, cafile: Path, url: str) -> Path:

@@ -13,14 +13,9 @@ from leadflow.rules.scorecard import load_scorecard
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scorecard.toml"
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("backtest")
-    path = where / "demo.sqlite"
-    code = main(["demo", "--quiet", "--leads", "800", "--store", str(path),
-                 "--report", str(where / "r.html")])  # fmt: skip
-    assert code == Exit.OK
-    return path
+@pytest.fixture
+def store(small_demo_store: Path) -> Path:
+    return small_demo_store
 
 
 def test_two_cards_are_compared_and_a_proposal_is_written(

@@ -265,3 +265,35 @@ def test_fuzzed_files_never_crash_or_half_land(
         assert line.startswith("leadflow: error: "), line
     if code == Exit.USAGE and kind == "lead":
         assert _leads(store) == before, "a refused file stores nothing"
+
+
+@pytest.mark.parametrize("spelling", ["stage-change", "stage_changes", "--kind"])
+def test_kind_spellings(tmp_path: Path, capsys: pytest.CaptureFixture[str], spelling: str) -> None:
+    store = tmp_path / "s.sqlite"
+    leads = tmp_path / "leads.csv"
+    leads.write_text(HEADER + _rows(1), encoding="utf-8")
+    assert main(["import", "--entity", "leads", "--store", str(store), str(leads)]) == Exit.OK
+    changes = tmp_path / "changes.csv"
+    changes.write_text(
+        "lead_id,from_stage,to_stage,at\nL-1,inquiry,mql,2026-03-03T09:00:00Z\n", encoding="utf-8"
+    )
+    option, kind = ("--kind", "stage_change") if spelling == "--kind" else ("--entity", spelling)
+    code, out, err = run_cli(capsys, "import", option, kind, "--store", str(store), str(changes))
+    assert code == Exit.OK, err
+    assert "1 stage_change records imported" in out
+    code, _, err = run_cli(capsys, "import", "--entity", "opportunity", str(changes))
+    assert code == Exit.USAGE
+    assert "invalid choice" in err
+
+
+def test_a_missing_file_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.sqlite"
+    good = tmp_path / "leads.csv"
+    good.write_text(HEADER + _rows(2), encoding="utf-8")
+    for other in (tmp_path / "missing.csv", tmp_path / "leads.xlsx"):
+        code, _, err = run_cli(
+            capsys, "import", "--entity", "lead", "--store", str(store), str(good), str(other)
+        )
+        assert code == Exit.USAGE
+        assert err.startswith(f"leadflow: error: {other}: ")
+        assert _leads(store) == 0

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from leadflow.calendar import BusinessCalendar, CalendarResolver
+from leadflow.business_time import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.lifecycle import transition
 from leadflow.model import Activity, Lead, Touch

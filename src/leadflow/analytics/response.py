@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from leadflow.analytics._common import Row, ratio, reached
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Lead, Touch
@@ -150,7 +150,7 @@ class BusinessHours:
     and says so: :attr:`label` is the clock every half-life measured with it carries.
 
     >>> from datetime import datetime, timezone
-    >>> from leadflow.calendar import BusinessCalendar
+    >>> from leadflow.business_time import BusinessCalendar
     >>> hours = business_hours(BusinessCalendar.weekdays("UTC", name="weekdays-utc"))
     >>> friday_4pm = datetime(2026, 3, 6, 16, tzinfo=timezone.utc)
     >>> hours(friday_4pm, datetime(2026, 3, 9, 10, tzinfo=timezone.utc))  # to Monday 10:00
@@ -393,26 +393,8 @@ def _fit(data: _Data) -> tuple[float, float, float]:
 
 
 def _fit_on_profile(data: _Data, lam0: float) -> tuple[float, float, float]:
-    """Golden-section search of the profile log-likelihood over λ >= 0."""
-    hi = max(lam0, 1e-3)
-    while data.profile(2 * hi, 0.0)[1] > data.profile(hi, 0.0)[1]:
-        hi *= 2
-        if hi > 1e4:
-            raise InsufficientDataError(
-                "half-life",
-                "every conversion came at the shortest delays, so the decay has no finite estimate",
-            )
-    lo, hi = 0.0, 2 * hi
-    ratio_ = (math.sqrt(5) - 1) / 2
-    for _ in range(200):
-        if hi - lo <= 1e-10 * max(hi, 1e-9):
-            break
-        m1, m2 = hi - ratio_ * (hi - lo), lo + ratio_ * (hi - lo)
-        if data.profile(m1, 0.0)[1] < data.profile(m2, 0.0)[1]:
-            lo = m1
-        else:
-            hi = m2
-    lam = (lo + hi) / 2
+    """Golden-section search of the (concave) profile log-likelihood over λ >= 0."""
+    lam = _argmax_concave(lambda x: data.profile(x, 0.0)[1], hint=lam0)
     a, ll = data.profile(lam, 0.0)
     return a, lam, ll
 

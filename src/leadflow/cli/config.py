@@ -59,14 +59,14 @@ def rule_arguments(parser: argparse.ArgumentParser, *names: str, otherwise: str 
 
 def load_calendar(path: Path) -> Any:
     """A business calendar from a TOML file (``--calendar``)."""
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
 
     return BusinessCalendar.from_dict(load_toml(path), path=str(path))
 
 
 def calendar_choice(path: Path) -> Any:
     """One calendar table, or named ``[calendars.*]`` with a ``[choose]`` table (a resolver)."""
-    from leadflow.calendar import BusinessCalendar, CalendarResolver
+    from leadflow.business_time import BusinessCalendar, CalendarResolver
 
     data = load_toml(path)
     if "calendars" in data:
@@ -174,7 +174,7 @@ def run_config(path: Path, adapter: str) -> dict[str, Any]:
 def run_calendar(config: dict[str, Any]) -> Any:
     """The business calendar of a :func:`run_config`: its ``[calendar]`` table, else weekdays
     in UTC."""
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
 
     if config["calendar"] is None:
         return BusinessCalendar.weekdays("UTC")

@@ -31,12 +31,34 @@ KINDS = ("lead", "account", "activity", "touch", "stage_change", "rejection", "o
 _SHOWN = 20
 
 
+#: Other spellings ``--entity`` accepts: plurals, and ``-`` for ``_``.
+_ALIASES = {
+    "leads": "lead",
+    "accounts": "account",
+    "activities": "activity",
+    "touches": "touch",
+    "stage": "stage_change",
+    "stages": "stage_change",
+    "stage_changes": "stage_change",
+    "rejections": "rejection",
+    "outcomes": "outcome",
+}
+
+
+def _kind(text: str) -> str:
+    name = text.strip().lower().replace("-", "_")
+    return _ALIASES.get(name, name)
+
+
 def import_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``leadflow import``."""
     parser.add_argument("files", nargs="+", type=Path, help=".csv, .jsonl or .ndjson files")
     parser.add_argument(
         "--entity",
+        "--kind",
+        dest="entity",
         required=True,
+        type=_kind,
         choices=KINDS,
         help="what the files hold: records (lead, account, activity, touch) or events "
         "(stage_change, rejection, outcome)",
@@ -73,6 +95,11 @@ def import_(args: argparse.Namespace, out: Output) -> int:
 
     if args.batch_size < 1:
         raise ConfigError("--batch-size", f"must be at least 1, got {args.batch_size}")
+    for file in args.files:  # every file named must be there before any is imported
+        if file.suffix.lower() not in {".csv", ".jsonl", ".ndjson"}:
+            raise ConfigError(str(file), "unknown file type; expected .csv, .jsonl or .ndjson")
+        if not file.is_file():
+            raise ConfigError(str(file), "cannot read: no such file")
     now = parse_now(args.now) or wall_clock()
     keep_good = args.errors is not None
     reports = []

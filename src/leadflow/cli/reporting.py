@@ -22,7 +22,7 @@ from typing import Any
 from leadflow.analytics import build_report, business_hours, render_html, write_csv
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome

@@ -17,7 +17,7 @@ the last window closes without a live conversation. Actions and escalations are 
 decisions; adapters and the CLI carry them out.
 
 >>> from datetime import datetime, timedelta, timezone
->>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.business_time import BusinessCalendar
 >>> from leadflow.model import Lead, Touch
 >>> policy = SLAPolicy.from_dict({
 ...     "name": "inbound", "trigger": "handoff",
@@ -56,7 +56,7 @@ from leadflow._validate import check_aware
 from leadflow._validate import check_keys as _check_keys
 from leadflow._validate import optional_positive_int as _positive_int
 from leadflow._validate import utc as _utc
-from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
+from leadflow.business_time import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
@@ -890,8 +890,8 @@ def evaluate(
 
     *touches* and *activities* may hold other leads' records (they are filtered by lead id)
     and records after *now* (ignored: evaluation sees only the past). *calendar* is one
-    :class:`~leadflow.calendar.BusinessCalendar` or a chooser per lead such as a
-    :class:`~leadflow.calendar.CalendarResolver`.
+    :class:`~leadflow.business_time.BusinessCalendar` or a chooser per lead such as a
+    :class:`~leadflow.business_time.CalendarResolver`.
     """
     check_aware("now", now)
     activities = tuple(activities)

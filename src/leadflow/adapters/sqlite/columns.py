@@ -16,6 +16,7 @@ field therefore means adding a row here *and* a migration that adds the column.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import sqlite3
@@ -177,6 +178,19 @@ class EntityTable:
         *item* the store cannot keep; see :meth:`Column.check`."""
         for column in self.columns:
             column.check(getattr(item, column.field))
+
+    @functools.cached_property
+    def upsert_sql(self) -> str:
+        """The statement that inserts a record or replaces the one with its id, binding the
+        columns in order and then the change number; a replacement bumps ``rev``."""
+        names = [c.name for c in self.columns]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in names if c != "id")
+        return (
+            f"INSERT INTO {self.table} ({', '.join(names)}, rev, seq) "
+            f"VALUES ({', '.join('?' for _ in names)}, 1, ?) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}, rev = {self.table}.rev + 1, "
+            "seq = excluded.seq"
+        )
 
     def values(self, item: Any) -> dict[str, Any]:
         """Column name → value to bind, for the model object *item*."""

@@ -342,6 +342,10 @@ def _store_records(
         records.upsert(conn, entity, item, stamp=stamp)
 
 
+class _Held(Exception):
+    """The store already holds this event."""
+
+
 def _event_write(conn: sqlite3.Connection, value: Any, catalog: ReasonCatalog) -> Write:
     if isinstance(value, StageWrite | OutcomeWrite):
         return value
@@ -358,10 +362,6 @@ def _event_write(conn: sqlite3.Connection, value: Any, catalog: ReasonCatalog) -
         leads[0], value.code, at=value.at, by=value.by, note=value.note, catalog=catalog
     )
     return RejectionWrite(rejection=rejection, change=moved.history[-1])
-
-
-class _Held(Exception):
-    """The store already holds this event."""
 
 
 def _store_event(

@@ -59,17 +59,7 @@ def upsert(
     table = TABLES[entity]
     table.check(item)
     values = table.values(item)
-    cols = list(values)
-    seq = next_seq(conn)
-    names = ", ".join(cols)
-    marks = ", ".join("?" for _ in cols)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
-    conn.execute(
-        f"INSERT INTO {table.table} ({names}, rev, seq) VALUES ({marks}, 1, ?) "
-        f"ON CONFLICT(id) DO UPDATE SET {updates}, rev = {table.table}.rev + 1, "
-        "seq = excluded.seq",
-        (*values.values(), seq),
-    )
+    conn.execute(table.upsert_sql, (*values.values(), next_seq(conn)))
     if entity is Entity.LEAD:
         held = {
             int(r["pos"]): r

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -135,22 +133,47 @@ class _Tracked:
 
 
 def _oversized_field(raw: str, header: list[str], limit: int) -> tuple[str, int]:
-    """Which column of the CSV record *raw* is over *limit* characters, and its length."""
-    old = csv.field_size_limit(sys.maxsize)
-    try:
-        row = next(csv.reader(io.StringIO(raw)), [])
-    except csv.Error:
-        row = []
-    finally:
-        csv.field_size_limit(old)
-    for index, value in enumerate(row):
-        if len(value) > limit:
-            name = header[index] if index < len(header) else f"column {index + 1}"
-            return name, len(value)
-    return "", len(raw)
+    """Which column of the CSV record *raw* is over *limit* characters, and its length.
+
+    A scan of the default dialect (``,`` between fields, ``"`` around them, ``""`` inside),
+    rather than a second :mod:`csv` reader, whose size limit is process-wide.
+    """
+    index, length, quoted, i, n = 0, 0, False, 0, len(raw)
+    while i < n:
+        ch = raw[i]
+        if quoted:
+            if ch == '"' and i + 1 < n and raw[i + 1] == '"':
+                length += 1
+                i += 1
+            elif ch == '"':
+                quoted = False
+            else:
+                length += 1
+        elif ch == '"':
+            quoted = True
+        elif ch == "," or ch in "\r\n":
+            if length > limit:
+                break
+            if ch != ",":
+                break
+            index, length = index + 1, 0
+        else:
+            length += 1
+        i += 1
+    if length <= limit:
+        return "", len(raw)
+    name = header[index] if index < len(header) else f"column {index + 1}"
+    return name, length
 
 
 def csv_rows(path: Path) -> Iterator[Row]:
+    """The records of the CSV file *path*, numbered by the line each starts on.
+
+    The first row is the header (a name per column, none twice); blank lines are skipped; a
+    row with more or fewer values than the header, or a value that is not UTF-8 text, is a
+    :class:`RowError`. A UTF-8 byte-order mark is skipped. Raises :class:`Unreadable` for a
+    file that is not UTF-8 text, or a field over the :mod:`csv` module's size limit.
+    """
     with path.open("rb") as raw:
         _check_encoding(raw.read(4096))
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
@@ -318,6 +341,12 @@ def _json_problem(value: Any, name: str, raw_ok: bool) -> tuple[str, Any, str] |
 
 
 def jsonl_rows(path: Path) -> Iterator[Row]:
+    """The objects of the JSON-lines file *path*, numbered by line (blank lines skipped).
+
+    A line that is not a JSON object, nests deeper than :data:`MAX_DEPTH`, holds a number the
+    store cannot keep, bytes that are not UTF-8 or a lone surrogate is a :class:`RowError`
+    naming the field. Raises :class:`Unreadable` for a UTF-16/UTF-32 file or NUL bytes.
+    """
     with path.open("rb") as handle:
         _check_encoding(handle.read(4096))
         handle.seek(0)

@@ -14,7 +14,7 @@ from datetime import datetime
 from leadflow.adapters.sqlite.columns import iso, parse_instant
 from leadflow.adapters.sqlite.store import next_seq
 from leadflow.errors import LeadflowError, ValidationError
-from leadflow.model import StageChange
+from leadflow.model import StageChange, check_change_order
 from leadflow.ports import (
     OutcomeWrite,
     RejectionWrite,
@@ -93,7 +93,7 @@ def _apply(
             (lead_id, iso(write.due_at), write.state, seq, stamp),
         )
     else:
-        append_change(conn, lead_id, row["stage"], write.change, stamp)
+        _append_change(conn, lead_id, row["stage"], write.change, stamp)
         if isinstance(write, StageWrite) and write.handed_off_at is not None:
             conn.execute(
                 "UPDATE leads SET handed_off_at = ? WHERE id = ?",
@@ -121,7 +121,7 @@ def _apply(
     return WriteResult(write=write, status=WriteStatus.APPLIED, version=str(row["rev"] + 1))
 
 
-def append_change(
+def _append_change(
     conn: sqlite3.Connection, lead_id: str, stage: str, change: StageChange, stamp: str | None
 ) -> None:
     """Append *change* to the stage history of lead *lead_id* (now in *stage*) and move it;
@@ -136,12 +136,7 @@ def append_change(
         "SELECT pos, at FROM stage_history WHERE lead_id = ? ORDER BY pos DESC LIMIT 1",
         (lead_id,),
     ).fetchone()
-    if last is not None and change.at < datetime.fromisoformat(last["at"]):
-        raise ValidationError(
-            "change.at",
-            change.at.isoformat(),
-            f"is earlier than lead {lead_id!r}'s last change",
-        )
+    check_change_order(None if last is None else datetime.fromisoformat(last["at"]), change)
     pos = 0 if last is None else int(last["pos"]) + 1
     conn.execute(
         "INSERT INTO stage_history (lead_id, pos, from_stage, to_stage, at, by, reason, note, "
