@@ -218,24 +218,29 @@ def recommend(result: ScoreResult, account_score: AccountScore | None = None) ->
 
 
 @attrs.define
+class _Tally:
+    """What one per-activity rule counted for one lead, in the order the activities came."""
+
+    points: list[float]  # each counted activity's decayed points
+    ids: list[str]  # their ids
+    newest: float  # the age in days of the newest of them
+
+
+@attrs.define
 class _Gathered:
     """What one pass over a lead's activities gathered (see :func:`_gather`).
 
     * ``seen``: the activities that activity conditions read, by kind, with their ages.
-    * ``points``, ``ids``, ``newest``: by per-activity rule (its ``slot``), the decayed points
-      of each activity it counted and their ids, in the order given (``None`` while nothing is
-      counted), and the age in days of the newest of them.
+    * ``tallies``: by per-activity rule (its ``slot``), what it counted (``None``: nothing).
     """
 
     seen: dict[str, list[Sighting]]
-    points: list[list[float] | None]
-    ids: list[list[str] | None]
-    newest: list[float]
+    tallies: list[_Tally | None]
 
     @classmethod
     def nothing(cls, rules: int) -> _Gathered:
         """Nothing gathered yet, for a card with *rules* per-activity rules."""
-        return cls({}, [None] * rules, [None] * rules, [math.inf] * rules)
+        return cls({}, [None] * rules)
 
 
 @attrs.frozen
@@ -322,13 +327,13 @@ class _PerActivity:
         self, lead: Lead, account: Account | None, gathered: _Gathered
     ) -> Contribution | None:
         """The sum of the tallied points (capped), if anything was counted and the gate holds."""
-        earned = gathered.points[self.slot]
-        if earned is None:
+        tally = gathered.tallies[self.slot]
+        if tally is None:
             return None
         if self.gate is not None and self.gate.evidence(lead, account, gathered.seen) is None:
             return None
         rule = self.rule
-        points = math.fsum(earned)
+        points = math.fsum(tally.points)
         cap = rule.cap
         capped = False
         if cap is not None and not -cap <= points <= cap:  # _clamp, inline: once per lead
@@ -338,10 +343,10 @@ class _PerActivity:
             label=rule.label,
             category=rule.category,
             signal=rule.signal,
-            raw_points=rule.points * len(earned),
+            raw_points=rule.points * len(tally.points),
             points=points,
-            evidence=tuple(gathered.ids[self.slot] or ()),
-            age_days=gathered.newest[self.slot],
+            evidence=tuple(tally.ids),
+            age_days=tally.newest,
             half_life_days=self.half_life_days,
             capped=capped,
         )
@@ -494,7 +499,7 @@ def _gather(
     """
     routes = prepared.routes
     gathered = _Gathered.nothing(prepared.per_activity)
-    seen, earned, ids, newest = gathered.seen, gathered.points, gathered.ids, gathered.newest
+    seen, tallies = gathered.seen, gathered.tallies
     exp = math.exp
     for activity in activities:
         if activity.lead_id != lead_id:
@@ -512,18 +517,15 @@ def _gather(
         for counter in route.counters:
             if age > counter.within_days:
                 continue
-            slot = counter.slot
             points = counter.points * exp(age * counter.rate)
-            counted = earned[slot]
-            if counted is None:
-                earned[slot] = [points]
-                ids[slot] = [activity.id]
-                newest[slot] = age
+            tally = tallies[counter.slot]
+            if tally is None:
+                tallies[counter.slot] = _Tally(points=[points], ids=[activity.id], newest=age)
             else:
-                counted.append(points)
-                ids[slot].append(activity.id)  # type: ignore[union-attr]
-                if age < newest[slot]:  # noqa: PLR1730 - cheaper than min() per activity
-                    newest[slot] = age
+                tally.points.append(points)
+                tally.ids.append(activity.id)
+                if age < tally.newest:  # noqa: PLR1730 - cheaper than min() per activity
+                    tally.newest = age
         if route.seen:
             seen.setdefault(activity.kind, []).append(Sighting(age, activity))
     return gathered
