@@ -29,9 +29,8 @@ True
 from __future__ import annotations
 
 import math
-import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -49,6 +48,7 @@ __all__ = [
     "CountActivities",
     "DomainIn",
     "EqualsOneOf",
+    "Evidence",
     "FirstMatch",
     "InRange",
     "IsMissing",
@@ -143,15 +143,10 @@ class LeadField:
     """A :class:`~leadflow.model.Lead` attribute (``email_domain`` and ``full_name`` included)."""
 
     name: str
-    _get: Callable[[Lead], Any] = attrs.field(
-        default=attrs.Factory(lambda self: operator.attrgetter(self.name), takes_self=True),
-        eq=False,
-        repr=False,
-    )
 
     def read(self, lead: Lead, account: Account | None) -> Any:
         """``lead.<name>``."""
-        return self._get(lead)
+        return getattr(lead, self.name)
 
 
 @attrs.frozen

@@ -12,6 +12,11 @@ age is measured back from ``as_of``; activities after ``as_of`` are ignored. Fit
 Exactness: a result's ``total`` is ``math.fsum`` of its contributions' ``points`` — the correctly
 rounded sum, the same whatever the order — so the explanation always adds up to the score.
 
+Evaluation is plain objects, prepared once per card: each condition's matcher
+(:mod:`leadflow.rules.matching`), one step per rule with one method (``contribute``), and a table
+from activity kind to the rules that read it. Scoring a lead is one pass over its activities and
+one over the steps; nothing is generated at run time.
+
 >>> from datetime import datetime, timedelta, timezone
 >>> from leadflow.model import Activity, Lead
 >>> from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
