@@ -17,9 +17,9 @@ import attrs
 
 from leadflow.adapters.sqlite.columns import TABLES, iso
 from leadflow.adapters.sqlite.store import next_seq
-from leadflow.errors import ValidationError
+from leadflow.errors import LeadflowError, ValidationError
 from leadflow.model import Lead, StageChange
-from leadflow.ports import Cursor, Entity, Page, Versioned
+from leadflow.ports import Cursor, Entity, Page, RecordError, Versioned
 
 __all__ = [
     "by_ids",
@@ -150,9 +150,19 @@ def _build(entity: Entity, row: sqlite3.Row, history: tuple[StageChange, ...]) -
     return table.model(**values)
 
 
-def _built(conn: sqlite3.Connection, entity: Entity, rows: Sequence[sqlite3.Row]) -> list[Any]:
+def _built(
+    conn: sqlite3.Connection, entity: Entity, rows: Sequence[sqlite3.Row]
+) -> list[Any | RecordError]:
+    """The values of *rows*; a row the model refuses (written by another tool, or by an older
+    leadflow under looser rules) becomes a :class:`~leadflow.ports.RecordError` saying why."""
     history = histories(conn, [r["id"] for r in rows]) if entity is Entity.LEAD else {}
-    return [_build(entity, r, history.get(r["id"], ())) for r in rows]
+    out: list[Any | RecordError] = []
+    for r in rows:
+        try:
+            out.append(_build(entity, r, history.get(r["id"], ())))
+        except (LeadflowError, ValueError, TypeError) as exc:
+            out.append(RecordError(entity=entity, record_id=str(r["id"]), error=str(exc)))
+    return out
 
 
 def by_ids(conn: sqlite3.Connection, entity: Entity, column: str, ids: Iterable[str]) -> list[Any]:
@@ -168,7 +178,7 @@ def by_ids(conn: sqlite3.Connection, entity: Entity, column: str, ids: Iterable[
         rows = conn.execute(
             f"SELECT * FROM {table} WHERE {column} IN ({marks}) ORDER BY seq", part
         ).fetchall()
-        out.extend(_built(conn, entity, rows))
+        out.extend(v for v in _built(conn, entity, rows) if not isinstance(v, RecordError))
     return out
 
 
@@ -199,11 +209,14 @@ def read_pages(
         ).fetchall()
         if not rows:
             return
+        built = list(zip(_built(conn, entity, rows), rows, strict=True))
         items = tuple(
             Versioned(item=item, version=str(r["rev"]))
-            for item, r in zip(_built(conn, entity, rows), rows, strict=True)
+            for item, r in built
+            if not isinstance(item, RecordError)
         )
+        errors = tuple(item for item, _ in built if isinstance(item, RecordError))
         after = int(rows[-1]["seq"])
-        yield Page(items=items, cursor=Cursor(entity=entity, token=str(after)))
+        yield Page(items=items, cursor=Cursor(entity=entity, token=str(after)), errors=errors)
         if len(rows) < page_size:
             return
