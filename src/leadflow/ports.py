@@ -436,11 +436,6 @@ class OutcomeReader(Protocol):
         ...
 
 
-#: The names of the first version of this port.
-ReadsRejections = RejectionReader
-ReadsOutcomes = OutcomeReader
-
-
 def readable(adapter: Adapter, entity: Entity | str) -> bool:
     """Whether *adapter* declares *entity* and has its reader (jobs and reports ask this).
 
