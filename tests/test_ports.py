@@ -14,9 +14,9 @@ from leadflow.ports import (
     Capabilities,
     Cursor,
     Entity,
+    OutcomeReader,
     Page,
-    ReadsOutcomes,
-    ReadsRejections,
+    RejectionReader,
     ScoreWrite,
     SLAWrite,
     StageWrite,
@@ -140,9 +140,9 @@ def test_an_adapter_with_the_readers_satisfies_the_reading_protocols() -> None:
     from leadflow.adapters.sqlite import SQLiteAdapter
 
     with SQLiteAdapter(":memory:") as store:
-        assert isinstance(store, ReadsRejections) and isinstance(store, ReadsOutcomes)
+        assert isinstance(store, RejectionReader) and isinstance(store, OutcomeReader)
         assert readable(store, Entity.REJECTION) and readable(store, Entity.OUTCOME)
-    assert not isinstance(_Leads(), ReadsRejections)
+    assert not isinstance(_Leads(), RejectionReader)
 
 
 def test_missing_members_are_the_base_ones_and_the_declared_readers() -> None:

@@ -444,7 +444,8 @@ class OutcomeReader(Protocol):
         ...
 
 
-#: The names of the first version of this port.
+#: The first names of :class:`RejectionReader` and :class:`OutcomeReader` (kept: adapters written
+#: against them keep working).
 ReadsRejections = RejectionReader
 ReadsOutcomes = OutcomeReader
 
