@@ -389,7 +389,7 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
             if account_table is not None:
                 account_table = account_table.drop_columns([ROW])
             job.accounts = account_table
-        with TableWriter(pending) as writer:
+        with _Rechunked(pending) as writer:
             if partitions == 1:
                 lead_table = _table(
                     leads_in.batches(batch_size, sink, strict), _validated_schema(needed)
@@ -430,6 +430,48 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
         output=target,
         errors=None if errors is None else Path(errors),
     )
+
+
+class _Rechunked(TableWriter):
+    """A :class:`TableWriter` that writes row groups of exactly :data:`_ROW_GROUP` rows (the
+    last one shorter), so the bytes of a Parquet output do not depend on how the rows were
+    computed (batches, partitions)."""
+
+    def __init__(self, path: _PathLike) -> None:
+        super().__init__(path)
+        self._held: list[pa.Table] = []
+        self._count = 0
+        self.rows = 0
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        self._held.append(table)
+        self._count += table.num_rows
+        self.rows += table.num_rows
+        if self._count >= _ROW_GROUP:
+            self._drain(final=False)
+
+    def _drain(self, *, final: bool) -> None:
+        if not self._held:
+            return
+        table = pa.concat_tables(self._held).combine_chunks()
+        cut = table.num_rows if final else table.num_rows - table.num_rows % _ROW_GROUP
+        counted = self.rows
+        for start in range(0, max(cut, 1 if final else 0), _ROW_GROUP):
+            super().write(table.slice(start, min(_ROW_GROUP, cut - start)))
+        self.rows = counted
+        rest = table.slice(cut)
+        self._held = [rest] if rest.num_rows else []
+        self._count = rest.num_rows
+
+    def close(self, schema: pa.Schema | None = None) -> None:
+        """Write what is held, then close the file."""
+        self._drain(final=True)
+        super().close(schema)
+
+
+#: Rows per row group of a score file.
+_ROW_GROUP = 65_536
 
 
 def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -> pa.Table:
@@ -584,7 +626,7 @@ def _score_partitioned(
     job: _ScoreJob,
     leads: _Input,
     events: _Input,
-    writer: TableWriter,
+    writer: _Rechunked,
     *,
     sink: ErrorSink,
     strict: bool,

@@ -10,7 +10,10 @@ workers) and does no I/O. The plan evaluates
 * recommendations as vector thresholds;
 
 and returns the same numbers as :func:`leadflow.rules.scoring.score_lead` (to floating-point
-rounding: sums are not correctly rounded here) with the same recommendations.
+rounding) with the same recommendations. Behaviour sums are exact and independent of the order
+and grouping of the events (each is kept as a few exactly summed levels, see
+``_split_exact``), so a score is the same to the bit whether the events came in one batch, in
+many, in partitions or through Spark.
 
 Events are reduced to one row of aggregates per lead (:meth:`ColumnarPlan.aggregate`), batch by
 batch, in memory proportional to the number of distinct leads with relevant events -- not to the
@@ -208,7 +211,7 @@ class ColumnarPlan:
     def _empty_aggregate(self) -> pa.Table:
         fields = [pa.field("lead_id", pa.string())]
         for rule in self.per_activity:
-            fields.append(pa.field(f"__s{rule.index}", pa.float64()))
+            fields += [pa.field(name, pa.float64()) for name in _level_names(rule.index)]
             if self.explain:
                 fields.append(pa.field(f"__n{rule.index}", pa.int64()))
         for counter in self.counters:
@@ -248,9 +251,11 @@ class ColumnarPlan:
             decay = decays.get(rule.rate)
             if decay is None:
                 decay = decays[rule.rate] = np.exp(age * rule.rate)
-            columns[f"__s{rule.index}"] = np.bincount(
-                codes[mask], weights=rule.points * decay[mask], minlength=groups
-            )
+            terms = rule.points * decay[mask]
+            for name, part in zip(
+                _level_names(rule.index), _split_exact(terms, rule.points), strict=True
+            ):
+                columns[name] = np.bincount(codes[mask], weights=part, minlength=groups)
             if self.explain:  # only explanations tell "no activity" from "0 points"
                 columns[f"__n{rule.index}"] = np.bincount(codes[mask], minlength=groups)
         for counter in self.counters:
@@ -495,7 +500,10 @@ class ColumnarPlan:
         rate = -_LN2 / half_life
         if rule.activities:
             spec = next(r for r in self.per_activity if r.index == index)
-            total = frame.float_column(f"__s{spec.index}")
+            first, *rest = (frame.float_column(name) for name in _level_names(spec.index))
+            total = first
+            for level in rest:  # the exact level sums, added in one fixed order
+                total = pc.add(total, level)
             if self.explain:
                 applies = pc.greater(frame.int_column(f"__n{spec.index}"), 0)
             else:  # a sum of non-zero terms: zero only when there were none (or it cancels)
@@ -764,6 +772,41 @@ def _clamp(values: pa.Array, cap: float | None) -> pa.Array:
     if cap is None:
         return values
     return pc.max_element_wise(pc.min_element_wise(values, cap), -cap)
+
+
+# -- exact sums ----------------------------------------------------------------------------
+
+#: Behaviour sums are split into this many levels, each a sum of terms rounded to a grid fine
+#: enough for every partial sum to be exact (see :func:`_split_exact`).
+_LEVELS = 3
+#: Bits each level adds below the one before: levels stay exact for up to 2**26 events per
+#: lead and rule.
+_GAIN = 27
+
+
+def _level_names(index: int) -> list[str]:
+    return [f"__s{index}"] + [f"__s{index}_{k}" for k in range(1, _LEVELS)]
+
+
+def _split_exact(terms: Any, points: float) -> list[Any]:
+    """*terms* (each at most ``|points|`` in size) split into :data:`_LEVELS` parts whose sums
+    are exact in float64 whatever the order or grouping of the additions.
+
+    Level *k* holds each term rounded to a multiple of ``2**(top - 53 - k * _GAIN)``, where
+    ``2**top`` bounds the sum of 2**26 terms: every partial sum of such multiples is a float, so
+    summing is exact -- by batch, by partition, in Spark, in any order -- and a lead's
+    behaviour score is the same to the bit however its events were split. What is left below
+    the last grid (under ``|points| * 2**-105``) is dropped.
+    """
+    top = math.frexp(abs(points))[1] + 27 if points else 0
+    parts = []
+    rest = terms
+    for k in range(_LEVELS):
+        step = math.ldexp(1.0, top - 53 - k * _GAIN)
+        part = np.round(rest / step) * step
+        parts.append(part)
+        rest = rest - part
+    return parts
 
 
 # -- helpers ---------------------------------------------------------------------------------------
