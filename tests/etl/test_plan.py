@@ -79,10 +79,10 @@ def assert_same(columnar: pa.Table, expected: dict[str, ScoreResult], card: Scor
             ("intent", result.intent),
         ]:
             assert math.isclose(row[name], value, rel_tol=0, abs_tol=1e-9), (name, row, result)
-        if f"rule.{card.rules[0].id}" in row:
+        if f"rule_{card.rules[0].id}" in row:
             contributed = {c.rule_id: c.points for c in result.contributions}
             for rule in card.rules:
-                got = row[f"rule.{rule.id}"]
+                got = row[f"rule_{rule.id}"]
                 if rule.id in contributed:
                     assert got == pytest.approx(contributed[rule.id], abs=1e-9), (rule.id, row)
                 else:

@@ -40,6 +40,8 @@ class Exit(enum.IntEnum):
     USAGE = 2
     ADAPTER = 3
     INTERNAL = 4
+    #: a file-mode job refused more input rows than ``--max-errors`` allows (nothing written)
+    TOO_MANY_REFUSED = 5
     INTERRUPTED = 130
     #: stdout was closed by the reader (``leadflow ... | head -1``): 128 + SIGPIPE, as a shell
     #: reports a command killed by the signal.
@@ -124,7 +126,7 @@ class Output:
         self.stderr.write(f"leadflow: {line}\n")
 
 
-def parse_now(text: str | None) -> datetime | None:
+def parse_now(text: str | None, option: str = "--now") -> datetime | None:
     """``--now``: an ISO-8601 instant with an offset (naive instants are refused).
 
     >>> parse_now("2026-03-02T09:00:00Z").isoformat(), parse_now(None)
@@ -139,9 +141,9 @@ def parse_now(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError("--now", text, "is not an ISO-8601 instant") from None
+        raise ValidationError(option, text, "is not an ISO-8601 instant") from None
     if value.tzinfo is None:
-        raise ValidationError("--now", text, "has no UTC offset; add one, e.g. 'Z' or '+01:00'")
+        raise ValidationError(option, text, "has no UTC offset; add one, e.g. 'Z' or '+01:00'")
     return value
 
 

@@ -139,7 +139,7 @@ class ColumnarPlan:
     """A scorecard compiled for columnar evaluation; build it with :func:`compile_scorecard`.
 
     ``lead_columns`` maps each leads column the plan reads to its Arrow type (``None`` for a
-    custom property, read as it is); ``explain`` adds one ``rule.<id>`` column per rule holding
+    custom property, read as it is); ``explain`` adds one ``rule_<id>`` column per rule holding
     its contribution (null when it did not apply).
     """
 
@@ -336,7 +336,7 @@ class ColumnarPlan:
         Yields output batches with the rows in input order (large batches are split and
         evaluated on *threads* worker threads, by default the CPU count): ``id``, ``score``,
         ``fit``, ``behaviour``, ``interest``, ``intent``, ``recommendation`` and, with
-        ``explain``, one ``rule.<id>`` column per rule. Invalid rows go to *errors* (or raise
+        ``explain``, one ``rule_<id>`` column per rule. Invalid rows go to *errors* (or raise
         the first one's :class:`~leadflow.errors.ValidationError` when no sink is given).
         """
         check_aware("as_of", as_of)
@@ -391,7 +391,7 @@ class ColumnarPlan:
             pa.field("recommendation", pa.string()),
         ]
         if self.explain:
-            fields += [pa.field(f"rule.{rule.id}", pa.float64()) for rule in self.card.rules]
+            fields += [pa.field(f"rule_{rule.id}", pa.float64()) for rule in self.card.rules]
         return pa.schema(fields)
 
     def _conform_accounts(self, accounts: pa.Table, sink: ErrorSink) -> pa.Table:
@@ -558,7 +558,7 @@ class ColumnarPlan:
 def compile_scorecard(card: Scorecard, *, explain: bool = False) -> ColumnarPlan:
     """Compile *card* into a :class:`ColumnarPlan` (pure: reads no file, no clock).
 
-    With *explain*, the plan's results carry one ``rule.<id>`` column per rule.
+    With *explain*, the plan's results carry one ``rule_<id>`` column per rule.
     """
     if not isinstance(card, Scorecard):
         raise ConfigError("card", f"expected a Scorecard, got {type(card).__name__}")
