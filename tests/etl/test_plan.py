@@ -131,6 +131,8 @@ def test_bad_rows_are_reported_and_good_rows_scored() -> None:
             "created_at": pa.array([at, at, at], TS),
             "title": ["VP Sales", "CEO", "CTO"],
             "email": ["a@example.com", "broken", "c@example.com"],
+            "industry": [None, None, None],
+            "annual_revenue": pa.array([None, None, None], pa.float64()),
         }
     )
     events = pa.table(

@@ -59,7 +59,7 @@ import pyarrow.compute as pc
 
 from leadflow._validate import check_aware
 from leadflow.errors import ConfigError
-from leadflow.etl.files import ErrorSink, conform
+from leadflow.etl.contract import LEAD, ErrorSink, KeyFilter, conform, validate
 from leadflow.rules.scorecard import (
     FREE_MAIL_DOMAINS,
     ActivityCount,
@@ -191,10 +191,12 @@ class ColumnarPlan:
                         parts = [self._combine(parts)]
                         held = parts[0].num_rows
 
+            repeats = KeyFilter("__key")
             for raw in _batches(events):
+                keyed = "id" in raw.schema.names
                 batch = conform(
                     raw,
-                    EVENT_COLUMNS,
+                    {**EVENT_COLUMNS, "id": pa.string()} if keyed else EVENT_COLUMNS,
                     required=set(EVENT_COLUMNS),
                     source=source,
                     row_offset=offset,
@@ -203,6 +205,16 @@ class ColumnarPlan:
                 )
                 offset += raw.num_rows
                 _raise_first(errors, sink)
+                if keyed:  # an event repeated (same id, same lead) counts once: the first
+                    key = pc.binary_join_element_wise(
+                        batch.column("lead_id").cast(pa.string()), batch.column("id"), "\x1f"
+                    )
+                    keep, dropped = repeats.keep(
+                        batch.append_column("__key", key), np.arange(batch.num_rows)
+                    )
+                    batch = batch.drop_columns(["id"])
+                    if dropped:
+                        batch = batch.filter(pa.array(keep))
                 pending.append(pool.submit(self._aggregate_batch, batch, as_of_ts))
                 collect(workers)
             collect(0)
@@ -342,13 +354,12 @@ class ColumnarPlan:
         check_aware("as_of", as_of)
         sink = ErrorSink(None) if errors is None else errors
         spec = dict(self.lead_columns)
-        required = {"id", "created_at"}
         account_table = None if accounts is None else self._conform_accounts(accounts, sink)
         offset = 0
         for raw in map(_plain_properties, _batches(leads)):
-            batch = conform(
-                raw, spec, required=required, source=source, row_offset=offset, errors=sink
-            )
+            batch = validate(
+                raw, LEAD, needed=spec, source=source, row_offset=offset, errors=sink
+            ).select(list(spec))
             offset += raw.num_rows
             _raise_first(errors, sink)
             yield from self._score_batch(
@@ -357,8 +368,8 @@ class ColumnarPlan:
 
     def score(
         self,
-        leads: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
-        events: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+        leads: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch] | Any,
+        events: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch] | Any,
         *,
         as_of: datetime,
         accounts: pa.Table | None = None,
@@ -366,6 +377,10 @@ class ColumnarPlan:
         threads: int | None = None,
     ) -> pa.Table:
         """Score *leads* with their *events* as of *as_of*; one output row per valid lead.
+
+        *leads* and *events* are Arrow tables, record batches, iterables of batches, or pandas
+        or polars DataFrames (read through Arrow; polars without a copy). An event whose
+        ``id`` and ``lead_id`` repeat an earlier one counts once.
 
         *accounts* (optional, with an ``id`` column) supplies the ``account.*`` fields through
         the leads' ``account_id``. See :meth:`score_batches` for the output columns.
@@ -857,15 +872,28 @@ def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     return pc.dictionary_encode(values)
 
 
-def _batches(
-    data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
-) -> Iterator[pa.RecordBatch]:
+def _batches(data: Any) -> Iterator[pa.RecordBatch]:
+    """Record batches of an Arrow table or batch, a pandas or polars DataFrame (converted
+    through Arrow: polars and pandas' Arrow-backed columns without a copy), or an iterable of
+    batches."""
     if isinstance(data, pa.Table):
         yield from data.to_batches()
     elif isinstance(data, pa.RecordBatch):
         yield data
+    elif type(data).__module__.split(".")[0] in {"pandas", "polars"} or hasattr(
+        data, "__arrow_c_stream__"
+    ):
+        yield from _frame_table(data).to_batches()
     else:
         yield from data
+
+
+def _frame_table(data: Any) -> pa.Table:
+    """A DataFrame as an Arrow table (pandas: without its index; NaN in a float column is
+    pandas' missing value, so it arrives as a null)."""
+    if type(data).__module__.split(".")[0] == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    return pa.table(data)
 
 
 def _raise_first(given: ErrorSink | None, sink: ErrorSink) -> None:

@@ -798,6 +798,15 @@ def _route(
     return slots, groups
 
 
+def _distinct(activities: Iterable[Activity]) -> Iterator[Activity]:
+    """*activities* without repeats: an activity id seen before counts once (the first)."""
+    seen: set[str] = set()
+    for activity in activities:
+        if activity.id not in seen:
+            seen.add(activity.id)
+            yield activity
+
+
 def _result(
     compiled: _Compiled,
     lead: Lead,
@@ -811,7 +820,7 @@ def _result(
         raise ValidationError(
             "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
         )
-    slots, groups = _route(compiled, lead.id, activities, as_of_ts)
+    slots, groups = _route(compiled, lead.id, _distinct(activities), as_of_ts)
     contributions: list[Contribution | _Part] = []
     deferred = False
     subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
