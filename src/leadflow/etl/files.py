@@ -217,6 +217,9 @@ def _read_part(
             column_types=dict.fromkeys(header, pa.string()),
             include_columns=include,
             strings_can_be_null=True,
+            # only an empty cell is missing: "NaN", "NULL", "N/A" are text the contract judges,
+            # as Lead.from_record does (Arrow's default list would make them nulls)
+            null_values=[""],
         ),
     )
     emitted = 0

@@ -298,6 +298,16 @@ def _name(path: _PathLike) -> str:
     return Path(path).name
 
 
+def _canonical(name: str | None, entity: Entity) -> str | None:
+    """*name*, or the contract field it names ignoring case (``Created_At``: ``created_at``)."""
+    if name is None:
+        return None
+    for field, _ in entity.fields:
+        if field.casefold() == name.casefold():
+            return field
+    return name
+
+
 def _count(mask: pa.Array) -> int:
     return int(pc.sum(pc.fill_null(mask, False)).as_py() or 0)
 
@@ -344,7 +354,8 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
     if partitions < 1:
         raise ValidationError("partitions", partitions, "must be at least 1")
     plan = card if isinstance(card, ColumnarPlan) else compile_scorecard(card)
-    latest = parse_dedupe(dedupe)
+    latest = _canonical(parse_dedupe(dedupe), LEAD)
+    keep = [name for name in (_canonical(k, LEAD) for k in keep) if name is not None]
     parse_max_errors(max_errors)
     strict = errors is None
     needed = dict(plan.lead_columns)
@@ -549,10 +560,14 @@ class _ScoreJob:
                     )
                 table = table.filter(pa.array(keep))
             return table
+        # nulls in the column sort last: a row without the time is the oldest
         order = pc.sort_indices(
             table,
-            sort_keys=[("id", "ascending"), (self.latest, "descending"), (ROW, "ascending")],
-            null_placement="at_end",
+            sort_keys=[
+                ("id", "ascending"),
+                (self.latest, "descending", "at_end"),
+                (ROW, "ascending"),
+            ],
         )
         ordered = table.take(order)
         ids = ordered.column("id")
@@ -752,7 +767,7 @@ def evaluate_sla_files(  # noqa: PLR0915 - the steps of one job, in order
     (1, 2, 1)
     """
     check_aware("now", now)
-    latest = parse_dedupe(dedupe)
+    latest = _canonical(parse_dedupe(dedupe), LEAD)
     parse_max_errors(max_errors)
     strict = errors is None
     lead_needed: dict[str, Any] = dict(SLA_LEAD_COLUMNS)
