@@ -184,6 +184,8 @@ def parse_number(name: str, raw: str, kind: type) -> int | float:
     if kind is int:
         if number != int(number):
             raise ValidationError(name, raw, "is not a whole number")
+        if abs(number) >= 2.0**63:
+            raise ValidationError(name, raw, "is out of range (a 64-bit whole number)")
         return int(number)
     return number
 

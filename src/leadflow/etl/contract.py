@@ -536,7 +536,11 @@ def _check_numbers(
             whole = pc.fill_null(pc.equal(pc.floor(numbers), numbers), True)
             small = pc.fill_null(pc.less(pc.abs(numbers), 2.0**63), True)
             fine = pc.and_(whole, small).to_numpy(zero_copy_only=False)
-            bad += [(i, "is not a whole number") for i in np.flatnonzero(~fine).tolist()]
+            whole_np = whole.to_numpy(zero_copy_only=False)
+            bad += [
+                (i, "is not a whole number" if not whole_np[i] else "is out of range")
+                for i in np.flatnonzero(~fine).tolist()
+            ]
             numbers = pc.if_else(pa.array(fine), numbers, pa.scalar(None, numbers.type))
     return bad, numbers.cast(target)
 

@@ -188,6 +188,7 @@ def _read_part(
         return
     include = _wanted(header, columns, rename)
     skipped: list[int] = []
+    stopped: list[RowError] = []
 
     def ragged(row: Any) -> str:
         line = row.number  # 1-based, the header being line 1 (None if unknown)
@@ -204,33 +205,39 @@ def _read_part(
                 f"expected {row.expected_columns}" + ("" if line is None else f" (line {line})")
             ),
         )
-        if errors is None:
-            raise error.to_exception()
+        if errors is None:  # strict: stop; raised below, once Arrow has given up
+            stopped.append(error)
+            return "error"
         errors.add(error)
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=ragged),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()),
-            include_columns=include,
-            strings_can_be_null=True,
-            # only an empty cell is missing: "NaN", "NULL", "N/A" are text the contract judges,
-            # as Lead.from_record does (Arrow's default list would make them nulls)
-            null_values=[""],
-        ),
-    )
-    emitted = 0
-    for batch in reader:
-        numbers = None
-        if numbered:
-            numbers = _row_numbers(emitted, batch.num_rows, skipped)
-        emitted += batch.num_rows
-        for start in range(0, batch.num_rows, batch_size):
-            part = None if numbers is None else numbers[start : start + batch_size]
-            yield _finish(batch.slice(start, batch_size), rename, part)
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=ragged),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                include_columns=include,
+                strings_can_be_null=True,
+                # only an empty cell is missing: "NaN", "NULL", "N/A" are text the contract
+                # judges, as Lead.from_record does (Arrow's default list would make them nulls)
+                null_values=[""],
+            ),
+        )
+        emitted = 0
+        for batch in reader:
+            numbers = None
+            if numbered:
+                numbers = _row_numbers(emitted, batch.num_rows, skipped)
+            emitted += batch.num_rows
+            for start in range(0, batch.num_rows, batch_size):
+                part = None if numbers is None else numbers[start : start + batch_size]
+                yield _finish(batch.slice(start, batch_size), rename, part)
+    except pa.ArrowInvalid as exc:
+        if stopped:
+            raise stopped[0].to_exception() from None
+        raise ConfigError(source, f"cannot be read as CSV: {exc}") from None
 
 
 def _row_numbers(emitted: int, n: int, skipped: list[int]) -> np.ndarray:

@@ -91,7 +91,7 @@ _NO_TIME = np.iinfo(np.int64).min
 #: Leads batches smaller than twice this are evaluated on one thread.
 _MIN_SLICE = 65_536
 #: Partial aggregates are merged once they hold this many rows, bounding memory.
-_COMPACT_ROWS = 2_000_000
+_COMPACT_ROWS = 250_000
 
 #: Columns of an events (activities) table that scoring reads, with their types; all are
 #: required. (An event's own id is not needed for a score, so it is not read.)
