@@ -184,3 +184,17 @@ def test_max_errors_and_summary(tmp_path: Path) -> None:
                           max_errors="50%")  # fmt: skip
     assert (summary.rows_in, summary.rows_out, summary.rows_refused) == (4, 1, 2)
     assert summary.events_orphaned == 1
+
+
+def test_without_an_errors_file_a_repeated_lead_id_stops_the_job(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,created_at,title,industry,annual_revenue,email\n"
+                     "L-1,2026-01-05T10:00:00Z,Intern,,,\nL-1,2026-01-06T10:00:00Z,CEO,,,\n")  # fmt: skip
+    events = tmp_path / "events.csv"
+    events.write_text("lead_id,kind,occurred_at\n")
+    with pytest.raises(ValidationError, match="row 1: id: 'L-1' duplicates an earlier row"):
+        score_files(CARD, leads, events, tmp_path / "s.csv", as_of=AS_OF)
+    summary = score_files(CARD, leads, events, tmp_path / "s.csv", as_of=AS_OF,
+                          dedupe="latest:created_at")  # fmt: skip
+    assert (summary.rows_out, summary.duplicates_resolved) == (1, 1)
+    assert '"L-1",20,20' in (tmp_path / "s.csv").read_text()  # the newer row: CEO, 20 points

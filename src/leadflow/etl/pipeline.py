@@ -422,6 +422,8 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
             if written == 0:
                 writer.write(job.output_schema.empty_table())
         sink.flush()
+        if strict and sink.errors:  # no errors file: a repeated id stops the job too
+            raise sink.errors[0].to_exception()
         refused = sink.count
         _check_threshold(max_errors, refused, leads_in.rows + events_in.rows, errors)
         os.replace(pending, target)
@@ -494,6 +496,48 @@ def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -
     return pa.Table.from_batches(parts)
 
 
+def _one_row_per_id(
+    table: pa.Table, latest: str | None, sink: ErrorSink, source: str
+) -> tuple[pa.Table, int]:
+    """``(table with one row per lead id, rows resolved away)``: a repeated id is refused to
+    *sink* (deferred, the first row kept) or, with *latest*, the row with the greatest
+    *latest* value is kept (nulls oldest, ties: the first)."""
+    if table.num_rows == 0:
+        return table, 0
+    table = table.sort_by([(ROW, "ascending")])
+    if latest is None:
+        keep, dropped = KeyFilter("id").keep(table, table.column(ROW))
+        if dropped:
+            ids = table.column("id").to_pylist()
+            rows = table.column(ROW).to_pylist()
+            for index in dropped:
+                sink.defer(
+                    RowError(
+                        source=source,
+                        row=rows[index],
+                        id=ids[index],
+                        field="id",
+                        value=ids[index],
+                        reason="duplicates an earlier row's id (the first is kept; "
+                        "or resolve with --dedupe latest:<column>)",
+                    )
+                )
+            table = table.filter(pa.array(keep))
+        return table, 0
+    order = pc.sort_indices(
+        table,
+        sort_keys=[("id", "ascending"), (latest, "descending", "at_end"), (ROW, "ascending")],
+    )
+    ordered = table.take(order)
+    ids = ordered.column("id")
+    first = np.ones(ordered.num_rows, dtype=bool)
+    if ordered.num_rows > 1:
+        same = pc.equal(ids.slice(1), ids.slice(0, ordered.num_rows - 1))
+        first[1:] = ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    kept = ordered.filter(pa.array(first)).sort_by([(ROW, "ascending")])
+    return kept, int((~first).sum())
+
+
 class _ScoreJob:
     """What is done to one partition's (or the whole input's) validated rows."""
 
@@ -537,46 +581,10 @@ class _ScoreJob:
         return pa.schema(fields)
 
     def leads(self, table: pa.Table, sink: ErrorSink, source: str) -> pa.Table:
-        """One row per lead id: duplicates refused (first kept) or resolved by ``latest``."""
-        if table.num_rows == 0:
-            return table
-        table = table.sort_by([(ROW, "ascending")])
-        if self.latest is None:
-            keep, dropped = KeyFilter("id").keep(table, table.column(ROW))
-            if dropped:
-                ids = table.column("id").to_pylist()
-                rows = table.column(ROW).to_pylist()
-                for index in dropped:
-                    sink.defer(
-                        RowError(
-                            source=source,
-                            row=rows[index],
-                            id=ids[index],
-                            field="id",
-                            value=ids[index],
-                            reason="duplicates an earlier row's id (the first is kept; "
-                            "or resolve with --dedupe latest:<column>)",
-                        )
-                    )
-                table = table.filter(pa.array(keep))
-            return table
-        # nulls in the column sort last: a row without the time is the oldest
-        order = pc.sort_indices(
-            table,
-            sort_keys=[
-                ("id", "ascending"),
-                (self.latest, "descending", "at_end"),
-                (ROW, "ascending"),
-            ],
-        )
-        ordered = table.take(order)
-        ids = ordered.column("id")
-        first = np.ones(ordered.num_rows, dtype=bool)
-        if ordered.num_rows > 1:
-            same = pc.equal(ids.slice(1), ids.slice(0, ordered.num_rows - 1))
-            first[1:] = ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-        self.resolved += int((~first).sum())
-        return ordered.filter(pa.array(first)).sort_by([(ROW, "ascending")])
+        """One row per lead id (see :func:`_one_row_per_id`)."""
+        table, resolved = _one_row_per_id(table, self.latest, sink, source)
+        self.resolved += resolved
+        return table
 
     def events(
         self, batches: Iterable[pa.RecordBatch], lead_ids: pa.Array
@@ -781,8 +789,6 @@ def evaluate_sla_files(  # noqa: PLR0915 - the steps of one job, in order
     touches_in = _Input(
         touches, TOUCH, needed=dict(SLA_TOUCH_COLUMNS), must=TOUCH.required, columns=None, why=""
     )
-    job = _ScoreJob.__new__(_ScoreJob)
-    job.latest, job.resolved = latest, 0
     sink = ErrorSink(errors)
     target = Path(out)
     pending = target.with_name(f".partial.{target.name}")
@@ -791,7 +797,7 @@ def evaluate_sla_files(  # noqa: PLR0915 - the steps of one job, in order
         lead_table = _table(
             leads_in.batches(batch_size, sink, strict), _validated_schema(lead_needed)
         )
-        lead_table = job.leads(lead_table, sink, _name(leads))
+        lead_table, resolved = _one_row_per_id(lead_table, latest, sink, _name(leads))
         lead_table = lead_table.sort_by([("id", "ascending")])
         ids = lead_table.column("id").combine_chunks()
         repeats = KeyFilter(_KEY)
@@ -834,6 +840,8 @@ def evaluate_sla_files(  # noqa: PLR0915 - the steps of one job, in order
             if written == 0:
                 writer.write(SLA_OUTPUT_SCHEMA.empty_table())
         sink.flush()
+        if strict and sink.errors:  # no errors file: a repeated id stops the job too
+            raise sink.errors[0].to_exception()
         refused = sink.count
         _check_threshold(max_errors, refused, leads_in.rows + touches_in.rows, errors)
         os.replace(pending, target)
@@ -847,7 +855,7 @@ def evaluate_sla_files(  # noqa: PLR0915 - the steps of one job, in order
         leads_evaluated=evaluated,
         rows_written=written,
         rows_refused=refused,
-        duplicates_resolved=job.resolved,
+        duplicates_resolved=resolved,
         touches_orphaned=orphaned,
         touches_duplicate=duplicates,
         output=target,
