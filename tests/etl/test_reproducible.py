@@ -24,7 +24,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".csv.gz"])
 def test_same_bytes_with_any_partitions_and_batch_size(
     small_files: GeneratedFiles, tmp_path: Path, suffix: str
 ) -> None:

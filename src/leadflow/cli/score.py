@@ -119,7 +119,10 @@ def file_mode_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--errors", type=Path, help="CSV file for refused rows (else: stop)")
     group.add_argument("--card", dest="scorecard", type=Path, help="same as --scorecard")
     group.add_argument(
-        "--partitions", type=int, default=1, help="split inputs by lead id first (memory / N)"
+        "--partitions",
+        type=int,
+        default=1,
+        help="split inputs by lead id first and score each part alone (less memory, same bytes)",
     )
     group.add_argument("--explain", action="store_true", help="add a rule_<id> column per rule")
     contract_arguments(group, scoring=True)

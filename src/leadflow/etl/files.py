@@ -293,6 +293,7 @@ class TableWriter:
         self.format = file_format(path)
         self.rows = 0
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        self._stream: Any = None
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
         """Append *data*, whose schema must equal the first batch's."""
@@ -300,7 +301,10 @@ class TableWriter:
             if self.format == "parquet":
                 self._writer = pq.ParquetWriter(self.path, data.schema)
             else:
-                self._writer = pacsv.CSVWriter(self.path, data.schema)
+                sink: Any = self.path
+                if self.path.name.lower().endswith(".gz"):  # .csv.gz: a gzip stream
+                    sink = self._stream = pa.CompressedOutputStream(str(self.path), "gzip")
+                self._writer = pacsv.CSVWriter(sink, data.schema)
         if isinstance(data, pa.RecordBatch):
             self._writer.write_batch(data)
         else:
@@ -313,6 +317,8 @@ class TableWriter:
             self.write(schema.empty_table())
         if self._writer is not None:
             self._writer.close()
+        if self._stream is not None:
+            self._stream.close()
 
     def __enter__(self) -> Self:
         return self
