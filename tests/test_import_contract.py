@@ -82,3 +82,26 @@ def test_every_cli_module_sits_in_a_layer_of_the_cli_contract() -> None:
     named = {part.strip() for layer in layers["layers"] for part in layer.split("|")}
     modules = {p.stem for p in (SRC / "cli").glob("*.py") if p.stem != "__init__"}
     assert modules == named
+
+
+def test_rules_never_import_the_port_or_the_job() -> None:
+    """Rules return decisions; the job builds every write (rules/sla.py once built SLAWrite)."""
+    (rules,) = [c for c in contracts() if c.get("source_modules") == ["leadflow.rules"]]
+    assert rules["type"] == "forbidden"
+    assert {"leadflow.ports", "leadflow.job"} <= set(rules["forbidden_modules"])
+    assert not rules.get("allow_indirect_imports", False)
+
+
+def test_importing_every_rule_module_loads_neither_the_port_nor_the_job() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, leadflow.rules, leadflow.rules.sla, leadflow.rules.scoring, "
+        "leadflow.rules.scorecard; "
+        "print(sorted(m for m in ('leadflow.ports', 'leadflow.job') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -39,12 +39,11 @@ import attrs
 from leadflow._validate import check_aware
 from leadflow.errors import (
     ConfigError,
-    HistoryOrderError,
     IllegalTransitionError,
     UnknownStageError,
     ValidationError,
 )
-from leadflow.model import Lead, StageChange
+from leadflow.model import Lead, StageChange, check_change_order
 
 __all__ = [
     "WATERFALL",
@@ -235,9 +234,8 @@ def transition(
     check_aware("at", at)
     if not lifecycle.allows(lead.stage, to):
         raise IllegalTransitionError(lead.stage, to, lifecycle.targets(lead.stage))
-    if lead.history and at < lead.history[-1].at:
-        raise HistoryOrderError(at, lead.history[-1].at)
     change = StageChange(from_stage=lead.stage, to_stage=to, at=at, by=by, reason=reason, note=note)
+    check_change_order(lead.history[-1].at if lead.history else None, change)
     return attrs.evolve(lead, stage=change.to_stage, history=(*lead.history, change))
 
 
@@ -262,8 +260,7 @@ def replay(
             )
         if not lifecycle.allows(stage, change.to_stage):
             raise IllegalTransitionError(stage, change.to_stage, lifecycle.targets(stage))
-        if last is not None and change.at < last:
-            raise HistoryOrderError(change.at, last)
+        check_change_order(last, change)
         stage, last = change.to_stage, change.at
     return stage
 

@@ -13,7 +13,7 @@ from tests.adapters import hubspot_fixtures as fx
 from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters.hubspot import HubSpotAdapter
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.cli import main
 from leadflow.cli.reporting import report_from_adapter
 from leadflow.demo import generate
@@ -113,6 +113,7 @@ def test_leadflow_report_reads_hubspot_through_the_run_configuration(
             policies=load_policies(EXAMPLES / "sla.toml"),
             calendar=BusinessCalendar.weekdays("UTC"),
             scorecard=load_scorecard(EXAMPLES / "scorecard.toml"),
+            half_life_strata=("source",),  # the command's default
         )
     finally:
         adapter.close()

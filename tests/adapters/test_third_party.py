@@ -107,7 +107,7 @@ def test_leadflow_report_from_the_third_party_adapter(
     ``run`` (a relative ``path`` is relative to the file); the report is the Python API's."""
     import json
 
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
     from leadflow.cli import main
     from leadflow.cli.reporting import report_from_adapter
     from leadflow.demo import generate
@@ -142,6 +142,7 @@ def test_leadflow_report_from_the_third_party_adapter(
             policies=load_policies(examples / "sla.toml"),
             calendar=BusinessCalendar.weekdays("UTC"),
             scorecard=load_scorecard(examples / "scorecard.toml"),
+            half_life_strata=("source",),  # the command's default
         )
     finally:
         source.close()

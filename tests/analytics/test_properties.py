@@ -71,16 +71,23 @@ def test_rejection_counts_add_up(data: list[Lead], by: tuple[str, ...]) -> None:
 @given(lead_lists)
 def test_closed_loop_fates_partition_the_rejections(data: list[Lead]) -> None:
     rejections = rejections_from_leads(data)
+    kinds = ["no_decision", "evaluating_others", "not_in_market", "competitor", "evaluating"]
     outcomes = [
-        Outcome(lead_id=lead.id, kind="no_decision", at=T0 + timedelta(days=400))
-        for lead in data[::3]
+        Outcome(lead_id=lead.id, kind=kinds[i % len(kinds)], at=T0 + timedelta(days=400))
+        for i, lead in enumerate(data[::3])
     ]
-    rows = closed_loop(rejections, data, outcomes)
-    assert sum(r.rejected for r in rows) == len(rejections)
-    for r in rows:
-        parts = r.won + r.competitor + r.opportunity + r.reengaged + r.no_decision + r.nothing_yet
-        assert parts == r.rejected
-        assert r.real_buyers == r.won + r.competitor + r.opportunity
+    for window in (None, 12):
+        rows = closed_loop(rejections, data, outcomes, window_months=window)
+        assert sum(r.rejected for r in rows) == len(rejections)
+        for r in rows:
+            parts = (
+                r.won + r.competitor + r.opportunity + r.evaluating_others + r.expects_to_buy
+                + r.reengaged + r.no_decision + r.not_in_market + r.nothing_yet
+            )  # fmt: skip
+            assert parts == r.rejected
+            assert r.real_buyers == (
+                r.won + r.competitor + r.opportunity + r.evaluating_others + r.expects_to_buy
+            )
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from leadflow.analytics import sla_adherence
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.rules.sla import evaluate_many, load_policies
 
 from .planted import generate

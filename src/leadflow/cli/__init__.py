@@ -5,9 +5,9 @@ is one entry of :data:`COMMANDS` — a name, a help line, and the import paths o
 adds its arguments and one that runs it — so a new subcommand is one more line in that table
 (its module is imported only when the subcommand runs).
 
-Layout (kept so by an import-linter contract): one module per command (``adapters``, ``demo``,
-``importing``, ``report``, ``run``, ``score``, ``sla``), none importing another; below them the
-shared helpers — ``jobs`` (running and printing the job) and ``reporting`` (building and writing
+Layout (kept so by an import-linter contract): one module per command (``adapters``,
+``backtest``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``), none importing
+another; below them the shared helpers — ``jobs`` (running and printing the job) and ``reporting`` (building and writing
 the feedback report), then ``config`` (run configuration, rule files, stores, adapters), then
 ``base`` (exit codes, :class:`Output`, the clock, TOML).
 
@@ -79,7 +79,8 @@ COMMANDS: dict[str, Command] = {
         run="leadflow.cli.demo:demo",
     ),
     "import": Command(
-        help="import leads, accounts, activities or touches from CSV / JSON lines",
+        help="import leads, accounts, activities, touches, stage changes, rejections or "
+        "outcomes from CSV / JSON lines (a file lands whole or not at all)",
         arguments="leadflow.cli.importing:import_arguments",
         run="leadflow.cli.importing:import_",
     ),
@@ -102,6 +103,11 @@ COMMANDS: dict[str, Command] = {
         help="write the feedback report (HTML, JSON or CSV) from a store or any adapter",
         arguments="leadflow.cli.report:report_arguments",
         run="leadflow.cli.report:report",
+    ),
+    "backtest": Command(
+        help="score handed-off leads as of their hand-off with one or two scorecards and compare",
+        arguments="leadflow.cli.backtest:backtest_arguments",
+        run="leadflow.cli.backtest:backtest",
     ),
     "adapters": Command(
         help="list installed adapters and their capabilities",
@@ -203,7 +209,7 @@ def _code_for(exc: BaseException) -> Exit:
 
 
 def _one_line(exc: BaseException) -> str:
-    from leadflow.adapters._sync import redact
+    from leadflow.adapters.sync import redact
 
     text = redact(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, LeadflowError):

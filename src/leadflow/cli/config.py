@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_DEMO_STORE",
     "DEFAULT_STATE_STORE",
     "calendar_choice",
+    "is_demo_store",
     "load_adapter",
     "load_calendar",
     "open_store",
@@ -58,14 +59,14 @@ def rule_arguments(parser: argparse.ArgumentParser, *names: str, otherwise: str 
 
 def load_calendar(path: Path) -> Any:
     """A business calendar from a TOML file (``--calendar``)."""
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
 
     return BusinessCalendar.from_dict(load_toml(path), path=str(path))
 
 
 def calendar_choice(path: Path) -> Any:
     """One calendar table, or named ``[calendars.*]`` with a ``[choose]`` table (a resolver)."""
-    from leadflow.calendar import BusinessCalendar, CalendarResolver
+    from leadflow.business_time import BusinessCalendar, CalendarResolver
 
     data = load_toml(path)
     if "calendars" in data:
@@ -101,6 +102,22 @@ def open_store(path: Path) -> Any:
     if not path.exists():
         raise ConfigError(str(path), "no such store; create one with 'leadflow demo' or 'import'")
     return SQLiteAdapter(path)
+
+
+def is_demo_store(path: Path) -> bool:
+    """Whether *path* is a store ``leadflow demo`` made (its job ``demo`` ran there): the only
+    store the demo's rules may judge without being asked to."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT 1 FROM sync_cursors WHERE job = 'demo' LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None
 
 
 def read_all(store: Any, reader: str) -> list[Any]:
@@ -157,7 +174,7 @@ def run_config(path: Path, adapter: str) -> dict[str, Any]:
 def run_calendar(config: dict[str, Any]) -> Any:
     """The business calendar of a :func:`run_config`: its ``[calendar]`` table, else weekdays
     in UTC."""
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
 
     if config["calendar"] is None:
         return BusinessCalendar.weekdays("UTC")

@@ -70,7 +70,7 @@ def demo(args: argparse.Namespace, out: Output) -> int:
         raise ConfigError("--leads", f"must be at least 1, got {args.leads}")
     _fresh_store(args.store, out)
     data = generate(leads=args.leads, seed=args.seed)
-    with SQLiteAdapter(args.store) as store:
+    with SQLiteAdapter(args.store, now=data.now) as store:
         for entity, name, items in (
             (Entity.ACCOUNT, "accounts", data.accounts),
             (Entity.LEAD, "leads", data.leads),

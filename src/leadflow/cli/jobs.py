@@ -62,7 +62,7 @@ def run_job(
         dry_run=dry_run,
     )
     shared = adapter_name == "sqlite" and _same_file(settings.get("path"), store_path)
-    store = SQLiteAdapter(store_path)
+    store = SQLiteAdapter(store_path, now=now)  # rows are stamped with the job's now
     try:
         if shared:
             return run_the_job(job, store, cursors=store, history=store, progress=out.progress)

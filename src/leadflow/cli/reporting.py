@@ -22,11 +22,11 @@ from typing import Any
 from leadflow.analytics import build_report, business_hours, render_html, write_csv
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
-from leadflow.ports import Adapter, Entity
+from leadflow.ports import Adapter, Entity, read_pages
 from leadflow.reasons import Rejection
 from leadflow.rules.scorecard import Scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many
@@ -61,16 +61,21 @@ def report_from_adapter(
     use_business_hours: bool = False,
     scorecard: Scorecard | None = None,
     title: str = "Sales & marketing feedback report",
+    **options: Any,
 ) -> FeedbackReport:
     """Read everything the report needs from *adapter* and build it as of *now*.
+
+    *options* go to :func:`~leadflow.analytics.build_report` as they are
+    (``half_life_strata``, ``closed_loop_months``, ``rejected_between``, ``validity_segments``);
+    accounts read from the adapter are passed along for ``account.<field>`` segments.
 
     *calendar* (default: weekdays 09:00-17:00 UTC) is used for SLA evaluation and, with
     *use_business_hours*, for first-response delays. With *scorecard*, leads are scored as of
     their hand-off (from the adapter's activities and accounts) for the score-validity tables.
     """
     can_read = adapter.capabilities.can_read
-    leads: list[Lead] = _all(adapter.read_leads())
-    touches: list[Touch] = _all(adapter.read_touches()) if can_read(Entity.TOUCH) else []
+    leads: list[Lead] = _all(read_pages(adapter, Entity.LEAD))
+    touches: list[Touch] = _all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else []
     rejections: list[Rejection] | None = None
     outcomes: list[Outcome] = []
     if callable(getattr(adapter, "rejections", None)):
@@ -87,13 +92,22 @@ def report_from_adapter(
     scored = None
     if scorecard is not None:
         activities: list[Activity] = (
-            _all(adapter.read_activities()) if can_read(Entity.ACTIVITY) else []
+            _all(read_pages(adapter, Entity.ACTIVITY)) if can_read(Entity.ACTIVITY) else []
         )
-        accounts: list[Account] = _all(adapter.read_accounts()) if can_read(Entity.ACCOUNT) else []
+        accounts: list[Account] = (
+            _all(read_pages(adapter, Entity.ACCOUNT)) if can_read(Entity.ACCOUNT) else []
+        )
         scored = scores_at_handoff(
             scorecard, leads, activities, accounts={a.id: a for a in accounts}
         )
+    if options.get("validity_segments") and "accounts" not in options:
+        options["accounts"] = (
+            {a.id: a for a in _all(read_pages(adapter, Entity.ACCOUNT))}
+            if can_read(Entity.ACCOUNT)
+            else {}
+        )
     return build_report(
+        **options,
         leads=leads,
         scores=scored.scores if scored else None,
         rule_hits=scored.rule_hits if scored else None,

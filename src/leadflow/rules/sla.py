@@ -17,7 +17,7 @@ the last window closes without a live conversation. Actions and escalations are 
 decisions; adapters and the CLI carry them out.
 
 >>> from datetime import datetime, timedelta, timezone
->>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.business_time import BusinessCalendar
 >>> from leadflow.model import Lead, Touch
 >>> policy = SLAPolicy.from_dict({
 ...     "name": "inbound", "trigger": "handoff",
@@ -51,12 +51,15 @@ import attrs
 
 from leadflow import _validate as v
 from leadflow._stats import quantile
+from leadflow._validate import boolean as _boolean
 from leadflow._validate import check_aware
-from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
+from leadflow._validate import check_keys as _check_keys
+from leadflow._validate import optional_positive_int as _positive_int
+from leadflow._validate import utc as _utc
+from leadflow.business_time import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
-from leadflow.ports import SLAWrite
 from leadflow.reasons import Disposition
 from leadflow.rules._files import in_source, read_rule_file
 
@@ -73,6 +76,7 @@ __all__ = [
     "FinalDecision",
     "NextAction",
     "Performer",
+    "SLAClock",
     "SLAPolicy",
     "Step",
     "StepState",
@@ -105,12 +109,6 @@ DEFAULT_STOP_STAGES: tuple[str, ...] = (
 ADHERENCE_DIMENSIONS: tuple[str, ...] = ("step", "owner", "team", "source", "policy", "calendar")
 
 _HOUR = timedelta(hours=1)
-
-
-def _utc(at: datetime) -> datetime:
-    # Aware datetimes sharing a tzinfo compare by wall time, ignoring fold: inside a repeated
-    # hour 01:30 (second time) would sort before 01:45 (first time). Compare in UTC.
-    return at.astimezone(UTC)
 
 
 # -- the policy data -------------------------------------------------------------------------
@@ -298,13 +296,6 @@ def _business_delta(_inst: object, attribute: attrs.Attribute[Any], value: objec
         raise ValidationError(attribute.name, value, "must not be negative")
 
 
-def _positive_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
-
-
 def _escalation(value: object) -> Escalation | None:
     return None if value is None else Escalation.parse(value)
 
@@ -439,11 +430,6 @@ _STEP_KEYS = (
 )
 
 
-def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValidationError(attribute.name, value, "is not true or false")
-
-
 @attrs.frozen(kw_only=True)
 class FinalAction:
     """The end of the cadence: recycle (or disqualify) the lead with a reject code.
@@ -576,13 +562,6 @@ class SLAPolicy:
 
 
 _POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", "stop_stages")
-
-
-def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(where, f"unknown key {key!r}; expected one of {list(allowed)}")
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
@@ -858,12 +837,12 @@ class Evaluation:
             )
         return tuple(out)
 
-    def to_write(self, *, expected_version: str | None = None) -> SLAWrite:
-        """The SLA clock to write back to the CRM: next due time and overall state."""
+    @property
+    def clock(self) -> SLAClock:
+        """The lead's SLA clock as decided here (the job writes it back): next due time and
+        overall state."""
         due = self.next_action.due if self.next_action is not None else None
-        return SLAWrite(
-            lead_id=self.lead_id, due_at=due, state=self.state, expected_version=expected_version
-        )
+        return SLAClock(lead_id=self.lead_id, due_at=due, state=StepState(self.state))
 
 
 def select_policy(
@@ -911,8 +890,8 @@ def evaluate(
 
     *touches* and *activities* may hold other leads' records (they are filtered by lead id)
     and records after *now* (ignored: evaluation sees only the past). *calendar* is one
-    :class:`~leadflow.calendar.BusinessCalendar` or a chooser per lead such as a
-    :class:`~leadflow.calendar.CalendarResolver`.
+    :class:`~leadflow.business_time.BusinessCalendar` or a chooser per lead such as a
+    :class:`~leadflow.business_time.CalendarResolver`.
     """
     check_aware("now", now)
     activities = tuple(activities)
@@ -1214,3 +1193,15 @@ def adherence(
         )
         rows.append(row)
     return rows
+
+
+@attrs.frozen(kw_only=True)
+class SLAClock:
+    """A lead's SLA clock, as an :class:`Evaluation` decides it: when the next action is due
+    (``None`` when nothing is; an aware datetime in the zone of the calendar the lead was judged
+    in) and the SLA's overall state. A decision, not a write: the job turns it into the
+    adapter's write, as it does every other decision."""
+
+    lead_id: str
+    due_at: datetime | None
+    state: StepState
