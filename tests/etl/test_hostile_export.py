@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from leadflow.calendar import load_calendars
+from leadflow.business_time import load_calendars
 from leadflow.cli import main
 from leadflow.errors import LeadflowError
 from leadflow.model import Activity, Lead, Touch
