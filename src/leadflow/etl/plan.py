@@ -197,7 +197,7 @@ class ColumnarPlan:
                 batch = conform(
                     raw,
                     {**EVENT_COLUMNS, "id": pa.string()} if keyed else EVENT_COLUMNS,
-                    required=set(EVENT_COLUMNS),
+                    required={*EVENT_COLUMNS, "id"} if keyed else set(EVENT_COLUMNS),
                     source=source,
                     row_offset=offset,
                     errors=sink,
