@@ -360,20 +360,37 @@ class KeyFilter:
         self._seen: set[str] = set()
 
     def keep(self, table: pa.Table | pa.RecordBatch, rows: Any) -> tuple[np.ndarray, list[int]]:
-        """``(mask of rows to keep, positions of the refused ones)``; *rows* are row numbers."""
-        keys = table.column(self.key).to_pylist()
-        seen = self._seen
-        keep = np.ones(len(keys), dtype=bool)
-        order = np.argsort(np.asarray(rows), kind="stable")
-        dropped: list[int] = []
-        for index in order.tolist():
-            key = keys[index]
-            if key in seen:
-                keep[index] = False
-                dropped.append(index)
-            else:
-                seen.add(key)
-        return keep, dropped
+        """``(mask of rows to keep, positions of the refused ones)``.
+
+        *rows* are the rows' numbers in the input: the first of equal keys is the one with the
+        lowest number. Work is vectorised: the batch's keys are hashed once by Arrow, and only
+        its distinct keys meet the Python set.
+        """
+        n = table.num_rows
+        keep = np.ones(n, dtype=bool)
+        if n == 0:
+            return keep, []
+        numbers = np.asarray(rows)
+        order = np.argsort(numbers, kind="stable")
+        column = table.column(self.key)
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        keys = column.take(pa.array(order))
+        encoded = pc.dictionary_encode(keys)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        _, first = np.unique(codes, return_index=True)
+        repeated = np.ones(n, dtype=bool)
+        repeated[first] = False  # in input order: later copies within the batch
+        distinct = encoded.dictionary.to_pylist()
+        clash = self._seen.intersection(distinct)
+        if clash:  # seen in an earlier batch: every copy here goes
+            repeated |= pc.is_in(keys, value_set=pa.array(sorted(clash))).to_numpy(
+                zero_copy_only=False
+            )
+        self._seen.update(distinct)
+        dropped = np.sort(order[repeated])
+        keep[dropped] = False
+        return keep, dropped.tolist()
 
 
 # -- validating ---------------------------------------------------------------------------------

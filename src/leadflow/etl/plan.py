@@ -206,6 +206,8 @@ class ColumnarPlan:
                 offset += raw.num_rows
                 _raise_first(errors, sink)
                 if keyed:  # an event repeated (same id, same lead) counts once: the first
+                    # (only events that can count are keyed: a repeat of another changes nothing)
+                    batch = batch.filter(self._counts(batch, as_of))
                     key = pc.binary_join_element_wise(
                         batch.column("lead_id").cast(pa.string()), batch.column("id"), "\x1f"
                     )
@@ -219,6 +221,15 @@ class ColumnarPlan:
                 collect(workers)
             collect(0)
         return self._combine(parts)
+
+    def _counts(self, batch: pa.RecordBatch, as_of: datetime) -> pa.Array:
+        """Which events can change a score: a kind the card reads, at or before *as_of*."""
+        kinds = batch.column("kind")
+        if pa.types.is_dictionary(kinds.type):
+            kinds = kinds.cast(pa.string())
+        wanted = pc.is_in(kinds, value_set=pa.array(self.kinds, pa.string()))
+        past = pc.less_equal(batch.column("occurred_at"), pa.scalar(as_of, _TS))
+        return pc.fill_null(pc.and_(wanted, past), False)
 
     def _empty_aggregate(self) -> pa.Table:
         fields = [pa.field("lead_id", pa.string())]
