@@ -198,3 +198,15 @@ def test_without_an_errors_file_a_repeated_lead_id_stops_the_job(tmp_path: Path)
                           dedupe="latest:created_at")  # fmt: skip
     assert (summary.rows_out, summary.duplicates_resolved) == (1, 1)
     assert '"L-1",20,20' in (tmp_path / "s.csv").read_text()  # the newer row: CEO, 20 points
+
+
+def test_every_part_file_must_have_the_columns(tmp_path: Path) -> None:
+    parts = tmp_path / "leads"
+    parts.mkdir()
+    header = "id,created_at,title,industry,annual_revenue,email\n"
+    (parts / "p0.csv").write_text(header + "L-1,2026-01-05T10:00:00Z,VP,,,\n")
+    (parts / "p1.csv").write_text("id,created_at,industry,annual_revenue,email\n")
+    events = tmp_path / "events.csv"
+    events.write_text("lead_id,kind,occurred_at\n")
+    with pytest.raises(ConfigError, match=r"p1\.csv: missing column 'title'"):
+        score_files(CARD, parts, events, tmp_path / "s.csv", as_of=AS_OF)

@@ -77,7 +77,13 @@ from leadflow.etl.contract import (
     resolve_columns,
     validate,
 )
-from leadflow.etl.files import TableWriter, partition_by_key, read_batches, read_header
+from leadflow.etl.files import (
+    TableWriter,
+    input_parts,
+    partition_by_key,
+    read_batches,
+    read_header,
+)
 from leadflow.etl.plan import ColumnarPlan, compile_scorecard
 from leadflow.etl.sla import (
     SLA_LEAD_COLUMNS,
@@ -264,6 +270,16 @@ class _Input:
         self.rename = resolve_columns(
             header, wanted, must=must, mapping=mapping, source=Path(path).name, why=why
         )
+        for part in input_parts(path)[1:]:  # every part file must read the same columns
+            other = resolve_columns(
+                read_header(part), wanted, must=must, mapping=mapping, source=str(part), why=why
+            )
+            if other != self.rename:
+                raise ConfigError(
+                    str(part),
+                    "its columns differ from the first part's "
+                    f"({', '.join(sorted(other))} against {', '.join(sorted(self.rename))})",
+                )
         self.rows = 0
 
     def batches(
