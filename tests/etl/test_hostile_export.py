@@ -203,7 +203,12 @@ def test_score_a_hostile_export(export: dict[str, Any], capsys: pytest.CaptureFi
     }
     assert len(reported) == len(lead_errors)
     assert reported == refused  # the same rows as Lead.from_record refuses, each reported
+    again = next(e for e in lead_errors if "duplicates" in e["reason"])
+    part2 = export["parts"][1]
+    assert (again["source"], again["row"]) == ("part-00001.csv.gz", str(len(part2) - 1))
     ragged = next(e for e in lead_errors if e["field"] == "(line)")
+    assert ragged["source"] == "part-00001.csv.gz"
+    assert ragged["row"] == str(part2.index("BAD-ragged,2026-02-01T10:00:00Z"))
     assert "line" in ragged["reason"] and ragged["value"].startswith("BAD-ragged")
     assert {e["field"] for e in errors if "events" in e["source"]} >= {
         "(line)",

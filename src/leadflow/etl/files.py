@@ -32,7 +32,7 @@ import glob
 import gzip
 import io
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -53,6 +53,7 @@ __all__ = [
     "conform",
     "file_format",
     "input_parts",
+    "part_name",
     "partition_by_key",
     "read_batches",
     "read_header",
@@ -106,8 +107,13 @@ def input_parts(path: str | os.PathLike[str]) -> list[Path]:
     return [target]
 
 
-def _source(path: Path, parts: list[Path]) -> str:
-    return path.name if len(parts) == 1 else os.fspath(path)
+def part_name(path: str | os.PathLike[str], part: Path, parts: Sequence[Path]) -> str:
+    """How the errors file names *part* of input *path*: the file name for a one-file input,
+    the path inside the directory for a directory, the path for a glob's match."""
+    if len(parts) == 1:
+        return part.name
+    root = Path(path)
+    return part.relative_to(root).as_posix() if root.is_dir() else part.as_posix()
 
 
 def read_header(path: str | os.PathLike[str]) -> list[str]:
@@ -134,6 +140,7 @@ def read_batches(
     rename: Mapping[str, str] | None = None,
     numbered: bool = False,
     errors: ErrorSink | None = None,
+    source: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the rows of an input (see :func:`input_parts`) as batches of at most *batch_size*.
 
@@ -144,13 +151,14 @@ def read_batches(
     raises :class:`~leadflow.errors.ValidationError`). Parquet string columns named in
     *dictionary* are read dictionary-encoded (much cheaper for repetitive columns such as an
     events file's ``lead_id`` and ``kind``). With *numbered*, each batch ends with a ``__row``
-    column: the row's number in its part file, from 0.
+    column: the row's number in its part file, from 0. *source* names a one-file input in
+    errors (default: :func:`part_name`).
     """
     parts = input_parts(path)
     for part in parts:
         yield from _read_part(
             part,
-            source=_source(part, parts),
+            source=source if source is not None and len(parts) == 1 else part_name(path, part, parts),
             batch_size=batch_size,
             columns=columns,
             dictionary=dictionary,

@@ -80,6 +80,7 @@ from leadflow.etl.contract import (
 from leadflow.etl.files import (
     TableWriter,
     input_parts,
+    part_name,
     partition_by_key,
     read_batches,
     read_header,
@@ -108,6 +109,12 @@ __all__ = [
 _PathLike = str | os.PathLike[str]
 _TS = pa.timestamp("us", tz="UTC")
 _KEY = "__key"
+#: Which part file a validated row came from (its row number counts within that part).
+_PART = "__part"
+#: A validated row's place in the whole input (part files in order): "first" means lowest.
+_SEQ = "__seq"
+#: Helper columns of validated rows, dropped before an engine sees them.
+_HELPERS = [ROW, _PART, _SEQ]
 
 
 @attrs.frozen(kw_only=True)
@@ -281,32 +288,41 @@ class _Input:
                     f"({', '.join(sorted(other))} against {', '.join(sorted(self.rename))})",
                 )
         self.rows = 0
+        #: rows handed out so far: ``__seq``, the rows' order across part files
+        self.seq = 0
 
     def batches(
         self, batch_size: int, sink: ErrorSink, strict: bool, dictionary: Sequence[str] = ()
     ) -> Iterator[pa.RecordBatch]:
         """Validated batches (with ``__row``), counting every row read, refused ones too."""
         lines = sink.lines
-        for raw in read_batches(
-            self.path,
-            batch_size=batch_size,
-            rename=self.rename,
-            numbered=True,
-            dictionary=dictionary,
-            errors=None if strict else sink,
-        ):
-            self.rows += raw.num_rows
-            good = validate(
-                raw.drop_columns([ROW]),
-                self.entity,
-                needed=self.needed,
-                source=_name(self.path),
-                rows=raw.column(ROW),
-                errors=sink,
-            )
-            if strict and sink.errors:
-                raise sink.errors[0].to_exception()
-            yield good
+        parts = input_parts(self.path)
+        for part in parts:
+            source = part_name(self.path, part, parts)  # rows are numbered per part file
+            for raw in read_batches(
+                part,
+                batch_size=batch_size,
+                rename=self.rename,
+                numbered=True,
+                dictionary=dictionary,
+                errors=None if strict else sink,
+                source=source,
+            ):
+                self.rows += raw.num_rows
+                good = validate(
+                    raw.drop_columns([ROW]),
+                    self.entity,
+                    needed=self.needed,
+                    source=source,
+                    rows=raw.column(ROW),
+                    errors=sink,
+                )
+                if strict and sink.errors:
+                    raise sink.errors[0].to_exception()
+                n = good.num_rows
+                good = good.append_column(_PART, pa.array([source] * n, pa.string()))
+                yield good.append_column(_SEQ, pa.array(np.arange(self.seq, self.seq + n)))
+                self.seq += n
         self.rows += sink.lines - lines  # lines that did not parse are rows read too
 
 
@@ -330,7 +346,7 @@ def _count(mask: pa.Array) -> int:
 
 def _validated_schema(needed: Mapping[str, Any]) -> pa.Schema:
     fields = [(name, kind or pa.string()) for name, kind in needed.items()]
-    return pa.schema([*fields, (ROW, pa.int64())])
+    return pa.schema([*fields, (ROW, pa.int64()), (_PART, pa.string()), (_SEQ, pa.int64())])
 
 
 # -- scoring -------------------------------------------------------------------------------------
@@ -414,7 +430,7 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
             parts = list(accounts_in.batches(batch_size, sink, strict))
             account_table = pa.Table.from_batches(parts) if parts else None
             if account_table is not None:
-                account_table = account_table.drop_columns([ROW])
+                account_table = account_table.drop_columns(_HELPERS)
             job.accounts = account_table
         with _Rechunked(pending) as writer:
             if partitions == 1:
@@ -471,6 +487,8 @@ class _Rechunked(TableWriter):
         self._held: list[pa.Table] = []
         self._count = 0
         self.rows = 0
+        #: rows handed out so far: ``__seq``, the rows' order across part files
+        self.seq = 0
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
         table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
@@ -520,16 +538,17 @@ def _one_row_per_id(
     *latest* value is kept (nulls oldest, ties: the first)."""
     if table.num_rows == 0:
         return table, 0
-    table = table.sort_by([(ROW, "ascending")])
+    table = table.sort_by([(_SEQ, "ascending")])
     if latest is None:
-        keep, dropped = KeyFilter("id").keep(table, table.column(ROW))
+        keep, dropped = KeyFilter("id").keep(table, table.column(_SEQ))
         if dropped:
             ids = table.column("id").to_pylist()
             rows = table.column(ROW).to_pylist()
+            parts = table.column(_PART).to_pylist()
             for index in dropped:
                 sink.defer(
                     RowError(
-                        source=source,
+                        source=parts[index] or source,
                         row=rows[index],
                         id=ids[index],
                         field="id",
@@ -542,7 +561,7 @@ def _one_row_per_id(
         return table, 0
     order = pc.sort_indices(
         table,
-        sort_keys=[("id", "ascending"), (latest, "descending", "at_end"), (ROW, "ascending")],
+        sort_keys=[("id", "ascending"), (latest, "descending", "at_end"), (_SEQ, "ascending")],
     )
     ordered = table.take(order)
     ids = ordered.column("id")
@@ -550,7 +569,7 @@ def _one_row_per_id(
     if ordered.num_rows > 1:
         same = pc.equal(ids.slice(1), ids.slice(0, ordered.num_rows - 1))
         first[1:] = ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-    kept = ordered.filter(pa.array(first)).sort_by([(ROW, "ascending")])
+    kept = ordered.filter(pa.array(first)).sort_by([(_SEQ, "ascending")])
     return kept, int((~first).sum())
 
 
@@ -622,7 +641,7 @@ class _ScoreJob:
                     "\x1f",
                 )
                 keyed = batch.append_column(_KEY, key)
-                keep, dropped = repeats.keep(keyed, batch.column(ROW))
+                keep, dropped = repeats.keep(keyed, batch.column(_SEQ))
                 if dropped:
                     self.duplicate_events += len(dropped)
                     batch = batch.filter(pa.array(keep))
@@ -645,7 +664,10 @@ class _ScoreJob:
         scored = pa.Table.from_batches(
             list(
                 self.plan.score_batches(
-                    leads.drop_columns([ROW]), aggregate, as_of=self.as_of, accounts=self.accounts
+                    leads.drop_columns(_HELPERS),
+                    aggregate,
+                    as_of=self.as_of,
+                    accounts=self.accounts,
                 )
             ),
             schema=self.plan.output_schema,
@@ -682,7 +704,7 @@ def _score_partitioned(
                 b.select(
                     [
                         c
-                        for c in ("id", "lead_id", "kind", "occurred_at", ROW)
+                        for c in ("id", "lead_id", "kind", "occurred_at", *_HELPERS)
                         if c in b.schema.names
                     ]
                 )
@@ -698,7 +720,7 @@ def _score_partitioned(
             lead_table = (
                 pq.read_table(lead_part)
                 if lead_part.exists()
-                else pa.table({"id": pa.array([], pa.string()), ROW: pa.array([], pa.int64())})
+                else _validated_schema({"id": pa.string()}).empty_table()
             )
             event_batches: Iterable[pa.RecordBatch] = (
                 pq.ParquetFile(event_part).iter_batches(batch_size) if event_part.exists() else ()
@@ -823,7 +845,7 @@ def evaluate_sla_files(  # noqa: PLR0915 - the steps of one job, in order
             if batch.num_rows == 0:
                 continue
             key = pc.binary_join_element_wise(batch.column("lead_id"), batch.column("id"), "\x1f")
-            keep, dropped = repeats.keep(batch.append_column(_KEY, key), batch.column(ROW))
+            keep, dropped = repeats.keep(batch.append_column(_KEY, key), batch.column(_SEQ))
             duplicates += len(dropped)
             if dropped:
                 batch = batch.filter(pa.array(keep))
