@@ -210,3 +210,15 @@ def test_every_part_file_must_have_the_columns(tmp_path: Path) -> None:
     events.write_text("lead_id,kind,occurred_at\n")
     with pytest.raises(ConfigError, match=r"p1\.csv: missing column 'title'"):
         score_files(CARD, parts, events, tmp_path / "s.csv", as_of=AS_OF)
+
+
+def test_a_cell_that_is_not_utf8_fails_its_row_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b"id,title\nL-1,VP\nL-2,D\xe9cideur\nL-3,CTO\n")
+    sink = ErrorSink(None)
+    table = pa.Table.from_batches(list(read_batches(path, numbered=True, errors=sink)))
+    assert table.column("id").to_pylist() == ["L-1", "L-3"]
+    assert table.column("__row").to_pylist() == [0, 2]
+    assert [(e.row, e.field, e.reason) for e in sink.errors] == [
+        (1, "title", "is not valid UTF-8 text")
+    ]

@@ -127,8 +127,8 @@ def read_header(path: str | os.PathLike[str]) -> list[str]:
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
-    return open(path, newline="", encoding="utf-8-sig")
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig", errors="replace")
+    return open(path, newline="", encoding="utf-8-sig", errors="replace")
 
 
 def read_batches(
@@ -158,7 +158,9 @@ def read_batches(
     for part in parts:
         yield from _read_part(
             part,
-            source=source if source is not None and len(parts) == 1 else part_name(path, part, parts),
+            source=source
+            if source is not None and len(parts) == 1
+            else part_name(path, part, parts),
             batch_size=batch_size,
             columns=columns,
             dictionary=dictionary,
@@ -225,7 +227,8 @@ def _read_part(
             read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=ragged),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                # bytes first: a cell that is not UTF-8 fails its row, not the file (below)
+                column_types=dict.fromkeys(header, pa.binary()),
                 include_columns=include,
                 strings_can_be_null=True,
                 # only an empty cell is missing: "NaN", "NULL", "N/A" are text the contract
@@ -234,11 +237,11 @@ def _read_part(
             ),
         )
         emitted = 0
-        for batch in reader:
-            numbers = None
-            if numbered:
-                numbers = _row_numbers(emitted, batch.num_rows, skipped)
-            emitted += batch.num_rows
+        for raw in reader:
+            all_numbers = _row_numbers(emitted, raw.num_rows, skipped)
+            emitted += raw.num_rows
+            batch, kept = _utf8(raw, all_numbers, source, errors)
+            numbers = kept if numbered else None
             for start in range(0, batch.num_rows, batch_size):
                 part = None if numbers is None else numbers[start : start + batch_size]
                 yield _finish(batch.slice(start, batch_size), rename, part)
@@ -246,6 +249,45 @@ def _read_part(
         if stopped:
             raise stopped[0].to_exception() from None
         raise ConfigError(source, f"cannot be read as CSV: {exc}") from None
+
+
+def _utf8(
+    batch: pa.RecordBatch, numbers: np.ndarray, source: str, errors: ErrorSink | None
+) -> tuple[pa.RecordBatch, np.ndarray]:
+    """*batch*'s byte columns as text; a row with a cell that is not UTF-8 is refused."""
+    columns: list[pa.Array] = []
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            columns.append(column.cast(pa.string()))
+            continue
+        except pa.ArrowInvalid:
+            pass
+        values = column.to_pylist()
+        text: list[str | None] = []
+        for index, value in enumerate(values):
+            try:
+                text.append(None if value is None else value.decode("utf-8"))
+            except UnicodeDecodeError:
+                text.append(None)
+                if not bad[index]:
+                    bad[index] = True
+                    error = RowError(
+                        source=source,
+                        row=int(numbers[index]),
+                        id=None,
+                        field=name,
+                        value=value.decode("utf-8", "replace"),
+                        reason="is not valid UTF-8 text",
+                    )
+                    if errors is None:
+                        raise error.to_exception() from None
+                    errors.add(error)
+        columns.append(pa.array(text, pa.string()))
+    result = pa.record_batch(columns, names=batch.schema.names)
+    if bad.any():
+        return result.filter(pa.array(~bad)), numbers[~bad]
+    return result, numbers
 
 
 def _row_numbers(emitted: int, n: int, skipped: list[int]) -> np.ndarray:
