@@ -7,8 +7,9 @@ adds its arguments and one that runs it — so a new subcommand is one more line
 
 Layout (kept so by an import-linter contract): one module per command (``adapters``,
 ``backtest``, ``compile_sql``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``),
-none importing another; below them the shared helpers — ``jobs`` (running and printing the job)
-and ``reporting`` (building and writing the feedback report), then ``config`` (run
+none importing another; below them the shared helpers — ``jobs`` (running and printing the job),
+``reporting`` (building and writing the feedback report) and ``files`` (the file modes' input
+contract options), then ``config`` (run
 configuration, rule files, stores, adapters), then ``base`` (exit codes, :class:`Output`, the
 clock, TOML).
 
