@@ -16,6 +16,7 @@ from leadflow.errors import ConfigError, LeadflowError, ValidationError
 from leadflow.etl import compile_scorecard, score_files
 from leadflow.etl.contract import LEAD, ErrorSink, resolve_columns, validate
 from leadflow.etl.files import input_parts, read_batches
+from leadflow.etl.synthetic import GeneratedFiles
 from leadflow.model import Lead
 from leadflow.rules.scorecard import load_scorecard
 
@@ -222,3 +223,22 @@ def test_a_cell_that_is_not_utf8_fails_its_row_not_the_file(tmp_path: Path) -> N
     assert [(e.row, e.field, e.reason) for e in sink.errors] == [
         (1, "title", "is not valid UTF-8 text")
     ]
+
+
+def test_file_mode_reads_accounts_like_the_in_memory_plan(
+    small_files: GeneratedFiles, tmp_path: Path
+) -> None:
+    from .conftest import make_accounts
+
+    plan = compile_scorecard(CARD)
+    leads, events = pq.read_table(small_files.leads), pq.read_table(small_files.events)
+    accounts = make_accounts(leads)
+    pq.write_table(accounts, tmp_path / "accounts.parquet")
+    out = tmp_path / "s.parquet"
+    score_files(plan, small_files.leads, small_files.events, out, as_of=AS_OF,
+                accounts=tmp_path / "accounts.parquet", partitions=2, workdir=tmp_path)  # fmt: skip
+    expected = plan.score(leads, events, as_of=AS_OF, accounts=accounts).sort_by("id")
+    assert pq.read_table(out).equals(expected)
+    assert expected.column("fit") != plan.score(leads, events, as_of=AS_OF).sort_by("id").column(
+        "fit"
+    )  # the accounts matter here

@@ -400,20 +400,19 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
     leads_in = _Input(
         leads, LEAD, needed=needed, must=must, columns=columns, why=" (read by the scorecard)"
     )
-    if accounts is None:
-        needed.setdefault("account_id", pa.string())
     event_needed = {"lead_id": pa.string(), "kind": pa.string(), "occurred_at": _TS}
     events_in = _Input(
         events, ACTIVITY, needed=event_needed, must=event_needed, columns=None, why=""
     )
-    account_table = None
-    if accounts is not None:
-        account_needed = {"id": pa.string(), "name": pa.string(), **dict(plan.account_columns)}
-        accounts_in = _Input(
+    account_needed = {"id": pa.string(), "name": pa.string(), **dict(plan.account_columns)}
+    accounts_in = (
+        None
+        if accounts is None
+        else _Input(
             accounts, ACCOUNT, needed=account_needed, must=account_needed, columns=None,
             why=" (read by the scorecard)",
-        )  # fmt: skip
-        account_table = None
+        )
+    )  # fmt: skip
     job = _ScoreJob(
         plan,
         as_of=as_of,
@@ -426,16 +425,14 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
     target = Path(out)
     pending = target.with_name(f".partial.{target.name}")
     try:
-        if accounts is not None:
+        if accounts_in is not None:
             parts = list(accounts_in.batches(batch_size, sink, strict))
-            account_table = pa.Table.from_batches(parts) if parts else None
-            if account_table is not None:
-                account_table = account_table.drop_columns(_HELPERS)
-            job.accounts = account_table
+            if parts:
+                job.accounts = pa.Table.from_batches(parts).drop_columns(_HELPERS)
         with _Rechunked(pending) as writer:
             if partitions == 1:
                 lead_table = _table(
-                    leads_in.batches(batch_size, sink, strict), _validated_schema(needed)
+                    leads_in.batches(batch_size, sink, strict), _validated_schema(leads_in.needed)
                 )
                 result = job.run(
                     lead_table,
