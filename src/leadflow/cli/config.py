@@ -103,7 +103,12 @@ def open_store(path: Path) -> Any:
     from leadflow.adapters.sqlite import SQLiteAdapter
 
     if not path.exists():
-        raise ConfigError(str(path), "no such store; create one with 'leadflow demo' or 'import'")
+        hint = "create one with 'leadflow demo' or 'import'"
+        state = path.parent / DEFAULT_STATE_STORE
+        if path.name == DEFAULT_DEMO_STORE and state.exists():
+            # import and run keep their store in ./leadflow-state.sqlite
+            hint = f"'leadflow import' and 'run' wrote {state}: pass --store {state}"
+        raise ConfigError(str(path), f"no such store; {hint}")
     return SQLiteAdapter(path)
 
 
