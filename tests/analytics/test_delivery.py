@@ -189,7 +189,7 @@ def test_wrong_password_and_refusing_webhook_fail_without_the_secrets(
 ) -> None:
     port, _, cafile = smtp_server
     bad = SMTPSettings(host="127.0.0.1", port=port, username="x", password="WRONG-secret-9",
-                       cafile=str(cafile), to=("a@example.com",))  # fmt: skip
+                       cafile=str(cafile), to=("a@example.com",), timeout=3)  # fmt: skip
     from datetime import UTC, datetime
 
     from leadflow.analytics import build_report
