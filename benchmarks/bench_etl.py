@@ -2,15 +2,16 @@
 
 Generates (once, cached) a Parquet pair of leads and events with
 :func:`leadflow.etl.synthetic.generate` -- by default 1M leads and ~15M events -- then times,
-each run in its own fresh process, the approaches interleaved (a, b, c, d, a, b, c, d, ...)
+each run in its own fresh process, the approaches interleaved (a, b, c, a, b, c, ...)
 *--repeat* times:
 
 (a) ``leadflow``: :func:`leadflow.etl.compile_scorecard` on ``examples/scorecard.toml`` and
     ``plan.score`` (the Arrow plan) over the files read by batches;
-(b) ``leadflow-duckdb``: the same plan on the DuckDB engine
-    (:func:`leadflow.etl.engine.score_duckdb`: the compiled SQL over the same checked batches);
-(c) ``duckdb``: one hand-written SQL query of the same scorecard, reading the Parquet files;
-(d) ``polars``: a hand-written lazy polars pipeline of the same scorecard;
+(b) ``duckdb``: one hand-written SQL query of the same scorecard, reading the Parquet files;
+(c) ``polars``: a hand-written lazy polars pipeline of the same scorecard;
+
+(A fourth approach, leadflow's plan on a DuckDB engine over the compiled SQL, measured the same
+CPU as the Arrow plan and was removed: docs/etl.md, "Engines and the benchmark".)
 
 and reports min and median of wall and CPU seconds (the child's own ``getrusage`` around the
 work, imports excluded) and peak RSS from each child's own ``VmHWM`` (``/proc/<pid>/status``
@@ -262,31 +263,13 @@ def run_per_record(leads: Path, events: Path, sample: int) -> tuple[float, int, 
     return time.perf_counter() - start, len(people), built
 
 
-def run_leadflow_duckdb(leads: Path, events: Path) -> object:
-    from leadflow.etl import compile_scorecard
-    from leadflow.etl.engine import score_duckdb
-    from leadflow.etl.files import read_batches
-    from leadflow.etl.plan import EVENT_COLUMNS
-    from leadflow.rules.scorecard import load_scorecard
-
-    plan = compile_scorecard(load_scorecard(CARD))
-    return score_duckdb(
-        plan,
-        read_batches(leads, columns=dict(plan.lead_columns), batch_size=1 << 20),
-        read_batches(events, columns=EVENT_COLUMNS, dictionary=("kind",), batch_size=1 << 20),
-        as_of=AS_OF,
-    )
-
-
 APPROACHES = {
     "leadflow": run_leadflow,
-    "leadflow-duckdb": run_leadflow_duckdb,
     "duckdb": run_duckdb,
     "polars": run_polars,
 }
 IMPORTS = {
     "leadflow": ("leadflow.etl.plan",),
-    "leadflow-duckdb": ("leadflow.etl.engine", "duckdb", "sqlglot"),
     "duckdb": ("duckdb",),
     "polars": ("polars",),
 }
