@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -61,7 +61,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
-from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
+from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
 
 if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
     from leadflow.rules.scorecard import Scorecard
@@ -283,19 +283,24 @@ def check_final_actions(policies: Sequence[Any], reasons: ReasonCatalog = STANDA
         if final is None:
             continue
         path = f"policies[{index}].final"
-        if final.reason not in reasons:
-            known = ", ".join(c.code for c in reasons)
-            raise ConfigError(
-                f"{path}.reason", f"unknown reject code {final.reason!r}; known: {known}"
-            )
-        code = reasons[final.reason]
-        if code.disposition is not final.action:
-            raise ConfigError(
-                f"{path}.action",
-                f"{final.action.value!r} contradicts reject code {code.code!r}, whose "
-                f"disposition is {code.disposition.value!r}; the code decides what "
-                "rejecting does, so pick one whose disposition matches",
-            )
+        checks = [("reason", final.reason, final.action, "action")]
+        untouched = getattr(final, "untouched_reason", None)
+        if untouched is not None:  # a lead nobody touched goes back to nurture
+            checks.append(("untouched_reason", untouched, Disposition.RECYCLE, "untouched_reason"))
+        for key, reason, action, blame in checks:
+            if reason not in reasons:
+                known = ", ".join(c.code for c in reasons)
+                raise ConfigError(
+                    f"{path}.{key}", f"unknown reject code {reason!r}; known: {known}"
+                )
+            code = reasons[reason]
+            if code.disposition is not action:
+                raise ConfigError(
+                    f"{path}.{blame}",
+                    f"{action.value!r} contradicts reject code {code.code!r}, whose "
+                    f"disposition is {code.disposition.value!r}; the code decides what "
+                    "rejecting does, so pick one whose disposition matches",
+                )
 
 
 @attrs.frozen(kw_only=True)
@@ -471,7 +476,7 @@ def _score_writes(
                 expected_version=version,
             )
         )
-        if decision.stage is None or decision.stage == lead.stage:
+        if decision.stage is None or decision.stage == lead.stage or _resting(job, lead):
             continue
         try:
             after = transition(
@@ -501,6 +506,20 @@ def _score_writes(
     return writes, moved, moves, winnable, skipped
 
 
+def _resting(job: Job, lead: Lead) -> bool:
+    """Whether *lead* rests in nurture: recycled with a reject code whose re-engage delay has
+    not passed at the job's ``now``. Scoring must not hand it straight back to sales — above
+    all not a lead the SLA's final action recycled in an earlier run (or this one), which would
+    otherwise go back to ``mql`` with a new clock on every re-run."""
+    if lead.stage != job.lifecycle.recycled or not lead.history:
+        return False
+    last = lead.history[-1]
+    if last.reason is None or last.reason not in job.reasons:
+        return False
+    delay = job.reasons[last.reason].reengage_after
+    return delay is not None and job.now.astimezone(UTC) < (last.at + delay).astimezone(UTC)
+
+
 def _sla_writes(
     job: Job,
     leads: Sequence[Lead],
@@ -518,10 +537,12 @@ def _sla_writes(
     from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
+    mine: dict[str, list[Touch]] = {}
+    for touch in touches:
+        mine.setdefault(touch.lead_id, []).append(touch)
     for evaluation in evaluate_many(
-        leads,
-        touches,
-        now=job.now,
+        [(lead, mine.get(lead.id, [])) for lead in leads],
+        as_of=job.now,
         policies=job.policies,
         calendar=job.calendar,
         activities=activities,
@@ -533,12 +554,15 @@ def _sla_writes(
             writes.append(evaluation.to_write(expected_version=version))
             continue
         lead = by_id[evaluation.lead_id]
-        last = lead.history[-1].at if lead.history else final.due
+        # Carried out now, so the lead rests in nurture from now (its reject code's re-engage
+        # delay): dated back to when the cadence ran out, a long-overdue lead would have
+        # "rested" already and the next run would hand it straight back with a new clock.
+        last = lead.history[-1].at if lead.history else job.now
         try:
             after, rejection = reject(
                 lead,
                 final.reason,
-                at=max(final.due, last),
+                at=max(job.now, last, key=lambda at: at.astimezone(UTC)),
                 by=f"{job.by}-sla",
                 catalog=job.reasons,
                 lifecycle=job.lifecycle,
@@ -559,11 +583,10 @@ def _sla_writes(
         )
         # The clock to write is the one after the action (the lead has left the cadence), so
         # the next run, judging the moved lead, finds it already in place.
-        mine = [t for t in touches if t.lead_id == lead.id]
         settled = evaluate(
             after,
-            mine,
-            now=job.now,
+            mine.get(lead.id, []),
+            as_of=job.now,
             policies=job.policies,
             calendar=job.calendar,
             activities=[a for a in activities if a.lead_id == lead.id],

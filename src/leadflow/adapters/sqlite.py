@@ -49,7 +49,7 @@ from typing import Any
 import attrs
 
 from leadflow.errors import AdapterError, ConfigError, LeadflowError, ValidationError
-from leadflow.model import Account, Activity, Lead, StageChange, Touch
+from leadflow.model import Account, Activity, Lead, OwnerChange, StageChange, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import (
     Capabilities,
@@ -96,7 +96,7 @@ def _columns(cls: type[Any]) -> list[tuple[str, str]]:
     """(column, SQL type) for the scalar fields of a model class."""
     out = []
     for field in attrs.fields(cls):
-        if field.name in {"history", "properties"}:
+        if field.name in {"history", "properties", "owner_history"}:
             continue
         annotation = str(field.type)
         sql = (
@@ -165,6 +165,8 @@ _MIGRATIONS: tuple[str, ...] = (
     "CREATE TABLE sync_cursors (\n"
     "    job TEXT NOT NULL, entity TEXT NOT NULL, token TEXT,\n"
     "    PRIMARY KEY (job, entity)\n);\n",
+    # 3: a lead's owner history (who held it when), as JSON [{owner_id, at, by}, ...].
+    "ALTER TABLE leads ADD COLUMN owner_history TEXT NOT NULL DEFAULT '[]';\n",
 )
 
 #: Per entity: (column, holds a datetime) for building values from rows.
@@ -394,6 +396,15 @@ class SQLiteAdapter:
                 else lead
                 for lead in stored
             ]
+            owners = self._owner_histories([lead.id for lead in stored if not lead.owner_history])
+            stored = [
+                attrs.evolve(lead, owner_history=owners[lead.id])
+                if not lead.owner_history
+                and owners.get(lead.id)
+                and owners[lead.id][-1].owner_id == lead.owner_id
+                else lead
+                for lead in stored
+            ]
             handoffs = self._handoffs([lead.id for lead in stored if lead.handed_off_at is None])
             stored = [
                 attrs.evolve(lead, handed_off_at=handoffs[lead.id])
@@ -402,6 +413,25 @@ class SQLiteAdapter:
                 for lead in stored
             ]
         return self.upsert(entity, stored)
+
+    def _owner_histories(self, ids: Sequence[str]) -> dict[str, tuple[OwnerChange, ...]]:
+        """The stored owner histories of the leads *ids* that have one."""
+        out: dict[str, tuple[OwnerChange, ...]] = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ", ".join("?" for _ in part)
+            for row in self.connection.execute(
+                f"SELECT id, owner_history FROM leads WHERE id IN ({marks}) "
+                "AND owner_history != '[]'",
+                part,
+            ):
+                out[row[0]] = tuple(
+                    OwnerChange(
+                        owner_id=c["owner_id"], at=datetime.fromisoformat(c["at"]), by=c["by"]
+                    )
+                    for c in json.loads(row[1])
+                )
+        return out
 
     def _handoffs(self, ids: Sequence[str]) -> dict[str, datetime]:
         """The stored hand-off times of the leads *ids* that have one."""
@@ -424,6 +454,16 @@ class SQLiteAdapter:
         if hasattr(item, "properties"):
             cols.append("properties")
             values.append(json.dumps(dict(item.properties), sort_keys=True))
+        if entity is Entity.LEAD:
+            cols.append("owner_history")
+            values.append(
+                json.dumps(
+                    [
+                        {"owner_id": c.owner_id, "at": _iso(c.at), "by": c.by}
+                        for c in item.owner_history
+                    ]
+                )
+            )
         seq = self._next_seq(conn)
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
@@ -566,6 +606,10 @@ class SQLiteAdapter:
             values["properties"] = json.loads(row["properties"])
         if entity is Entity.LEAD:
             values["history"] = history
+            values["owner_history"] = [
+                OwnerChange(owner_id=c["owner_id"], at=datetime.fromisoformat(c["at"]), by=c["by"])
+                for c in json.loads(row["owner_history"])
+            ]
         return _CLASSES[entity](**values)
 
     def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:

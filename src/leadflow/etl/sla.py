@@ -64,6 +64,7 @@ from leadflow.calendar import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError
 from leadflow.etl.files import ErrorSink, RowError, conform
 from leadflow.model import Lead, TouchKind, TouchOutcome
+from leadflow.reasons import Disposition
 from leadflow.rules.sla import (
     ActionState,
     Performer,
@@ -243,6 +244,9 @@ class SLAPlan:
             cal, cal_key = calendars[i]
             start_us = _to_us(start)
             window = [j for j in index.of_lead(i) if start_us <= index.at_us[j] <= now_us]
+            # A live conversation ends the chase (the policy's stop_on_connect), as per record.
+            connect_us = next((index.at_us[j] for j in window if index.connects[j]), None)
+            stop_us = connect_us if policy.stop_on_connect else None
             statuses = []
             for s, step in enumerate(policy.steps):
                 cached = dues.get((s, cal_key, start))
@@ -252,12 +256,32 @@ class SLAPlan:
                 mask = index.masks[(p, s)]
                 matching = [j for j in window if mask[j]]
                 statuses.append(
-                    _status(step, cached, matching, index, start=start, now=(now, now_us), cal=cal)
+                    _status(
+                        step,
+                        cached,
+                        matching,
+                        index,
+                        start=start,
+                        now=(now, now_us),
+                        cal=cal,
+                        stop_us=stop_us,
+                    )
                 )
-            connected = any(index.connects[j] for j in window)
+            connected = connect_us is not None
             lead = {name: values[i] for name, values in lead_fields.items()}
             lead.update(started_at=start, calendar=cal.name or cal.zone)
-            _emit(rows, policy, statuses, lead, escalations, connected=connected, now_us=now_us)
+            touched = [index.at_us[j] for j in window]
+            _emit(
+                rows,
+                policy,
+                statuses,
+                lead,
+                escalations,
+                connected=connected,
+                now_us=now_us,
+                touched_us=touched,
+                chase_over=stop_us is not None,
+            )
         return pa.table(rows, schema=SLA_OUTPUT_SCHEMA)
 
     def _calendars(self, leads: pa.Table) -> list[tuple[BusinessCalendar, int]]:
@@ -344,19 +368,26 @@ def _emit(
     *,
     connected: bool,
     now_us: int,
+    touched_us: Sequence[int] = (),
+    chase_over: bool = False,
 ) -> None:
     """Append one lead's rows: its steps, the next action and the final decision."""
     final = policy.final
     final_state = None
     last = max(statuses, key=lambda st: st["__due_us"])
     last_due = last["due_at"]
+    final_action = None if final is None else final.action.value
+    final_reason = None if final is None else final.reason
     if final is not None:
         if final.unless_connected and connected:
             final_state = ActionState.SKIPPED
-        elif now_us > last["__due_us"]:
-            final_state = ActionState.DUE
         else:
-            final_state = ActionState.PENDING
+            if final.untouched_reason is not None and not any(
+                at <= last["__due_us"] for at in touched_us
+            ):
+                # nobody followed the lead up: back to nurture as sales' miss, as per record
+                final_action, final_reason = Disposition.RECYCLE.value, final.untouched_reason
+            final_state = ActionState.DUE if now_us > last["__due_us"] else ActionState.PENDING
     triples = list(zip(statuses, policy.steps, escalations, strict=True))
     open_steps = [t for t in triples if t[0]["state"] in (StepState.PENDING, StepState.AT_RISK)]
     nxt: dict[str, Any] = dict.fromkeys(("next_step", "next_action", "next_due", "next_escalate"))
@@ -364,11 +395,11 @@ def _emit(
         st, step, escalate = min(open_steps, key=lambda t: t[0]["__due_us"])
         nxt.update(next_step=step.name, next_due=st["due_at"], next_escalate=escalate)
     elif final is not None and final_state is ActionState.PENDING:
-        nxt.update(next_action=final.action.value, next_due=last_due)
+        nxt.update(next_action=final_action, next_due=last_due)
     fixed = {
         "policy": policy.name,
-        "final_action": None if final is None else final.action.value,
-        "final_reason": None if final is None else final.reason,
+        "final_action": final_action,
+        "final_reason": final_reason,
         "final_state": None if final_state is None else final_state.value,
         **lead,
         **nxt,
@@ -383,7 +414,10 @@ def _emit(
         rows["state"].append(st["state"].value)
         rows["escalate"].append(escalate)
         rows["escalation_due"].append(
-            st["state"] is StepState.BREACHED and st["met_at"] is None and escalate is not None
+            st["state"] is StepState.BREACHED
+            and st["met_at"] is None
+            and escalate is not None
+            and not chase_over
         )
 
 
@@ -420,9 +454,11 @@ def _status(
     start: datetime,
     now: tuple[datetime, int],
     cal: BusinessCalendar,
+    stop_us: int | None = None,
 ) -> dict[str, Any]:
     """One step's row, by the same rules as :func:`leadflow.rules.sla.evaluate` (instants are
-    compared as UTC microseconds, as the rules compare them in UTC)."""
+    compared as UTC microseconds, as the rules compare them in UTC); *stop_us* is when a live
+    conversation ended the chase."""
     due_at, due_us = due
     now_at, now_us = now
     row: dict[str, Any] = {
@@ -443,10 +479,14 @@ def _status(
         row["response_hours"] = cal.between(start, done_at) / _HOUR
         if index.at_us[done] <= due_us:
             row["state"] = StepState.MET
-        else:
-            row["state"] = StepState.BREACHED
-            row["breached_at"] = due_at
-            row["overdue_hours"] = cal.between(due_at, done_at) / _HOUR
+            return row
+    if stop_us is not None and stop_us <= due_us:
+        row["state"] = StepState.STOPPED
+        return row
+    if row["met_at"] is not None:
+        row["state"] = StepState.BREACHED
+        row["breached_at"] = due_at
+        row["overdue_hours"] = cal.between(due_at, row["met_at"]) / _HOUR
         return row
     if now_us > due_us:
         row["state"] = StepState.BREACHED
