@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from leadflow.calendar import load_calendars
+from leadflow.business_time import load_calendars
 from leadflow.etl.sla import compile_sla
 from leadflow.model import Lead, Touch, TouchKind, TouchOutcome
 from leadflow.rules.sla import evaluate_many, load_policies

@@ -29,8 +29,8 @@ from hubspot.crm.objects import (
 )
 from tests.emulators.hubspot import HubSpotEmulator
 
-from leadflow.adapters._sync import chunked
 from leadflow.adapters.hubspot import HubSpotAdapter
+from leadflow.adapters.sync import chunked
 from leadflow.ports import ScoreWrite, WriteStatus
 
 UPDATE = "POST /crm/v3/objects/{type}/batch/update"

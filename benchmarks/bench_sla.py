@@ -2,7 +2,7 @@
 
 1,000,000 hand-offs (by default) spread over 2026 in six time zones, each with its country's
 public holidays (2025-2027, from the ``holidays`` extra) and one calendar with a split shift,
-through :meth:`leadflow.calendar.BusinessCalendar.add`; beside the classic approach of stepping
+through :meth:`leadflow.business_time.BusinessCalendar.add`; beside the classic approach of stepping
 business minutes with ``dateutil.rrule`` (minutely occurrences inside working hours, skipping
 holidays), measured on a sample in the same run. The sample's deadlines are checked to agree.
 
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil import rrule
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.calendar_holidays import with_country_holidays
 
 YEARS = (2025, 2026, 2027)

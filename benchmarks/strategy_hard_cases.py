@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.rules import SLAPolicy, Trigger, TriggerKind, evaluate
 from leadflow.testing import strategies as S
 

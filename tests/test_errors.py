@@ -53,7 +53,7 @@ def test_they_pickle_with_their_attributes() -> None:
 def test_lookups_by_name_raise_a_leadflow_lookup_error() -> None:
     from datetime import UTC, datetime
 
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
     from leadflow.errors import NotFoundError
     from leadflow.model import Lead
     from leadflow.rules.scorecard import load_scorecard

@@ -68,6 +68,40 @@ def test_every_core_module_is_a_source_of_a_forbidden_contract() -> None:
 
 
 def test_every_contract_forbids_what_import_purity_forbids() -> None:
-    for contract in contracts():
+    for contract in (c for c in contracts() if c["type"] == "forbidden"):
         forbidden = set(contract["forbidden_modules"])
         assert forbidden >= FORBIDDEN, contract["name"]
+
+
+def test_every_cli_module_sits_in_a_layer_of_the_cli_contract() -> None:
+    """A command module left out of the layers contract could import another command (the
+    circle ``cli_commands`` <-> ``cli_report`` that 0.1 had) without lint-imports noticing."""
+    (layers,) = [
+        c for c in contracts() if c["type"] == "layers" and c["containers"] == ["leadflow.cli"]
+    ]
+    named = {part.strip() for layer in layers["layers"] for part in layer.split("|")}
+    modules = {p.stem for p in (SRC / "cli").glob("*.py") if p.stem != "__init__"}
+    assert modules == named
+
+
+def test_rules_never_import_the_port_or_the_job() -> None:
+    """Rules return decisions; the job builds every write (rules/sla.py once built SLAWrite)."""
+    (rules,) = [c for c in contracts() if c.get("source_modules") == ["leadflow.rules"]]
+    assert rules["type"] == "forbidden"
+    assert {"leadflow.ports", "leadflow.job"} <= set(rules["forbidden_modules"])
+    assert not rules.get("allow_indirect_imports", False)
+
+
+def test_importing_every_rule_module_loads_neither_the_port_nor_the_job() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, leadflow.rules, leadflow.rules.sla, leadflow.rules.scoring, "
+        "leadflow.rules.scorecard; "
+        "print(sorted(m for m in ('leadflow.ports', 'leadflow.job') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
-from leadflow.job import Job, _batches, run, scorecard_scorer
-from leadflow.model import Activity, Lead
+from leadflow.job import Job, Scoring, _batches, run, scorecard_scorer
+from leadflow.model import Activity, Lead, StageChange
 from leadflow.ports import Cursor, Entity, Page, RecordError, ScoreWrite, SLAWrite, Write
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -193,7 +193,7 @@ def _handed_over_now(store: SQLiteAdapter) -> dict[str, Lead]:
     return {
         i: lead
         for i, lead in leads.items()
-        if lead.stage == "mql" and lead.history[-1].at == NOW and lead.history[-1].by == "leadflow"
+        if lead.stage == "mql" and lead.history[-1].at == NOW and lead.history[-1].by == "scoring"
     }
 
 
@@ -342,3 +342,77 @@ def test_records_an_adapter_could_not_read_are_reported(store: SQLiteAdapter) ->
     assert report.to_dict()["skipped"] == [
         {"record_id": "CRM-9", "step": "read lead", "error": "bad e-mail"}
     ]
+
+
+def test_the_stage_change_written_is_the_scorers_own(bigger: SQLiteAdapter) -> None:
+    """One transition: the change the scorer made (by "scoring", with its note) is the one
+    written and stored; the job does not move the lead a second time (by "leadflow")."""
+    base = scorecard_scorer(demo_scorecard())
+    made: dict[str, StageChange] = {}
+
+    def watching(*args: Any, **kwargs: Any) -> Scoring:
+        scoring = base(*args, **kwargs)
+        made.update((d.lead_id, d.change) for d in scoring.decisions if d.change is not None)
+        return scoring
+
+    report = run(job(scorer=watching), bigger, cursors=bigger, history=bigger)
+    assert made, "the demo has leads that score over the MQL threshold"
+    assert report.recommendations["mql"] == len(made)
+    stored = bigger.leads_by_id(made)
+    assert {i: lead.history[-1] for i, lead in stored.items()} == made
+    assert {c.by for c in made.values()} == {"scoring"}
+    assert all(c.note and c.note.startswith("scorecard ") for c in made.values())
+
+
+def test_a_scorers_move_the_jobs_lifecycle_forbids_is_reported(store: SQLiteAdapter) -> None:
+    base = scorecard_scorer(demo_scorecard())
+
+    def leaping(*args: Any, **kwargs: Any) -> Scoring:
+        scoring = base(*args, **kwargs)
+        first = scoring.decisions[0]
+        lead = store.leads_by_id([first.lead_id])[first.lead_id]
+        leap = StageChange(from_stage=lead.stage, to_stage="won", at=NOW, by="scoring")
+        return attrs.evolve(scoring, decisions=(attrs.evolve(first, change=leap),))
+
+    report = run(job(scorer=leaping), store, cursors=store, history=store)
+    [skipped] = report.skipped
+    assert skipped.step == "stage"
+    assert skipped.error.startswith("cannot move from")
+    assert "to 'won'" in skipped.error
+    assert "stage" not in report.writes
+
+
+def test_an_account_roll_up_that_fails_is_reported_not_swallowed(store: SQLiteAdapter) -> None:
+    """A contact filed under another account makes that account's roll-up fail: the account
+    is listed in RunReport.skipped (step "account_rollup") and its leads are still scored."""
+    base = scorecard_scorer(demo_scorecard())
+
+    def misfiling(
+        leads: Any, activities: Any, accounts: Any, *, now: datetime, contacts: Any = None
+    ) -> Scoring:
+        contacts = dict(contacts or {})
+        first, second = sorted(contacts)[:2]
+        contacts[first] = [*contacts[first], contacts[second][0]]  # someone at another account
+        return base(leads, activities, accounts, now=now, contacts=contacts)
+
+    report = run(job(scorer=misfiling), store, cursors=store, history=store)
+    rollups = [s for s in report.skipped if s.step == "account_rollup"]
+    assert len(rollups) == 1
+    assert "is not the account of lead" in rollups[0].error
+    assert not report.ok
+    assert report.writes["score"] == {"applied": 200}
+    assert {"record_id", "step", "error"} == report.to_dict()["skipped"][0].keys()
+
+
+def test_scorecard_scorer_reports_the_account_whose_roll_up_failed() -> None:
+    from leadflow.model import Account
+
+    at = NOW
+    acme = Account(id="A-1", name="Acme", created_at=at)
+    here = Lead(id="L-1", created_at=at, account_id="A-1")
+    there = Lead(id="L-2", created_at=at, account_id="A-2")
+    scoring = scorecard_scorer(demo_scorecard())(
+        [here], [], {"A-1": acme}, now=at, contacts={"A-1": [(here, []), (there, [])]}
+    )
+    assert [d.lead_id for d in scoring.decisions] == ["L-1"]
+    assert [(s.record_id, s.step) for s in scoring.skipped] == [("A-1", "account_rollup")]

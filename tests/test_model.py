@@ -158,6 +158,51 @@ def test_history_must_be_time_ordered_and_chained(t0: datetime) -> None:
         Lead(id="L-1", created_at=t0, stage="opportunity", history=(a, c))
 
 
+def test_history_order_is_one_error_wherever_it_is_found(t0: datetime) -> None:
+    """A Lead built with an out-of-order history, transition() and replay() raise the same
+    HistoryOrderError (a ValidationError of the field 'history'), with the same message."""
+    from leadflow.errors import HistoryOrderError
+    from leadflow.lifecycle import replay, transition
+
+    early = t0 - timedelta(hours=1)
+    a = StageChange(from_stage="inquiry", to_stage="mql", at=t0)
+    b = StageChange(from_stage="mql", to_stage="sal", at=early)
+    lead = Lead(id="L-1", created_at=early, stage="mql", history=(a,))
+    errors = []
+    for attempt in (
+        lambda: Lead(id="L-1", created_at=early, stage="sal", history=(a, b)),
+        lambda: transition(lead, "sal", at=early),
+        lambda: replay([a, b]),
+    ):
+        with pytest.raises(HistoryOrderError) as info:
+            attempt()
+        errors.append(info.value)
+    assert {str(e) for e in errors} == {
+        f"history: stage change at {early.isoformat()} is earlier than the last recorded change "
+        f"at {t0.isoformat()}; history is append-only and time-ordered"
+    }
+    assert all(isinstance(e, ValidationError) and e.field == "history" for e in errors)
+    assert pickle.loads(pickle.dumps(errors[0])).at == early
+
+
+def test_the_store_refuses_an_out_of_order_change_with_the_same_error(t0: datetime) -> None:
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.errors import HistoryOrderError
+    from leadflow.ports import Entity, StageWrite, WriteStatus
+
+    early = t0 - timedelta(hours=1)
+    a = StageChange(from_stage="inquiry", to_stage="mql", at=t0)
+    late = StageChange(from_stage="mql", to_stage="sal", at=early)
+    with SQLiteAdapter(":memory:") as store:
+        store.upsert(Entity.LEAD, [Lead(id="L-1", created_at=early)])
+        assert [r.status for r in store.write([StageWrite(lead_id="L-1", change=a)])] == [
+            WriteStatus.APPLIED
+        ]
+        [result] = store.write([StageWrite(lead_id="L-1", change=late)])
+    assert result.status is WriteStatus.FAILED
+    assert result.error == str(HistoryOrderError(early, t0))
+
+
 class TestFromRecord:
     def test_parses_strings(self) -> None:
         lead = Lead.from_record(

@@ -15,7 +15,7 @@ the pure-domain core only: no adapter, no CRM client, no test tool.
 """
 
 from leadflow._version import __version__
-from leadflow.calendar import BusinessCalendar, CalendarResolver
+from leadflow.business_time import BusinessCalendar, CalendarResolver
 from leadflow.errors import (
     IllegalTransitionError,
     LeadflowError,

@@ -7,21 +7,27 @@ validates the same way and every message has the same shape.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import attrs
 
-from leadflow.errors import ValidationError
+from leadflow.errors import ConfigError, ValidationError
 
 __all__ = [
     "FrozenMap",
     "aware",
+    "boolean",
     "check_aware",
+    "check_keys",
+    "finite",
+    "fraction",
+    "fraction_below_one",
     "email",
     "freeze_map",
     "identifier",
@@ -30,8 +36,14 @@ __all__ = [
     "non_negative",
     "normalise_email",
     "optional_aware",
+    "optional_finite",
+    "optional_positive",
+    "optional_positive_int",
     "optional_non_empty",
     "optional_non_negative",
+    "positive",
+    "positive_int",
+    "utc",
     "coerce_enum",
 ]
 
@@ -195,3 +207,99 @@ def member_of(enum_cls: type[enum.Enum]) -> Callable[[object, attrs.Attribute[An
             raise ValidationError(attribute.name, value, f"is not one of {allowed}")
 
     return check
+
+
+def finite(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a finite number (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(attribute.name, value, "is not a finite number")
+
+
+def optional_finite(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a finite number."""
+    if value is not None:
+        finite(inst, attribute, value)
+
+
+def positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a finite number above zero (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(attribute.name, value, "is not a number")
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError(attribute.name, value, "must be a finite number > 0")
+
+
+def optional_positive(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a finite number above zero."""
+    if value is not None:
+        positive(inst, attribute, value)
+
+
+def fraction(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a number from 0 to 1, both included (a share, a jitter)."""
+    finite(inst, attribute, value)
+    if not 0 <= value <= 1:  # type: ignore[operator]
+        raise ValidationError(attribute.name, value, "must be a number from 0 to 1")
+
+
+def fraction_below_one(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a number at least 0 and below 1 (a share that cannot be all of it)."""
+    finite(inst, attribute, value)
+    if not 0 <= value < 1:  # type: ignore[operator]
+        raise ValidationError(attribute.name, value, "must be at least 0 and below 1")
+
+
+def positive_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: a whole number of at least 1 (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
+
+
+def optional_positive_int(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``None`` or a whole number of at least 1."""
+    if value is not None:
+        positive_int(inst, attribute, value)
+
+
+def boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validator: ``True`` or ``False`` (not 1, not ``"yes"``)."""
+    if not isinstance(value, bool):
+        raise ValidationError(attribute.name, value, "is not true or false")
+
+
+def utc(at: Any, name: str = "at") -> datetime:
+    """*at*, a timezone-aware datetime, as UTC; a naive one raises naming *name*.
+
+    Aware datetimes sharing a tzinfo compare by wall time, ignoring ``fold``: inside a repeated
+    hour 01:30 (the second time) would sort before 01:45 (the first). Compare in UTC.
+
+    >>> from datetime import timedelta, timezone
+    >>> utc(datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=1)))).isoformat()
+    '2026-03-02T08:00:00+00:00'
+    """
+    return check_aware(name, at).astimezone(UTC)
+
+
+def check_keys(data: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None:
+    """Refuse a key of *data* (a configuration table at *path*) that is not in *allowed*,
+    naming it and the closest allowed key: a typo in a configuration file is an error, not a
+    setting silently ignored.
+
+    >>> check_keys({"path": "crm.json", "page_size": 5}, "adapters.jsonfile", ["path", "page_size"])
+    >>> check_keys({"pagesize": 5}, "adapters.jsonfile", ["path", "page_size"])
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: adapters.jsonfile.pagesize: unknown key 'pagesize'; did you mean 'page_size'?
+    >>> check_keys({"region": "eu"}, "", ["path", "page_size"])
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ConfigError: region: unknown key 'region'; expected one of page_size, path
+    """
+    known = sorted(allowed)
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(known)}"
+        where = f"{path}.{key}" if path else str(key)
+        raise ConfigError(where, f"unknown key {key!r}; {hint}")

@@ -1,13 +1,13 @@
 """Public holidays of a country (and subdivision) for business calendars, from ``holidays``.
 
 Scope: one function that turns the optional `holidays <https://pypi.org/project/holidays/>`_
-package's country calendars into the explicit dates a :class:`~leadflow.calendar.BusinessCalendar`
+package's country calendars into the explicit dates a :class:`~leadflow.business_time.BusinessCalendar`
 holds, so the core stays free of the dependency and a calendar stays plain, comparable data.
 Install it with ``pip install "leadflow[holidays]"``; without it these functions raise
 :class:`~leadflow.errors.OptionalDependencyError` saying so. ``holidays`` is imported on first
 use, never when leadflow is imported.
 
->>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.business_time import BusinessCalendar
 >>> sydney = with_country_holidays(
 ...     BusinessCalendar.weekdays("Australia/Sydney"), "AU", subdiv="NSW", years=[2026]
 ... )
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import OptionalDependencyError, ValidationError
 
 __all__ = ["country_holidays", "with_country_holidays"]

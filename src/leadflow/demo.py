@@ -44,7 +44,7 @@ from typing import Any
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.lifecycle import transition
 from leadflow.model import Account, Activity, Lead, Touch

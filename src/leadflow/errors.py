@@ -27,6 +27,7 @@ __all__ = [
     "AdapterNotFoundError",
     "AuthenticationError",
     "ConfigError",
+    "DeliveryError",
     "DuplicateAdapterError",
     "HistoryOrderError",
     "IllegalTransitionError",
@@ -124,15 +125,27 @@ class IllegalTransitionError(LeadflowError):
         return (type(self), (self.from_stage, self.to_stage, self.allowed))
 
 
-class HistoryOrderError(LeadflowError, ValueError):
-    """A stage change dated before the last one in the history (histories are time-ordered)."""
+class HistoryOrderError(ValidationError):
+    """A stage change dated before the change it follows (histories are time-ordered).
+
+    The one error for a history out of order, wherever it is found: a :class:`Lead` built with
+    one, :func:`~leadflow.lifecycle.transition`, :func:`~leadflow.lifecycle.replay`, an adapter
+    recording a change. A :class:`ValidationError` of the field ``history``; ``at`` is the
+    change's instant and ``last`` that of the change before it.
+    """
 
     def __init__(self, at: Any, last: Any) -> None:
         self.at = at
         self.last = last
         super().__init__(
-            f"stage change at {at.isoformat()} is earlier than the last recorded change at "
-            f"{last.isoformat()}; history is append-only and time-ordered"
+            "history",
+            at,
+            f"is earlier than the last recorded change at {last.isoformat()}; "
+            "history is append-only and time-ordered",
+        )
+        self.args = (
+            f"history: stage change at {at.isoformat()} is earlier than the last recorded "
+            f"change at {last.isoformat()}; history is append-only and time-ordered",
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -161,6 +174,15 @@ class AdapterError(LeadflowError):
     def __init__(self, message: str, *, adapter: str = "") -> None:
         self.adapter = adapter
         super().__init__(f"{adapter}: {message}" if adapter else message)
+
+
+class DeliveryError(AdapterError):
+    """Pushing a report failed: the SMTP server or the webhook refused or could not be reached.
+
+    Attributes:
+        adapter: the channel, ``"smtp"`` or ``"webhook"``. The message never holds a password
+        or a webhook URL.
+    """
 
 
 class AdapterNotFoundError(AdapterError, LookupError):

@@ -45,26 +45,28 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from leadflow._validate import check_aware
-from leadflow.errors import ConfigError, LeadflowError, ValidationError
-from leadflow.lifecycle import WATERFALL, Lifecycle, transition
-from leadflow.model import Account, Activity, Lead, Touch
+from leadflow.errors import ConfigError, IllegalTransitionError, LeadflowError, ValidationError
+from leadflow.lifecycle import WATERFALL, Lifecycle
+from leadflow.model import Account, Activity, Lead, StageChange, Touch, apply_change
 from leadflow.ports import (
     Adapter,
     Cursor,
     Entity,
     OutcomeWrite,
-    Page,
     RejectionWrite,
     ScoreWrite,
+    SLAWrite,
     StageWrite,
     Write,
     WriteResult,
     WriteStatus,
+    read_pages,
 )
 from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
 
 if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
     from leadflow.rules.scorecard import Scorecard
+    from leadflow.rules.sla import SLAClock
 
 __all__ = [
     "Contacts",
@@ -74,6 +76,7 @@ __all__ = [
     "RunReport",
     "ScoreDecision",
     "Scorer",
+    "Scoring",
     "Skipped",
     "check_final_actions",
     "run",
@@ -123,18 +126,28 @@ class History(Protocol):
 
 @attrs.frozen(kw_only=True)
 class ScoreDecision:
-    """A scorer's verdict on one lead: the score, its one-line explanation, the
-    recommendation, and the stage to move the lead to (``None`` to leave it) with a note;
-    ``sales_winnable`` says whether the account roll-up found the lead's account winnable."""
+    """A scorer's verdict on one lead: the score, its one-line explanation, the recommendation,
+    and the stage change the scorer made (``None`` to leave the stage).
+
+    ``change`` is the one transition of the lead: the scorer makes it (with
+    :func:`~leadflow.lifecycle.transition`, by its own ``by``, at the run's ``now``) and the job
+    writes it as it is — it does not move the lead a second time. ``sales_winnable`` says whether
+    the account roll-up found the lead's account winnable; ``problem`` why a recommended move was
+    not made (reported in :attr:`RunReport.skipped`).
+    """
 
     lead_id: str
     score: float
     summary: str = ""
     recommendation: str | None = None
-    stage: str | None = None
-    note: str | None = None
+    change: StageChange | None = None
     sales_winnable: bool = False
     problem: str | None = None
+
+    @property
+    def stage(self) -> str | None:
+        """The stage the lead moves to, or ``None`` when it stays."""
+        return self.change.to_stage if self.change is not None else None
 
 
 @attrs.frozen(kw_only=True)
@@ -142,7 +155,8 @@ class Skipped:
     """Something the job could not do for one record, and why (reported, never dropped).
 
     ``step`` is ``"read <entity>"`` (a record the adapter could not map onto the core model, from
-    :attr:`leadflow.ports.Page.errors`), ``"stage"`` (a recommended stage move) or
+    :attr:`leadflow.ports.Page.errors`), ``"stage"`` (a recommended stage move),
+    ``"account_rollup"`` (an account whose roll-up failed; ``record_id`` is the account's) or
     ``"sla_final_action"`` (the recycle or disqualify an SLA policy's cadence ended in).
     """
 
@@ -151,24 +165,58 @@ class Skipped:
     error: str
 
 
+def _decisions(value: Iterable[ScoreDecision]) -> tuple[ScoreDecision, ...]:
+    return tuple(value)
+
+
+def _skipped(value: Iterable[Skipped]) -> tuple[Skipped, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Scoring:
+    """What a :class:`Scorer` returns for a batch: one decision per lead, and what it could not
+    do beyond single leads (an account whose roll-up failed), for :attr:`RunReport.skipped`."""
+
+    decisions: tuple[ScoreDecision, ...] = attrs.field(converter=_decisions)
+    skipped: tuple[Skipped, ...] = attrs.field(default=(), converter=_skipped)
+
+
 #: Contacts per account: ``account id -> [(lead, its activities), ...]`` for every person at it.
 Contacts = Mapping[str, Sequence[tuple[Lead, Sequence[Activity]]]]
 
-#: Scores many leads at ``now``: ``scorer(leads, activities, accounts, now=..., contacts=...)``.
-#: ``contacts`` (:data:`Contacts`) is passed when the job rolls accounts up
-#: (``Job.account_rollup``); a scorer that does no roll-up needs ``account_rollup=False``.
-Scorer = Callable[..., list[ScoreDecision]]
+
+class Scorer(Protocol):
+    """Scores a batch of leads at ``now``; :func:`scorecard_scorer` builds one from a scorecard.
+
+    ``accounts`` are the leads' accounts by id. ``contacts`` (:data:`Contacts`) is every person
+    at those accounts when the job rolls accounts up (``Job.account_rollup``), else ``None``.
+    """
+
+    def __call__(
+        self,
+        leads: Sequence[Lead],
+        activities: Sequence[Activity],
+        accounts: Mapping[str, Account],
+        *,
+        now: datetime,
+        contacts: Contacts | None = None,
+    ) -> Scoring:
+        """One :class:`ScoreDecision` per lead of *leads*, and what could not be done."""
+        ...
 
 
 def scorecard_scorer(
     card: Scorecard, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring"
 ) -> Scorer:
-    """A :data:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
+    """A :class:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
     :func:`leadflow.rules.scoring.score_many`, rolls each account's *contacts* up with
     :func:`leadflow.rules.scoring.score_account`, and moves leads with
     :func:`leadflow.rules.scoring.apply_recommendation` (never demoting, never skipping sales'
-    acceptance). A lead at a *sales-winnable* account is recommended ``sales_winnable`` (unless
-    it is SQL-ready) and handed to sales like an MQL, even below the MQL threshold."""
+    acceptance), recording *by* as who moved them. A lead at a *sales-winnable* account is
+    recommended ``sales_winnable`` (unless it is SQL-ready) and handed to sales like an MQL, even
+    below the MQL threshold. An account whose roll-up fails (a contact filed under another
+    account, say) is reported as skipped, and its leads are scored without it."""
     from leadflow.rules.scoring import (
         AccountScore,
         apply_recommendation,
@@ -184,20 +232,23 @@ def scorecard_scorer(
         *,
         now: datetime,
         contacts: Contacts | None = None,
-    ) -> list[ScoreDecision]:
+    ) -> Scoring:
         by_lead: dict[str, list[Activity]] = {}
         for activity in activities:
             by_lead.setdefault(activity.lead_id, []).append(activity)
         pairs = ((lead, by_lead.get(lead.id, [])) for lead in leads)
         lookup = {lead.id: lead for lead in leads}
         rollups: dict[str, AccountScore] = {}
+        skipped: list[Skipped] = []
         for account_id, people in (contacts or {}).items():
             account = accounts.get(account_id)
             if account is not None and people:
                 try:
                     rollups[account_id] = score_account(card, account, people, as_of=now)
-                except LeadflowError:
-                    continue  # e.g. a contact filed under another account: no roll-up
+                except LeadflowError as exc:
+                    skipped.append(
+                        Skipped(record_id=account_id, step="account_rollup", error=str(exc))
+                    )
         decisions = []
         for result in score_many(card, pairs, as_of=now, accounts=accounts):
             lead = lookup[result.lead_id]
@@ -210,20 +261,18 @@ def scorecard_scorer(
             except LeadflowError as exc:
                 moved = lead  # e.g. a history dated after now: score it, leave the stage
                 problem = f"recommended stage not applied: {exc}"
-            changed = moved.stage != lead.stage
             decisions.append(
                 ScoreDecision(
                     lead_id=lead.id,
                     score=round(result.total, 2),
                     summary=result.explain()[:500],
                     recommendation=recommend(result, rollup).value,
-                    stage=moved.stage if changed else None,
-                    note=moved.history[-1].note if changed else None,
+                    change=moved.history[-1] if moved.stage != lead.stage else None,
                     problem=problem,
                     sales_winnable=rollup is not None and rollup.sales_winnable,
                 )
             )
-        return decisions
+        return Scoring(decisions=decisions, skipped=skipped)
 
     return score
 
@@ -244,6 +293,9 @@ class Job:
     ``handed_off_at = now`` on that stage write (:attr:`leadflow.ports.StageWrite.handed_off_at`)
     and on the lead its SLA policies judge in the same run, so a ``handoff`` trigger starts
     there. ``None`` stamps nothing.
+
+    ``by`` names the job in the changes it makes itself (an SLA final action is by
+    ``"<by>-sla"``); a stage change scoring recommends is the scorer's, by the scorer's name.
     """
 
     name: str
@@ -357,19 +409,6 @@ class RunReport:
         }
 
 
-_READ = {
-    Entity.ACCOUNT: "read_accounts",
-    Entity.LEAD: "read_leads",
-    Entity.ACTIVITY: "read_activities",
-    Entity.TOUCH: "read_touches",
-}
-
-
-def _pages(adapter: Adapter, entity: Entity, cursor: Cursor | None) -> Iterator[Page[Any]]:
-    reader: Callable[[Cursor | None], Iterator[Page[Any]]] = getattr(adapter, _READ[entity])
-    return reader(cursor)
-
-
 @attrs.define
 class _Changes:
     """What an incremental read found."""
@@ -392,7 +431,7 @@ def _read_changes(
     for entity in (Entity.ACCOUNT, Entity.LEAD, Entity.ACTIVITY, Entity.TOUCH):
         if not adapter.capabilities.can_read(entity):
             continue
-        for page in _pages(adapter, entity, cursors.load_cursor(job.name, entity)):
+        for page in read_pages(adapter, entity, cursors.load_cursor(job.name, entity)):
             items = [v.item for v in page.items]
             if mirror is not None and items:
                 mirror(entity, items)
@@ -438,6 +477,19 @@ def _contacts(history: History, leads: Sequence[Lead], activities: Sequence[Acti
     return out
 
 
+@attrs.frozen(kw_only=True)
+class _Scored:
+    """What scoring decided, as writes: the score writes and the stage writes of the moves made;
+    the moved leads by id (the SLA step judges them as moved); how many moved to each stage;
+    the sales-winnable accounts; what could not be done."""
+
+    writes: tuple[Write, ...] = ()
+    moved: Mapping[str, Lead] = attrs.field(factory=dict)
+    moves: Mapping[str, int] = attrs.field(factory=dict)
+    winnable: frozenset[str] = frozenset()
+    skipped: tuple[Skipped, ...] = ()
+
+
 def _score_writes(
     job: Job,
     history: History,
@@ -446,21 +498,20 @@ def _score_writes(
     accounts: Mapping[str, Account],
     *,
     versions: Mapping[str, str],
-) -> tuple[list[Write], dict[str, Lead], Counter[str], set[str], list[Skipped]]:
-    """Score writes and the stage moves scoring recommends; the moved leads by id; the
-    sales-winnable accounts; the recommended moves that could not be carried out."""
+) -> _Scored:
+    """Score writes, and the stage writes of the moves the scorer made (each the scorer's one
+    transition, written as made; the job only checks it against its lifecycle)."""
+    if job.scorer is None or not leads:
+        return _Scored()
     writes: list[Write] = []
     moved: dict[str, Lead] = {}
     moves: Counter[str] = Counter()
     winnable: set[str] = set()
-    skipped: list[Skipped] = []
-    if job.scorer is None or not leads:
-        return writes, moved, moves, winnable, skipped
     by_id = {lead.id: lead for lead in leads}
-    extra: dict[str, Any] = {}
-    if job.account_rollup:
-        extra["contacts"] = _contacts(history, leads, activities)
-    for decision in job.scorer(leads, activities, accounts, now=job.now, **extra):
+    contacts = _contacts(history, leads, activities) if job.account_rollup else None
+    scoring = job.scorer(leads, activities, accounts, now=job.now, contacts=contacts)
+    skipped: list[Skipped] = list(scoring.skipped)
+    for decision in scoring.decisions:
         lead = by_id[decision.lead_id]
         if decision.problem is not None:
             skipped.append(Skipped(record_id=lead.id, step="stage", error=decision.problem))
@@ -476,34 +527,43 @@ def _score_writes(
                 expected_version=version,
             )
         )
-        if decision.stage is None or decision.stage == lead.stage or _resting(job, lead):
+        change = decision.change
+        if change is None or _resting(job, lead):
             continue
+        handoff = job.now if change.to_stage == job.handoff_stage else None
         try:
-            after = transition(
-                lead,
-                decision.stage,
-                at=job.now,
-                by=job.by,
-                note=decision.note,
-                lifecycle=job.lifecycle,
-            )
-        except LeadflowError as exc:  # e.g. the lead's last change is later than now
+            if not job.lifecycle.allows(change.from_stage, change.to_stage):
+                raise IllegalTransitionError(
+                    change.from_stage, change.to_stage, job.lifecycle.targets(change.from_stage)
+                )
+            after = apply_change(lead, change, handed_off_at=handoff)
+        except LeadflowError as exc:  # e.g. a stage the job's lifecycle does not know
             skipped.append(Skipped(record_id=lead.id, step="stage", error=str(exc)))
             continue
-        handoff = job.now if decision.stage == job.handoff_stage else None
-        if handoff is not None:
-            after = attrs.evolve(after, handed_off_at=handoff)
         moved[lead.id] = after
-        moves[decision.stage] += 1
+        moves[change.to_stage] += 1
         writes.append(
             StageWrite(
-                lead_id=lead.id,
-                change=after.history[-1],
-                expected_version=version,
-                handed_off_at=handoff,
+                lead_id=lead.id, change=change, expected_version=version, handed_off_at=handoff
             )
         )
-    return writes, moved, moves, winnable, skipped
+    return _Scored(
+        writes=tuple(writes),
+        moved=moved,
+        moves=dict(moves),
+        winnable=frozenset(winnable),
+        skipped=tuple(skipped),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class _Judged:
+    """What the SLA step decided, as writes: clock writes and the final actions that fell due;
+    the number of leads in each state (and of final actions); what could not be done."""
+
+    writes: tuple[Write, ...] = ()
+    states: Mapping[str, int] = attrs.field(factory=dict)
+    skipped: tuple[Skipped, ...] = ()
 
 
 def _resting(job: Job, lead: Lead) -> bool:
@@ -526,14 +586,14 @@ def _sla_writes(
     touches: Sequence[Touch],
     activities: Sequence[Activity],
     versions: Mapping[str, str],
-) -> tuple[list[Write], Counter[str], list[Skipped]]:
+) -> _Judged:
     """SLA clock writes, the final actions (recycle / disqualify) that fell due, and the final
     actions that could not be carried out (their lead's clock is still written)."""
     writes: list[Write] = []
     states: Counter[str] = Counter()
     skipped: list[Skipped] = []
     if not job.policies or not leads:
-        return writes, states, skipped
+        return _Judged()
     from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
@@ -551,7 +611,7 @@ def _sla_writes(
         version = versions.get(evaluation.lead_id)
         final = evaluation.final
         if final is None or final.state is not ActionState.DUE:
-            writes.append(evaluation.to_write(expected_version=version))
+            writes.append(_clock_write(evaluation.clock, version))
             continue
         lead = by_id[evaluation.lead_id]
         # Carried out now, so the lead rests in nurture from now (its reject code's re-engage
@@ -575,7 +635,7 @@ def _sla_writes(
                     error=f"{final.action.value} with {final.reason!r}: {exc}",
                 )
             )
-            writes.append(evaluation.to_write(expected_version=version))
+            writes.append(_clock_write(evaluation.clock, version))
             continue
         states["final_actions"] += 1
         writes.append(
@@ -592,8 +652,18 @@ def _sla_writes(
             activities=[a for a in activities if a.lead_id == lead.id],
         )
         if settled is not None:
-            writes.append(settled.to_write(expected_version=version))
-    return writes, states, skipped
+            writes.append(_clock_write(settled.clock, version))
+    return _Judged(writes=tuple(writes), states=dict(states), skipped=tuple(skipped))
+
+
+def _clock_write(clock: SLAClock, version: str | None) -> SLAWrite:
+    """The write that carries an SLA clock decision back to the system of record."""
+    return SLAWrite(
+        lead_id=clock.lead_id,
+        due_at=clock.due_at,
+        state=clock.state.value,
+        expected_version=version,
+    )
 
 
 def _batches(writes: Sequence[Write], size: int) -> Iterator[list[Write]]:
@@ -647,14 +717,10 @@ def run(
     accounts = history.accounts_by_id({lead.account_id for lead in leads if lead.account_id})
     tick("judging leads", len(leads))
 
-    writes, moved, moves, winnable, skipped = _score_writes(
-        job, history, leads, activities, accounts, versions=found.versions
-    )
-    current = [moved.get(lead.id, lead) for lead in leads]
-    sla_writes, sla_states, sla_skipped = _sla_writes(
-        job, current, touches, activities, found.versions
-    )
-    writes += sla_writes
+    scored = _score_writes(job, history, leads, activities, accounts, versions=found.versions)
+    current = [scored.moved.get(lead.id, lead) for lead in leads]
+    judged = _sla_writes(job, current, touches, activities, found.versions)
+    writes = [*scored.writes, *judged.writes]
 
     results: list[WriteResult] = []
     recorded: Counter[str] = Counter()
@@ -677,22 +743,22 @@ def run(
     if job.dry_run:
         for write in writes:
             by_kind[write.kind.value]["planned"] += 1
-    scored = sum(1 for w in writes if isinstance(w, ScoreWrite))
+    score_writes = sum(1 for w in writes if isinstance(w, ScoreWrite))
     return RunReport(
         job=job.name,
         now=job.now,
         read=dict(found.read),
         judged=len(leads),
         scores=(
-            {"scored": scored, "sales_winnable_accounts": len(winnable)}
+            {"scored": score_writes, "sales_winnable_accounts": len(scored.winnable)}
             if job.scorer is not None
             else {}
         ),
-        recommendations=dict(moves),
-        sla=dict(sla_states),
+        recommendations=dict(scored.moves),
+        sla=dict(judged.states),
         writes={k: dict(v) for k, v in sorted(by_kind.items())},
         problems=tuple(r for r in results if not r.ok),
-        skipped=(*found.errors, *skipped, *sla_skipped),
+        skipped=(*found.errors, *scored.skipped, *judged.skipped),
         dry_run=job.dry_run,
         recorded=dict(recorded),
     )

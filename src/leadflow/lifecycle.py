@@ -31,20 +31,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
 from leadflow._validate import check_aware
+from leadflow._validate import utc as _utc
 from leadflow.errors import (
     ConfigError,
-    HistoryOrderError,
     IllegalTransitionError,
     UnknownStageError,
     ValidationError,
 )
-from leadflow.model import Lead, OwnerChange, StageChange
+from leadflow.model import Lead, OwnerChange, StageChange, check_change_order
 
 __all__ = [
     "WATERFALL",
@@ -238,15 +238,9 @@ def transition(
     check_aware("at", at)
     if not lifecycle.allows(lead.stage, to):
         raise IllegalTransitionError(lead.stage, to, lifecycle.targets(lead.stage))
-    if lead.history and _instant(at) < _instant(lead.history[-1].at):
-        raise HistoryOrderError(at, lead.history[-1].at)
     change = StageChange(from_stage=lead.stage, to_stage=to, at=at, by=by, reason=reason, note=note)
+    check_change_order(lead.history[-1].at if lead.history else None, change)
     return attrs.evolve(lead, stage=change.to_stage, history=(*lead.history, change))
-
-
-def _instant(at: datetime) -> datetime:
-    # Aware datetimes sharing a tzinfo compare by wall time, ignoring fold; UTC does not.
-    return at.astimezone(UTC)
 
 
 def reassign(lead: Lead, owner_id: str | None, *, at: datetime, by: str | None = None) -> Lead:
@@ -267,9 +261,9 @@ def reassign(lead: Lead, owner_id: str | None, *, at: datetime, by: str | None =
     check_aware("at", at)
     history = lead.owner_history
     if not history:
-        start = min(lead.created_at, at, key=_instant)
+        start = min(lead.created_at, at, key=_utc)
         history = (OwnerChange(owner_id=lead.owner_id, at=start),)
-    if _instant(at) < _instant(history[-1].at):
+    if _utc(at) < _utc(history[-1].at):
         raise ValidationError(
             "at", at.isoformat(), f"is earlier than the last owner change at {history[-1].at}"
         )
@@ -298,8 +292,7 @@ def replay(
             )
         if not lifecycle.allows(stage, change.to_stage):
             raise IllegalTransitionError(stage, change.to_stage, lifecycle.targets(stage))
-        if last is not None and _instant(change.at) < _instant(last):
-            raise HistoryOrderError(change.at, last)
+        check_change_order(last, change)
         stage, last = change.to_stage, change.at
     return stage
 

@@ -39,7 +39,7 @@ from dateutil.parser import isoparse
 
 from leadflow import _validate as v
 from leadflow._validate import FrozenMap, Scalar
-from leadflow.errors import ValidationError
+from leadflow.errors import HistoryOrderError, ValidationError
 
 __all__ = [
     "STANDARD_ACTIVITY_KINDS",
@@ -52,6 +52,8 @@ __all__ = [
     "Touch",
     "TouchKind",
     "TouchOutcome",
+    "apply_change",
+    "check_change_order",
 ]
 
 #: Activity kinds leadflow knows out of the box. Any snake_case kind is accepted on an
@@ -180,14 +182,26 @@ def _check_owner_history(_inst: Lead, _attribute: attrs.Attribute[Any], value: o
             )
 
 
+def check_change_order(previous_at: datetime | None, change: StageChange) -> None:
+    """Raise :class:`~leadflow.errors.HistoryOrderError` when *change* is dated before
+    *previous_at*, the instant of the change it follows (``None`` for the first).
+
+    The one place a history's time order is checked: :class:`Lead` checks its ``history`` with
+    it, :func:`~leadflow.lifecycle.transition` and :func:`~leadflow.lifecycle.replay` go through
+    it, and so does the store recording a change, so an out-of-order change is the same error
+    wherever it is found.
+    """
+    # Instants, not wall clocks: aware datetimes sharing a tzinfo compare by wall time and
+    # ignore fold, so inside a repeated DST hour 01:15 (second time) would sort before 01:30.
+    if previous_at is not None and change.at.astimezone(UTC) < previous_at.astimezone(UTC):
+        raise HistoryOrderError(change.at, previous_at)
+
+
 def _check_history(instance: Lead, _attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple) or not all(isinstance(c, StageChange) for c in value):
         raise ValidationError("history", value, "is not a tuple of StageChange")
     for earlier, later in itertools.pairwise(value):
-        if later.at.astimezone(UTC) < earlier.at.astimezone(UTC):
-            raise ValidationError(
-                "history", later.at.isoformat(), "is earlier than the change before it"
-            )
+        check_change_order(earlier.at, later)
         if later.from_stage != earlier.to_stage:
             raise ValidationError(
                 "history",
@@ -299,6 +313,44 @@ class Lead:
         'buyer'
         """
         return _from_record(cls, record)
+
+
+def apply_change(lead: Lead, change: StageChange, *, handed_off_at: datetime | None = None) -> Lead:
+    """*lead* with *change* recorded: its stage moved and the change appended to its history.
+
+    Idempotent: a change already in the history is not appended again, so
+    ``apply_change(lead, change) == lead`` tells whether the lead already holds it. A change that
+    does not start from the lead's stage is a :class:`~leadflow.errors.ValidationError`; one dated
+    before the last recorded change a :class:`~leadflow.errors.HistoryOrderError`.
+    *handed_off_at* (from :attr:`~leadflow.ports.StageWrite.handed_off_at`) is stored as
+    ``Lead.handed_off_at`` when given. The lifecycle's rules are the job's to check (with
+    :func:`~leadflow.lifecycle.transition`); an adapter records what the system of record holds,
+    and the job records the change a scorer made (:mod:`leadflow.adapters.sync` re-exports it).
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    >>> lead = Lead(id="L-1", created_at=at)
+    >>> change = StageChange(from_stage="inquiry", to_stage="mql", at=at, by="scoring")
+    >>> moved = apply_change(lead, change)
+    >>> moved.stage, len(moved.history), apply_change(moved, change) == moved
+    ('mql', 1, True)
+    >>> apply_change(lead, StageChange(from_stage="sal", to_stage="sql", at=at))
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ValidationError: change.from_stage: 'sal' does not match lead 'L-1''s stage 'inquiry'
+    """
+    moved = lead
+    if change not in lead.history:
+        if change.from_stage != lead.stage:
+            raise ValidationError(
+                "change.from_stage",
+                change.from_stage,
+                f"does not match lead {lead.id!r}'s stage {lead.stage!r}",
+            )
+        moved = attrs.evolve(lead, stage=change.to_stage, history=(*lead.history, change))
+    if handed_off_at is not None and moved.handed_off_at != handed_off_at:
+        moved = attrs.evolve(moved, handed_off_at=handed_off_at)
+    return moved
 
 
 @attrs.frozen(kw_only=True)

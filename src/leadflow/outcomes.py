@@ -1,8 +1,11 @@
 """Closed-loop outcomes: what later became of a lead or opportunity.
 
 Scope: the facts marketing learns from. Sales records an :class:`Outcome` for a lead — won (with
-amount and currency), lost (with a reason), bought from a competitor, still evaluating, or no
-decision — whenever it is known, including months after the lead was rejected or recycled.
+amount and currency), lost (with a reason), bought from a competitor, still evaluating us, in an
+active purchase where we are not a candidate, expecting to buy by a date, no decision, or not in
+the market at all — whenever it is known, including months after the lead was rejected or
+recycled. The kinds that describe another vendor's deal (``competitor``, ``evaluating_others``)
+are kept apart from our own pipeline (``won``, ``lost``, ``evaluating``).
 Outcomes are separate from the lifecycle: a disqualified lead can still turn out to have bought
 from a competitor a year later, and that is exactly what the feedback reports need to show.
 
@@ -38,16 +41,38 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 class OutcomeKind(enum.StrEnum):
     """What became of a lead."""
 
+    #: We won the deal (amount and currency required).
     WON = "won"
+    #: We had the opportunity and lost it (reason required).
     LOST = "lost"
+    #: The lead bought from a competitor (optionally which one, and the deal's amount).
     COMPETITOR = "competitor"
+    #: The lead is evaluating us: an open opportunity of ours.
     EVALUATING = "evaluating"
+    #: The lead is in an active purchase in which we are not a candidate.
+    EVALUATING_OTHERS = "evaluating_others"
+    #: The lead expects to buy by ``expected_by`` (required).
+    EXPECTS_TO_BUY = "expects_to_buy"
+    #: The buyer decided not to buy.
     NO_DECISION = "no_decision"
+    #: The lead is not in the market for what we sell.
+    NOT_IN_MARKET = "not_in_market"
 
     @property
     def is_final(self) -> bool:
-        """Whether the outcome closes the question (everything but ``evaluating``)."""
-        return self is not OutcomeKind.EVALUATING
+        """Whether the outcome closes the question (not a purchase still under way)."""
+        return self not in _OPEN
+
+    @property
+    def is_ours(self) -> bool:
+        """Whether the outcome is about our own opportunity (won, lost, evaluating us)."""
+        return self in _OURS
+
+
+_OPEN = frozenset(
+    {OutcomeKind.EVALUATING, OutcomeKind.EVALUATING_OTHERS, OutcomeKind.EXPECTS_TO_BUY}
+)
+_OURS = frozenset({OutcomeKind.WON, OutcomeKind.LOST, OutcomeKind.EVALUATING})
 
 
 def _outcome_kind(value: Any) -> Any:
@@ -90,7 +115,8 @@ class Outcome:
     """What became of a lead, recorded at ``at``.
 
     ``amount`` and ``currency`` are required for ``won``; ``reason`` for ``lost``; ``competitor``
-    (the vendor chosen) is optional for ``competitor``.
+    (the vendor chosen) is optional for ``competitor`` and ``evaluating_others``; ``expected_by``
+    (when the lead expects to buy) is required for ``expects_to_buy`` and refused elsewhere.
     """
 
     lead_id: str = attrs.field(validator=v.non_empty)
@@ -104,6 +130,7 @@ class Outcome:
     competitor: str | None = None
     opportunity_id: str | None = None
     recorded_by: str | None = None
+    expected_by: datetime | None = attrs.field(default=None, validator=v.optional_aware)
 
     def __attrs_post_init__(self) -> None:
         if self.kind is OutcomeKind.WON:
@@ -115,6 +142,14 @@ class Outcome:
             raise ValidationError("currency", None, "is required when an amount is given")
         if self.kind is OutcomeKind.LOST and not (self.reason and self.reason.strip()):
             raise ValidationError("reason", self.reason, "is required for a 'lost' outcome")
+        if self.kind is OutcomeKind.EXPECTS_TO_BUY and self.expected_by is None:
+            raise ValidationError(
+                "expected_by", None, "is required for an 'expects_to_buy' outcome"
+            )
+        if self.kind is not OutcomeKind.EXPECTS_TO_BUY and self.expected_by is not None:
+            raise ValidationError(
+                "expected_by", self.expected_by, "is only for an 'expects_to_buy' outcome"
+            )
 
 
 def latest_outcome(outcomes: list[Outcome] | tuple[Outcome, ...], lead_id: str) -> Outcome | None:

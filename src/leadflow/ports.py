@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -42,10 +42,14 @@ from leadflow.outcomes import Outcome
 from leadflow.reasons import Rejection
 
 __all__ = [
+    "READERS",
+    "AccountReader",
+    "ActivityReader",
     "Adapter",
     "Capabilities",
     "Cursor",
     "Entity",
+    "LeadReader",
     "OutcomeWrite",
     "Page",
     "RecordError",
@@ -53,11 +57,14 @@ __all__ = [
     "SLAWrite",
     "ScoreWrite",
     "StageWrite",
+    "TouchReader",
     "Versioned",
     "Write",
     "WriteKind",
     "WriteResult",
     "WriteStatus",
+    "missing_members",
+    "read_pages",
 ]
 
 T = TypeVar("T")
@@ -301,6 +308,16 @@ class Capabilities:
         }
 
 
+#: The method that reads each entity. An adapter has the readers of the entities its
+#: :attr:`Capabilities.reads` declares, and needs no others.
+READERS: dict[Entity, str] = {
+    Entity.LEAD: "read_leads",
+    Entity.ACCOUNT: "read_accounts",
+    Entity.ACTIVITY: "read_activities",
+    Entity.TOUCH: "read_touches",
+}
+
+
 @runtime_checkable
 class Adapter(Protocol):
     """A system of record leadflow reads from and writes back to.
@@ -308,26 +325,18 @@ class Adapter(Protocol):
     Implement it without inheriting; register the class (or a factory taking ``**config``)
     under the ``leadflow.adapters`` entry-point group. ``leadflow.adapters.testing`` holds the
     contract suite that checks an implementation.
+
+    Every adapter has ``name``, ``capabilities``, :meth:`write` and :meth:`close`. What it reads
+    is declared, not stubbed: for each entity in ``capabilities.reads`` it has that entity's
+    reader (:data:`READERS`; their signatures are :class:`LeadReader`, :class:`AccountReader`,
+    :class:`ActivityReader`, :class:`TouchReader`), and a CRM without, say, activities
+    declares no :attr:`Entity.ACTIVITY` and has no ``read_activities``. Read through
+    :func:`read_pages`, which checks the declaration; :func:`missing_members` names what an
+    object lacks.
     """
 
     name: str
     capabilities: Capabilities
-
-    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
-        """Leads changed after *cursor* (all when ``None``), oldest change first, by page."""
-        ...
-
-    def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
-        """Accounts changed after *cursor*, by page."""
-        ...
-
-    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
-        """Activities recorded after *cursor*, by page."""
-        ...
-
-    def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
-        """Touches recorded after *cursor*, by page."""
-        ...
 
     def write(self, writes: Sequence[Write]) -> list[WriteResult]:
         """Apply *writes*; one result per write, in the same order."""
@@ -336,3 +345,86 @@ class Adapter(Protocol):
     def close(self) -> None:
         """Release connections and files. Calling it twice is harmless."""
         ...
+
+
+@runtime_checkable
+class LeadReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.LEAD`."""
+
+    def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
+        """Leads changed after *cursor* (all when ``None``), oldest change first, by page."""
+        ...
+
+
+@runtime_checkable
+class AccountReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.ACCOUNT`."""
+
+    def read_accounts(self, cursor: Cursor | None = None) -> Iterator[Page[Account]]:
+        """Accounts changed after *cursor*, by page."""
+        ...
+
+
+@runtime_checkable
+class ActivityReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.ACTIVITY`."""
+
+    def read_activities(self, cursor: Cursor | None = None) -> Iterator[Page[Activity]]:
+        """Activities recorded after *cursor*, by page."""
+        ...
+
+
+@runtime_checkable
+class TouchReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.TOUCH`."""
+
+    def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
+        """Touches recorded after *cursor*, by page."""
+        ...
+
+
+def missing_members(adapter: object) -> list[str]:
+    """The members *adapter* lacks to be an :class:`Adapter`: of ``name``, ``capabilities``
+    (a :class:`Capabilities`), ``write`` and ``close``, and the reader of each entity its
+    capabilities declare. Empty when nothing is missing.
+
+    >>> class ReadsLeadsOnly:
+    ...     name = "crm"
+    ...     capabilities = Capabilities(reads={"lead", "touch"}, writes=())
+    ...     def read_leads(self, cursor=None): ...
+    ...     def write(self, writes): ...
+    ...     def close(self): ...
+    >>> missing_members(ReadsLeadsOnly())
+    ['read_touches']
+    """
+    missing: list[str] = []
+    if not isinstance(getattr(adapter, "name", None), str):
+        missing.append("name")
+    caps = getattr(adapter, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        missing.append("capabilities")
+    missing += [m for m in ("write", "close") if not callable(getattr(adapter, m, None))]
+    if isinstance(caps, Capabilities):
+        missing += [
+            reader
+            for entity, reader in READERS.items()
+            if caps.can_read(entity) and not callable(getattr(adapter, reader, None))
+        ]
+    return missing
+
+
+def read_pages(
+    adapter: Adapter, entity: Entity, cursor: Cursor | None = None
+) -> Iterator[Page[Any]]:
+    """The pages of *entity* after *cursor*, through the adapter's reader for it.
+
+    An adapter that does not declare *entity* in ``capabilities.reads`` is asked nothing: a
+    :class:`~leadflow.errors.ValidationError` says so.
+    """
+    entity = Entity(entity)
+    if not adapter.capabilities.can_read(entity):
+        raise ValidationError(
+            "entity", entity.value, f"is not read by adapter {adapter.name!r} (capabilities.reads)"
+        )
+    reader: Callable[[Cursor | None], Iterator[Page[Any]]] = getattr(adapter, READERS[entity])
+    return reader(cursor)

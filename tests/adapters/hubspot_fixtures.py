@@ -11,9 +11,9 @@ import pytest
 from hubspot import HubSpot
 from tests.emulators.hubspot import HubSpotEmulator
 
-from leadflow.adapters._sync import RetryPolicy, Secret
 from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
 from leadflow.adapters.mapping import override_from_settings
+from leadflow.adapters.sync import RetryPolicy, Secret
 
 __all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
 from leadflow.model import Account, Lead, Touch

@@ -42,16 +42,23 @@ BUGS = {
     "ignores the cursor": (
         """
 class Broken(SQLiteAdapter):
-    def _read(self, entity, cursor):
-        return super()._read(entity, None)
+    def read_leads(self, cursor=None):
+        return super().read_leads(None)
+
+    def read_touches(self, cursor=None):
+        return super().read_touches(None)
 """,
         {"test_incremental_read_returns_only_new_records", "test_cursor_survives_a_restart"},
     ),
     "re-applies what is already there": (
         """
+from leadflow.adapters.sqlite import writes as _writes
+
+_writes._holds = lambda conn, write: False
+
+
 class Broken(SQLiteAdapter):
-    def _holds(self, conn, write):
-        return False
+    pass
 """,
         {"test_reapplying_a_batch_changes_nothing"},
     ),

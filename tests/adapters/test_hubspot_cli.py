@@ -13,9 +13,9 @@ from tests.adapters import hubspot_fixtures as fx
 from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters.hubspot import HubSpotAdapter
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.cli import main
-from leadflow.cli_report import report_from_adapter
+from leadflow.cli.reporting import report_from_adapter
 from leadflow.demo import generate
 from leadflow.ports import Entity
 from leadflow.rules.scorecard import load_scorecard

@@ -17,8 +17,10 @@ from leadflow import adapters
 from leadflow.errors import (
     AdapterError,
     AdapterNotFoundError,
+    ConfigError,
     DuplicateAdapterError,
     MissingExtraError,
+    ValidationError,
 )
 
 MODULE = """
@@ -54,6 +56,32 @@ class FromConfig(Plug):
 class NotAnAdapter:
     def __init__(self, **config):
         pass
+
+
+class LeadsAndTouches:
+    # A CRM without accounts or activities: it declares so, and has no stubs for them.
+
+    name = "lt"
+    capabilities = Capabilities(reads={Entity.LEAD, Entity.TOUCH}, writes=())
+
+    def __init__(self, page_size=10):
+        self.page_size = page_size
+
+    def read_leads(self, cursor=None):
+        return iter(())
+
+    read_touches = read_leads
+
+    def write(self, writes):
+        return []
+
+    def close(self):
+        pass
+
+
+class ForgotTouches(LeadsAndTouches):
+    read_touches = None
+    close = None
 """
 
 MakeDist = Callable[[str, dict[str, str]], None]
@@ -112,6 +140,41 @@ def test_something_that_is_not_an_adapter_is_refused(make_dist: MakeDist) -> Non
     make_dist("baddist", {"bad": "baddist:NotAnAdapter"})
     with pytest.raises(AdapterError, match=r"does not implement leadflow\.ports\.Adapter"):
         adapters.load("bad")
+
+
+def test_an_adapter_needs_no_reader_for_an_entity_it_does_not_declare(
+    make_dist: MakeDist,
+) -> None:
+    from leadflow.ports import Entity, Page, read_pages
+
+    make_dist("ltdist", {"lt": "ltdist:LeadsAndTouches"})
+    adapter = adapters.load("lt", page_size=3)
+    assert not hasattr(adapter, "read_accounts")
+    assert list(read_pages(adapter, Entity.TOUCH)) == []
+    pages: list[Page[object]] = list(read_pages(adapter, Entity.LEAD))
+    assert pages == []
+    with pytest.raises(ValidationError, match=r"not read by adapter 'lt' \(capabilities\.reads\)"):
+        read_pages(adapter, Entity.ACCOUNT)
+
+
+def test_an_incomplete_adapter_is_refused_naming_only_what_it_lacks(make_dist: MakeDist) -> None:
+    make_dist("forgotdist", {"forgot": "forgotdist:ForgotTouches"})
+    with pytest.raises(AdapterError) as info:
+        adapters.load("forgot")
+    message = str(info.value)
+    assert message.endswith(
+        "does not implement leadflow.ports.Adapter: it lacks close, read_touches"
+    )
+    for present in ("read_leads", "read_accounts", "read_activities", "write", "name,"):
+        assert present not in message
+
+
+def test_an_unknown_config_key_is_refused_for_a_plain_factory(make_dist: MakeDist) -> None:
+    make_dist("keydist", {"keys": "keydist:LeadsAndTouches"})
+    assert adapters.load("keys", page_size=2).page_size == 2  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError) as info:
+        adapters.load("keys", pagesize=2)
+    assert str(info.value) == ("pagesize: unknown key 'pagesize'; did you mean 'page_size'?")
 
 
 def test_two_distributions_claiming_one_name(make_dist: MakeDist) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from leadflow.adapters import sqlite as store_module
 from leadflow.adapters.sqlite import SCHEMA_VERSION, SQLiteAdapter
+from leadflow.adapters.sqlite.migrations import MIGRATIONS
 from leadflow.adapters.testing import sample_leads
 from leadflow.errors import AdapterError, ConfigError, ValidationError
 from leadflow.lifecycle import transition
@@ -52,9 +52,8 @@ def test_new_store_is_at_the_current_schema_in_wal_mode(path: Path) -> None:
 
 def test_migrations_upgrade_an_old_store_and_keep_its_data(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    for statement in store_module._MIGRATIONS[0].split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in MIGRATIONS[0].statements():
+        conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.execute(
         "INSERT INTO leads (id, created_at, stage, properties, rev, seq) "
@@ -166,7 +165,7 @@ def test_csv_import_reports_bad_rows_and_keeps_good_ones(path: Path, tmp_path: P
         encoding="utf-8",
     )
     with SQLiteAdapter(path) as store:
-        report = store.import_file("lead", source, batch_size=1)
+        report = store.import_file("lead", source, batch_size=1, keep_good=True)
         assert report.imported == 2
         assert [(e.line, e.field) for e in report.errors] == [
             (3, "email"),
@@ -200,7 +199,7 @@ def test_jsonl_import_reports_bad_lines(path: Path, tmp_path: Path) -> None:
         + "\n"
     )
     with SQLiteAdapter(path) as store:
-        report = store.import_file(Entity.TOUCH, source)
+        report = store.import_file(Entity.TOUCH, source, keep_good=True)
         assert report.imported == 2
         assert [(e.line, e.field) for e in report.errors] == [(2, ""), (3, ""), (4, "kind")]
         assert "not valid JSON" in report.errors[0].message
@@ -380,3 +379,26 @@ def test_a_stage_write_stores_the_handoff_and_mirroring_keeps_it(path: Path) -> 
             [Lead(id=lead.id, created_at=lead.created_at, stage="mql", handed_off_at=later)],
         )
         assert store.leads_by_id([lead.id])[lead.id].handed_off_at == later
+
+
+def test_a_file_that_is_no_database_or_a_locked_store_is_an_adapter_error(
+    path: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "notes.sqlite"
+    other.write_text("not a database\n")
+    with pytest.raises(AdapterError, match="not a database"):
+        SQLiteAdapter(other)
+    store = SQLiteAdapter(path, busy_timeout=0.05)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with pytest.raises(AdapterError, match="locked"):
+            store.upsert(Entity.LEAD, sample_leads(1))
+        with pytest.raises(AdapterError, match="locked"):
+            SQLiteAdapter(path, busy_timeout=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.close()
+    with SQLiteAdapter(path) as store:
+        assert store.counts()["leads"] == 0

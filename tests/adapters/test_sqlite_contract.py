@@ -36,6 +36,10 @@ class TestSQLiteAdapter(AdapterContract):
         yield seed
         other.close()
 
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"path": str(tmp_path / "built.sqlite"), "page_size": 4}
+
 
 class TestSQLiteInMemory(AdapterContract):
     """``:memory:`` has no second connection, so seeding goes through the adapter itself."""

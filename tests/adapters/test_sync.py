@@ -10,23 +10,40 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadflow.adapters._sync import (
+from leadflow.adapters.sync import (
     GIVE_UP,
     RETRY,
     Decision,
     KeysetToken,
     RetryPolicy,
     Secret,
+    apply_batch,
+    apply_change,
+    check_keys,
     chunked,
     get_logger,
+    judge_write,
     log,
+    paginate,
     parse_retry_after,
     redact,
     retry_after,
     retry_call,
     retry_policy,
+    sequence_after,
 )
-from leadflow.errors import ConfigError, ValidationError
+from leadflow.errors import ConfigError, HistoryOrderError, ValidationError
+from leadflow.model import Lead, StageChange
+from leadflow.ports import (
+    Cursor,
+    Entity,
+    RecordError,
+    ScoreWrite,
+    SLAWrite,
+    Versioned,
+    Write,
+    WriteStatus,
+)
 
 
 class FakeClock:
@@ -254,3 +271,180 @@ def test_retry_policy_reads_an_adapter_setting_and_names_a_bad_key() -> None:
     assert caught.value.path == "adapters.x.retry.attempts"
     with pytest.raises(ValidationError, match="max_attempts"):
         retry_policy({"max_attempts": 0})
+
+
+# -- the public kit for adapter authors: batches, stage changes, pages, config keys ------------
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class FakeStore:
+    """A store of scores and SLA states per lead, each lead with a revision counter."""
+
+    def __init__(self, *lead_ids: str) -> None:
+        self.rev = dict.fromkeys(lead_ids, 1)
+        self.values: dict[tuple[str, str], object] = {}
+
+    def key(self, write: Write) -> tuple[str, str]:
+        return (write.lead_id, type(write).__name__)
+
+    def value(self, write: Write) -> object:
+        if isinstance(write, ScoreWrite):
+            return write.score
+        assert isinstance(write, SLAWrite)
+        if write.state == "boom":
+            raise ValidationError("state", write.state, "is refused by the system")
+        return write.state
+
+    def version_of(self, lead_id: str) -> str | None:
+        return str(self.rev[lead_id]) if lead_id in self.rev else None
+
+    def holds(self, write: Write) -> bool:
+        return self.values.get(self.key(write)) == self.value(write)
+
+    def apply(self, write: Write) -> str:
+        self.values[self.key(write)] = self.value(write)
+        self.rev[write.lead_id] += 1
+        return str(self.rev[write.lead_id])
+
+    def write(self, writes: list[Write]) -> list[tuple[WriteStatus, str | None]]:
+        results = apply_batch(
+            writes, version_of=self.version_of, holds=self.holds, apply=self.apply
+        )
+        assert [r.write for r in results] == writes
+        return [(r.status, r.version or r.error) for r in results]
+
+
+def test_apply_batch_judges_conflicts_against_the_batch_start() -> None:
+    store = FakeStore("L-1")
+    writes: list[Write] = [
+        ScoreWrite(lead_id="L-1", score=70.0, expected_version="1"),
+        SLAWrite(lead_id="L-1", due_at=T0, state="pending", expected_version="1"),
+    ]
+    assert store.write(writes) == [(WriteStatus.APPLIED, "2"), (WriteStatus.APPLIED, "3")]
+
+
+def test_apply_batch_unchanged_wins_over_a_stale_expected_version() -> None:
+    store = FakeStore("L-1")
+    store.write([ScoreWrite(lead_id="L-1", score=70.0)])
+    again = ScoreWrite(lead_id="L-1", score=70.0, expected_version="1")
+    assert store.write([again]) == [(WriteStatus.UNCHANGED, "2")]
+    assert store.rev["L-1"] == 2, "an unchanged write leaves the version alone"
+
+
+def test_apply_batch_reports_a_conflict_and_writes_nothing() -> None:
+    store = FakeStore("L-1")
+    store.rev["L-1"] = 5  # changed in the system since it was read at version 1
+    [(status, error)] = store.write([ScoreWrite(lead_id="L-1", score=9.0, expected_version="1")])
+    assert status is WriteStatus.CONFLICT
+    assert "version 5 when the batch began, expected 1" in (error or "")
+    assert store.values == {}
+    assert store.rev["L-1"] == 5
+
+
+def test_apply_batch_a_bad_write_fails_alone() -> None:
+    store = FakeStore("L-1", "L-2")
+    results = store.write(
+        [
+            ScoreWrite(lead_id="L-1", score=1.0),
+            SLAWrite(lead_id="L-2", due_at=T0, state="boom"),
+            ScoreWrite(lead_id="NO-SUCH", score=1.0),
+            ScoreWrite(lead_id="L-2", score=2.0),
+        ]
+    )
+    assert [s for s, _ in results] == [
+        WriteStatus.APPLIED,
+        WriteStatus.FAILED,
+        WriteStatus.FAILED,
+        WriteStatus.APPLIED,
+    ]
+    assert "is refused by the system" in (results[1][1] or "")
+    assert results[2][1] == "no lead 'NO-SUCH'"
+
+
+def test_apply_batch_lets_unexpected_exceptions_through() -> None:
+    def apply(_write: Write) -> str:
+        raise KeyError("a bug in the adapter is not a failed write")
+
+    with pytest.raises(KeyError):
+        apply_batch(
+            [ScoreWrite(lead_id="L-1", score=1.0)],
+            version_of=lambda _id: "1",
+            holds=lambda _w: False,
+            apply=apply,
+        )
+
+
+def test_judge_write_compares_versions_with_the_adapters_equality() -> None:
+    write = ScoreWrite(lead_id="L-1", score=1.0, expected_version="2026-03-02T09:00:00Z")
+    same = judge_write(
+        write,
+        holds=False,
+        version_at_start="2026-03-02T09:00:00.000+0000",
+        same_version=lambda a, b: a[:19] == b[:19],
+    )
+    assert same is None
+    differs = judge_write(write, holds=False, version_at_start="2026-03-02T09:00:00.000+0000")
+    assert differs is not None
+    assert differs.status is WriteStatus.CONFLICT
+
+
+def test_apply_change_moves_the_stage_once() -> None:
+    lead = Lead(id="L-1", created_at=T0)
+    change = StageChange(from_stage="inquiry", to_stage="mql", at=T0, by="scoring")
+    moved = apply_change(lead, change, handed_off_at=T0)
+    assert (moved.stage, moved.history, moved.handed_off_at) == ("mql", (change,), T0)
+    assert apply_change(moved, change, handed_off_at=T0) == moved
+    assert apply_change(moved, change) == moved
+    assert apply_change(lead, change) != lead
+
+
+def test_apply_change_refuses_a_change_from_another_stage_or_out_of_order() -> None:
+    lead = apply_change(
+        Lead(id="L-1", created_at=T0),
+        StageChange(from_stage="inquiry", to_stage="mql", at=T0 + timedelta(hours=2)),
+    )
+    with pytest.raises(ValidationError, match=r"change\.from_stage"):
+        apply_change(lead, StageChange(from_stage="inquiry", to_stage="mql", at=T0))
+    with pytest.raises(HistoryOrderError):
+        apply_change(lead, StageChange(from_stage="mql", to_stage="sal", at=T0))
+
+
+def test_paginate_puts_record_errors_on_their_page_and_moves_the_cursor() -> None:
+    rows: list[tuple[str, Versioned[str] | RecordError]] = [
+        (str(i), Versioned(item=f"r{i}", version="1")) for i in range(1, 6)
+    ]
+    rows[2] = ("3", RecordError(entity=Entity.TOUCH, record_id="r3", error="bad"))
+    pages = list(paginate(Entity.TOUCH, rows, page_size=2))
+    assert [p.cursor for p in pages] == [Cursor(entity=Entity.TOUCH, token=t) for t in "245"]
+    assert [[v.item for v in p.items] for p in pages] == [["r1", "r2"], ["r4"], ["r5"]]
+    assert [e.record_id for p in pages for e in p.errors] == ["r3"]
+    assert list(paginate(Entity.TOUCH, [], page_size=2)) == []
+    with pytest.raises(ValidationError, match="page_size"):
+        list(paginate(Entity.TOUCH, rows, page_size=0))
+
+
+def test_sequence_after() -> None:
+    assert sequence_after(None, Entity.LEAD) == 0
+    assert sequence_after(Cursor(entity=Entity.LEAD), Entity.LEAD) == 0
+    assert sequence_after(Cursor(entity=Entity.LEAD, token="17"), Entity.LEAD) == 17
+    with pytest.raises(ValidationError, match=r"cursor\.token"):
+        sequence_after(Cursor(entity=Entity.LEAD, token="2026|x"), Entity.LEAD)
+    with pytest.raises(ValidationError, match="cursor for account, not lead"):
+        sequence_after(Cursor(entity=Entity.ACCOUNT, token="1"), Entity.LEAD)
+
+
+def test_check_keys_names_the_unknown_key_and_the_closest_known_one() -> None:
+    check_keys({}, "x", ["path"])
+    with pytest.raises(ConfigError, match=r"^x\.paht: unknown key 'paht'; did you mean 'path'\?$"):
+        check_keys({"path": 1, "paht": 2}, "x", ["path", "page_size"])
+    with pytest.raises(
+        ConfigError, match=r"^zone: unknown key 'zone'; expected one of page_size, path$"
+    ):
+        check_keys({"zone": 1}, "", ["path", "page_size"])
+
+
+def test_the_public_kit_has_no_private_twin() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("leadflow.adapters._sync") is None

@@ -107,9 +107,9 @@ def test_leadflow_report_from_the_third_party_adapter(
     ``run`` (a relative ``path`` is relative to the file); the report is the Python API's."""
     import json
 
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
     from leadflow.cli import main
-    from leadflow.cli_report import report_from_adapter
+    from leadflow.cli.reporting import report_from_adapter
     from leadflow.demo import generate
     from leadflow.rules.scorecard import load_scorecard
     from leadflow.rules.sla import load_policies

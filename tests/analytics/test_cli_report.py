@@ -11,7 +11,7 @@ import pytest
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.analytics import build_report, render_html
 from leadflow.cli import main
-from leadflow.cli_report import report_from_adapter
+from leadflow.cli.reporting import report_from_adapter
 from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
 from leadflow.ports import Entity, OutcomeWrite
 from leadflow.rules.scorecard import load_scorecard
@@ -39,7 +39,10 @@ def store(tmp_path: Path, planted: Planted) -> Path:
 def test_the_html_is_the_python_api_rendered(store: Path, planted: Planted, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     now = planted.now.isoformat()
-    assert main(["report", "--store", str(store), "--out", str(out), "--now", now]) == 0
+    assert (
+        main(["report", "--store", str(store), "--out", str(out), "--now", now, "--demo-rules"])
+        == 0
+    )
     with SQLiteAdapter(store) as db:
         from_store = report_from_adapter(
             db,
@@ -47,6 +50,7 @@ def test_the_html_is_the_python_api_rendered(store: Path, planted: Planted, tmp_
             policies=demo_policies(),
             calendar=demo_calendar(),
             scorecard=demo_scorecard(),
+            half_life_strata=("source",),  # the command's default
         )
     assert out.read_text(encoding="utf-8") == render_html(from_store)
     # The store round trip loses nothing: the same tables as from the data in memory.
@@ -63,6 +67,7 @@ def test_json_and_csv_with_given_policies_and_scorecard(
 ) -> None:
     now = planted.now.isoformat()
     args = ["report", "--store", str(store), "--now", now, "--policies", "examples/sla.toml"]
+    args += ["--demo-rules"]  # the demo calendar, as report_from_adapter below
     args += ["--scorecard", "examples/scorecard.toml"]
     assert main([*args, "--format", "json", "--out", str(tmp_path / "r.json")]) == 0
     data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
@@ -73,6 +78,7 @@ def test_json_and_csv_with_given_policies_and_scorecard(
             policies=load_policies("examples/sla.toml"),
             calendar=demo_calendar(),
             scorecard=load_scorecard("examples/scorecard.toml"),
+            half_life_strata=("source",),  # the command's default
         )
     assert data == json.loads(json.dumps(report.to_dict()))
     assert {r["key"] for r in data["sla_by_step"]} == {"first_touch", "follow_up_attempts"}

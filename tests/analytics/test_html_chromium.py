@@ -55,7 +55,7 @@ def test_the_page_renders_its_charts_without_console_messages(page: Path, tmp_pa
 def test_the_dom_holds_every_chart_with_shapes(page: Path, tmp_path: Path) -> None:
     dom, console = run(page, tmp_path / "profile", "--dump-dom")
     assert console == []
-    for chart in ("funnel", "reasons", "sla", "decay", "score"):
+    for chart in ("funnel", "reasons", "sla", "decay", "score", "trends"):
         match = re.search(rf'<svg[^>]*id="chart-{chart}".*?</svg>', dom, re.S)
         assert match is not None, chart
         assert len(re.findall(r"<(rect|path|circle)\b", match.group(0))) >= 5, chart

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from leadflow.analytics import sla_adherence
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.rules.sla import evaluate_many, loads_policies
 
 from .planted import generate

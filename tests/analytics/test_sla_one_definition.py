@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leadflow.analytics import sla_adherence
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.rules.sla import AdherenceFigures, adherence, evaluate_many, load_policies
 
 from .planted import generate

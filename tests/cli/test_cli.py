@@ -169,22 +169,6 @@ def test_sla_report(demo_store: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert {row["step"] for row in data["adherence"]} == {"first_touch", "follow_up_attempts"}
 
 
-def test_import_keeps_good_rows_and_exits_partial(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    source = tmp_path / "leads.csv"
-    source.write_text(
-        "id,email,created_at\n"
-        "L-1,ada@example.com,2026-03-02T09:00:00Z\n"
-        "L-2,ada@,2026-03-02T09:00:00Z\n"
-    )
-    store = tmp_path / "s.sqlite"
-    code, out, _ = run_cli(capsys, "import", "--entity", "lead", "--store", str(store), str(source))
-    assert code == Exit.PARTIAL
-    assert "1 lead records imported, 1 refused" in out
-    assert "line 3: email: 'ada@' is not a valid e-mail address" in out
-
-
 def test_adapters_lists_sqlite(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "adapters", "--json")
     rows = {row["name"]: row for row in json.loads(out)["adapters"]}

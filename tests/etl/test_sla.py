@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadflow.calendar import BusinessCalendar, load_calendars
+from leadflow.business_time import BusinessCalendar, load_calendars
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.etl.files import ErrorSink
 from leadflow.etl.sla import SLAPlan, compile_sla

@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from leadflow.calendar import load_calendars
+from leadflow.business_time import load_calendars
 from leadflow.cli import main
 from leadflow.etl import compile_sla, evaluate_sla_files
 from leadflow.rules.sla import load_policies

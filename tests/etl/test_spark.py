@@ -60,7 +60,7 @@ def test_spark_scores_equal_single_machine_scores(spark: Any, small_files: Gener
 
 
 def test_spark_sla_equals_single_machine_sla(spark: Any) -> None:
-    from leadflow.calendar import load_calendars
+    from leadflow.business_time import load_calendars
     from leadflow.etl.sla import compile_sla
     from leadflow.etl.spark import evaluate_sla_dataframe
     from leadflow.rules.sla import load_policies

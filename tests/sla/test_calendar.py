@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leadflow.calendar import BusinessCalendar, CalendarResolver, calendar_for, load_calendars
+from leadflow.business_time import BusinessCalendar, CalendarResolver, calendar_for, load_calendars
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Lead
 

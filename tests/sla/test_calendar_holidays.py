@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.calendar_holidays import country_holidays, with_country_holidays
 from leadflow.errors import OptionalDependencyError, ValidationError
 

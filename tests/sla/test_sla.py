@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from leadflow.calendar import BusinessCalendar, CalendarResolver
+from leadflow.business_time import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.lifecycle import transition
 from leadflow.model import Activity, Lead, Touch
-from leadflow.ports import SLAWrite
 from leadflow.reasons import Disposition
 from leadflow.rules import (
     ActionState,
@@ -28,6 +27,7 @@ from leadflow.rules import (
     loads_policies,
     select_policy,
 )
+from leadflow.rules.sla import SLAClock
 
 NY = ZoneInfo("America/New_York")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sla.toml"
@@ -94,7 +94,7 @@ def test_seed_just_after_handoff_everything_is_pending(seed: SLAPolicy, lead: Le
     assert result.next_action.escalation is not None
     assert result.next_action.escalation.to is EscalationTarget.MANAGER
     assert result.state == "pending"
-    assert result.to_write() == SLAWrite(lead_id="L-1", due_at=ny(3, 17), state="pending")
+    assert result.clock == SLAClock(lead_id="L-1", due_at=ny(3, 17), state=StepState.PENDING)
     assert result.calendar == "us-east"
     assert result.final is not None
     assert result.final.state is ActionState.PENDING
@@ -163,7 +163,7 @@ def test_seed_end_to_end_no_connect_recycles_to_nurture(seed: SLAPolicy, lead: L
         "not_ready_to_buy",
     )
     assert result.next_action is None
-    assert result.to_write().due_at is None
+    assert result.clock.due_at is None
     # Before the cadence closes the recycle is the next action, not yet due.
     earlier = evaluate(lead, touches, now=ny(11, 9), policies=[seed], calendar=CAL)
     assert earlier is not None

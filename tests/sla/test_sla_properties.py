@@ -8,7 +8,7 @@ import attrs
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.model import TouchKind, TouchOutcome
 from leadflow.rules import (
     SLAPolicy,

@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.model import Touch, TouchKind, TouchOutcome
 from leadflow.rules import Evaluation, SLAPolicy, StepState, Trigger, TriggerKind, evaluate
 from leadflow.testing.strategies import LeadHistory, calendars, lead_histories, sla_policies

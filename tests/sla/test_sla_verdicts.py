@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ConfigError, HistoryOrderError, ValidationError
 from leadflow.lifecycle import reassign, transition
 from leadflow.model import Lead, OwnerChange, StageChange, Touch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from leadflow_jsonfile import JsonFileAdapter
@@ -25,3 +26,7 @@ class TestJsonFileAdapter(AdapterContract):
     @pytest.fixture
     def seed(self, adapter: JsonFileAdapter) -> Seeder:
         return adapter.put
+
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"path": str(tmp_path / "built.json")}

@@ -26,18 +26,20 @@ it; two installed distributions registering the same name raise
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
+from leadflow._validate import check_keys
 from leadflow.errors import (
     AdapterError,
     AdapterNotFoundError,
     DuplicateAdapterError,
     MissingExtraError,
 )
-from leadflow.ports import Adapter, Capabilities
+from leadflow.ports import Adapter, Capabilities, missing_members
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -45,6 +47,7 @@ __all__ = [
     "INSTALL_HINTS",
     "AdapterInfo",
     "available",
+    "build",
     "deregister",
     "load",
     "load_factory",
@@ -193,20 +196,54 @@ def load_factory(name: str) -> Callable[..., Any]:
     return factory
 
 
+def build(factory: Callable[..., Any], config: Mapping[str, Any], *, name: str = "") -> Adapter:
+    """Build an adapter with *factory* from *config*, as :func:`load` does, and check it.
+
+    Uses ``factory.from_config(config)`` when the factory defines it (which must refuse keys it
+    does not know: :func:`leadflow.adapters.sync.check_keys`), else ``factory(**config)``, where
+    a key that is not one of the factory's parameters is a
+    :class:`~leadflow.errors.ConfigError` naming it. What is built must be an
+    :class:`~leadflow.ports.Adapter`: one lacking a member is an
+    :class:`~leadflow.errors.AdapterError` naming the members it lacks (and only those; a reader
+    is required only for an entity its capabilities declare).
+    """
+    from_config = getattr(factory, "from_config", None)
+    if callable(from_config):
+        adapter = from_config(config)
+    else:
+        _check_parameters(factory, config)
+        adapter = factory(**config)
+    missing = missing_members(adapter)
+    if missing:
+        raise AdapterError(
+            f"{factory!r} built {type(adapter).__name__}, which does not implement "
+            f"leadflow.ports.Adapter: it lacks {', '.join(missing)}",
+            adapter=name,
+        )
+    built: Adapter = adapter
+    return built
+
+
+def _check_parameters(factory: Callable[..., Any], config: Mapping[str, Any]) -> None:
+    """Refuse a key of *config* that *factory* takes no parameter for."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    known = [
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    check_keys(config, "", known)
+
+
 def load(name: str, /, **config: Any) -> Adapter:
-    """Build the adapter registered as *name* from *config*.
+    """Build the adapter registered as *name* from *config* (see :func:`build`).
 
     Uses ``factory.from_config(config)`` when the factory defines it, else
     ``factory(**config)``; the result must satisfy :class:`leadflow.ports.Adapter`.
     """
-    factory = load_factory(name)
-    from_config = getattr(factory, "from_config", None)
-    adapter = from_config(config) if callable(from_config) else factory(**config)
-    if not isinstance(adapter, Adapter):
-        raise AdapterError(
-            f"{factory!r} built {type(adapter).__name__}, which does not implement "
-            "leadflow.ports.Adapter (read_leads, read_accounts, read_activities, read_touches, "
-            "write, close, name, capabilities)",
-            adapter=name,
-        )
-    return adapter
+    return build(load_factory(name), config, name=name)

@@ -32,7 +32,7 @@ the later stage), so a move to an earlier stage — a recycle to nurture — is 
 updates, the first clearing the property, and reported as one result.
 
 **Faults**: 429 (HubSpot's ten-secondly and daily limits) waits what ``Retry-After`` says, 5xx and
-dropped connections are retried with bounded back-off (:mod:`leadflow.adapters._sync`), 401 is an
+dropped connections are retried with bounded back-off (:mod:`leadflow.adapters.sync`), 401 is an
 :class:`~leadflow.errors.AuthenticationError`. The access token never appears in a repr, a log
 line or an error message.
 
@@ -77,7 +77,9 @@ from hubspot.crm.objects.exceptions import (  # type: ignore[import-untyped]
     ApiException as ObjectsApiException,
 )
 
-from leadflow.adapters._sync import (
+from leadflow._validate import utc as _utc
+from leadflow.adapters.mapping import FieldMap, override_from_settings
+from leadflow.adapters.sync import (
     GIVE_UP,
     RETRY,
     Decision,
@@ -92,7 +94,6 @@ from leadflow.adapters._sync import (
     retry_call,
     retry_policy,
 )
-from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,
@@ -345,11 +346,6 @@ def _skipped(entity: Entity, object_type: str, record_id: Any, exc: Exception) -
     """Log a record the model refused and return it as the page's :class:`RecordError`."""
     _log.warning("skipping HubSpot %s %s: %s", object_type, record_id, exc)
     return RecordError(entity=entity, record_id=str(record_id), error=str(exc))
-
-
-def _utc(value: datetime) -> datetime:
-    # dateutil answers tzlocal() for "Z" on some hosts; leadflow only ever holds UTC.
-    return value.astimezone(UTC)
 
 
 @attrs.frozen

@@ -16,13 +16,13 @@ bundle, timeout, a response hook that remembers ``Retry-After``).
   ``Leadflow_SLA_State__c``). Tasks are the :class:`~leadflow.model.Touch` es SLAs are judged on;
   campaign members are :class:`~leadflow.model.Activity` s.
 * **Reads** are incremental on ``SystemModstamp`` with a ``(SystemModstamp, Id)`` keyset cursor
-  (:class:`~leadflow.adapters._sync.KeysetToken`), ordered by both, selecting only mapped fields.
+  (:class:`~leadflow.adapters.sync.KeysetToken`), ordered by both, selecting only mapped fields.
 * **Writes** are batched: sObject Collections (200 records a call), Bulk API 2.0 when a batch
   has at least ``bulk_threshold`` records. Before writing, the current values and stamps of the
   batch's leads are read back; a lead changed since ``expected_version`` is reported as
   ``conflict`` (not overwritten), a lead that already holds the values as ``unchanged``.
 * **Faults:** ``REQUEST_LIMIT_EXCEEDED``, 429 (honouring ``Retry-After``), 5xx and dropped
-  connections are retried through :func:`~leadflow.adapters._sync.retry_call`, bounded in count
+  connections are retried through :func:`~leadflow.adapters.sync.retry_call`, bounded in count
   and time; an expired session logs in again when the configuration holds credentials, else raises
   :class:`~leadflow.errors.AuthenticationError`. Every value put into SOQL goes through
   ``format_soql``; tokens never appear in reprs, logs or error messages.
@@ -60,7 +60,8 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_soql
 
-from leadflow.adapters._sync import (
+from leadflow.adapters.mapping import OVERRIDE_KEYS, FieldMap, override_from_settings
+from leadflow.adapters.sync import (
     GIVE_UP,
     RETRY,
     Decision,
@@ -75,7 +76,6 @@ from leadflow.adapters._sync import (
     retry_call,
     retry_policy,
 )
-from leadflow.adapters.mapping import OVERRIDE_KEYS, FieldMap, override_from_settings
 from leadflow.errors import (
     AdapterError,
     AuthenticationError,
@@ -458,7 +458,7 @@ class SalesforceAdapter:
 
         Behaviour: ``page_size``,
         ``bulk_threshold``, ``bulk_poll_interval``, ``scan_threshold``, ``score_decimals``,
-        ``retry`` (a :class:`~leadflow.adapters._sync.RetryPolicy` or a table of its fields).
+        ``retry`` (a :class:`~leadflow.adapters.sync.RetryPolicy` or a table of its fields).
 
         >>> SalesforceAdapter.from_config({"instance_url": "https://example.my.salesforce.com"})
         Traceback (most recent call last):

@@ -33,6 +33,7 @@ from html import escape
 
 from leadflow.analytics.closed_loop import ClosedLoopRow
 from leadflow.analytics.funnel import ConversionRow
+from leadflow.analytics.meeting import PipelineRow, RejectionRate, TrendRow
 from leadflow.analytics.rejections import RejectionCount
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.response import DecayPoint, DelayBucket, HalfLife
@@ -403,7 +404,7 @@ def _decay_chart(
         _text(
             x0 + plot_w,
             height - 6,
-            "hours from hand-off to first touch",
+            f"{fit.clock if fit is not None else 'hours'} from hand-off to first touch",
             anchor="end",
             size=11,
             fill="#64748b",
@@ -451,6 +452,127 @@ def _score_chart(bands: Sequence[ScoreBand]) -> str:
     return _svg("score", width, height, "Conversion by score band", "".join(parts))
 
 
+def _trend_chart(rows: Sequence[TrendRow]) -> str:
+    """Per period: hand-offs as columns, rejection rate and SLA adherence as lines (0-100%)."""
+    if len(rows) < 2:
+        return _empty("trends", "Trends need at least two periods")
+    width, height, x0, y0, plot_h = 980, 260, 60, 30, 170
+    slot = (width - x0 - 60) / len(rows)
+    top = max(r.handed_off for r in rows) * 1.15 or 1
+    parts = [
+        f'<line x1="{x0}" y1="{y0 + plot_h}" x2="{width - 60}" y2="{y0 + plot_h}" stroke="#94a3b8"/>'
+    ]
+    for i, r in enumerate(rows):
+        cx = x0 + slot * (i + 0.5)
+        h = plot_h * r.handed_off / top
+        parts.append(
+            _rect(cx - slot * 0.3, y0 + plot_h - h, slot * 0.6, h, "#cbd5e1",
+                  title=f"{r.period}: {r.handed_off} handed off")
+        )  # fmt: skip
+        parts.append(_text(cx, y0 + plot_h + 16, r.period, anchor="middle", size=10))
+    for field, colour in (("rejection_rate", PALETTE[1]), ("sla_adherence", PALETTE[2])):
+        points = [
+            (x0 + slot * (i + 0.5), y0 + plot_h * (1 - value))
+            for i, r in enumerate(rows)
+            if (value := getattr(r, field)) is not None
+        ]
+        if len(points) >= 2:
+            path = " ".join(
+                f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, (x, y) in enumerate(points)
+            )
+            parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+        for x, y in points:
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>')
+    parts.append(_text(width - 56, y0 + 12, "rejection rate", size=11, fill=PALETTE[1]))
+    parts.append(_text(width - 56, y0 + 28, "SLA adherence", size=11, fill=PALETTE[2]))
+    parts.append(_text(width - 56, y0 + 44, "hand-offs", size=11, fill="#64748b"))
+    return _svg(
+        "trends",
+        width,
+        height,
+        "Hand-offs, rejection rate and SLA adherence per period",
+        "".join(parts),
+    )
+
+
+def _rate_table(rows: Sequence[RejectionRate], name: str) -> str:
+    return _table(
+        [name, "handed off", "rejected", "rejection rate", "SLA met", "SLA breached", "adherence"],
+        [
+            (
+                r.key,
+                _num(r.handed_off),
+                _num(r.rejected),
+                _pct(r.rate),
+                _num(r.sla_met),
+                _num(r.sla_breached),
+                _pct(r.sla_adherence),
+            )
+            for r in rows
+        ],
+    )
+
+
+def _pipeline_table(rows: Sequence[PipelineRow], name: str) -> str:
+    return _table(
+        [name, "leads", "opportunities", "won", "revenue won", "lost", "lost to competitor"],
+        [
+            (
+                r.key,
+                _num(r.leads),
+                _num(r.opportunities),
+                _num(r.won),
+                r.revenue_won or "-",
+                _num(r.lost),
+                _num(r.lost_to_competitor),
+            )
+            for r in rows
+        ],
+    )
+
+
+def _meeting(report: FeedbackReport) -> str:
+    shown = report.reengage_due[:25]
+    due = (
+        _table(
+            ["lead", "reject code", "rejected", "re-engage from", "owner", "source"],
+            [
+                (
+                    r.lead_id,
+                    r.code,
+                    r.rejected_at.date().isoformat(),
+                    r.reengage_at.date().isoformat(),
+                    r.owner,
+                    r.source,
+                )
+                for r in shown
+            ],
+            left=2,
+        )
+        + (
+            f'<p class="how">and {len(report.reengage_due) - len(shown)} more (CSV/JSON has all)</p>'
+            if len(report.reengage_due) > len(shown)
+            else ""
+        )
+        if report.reengage_due
+        else '<p class="how">No recycled lead is due to re-engage.</p>'
+    )
+    return (
+        _trend_chart(report.trends)
+        + "<h3>Rejection rate and SLA adherence by source</h3>"
+        + _rate_table(report.rejection_rate_by_source, "source")
+        + "<h3>By rep</h3>"
+        + _rate_table(report.rejection_rate_by_owner, "owner")
+        + "<h3>Pipeline and revenue by source</h3>"
+        + _pipeline_table(report.pipeline_by_source, "source")
+        + "<details><summary>By campaign</summary>"
+        + _pipeline_table(report.pipeline_by_campaign, "campaign")
+        + "</details>"
+        + f"<h3>Nurtured leads due to re-engage now ({len(report.reengage_due)})</h3>"
+        + due
+    )
+
+
 # -- page ----------------------------------------------------------------------------------------
 
 
@@ -460,30 +582,39 @@ def _section(title: str, how: str, body: str, anchor: str) -> str:
     )
 
 
-def _closed_loop_table(rows: Sequence[ClosedLoopRow]) -> str:
+def _closed_loop_table(rows: Sequence[ClosedLoopRow], first: str = "reject code") -> str:
     return _table(
         [
-            "reject code",
+            first,
             "rejected",
-            "won",
-            "competitor",
-            "opportunity",
+            "won (us)",
+            "our pipeline",
+            "bought elsewhere",
+            "buying elsewhere",
+            "expects to buy",
             "re-engaged",
             "no decision",
+            "not in market",
             "nothing yet",
-            "real buyers",
+            "bought or buying",
+            "revenue to others",
         ],
         [
             (
-                r.code,
+                (r.code if first == "reject code" else r.source) or "-",
                 _num(r.rejected),
                 _num(r.won),
-                _num(r.competitor),
                 _num(r.opportunity),
+                _num(r.competitor),
+                _num(r.evaluating_others),
+                _num(r.expects_to_buy),
                 _num(r.reengaged),
                 _num(r.no_decision),
+                _num(r.not_in_market),
                 _num(r.nothing_yet),
                 f"{_num(r.real_buyers)} ({_pct(r.real_buyer_share)})",
+                (r.revenue_lost or "-")
+                + (f" (+{r.revenue_lost_unknown} unknown)" if r.revenue_lost_unknown else ""),
             )
             for r in rows
         ],
@@ -509,6 +640,79 @@ def _sla_table(rows: Sequence[SLAAdherence], name: str) -> str:
     )
 
 
+def _adjusted_kpi(report: FeedbackReport) -> list[tuple[str, str]]:
+    adj = report.half_life_adjusted
+    if adj is None:
+        return []
+    value = f"{_num(adj.half_life_hours)} h" if adj.half_life_hours is not None else "no decay"
+    return [
+        (
+            value,
+            f"half-life adjusted for {', '.join(adj.adjusted_for)} in {adj.clock} "
+            f"({adj.confidence:.0%} CI {_interval(adj.ci_low_hours, adj.ci_high_hours)})",
+        )
+    ]
+
+
+def _adjusted_sentence(report: FeedbackReport) -> str:
+    adj, cmp_ = report.half_life_adjusted, report.half_life_comparison
+    if adj is None or cmp_ is None:
+        return ""
+    verdict = (
+        " They disagree beyond their intervals: the pooled figure is confounded; read the adjusted one."
+        if cmp_.disagree
+        else " They agree within their intervals."
+    )
+    hl = f"{_num(adj.half_life_hours)} h" if adj.half_life_hours is not None else "no decay"
+    return (
+        f" Adjusted for {', '.join(adj.adjusted_for)} (shared decay, a baseline per each of "
+        f"{adj.strata} strata): {hl}.{verdict}"
+    )
+
+
+def _too_rare(report: FeedbackReport) -> str:
+    rare = [s for s in report.point_suggestions if s.status.startswith("too rare")]
+    if not rare:
+        return ""
+    items = ", ".join(f"{s.rule} (fired for {s.fired})" for s in rare)
+    return f'<p class="how">Too rare to judge: {_e(items)}.</p>'
+
+
+def _segment_table(report: FeedbackReport) -> str:
+    if not report.validity_by_segment:
+        return ""
+    return (
+        "<h3>Within segments</h3>"
+        '<p class="how">AUC: the chance that a converted lead outscored one that did not (0.5 is a coin toss). A score valid pooled can be flat in a segment, and one that looks useless pooled can predict within every segment (Simpson\u2019s paradox).</p>'
+        + _table(
+            [
+                "segment",
+                "value",
+                "leads",
+                "converted",
+                "AUC",
+                "bands rise",
+                "conversion by band",
+                "warning",
+            ],
+            [
+                (
+                    r.segment,
+                    r.value,
+                    _num(r.leads),
+                    _num(r.converted),
+                    _num(r.auc, 2),
+                    "-" if r.rising is None else ("yes" if r.rising else "no"),
+                    r.rates,
+                    r.warning or "",
+                )
+                for r in report.validity_by_segment
+            ],
+            left=2,
+        )
+    )
+
+
 def render_html(report: FeedbackReport) -> str:
     """The report as one self-contained HTML document (UTF-8 text)."""
     fit = report.half_life
@@ -522,17 +726,30 @@ def render_html(report: FeedbackReport) -> str:
             if fit and fit.half_life_hours is not None
             else "\u2013",
             (
-                f"lead half-life ({fit.confidence:.0%} CI {_interval(fit.ci_low_hours, fit.ci_high_hours)})"
+                f"lead half-life in {fit.clock} ({fit.confidence:.0%} CI {_interval(fit.ci_low_hours, fit.ci_high_hours)})"
                 if fit
                 else "lead half-life"
             ),
         ),
+        *_adjusted_kpi(report),
         (_num(len(report.stuck)), f"leads stuck over {_num(report.stuck_after_hours)} h"),
     ]
+    head = report.closed_loop_headline
+    if head is not None:
+        kpis.insert(
+            2,
+            (
+                _pct(head.buying_share),
+                f"of rejected leads bought or are buying within {head.window_months} months "
+                f"({_pct(head.from_competitor_share)} from a competitor, "
+                f"{_pct(head.from_us_share)} from us)",
+            ),
+        )
     kpi_html = (
         '<div class="kpis">'
         + "".join(f'<div class="kpi"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in kpis)
         + "</div>"
+        + (f'<p class="headline">{_e(head.sentence)}</p>' if head is not None else "")
     )
     notes = "".join(f'<p class="note">{_e(n)}</p>' for n in report.notes)
     sections = [
@@ -624,7 +841,8 @@ def render_html(report: FeedbackReport) -> str:
         _section(
             "What became of rejected leads",
             "For each rejection, the furthest the lead got afterwards (won > bought from a competitor > opportunity > re-engaged > no decision > nothing yet). Real buyers = won + competitor + opportunity.",
-            _closed_loop_table(report.closed_loop),
+            _closed_loop_table(report.closed_loop)
+            + _closed_loop_table(report.closed_loop_by_source, first="source"),
             "closed-loop",
         ),
         _section(
@@ -640,10 +858,16 @@ def render_html(report: FeedbackReport) -> str:
             "sla",
         ),
         _section(
+            "The monthly meeting",
+            "Rejection rate = leads sales rejected / leads handed off (a count alone rewards whoever got fewer leads), beside the SLA adherence of the same source or rep, so \u201cthe leads are rubbish\u201d and \u201cnobody called them\u201d are read together.",
+            _meeting(report),
+            "meeting",
+        ),
+        _section(
             "Response time vs conversion",
             (
-                f"Conversion by hours from hand-off to first touch. Curve: {fit.initial_rate:.1%} \u00d7 2^(\u2212hours / {_num(fit.half_life_hours)} h), fitted by "
-                f"{fit.method} over {fit.leads:,} answered leads."
+                f"Conversion by hours ({fit.clock}) from hand-off to first touch. Curve: {fit.initial_rate:.1%} \u00d7 2^(\u2212hours / {_num(fit.half_life_hours)} h), fitted by "
+                f"{fit.method} over {fit.leads:,} answered leads." + _adjusted_sentence(report)
                 if fit and fit.half_life_hours is not None
                 else "Conversion by hours from hand-off to first touch."
             ),
@@ -665,7 +889,7 @@ def render_html(report: FeedbackReport) -> str:
                 '<div class="suggest"><h3>Suggested point changes (a suggestion, not a fit to apply blindly)</h3>'
                 '<p class="how">Per rule: lift = logit(win rate when the rule fired) \u2212 logit(win rate when it did not), each smoothed by +0.5; '
                 "points per log-odd = slope of a logistic regression of win on total score; suggested points = lift / slope. "
-                "Marginal lifts: rules that fire together share credit.</p>"
+                "Marginal lifts: rules that fire together share credit. Rules that fired (or did not fire) for fewer than 20 closed leads are too rare to judge and are listed below the table without a number.</p>"
                 + _table(
                     [
                         "rule",
@@ -689,8 +913,10 @@ def render_html(report: FeedbackReport) -> str:
                             s.status,
                         )
                         for s in report.point_suggestions
+                        if not s.status.startswith("too rare")
                     ],
                 )
+                + _too_rare(report)
                 + "</div>"
             )
         sections.append(
@@ -705,6 +931,7 @@ def render_html(report: FeedbackReport) -> str:
                         for b in report.score_bands
                     ],
                 )
+                + _segment_table(report)
                 + suggestion,
                 "score",
             )

@@ -12,7 +12,7 @@ Time is an argument: *now* is the instant the report describes (stuck leads are 
 >>> now = datetime(2026, 3, 31, tzinfo=timezone.utc)
 >>> report = build_report(leads=[Lead(id="L-1", created_at=now)], now=now)
 >>> sorted(report.tables())[:4]
-['closed_loop', 'cohorts', 'conversion', 'decay_curve']
+['closed_loop', 'closed_loop_by_source', 'cohorts', 'conversion']
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ import attrs
 
 from leadflow._validate import check_aware
 from leadflow.analytics._common import Period, Row
-from leadflow.analytics.closed_loop import ClosedLoopRow, closed_loop
+from leadflow.analytics.closed_loop import (
+    ClosedLoopHeadline,
+    ClosedLoopRow,
+    closed_loop,
+    closed_loop_headline,
+)
 from leadflow.analytics.funnel import (
     FUNNEL_PATH,
     CohortRow,
@@ -38,6 +43,16 @@ from leadflow.analytics.funnel import (
     stage_entries,
     stuck_leads,
     time_in_stage_stats,
+)
+from leadflow.analytics.meeting import (
+    PipelineRow,
+    ReengageDue,
+    RejectionRate,
+    TrendRow,
+    pipeline,
+    reengage_due,
+    rejection_rates,
+    trends,
 )
 from leadflow.analytics.rejections import (
     OtherShare,
@@ -52,22 +67,35 @@ from leadflow.analytics.response import (
     CONVERTED_STAGES,
     DecayPoint,
     DelayBucket,
+    FirstResponse,
     HalfLife,
+    HalfLifeComparison,
+    clock_of,
+    compare_half_lives,
     conversion_by_delay,
     decay_curve,
     estimate_half_life,
     first_responses,
 )
-from leadflow.analytics.sla_report import SLAAdherence, SLAResultLike, sla_adherence
+from leadflow.analytics.sla_report import (
+    OpenStep,
+    SLAAdherence,
+    SLAResultLike,
+    open_steps,
+    sla_adherence,
+)
 from leadflow.analytics.validity import (
+    SCORE_BANDS,
     PointSuggestion,
     ScoreBand,
+    SegmentValidity,
     conversion_by_score_band,
     suggest_points,
+    validity_by_segment,
 )
-from leadflow.errors import InsufficientDataError
+from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle
-from leadflow.model import Lead, Touch
+from leadflow.model import Account, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
 
@@ -106,6 +134,28 @@ class FeedbackReport:
     decay_observed: tuple[DelayBucket, ...]
     half_life: HalfLife | None
     decay_curve: tuple[DecayPoint, ...]
+    #: The half-life adjusted for the report's ``half_life_strata`` (a shared decay, a baseline
+    #: per stratum), beside the crude one; ``None`` without strata or data.
+    half_life_adjusted: HalfLife | None = None
+    half_life_comparison: HalfLifeComparison | None = None
+    #: SLA steps someone can still act on (breached, at risk, pending), most urgent first: the
+    #: per-owner digests of ``leadflow report --send`` are cut from it.
+    sla_open: tuple[OpenStep, ...] = ()
+    #: The monthly meeting: rejection rate (rejections ÷ hand-offs) beside SLA adherence per
+    #: source and per rep, trends per period, pipeline and revenue by source and campaign, and
+    #: the recycled leads due to re-engage now.
+    rejection_rate_by_source: tuple[RejectionRate, ...] = ()
+    rejection_rate_by_owner: tuple[RejectionRate, ...] = ()
+    trends: tuple[TrendRow, ...] = ()
+    pipeline_by_source: tuple[PipelineRow, ...] = ()
+    pipeline_by_campaign: tuple[PipelineRow, ...] = ()
+    reengage_due: tuple[ReengageDue, ...] = ()
+    #: Score validity per segment (pooled row first), for each of ``validity_segments``.
+    validity_by_segment: tuple[SegmentValidity, ...] = ()
+    #: Fates of rejected leads per source (all reject codes together).
+    closed_loop_by_source: tuple[ClosedLoopRow, ...] = ()
+    #: The closed loop in one number (``None`` when nothing was rejected).
+    closed_loop_headline: ClosedLoopHeadline | None = None
     score_bands: tuple[ScoreBand, ...] = ()
     point_suggestions: tuple[PointSuggestion, ...] = ()
     sla_by_step: tuple[SLAAdherence, ...] = ()
@@ -123,6 +173,9 @@ class FeedbackReport:
             if isinstance(value, tuple) and field.name != "notes":
                 out[field.name] = list(value)
         out["half_life"] = [self.half_life] if self.half_life is not None else []
+        out["half_life_adjusted"] = (
+            [self.half_life_adjusted] if self.half_life_adjusted is not None else []
+        )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +191,12 @@ class FeedbackReport:
         }
         for name, rows in self.tables().items():
             data[name] = [r.to_dict() for r in rows]
+        data["closed_loop_headline"] = (
+            self.closed_loop_headline.to_dict() if self.closed_loop_headline is not None else None
+        )
+        data["half_life_comparison"] = (
+            self.half_life_comparison.to_dict() if self.half_life_comparison is not None else None
+        )
         return data
 
 
@@ -161,12 +220,29 @@ def build_report(
     elapsed: Callable[[datetime, datetime], float] | None = None,
     catalog: ReasonCatalog = STANDARD_REASONS,
     lifecycle: Lifecycle = WATERFALL,
+    half_life_strata: Sequence[str] = (),
+    closed_loop_months: int = 12,
+    rejected_between: tuple[datetime, datetime] | None = None,
+    validity_segments: Sequence[str] = (),
+    accounts: Mapping[str, Account] | None = None,
 ) -> FeedbackReport:
     """Run every report over the data and collect the rows.
 
     *rejections* default to those recorded in the leads' histories
     (:func:`~leadflow.analytics.rejections.rejections_from_leads`). Score validity needs *scores*
     (and, for point suggestions, *rule_hits* and *points*); the SLA tables need *sla_results*.
+
+    *half_life_strata* names the dimensions the half-life is adjusted for — lead fields
+    (``"source"``, ``"industry"``, ...) or ``"score_band"`` (the score bands of *scores*). With
+    them the report holds the crude and the adjusted half-life side by side, and a note when they
+    disagree beyond their intervals. The closed loop counts what happened within
+    *closed_loop_months* of each rejection; its headline covers the rejections made in
+    *rejected_between* (``(start, end)``; default: all). With *scores*, *validity_segments*
+    (lead fields, ``properties.<key>``, ``account.<field>`` with *accounts*) adds score validity
+    per segment, and a note for each segment whose pattern differs from the pooled one. Every
+    half-life carries its clock: wall-clock hours, or the
+    label of *elapsed* (``business hours (<calendar>)`` for
+    :func:`~leadflow.analytics.response.business_hours`).
     """
     check_aware("now", now)
     lead_list = list(leads)
@@ -181,17 +257,38 @@ def build_report(
     responses = first_responses(
         lead_list, touches, converted_stages=converted_stages, elapsed=elapsed
     )
+    clock = clock_of(elapsed)
     half_life: HalfLife | None
     try:
-        half_life = estimate_half_life(responses)
+        half_life = estimate_half_life(responses, clock=clock)
     except InsufficientDataError as exc:
         half_life = None
-        notes.append(str(exc))
+        notes.append(_why_no_half_life(exc, responses))
+    adjusted: HalfLife | None = None
+    comparison: HalfLifeComparison | None = None
+    if half_life_strata and half_life is not None:
+        strata = _strata(lead_list, half_life_strata, scores)
+        try:
+            adjusted = estimate_half_life(
+                responses, clock=clock, strata=strata, adjusted_for=half_life_strata
+            )
+        except InsufficientDataError as exc:
+            notes.append(f"adjusted {exc}")
+        else:
+            comparison = compare_half_lives(half_life, adjusted)
+            if comparison.warning:
+                notes.append(comparison.warning)
     answered = [r.delay_hours for r in responses if r.delay_hours is not None]
     horizon = max(_DECAY_EDGES[-1], min(max(answered, default=0.0), 168.0))
     curve = decay_curve(half_life, max_hours=horizon) if half_life is not None else []
     sla_list = list(sla_results)
     grain = Period(period)
+    by_segment: list[SegmentValidity] = []
+    if scores:
+        for segment in validity_segments:
+            rows = validity_by_segment(lead_list, scores, segment, accounts=accounts)
+            by_segment.extend(rows)
+            notes.extend(f"score validity: {r.warning}" for r in rows if r.warning)
     return FeedbackReport(
         title=title,
         now=now,
@@ -214,11 +311,56 @@ def build_report(
         stuck=tuple(stuck_leads(lead_list, now=now, threshold=stuck_after, lifecycle=lifecycle)),
         stuck_after_hours=stuck_after / timedelta(hours=1),
         cohorts=tuple(cohorts(lead_list, path=path, period=grain, tz=tz)),
-        closed_loop=tuple(closed_loop(rejection_list, index, outcome_list, lifecycle=lifecycle)),
+        closed_loop=tuple(
+            closed_loop(
+                rejection_list,
+                index,
+                outcome_list,
+                lifecycle=lifecycle,
+                window_months=closed_loop_months,
+            )
+        ),
+        validity_by_segment=tuple(by_segment),
+        rejection_rate_by_source=tuple(
+            rejection_rates(lead_list, rejection_list, sla_list, by="source")
+        ),
+        rejection_rate_by_owner=tuple(
+            rejection_rates(lead_list, rejection_list, sla_list, by="owner")
+        ),
+        trends=tuple(trends(lead_list, rejection_list, sla_list, period=grain, tz=tz)),
+        pipeline_by_source=tuple(pipeline(lead_list, outcome_list, by="source")),
+        pipeline_by_campaign=tuple(pipeline(lead_list, outcome_list, by="campaign")),
+        reengage_due=tuple(reengage_due(index, rejection_list, now=now, lifecycle=lifecycle)),
+        sla_open=tuple(open_steps(sla_list)),
+        closed_loop_by_source=tuple(
+            closed_loop(
+                rejection_list,
+                index,
+                outcome_list,
+                by=("source",),
+                lifecycle=lifecycle,
+                window_months=closed_loop_months,
+            )
+        ),
+        closed_loop_headline=(
+            closed_loop_headline(
+                rejection_list,
+                index,
+                outcome_list,
+                window_months=closed_loop_months,
+                period=rejected_between,
+                now=now,
+                lifecycle=lifecycle,
+            )
+            if rejection_list
+            else None
+        ),
         delay_buckets=tuple(conversion_by_delay(responses)),
         decay_observed=tuple(conversion_by_delay(responses, edges=_DECAY_EDGES)),
         half_life=half_life,
         decay_curve=tuple(curve),
+        half_life_adjusted=adjusted,
+        half_life_comparison=comparison,
         score_bands=tuple(
             conversion_by_score_band(lead_list, scores, converted_stages=converted_stages)
             if scores
@@ -236,3 +378,48 @@ def build_report(
         sla_by_source=tuple(sla_adherence(sla_list, by="source")),
         notes=tuple(notes),
     )
+
+
+def _strata(
+    leads: Sequence[Lead], dims: Sequence[str], scores: Mapping[str, float] | None
+) -> dict[str, str]:
+    """Lead id → stratum label over *dims*: lead fields, or ``score_band`` from *scores*."""
+    fields = {a.name for a in attrs.fields(Lead)}
+    for dim in dims:
+        if dim == "score_band":
+            if not scores:
+                raise ValidationError("half_life_strata", dim, "needs scores")
+        elif dim not in fields:
+            raise ValidationError(
+                "half_life_strata", dim, f"is not a lead field or 'score_band' ({sorted(fields)})"
+            )
+    out = {}
+    for lead in leads:
+        parts = []
+        for dim in dims:
+            if dim == "score_band":
+                score = (scores or {}).get(lead.id)
+                band = max(
+                    (low for low in SCORE_BANDS if score is not None and score >= low), default=None
+                )
+                parts.append("-" if band is None else f">={band:g}")
+            else:
+                value = getattr(lead, dim)
+                parts.append("-" if value is None else str(value))
+        out[lead.id] = " / ".join(parts)
+    return out
+
+
+def _why_no_half_life(exc: InsufficientDataError, responses: Sequence[FirstResponse]) -> str:
+    """The note for a missing half-life, saying what is really missing: "no lead converted" was
+    printed when converted leads merely had no touch after hand-off."""
+    converted = [r for r in responses if r.converted]
+    unanswered = [r for r in converted if r.delay_hours is None]
+    if converted and len(unanswered) == len(converted):
+        return (
+            f"half-life: {len(converted)} handed-off leads converted, but none has a recorded "
+            "touch after hand-off, so there is no response time to fit (import the touches)"
+        )
+    if not responses:
+        return "half-life: no lead was handed off (no hand-off instant to measure from)"
+    return str(exc)

@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from statistics import NormalDist
+from typing import Any
 
 import attrs
 
 from leadflow.analytics._common import Row, ratio, reached
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Lead, Touch
@@ -45,8 +46,14 @@ __all__ = [
     "DecayPoint",
     "DelayBucket",
     "FirstResponse",
+    "BusinessHours",
     "HalfLife",
+    "HalfLifeComparison",
+    "WALL_CLOCK",
     "business_hours",
+    "clock_of",
+    "compare_half_lives",
+    "fit_decay_stratified",
     "conversion_by_delay",
     "decay_curve",
     "estimate_half_life",
@@ -64,6 +71,13 @@ DELAY_BUCKETS: tuple[float, ...] = (0.0, 1.0, 4.0, 24.0, 72.0)
 
 _HOUR = timedelta(hours=1)
 _METHOD = "maximum likelihood (damped Newton); profile-likelihood interval"
+_STRATIFIED = (
+    "stratified maximum likelihood (shared decay, one baseline per stratum); "
+    "profile-likelihood interval"
+)
+
+#: The clock of delays measured as plain elapsed time.
+WALL_CLOCK = "wall-clock hours"
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +123,13 @@ class HalfLife(Row):
     ci_high_hours: float | None
     confidence: float
     method: str = _METHOD
+    #: What the hours are: ``"wall-clock hours"``, or ``"business hours (<calendar>)"`` when the
+    #: delays were measured on a business calendar (:func:`business_hours`).
+    clock: str = WALL_CLOCK
+    #: The dimensions the fit was adjusted for (``()`` for the crude, pooled fit) and how many
+    #: strata took part (a shared decay with one baseline rate per stratum).
+    adjusted_for: tuple[str, ...] = ()
+    strata: int = 1
 
     def predicted_rate(self, hours: float) -> float:
         """The fitted conversion rate of a lead first answered after *hours*."""
@@ -123,21 +144,46 @@ class DecayPoint(Row):
     rate: float
 
 
-def business_hours(calendar: BusinessCalendar) -> Callable[[datetime, datetime], float]:
-    """An *elapsed* function for :func:`first_responses` that counts *calendar*'s open hours.
+@attrs.frozen
+class BusinessHours:
+    """An *elapsed* function for :func:`first_responses` that counts a calendar's open hours,
+    and says so: :attr:`label` is the clock every half-life measured with it carries.
 
     >>> from datetime import datetime, timezone
-    >>> from leadflow.calendar import BusinessCalendar
-    >>> hours = business_hours(BusinessCalendar.weekdays("UTC"))
+    >>> from leadflow.business_time import BusinessCalendar
+    >>> hours = business_hours(BusinessCalendar.weekdays("UTC", name="weekdays-utc"))
     >>> friday_4pm = datetime(2026, 3, 6, 16, tzinfo=timezone.utc)
     >>> hours(friday_4pm, datetime(2026, 3, 9, 10, tzinfo=timezone.utc))  # to Monday 10:00
     2.0
+    >>> hours.label
+    'business hours (weekdays-utc)'
     """
 
-    def elapsed(start: datetime, end: datetime) -> float:
-        return calendar.between(start, end) / _HOUR
+    calendar: BusinessCalendar
 
-    return elapsed
+    @property
+    def label(self) -> str:
+        """``"business hours (<calendar name>)"``."""
+        return f"business hours ({self.calendar.name or 'unnamed calendar'})"
+
+    def __call__(self, start: datetime, end: datetime) -> float:
+        """Open hours of the calendar between *start* and *end*."""
+        return self.calendar.between(start, end) / _HOUR
+
+
+def business_hours(calendar: BusinessCalendar) -> BusinessHours:
+    """An *elapsed* function for :func:`first_responses` that counts *calendar*'s open hours
+    (a :class:`BusinessHours`, labelled with the calendar)."""
+    return BusinessHours(calendar)
+
+
+def clock_of(elapsed: Callable[[datetime, datetime], float] | None) -> str:
+    """The clock label of an *elapsed* function: :data:`WALL_CLOCK` for ``None``, the function's
+    own ``label`` when it has one (:class:`BusinessHours`), else ``"custom hours"``."""
+    if elapsed is None:
+        return WALL_CLOCK
+    label = getattr(elapsed, "label", None)
+    return label if isinstance(label, str) and label else "custom hours"
 
 
 def first_responses(
@@ -347,26 +393,8 @@ def _fit(data: _Data) -> tuple[float, float, float]:
 
 
 def _fit_on_profile(data: _Data, lam0: float) -> tuple[float, float, float]:
-    """Golden-section search of the profile log-likelihood over λ >= 0."""
-    hi = max(lam0, 1e-3)
-    while data.profile(2 * hi, 0.0)[1] > data.profile(hi, 0.0)[1]:
-        hi *= 2
-        if hi > 1e4:
-            raise InsufficientDataError(
-                "half-life",
-                "every conversion came at the shortest delays, so the decay has no finite estimate",
-            )
-    lo, hi = 0.0, 2 * hi
-    ratio_ = (math.sqrt(5) - 1) / 2
-    for _ in range(200):
-        if hi - lo <= 1e-10 * max(hi, 1e-9):
-            break
-        m1, m2 = hi - ratio_ * (hi - lo), lo + ratio_ * (hi - lo)
-        if data.profile(m1, 0.0)[1] < data.profile(m2, 0.0)[1]:
-            lo = m1
-        else:
-            hi = m2
-    lam = (lo + hi) / 2
+    """Golden-section search of the (concave) profile log-likelihood over λ >= 0."""
+    lam = _argmax_concave(lambda x: data.profile(x, 0.0)[1], hint=lam0)
     a, ll = data.profile(lam, 0.0)
     return a, lam, ll
 
@@ -406,27 +434,31 @@ def _bound(data: _Data, lo: float, hi: float, target: float, a0: float) -> float
 
 
 def fit_decay(
-    delays: Sequence[float], converted: Sequence[bool], *, confidence: float = 0.95
+    delays: Sequence[float],
+    converted: Sequence[bool],
+    *,
+    confidence: float = 0.95,
+    clock: str = WALL_CLOCK,
 ) -> HalfLife:
     """Fit ``rate(d) = p0 * exp(-λ d)`` to delays (hours) and conversions; see the module doc.
 
     Raises :class:`~leadflow.errors.InsufficientDataError` when there are no conversions or no
     failures (nothing to fit), and :class:`~leadflow.errors.ValidationError` for a negative or
-    non-finite delay.
+    non-finite delay. *clock* labels the hours (see :attr:`HalfLife.clock`).
     """
-    if not 0 < confidence < 1:
-        raise ValidationError("confidence", confidence, "must be between 0 and 1")
-    if len(delays) != len(converted):
-        raise ValidationError("converted", len(converted), "must have one entry per delay")
-    for d in delays:
-        if not math.isfinite(d) or d < 0:
-            raise ValidationError("delays", d, "must be finite and >= 0 hours")
+    _check_fit_input(delays, converted, confidence)
     data = _Data(delays, converted)
     if data.successes == 0:
         raise InsufficientDataError("half-life", "no lead converted")
     if data.successes == data.n:
         raise InsufficientDataError("half-life", "every lead converted")
     a, lam, ll = _fit(data)
+    # A decay too small to show over the observed delays is no decay: a half-life a million
+    # times the longest delay is numerical noise of the optimiser (it read 1.2e17 h), and it would
+    # differ between two fits of the same data in other units.
+    negligible = 1e-6 / max(*delays, 1e-12)
+    if lam < negligible:
+        lam = 0.0
     crit = NormalDist().inv_cdf((1 + confidence) / 2) ** 2 / 2
     target = ll - crit
     # Lower λ bound (upper half-life bound).
@@ -441,6 +473,8 @@ def fit_decay(
         if hi > 1e6:
             break
     lam_high = _bound(data, lam, hi, target, a)
+    if lam_low < negligible:
+        lam_low = 0.0
     ln2 = math.log(2)
     return HalfLife(
         leads=data.n,
@@ -451,17 +485,235 @@ def fit_decay(
         ci_low_hours=round(ln2 / lam_high, 4) if lam_high > 0 else None,
         ci_high_hours=round(ln2 / lam_low, 4) if lam_low > 0 else None,
         confidence=confidence,
+        clock=clock,
     )
 
 
-def estimate_half_life(responses: Iterable[FirstResponse], *, confidence: float = 0.95) -> HalfLife:
-    """:func:`fit_decay` over the answered leads of :func:`first_responses`."""
-    answered = [r for r in responses if r.delay_hours is not None]
-    return fit_decay(
-        [max(0.0, r.delay_hours or 0.0) for r in answered],
-        [r.converted for r in answered],
+def _check_fit_input(delays: Sequence[float], converted: Sequence[bool], confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValidationError("confidence", confidence, "must be between 0 and 1")
+    if len(delays) != len(converted):
+        raise ValidationError("converted", len(converted), "must have one entry per delay")
+    for d in delays:
+        if not math.isfinite(d) or d < 0:
+            raise ValidationError("delays", d, "must be finite and >= 0 hours")
+
+
+def _argmax_concave(f: Callable[[float], float], hint: float) -> float:
+    """The maximiser over λ >= 0 of a concave *f*: bracket by doubling, then golden section."""
+    hi = max(hint, 1e-3)
+    while f(2 * hi) > f(hi):
+        hi *= 2
+        if hi > 1e4:
+            raise InsufficientDataError(
+                "half-life",
+                "every conversion came at the shortest delays, so the decay has no finite estimate",
+            )
+    lo, hi = 0.0, 2 * hi
+    golden = (math.sqrt(5) - 1) / 2
+    m1, m2 = hi - golden * (hi - lo), lo + golden * (hi - lo)
+    f1, f2 = f(m1), f(m2)
+    for _ in range(300):
+        if hi - lo <= 1e-11 * max(hi, 1e-9):
+            break
+        if f1 < f2:
+            lo, m1, f1 = m1, m2, f2
+            m2 = lo + golden * (hi - lo)
+            f2 = f(m2)
+        else:
+            hi, m2, f2 = m2, m1, f1
+            m1 = hi - golden * (hi - lo)
+            f1 = f(m1)
+    best = (lo + hi) / 2
+    return 0.0 if f(0.0) >= f(best) else best
+
+
+def _crossing(f: Callable[[float], float], lo: float, hi: float) -> float:
+    """The λ in [lo, hi] where *f* changes sign (f monotone there): bisection to 1e-10."""
+    f_lo = f(lo)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        f_mid = f(mid)
+        if (f_mid > 0) == (f_lo > 0):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-10 * max(hi, 1e-12):
+            break
+    return (lo + hi) / 2
+
+
+def fit_decay_stratified(
+    delays: Sequence[float],
+    converted: Sequence[bool],
+    strata: Sequence[str],
+    *,
+    confidence: float = 0.95,
+    clock: str = WALL_CLOCK,
+    adjusted_for: Sequence[str] = ("stratum",),
+) -> HalfLife:
+    """The half-life adjusted for confounding: one decay shared by all strata, one baseline
+    conversion rate per stratum, fitted jointly by maximum likelihood.
+
+    Why: when better-fit leads are answered faster *and* convert more anyway, the pooled fit of
+    :func:`fit_decay` reads part of the fit difference as decay and reports a half-life that is
+    too short. Within a stratum (a fit or score band, a source) that difference is held still; the
+    shared decay is what remains. The profile log-likelihood of the decay is the sum of each
+    stratum's profile (each stratum's baseline maximised on its own); it is concave, so its
+    maximum and the profile-likelihood interval are found by golden section and bisection.
+    Strata with no conversion (or nothing but conversions at one delay) carry no information
+    about the decay and are left out of the fit (their leads still count in ``leads``).
+    ``initial_rate`` is the lead-weighted mean of the strata's baselines.
+
+    >>> # the good stratum is answered fast and converts more; within a stratum, no decay at all
+    >>> delays = [1.0] * 40 + [30.0] * 10 + [1.0] * 10 + [30.0] * 40
+    >>> strata = ["good"] * 50 + ["poor"] * 50
+    >>> converted = [i % 2 == 0 for i in range(50)] + [i % 10 == 0 for i in range(50)]
+    >>> crude = fit_decay(delays, converted)
+    >>> crude.half_life_hours  # the pooled fit reads the strata's difference as decay
+    23.724
+    >>> adjusted = fit_decay_stratified(delays, converted, strata, adjusted_for=["fit band"])
+    >>> adjusted.half_life_hours is None, adjusted.strata, adjusted.ci_low_hours
+    (True, 2, 25.7806)
+    >>> compare_half_lives(crude, adjusted).disagree
+    True
+    """
+    _check_fit_input(delays, converted, confidence)
+    if len(strata) != len(delays):
+        raise ValidationError("strata", len(strata), "must have one entry per delay")
+    grouped: defaultdict[str, tuple[list[float], list[bool]]] = defaultdict(lambda: ([], []))
+    for d, c, k in zip(delays, converted, strata, strict=True):
+        grouped[k][0].append(d)
+        grouped[k][1].append(c)
+    parts = [
+        (_Data(ds, cs), len(ds))
+        for ds, cs in grouped.values()
+        if any(cs) and not (all(cs) and len(set(ds)) == 1)
+    ]
+    successes = sum(1 for c in converted if c)
+    if successes == 0:
+        raise InsufficientDataError("half-life", "no lead converted")
+    if successes == len(converted):
+        raise InsufficientDataError("half-life", "every lead converted")
+    if not parts or all(p.successes == p.n for p, _ in parts):
+        raise InsufficientDataError("half-life", "no stratum has both conversions and failures")
+    starts = {id(p): math.log(p.successes / p.n) for p, _ in parts}
+
+    def profile(lam: float) -> float:
+        return sum(p.profile(lam, starts[id(p)])[1] for p, _ in parts)
+
+    lam = _argmax_concave(profile, hint=1e-2)
+    negligible = 1e-6 / max(*delays, 1e-12)
+    if lam < negligible:
+        lam = 0.0
+    best = profile(lam)
+    target = best - NormalDist().inv_cdf((1 + confidence) / 2) ** 2 / 2
+    lam_low = 0.0 if profile(0.0) >= target else _crossing(lambda x: profile(x) - target, 0.0, lam)
+    hi = max(lam * 2, 1e-6)
+    while profile(hi) > target and hi < 1e6:
+        hi *= 2
+    lam_high = _crossing(lambda x: profile(x) - target, lam, hi)
+    if lam_low < negligible:
+        lam_low = 0.0
+    weights = sum(n for _, n in parts)
+    p0 = sum(math.exp(p.profile(lam, starts[id(p)])[0]) * n for p, n in parts) / weights
+    ln2 = math.log(2)
+    return HalfLife(
+        leads=len(delays),
+        converted=successes,
+        initial_rate=round(p0, 6),
+        decay_per_hour=round(lam, 9),
+        half_life_hours=round(ln2 / lam, 4) if lam > 0 else None,
+        ci_low_hours=round(ln2 / lam_high, 4) if lam_high > 0 else None,
+        ci_high_hours=round(ln2 / lam_low, 4) if lam_low > 0 else None,
         confidence=confidence,
+        method=_STRATIFIED,
+        clock=clock,
+        adjusted_for=tuple(adjusted_for),
+        strata=len(parts),
     )
+
+
+def estimate_half_life(
+    responses: Iterable[FirstResponse],
+    *,
+    confidence: float = 0.95,
+    clock: str = WALL_CLOCK,
+    strata: Mapping[str, str] | None = None,
+    adjusted_for: Sequence[str] = ("stratum",),
+) -> HalfLife:
+    """:func:`fit_decay` over the answered leads of :func:`first_responses`; with *strata* (lead
+    id → stratum label, e.g. a score band or a source), :func:`fit_decay_stratified` instead,
+    *adjusted_for* naming the dimensions. Leads missing from *strata* form a stratum ``"-"``."""
+    answered = [r for r in responses if r.delay_hours is not None]
+    delays = [max(0.0, r.delay_hours or 0.0) for r in answered]
+    conv = [r.converted for r in answered]
+    if strata is None:
+        return fit_decay(delays, conv, confidence=confidence, clock=clock)
+    return fit_decay_stratified(
+        delays,
+        conv,
+        [strata.get(r.lead_id, "-") for r in answered],
+        confidence=confidence,
+        clock=clock,
+        adjusted_for=adjusted_for,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class HalfLifeComparison(Row):
+    """The crude (pooled) half-life beside the one adjusted for confounders, and whether they
+    disagree: one's estimate lies outside the other's confidence interval."""
+
+    crude: HalfLife
+    adjusted: HalfLife
+    disagree: bool
+    warning: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Both fits as nested rows, with the verdict."""
+        return {
+            "crude": self.crude.to_dict(),
+            "adjusted": self.adjusted.to_dict(),
+            "disagree": self.disagree,
+            "warning": self.warning,
+        }
+
+
+def _outside(h: float | None, fit: HalfLife) -> bool:
+    """Whether half-life *h* (None: no decay) lies outside *fit*'s interval."""
+    low = fit.ci_low_hours if fit.ci_low_hours is not None else 0.0
+    high = fit.ci_high_hours  # None: unbounded above
+    if h is None:
+        return high is not None
+    return h < low or (high is not None and h > high)
+
+
+def _hours(fit: HalfLife) -> str:
+    if fit.half_life_hours is None:
+        low = f" (CI from {fit.ci_low_hours:.1f} h)" if fit.ci_low_hours is not None else ""
+        return f"no decay{low}"
+    high = f"{fit.ci_high_hours:.1f}" if fit.ci_high_hours is not None else "∞"
+    low = f"{fit.ci_low_hours:.1f}" if fit.ci_low_hours is not None else "0"
+    return f"{fit.half_life_hours:.1f} h (CI {low} to {high} h)"
+
+
+def compare_half_lives(crude: HalfLife, adjusted: HalfLife) -> HalfLifeComparison:
+    """Crude vs adjusted, with a warning when they disagree beyond their intervals (then the
+    pooled figure mixes the decay with differences between the strata: trust the adjusted one)."""
+    disagree = _outside(crude.half_life_hours, adjusted) or _outside(
+        adjusted.half_life_hours, crude
+    )
+    warning = None
+    if disagree:
+        dims = ", ".join(adjusted.adjusted_for) or "strata"
+        warning = (
+            f"the pooled half-life, {_hours(crude)}, disagrees with the one adjusted for {dims}, "
+            f"{_hours(adjusted)} ({adjusted.clock}): leads that differ in {dims} were answered at "
+            "different speeds and convert at different rates anyway, so the pooled figure is "
+            "confounded; read the adjusted one"
+        )
+    return HalfLifeComparison(crude=crude, adjusted=adjusted, disagree=disagree, warning=warning)
 
 
 def decay_curve(fit: HalfLife, *, max_hours: float, points: int = 49) -> list[DecayPoint]:

@@ -45,7 +45,15 @@ from leadflow.analytics._common import Period, Row, label, period_labeller
 from leadflow.errors import ValidationError
 from leadflow.rules.sla import AdherenceFigures
 
-__all__ = ["SLA_DIMENSIONS", "SLA_STATES", "SLAAdherence", "SLAResultLike", "sla_adherence"]
+__all__ = [
+    "OpenStep",
+    "open_steps",
+    "SLA_DIMENSIONS",
+    "SLA_STATES",
+    "SLAAdherence",
+    "SLAResultLike",
+    "sla_adherence",
+]
 
 #: What :func:`sla_adherence` can group by.
 SLA_DIMENSIONS = ("policy", "step", "owner", "team", "source", "period")
@@ -144,3 +152,40 @@ def sla_adherence(
 def _rounded(share: float | None) -> float | None:
     """A share rounded to 6 places, as every report ratio is (see ``_common.ratio``)."""
     return None if share is None else round(share, 6)
+
+
+@attrs.frozen(kw_only=True)
+class OpenStep(Row):
+    """An SLA step someone can still act on: breached, at risk, or pending (due later)."""
+
+    lead_id: str
+    policy: str
+    step: str
+    owner: str | None
+    state: str
+    due_at: datetime
+
+
+def open_steps(results: Iterable[SLAResultLike]) -> list[OpenStep]:
+    """The steps still to act on, most urgent first (breached, at risk, pending; then by due
+    time). ``at risk`` is read from a result's ``detail`` when it has one (an
+    :class:`~leadflow.rules.sla.StepResult`); met and stopped steps are left out."""
+    rank = {"breached": 0, "at_risk": 1, "pending": 2}
+    rows = []
+    for r in results:
+        detail = getattr(r, "detail", None)
+        state = str(getattr(detail, "value", detail) or r.state)
+        if state not in rank:
+            continue
+        rows.append(
+            OpenStep(
+                lead_id=r.lead_id,
+                policy=r.policy,
+                step=r.step,
+                owner=r.owner,
+                state=state,
+                due_at=r.due_at,
+            )
+        )
+    rows.sort(key=lambda o: (rank[o.state], o.due_at, o.lead_id, o.step))
+    return rows

@@ -21,6 +21,16 @@ so any scorecard fits: each lead's score (``lead_id -> score``), which rules fir
   The lift is marginal: rules that fire together share credit, so read suggestions as "this rule
   looks over/under-weighted", re-check after changing a few, and keep a human in the loop. When
   ``β <= 0`` (higher scores do not win more) no point scale exists and no rule gets a number.
+  **Rare rules are not judged**: a rule that fired for fewer than ``min_per_arm`` (default 20)
+  closed leads — or did not fire for fewer than that — gets neither a lift nor a number; its row
+  says "too rare to judge" (a rule that never fired has no evidence at all, and a smoothed lift
+  for it would be invented).
+* :func:`validity_by_segment`: the same check within segments (any lead field, or an account
+  field as ``account.<field>``): conversion per score band, the AUC (the chance that a converted
+  lead outscored one that did not) and whether the bands rise, per segment beside the pooled
+  figure, with a warning when a segment's pattern differs from the pooled one — in either
+  direction of Simpson's paradox (valid pooled but flat or reversed in a segment; invalid pooled
+  but valid within the segments).
 
 >>> scores = {"A": 80.0, "B": 20.0}
 >>> from datetime import datetime, timezone
@@ -36,6 +46,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import pairwise
 
 import attrs
 
@@ -53,9 +64,13 @@ __all__ = [
     "PointSuggestion",
     "ScoreBand",
     "conversion_by_score_band",
+    "SegmentValidity",
+    "auc",
     "score_slope",
     "scores_at_handoff",
+    "segment_value",
     "suggest_points",
+    "validity_by_segment",
 ]
 
 #: Default band edges: [0, 20), [20, 40), [40, 60), [60, 80), [80, ∞).
@@ -270,10 +285,14 @@ def suggest_points(
         fw = sum(closed[i] for i in fired)
         nf = len(ids) - len(fired)
         nfw = sum(wins) - fw
-        lift = round(_logit(fw, len(fired)) - _logit(nfw, nf), 6) if ids else None
+        rare = min(len(fired_set), nf) < min_per_arm
+        lift = round(_logit(fw, len(fired)) - _logit(nfw, nf), 6) if ids and not rare else None
         status = status_all
-        if beta is not None and min(len(fired_set), nf) < min_per_arm:
-            status = f"rule fired for {len(fired)} and not for {nf} closed leads (< {min_per_arm})"
+        if rare and ids:
+            status = (
+                f"too rare to judge: fired for {len(fired)} and not for {nf} closed leads "
+                f"(each needs >= {min_per_arm})"
+            )
         suggested = change = None
         if beta is not None and status == "suggested" and lift is not None:
             suggested = float(round(lift / beta))
@@ -292,4 +311,163 @@ def suggest_points(
                 status=status,
             )
         )
+    return rows
+
+
+def auc(scores: Sequence[float], converted: Sequence[bool]) -> float | None:
+    """The area under the ROC curve: the chance that a converted lead's score is higher than a
+    non-converted one's (ties count half) — 0.5 is a coin toss, 1.0 a perfect ranking. ``None``
+    without both classes.
+
+    >>> auc([10, 20, 30, 40], [False, False, True, True]), auc([1, 1], [True, False])
+    (1.0, 0.5)
+    """
+    if len(scores) != len(converted):
+        raise ValidationError("converted", len(converted), "must have one entry per score")
+    pos = sum(1 for c in converted if c)
+    neg = len(converted) - pos
+    if pos == 0 or neg == 0:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    rank_sum = 0.0
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        mid_rank = (i + j) / 2 + 1  # average rank of the tie group, 1-based
+        rank_sum += mid_rank * sum(1 for k in range(i, j + 1) if converted[order[k]])
+        i = j + 1
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def segment_value(lead: Lead, segment: str, accounts: Mapping[str, Account] | None = None) -> str:
+    """The label of *lead* in *segment*: a lead field (``"industry"``) or property
+    (``"properties.tier"``), or the same of the lead's account in *accounts*
+    (``"account.industry"``, ``"account.properties.tier"``); missing values are ``"-"``."""
+    record: Lead | Account | None = lead
+    path = segment
+    if segment.startswith("account."):
+        record = (accounts or {}).get(lead.account_id or "")
+        path = segment.removeprefix("account.")
+    value: object = None
+    if record is not None:
+        if path.startswith("properties."):
+            value = record.properties.get(path.removeprefix("properties."))
+        else:
+            value = getattr(record, path, None)
+    return "-" if value is None or value == "" else str(value)
+
+
+def _check_segment(segment: str) -> None:
+    lead_fields = {a.name for a in attrs.fields(Lead)}
+    account_fields = {a.name for a in attrs.fields(Account)}
+    name = segment.removeprefix("account.")
+    if name.startswith("properties.") and len(name) > len("properties."):
+        return
+    if segment.startswith("account."):
+        if name not in account_fields:
+            raise ValidationError(
+                "segment", segment, f"is not an account field ({sorted(account_fields)})"
+            )
+    elif segment not in lead_fields:
+        raise ValidationError(
+            "segment", segment, f"is not a lead field, or 'account.<field>' ({sorted(lead_fields)})"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class SegmentValidity(Row):
+    """Score validity within one segment (``value`` ``"(all)"`` is the pooled row).
+
+    ``auc``: see :func:`auc`; ``rising``: whether conversion never falls from one populated band
+    to the next; ``rates``: conversion per band as ``"0-20: 5%; 20-40: 9%; ..."``; ``warning``:
+    why this segment's pattern differs from the pooled one (``None`` when it does not, or when
+    the segment is too small to judge).
+    """
+
+    segment: str
+    value: str
+    leads: int
+    converted: int
+    auc: float | None
+    rising: bool | None
+    rates: str
+    warning: str | None
+
+
+def _rates(bands: Sequence[ScoreBand]) -> tuple[str, bool | None]:
+    populated = [b for b in bands if b.leads and b.rate is not None]
+    text = "; ".join(f"{b.band}: {b.rate:.0%}" for b in populated if b.rate is not None)
+    if len(populated) < 2:
+        return text, None
+    rates = [b.rate or 0.0 for b in populated]
+    return text, all(b >= a for a, b in pairwise(rates))
+
+
+def validity_by_segment(
+    leads: Iterable[Lead],
+    scores: Mapping[str, float],
+    segment: str,
+    *,
+    accounts: Mapping[str, Account] | None = None,
+    edges: Sequence[float] = SCORE_BANDS,
+    converted_stages: Sequence[str] = CONVERTED_STAGES,
+    min_leads: int = 30,
+    tolerance: float = 0.1,
+) -> list[SegmentValidity]:
+    """Score validity per value of *segment*, after the pooled row (see the module docstring).
+
+    A segment with at least *min_leads* scored leads and both outcomes is judged: a warning when
+    its AUC differs from the pooled AUC by more than *tolerance* — "valid pooled, flat (or
+    reversed) here" or "invalid pooled, valid here" (Simpson's paradox).
+    """
+    _check_segment(segment)
+    scored = [lead for lead in leads if lead.id in scores]
+    groups: dict[str, list[Lead]] = {}
+    for lead in scored:
+        groups.setdefault(segment_value(lead, segment, accounts), []).append(lead)
+
+    def row(value: str, members: list[Lead], pooled: float | None) -> SegmentValidity:
+        conv = [reached(lead, converted_stages) for lead in members]
+        area = auc([scores[lead.id] for lead in members], conv)
+        text, rising = _rates(
+            conversion_by_score_band(
+                members, scores, edges=edges, converted_stages=converted_stages
+            )
+        )
+        warning = None
+        judged = len(members) >= min_leads and area is not None and pooled is not None
+        if judged and area is not None and pooled is not None and abs(area - pooled) > tolerance:
+            if pooled > 0.5 + tolerance and area <= 0.5 + tolerance:
+                warning = (
+                    f"the score predicts conversion pooled (AUC {pooled:.2f}) but not for "
+                    f"{segment} = {value} (AUC {area:.2f}): do not trust it there"
+                )
+            elif pooled <= 0.5 + tolerance and area > 0.5 + tolerance:
+                warning = (
+                    f"the score looks useless pooled (AUC {pooled:.2f}) but predicts within "
+                    f"{segment} = {value} (AUC {area:.2f}): the segments differ in base rate and "
+                    "score (Simpson's paradox); judge the score within segments"
+                )
+            else:
+                warning = (
+                    f"the score predicts {'better' if area > pooled else 'worse'} for "
+                    f"{segment} = {value} (AUC {area:.2f}) than pooled (AUC {pooled:.2f})"
+                )
+        return SegmentValidity(
+            segment=segment,
+            value=value,
+            leads=len(members),
+            converted=sum(conv),
+            auc=None if area is None else round(area, 6),
+            rising=rising,
+            rates=text,
+            warning=warning,
+        )
+
+    pooled_row = row("(all)", scored, None)
+    rows = [pooled_row]
+    for value in sorted(groups, key=lambda v: (-len(groups[v]), v)):
+        rows.append(row(value, groups[value], pooled_row.auc))
     return rows

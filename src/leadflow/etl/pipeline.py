@@ -263,7 +263,7 @@ def evaluate_sla_files(
     >>> import tempfile, pathlib
     >>> import pyarrow as pa, pyarrow.parquet as pq
     >>> from datetime import datetime, timezone
-    >>> from leadflow.calendar import BusinessCalendar
+    >>> from leadflow.business_time import BusinessCalendar
     >>> from leadflow.etl.sla import compile_sla
     >>> from leadflow.rules.sla import load_policies
     >>> work = pathlib.Path(tempfile.mkdtemp())

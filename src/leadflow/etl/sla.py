@@ -17,12 +17,12 @@ What is columnar and what is not, honestly:
   ``by = owner``, the owner joined onto the touches by lead id); the "live conversation" mask
   of the final action; the trigger cut-off ``handed_off_at <= now``;
 * computed once per distinct value, not per lead: the calendar per distinct (owner, team,
-  region, country) when a :class:`~leadflow.calendar.CalendarResolver` chooses, and each
+  region, country) when a :class:`~leadflow.business_time.CalendarResolver` chooses, and each
   step's due instant per distinct (trigger instant, calendar, window) through the calendar's
-  fast :meth:`~leadflow.calendar.BusinessCalendar.add`;
+  fast :meth:`~leadflow.business_time.BusinessCalendar.add`;
 * per lead, in Python (business-calendar arithmetic is not exactly vectorisable): choosing the
   policy, counting the matching touches in the window, the state, and the business time
-  between two instants (:meth:`~leadflow.calendar.BusinessCalendar.between`: response time,
+  between two instants (:meth:`~leadflow.business_time.BusinessCalendar.between`: response time,
   time left, time overdue) -- the same exact calendar code the per-record rules call.
 
 Supported triggers: ``handoff`` (the leads' ``handed_off_at``). ``stage_entered`` and
@@ -33,7 +33,7 @@ here (per record, a lead without history is never stopped either).
 
 >>> import pyarrow as pa
 >>> from datetime import datetime, timezone
->>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.business_time import BusinessCalendar
 >>> from leadflow.rules.sla import load_policies
 >>> plan = compile_sla(load_policies("examples/sla.toml"), BusinessCalendar.weekdays("UTC"))
 >>> t = lambda d, h: datetime(2026, 3, d, h, tzinfo=timezone.utc)
@@ -60,7 +60,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadflow._validate import check_aware
-from leadflow.calendar import BusinessCalendar, CalendarResolver
+from leadflow._validate import utc as _utc
+from leadflow.business_time import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError
 from leadflow.etl.files import ErrorSink, RowError, conform
 from leadflow.model import Lead, TouchKind, TouchOutcome
@@ -148,16 +149,12 @@ _OUTCOMES = pa.array([o.value for o in TouchOutcome])
 _CONNECTS = pa.array([o.value for o in TouchOutcome if o.is_connect])
 
 
-def _utc(at: datetime) -> datetime:
-    return at.astimezone(UTC)
-
-
 @attrs.frozen(kw_only=True)
 class SLAPlan:
     """SLA policies compiled for columnar evaluation; build it with :func:`compile_sla`.
 
-    ``calendar`` is one :class:`~leadflow.calendar.BusinessCalendar` or a
-    :class:`~leadflow.calendar.CalendarResolver` (both frozen data that pickle, so the plan can
+    ``calendar`` is one :class:`~leadflow.business_time.BusinessCalendar` or a
+    :class:`~leadflow.business_time.CalendarResolver` (both frozen data that pickle, so the plan can
     be shipped to Spark executors).
     """
 

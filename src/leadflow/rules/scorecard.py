@@ -43,6 +43,12 @@ from typing import Any, TypeAlias
 import attrs
 
 from leadflow import _validate as v
+from leadflow._validate import check_keys as _check_keys
+from leadflow._validate import finite as _finite
+from leadflow._validate import fraction_below_one as _fraction
+from leadflow._validate import optional_finite as _optional_finite
+from leadflow._validate import optional_positive as _optional_positive
+from leadflow._validate import positive as _positive
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Lead
 from leadflow.rules._files import in_source, read_rule_file
@@ -177,28 +183,6 @@ def _known_field(name: object) -> str:
 
 def _field_name(_inst: object, _attribute: attrs.Attribute[Any], value: object) -> None:
     _known_field(value)
-
-
-def _finite(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(attribute.name, value, "is not a finite number")
-
-
-def _optional_finite(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _finite(inst, attribute, value)
-
-
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(attribute.name, value, "is not a number")
-    if not math.isfinite(value) or value <= 0:
-        raise ValidationError(attribute.name, value, "must be a finite number > 0")
-
-
-def _optional_positive(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _positive(inst, attribute, value)
 
 
 def _to_float(value: Any) -> Any:
@@ -594,15 +578,6 @@ def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
         raise ConfigError(f"{path}.{exc.field}", f"{exc.value!r} {exc.reason}") from None
 
 
-def _check_keys(data: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None:
-    allowed = tuple(allowed)
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {list(allowed)}"
-            raise ConfigError(f"{path}.{key}", f"unknown key {key!r}; {hint}")
-
-
 def _true_flag(data: Mapping[str, Any], key: str, path: str, instead: str) -> None:
     if data[key] is not True:
         raise ConfigError(f"{path}.{key}", f"must be true, got {data[key]!r}; {instead}")
@@ -897,12 +872,6 @@ def _rule_tuple(_inst: object, attribute: attrs.Attribute[Any], value: object) -
     for item in value:
         if not isinstance(item, Rule):
             raise ValidationError(attribute.name, item, "is not a Rule")
-
-
-def _fraction(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _finite(_inst, attribute, value)
-    if not 0 <= value < 1:  # type: ignore[operator]
-        raise ValidationError(attribute.name, value, "must be at least 0 and below 1")
 
 
 @attrs.frozen(kw_only=True, cache_hash=True)

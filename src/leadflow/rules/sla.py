@@ -18,7 +18,7 @@ the last window closes without a live conversation. Actions and escalations are 
 decisions; adapters and the CLI carry them out.
 
 >>> from datetime import datetime, timedelta, timezone
->>> from leadflow.calendar import BusinessCalendar
+>>> from leadflow.business_time import BusinessCalendar
 >>> from leadflow.model import Lead, Touch
 >>> policy = SLAPolicy.from_dict({
 ...     "name": "inbound", "trigger": "handoff",
@@ -55,12 +55,15 @@ import attrs
 
 from leadflow import _validate as v
 from leadflow._stats import quantile
+from leadflow._validate import boolean as _boolean
 from leadflow._validate import check_aware
-from leadflow.calendar import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
+from leadflow._validate import check_keys as _check_keys
+from leadflow._validate import optional_positive_int as _positive_int
+from leadflow._validate import utc as _utc
+from leadflow.business_time import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
-from leadflow.ports import SLAWrite
 from leadflow.reasons import Disposition
 from leadflow.rules._files import in_source, read_rule_file
 
@@ -77,6 +80,7 @@ __all__ = [
     "FinalDecision",
     "NextAction",
     "Performer",
+    "SLAClock",
     "SLAPolicy",
     "Step",
     "StepState",
@@ -118,12 +122,6 @@ _WINDOW = re.compile(
     r"(?P<n>\d+(?:\.\d+)?)\s*(?P<business>business\s+)?(?P<unit>minute|hour|day)s?"
 )
 _UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
-
-
-def _utc(at: datetime) -> datetime:
-    # Aware datetimes sharing a tzinfo compare by wall time, ignoring fold: inside a repeated
-    # hour 01:30 (second time) would sort before 01:45 (first time). Compare in UTC.
-    return at.astimezone(UTC)
 
 
 # -- the policy data -------------------------------------------------------------------------
@@ -316,13 +314,6 @@ def _business_delta(_inst: object, attribute: attrs.Attribute[Any], value: objec
         raise ValidationError(attribute.name, value, "is not a timedelta")
     if value < timedelta(0):
         raise ValidationError(attribute.name, value, "must not be negative")
-
-
-def _positive_int(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
 
 
 def _escalation(value: object) -> Escalation | None:
@@ -557,11 +548,6 @@ _STEP_KEYS = (
 )
 
 
-def _boolean(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValidationError(attribute.name, value, "is not true or false")
-
-
 def _optional_identifier(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         v.identifier(inst, attribute, value)
@@ -733,13 +719,6 @@ _POLICY_KEYS = (
     "stop_stages",
     "stop_on_connect",
 )
-
-
-def _check_keys(data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(where, f"unknown key {key!r}; expected one of {list(allowed)}")
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
@@ -1042,12 +1021,12 @@ class Evaluation:
             )
         return tuple(out)
 
-    def to_write(self, *, expected_version: str | None = None) -> SLAWrite:
-        """The SLA clock to write back to the CRM: next due time and overall state."""
+    @property
+    def clock(self) -> SLAClock:
+        """The lead's SLA clock as decided here (the job writes it back): next due time and
+        overall state."""
         due = self.next_action.due if self.next_action is not None else None
-        return SLAWrite(
-            lead_id=self.lead_id, due_at=due, state=self.state, expected_version=expected_version
-        )
+        return SLAClock(lead_id=self.lead_id, due_at=due, state=StepState(self.state))
 
 
 def _instant_arg(as_of: datetime | None, now: datetime | None) -> datetime:
@@ -1110,8 +1089,8 @@ def evaluate(
 
     *touches* and *activities* may hold other leads' records (they are filtered by lead id)
     and records after *as_of* (ignored: evaluation sees only the past). *calendar* is one
-    :class:`~leadflow.calendar.BusinessCalendar` or a chooser per lead such as a
-    :class:`~leadflow.calendar.CalendarResolver`. ``now`` is the deprecated alias of ``as_of``
+    :class:`~leadflow.business_time.BusinessCalendar` or a chooser per lead such as a
+    :class:`~leadflow.business_time.CalendarResolver`. ``now`` is the deprecated alias of ``as_of``
     (the name :func:`leadflow.rules.scoring.score_lead` uses), accepted for one release.
 
     The chase ends at the earlier of the lead entering a stop stage and (with the policy's
@@ -1321,7 +1300,7 @@ def evaluate_many(
     ``as_of``.
 
     >>> from datetime import datetime, timezone
-    >>> from leadflow.calendar import BusinessCalendar
+    >>> from leadflow.business_time import BusinessCalendar
     >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
     >>> lead = Lead(id="L-1", created_at=at, owner_id="u-1", handed_off_at=at)
     >>> policies = load_policies("examples/sla.toml")
@@ -1495,3 +1474,15 @@ def adherence(
         )
         rows.append(row)
     return rows
+
+
+@attrs.frozen(kw_only=True)
+class SLAClock:
+    """A lead's SLA clock, as an :class:`Evaluation` decides it: when the next action is due
+    (``None`` when nothing is; an aware datetime in the zone of the calendar the lead was judged
+    in) and the SLA's overall state. A decision, not a write: the job turns it into the
+    adapter's write, as it does every other decision."""
+
+    lead_id: str
+    due_at: datetime | None
+    state: StepState

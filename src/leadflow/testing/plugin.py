@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
     from leadflow.model import Activity, Lead, Touch
     from leadflow.rules.sla import Evaluation, SLAPolicy
 
@@ -87,7 +87,7 @@ def leadflow_now() -> datetime:
 @pytest.fixture(scope="session")
 def leadflow_calendar(pytestconfig: pytest.Config) -> BusinessCalendar:
     """The calendar from the ``leadflow_calendar`` ini file, else Mon-Fri 09:00-17:00 UTC."""
-    from leadflow.calendar import BusinessCalendar
+    from leadflow.business_time import BusinessCalendar
 
     path = _path(pytestconfig, _CALENDAR)
     if path is None:

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from hypothesis import strategies as st
 
-from leadflow.calendar import WEEKDAYS, BusinessCalendar
+from leadflow.business_time import WEEKDAYS, BusinessCalendar
 from leadflow.lifecycle import reassign, transition
 from leadflow.model import (
     STANDARD_ACTIVITY_KINDS,

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from leadflow.adapters.mapping import FieldMap
+from leadflow.adapters.sync import apply_batch, check_keys
 from leadflow.errors import ConfigError
 from leadflow.model import Account, Activity, Lead, StageChange, Touch
 from leadflow.ports import (
@@ -32,7 +33,6 @@ from leadflow.ports import (
     Write,
     WriteKind,
     WriteResult,
-    WriteStatus,
 )
 
 __all__ = ["JsonFileAdapter"]
@@ -63,7 +63,8 @@ class JsonFileAdapter:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> JsonFileAdapter:
-        """Build from ``{"path": ..., "page_size": ...}`` (a TOML table)."""
+        """Build from ``{"path": ..., "page_size": ...}`` (a TOML table); other keys are refused."""
+        check_keys(config, "", ["path", "page_size"])
         if "path" not in config:
             raise ConfigError("path", "is required: the JSON file to keep records in")
         return cls(config["path"], int(config.get("page_size", 10)))
@@ -115,37 +116,30 @@ class JsonFileAdapter:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, writes: Sequence[Write]) -> list[WriteResult]:
-        """Apply *writes*: unchanged first, then conflict (against the batch's start), then
-        apply; one result per write, and the file saved once."""
+        """Apply *writes* by the port's rules (unchanged first, then conflict against the
+        batch's start, then apply: :func:`leadflow.adapters.sync.apply_batch`); one result per
+        write, and the file saved once."""
         leads = self._data[Entity.LEAD.value]
-        at_start = {lead_id: row["rev"] for lead_id, row in leads.items()}
-        results = []
-        for write in writes:
-            row = leads.get(write.lead_id)
-            if row is None:
-                results.append(
-                    WriteResult(write=write, status="failed", error=f"no lead {write.lead_id!r}")
-                )
-                continue
-            apply = self._planner(write, row)
-            if apply is None:
-                results.append(
-                    WriteResult(write=write, status="unchanged", version=str(row["rev"]))
-                )
-            elif write.expected_version not in (None, str(at_start[write.lead_id])):
-                results.append(
-                    WriteResult(
-                        write=write,
-                        status=WriteStatus.CONFLICT,
-                        error=f"lead changed since read (version {row['rev']}, "
-                        f"expected {write.expected_version})",
-                    )
-                )
-            else:
-                apply()
-                row["rev"] += 1
-                row["seq"] = self._next_seq()
-                results.append(WriteResult(write=write, status="applied", version=str(row["rev"])))
+
+        def version_of(lead_id: str) -> str | None:
+            row = leads.get(lead_id)
+            return None if row is None else str(row["rev"])
+
+        def apply(write: Write) -> str:
+            row = leads[write.lead_id]
+            change = self._planner(write, row)
+            assert change is not None  # apply_batch applies only what does not hold yet
+            change()
+            row["rev"] += 1
+            row["seq"] = self._next_seq()
+            return str(row["rev"])
+
+        results = apply_batch(
+            writes,
+            version_of=version_of,
+            holds=lambda write: self._planner(write, leads[write.lead_id]) is None,
+            apply=apply,
+        )
         self._save()
         return results
 

@@ -1,19 +1,45 @@
-"""Sync machinery every CRM adapter shares: retries, batching, keyset cursors, redacted logging.
+"""The public kit for adapter authors: applying write batches, cursors, retries, secrets.
 
-Scope: CRM-neutral helpers for talking to a remote system of record; nothing here knows
-Salesforce or HubSpot, and nothing reads a real clock or sleeps unless the caller lets it (the
-``sleep`` and ``clock`` of :func:`retry_call` are arguments, so tests run instantly).
+Scope: CRM-neutral helpers every adapter needs, and that leadflow's own adapters (``sqlite``,
+Salesforce, HubSpot) are built from. Nothing here knows a particular system, and nothing reads a
+real clock or sleeps unless the caller lets it (the ``sleep`` and ``clock`` of
+:func:`retry_call` are arguments, so tests run instantly). The rules these helpers implement are
+the ones :mod:`leadflow.ports` states and :mod:`leadflow.adapters.testing` checks.
 
-* :class:`RetryPolicy` and :func:`retry_call`: bounded attempts *and* bounded total time,
-  exponential backoff with jitter from an injectable :class:`random.Random`, and a server's
-  ``Retry-After`` honoured. The adapter's ``classify(exc)`` returns a :class:`Decision`:
-  :data:`GIVE_UP`, :data:`RETRY` (back off) or :func:`retry_after` (wait what the server said).
+Writing back:
+
+* :func:`apply_batch`: the three rules of a write batch in one place — a write the record already
+  holds is ``unchanged`` (whatever its ``expected_version`` says), else a write whose
+  ``expected_version`` differs from the version the lead had *when the batch began* is a
+  ``conflict``, else it is applied; a write that raises fails alone. One result per write, in
+  order. :func:`judge_write` is the same decision for one write, for adapters that send the
+  accepted writes in bulk themselves.
+* :func:`apply_change`: a :class:`~leadflow.model.StageChange` applied to a
+  :class:`~leadflow.model.Lead` (idempotent, so ``apply_change(lead, c) == lead`` says whether
+  the lead already holds it).
 * :func:`chunked`: split writes into batches no larger than the system accepts.
+
+Reading:
+
+* :func:`paginate`: records, and the records that could not be read, in read order, cut into
+  pages whose cursor resumes after each page.
+* :func:`sequence_after`: the position a change-counter cursor stands at (``0`` for "from the
+  start").
 * :class:`KeysetToken`: a ``(modified stamp, id)`` keyset cursor token, encoded as
   ``"<ISO-8601 UTC>|<id>"`` — records are read in ``(stamp, id)`` order and a page resumes
   strictly after the last pair it returned, so records sharing a stamp are neither skipped nor
   read twice.
-* :func:`redact` and :data:`log`: tokens, passwords and session ids never reach a log line.
+
+Configuration, retries, secrets:
+
+* :func:`check_keys`: refuse an unknown configuration key, naming it and the closest known one.
+* :class:`RetryPolicy` and :func:`retry_call`: bounded attempts *and* bounded total time,
+  exponential backoff with jitter from an injectable :class:`random.Random`, and a server's
+  ``Retry-After`` honoured. The adapter's ``classify(exc)`` returns a :class:`Decision`:
+  :data:`GIVE_UP`, :data:`RETRY` (back off) or :func:`retry_after` (wait what the server said).
+  :func:`retry_policy` reads a ``retry`` setting.
+* :class:`Secret`, :func:`redact`, :data:`log` and :func:`get_logger`: tokens, passwords and
+  session ids never reach a repr, a log line or an error message.
 
 >>> import random
 >>> policy = RetryPolicy(max_attempts=4, base_delay=1.0, rng=random.Random(7))
@@ -34,6 +60,7 @@ Salesforce or HubSpot, and nothing reads a real clock or sleeps unless the calle
 from __future__ import annotations
 
 import logging
+import operator
 import random
 import re
 import time
@@ -44,8 +71,20 @@ from typing import Any, TypeVar
 import attrs
 from dateutil.parser import isoparse
 
-from leadflow._validate import check_aware
-from leadflow.errors import ConfigError, ValidationError
+from leadflow import _validate as v
+from leadflow._validate import check_aware, check_keys
+from leadflow.errors import ConfigError, LeadflowError, ValidationError
+from leadflow.model import apply_change
+from leadflow.ports import (
+    Cursor,
+    Entity,
+    Page,
+    RecordError,
+    Versioned,
+    Write,
+    WriteResult,
+    WriteStatus,
+)
 
 __all__ = [
     "GIVE_UP",
@@ -54,14 +93,20 @@ __all__ = [
     "KeysetToken",
     "RetryPolicy",
     "Secret",
+    "apply_batch",
+    "apply_change",
+    "check_keys",
     "chunked",
     "get_logger",
+    "judge_write",
     "log",
+    "paginate",
     "parse_retry_after",
     "redact",
     "retry_after",
     "retry_call",
     "retry_policy",
+    "sequence_after",
 ]
 
 T = TypeVar("T")
@@ -71,26 +116,6 @@ log = logging.getLogger("leadflow.adapters")
 
 
 # -- retries ----------------------------------------------------------------------------------
-
-
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValidationError(attribute.name, value, "must be a number > 0")
-
-
-def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValidationError(attribute.name, value, "must be a number >= 0")
-
-
-def _fraction(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValidationError(attribute.name, value, "must be a number between 0 and 1")
-
-
-def _at_least_one(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
 
 
 @attrs.frozen(kw_only=True)
@@ -108,12 +133,12 @@ class RetryPolicy:
     [0.5, 1.0, 2.0, 4.0, 4.0]
     """
 
-    max_attempts: int = attrs.field(default=5, validator=_at_least_one)
-    max_elapsed: float = attrs.field(default=60.0, validator=_positive)
-    base_delay: float = attrs.field(default=0.5, validator=_non_negative)
-    max_delay: float = attrs.field(default=30.0, validator=_non_negative)
-    multiplier: float = attrs.field(default=2.0, validator=_positive)
-    jitter: float = attrs.field(default=1.0, validator=_fraction)
+    max_attempts: int = attrs.field(default=5, validator=v.positive_int)
+    max_elapsed: float = attrs.field(default=60.0, validator=v.positive)
+    base_delay: float = attrs.field(default=0.5, validator=v.non_negative)
+    max_delay: float = attrs.field(default=30.0, validator=v.non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=v.positive)
+    jitter: float = attrs.field(default=1.0, validator=v.fraction)
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
 
     def backoff(self, retry: int) -> float:
@@ -135,16 +160,13 @@ def retry_policy(spec: Any, *, path: str = "retry") -> RetryPolicy | None:
     >>> retry_policy({"max_atempts": 3})
     Traceback (most recent call last):
     ...
-    leadflow.errors.ConfigError: retry.max_atempts: unknown key; expected one of base_delay, jitter, max_attempts, max_delay, max_elapsed, multiplier
+    leadflow.errors.ConfigError: retry.max_atempts: unknown key 'max_atempts'; did you mean 'max_attempts'?
     """
     if spec is None or isinstance(spec, RetryPolicy):
         return spec
     if not isinstance(spec, Mapping):
         raise ConfigError(path, f"must be a table of RetryPolicy fields, got {spec!r}")
-    known = sorted(a.name for a in attrs.fields(RetryPolicy) if a.name != "rng")
-    for key in spec:
-        if key not in known:
-            raise ConfigError(f"{path}.{key}", f"unknown key; expected one of {', '.join(known)}")
+    check_keys(spec, path, (a.name for a in attrs.fields(RetryPolicy) if a.name != "rng"))
     return RetryPolicy(**spec)
 
 
@@ -250,6 +272,126 @@ def retry_call(
             sleep(wait)
 
 
+# -- applying a batch of writes ---------------------------------------------------------------
+
+
+def judge_write(
+    write: Write,
+    *,
+    holds: bool,
+    version_at_start: str,
+    version_now: str | None = None,
+    same_version: Callable[[str, str], bool] = operator.eq,
+) -> WriteResult | None:
+    """The result of *write* when it is decided without applying it, else ``None`` (apply it).
+
+    *holds* says whether the record already holds the write's values; *version_at_start* is the
+    version the lead had when the batch began (not after earlier writes of the same batch).
+    Unchanged wins: a write the record holds is ``unchanged`` (with *version_now*, the record's
+    current version) whatever its ``expected_version`` says; otherwise an ``expected_version``
+    that is not *same_version* as *version_at_start* is a ``conflict``. This is the decision
+    :func:`apply_batch` makes per write, for adapters that send the accepted writes in bulk.
+
+    >>> from leadflow.ports import ScoreWrite
+    >>> stale = ScoreWrite(lead_id="L-1", score=70.0, expected_version="3")
+    >>> judge_write(stale, holds=True, version_at_start="4").status.value
+    'unchanged'
+    >>> judge_write(stale, holds=False, version_at_start="4").error
+    "lead 'L-1' changed since it was read (version 4 when the batch began, expected 3); not overwritten"
+    >>> judge_write(stale, holds=False, version_at_start="3") is None
+    True
+    """
+    if holds:
+        now = version_at_start if version_now is None else version_now
+        return WriteResult(write=write, status=WriteStatus.UNCHANGED, version=now)
+    expected = write.expected_version
+    if expected is not None and not same_version(expected, version_at_start):
+        return WriteResult(
+            write=write,
+            status=WriteStatus.CONFLICT,
+            error=f"lead {write.lead_id!r} changed since it was read (version "
+            f"{version_at_start} when the batch began, expected {expected}); not overwritten",
+        )
+    return None
+
+
+def apply_batch(
+    writes: Sequence[Write],
+    *,
+    version_of: Callable[[str], str | None],
+    holds: Callable[[Write], bool],
+    apply: Callable[[Write], str],
+    same_version: Callable[[str, str], bool] = operator.eq,
+    failures: tuple[type[Exception], ...] = (LeadflowError,),
+) -> list[WriteResult]:
+    """Apply *writes* by the port's rules; one :class:`~leadflow.ports.WriteResult` per write,
+    in order.
+
+    The callables are the adapter's; this function holds the order of the rules:
+
+    1. ``version_of(lead_id)`` is asked for every lead of the batch *before anything is
+       applied* (the version each had when the batch began; ``None`` when there is no such
+       lead, which fails that lead's writes);
+    2. for each write, in order: if ``holds(write)`` (the record already holds its values) it
+       is ``unchanged``, whatever its ``expected_version`` says — so re-applying a batch is
+       harmless; else an ``expected_version`` that differs from the version at the batch's
+       start is a ``conflict`` and nothing is written (several writes to one lead in one
+       batch therefore do not conflict with each other); else ``apply(write)`` applies it and
+       returns the lead's new version;
+    3. an exception of one of *failures* (any :class:`~leadflow.errors.LeadflowError` by
+       default) raised by ``holds`` or ``apply`` makes that write ``failed`` with the message;
+       the others still apply. Undo a half-applied write inside ``apply`` (a savepoint) before
+       raising. Other exceptions propagate.
+
+    >>> from leadflow.ports import ScoreWrite
+    >>> scores, versions = {}, {"L-1": 1}
+    >>> def apply(write):
+    ...     scores[write.lead_id] = write.score
+    ...     versions[write.lead_id] += 1
+    ...     return str(versions[write.lead_id])
+    >>> def version_of(lead_id):
+    ...     return str(versions[lead_id]) if lead_id in versions else None
+    >>> def holds(write):
+    ...     return scores.get(write.lead_id) == write.score
+    >>> batch = [ScoreWrite(lead_id="L-1", score=70.0, expected_version="1"),
+    ...          ScoreWrite(lead_id="L-9", score=10.0)]
+    >>> [(r.status.value, r.version or r.error) for r in apply_batch(
+    ...     batch, version_of=version_of, holds=holds, apply=apply)]
+    [('applied', '2'), ('failed', "no lead 'L-9'")]
+    >>> [r.status.value for r in apply_batch(batch[:1], version_of=version_of, holds=holds,
+    ...                                      apply=apply)]
+    ['unchanged']
+    """
+    at_start: dict[str, str | None] = {}
+    for write in writes:
+        if write.lead_id not in at_start:
+            at_start[write.lead_id] = version_of(write.lead_id)
+    results: list[WriteResult] = []
+    for write in writes:
+        start = at_start[write.lead_id]
+        if start is None:
+            results.append(
+                WriteResult(
+                    write=write, status=WriteStatus.FAILED, error=f"no lead {write.lead_id!r}"
+                )
+            )
+            continue
+        try:
+            decided = judge_write(
+                write,
+                holds=holds(write),
+                version_at_start=start,
+                version_now=version_of(write.lead_id),
+                same_version=same_version,
+            )
+            if decided is None:
+                decided = WriteResult(write=write, status=WriteStatus.APPLIED, version=apply(write))
+        except failures as exc:
+            decided = WriteResult(write=write, status=WriteStatus.FAILED, error=str(exc))
+        results.append(decided)
+    return results
+
+
 # -- batching ---------------------------------------------------------------------------------
 
 
@@ -271,11 +413,78 @@ def chunked(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
         yield tuple(batch)
 
 
+# -- reading by page -----------------------------------------------------------------------------
+
+
+def paginate(
+    entity: Entity,
+    rows: Iterable[tuple[str, Versioned[T] | RecordError]],
+    *,
+    page_size: int,
+) -> Iterator[Page[T]]:
+    """*rows* cut into :class:`~leadflow.ports.Page` objects of at most *page_size* rows.
+
+    Each row is ``(token, record)``: the cursor token of the position *after* that row (a change
+    counter, an encoded :class:`KeysetToken`) and the record read there, or the
+    :class:`~leadflow.ports.RecordError` saying why it could not be read (it goes on the page's
+    ``errors``, and the cursor still moves past it). Each page's cursor holds the token of its
+    last row, so a reader resumes exactly after the page it processed. Rows must come in read
+    order; nothing is yielded for no rows.
+
+    >>> from leadflow.ports import Entity, RecordError, Versioned
+    >>> rows = [("1", Versioned(item="a", version="1")),
+    ...         ("2", RecordError(entity=Entity.LEAD, record_id="b", error="bad e-mail")),
+    ...         ("3", Versioned(item="c", version="1"))]
+    >>> pages = list(paginate(Entity.LEAD, rows, page_size=2))
+    >>> [([v.item for v in p.items], len(p.errors), p.cursor.token) for p in pages]
+    [(['a'], 1, '2'), (['c'], 0, '3')]
+    """
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ValidationError("page_size", page_size, "must be a whole number >= 1")
+    for chunk in chunked(rows, page_size):
+        yield Page(
+            items=tuple(r for _, r in chunk if isinstance(r, Versioned)),
+            errors=tuple(r for _, r in chunk if isinstance(r, RecordError)),
+            cursor=Cursor(entity=entity, token=chunk[-1][0]),
+        )
+
+
+def sequence_after(cursor: Cursor | None, entity: Entity) -> int:
+    """The change-counter position *cursor* resumes after: ``0`` for ``None`` (from the start).
+
+    For systems that number every change (a global sequence, a ``rowid``): read the rows whose
+    number is greater, in order, and use each row's number as its :func:`paginate` token. A
+    cursor of another entity, or whose token is not a whole number, is a
+    :class:`~leadflow.errors.ValidationError`.
+
+    >>> sequence_after(None, Entity.LEAD), sequence_after(Cursor(entity="lead", token="42"), Entity.LEAD)
+    (0, 42)
+    >>> sequence_after(Cursor(entity="touch", token="42"), Entity.LEAD)
+    Traceback (most recent call last):
+    ...
+    leadflow.errors.ValidationError: cursor.entity: <Entity.TOUCH: 'touch'> is a cursor for touch, not lead
+    """
+    if cursor is None or cursor.token is None:
+        if cursor is not None and cursor.entity is not entity:
+            raise ValidationError(
+                "cursor.entity", cursor.entity, f"is a cursor for {cursor.entity}, not {entity}"
+            )
+        return 0
+    if cursor.entity is not entity:
+        raise ValidationError(
+            "cursor.entity", cursor.entity, f"is a cursor for {cursor.entity}, not {entity}"
+        )
+    token = cursor.token
+    if not token.isdigit():
+        raise ValidationError("cursor.token", token, "is not a change number")
+    return int(token)
+
+
 # -- keyset cursors ---------------------------------------------------------------------------
 
 
-def _utc(value: Any) -> datetime:
-    return check_aware("stamp", value).astimezone(UTC)
+def _stamp(value: Any) -> datetime:
+    return v.utc(value, "stamp")
 
 
 @attrs.frozen(kw_only=True, order=True)
@@ -295,7 +504,7 @@ class KeysetToken:
     (True, False)
     """
 
-    stamp: datetime = attrs.field(converter=_utc)
+    stamp: datetime = attrs.field(converter=_stamp)
     id: str = attrs.field()
 
     @id.validator
@@ -323,14 +532,14 @@ class KeysetToken:
 
     def precedes(self, stamp: datetime, ident: str) -> bool:
         """Whether a record with *stamp* and *ident* comes strictly after this position."""
-        return (self.stamp, self.id) < (check_aware("stamp", stamp).astimezone(UTC), ident)
+        return (self.stamp, self.id) < (v.utc(stamp, "stamp"), ident)
 
     @classmethod
     def last_of(cls, rows: Sequence[tuple[datetime, str]]) -> KeysetToken | None:
         """The position after the greatest ``(stamp, id)`` in *rows* (``None`` if empty)."""
         if not rows:
             return None
-        stamp, ident = max((check_aware("stamp", s).astimezone(UTC), i) for s, i in rows)
+        stamp, ident = max((v.utc(s, "stamp"), i) for s, i in rows)
         return cls(stamp=stamp, id=ident)
 
 

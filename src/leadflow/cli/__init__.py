@@ -5,6 +5,12 @@ is one entry of :data:`COMMANDS` — a name, a help line, and the import paths o
 adds its arguments and one that runs it — so a new subcommand is one more line in that table
 (its module is imported only when the subcommand runs).
 
+Layout (kept so by an import-linter contract): one module per command (``adapters``,
+``backtest``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``), none importing
+another; below them the shared helpers — ``jobs`` (running and printing the job) and ``reporting`` (building and writing
+the feedback report), then ``config`` (run configuration, rule files, stores, adapters), then
+``base`` (exit codes, :class:`Output`, the clock, TOML).
+
 Output: a human summary on stdout; ``--json`` prints one JSON document instead. Progress goes to
 stderr, and only when stderr is a terminal. Errors are one line on stderr (``leadflow: error:
 ...``); ``--debug`` shows the traceback.
@@ -25,19 +31,21 @@ Exit codes (:class:`Exit`):
 from __future__ import annotations
 
 import argparse
-import enum
 import importlib
-import json
 import os
 import sys
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import attrs
-
+from leadflow.cli.base import (
+    Command,
+    Exit,
+    Output,
+    Progress,
+    load_toml,
+    parse_now,
+    wall_clock,
+)
 from leadflow.errors import (
     AdapterError,
     ConfigError,
@@ -60,69 +68,48 @@ __all__ = [
 ]
 
 
-class Exit(enum.IntEnum):
-    """The exit codes scripts can rely on."""
-
-    OK = 0
-    PARTIAL = 1
-    USAGE = 2
-    ADAPTER = 3
-    INTERNAL = 4
-    INTERRUPTED = 130
-    #: stdout was closed by the reader (``leadflow ... | head -1``): 128 + SIGPIPE, as a shell
-    #: reports a command killed by the signal.
-    BROKEN_PIPE = 141
-
-
-@attrs.frozen(kw_only=True)
-class Command:
-    """One subcommand: ``arguments`` and ``run`` are ``"module:function"`` paths.
-
-    ``arguments(parser)`` adds the subcommand's options; ``run(args, out)`` does the work and
-    returns an :class:`Exit` code (``out`` is the :class:`Output` to print through).
-    """
-
-    help: str
-    arguments: str
-    run: str
-
-
 #: The subcommands. Add a line to add one.
 COMMANDS: dict[str, Command] = {
     "demo": Command(
         help="create a realistic sample store and run the whole job on it",
-        arguments="leadflow.cli_commands:demo_arguments",
-        run="leadflow.cli_commands:demo",
+        arguments="leadflow.cli.demo:demo_arguments",
+        run="leadflow.cli.demo:demo",
     ),
     "import": Command(
-        help="import leads, accounts, activities or touches from CSV / JSON lines",
-        arguments="leadflow.cli_commands:import_arguments",
-        run="leadflow.cli_commands:import_",
+        help="import leads, accounts, activities, touches, stage changes, rejections or "
+        "outcomes from CSV / JSON lines (a file lands whole or not at all)",
+        arguments="leadflow.cli.importing:import_arguments",
+        run="leadflow.cli.importing:import_",
     ),
     "score": Command(
         help="score the leads in a store with a scorecard and explain the scores",
-        arguments="leadflow.cli_commands:score_arguments",
-        run="leadflow.cli_commands:score",
+        arguments="leadflow.cli.score:score_arguments",
+        run="leadflow.cli.score:score",
     ),
     "sla": Command(
         help="evaluate SLA policies for the leads in a store and report adherence",
-        arguments="leadflow.cli_commands:sla_arguments",
-        run="leadflow.cli_commands:sla",
+        arguments="leadflow.cli.sla:sla_arguments",
+        run="leadflow.cli.sla:sla",
     ),
     "run": Command(
         help="read, score, recommend stages, evaluate SLAs and write back, against any adapter",
-        arguments="leadflow.cli_commands:run_arguments",
-        run="leadflow.cli_commands:run",
+        arguments="leadflow.cli.run:run_arguments",
+        run="leadflow.cli.run:run",
     ),
     "report": Command(
         help="write the feedback report (HTML, JSON or CSV) from a store or any adapter",
-        arguments="leadflow.cli_report:report_arguments",
-        run="leadflow.cli_report:report",
+        arguments="leadflow.cli.report:report_arguments",
+        run="leadflow.cli.report:report",
+    ),
+    "backtest": Command(
+        help="score handed-off leads as of their hand-off with one or two scorecards and compare",
+        arguments="leadflow.cli.backtest:backtest_arguments",
+        run="leadflow.cli.backtest:backtest",
     ),
     "adapters": Command(
         help="list installed adapters and their capabilities",
-        arguments="leadflow.cli_commands:adapters_arguments",
-        run="leadflow.cli_commands:adapters",
+        arguments="leadflow.cli.adapters:adapters_arguments",
+        run="leadflow.cli.adapters:adapters",
     ),
 }
 
@@ -131,123 +118,6 @@ def _resolve(path: str) -> Callable[..., Any]:
     module, _, name = path.partition(":")
     func: Callable[..., Any] = getattr(importlib.import_module(module), name)
     return func
-
-
-class Progress:
-    """A one-line progress counter on stderr, shown only when stderr is a terminal."""
-
-    def __init__(self, stream: IO[str], *, enabled: bool) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self._shown = False
-
-    def __call__(self, phase: str, done: int, total: int | None = None) -> None:
-        """Show *phase* and a count (and a bar when *total* is known)."""
-        if not self.enabled:
-            return
-        if total:
-            filled = int(30 * min(done, total) / total)
-            text = f"{phase:<18} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}"
-        else:
-            text = f"{phase:<18} {done}"
-        self.stream.write("\r" + text[:100].ljust(60))
-        self.stream.flush()
-        self._shown = True
-
-    def done(self) -> None:
-        """Clear the progress line."""
-        if self._shown:
-            self.stream.write("\r" + " " * 60 + "\r")
-            self.stream.flush()
-            self._shown = False
-
-
-@attrs.define
-class Output:
-    """Where a command prints: human text or one JSON document, plus progress.
-
-    A subcommand's run function receives one; it calls both :meth:`text` and :meth:`data`, and
-    ``--json`` decides which one is shown.
-
-    >>> import io
-    >>> out = Output(stdout=io.StringIO(), stderr=io.StringIO(), json=False,
-    ...              progress=Progress(io.StringIO(), enabled=False))
-    >>> out.text("3 leads scored"); out.data({"scored": 3})
-    >>> print(out.stdout.getvalue(), end="")
-    3 leads scored
-    """
-
-    stdout: IO[str]
-    stderr: IO[str]
-    json: bool
-    progress: Progress
-
-    def text(self, line: str = "") -> None:
-        """Print a line of the human summary (suppressed under ``--json``)."""
-        if not self.json:
-            self.stdout.write(line + "\n")
-
-    def data(self, payload: Mapping[str, Any]) -> None:
-        """Print the machine-readable result (only under ``--json``)."""
-        if self.json:
-            json.dump(payload, self.stdout, indent=2, sort_keys=True, default=str)
-            self.stdout.write("\n")
-
-    def warn(self, line: str) -> None:
-        """A one-line note on stderr (always shown)."""
-        self.stderr.write(f"leadflow: {line}\n")
-
-
-def parse_now(text: str | None) -> datetime | None:
-    """``--now``: an ISO-8601 instant with an offset (naive instants are refused).
-
-    >>> parse_now("2026-03-02T09:00:00Z").isoformat(), parse_now(None)
-    ('2026-03-02T09:00:00+00:00', None)
-    >>> parse_now("2026-03-02T09:00")
-    Traceback (most recent call last):
-    ...
-    leadflow.errors.ValidationError: --now: '2026-03-02T09:00' has no UTC offset; add one, e.g. 'Z' or '+01:00'
-    """
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError("--now", text, "is not an ISO-8601 instant") from None
-    if value.tzinfo is None:
-        raise ValidationError("--now", text, "has no UTC offset; add one, e.g. 'Z' or '+01:00'")
-    return value
-
-
-def wall_clock() -> datetime:
-    """The current instant: the CLI is the one place that reads the clock (when no ``--now``).
-
-    >>> wall_clock().utcoffset()
-    datetime.timedelta(0)
-    """
-    return datetime.now(UTC)
-
-
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing or malformed file is a :class:`ConfigError` naming it.
-
-    >>> load_toml("examples/sla.toml")["policies"][0]["name"]
-    'handoff_follow_up'
-    >>> load_toml("no/such.toml")
-    Traceback (most recent call last):
-    ...
-    leadflow.errors.ConfigError: no/such.toml: no such file
-    """
-    file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(str(file), "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(file), f"is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(str(file), f"cannot read: {exc.strerror or exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,7 +204,7 @@ def _code_for(exc: BaseException) -> Exit:
 
 
 def _one_line(exc: BaseException) -> str:
-    from leadflow.adapters._sync import redact
+    from leadflow.adapters.sync import redact
 
     text = redact(" ".join(str(exc).split())) or type(exc).__name__
     if not isinstance(exc, LeadflowError):

@@ -1,0 +1,157 @@
+"""Building and writing the feedback report from any adapter, for ``report`` and ``demo``.
+
+Scope: the outer layer between :mod:`leadflow.analytics` and the command line. It reads every
+lead and touch through the :class:`~leadflow.ports.Adapter` protocol; rejections and outcomes come
+from the adapter's ``rejections()`` / ``outcomes()`` when it keeps them (the SQLite store does),
+else rejections are recovered from the stage histories and outcomes are left out. With SLA
+policies it evaluates them (:func:`leadflow.rules.sla.evaluate_many`) for the adherence tables.
+Then it writes the report as a self-contained HTML page, JSON, or a directory of CSV files.
+
+Everything here takes ``now`` as an argument; which adapter and rules to read is decided by the
+command (:mod:`leadflow.cli.report`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from leadflow.analytics import build_report, business_hours, render_html, write_csv
+from leadflow.analytics.report import FeedbackReport
+from leadflow.analytics.validity import scores_at_handoff
+from leadflow.business_time import BusinessCalendar
+from leadflow.errors import ValidationError
+from leadflow.model import Account, Activity, Lead, Touch
+from leadflow.outcomes import Outcome
+from leadflow.ports import Adapter, Entity, read_pages
+from leadflow.reasons import Rejection
+from leadflow.rules.scorecard import Scorecard
+from leadflow.rules.sla import SLAPolicy, evaluate_many
+
+__all__ = [
+    "DEFAULT_REPORT",
+    "FORMATS",
+    "report_from_adapter",
+    "write_demo_report",
+    "write_report",
+]
+
+
+#: Where ``leadflow report`` (and ``leadflow demo``) write the HTML page by default.
+DEFAULT_REPORT = "leadflow-report.html"
+
+
+#: What ``--format`` accepts: one HTML file, one JSON file, or a directory of CSV files.
+FORMATS = ("html", "json", "csv")
+
+
+def _all(pages: Iterable[Any]) -> list[Any]:
+    return [versioned.item for page in pages for versioned in page.items]
+
+
+def report_from_adapter(
+    adapter: Adapter,
+    *,
+    now: datetime,
+    policies: Sequence[SLAPolicy] = (),
+    calendar: BusinessCalendar | None = None,
+    use_business_hours: bool = False,
+    scorecard: Scorecard | None = None,
+    title: str = "Sales & marketing feedback report",
+    **options: Any,
+) -> FeedbackReport:
+    """Read everything the report needs from *adapter* and build it as of *now*.
+
+    *options* go to :func:`~leadflow.analytics.build_report` as they are
+    (``half_life_strata``, ``closed_loop_months``, ``rejected_between``, ``validity_segments``);
+    accounts read from the adapter are passed along for ``account.<field>`` segments.
+
+    *calendar* (default: weekdays 09:00-17:00 UTC) is used for SLA evaluation and, with
+    *use_business_hours*, for first-response delays. With *scorecard*, leads are scored as of
+    their hand-off (from the adapter's activities and accounts) for the score-validity tables.
+    """
+    can_read = adapter.capabilities.can_read
+    leads: list[Lead] = _all(read_pages(adapter, Entity.LEAD))
+    touches: list[Touch] = _all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else []
+    rejections: list[Rejection] | None = None
+    outcomes: list[Outcome] = []
+    if callable(getattr(adapter, "rejections", None)):
+        rejections = list(adapter.rejections())  # type: ignore[attr-defined]
+    if callable(getattr(adapter, "outcomes", None)):
+        outcomes = list(adapter.outcomes())  # type: ignore[attr-defined]
+    cal = (
+        calendar if calendar is not None else BusinessCalendar.weekdays("UTC", name="weekdays-utc")
+    )
+    sla_results = []
+    if policies:
+        evaluations = evaluate_many(leads, touches, now=now, policies=policies, calendar=cal)
+        sla_results = [result for ev in evaluations for result in ev.results()]
+    scored = None
+    if scorecard is not None:
+        activities: list[Activity] = (
+            _all(read_pages(adapter, Entity.ACTIVITY)) if can_read(Entity.ACTIVITY) else []
+        )
+        accounts: list[Account] = (
+            _all(read_pages(adapter, Entity.ACCOUNT)) if can_read(Entity.ACCOUNT) else []
+        )
+        scored = scores_at_handoff(
+            scorecard, leads, activities, accounts={a.id: a for a in accounts}
+        )
+    if options.get("validity_segments") and "accounts" not in options:
+        options["accounts"] = (
+            {a.id: a for a in _all(read_pages(adapter, Entity.ACCOUNT))}
+            if can_read(Entity.ACCOUNT)
+            else {}
+        )
+    return build_report(
+        **options,
+        leads=leads,
+        scores=scored.scores if scored else None,
+        rule_hits=scored.rule_hits if scored else None,
+        points=scored.points if scored else None,
+        touches=touches,
+        outcomes=outcomes,
+        rejections=rejections or None,
+        sla_results=sla_results,
+        now=now,
+        title=title,
+        elapsed=business_hours(cal) if use_business_hours else None,
+    )
+
+
+def write_report(report: FeedbackReport, out: str | Path, *, fmt: str = "html") -> list[Path]:
+    """Write *report* to *out* as ``html`` or ``json`` (a file) or ``csv`` (a directory, one
+    file per table); returns the files written."""
+    target = Path(out)
+    if fmt == "html":
+        target.write_text(render_html(report), encoding="utf-8")
+        return [target]
+    if fmt == "json":
+        target.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return [target]
+    if fmt == "csv":
+        target.mkdir(parents=True, exist_ok=True)
+        return [write_csv(rows, target / f"{name}.csv") for name, rows in report.tables().items()]
+    raise ValidationError("format", fmt, f"is not one of {', '.join(FORMATS)}")
+
+
+def write_demo_report(store: Path, out: Path, *, now: datetime) -> Path:
+    """The report ``leadflow demo`` ends with: the demo store with the demo's SLA, calendar and
+    scorecard, as of the demo's *now*, as HTML at *out*."""
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.demo import demo_calendar, demo_policies, demo_scorecard
+
+    with SQLiteAdapter(store) as adapter:
+        built = report_from_adapter(
+            adapter,
+            now=now,
+            policies=demo_policies(),
+            calendar=demo_calendar(),
+            scorecard=demo_scorecard(),
+            title="leadflow demo: sales & marketing feedback report",
+        )
+    (path,) = write_report(built, out, fmt="html")
+    return path

@@ -1,0 +1,130 @@
+"""Planted truth: score validity judged per segment, in both directions of Simpson's paradox,
+and point suggestions only for rules that fired often enough to judge."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from leadflow.analytics import build_report
+from leadflow.analytics.validity import auc, suggest_points, validity_by_segment
+from leadflow.errors import ValidationError
+from leadflow.lifecycle import transition
+from leadflow.model import Account, Lead
+from leadflow.outcomes import Outcome
+
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def _lead(i: int, converted: bool, **fields: object) -> Lead:
+    lead = transition(Lead(id=f"L{i}", created_at=T0, **fields), "mql", at=T0)  # type: ignore[arg-type]
+    if converted:
+        lead = transition(lead, "sal", at=T0 + timedelta(hours=1))
+        lead = transition(lead, "sql", at=T0 + timedelta(hours=2))
+    return lead
+
+
+def test_valid_pooled_but_flat_for_smb_is_warned() -> None:
+    rng = random.Random(1)
+    leads, scores = [], {}
+    for i in range(1200):
+        size = "enterprise" if i % 2 else "smb"
+        score = rng.uniform(0, 100)
+        p = 0.05 + 0.6 * score / 100 if size == "enterprise" else 0.3  # flat for SMB
+        leads.append(_lead(i, rng.random() < p, industry=size))
+        scores[f"L{i}"] = score
+    rows = {r.value: r for r in validity_by_segment(leads, scores, "industry")}
+    assert rows["(all)"].auc is not None and rows["(all)"].auc > 0.6
+    assert rows["enterprise"].warning is None or "better" in rows["enterprise"].warning
+    smb = rows["smb"]
+    assert smb.auc is not None and abs(smb.auc - 0.5) < 0.08
+    assert smb.warning is not None and "not for industry = smb" in smb.warning
+
+
+def test_simpsons_paradox_invalid_pooled_valid_within_segments_is_warned() -> None:
+    rng = random.Random(2)
+    leads, scores, accounts = [], {}, {}
+    for i in range(1500):
+        tier = "high" if i % 2 else "low"
+        accounts[f"A{i}"] = Account(id=f"A{i}", name=f"Co {i}", properties={"tier": tier})
+        # low-scoring tier converts far more, so pooled the score looks backwards
+        if tier == "high":
+            score = rng.uniform(50, 100)
+            p = 0.02 + 0.2 * (score - 50) / 50
+        else:
+            score = rng.uniform(0, 50)
+            p = 0.4 + 0.5 * score / 50
+        leads.append(_lead(i, rng.random() < p, account_id=f"A{i}"))
+        scores[f"L{i}"] = score
+    rows = {
+        r.value: r
+        for r in validity_by_segment(leads, scores, "account.properties.tier", accounts=accounts)
+    }
+    assert rows["(all)"].auc is not None and rows["(all)"].auc < 0.5
+    for tier in ("high", "low"):
+        row = rows[tier]
+        assert row.auc is not None and row.auc > 0.6
+        assert row.warning is not None and "Simpson" in row.warning
+    assert rows["low"].rising is True
+
+
+def test_unknown_segment_names_the_field() -> None:
+    with pytest.raises(ValidationError, match="segment"):
+        validity_by_segment([], {}, "shoe_size")
+    with pytest.raises(ValidationError, match="account field"):
+        validity_by_segment([], {}, "account.shoe_size")
+
+
+def test_auc_matches_a_brute_force_count() -> None:
+    rng = random.Random(3)
+    scores = [float(rng.randint(0, 9)) for _ in range(60)]
+    conv = [rng.random() < 0.4 for _ in range(60)]
+    pos = [s for s, c in zip(scores, conv, strict=True) if c]
+    neg = [s for s, c in zip(scores, conv, strict=True) if not c]
+    brute = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    assert auc(scores, conv) == pytest.approx(brute)
+
+
+def test_rules_that_never_fired_get_no_lift() -> None:
+    rng = random.Random(4)
+    scores, hits, outcomes = {}, {}, []
+    for i in range(400):
+        lid = f"L{i}"
+        fired = {"common"} if i % 2 else set()
+        if i < 5:
+            fired.add("rare")
+        scores[lid] = 50.0 + 20 * ("common" in fired) + rng.uniform(-5, 5)
+        hits[lid] = fired
+        won = rng.random() < (0.5 if "common" in fired else 0.2)
+        outcomes.append(
+            Outcome(lead_id=lid, kind="won", at=T0, amount=Decimal(1), currency="USD")
+            if won
+            else Outcome(lead_id=lid, kind="no_decision", at=T0)
+        )
+    points = {"common": 20.0, "rare": 10.0, "never": 15.0}
+    rows = {r.rule: r for r in suggest_points(scores, hits, points, outcomes)}
+    assert rows["common"].status == "suggested" and rows["common"].lift_log_odds is not None
+    for rule in ("rare", "never"):
+        assert rows[rule].lift_log_odds is None
+        assert rows[rule].suggested_points is None
+        assert rows[rule].status.startswith("too rare to judge")
+
+
+def test_report_carries_segment_validity_and_its_warnings() -> None:
+    rng = random.Random(1)
+    leads, scores = [], {}
+    for i in range(600):
+        size = "enterprise" if i % 2 else "smb"
+        score = rng.uniform(0, 100)
+        p = 0.05 + 0.6 * score / 100 if size == "enterprise" else 0.3
+        leads.append(_lead(i, rng.random() < p, industry=size))
+        scores[f"L{i}"] = score
+    report = build_report(
+        leads=leads, scores=scores, now=T0 + timedelta(days=1), validity_segments=("industry",)
+    )
+    values = {r.value for r in report.validity_by_segment}
+    assert {"(all)", "smb", "enterprise"} <= values
+    assert any("industry = smb" in note for note in report.notes)

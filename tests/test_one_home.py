@@ -1,0 +1,63 @@
+"""One way to do each thing: validators and small helpers have one home, leadflow._validate.
+
+Issue 16 found ``_positive``, ``_fraction``, ``_utc`` and friends defined in several modules
+beside ``_validate.py``, each with its own rule and message. This test reads the source tree.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "leadflow"
+
+#: Helpers that live in leadflow._validate only (the names other modules used for them).
+SHARED = {
+    "aware",
+    "boolean",
+    "check_aware",
+    "check_keys",
+    "finite",
+    "fraction",
+    "non_negative",
+    "positive",
+    "positive_int",
+    "at_least_one",
+    "utc",
+}
+
+
+def _definitions() -> dict[str, list[str]]:
+    """Top-level function name (without leading underscores) -> modules defining it."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                found[node.name.lstrip("_")].append(str(path.relative_to(SRC)))
+    return found
+
+
+def _validators() -> dict[str, list[str]]:
+    """attrs validators ``(instance, attribute, value)`` by name -> modules defining one."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                names = [a.arg.lstrip("_") for a in node.args.args]
+                if len(names) == 3 and names[1] in ("attribute", "attr"):
+                    found[node.name.lstrip("_")].append(str(path.relative_to(SRC)))
+    return found
+
+
+def test_shared_helpers_are_defined_only_in_validate() -> None:
+    defined = _definitions()
+    elsewhere = {name: [m for m in defined.get(name, []) if m != "_validate.py"] for name in SHARED}
+    assert {name: mods for name, mods in elsewhere.items() if mods} == {}
+
+
+def test_no_validator_is_defined_twice() -> None:
+    twice = {name: mods for name, mods in _validators().items() if len(mods) > 1}
+    assert twice == {}
