@@ -357,7 +357,12 @@ def check_final_actions(policies: Sequence[Any], reasons: ReasonCatalog = STANDA
 
 @attrs.frozen(kw_only=True)
 class RunReport:
-    """What a run did, in numbers, plus every write that did not succeed."""
+    """What a run did, in numbers, plus every write that did not succeed.
+
+    ``sla`` counts the judged leads by overall SLA state as they stand after the run (a lead
+    whose final action the run carried out is counted in its state after it), plus
+    ``final_actions``: the same counts ``leadflow sla`` prints for the same instant.
+    """
 
     job: str
     now: datetime
@@ -607,10 +612,10 @@ def _sla_writes(
         calendar=job.calendar,
         activities=activities,
     ):
-        states[evaluation.state] += 1
         version = versions.get(evaluation.lead_id)
         final = evaluation.final
         if final is None or final.state is not ActionState.DUE:
+            states[evaluation.state] += 1
             writes.append(_clock_write(evaluation.clock, version))
             continue
         lead = by_id[evaluation.lead_id]
@@ -635,6 +640,7 @@ def _sla_writes(
                     error=f"{final.action.value} with {final.reason!r}: {exc}",
                 )
             )
+            states[evaluation.state] += 1
             writes.append(_clock_write(evaluation.clock, version))
             continue
         states["final_actions"] += 1
@@ -651,6 +657,9 @@ def _sla_writes(
             calendar=job.calendar,
             activities=[a for a in activities if a.lead_id == lead.id],
         )
+        # Counted as the lead stands after the action, as `leadflow sla` judges it at the same
+        # instant: the two report the same number of leads in each state.
+        states[(settled or evaluation).state] += 1
         if settled is not None:
             writes.append(_clock_write(settled.clock, version))
     return _Judged(writes=tuple(writes), states=dict(states), skipped=tuple(skipped))
