@@ -207,7 +207,11 @@ class Scorer(Protocol):
 
 
 def scorecard_scorer(
-    card: Scorecard, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring"
+    card: Scorecard,
+    *,
+    lifecycle: Lifecycle = WATERFALL,
+    by: str = "scoring",
+    reasons: ReasonCatalog = STANDARD_REASONS,
 ) -> Scorer:
     """A :class:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
     :func:`leadflow.rules.scoring.score_many`, rolls each account's *contacts* up with
@@ -216,7 +220,9 @@ def scorecard_scorer(
     acceptance), recording *by* as who moved them. A lead at a *sales-winnable* account is
     recommended ``sales_winnable`` (unless it is SQL-ready) and handed to sales like an MQL, even
     below the MQL threshold. An account whose roll-up fails (a contact filed under another
-    account, say) is reported as skipped, and its leads are scored without it."""
+    account, say) is reported as skipped, and its leads are scored without it. A recycled lead
+    rests in nurture for its reject code's re-engage delay (in *reasons*): it is scored but
+    not moved."""
     from leadflow.rules.scoring import (
         AccountScore,
         apply_recommendation,
@@ -255,8 +261,12 @@ def scorecard_scorer(
             rollup = rollups.get(lead.account_id) if lead.account_id is not None else None
             problem: str | None = None
             try:
-                moved = apply_recommendation(
-                    lead, result, at=now, by=by, lifecycle=lifecycle, account_score=rollup
+                moved = (
+                    lead
+                    if _rests_in_nurture(lead, now=now, lifecycle=lifecycle, reasons=reasons)
+                    else apply_recommendation(
+                        lead, result, at=now, by=by, lifecycle=lifecycle, account_score=rollup
+                    )
                 )
             except LeadflowError as exc:
                 moved = lead  # e.g. a history dated after now: score it, leave the stage
@@ -572,17 +582,23 @@ class _Judged:
 
 
 def _resting(job: Job, lead: Lead) -> bool:
+    return _rests_in_nurture(lead, now=job.now, lifecycle=job.lifecycle, reasons=job.reasons)
+
+
+def _rests_in_nurture(
+    lead: Lead, *, now: datetime, lifecycle: Lifecycle, reasons: ReasonCatalog
+) -> bool:
     """Whether *lead* rests in nurture: recycled with a reject code whose re-engage delay has
-    not passed at the job's ``now``. Scoring must not hand it straight back to sales — above
-    all not a lead the SLA's final action recycled in an earlier run (or this one), which would
-    otherwise go back to ``mql`` with a new clock on every re-run."""
-    if lead.stage != job.lifecycle.recycled or not lead.history:
+    not passed at *now*. Scoring must not hand it straight back to sales — above all not a lead
+    the SLA's final action recycled in an earlier run (or this one), which would otherwise go
+    back to ``mql`` with a new clock on every re-run."""
+    if lead.stage != lifecycle.recycled or not lead.history:
         return False
     last = lead.history[-1]
-    if last.reason is None or last.reason not in job.reasons:
+    if last.reason is None or last.reason not in reasons:
         return False
-    delay = job.reasons[last.reason].reengage_after
-    return delay is not None and job.now.astimezone(UTC) < (last.at + delay).astimezone(UTC)
+    delay = reasons[last.reason].reengage_after
+    return delay is not None and now.astimezone(UTC) < (last.at + delay).astimezone(UTC)
 
 
 def _sla_writes(
