@@ -113,6 +113,7 @@ def test_leadflow_report_reads_hubspot_through_the_run_configuration(
             policies=load_policies(EXAMPLES / "sla.toml"),
             calendar=BusinessCalendar.weekdays("UTC"),
             scorecard=load_scorecard(EXAMPLES / "scorecard.toml"),
+            half_life_strata=("source",),  # the command's default
         )
     finally:
         adapter.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,20 @@ from leadflow import adapters
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.adapters.testing import AdapterContract, Seeder
 from leadflow.ports import Adapter, Entity
+
+
+def _unreadable_lead(conn: sqlite3.Connection) -> str:
+    """A lead row the model refuses (a malformed e-mail, a naive date), as another tool or an
+    older leadflow may have written it."""
+    seq = conn.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value"
+    ).fetchone()[0]
+    conn.execute(
+        "INSERT INTO leads (id, created_at, email, stage, properties, rev, seq) "
+        "VALUES ('UR-bad', '2026-03-02T09:00:00', 'not-an-email', 'inquiry', '{}', 1, ?)",
+        (seq,),
+    )
+    return "UR-bad"
 
 
 class TestSQLiteAdapter(AdapterContract):
@@ -40,6 +55,18 @@ class TestSQLiteAdapter(AdapterContract):
     def config(self, tmp_path: Path) -> dict[str, Any]:
         return {"path": str(tmp_path / "built.sqlite"), "page_size": 4}
 
+    @pytest.fixture
+    def seed_unreadable(self, tmp_path: Path) -> Callable[[Entity], str]:
+        def seed(entity: Entity) -> str:
+            assert entity is Entity.LEAD
+            conn = sqlite3.connect(tmp_path / "store.sqlite", isolation_level=None)
+            try:
+                return _unreadable_lead(conn)
+            finally:
+                conn.close()
+
+        return seed
+
 
 class TestSQLiteInMemory(AdapterContract):
     """``:memory:`` has no second connection, so seeding goes through the adapter itself."""
@@ -57,3 +84,11 @@ class TestSQLiteInMemory(AdapterContract):
     @pytest.fixture
     def seed(self, adapter: SQLiteAdapter) -> Seeder:
         return adapter.upsert
+
+    @pytest.fixture
+    def config(self) -> dict[str, Any]:
+        return {"path": ":memory:", "page_size": 3}
+
+    @pytest.fixture
+    def seed_unreadable(self, adapter: SQLiteAdapter) -> Callable[[Entity], str]:
+        return lambda _entity: _unreadable_lead(adapter.connection)

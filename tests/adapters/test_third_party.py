@@ -142,6 +142,7 @@ def test_leadflow_report_from_the_third_party_adapter(
             policies=load_policies(examples / "sla.toml"),
             calendar=BusinessCalendar.weekdays("UTC"),
             scorecard=load_scorecard(examples / "scorecard.toml"),
+            half_life_strata=("source",),  # the command's default
         )
     finally:
         source.close()

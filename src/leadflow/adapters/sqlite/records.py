@@ -17,9 +17,9 @@ import attrs
 
 from leadflow.adapters.sqlite.columns import TABLES, iso
 from leadflow.adapters.sqlite.store import next_seq
-from leadflow.errors import ValidationError
+from leadflow.errors import LeadflowError, ValidationError
 from leadflow.model import Lead, OwnerChange, StageChange
-from leadflow.ports import Cursor, Entity, Page, Versioned
+from leadflow.ports import Cursor, Entity, Page, RecordError, Versioned
 
 __all__ = [
     "by_ids",
@@ -194,12 +194,22 @@ def _build(
     return table.model(**values)
 
 
-def _built(conn: sqlite3.Connection, entity: Entity, rows: Sequence[sqlite3.Row]) -> list[Any]:
-    if entity is not Entity.LEAD:
-        return [_build(entity, r, ()) for r in rows]
+def _built(
+    conn: sqlite3.Connection, entity: Entity, rows: Sequence[sqlite3.Row]
+) -> list[Any | RecordError]:
+    """The values of *rows*; a row the model refuses (written by another tool, or by an older
+    leadflow under looser rules) becomes a :class:`~leadflow.ports.RecordError` saying why."""
     ids = [r["id"] for r in rows]
-    history, owners = histories(conn, ids), owner_histories(conn, ids)
-    return [_build(entity, r, history.get(r["id"], ()), owners.get(r["id"], ())) for r in rows]
+    lead = entity is Entity.LEAD
+    history = histories(conn, ids) if lead else {}
+    owners = owner_histories(conn, ids) if lead else {}
+    out: list[Any | RecordError] = []
+    for r in rows:
+        try:
+            out.append(_build(entity, r, history.get(r["id"], ()), owners.get(r["id"], ())))
+        except (LeadflowError, ValueError, TypeError) as exc:
+            out.append(RecordError(entity=entity, record_id=str(r["id"]), error=str(exc)))
+    return out
 
 
 def by_ids(conn: sqlite3.Connection, entity: Entity, column: str, ids: Iterable[str]) -> list[Any]:
@@ -215,7 +225,7 @@ def by_ids(conn: sqlite3.Connection, entity: Entity, column: str, ids: Iterable[
         rows = conn.execute(
             f"SELECT * FROM {table} WHERE {column} IN ({marks}) ORDER BY seq", part
         ).fetchall()
-        out.extend(_built(conn, entity, rows))
+        out.extend(v for v in _built(conn, entity, rows) if not isinstance(v, RecordError))
     return out
 
 
@@ -246,11 +256,14 @@ def read_pages(
         ).fetchall()
         if not rows:
             return
+        built = list(zip(_built(conn, entity, rows), rows, strict=True))
         items = tuple(
             Versioned(item=item, version=str(r["rev"]))
-            for item, r in zip(_built(conn, entity, rows), rows, strict=True)
+            for item, r in built
+            if not isinstance(item, RecordError)
         )
+        errors = tuple(item for item, _ in built if isinstance(item, RecordError))
         after = int(rows[-1]["seq"])
-        yield Page(items=items, cursor=Cursor(entity=entity, token=str(after)))
+        yield Page(items=items, cursor=Cursor(entity=entity, token=str(after)), errors=errors)
         if len(rows) < page_size:
             return
