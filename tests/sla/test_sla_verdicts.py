@@ -126,6 +126,12 @@ def test_an_on_time_touch_stays_met_and_credited_when_the_lead_is_reassigned() -
     assert rows[("u-ana", "first_touch")]["met"] == 1
     assert ("u-bob", "first_touch") not in rows
     assert next((r.step, r.owner) for r in result.results()) == ("first_touch", "u-ana")
+    # So does the analytics report read from the flat results.
+    from leadflow.analytics.sla_report import sla_adherence
+
+    report = {(r.key): r for r in sla_adherence(result.results(), by="owner")}
+    assert (report["u-ana"].met, report["u-ana"].breached) == (1, 0)
+    assert report["u-bob"].met == 0
     # Reassigning back changes nothing either.
     back = reassign(moved, "u-ana", at=ny(4, 9))
     assert judge(back, [call], ny(4, 12))[0] is StepState.MET
