@@ -1,27 +1,30 @@
-"""Benchmark: leadflow's columnar scoring against hand-written DuckDB and polars pipelines.
+"""Benchmark: leadflow's scoring engines against hand-written DuckDB and polars pipelines.
 
 Generates (once, cached) a Parquet pair of leads and events with
 :func:`leadflow.etl.synthetic.generate` -- by default 1M leads and ~15M events -- then times,
-in the same run and each in its own subprocess (so that peak RSS is per approach):
+each run in its own fresh process, the approaches interleaved (a, b, c, d, a, b, c, d, ...)
+*--repeat* times:
 
 (a) ``leadflow``: :func:`leadflow.etl.compile_scorecard` on ``examples/scorecard.toml`` and
-    ``plan.score`` over the files read by batches;
-(b) ``duckdb``: one hand-written SQL query of the same scorecard;
-(c) ``polars``: a hand-written lazy polars expression pipeline of the same scorecard;
+    ``plan.score`` (the Arrow plan) over the files read by batches;
+(b) ``leadflow-duckdb``: the same plan on the DuckDB engine
+    (:func:`leadflow.etl.engine.score_duckdb`: the compiled SQL over the same checked batches);
+(c) ``duckdb``: one hand-written SQL query of the same scorecard, reading the Parquet files;
+(d) ``polars``: a hand-written lazy polars pipeline of the same scorecard;
 
-and the per-record path (:func:`leadflow.rules.scoring.score_lead`) on a sample of leads, so
-you can see when to switch. Each approach's result is checked against leadflow's (same
-recommendations, scores within 1e-9) before its time is reported.
+and reports min and median of wall and CPU seconds (the child's own ``getrusage`` around the
+work, imports excluded) and peak RSS from each child's own ``VmHWM`` (``/proc/<pid>/status``
+read by the child itself as it ends: ``os.wait4``'s ``ru_maxrss`` would include the parent's
+high-water mark inherited across ``fork``). Each approach's result is checked against
+leadflow's (same recommendations, scores within 1e-9) before its time is reported. With
+``--postgres`` it also loads ``--postgres-leads`` leads into a throwaway PostgreSQL server and
+times the compiled SQL there (rows/s).
 
-DuckDB and polars are benchmark-only dependencies::
-
-    pip install -e ".[etl]" duckdb polars
     python benchmarks/bench_etl.py                    # 1M leads, ~15M events
-    python benchmarks/bench_etl.py --leads 100000     # quicker
+    python benchmarks/bench_etl.py --leads 300000     # quicker
+    python benchmarks/bench_etl.py --leads 0 --postgres   # only PostgreSQL, 100k leads
 
-Prints, for each approach: wall seconds (best of ``--repeat``), leads/s, the ratio to the
-fastest hand-written baseline, CPU seconds of that process (all threads; steadier than wall
-time on a shared machine) and peak RSS; plus the load average. Not run by pytest.
+Not run by pytest.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -258,8 +262,49 @@ def run_per_record(leads: Path, events: Path, sample: int) -> tuple[float, int, 
     return time.perf_counter() - start, len(people), built
 
 
-def child(approach: str, data: Path, sample: int, repeat: int) -> None:
-    """Run one approach, write its result to data/<approach>.parquet, print timing JSON."""
+def run_leadflow_duckdb(leads: Path, events: Path) -> object:
+    from leadflow.etl import compile_scorecard
+    from leadflow.etl.engine import score_duckdb
+    from leadflow.etl.files import read_batches
+    from leadflow.etl.plan import EVENT_COLUMNS
+    from leadflow.rules.scorecard import load_scorecard
+
+    plan = compile_scorecard(load_scorecard(CARD))
+    return score_duckdb(
+        plan,
+        read_batches(leads, columns=dict(plan.lead_columns), batch_size=1 << 20),
+        read_batches(events, columns=EVENT_COLUMNS, dictionary=("kind",), batch_size=1 << 20),
+        as_of=AS_OF,
+    )
+
+
+APPROACHES = {
+    "leadflow": run_leadflow,
+    "leadflow-duckdb": run_leadflow_duckdb,
+    "duckdb": run_duckdb,
+    "polars": run_polars,
+}
+IMPORTS = {
+    "leadflow": ("leadflow.etl.plan",),
+    "leadflow-duckdb": ("leadflow.etl.engine", "duckdb", "sqlglot"),
+    "duckdb": ("duckdb",),
+    "polars": ("polars",),
+}
+
+
+def vm_hwm_mb() -> float:
+    """This process's own peak resident set (VmHWM of /proc/<pid>/status), in MB."""
+    with open(f"/proc/{os.getpid()}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def child(approach: str, data: Path, sample: int) -> None:
+    """Run one approach once; write its result to data/result-<approach>.parquet; print JSON."""
+    import importlib
+
     import pyarrow.parquet as pq
 
     leads, events = data / "leads.parquet", data / "events.parquet"
@@ -267,41 +312,32 @@ def child(approach: str, data: Path, sample: int, repeat: int) -> None:
         seconds, rows, built = run_per_record(leads, events, sample)
         print(json.dumps({"seconds": seconds, "rows": rows, "build_seconds": built}))
         return
-    run = {"leadflow": run_leadflow, "duckdb": run_duckdb, "polars": run_polars}[approach]
-    # Import each library before the clock starts: time the work, not the imports.
-    {"leadflow": lambda: __import__("leadflow.etl.plan"), "duckdb": lambda: __import__("duckdb"),
-     "polars": lambda: __import__("polars")}[approach]()  # fmt: skip
-    seconds = cpu = math.inf
-    for _ in range(repeat):  # best of *repeat*: the machine may be shared
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        start = time.perf_counter()
-        table = run(leads, events)
-        seconds = min(seconds, time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        cpu = min(cpu, used)  # all threads of the process: the work done, whatever the load
+    for module in IMPORTS[approach]:  # time the work, not the imports
+        importlib.import_module(module)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    table = APPROACHES[approach](leads, events)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    rows = table.num_rows  # type: ignore[attr-defined]
     pq.write_table(table, data / f"result-{approach}.parquet")
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": table.num_rows}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": rows,
+                      "peak_rss_mb": vm_hwm_mb()}))  # fmt: skip
 
 
 # -- the parent: generate, run each child, compare ----------------------------------------------
 
 
-def measure(approach: str, data: Path, sample: int, repeat: int) -> dict[str, float]:
-    proc = subprocess.Popen(
+def measure(approach: str, data: Path, sample: int) -> dict[str, float]:
+    proc = subprocess.run(
         [sys.executable, __file__, "--child", approach, "--data", str(data),
-         "--sample", str(sample), "--repeat", str(repeat)],
-        stdout=subprocess.PIPE,
-        text=True,
+         "--sample", str(sample)],
+        stdout=subprocess.PIPE, text=True, check=False,
     )  # fmt: skip
-    assert proc.stdout is not None
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{approach} failed with exit code {proc.returncode}")
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -313,13 +349,59 @@ def check(data: Path, approach: str) -> str:
     if ours.column("id").to_pylist() != theirs.column("id").to_pylist():
         return "DIFFERENT LEAD IDS"
     worst = max(
-        abs(a - b)
-        for a, b in zip(
+        (abs(a - b) for a, b in zip(
             ours.column("score").to_pylist(), theirs.column("score").to_pylist(), strict=True
-        )
-    )
+        )),
+        default=0.0,
+    )  # fmt: skip
     same = ours.column("recommendation").to_pylist() == theirs.column("recommendation").to_pylist()
     return f"max |score diff| {worst:.1e}, recommendations {'equal' if same else 'DIFFER'}"
+
+
+def postgres(data: Path, leads: int) -> None:
+    """Load the first *leads* leads and their events into a throwaway PostgreSQL server and
+    time the compiled SQL there."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(ROOT / "tests" / "etl"))
+    import psycopg
+    from postgres_server import find_binaries, running_server
+
+    from leadflow.etl.sql import compile_scorecard_sql
+    from leadflow.rules.scorecard import load_scorecard
+
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        print("PostgreSQL is not installed; skipped")
+        return
+    lead_rows = pq.read_table(data / "leads.parquet").slice(0, leads)
+    ids = lead_rows.column("id")
+    event_rows = pq.read_table(data / "events.parquet", columns=["lead_id", "kind", "occurred_at"])
+    event_rows = event_rows.filter(pc.is_in(event_rows.column("lead_id"), ids))
+    sql = compile_scorecard_sql(load_scorecard(CARD), "postgres", as_of=AS_OF, accounts=None)
+    types = {"string": "text", "double": "double precision", "int64": "bigint",
+             "timestamp[us, tz=UTC]": "timestamptz", "large_string": "text"}  # fmt: skip
+    with running_server(bin_dir) as server, psycopg.connect(server.conninfo, autocommit=True) as conn:
+        for name, full in (("leads", lead_rows), ("events", event_rows)):
+            table = full.select([f.name for f in full.schema if str(f.type) in types])
+            cols = ", ".join(f'"{f.name}" {types[str(f.type)]}' for f in table.schema)
+            conn.execute(f'CREATE TABLE "{name}" ({cols})')
+            with conn.cursor().copy(f'COPY "{name}" FROM STDIN') as copy:
+                for batch in table.to_batches(max_chunksize=50_000):
+                    for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                        copy.write_row(row)
+            conn.execute(f'ANALYZE "{name}"')
+        conn.execute("CREATE INDEX ON events (lead_id)")
+        timings = []
+        for _ in range(3):
+            start = time.perf_counter()
+            rows = conn.execute(sql).fetchall()
+            timings.append(time.perf_counter() - start)
+    best = min(timings)
+    print(f"PostgreSQL compiled SQL: {len(rows):,} leads, "
+          f"{event_rows.num_rows:,} events: best {best:.2f} s, median "
+          f"{sorted(timings)[1]:.2f} s -> {len(rows) / best:,.0f} leads/s")  # fmt: skip
 
 
 def main() -> None:
@@ -328,56 +410,67 @@ def main() -> None:
     parser.add_argument("--events-per-lead", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=20260302)
     parser.add_argument("--sample", type=int, default=20_000, help="leads for the per-record path")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs per approach")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per approach")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--postgres", action="store_true", help="also time PostgreSQL")
+    parser.add_argument("--postgres-leads", type=int, default=100_000)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.data, args.sample, args.repeat)
+        child(args.child, args.data, args.sample)
         return
 
     from leadflow.etl.synthetic import generate
 
-    data = args.cache / f"leadflow-bench-etl-{args.leads}-{args.events_per_lead:g}-{args.seed}"
+    size = max(args.leads, args.postgres_leads if args.postgres else 0)
+    data = args.cache / f"leadflow-bench-etl-{size}-{args.events_per_lead:g}-{args.seed}"
     if not (data / "events.parquet").exists():
         start = time.perf_counter()
         files = generate(
-            data, leads=args.leads, seed=args.seed, as_of=AS_OF,
-            events_per_lead=args.events_per_lead,
+            data, leads=size, seed=args.seed, as_of=AS_OF, events_per_lead=args.events_per_lead,
         )  # fmt: skip
         print(f"generated {files.lead_rows:,} leads, {files.event_rows:,} events in "
               f"{time.perf_counter() - start:.1f} s -> {data}")  # fmt: skip
     import pyarrow.parquet as pq
 
-    events = pq.read_metadata(data / "events.parquet").num_rows
-    print(f"data: {args.leads:,} leads, {events:,} events ({data}); cpus: {os.cpu_count()}; "
-          f"load average before: {os.getloadavg()}")  # fmt: skip
-    results = {
-        name: measure(name, data, args.sample, args.repeat)
-        for name in ("leadflow", "duckdb", "polars")
-    }
-    sample = min(args.sample, args.leads)
-    per_record = measure("per_record", data, sample, 1) if sample else None
-    fastest = min(results["duckdb"]["seconds"], results["polars"]["seconds"])
-    fastest_cpu = min(results["duckdb"]["cpu_seconds"], results["polars"]["cpu_seconds"])
-    print(f"load average after the runs (1, 5, 15 min): {os.getloadavg()}")
+    if args.leads:
+        events = pq.read_metadata(data / "events.parquet").num_rows
+        print(f"data: {size:,} leads, {events:,} events ({data}); cpus: {os.cpu_count()}; "
+              f"load average before: {os.getloadavg()}")  # fmt: skip
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in APPROACHES}
+        for _ in range(args.repeat):
+            for name in APPROACHES:
+                runs[name].append(measure(name, data, args.sample))
+        print(f"load average after the runs (1, 5, 15 min): {os.getloadavg()}")
+        report(data, runs)
+        sample = min(args.sample, args.leads)
+        if sample:
+            per_record = measure("per_record", data, sample)
+            rate = per_record["rows"] / per_record["seconds"]
+            print(f"per-record score_lead on {int(per_record['rows']):,} leads: {rate:,.0f} "
+                  f"leads/s (objects built in {per_record['build_seconds']:.2f} s, not counted)")  # fmt: skip
+    if args.postgres:
+        postgres(data, args.postgres_leads)
+
+
+def report(data: Path, runs: dict[str, list[dict[str, float]]]) -> None:
+    def stat(name: str, key: str) -> tuple[float, float]:
+        values = [r[key] for r in runs[name]]
+        return min(values), statistics.median(values)
+
+    base_wall = min(stat(n, "seconds")[0] for n in ("duckdb", "polars"))
+    base_cpu = min(stat(n, "cpu_seconds")[0] for n in ("duckdb", "polars"))
     print()
-    print("| approach | seconds | leads/s | vs fastest | CPU s | CPU vs fastest | peak RSS (MB) "
-          "| check |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for name, r in results.items():
+    print("| approach | wall min | wall median | CPU min | CPU median | wall min / best "
+          "baseline | CPU min / best baseline | peak RSS (MB, max) | check |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, results in runs.items():
+        wall, cpu = stat(name, "seconds"), stat(name, "cpu_seconds")
+        rss = max(r["peak_rss_mb"] for r in results)
         verdict = "reference" if name == "leadflow" else check(data, name)
-        print(f"| {name} | {r['seconds']:.2f} | {r['rows'] / r['seconds']:,.0f} | "
-              f"{r['seconds'] / fastest:.2f}x | {r['cpu_seconds']:.2f} | "
-              f"{r['cpu_seconds'] / fastest_cpu:.2f}x | {r['peak_rss_mb']:,.0f} | {verdict} |")  # fmt: skip
-    if per_record is None:
-        return
-    rate = per_record["rows"] / per_record["seconds"]
-    print(f"| per-record score_lead ({int(per_record['rows']):,} leads) | "
-          f"{args.leads / rate:.2f} (extrapolated) | {rate:,.0f} | "
-          f"{args.leads / rate / fastest:.1f}x | | | {per_record['peak_rss_mb']:,.0f} | "
-          f"objects built in {per_record['build_seconds']:.2f} s, not counted |")  # fmt: skip
+        print(f"| {name} | {wall[0]:.2f} | {wall[1]:.2f} | {cpu[0]:.2f} | {cpu[1]:.2f} | "
+              f"{wall[0] / base_wall:.2f}x | {cpu[0] / base_cpu:.2f}x | {rss:,.0f} | {verdict} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,6 +10,13 @@ the same run:
 * the floor: ceil(N / 100) batch-update calls, HubSpot's batch limit;
 * a bare loop over hubspot-api-client's batch update (no pre-read, no conflict or no-op
   detection, no retries) — the cheapest possible write, timed against the same emulator.
+
+Then the API-call cost of everything ``leadflow run`` reads per N leads — accounts, leads (with
+stage history and hand-off), marketing activities, touches, rejections and outcomes — on a portal
+where a tenth of the contacts converted on a form, a tenth were rejected with a reason, a tenth
+have a deal and each has a call, printed per entity next to the read floor ceil(N / 200) (one
+search page of 200 per 200 contacts), for a first read and for a second read with nothing changed
+(the recheck window's cost).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters.hubspot import HubSpotAdapter
 from leadflow.adapters.sync import chunked
-from leadflow.ports import ScoreWrite, WriteStatus
+from leadflow.ports import READERS, Cursor, Entity, ScoreWrite, WriteStatus
 
 UPDATE = "POST /crm/v3/objects/{type}/batch/update"
 READ = "POST /crm/v3/objects/{type}/batch/read"
@@ -52,7 +59,7 @@ def _seed(emulator: HubSpotEmulator, count: int) -> list[str]:
     )
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--contacts", type=int, default=10_000)
     count = parser.parse_args().contacts
@@ -130,7 +137,89 @@ def main() -> None:
             f"{seconds:>9.2f}{seconds / bare_seconds:>8.2f}x   "
             + ", ".join(f"{k.value} {v}" for k, v in sorted(tally.items()))
         )
+    return count
+
+
+def _feedback_portal(emulator: HubSpotEmulator, count: int) -> None:
+    """N contacts at 100 companies; a tenth converted, rejected, with a deal; a call each."""
+    emulator.define_property("contacts", "leadflow_reject_reason", "leadflow_stage_change")
+    emulator.define_property("contacts", "leadflow_handoff_at")
+    companies = emulator.seed("companies", [{"name": f"Co {i}"} for i in range(100)])
+    ids = emulator.seed(
+        "contacts",
+        [
+            {
+                "email": f"p{i}@example.com",
+                "createdate": "2026-02-01T00:00:00Z",
+                "lifecyclestage": "marketingqualifiedlead",
+                "hs_lead_status": "OPEN",
+                "hs_v2_date_entered_lead": "2026-02-01T00:00:00Z",
+            }
+            for i in range(count)
+        ],
+    )
+    calls = emulator.seed("calls", [{"hs_timestamp": "2026-02-03T10:00:00Z"} for _ in ids])
+    for i, (cid, call) in enumerate(zip(ids, calls, strict=True)):
+        emulator.associate("contacts", cid, "companies", companies[i % 100])
+        emulator.associate("calls", call, "contacts", cid)
+    for cid in ids[::10]:
+        emulator.touch("contacts", cid, recent_conversion_event_name="Request a demo")
+    for cid in ids[5::10]:
+        emulator.touch(
+            "contacts",
+            cid,
+            by_user=7,
+            hs_lead_status="UNQUALIFIED",
+            leadflow_reject_reason="no_budget",
+        )
+    deals = emulator.seed(
+        "deals",
+        [
+            {"hs_is_closed": "true", "hs_is_closed_won": "true", "amount": "1000"}
+            for _ in ids[3::10]
+        ],
+    )
+    for cid, deal in zip(ids[3::10], deals, strict=True):
+        emulator.associate("deals", deal, "contacts", cid)
+
+
+def read_cost(count: int) -> None:
+    """API calls to read every entity ``leadflow run`` reads, first and with nothing changed."""
+    floor = math.ceil(count / 200)
+    order = (
+        Entity.ACCOUNT,
+        Entity.LEAD,
+        Entity.ACTIVITY,
+        Entity.TOUCH,
+        Entity.REJECTION,
+        Entity.OUTCOME,
+    )
+    with HubSpotEmulator() as emulator:
+        _feedback_portal(emulator, count)
+        adapter = HubSpotAdapter.from_config({"access_token": emulator.token, "host": emulator.url})
+        cursors: dict[Entity, Cursor | None] = dict.fromkeys(order)
+        print(f"\nread cost per {count} leads   read floor: ceil({count}/200) = {floor} searches")
+        print(f"{'entity':<12}{'records':>9}{'1st calls':>11}{'vs floor':>10}{'2nd calls':>11}")
+        totals = [0, 0]
+        for entity in order:
+            runs = []
+            for _ in range(2):
+                before = emulator.total_calls
+                reader = getattr(adapter, READERS[entity])
+                records = 0
+                for page in reader(cursors[entity]):
+                    records += len(page.items)
+                    cursors[entity] = page.cursor
+                runs.append((records, emulator.total_calls - before))
+            totals[0] += runs[0][1]
+            totals[1] += runs[1][1]
+            print(
+                f"{entity.value:<12}{runs[0][0]:>9}{runs[0][1]:>11}{runs[0][1] / floor:>9.2f}x"
+                f"{runs[1][1]:>11}"
+            )
+        print(f"{'all reads':<12}{'':>9}{totals[0]:>11}{totals[0] / floor:>9.2f}x{totals[1]:>11}")
+        adapter.close()
 
 
 if __name__ == "__main__":
-    main()
+    read_cost(main())

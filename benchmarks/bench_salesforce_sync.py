@@ -12,6 +12,12 @@ API 2.0 job (create, upload, close, one status poll, successful results, failed 
 conflict check's read-back (current stamps and values of the batch's leads) is counted and shown
 separately. A second, identical write (every record already in place) is timed too: it must
 write nothing.
+
+Then the reads of a ``leadflow run`` / ``leadflow report`` over an org of N leads, each with three
+stage changes in ``LeadHistory`` and one in ten converted into an opportunity that closed: leads
+with their history, rejections (from the same history), outcomes (opportunities, the leads
+converted into them, contact roles, the closing instants) — calls beside the floor, the query
+pages the records themselves fill at 2,000 records a page.
 """
 
 from __future__ import annotations
@@ -97,10 +103,79 @@ def run(n: int) -> None:
             adapter.close()
 
 
+def run_reads(n: int) -> None:
+    """The API calls reading N leads, their history, rejections and outcomes cost."""
+    from datetime import timedelta
+
+    from tests.emulators.salesforce import EPOCH
+
+    ca = trustme.CA()
+    with tempfile.TemporaryDirectory() as tmp, SalesforceEmulator(ca=ca, cert_dir=Path(tmp)) as emu:
+        leads = EmulatorSeeder(emu)(Entity.LEAD, sample_leads(n))
+        rep = "005000000000077AAA"
+        for i, lead in enumerate(leads):
+            at = EPOCH - timedelta(days=60, minutes=i)
+            for old, new in (("inquiry", "mql"), ("mql", "sal"), ("sal", "sql")):
+                at += timedelta(hours=5)
+                emu.add_history(lead.id, "Leadflow_Stage__c", old, new, at=at, by=rep)
+            emu.records["Lead"][lead.id]["Leadflow_Stage__c"] = "sql"
+            if i % 10 == 0:
+                opp = emu.convert(lead.id, {"Name": f"D{i}"}, at=at, by=rep)
+                emu.close_opportunity(
+                    opp, "Closed Won", at=at + timedelta(days=9), by=rep, Amount=1000.0
+                )
+        rows = len(emu.records["LeadHistory"])
+        opps = len(emu.records["Opportunity"])
+        print(
+            f"\nreads: {n} leads, {rows} LeadHistory rows, {opps} opportunities "
+            f"({len(emu.records['OpportunityHistory'])} OpportunityHistory rows)"
+        )
+        print(f"{'read':<34} {'calls':>6} {'floor':>6} {'ratio':>6} {'secs':>6}  breakdown")
+        adapter = make_adapter(emu)
+        floors = {
+            "leads + LeadHistory": math.ceil(n / QUERY_PAGE) + math.ceil(rows / QUERY_PAGE),
+            "rejections (history remembered)": math.ceil(n / QUERY_PAGE),
+            "outcomes": math.ceil(opps / QUERY_PAGE)
+            + math.ceil(opps / QUERY_PAGE)  # the leads converted into them
+            + math.ceil(len(emu.records["OpportunityHistory"]) / QUERY_PAGE),
+        }
+        total = 0
+        for label, read in (
+            ("leads + LeadHistory", adapter.read_leads),
+            ("rejections (history remembered)", adapter.read_rejections),
+            ("outcomes", adapter.read_outcomes),
+        ):
+            emu.reset_counts()
+            start = time.perf_counter()
+            count = sum(len(page.items) for page in read())
+            seconds = time.perf_counter() - start
+            calls = _calls(emu)
+            made = sum(calls.values())
+            total += made
+            floor = floors[label]
+            objects: dict[str, int] = {}
+            for soql in emu.queries:
+                name = soql.split(" FROM ")[1].split()[0]
+                objects[name] = objects.get(name, 0) + 1
+            print(
+                f"{label:<34} {made:>6} {floor:>6} {made / floor:>6.2f} {seconds:>6.2f}  "
+                f"{count} read; {calls}; queries by object {objects}"
+            )
+        print(
+            f"{'all reads':<34} {total:>6} {sum(floors.values()):>6} "
+            f"{total / sum(floors.values()):>6.2f}"
+        )
+        adapter.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10_000)
-    run(parser.parse_args().leads)
+    parser.add_argument("--reads-only", action="store_true", help="skip the write benchmark")
+    args = parser.parse_args()
+    if not args.reads_only:
+        run(args.leads)
+    run_reads(args.leads)
 
 
 if __name__ == "__main__":

@@ -344,6 +344,37 @@ def test_records_an_adapter_could_not_read_are_reported(store: SQLiteAdapter) ->
     ]
 
 
+def test_rejections_and_outcomes_made_in_the_system_reach_the_state_store(
+    store: SQLiteAdapter,
+) -> None:
+    # The adapter (standing in for a CRM) holds the rejections sales made and the outcomes of
+    # their leads; a run reads them from their own cursors and mirrors them into the state store.
+    state = SQLiteAdapter(":memory:")
+    made = store.rejections()
+    became = store.outcomes()
+    assert made and became
+
+    def separate() -> Any:
+        return run(
+            job(scorer=None, policies=()),
+            store,
+            cursors=state,
+            history=state,
+            mirror=state.mirror,
+            record=state.write,
+        )
+
+    first = separate()
+    assert first.ok, first.problems
+    assert (first.read["rejections"], first.read["outcomes"]) == (len(made), len(became))
+    assert made == state.rejections()
+    assert became == state.outcomes()
+    again = separate()
+    assert "rejections" not in again.read and "outcomes" not in again.read
+    assert (len(made), len(became)) == (len(state.rejections()), len(state.outcomes()))
+    assert state.load_cursor("t", Entity.REJECTION) is not None
+
+
 def test_the_stage_change_written_is_the_scorers_own(bigger: SQLiteAdapter) -> None:
     """One transition: the change the scorer made (by "scoring", with its note) is the one
     written and stored; the job does not move the lead a second time (by "leadflow")."""

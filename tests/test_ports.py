@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -9,15 +10,24 @@ import pytest
 from leadflow.errors import ValidationError
 from leadflow.model import StageChange
 from leadflow.ports import (
+    READERS,
     Capabilities,
     Cursor,
     Entity,
+    Page,
+    ReadsOutcomes,
+    ReadsRejections,
     ScoreWrite,
     SLAWrite,
     StageWrite,
+    Versioned,
     WriteKind,
     WriteResult,
     WriteStatus,
+    missing_members,
+    read_all,
+    read_pages,
+    readable,
 )
 
 
@@ -68,3 +78,52 @@ def test_a_stage_write_carries_an_optional_aware_handoff_time(t0: datetime) -> N
     with pytest.raises(ValidationError) as caught:
         StageWrite(lead_id="L-1", change=change, handed_off_at=datetime(2026, 1, 1))
     assert caught.value.field == "handed_off_at"
+
+
+class _Leads:
+    """An adapter that reads leads only, and one from before rejections existed."""
+
+    name = "leads-only"
+    capabilities = Capabilities(reads={Entity.LEAD}, writes=(), max_batch=1)
+
+    def read_leads(self, cursor: object = None) -> Iterator[Page[object]]:
+        yield Page(items=(Versioned(item="a", version="1"),), cursor=Cursor(entity="lead"))
+        yield Page(items=(Versioned(item="b", version="1"),), cursor=Cursor(entity="lead"))
+
+    def write(self, writes: object) -> list[WriteResult]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class _Everything(_Leads):
+    name = "old"
+    capabilities = Capabilities(reads=set(Entity), writes=(), max_batch=1)
+
+
+def test_rejections_and_outcomes_are_read_only_from_adapters_that_have_them() -> None:
+    assert {Entity.REJECTION: "read_rejections", Entity.OUTCOME: "read_outcomes"}.items() <= (
+        READERS.items()
+    )
+    leads = _Leads()
+    assert read_all(leads, Entity.LEAD) == ["a", "b"]  # type: ignore[arg-type]
+    assert readable(leads, "lead") and not readable(leads, Entity.REJECTION)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="'rejection' is not read by adapter 'leads-only'"):
+        read_pages(leads, Entity.REJECTION)  # type: ignore[arg-type]
+    # Declared (reads=every entity, as adapters written before rejections existed say) but
+    # without a reader: not readable, and reading it names the missing method.
+    old = _Everything()
+    assert not readable(old, Entity.OUTCOME)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="has no read_outcomes"):
+        read_pages(old, Entity.OUTCOME)  # type: ignore[arg-type]
+    assert "read_outcomes" not in missing_members(old), "an adapter from before still loads"
+
+
+def test_an_adapter_with_the_readers_satisfies_the_reading_protocols() -> None:
+    from leadflow.adapters.sqlite import SQLiteAdapter
+
+    with SQLiteAdapter(":memory:") as store:
+        assert isinstance(store, ReadsRejections) and isinstance(store, ReadsOutcomes)
+        assert readable(store, Entity.REJECTION) and readable(store, Entity.OUTCOME)
+    assert not isinstance(_Leads(), ReadsRejections)

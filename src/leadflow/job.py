@@ -14,8 +14,11 @@ Incremental, restartable, idempotent:
   whose SLA clock is still open (time alone moves an SLA from pending to breached); their full
   activity and touch history comes from a :class:`History` (the embedded store, which mirrors
   what the job reads from a CRM);
+* rejections and outcomes made in the system of record (when its capabilities say it reads them)
+  are read the same way, from their own cursors, and handed to the mirror with everything else;
 * every decision becomes a write whose re-application is ``unchanged``, so a second run with
-  nothing new writes nothing new.
+  nothing new writes nothing new; a lead whose write failed stays due (kept beside the cursors)
+  and is judged again on every run until its writes are applied.
 
 >>> from leadflow.adapters.sqlite import SQLiteAdapter
 >>> from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
@@ -37,6 +40,7 @@ Incremental, restartable, idempotent:
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -61,6 +65,7 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
     read_pages,
+    readable,
 )
 from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
 
@@ -443,8 +448,8 @@ def _read_changes(
     tick: Callable[[str, int], None],
 ) -> _Changes:
     found = _Changes()
-    for entity in (Entity.ACCOUNT, Entity.LEAD, Entity.ACTIVITY, Entity.TOUCH):
-        if not adapter.capabilities.can_read(entity):
+    for entity in _ORDER:
+        if not readable(adapter, entity):
             continue
         for page in read_pages(adapter, entity, cursors.load_cursor(job.name, entity)):
             items = [v.item for v in page.items]
@@ -456,21 +461,36 @@ def _read_changes(
                     found.touched.add(versioned.item.id)
                 elif entity in (Entity.ACTIVITY, Entity.TOUCH):
                     found.touched.add(versioned.item.lead_id)
+                # Rejections and outcomes made in the CRM are mirrored for the reports; the
+                # rejected lead's new stage arrives with the lead itself.
             found.errors.extend(
                 Skipped(record_id=e.record_id, step=f"read {e.entity.value}", error=e.error)
                 for e in page.errors
             )
-            found.read[_PLURAL[entity]] += len(items)
+            if items:
+                found.read[_PLURAL[entity]] += len(items)
             found.cursors[entity] = page.cursor
             tick(f"reading {_PLURAL[entity]}", found.read[_PLURAL[entity]])
     return found
 
+
+#: The order entities are read in (leads after accounts, facts about leads after the leads).
+_ORDER = (
+    Entity.ACCOUNT,
+    Entity.LEAD,
+    Entity.ACTIVITY,
+    Entity.TOUCH,
+    Entity.REJECTION,
+    Entity.OUTCOME,
+)
 
 _PLURAL = {
     Entity.ACCOUNT: "accounts",
     Entity.LEAD: "leads",
     Entity.ACTIVITY: "activities",
     Entity.TOUCH: "touches",
+    Entity.REJECTION: "rejections",
+    Entity.OUTCOME: "outcomes",
 }
 
 
@@ -732,6 +752,7 @@ def run(
     """
     tick = progress or (lambda _phase, _n: None)
     found = _read_changes(job, adapter, cursors, mirror, tick)
+    found.touched.update(_still_due(job, cursors))
     if job.policies:
         found.touched.update(history.open_sla_leads())
     ids = sorted(found.touched)
@@ -762,6 +783,8 @@ def run(
                     recorded.update(r.status.value for r in record(held))
         for cursor in found.cursors.values():
             cursors.save_cursor(job.name, cursor)
+        failed = sorted({r.write.lead_id for r in results if r.status is WriteStatus.FAILED})
+        cursors.save_cursor(_due_job(job), Cursor(entity=Entity.LEAD, token=json.dumps(failed)))
     by_kind: dict[str, Counter[str]] = {w.kind.value: Counter() for w in writes}
     for result in results:
         by_kind[result.write.kind.value][result.status.value] += 1
@@ -790,6 +813,24 @@ def run(
 
 
 _HELD = frozenset({WriteStatus.APPLIED, WriteStatus.UNCHANGED})
+
+
+def _due_job(job: Job) -> str:
+    """Where the ids of leads whose writes failed are kept, beside the job's cursors."""
+    return f"{job.name}#due"
+
+
+def _still_due(job: Job, cursors: CursorStore) -> set[str]:
+    """Leads whose writes failed last run: judged again until their writes are applied, even
+    when nothing about them changed (the cursors moved past them)."""
+    saved = cursors.load_cursor(_due_job(job), Entity.LEAD)
+    if saved is None or not saved.token:
+        return set()
+    try:
+        ids = json.loads(saved.token)
+    except ValueError:
+        return set()
+    return {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
 
 
 def _unversioned(write: Write) -> Write:

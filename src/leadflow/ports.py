@@ -7,6 +7,13 @@ Reading is incremental: each ``read_*`` method yields :class:`Page` objects; a p
 records it read (each :class:`Versioned` with the stamp it had) and the :class:`Cursor` to resume
 *after* it. A job saves the cursor after processing a page, so a restart resumes where it stopped.
 
+What sales decided and what became of leads are read the same way: an adapter that declares
+:attr:`Entity.REJECTION` or :attr:`Entity.OUTCOME` in its :class:`Capabilities` has
+``read_rejections`` / ``read_outcomes`` (:class:`RejectionReader`, :class:`OutcomeReader`): the
+rejections made in the system of record, with who and when, and the outcomes of the
+opportunities or deals the leads became. A lead's stage history and hand-off time travel on the
+lead itself (:attr:`~leadflow.model.Lead.history`, :attr:`~leadflow.model.Lead.handed_off_at`).
+
 Writing is by batch: :meth:`Adapter.write` takes a sequence of write operations (the "actions"
 leadflow's rules decided on) and returns exactly one :class:`WriteResult` per operation, in order:
 ``applied``, ``unchanged`` (the record already held those values — so re-applying a batch is
@@ -50,9 +57,11 @@ __all__ = [
     "Cursor",
     "Entity",
     "LeadReader",
+    "OutcomeReader",
     "OutcomeWrite",
     "Page",
     "RecordError",
+    "RejectionReader",
     "RejectionWrite",
     "SLAWrite",
     "ScoreWrite",
@@ -64,7 +73,9 @@ __all__ = [
     "WriteResult",
     "WriteStatus",
     "missing_members",
+    "read_all",
     "read_pages",
+    "readable",
 ]
 
 T = TypeVar("T")
@@ -72,12 +83,20 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class Entity(enum.StrEnum):
-    """What an adapter can read."""
+    """What an adapter can read.
+
+    ``rejection`` is a :class:`~leadflow.reasons.Rejection` made in the system of record (a
+    rep's verdict with its reason, who and when); ``outcome`` an
+    :class:`~leadflow.outcomes.Outcome` (what became of the lead: won, lost, lost to a
+    competitor...).
+    """
 
     LEAD = "lead"
     ACCOUNT = "account"
     ACTIVITY = "activity"
     TOUCH = "touch"
+    REJECTION = "rejection"
+    OUTCOME = "outcome"
 
 
 class WriteKind(enum.StrEnum):
@@ -315,7 +334,14 @@ READERS: dict[Entity, str] = {
     Entity.ACCOUNT: "read_accounts",
     Entity.ACTIVITY: "read_activities",
     Entity.TOUCH: "read_touches",
+    Entity.REJECTION: "read_rejections",
+    Entity.OUTCOME: "read_outcomes",
 }
+
+#: Entities that joined the port after adapters were written declaring
+#: ``reads=frozenset(Entity)``: such an adapter without their readers is not read for them
+#: (:func:`readable`), rather than refused.
+_LATER = frozenset({Entity.REJECTION, Entity.OUTCOME})
 
 
 @runtime_checkable
@@ -383,6 +409,62 @@ class TouchReader(Protocol):
         ...
 
 
+@runtime_checkable
+class RejectionReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.REJECTION`."""
+
+    def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
+        """Rejections made (or changed) after *cursor*, oldest first, by page.
+
+        A rejection's ``at`` and ``by`` are when and by whom the lead was turned down in the
+        system of record; a record whose reason the adapter's mapping does not know is a
+        :class:`RecordError` on the page, never a guessed code.
+        """
+        ...
+
+
+@runtime_checkable
+class OutcomeReader(Protocol):
+    """The reader of an adapter declaring :attr:`Entity.OUTCOME`."""
+
+    def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
+        """Outcomes recorded (or changed) after *cursor*, oldest first, by page.
+
+        An outcome read again after its opportunity or deal changed comes again, with a new
+        version; a store mirroring them keeps one per ``(lead_id, opportunity_id, kind)``.
+        """
+        ...
+
+
+#: The names of the first version of this port.
+ReadsRejections = RejectionReader
+ReadsOutcomes = OutcomeReader
+
+
+def readable(adapter: Adapter, entity: Entity | str) -> bool:
+    """Whether *adapter* declares *entity* and has its reader (jobs and reports ask this).
+
+    >>> class Old:  # written when the port had four entities
+    ...     name = "old"
+    ...     capabilities = Capabilities(reads=frozenset(Entity), writes=())
+    ...     def read_leads(self, cursor=None): ...
+    >>> readable(Old(), Entity.LEAD), readable(Old(), Entity.REJECTION)
+    (True, False)
+    """
+    entity = Entity(entity)
+    return adapter.capabilities.can_read(entity) and callable(
+        getattr(adapter, READERS[entity], None)
+    )
+
+
+def read_all(adapter: Adapter, entity: Entity | str) -> list[Any]:
+    """Every record of *entity* the adapter holds: :func:`read_pages` from the beginning,
+    flattened, for reports over a whole system (a read from the beginning holds each record
+    once, as it is now)."""
+    entity = Entity(entity)
+    return [versioned.item for page in read_pages(adapter, entity) for versioned in page.items]
+
+
 def missing_members(adapter: object) -> list[str]:
     """The members *adapter* lacks to be an :class:`Adapter`: of ``name``, ``capabilities``
     (a :class:`Capabilities`), ``write`` and ``close``, and the reader of each entity its
@@ -408,7 +490,9 @@ def missing_members(adapter: object) -> list[str]:
         missing += [
             reader
             for entity, reader in READERS.items()
-            if caps.can_read(entity) and not callable(getattr(adapter, reader, None))
+            if caps.can_read(entity)
+            and entity not in _LATER
+            and not callable(getattr(adapter, reader, None))
         ]
     return missing
 
@@ -426,5 +510,13 @@ def read_pages(
         raise ValidationError(
             "entity", entity.value, f"is not read by adapter {adapter.name!r} (capabilities.reads)"
         )
-    reader: Callable[[Cursor | None], Iterator[Page[Any]]] = getattr(adapter, READERS[entity])
+    reader: Callable[[Cursor | None], Iterator[Page[Any]]] | None = getattr(
+        adapter, READERS[entity], None
+    )
+    if not callable(reader):
+        raise ValidationError(
+            "entity",
+            entity.value,
+            f"is declared by adapter {adapter.name!r} but it has no {READERS[entity]}()",
+        )
     return reader(cursor)

@@ -12,20 +12,24 @@ from hubspot import HubSpot
 from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters.hubspot import DEFAULT_FIELDS, DEFAULT_TOUCHES, HubSpotAdapter
+from leadflow.adapters.hubspot_feedback import ActivityRules, OutcomeRules, RejectionRules
 from leadflow.adapters.mapping import override_from_settings
 from leadflow.adapters.sync import RetryPolicy, Secret
 
 __all__ = ["DEFAULT_TOUCHES", "FAST_RETRY", "emulator", "make_adapter", "seed_into", "slept"]
-from leadflow.model import Account, Lead, Touch
+from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.ports import Entity
 
 CUSTOM = (
+    "leadflow_reject_reason",
     "leadflow_score",
     "leadflow_score_summary",
     "leadflow_reject_code",
     "leadflow_reject_note",
     "leadflow_sla_due",
     "leadflow_sla_state",
+    "leadflow_stage_change",
+    "leadflow_handoff_at",
 )
 _TYPE_OF_KIND = {rule.kind.value: object_type for object_type, rule in DEFAULT_TOUCHES.items()}
 
@@ -63,9 +67,13 @@ def make_adapter(
             host=emulator.url,
             fields=override_from_settings(DEFAULT_FIELDS, config),
             retry=FAST_RETRY,
-            timeout=5,
+            timeout=config.get("timeout", 5),
             page_size=config.get("page_size", 200),
             associations=config.get("associations", True),
+            **{k: config[k] for k in ("recheck_window", "recheck_max_seen") if k in config},
+            rejections=RejectionRules.from_config(config.get("rejections", {})),
+            outcomes=OutcomeRules.from_config(config.get("outcomes", {})),
+            activities=ActivityRules.from_config(config.get("activities", {})),
             secrets=(Secret(emulator.token),),
             sleep=slept.append,
         )
@@ -97,6 +105,18 @@ def seed_into(emulator: HubSpotEmulator) -> Callable[[Entity, Sequence[Any]], li
                 lifecycle, _, status = DEFAULT_FIELDS.stages.to_crm(item.stage).partition(":")
                 props["lifecyclestage"] = lifecycle
                 props["hs_lead_status"] = status or None
+                # HubSpot's lifecycle date-entered stamps, as the lead's history set them.
+                first = item.history[0].from_stage if item.history else item.stage
+                path = [(item.created_at, first)] + [(c.at, c.to_stage) for c in item.history]
+                previous = None
+                for at, stage in path:
+                    stage_lifecycle = DEFAULT_FIELDS.stages.to_crm(stage).partition(":")[0]
+                    if stage_lifecycle != previous:  # hs_lead_status moves date nothing
+                        props[f"hs_v2_date_entered_{stage_lifecycle}"] = at
+                    previous = stage_lifecycle
+                if item.history and item.history[-1].reason:
+                    # A rejection made in HubSpot: the rep's reason beside the status.
+                    props["leadflow_reject_reason"] = item.history[-1].reason
                 new_id = upsert("contacts", item.id, props)
                 if item.account_id and item.account_id.isdigit():
                     emulator.associate("contacts", new_id, "companies", item.account_id)
@@ -113,12 +133,24 @@ def seed_into(emulator: HubSpotEmulator) -> Callable[[Entity, Sequence[Any]], li
                     if value is not None:
                         props[name] = value
                         break
-                raw_id = item.id.split("/", 1)[-1]
+                parts = item.id.split("/")
+                raw_id = parts[1] if len(parts) == 3 and parts[0] == object_type else item.id
                 new_id = upsert(object_type, raw_id, props)
                 if raw_id != new_id:
                     emulator.associate(object_type, new_id, "contacts", item.lead_id)
-                stored.append(attrs.evolve(item, id=f"{object_type}/{new_id}"))
+                stored.append(attrs.evolve(item, id=f"{object_type}/{new_id}/{item.lead_id}"))
                 continue
+            elif isinstance(item, Activity):
+                # A conversion HubSpot recorded at occurred_at: the contact's
+                # recent_conversion_event_name took the kind's name then.
+                emulator.touch(
+                    "contacts",
+                    item.lead_id,
+                    at=item.occurred_at,
+                    recent_conversion_event_name=item.kind,
+                )
+                at_ms = round(item.occurred_at.timestamp() * 1000)
+                new_id = f"{item.lead_id}/recent_conversion_event_name/{at_ms}"
             else:
                 raise TypeError(f"cannot seed {entity}: {item!r}")
             stored.append(attrs.evolve(item, id=new_id))

@@ -38,19 +38,42 @@ class TestHubSpotContract(AdapterContract):
         # Outcomes are engagement-type specific in HubSpot (a call has no "sent"); the mapping
         # is tested on its own below.
         Entity.TOUCH: frozenset({"outcome"}),
+        # Activities are read from contact property histories (a conversion's name and when
+        # it happened); the seeder records each as a conversion named after its kind.
+        Entity.ACTIVITY: frozenset({"account_id", "channel", "campaign", "content", "properties"}),
+    }
+    #: Conversions named after the sample kinds read as those kinds.
+    activities: ClassVar[dict[str, Any]] = {
+        "conversion_kinds": {
+            k: k for k in ("web_visit", "content_download", "webinar_attended", "demo_request")
+        }
     }
 
     @pytest.fixture
     def adapter(self, make_adapter: Callable[..., HubSpotAdapter]) -> Adapter:
-        return make_adapter(page_size=7)
+        return make_adapter(page_size=7, activities=self.activities)
 
     @pytest.fixture
     def reopen(self, make_adapter: Callable[..., HubSpotAdapter]) -> Callable[[], Adapter]:
-        return lambda: make_adapter(page_size=7)
+        return lambda: make_adapter(page_size=7, activities=self.activities)
 
     @pytest.fixture
     def seed(self, emulator: HubSpotEmulator) -> Seeder:
         return fx.seed_into(emulator)
+
+    @pytest.fixture
+    def seed_unreadable(self, emulator: HubSpotEmulator) -> Callable[[Entity], str]:
+        """A contact whose e-mail the model refuses, as a portal may hold one."""
+
+        def seed(entity: Entity) -> str:
+            assert entity is Entity.LEAD
+            return emulator.seed("contacts", [{"email": "not-an-address"}])[0]
+
+        return seed
+
+    @pytest.fixture
+    def config(self, emulator: HubSpotEmulator) -> dict[str, Any]:
+        return {"access_token": emulator.token, "host": emulator.url}
 
 
 def _contacts(emulator: HubSpotEmulator, count: int, **props: Any) -> list[str]:
@@ -221,13 +244,15 @@ def test_touches_map_engagement_outcomes_and_owners(
             emulator.associate(object_type, i, "contacts", cid)
     touches = {v.item.id: v.item for p in make_adapter().read_touches() for v in p.items}
     assert {k: (t.kind.value, t.outcome.value, t.by) for k, t in touches.items()} == {
-        f"calls/{calls[0]}": ("call", "connected", "42"),
-        f"calls/{calls[1]}": ("call", "no_answer", "42"),
-        f"emails/{emails[0]}": ("email", "replied", "7"),
-        f"emails/{emails[1]}": ("email", "bounced", "7"),
-        f"meetings/{meeting}": ("meeting", "meeting_booked", "7"),
+        f"calls/{calls[0]}/{cid}": ("call", "connected", "42"),
+        f"calls/{calls[1]}/{cid}": ("call", "no_answer", "42"),
+        f"emails/{emails[0]}/{cid}": ("email", "replied", "7"),
+        f"emails/{emails[1]}/{cid}": ("email", "bounced", "7"),
+        f"meetings/{meeting}/{cid}": ("meeting", "meeting_booked", "7"),
     }
-    assert f"tasks/{orphan}" not in touches, "an engagement on no contact is no lead's touch"
+    assert not any(k.startswith(f"tasks/{orphan}") for k in touches), (
+        "an engagement on no contact is no lead's touch"
+    )
     assert all(t.lead_id == cid and t.at == at for t in touches.values())
 
 
@@ -382,7 +407,7 @@ def test_without_company_associations_touches_still_find_their_contact(
     adapter = make_adapter(associations=False)
     assert _lead(adapter, cid)[0].account_id is None
     touches = [v.item for p in adapter.read_touches() for v in p.items]
-    assert [(t.id, t.lead_id) for t in touches] == [(f"calls/{call}", cid)]
+    assert [(t.id, t.lead_id) for t in touches] == [(f"calls/{call}/{cid}", cid)]
 
 
 def test_a_contact_the_model_refuses_is_reported_on_its_page(
@@ -401,3 +426,69 @@ def test_a_contact_the_model_refuses_is_reported_on_its_page(
     errors = [e for p in pages for e in p.errors]
     assert [(e.entity, e.record_id) for e in errors] == [(Entity.LEAD, bad)]
     assert "email" in errors[0].error and "not-an-address" in errors[0].error
+
+
+def test_dropdown_and_free_text_numbers_are_read_by_their_hubspot_types(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """``numemployees`` is a dropdown of bands and contact ``annualrevenue`` free text: a band
+    reads as its lower bound, clear amounts as numbers; what is unclear is left unset and
+    reported for that field alone, and the contact is still read."""
+    band, plus, unclear = emulator.seed(
+        "contacts",
+        [
+            {"email": "a@example.com", "numemployees": "25-50", "annualrevenue": "$1.2M"},
+            {"email": "b@example.com", "numemployees": "1000+", "annualrevenue": "250,000"},
+            {
+                "email": "c@example.com",
+                "numemployees": "lots",
+                "annualrevenue": "between 1 and 5 million",
+                "jobtitle": "CTO",
+            },
+        ],
+    )
+    pages = list(make_adapter().read_leads())
+    leads = {v.item.id: v.item for p in pages for v in p.items}
+    assert set(leads) == {band, plus, unclear}, "no contact is skipped for a field"
+    assert (leads[band].employees, leads[band].annual_revenue) == (25, 1_200_000.0)
+    assert (leads[plus].employees, leads[plus].annual_revenue) == (1000, 250_000.0)
+    assert (leads[unclear].employees, leads[unclear].annual_revenue) == (None, None)
+    assert leads[unclear].title == "CTO"
+    assert leads[unclear].properties["hubspot_numemployees"] == "lots"
+    assert leads[unclear].properties["hubspot_annualrevenue"] == "between 1 and 5 million"
+    errors = sorted((e.record_id, e.error.split(":")[0]) for p in pages for e in p.errors)
+    assert errors == [(unclear, "field annual_revenue"), (unclear, "field employees")]
+
+
+def test_an_engagement_with_several_contacts_is_a_touch_on_each(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    people = _contacts(emulator, 3)
+    [meeting] = emulator.seed(
+        "meetings",
+        [{"hs_timestamp": T0, "hubspot_owner_id": "7", "hs_meeting_outcome": "COMPLETED"}],
+    )
+    for cid in people:
+        emulator.associate("meetings", meeting, "contacts", cid)
+    touches = [v.item for p in make_adapter().read_touches() for v in p.items]
+    assert sorted(t.lead_id for t in touches) == sorted(people)
+    assert len({t.id for t in touches}) == 3
+    assert {(t.kind.value, t.outcome.value, t.at) for t in touches} == {
+        ("meeting", "completed", T0)
+    }
+
+
+def test_associations_paged_per_object_are_followed_to_the_end(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """HubSpot pages each object's associations in a batch read (a row's ``paging.next.after``
+    is sent back as the input's ``after``): a meeting with seven contacts, three a page, is a
+    touch on all seven."""
+    people = _contacts(emulator, 7)
+    [meeting] = emulator.seed("meetings", [{"hs_timestamp": T0, "hubspot_owner_id": "7"}])
+    for cid in people:
+        emulator.associate("meetings", meeting, "contacts", cid)
+    emulator.assoc_page_cap = 3
+    touches = [v.item for p in make_adapter().read_touches() for v in p.items]
+    assert sorted(t.lead_id for t in touches) == sorted(people)
+    assert emulator.calls["POST /crm/v4/associations/{from}/{to}/batch/read"] == 3

@@ -4,6 +4,7 @@ through the installed entry point and the real client; a second run writes nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,15 @@ from leadflow.ports import Entity
 from leadflow.rules.scorecard import load_scorecard
 from leadflow.rules.sla import load_policies
 
-emulator = fx.emulator
+
+@pytest.fixture
+def emulator() -> Iterator[HubSpotEmulator]:
+    """The portal's clock an hour before the runs' ``--now``: HubSpot stamps a write (and the
+    lifecycle date-entered a recycle sets) when it applies it, before the next run starts."""
+    with HubSpotEmulator(clock_start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC)) as emu:
+        emu.define_property("contacts", *fx.CUSTOM)
+        yield emu
+
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -144,3 +153,125 @@ def test_a_bad_field_override_names_the_file_and_the_key(
     assert "--store: give --store or --config, not both" in capsys.readouterr().err
     assert main(["report", "--adapter", "hubspot"]) == 2
     assert "--adapter: needs --config FILE" in capsys.readouterr().err
+
+
+def test_writes_hubspot_refused_stay_due_until_applied(
+    emulator: HubSpotEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch HubSpot refuses as a whole fails only the contact holding the bad value; that
+    contact's writes stay due: the next run sends them again though nothing about it changed
+    in HubSpot, and once HubSpot takes them they are not sent again."""
+    lead_ids = _seed(emulator, 60)
+    bad = sorted(lead_ids.values())[7]
+    emulator.whole_batch_errors = True
+    emulator.reject("contacts", bad, 'leadflow_score: "-" is not a valid number')
+    config = _config(emulator, tmp_path, monkeypatch)
+    argv = ["run", "--adapter", "hubspot", "--config", str(config), "--now", "2026-03-02T09:00Z"]
+
+    assert main([*argv, "--json"]) == 1
+    first = json.loads(capsys.readouterr().out)
+    assert {p["lead_id"] for p in first["problems"]} == {bad}
+    assert emulator.get("contacts", bad).get("leadflow_score") in (None, "")
+    scored = [i for i in lead_ids.values() if emulator.get("contacts", i).get("leadflow_score")]
+    assert len(scored) == len(lead_ids) - 1, "the rest of each refused batch was applied"
+
+    assert main([*argv, "--json"]) == 1, "still refused: still due"
+    again = json.loads(capsys.readouterr().out)
+    assert {p["lead_id"] for p in again["problems"]} == {bad}
+
+    emulator.accept("contacts", bad)  # the portal admin fixed the property's validation
+    updates = emulator.writes.copy()
+    assert main([*argv, "--json"]) == 0
+    third = json.loads(capsys.readouterr().out)
+    assert third["problems"] == []
+    assert emulator.get("contacts", bad).get("leadflow_score") not in (None, "")
+    assert emulator.writes[("contacts", bad)] > updates[("contacts", bad)]
+
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["applied"] == 0, "applied once, not due again"
+
+
+def test_leadflow_run_mirrors_hubspot_rejections_outcomes_and_activities(
+    emulator: HubSpotEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What sales decided in HubSpot reaches the state store through ``leadflow run``: the
+    rep's rejection with who and when, the deal's outcome, the conversions."""
+    from decimal import Decimal
+
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.ports import read_all
+
+    rejected, buyer = emulator.seed(
+        "contacts",
+        [
+            {
+                "email": f"{n}@example.com",
+                "lifecyclestage": "marketingqualifiedlead",
+                "hs_lead_status": "OPEN",
+                "createdate": "2026-02-01T00:00:00Z",
+            }
+            for n in ("rejected", "buyer")
+        ],
+    )
+    at = datetime(2026, 2, 20, 15, 0, tzinfo=UTC)
+    emulator.touch(
+        "contacts",
+        rejected,
+        by_user=31,
+        at=at,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="no_budget",
+    )
+    emulator.touch("contacts", buyer, at=at, recent_conversion_event_name="Request a demo")
+    [deal] = emulator.seed(
+        "deals",
+        [
+            {
+                "hs_is_closed": "true",
+                "hs_is_closed_won": "true",
+                "amount": "12000",
+                "closedate": "2026-02-25T00:00:00Z",
+            }
+        ],
+    )
+    emulator.associate("deals", deal, "contacts", buyer)
+    config = _config(emulator, tmp_path, monkeypatch)
+    argv = ["run", "--adapter", "hubspot", "--config", str(config), "--now", "2026-03-02T09:00Z"]
+    main([*argv, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["read"]["rejections"] == 1
+    assert report["read"]["outcomes"] == 1
+    assert report["read"]["activities"] == 1
+
+    store = SQLiteAdapter(tmp_path / "state.sqlite")
+    try:
+        rejections = [r for r in read_all(store, Entity.REJECTION) if r.lead_id == rejected]
+        [outcome] = read_all(store, Entity.OUTCOME)
+        lead = store.leads_by_id([rejected])[rejected]
+    finally:
+        store.close()
+    # the rep's verdict, read once; leadflow's SLA does not reject the lead a second time
+    [rejection] = rejections
+    assert (lead.stage, lead.history[-1].reason, lead.history[-1].at) == (
+        "recycled",
+        "no_budget",
+        at,
+    )
+    assert (rejection.lead_id, rejection.code, rejection.by, rejection.at) == (
+        rejected,
+        "no_budget",
+        "31",
+        at,
+    )
+    assert (outcome.lead_id, outcome.kind.value, outcome.amount, outcome.opportunity_id) == (
+        buyer,
+        "won",
+        Decimal("12000"),
+        deal,
+    )

@@ -62,9 +62,11 @@ def test_25000_contacts_sharing_one_stamp_are_each_read_once(
     assert len(seen) == len(imported) == COUNT + 550
     assert len(set(seen)) == len(seen), "no contact read twice"
     assert set(seen) == set(imported), "no contact missed"
-    # Every query stayed a first page: never past the cap, never an `after`.
+    # Every query stayed a first page: never past the cap, never an `after`. The resumed read
+    # looks again at the re-check window behind its cursor (the part of the bulk stamp read
+    # before the break), skipping what it remembers: one more search per 200 of those.
     searches = emulator.calls["POST /crm/v3/objects/{type}/search"]
-    assert searches < (COUNT + 550) / 200 + 10
+    assert searches < (COUNT + 550) / 200 + 12_345 / 200 + 10
 
 
 def test_after_paging_alone_stops_at_the_cap(

@@ -170,3 +170,50 @@ def test_stage_map_round_trips_as_data() -> None:
     stages = StageMap.from_dict({"mql": "MQL", "aliases": {"Hot": "mql"}})
     assert StageMap.from_dict(stages.to_dict()) == stages
     assert stages.from_crm("Hot") == "mql"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("250", 250), ("1,000", 1000), ("25-50", 25), ("5 to 25", 5), ("1000+", 1000), (40, 40)],
+)
+def test_count_reads_numbers_and_bands(raw: object, expected: int) -> None:
+    from leadflow.adapters.mapping import CONVERTERS
+
+    assert expected == CONVERTERS["count"].from_crm(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1200000", 1_200_000.0),
+        ("$1,200,000", 1_200_000.0),
+        ("1.2M", 1_200_000.0),
+        ("€3.5 million", 3_500_000.0),
+        ("250k", 250_000.0),
+        ("100 USD", 100.0),
+    ],
+)
+def test_amount_reads_free_text_money(raw: str, expected: float) -> None:
+    from leadflow.adapters.mapping import CONVERTERS
+
+    assert expected == pytest.approx(CONVERTERS["amount"].from_crm(raw))
+
+
+@pytest.mark.parametrize(
+    ("converter", "raw"),
+    [
+        ("count", "lots"),
+        ("count", "50-25"),
+        ("count", "2.5"),
+        ("count", True),
+        ("amount", "1-5M"),
+        ("amount", "about 5m"),
+        ("amount", "n/a"),
+    ],
+)
+def test_unclear_counts_and_amounts_are_refused(converter: str, raw: object) -> None:
+    from leadflow.adapters.mapping import CONVERTERS
+    from leadflow.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        CONVERTERS[converter].from_crm(raw)

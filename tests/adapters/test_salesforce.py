@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
-from tests.emulators.salesforce import SalesforceEmulator, SoqlError, format_stamp, parse_soql
+from tests.emulators.salesforce import (
+    SalesforceEmulator,
+    SoqlError,
+    parse_soql,
+    stored_stamp,
+)
 from tests.emulators.salesforce_seed import EmulatorSeeder, make_adapter
 
 from leadflow import adapters
@@ -178,12 +183,15 @@ def test_hostile_cursor_token_is_compared_not_queried(emu: SalesforceEmulator) -
     first = _leads(adapter)
     stamp = first[0].version
     hostile = Cursor(entity=Entity.LEAD, token=f"{stamp.replace('+0000', 'Z')}|' OR Name != '")
-    # "'" sorts before the digits of real ids: the first record, at that stamp, comes after
-    # the position, and the later ones too; the value never reached a query.
+    # An old-style "<stamp>|<id>" token is read as its whole second, so the record at that
+    # stamp comes again, and the later ones too; the id never reaches a query.
     rest = _leads(adapter, hostile)
     assert [v.item.id for v in first] == [v.item.id for v in rest]
     later = Cursor(entity=Entity.LEAD, token=f"{stamp.replace('+0000', 'Z')}|~' OR Name != '")
-    assert [v.item.id for v in first[1:]] == [v.item.id for v in _leads(adapter, later)]
+    assert [v.item.id for v in first] == [v.item.id for v in _leads(adapter, later)]
+    forged = Cursor(entity=Entity.LEAD, token=f"s1|{stamp[:19]}Z|' OR Name != ':0123456789")
+    with pytest.raises(ValidationError, match=r"cursor\.token"):
+        _leads(adapter, forged)
     assert emu.queries, "the queries were recorded"
     assert all("OR Name" not in soql for soql in emu.queries)
     with pytest.raises(ValidationError, match=r"cursor\.token"):
@@ -301,6 +309,7 @@ def test_mapping_override_renames_custom_fields(ca: trustme.CA, tmp_path: Path) 
                 "reject_code": "",
                 "reject_note": "",
                 "sla_state": "",
+                "handoff": "",
             }
         }
         adapter = make_adapter(emu, fields=fields)
@@ -413,7 +422,8 @@ def test_bulk_path_above_threshold_reports_per_record(emu: SalesforceEmulator) -
     assert statuses.count(WriteStatus.APPLIED) == 11
     assert results[3].status is WriteStatus.FAILED
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in (results[3].error or "")
-    assert emu.get("Lead", leads[5].id)["Leadflow_SLA_Due__c"] == "2026-03-02T14:00:00.250+0000"
+    # A datetime field keeps whole seconds: the 250 ms are gone once stored.
+    assert emu.get("Lead", leads[5].id)["Leadflow_SLA_Due__c"] == "2026-03-02T14:00:00.000+0000"
     emu.validation_errors.clear()
     again = [r.status for r in adapter.write(writes)]
     # the refused record kept its stamp, so its write now applies; the rest are in place
@@ -501,7 +511,10 @@ def test_reads_are_paged_through_next_records_url(emu: SalesforceEmulator) -> No
     emu.reset_counts()
     pages = list(make_adapter(emu, page_size=6).read_leads())
     assert [len(p.items) for p in pages] == [6, 6, 6, 2]
-    assert (emu.calls["query"], emu.calls["query_more"]) == (1, 2)  # 20 records, 7 a page
+    lead_queries = [q for q in emu.queries if " FROM Lead " in q]
+    history = [q for q in emu.queries if " FROM LeadHistory " in q]
+    assert (len(lead_queries), emu.calls["query_more"]) == (1, 2)  # 20 records, 7 a page
+    assert len(history) == 4, "each page's LeadHistory in one query"
     ids = [v.item.id for p in pages for v in p.items]
     assert ids == sorted(ids)
 
@@ -530,9 +543,9 @@ def test_lead_model_round_trip_helper_is_public(emu: SalesforceEmulator) -> None
 )
 def test_a_datetime_written_then_stored_compares_as_unchanged(at: datetime) -> None:
     sent = DEFAULT_MAPPING.fields.to_crm("writeback", {"sla_due": at})["Leadflow_SLA_Due__c"]
-    stored = format_stamp(at)  # what Salesforce (and the emulator) keep: milliseconds
+    stored = stored_stamp(at)  # what Salesforce (and the emulator) keep: whole seconds
     assert _same(stored, sent)
-    assert not _same(format_stamp(at + timedelta(milliseconds=1)), sent)
+    assert not _same(stored_stamp(at + timedelta(seconds=1)), sent)
 
 
 @settings(

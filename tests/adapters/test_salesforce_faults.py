@@ -80,7 +80,7 @@ def test_429_retry_after_is_honoured(emu: SalesforceEmulator) -> None:
     read = [v for page in adapter.read_leads() for v in page.items]
     assert len(read) == 3
     assert sleeps == [7.0, 7.0]
-    assert emu.calls["query"] == 3
+    assert emu.calls["query"] == 3 + 1, "three tries, then the leads' LeadHistory"
 
 
 def test_request_limit_exceeded_and_503_are_retried_with_backoff(emu: SalesforceEmulator) -> None:
@@ -107,7 +107,8 @@ def test_dropped_connection_mid_read_resumes_the_page_not_the_read(
     ids = [v.item.id for page in adapter.read_leads() for v in page.items]
     assert len(ids) == 120
     assert len(set(ids)) == 120
-    assert (emu.calls["query"], emu.calls["query_more"]) == (1, 4)
+    lead_queries = [q for q in emu.queries if " FROM Lead " in q]
+    assert (len(lead_queries), emu.calls["query_more"]) == (1, 4)
 
 
 def test_response_lost_after_the_write_was_applied_is_harmless(emu: SalesforceEmulator) -> None:
@@ -117,7 +118,8 @@ def test_response_lost_after_the_write_was_applied_is_harmless(emu: SalesforceEm
     emu.inject("drop_after", times=1, match="/composite/sobjects")
     results = adapter.write(writes)
     assert [r.status for r in results] == [WriteStatus.APPLIED] * 5
-    assert emu.calls["collections"] == 2, "applied, answer lost, applied again (same values)"
+    assert emu.calls["collections"] == 1, "applied, answer lost, judged again: not re-sent"
+    assert all(emu.writes[lead.id] == 1 for lead in leads), "one server write per record"
     again = adapter.write(writes)
     assert [r.status for r in again] == [WriteStatus.UNCHANGED] * 5
     assert emu.get("Lead", leads[2].id)["Leadflow_Score__c"] == 2.0
@@ -154,8 +156,9 @@ def test_a_chunk_that_keeps_failing_is_reported_and_the_rest_applied(
     _seed(emu, 450)  # chunks of 200, 200, 50
     adapter = make_adapter(emu, retry={"max_attempts": 2, "base_delay": 0.0})
     writes = _score_writes(adapter)
-    # the second collection call fails, and so does its retry; the first and third go through
-    emu.inject("503", times=2, match="/composite/sobjects", after=1)
+    # the second and third collection calls fail; judged again, the second chunk's 200 fail
+    # again (the fourth call), the third chunk's 50 go through (the fifth)
+    emu.inject("503", times=3, match="/composite/sobjects", after=1)
     results = adapter.write(writes)
     statuses = [r.status for r in results]
     assert statuses[:200] == [WriteStatus.APPLIED] * 200
@@ -225,6 +228,29 @@ def test_a_run_full_of_faults_loses_nothing_and_a_second_run_applies_nothing_twi
     touched = {w.write.lead_id for w in second if w.status is WriteStatus.APPLIED}
     after = {lead.id: emu.get("Lead", lead.id)["SystemModstamp"] for lead in leads}
     assert {k for k in before if before[k] != after[k]} == touched
+    assert max(emu.writes.values()) == 1, "no record was written twice by the server"
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["collections", "bulk"])
+@pytest.mark.parametrize("fault", ["drop_after", "429", "503", "500", "drop"])
+def test_zero_duplicate_server_writes_under_every_write_fault(
+    emu: SalesforceEmulator, fault: str, bulk: bool
+) -> None:
+    leads = _seed(emu, 12)
+    adapter = make_adapter(emu, bulk_threshold=5 if bulk else 10_000)
+    writes = _score_writes(adapter, offset=0.5)
+    # the call that changes the records: the PATCH, or the job's close (its third request)
+    emu.inject(
+        fault,
+        times=2,
+        match="/jobs/ingest" if bulk else "/composite/sobjects",
+        after=2 if bulk else 0,
+    )
+    results = adapter.write(writes)
+    assert [r.status for r in results] == [WriteStatus.APPLIED] * 12, [r.error for r in results]
+    assert {emu.writes[lead.id] for lead in leads} == {1}, "each record written exactly once"
+    assert [r.status for r in adapter.write(writes)] == [WriteStatus.UNCHANGED] * 12
+    assert {emu.writes[lead.id] for lead in leads} == {1}
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -334,7 +360,7 @@ def test_a_slow_answer_times_out_on_the_session_adapter_and_is_retried(
     adapter = make_adapter(emu, timeout=0.3)
     emu.inject("slow", times=1, match="/query", retry_after=2)
     assert len([v for p in adapter.read_leads() for v in p.items]) == 2
-    assert emu.calls["query"] == 2
+    assert emu.calls["query"] == 2 + 1, "a retry, then the leads' LeadHistory"
 
 
 def test_session_expiring_before_a_bulk_job_logs_in_again(emu: SalesforceEmulator) -> None:
@@ -356,7 +382,7 @@ def test_session_expiring_before_a_bulk_job_logs_in_again(emu: SalesforceEmulato
     assert emu.calls["bulk2_post"] == 2, "the refused job creation, then the real one"
 
 
-def test_bulk_job_whose_close_answer_is_lost_is_run_again_harmlessly(
+def test_bulk_job_whose_close_answer_is_lost_is_judged_again_not_run_again(
     emu: SalesforceEmulator,
 ) -> None:
     leads = _seed(emu, 6)
@@ -367,7 +393,8 @@ def test_bulk_job_whose_close_answer_is_lost_is_run_again_harmlessly(
     emu.inject("503", times=1, match="/successfulResults")
     results = adapter.write(writes)
     assert [r.status for r in results] == [WriteStatus.APPLIED] * 6
-    assert emu.calls["bulk2_post"] == 2
+    assert emu.calls["bulk2_post"] == 1, "the applied job is not run a second time"
+    assert all(emu.writes[lead.id] == 1 for lead in leads)
     assert [r.status for r in adapter.write(writes)] == [WriteStatus.UNCHANGED] * 6
     assert emu.get("Lead", leads[5].id)["Leadflow_Score__c"] == 5.0
 

@@ -28,8 +28,24 @@ whose required fields must be present or deserialisation fails):
 * ``lastmodifieddate``/``hs_lastmodifieddate`` and ``updatedAt`` are bumped on every write.
 
 Fault switches (:meth:`HubSpotEmulator.fail_next`): 429 per-second or daily with Retry-After,
-502/503, a dropped connection, a 401 for an expired token; :meth:`reject` makes one record's writes
-fail validation. :attr:`HubSpotEmulator.calls` counts every request served.
+502/503, a dropped connection (before or after the request took effect), a 502 after it took
+effect, a whole-request 400, a 200 whose body is not JSON, a slow answer, a 401 for an expired
+token; :meth:`reject` makes one record's writes fail validation. Documented HubSpot behaviours
+the adapter must survive, as switches:
+
+* :meth:`set_index_lag` — the search index trails writes ("newly created or updated objects may
+  take a few moments to appear in search results"); a lagging record is invisible to search,
+  not to batch reads, until :meth:`advance` moves the clock past it;
+* :attr:`page_cap` — search answers fewer results than ``limit`` asked for, with ``paging.next``
+  (the documented page maximum has been 100 and 200);
+* :attr:`whole_batch_errors` — one invalid property value refuses the whole batch update with a
+  400 that does not name the record;
+* :attr:`foreign_links` — ``paging.next.link`` points off the host; :attr:`echo_token` — error
+  messages echo the Authorization header.
+
+:attr:`HubSpotEmulator.calls` counts every request served; :attr:`writes` and
+:attr:`duplicate_writes` count updates applied per record and those that re-sent values the
+record already held.
 """
 
 from __future__ import annotations
@@ -40,6 +56,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -79,6 +96,14 @@ LEAD_STATUSES = (
 #: Properties whose values are instants (compared as epoch milliseconds in filters).
 DATETIME_PROPERTIES = frozenset(
     {
+        *(f"hs_v2_date_entered_{stage}" for stage in LIFECYCLE_ORDER),
+        "recent_conversion_date",
+        "first_conversion_date",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "hs_email_last_reply_date",
+        "hs_email_last_send_date",
+        "closedate",
         "createdate",
         "lastmodifieddate",
         "hs_lastmodifieddate",
@@ -88,12 +113,29 @@ DATETIME_PROPERTIES = frozenset(
     }
 )
 NUMBER_PROPERTIES = frozenset(
-    {"hs_object_id", "annualrevenue", "numemployees", "numberofemployees", "leadflow_score"}
+    {"hs_object_id", "numberofemployees", "leadflow_score", "amount", "num_conversion_events"}
 )
 #: The stamp each object type's search filters on.
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate"}
 ENGAGEMENTS = ("calls", "emails", "meetings", "tasks")
-OBJECT_TYPES = ("contacts", "companies", *ENGAGEMENTS)
+OBJECT_TYPES = ("contacts", "companies", "deals", *ENGAGEMENTS)
+#: Properties whose every change is kept (and answered as ``propertiesWithHistory``).
+#: HubSpot keeps history for every property; the emulator for the ones tests read.
+HISTORY_PROPERTIES = frozenset(
+    {
+        "lifecyclestage",
+        "hs_lead_status",
+        "leadflow_reject_reason",
+        "recent_conversion_event_name",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "hs_email_last_reply_date",
+        "hs_email_last_email_name",
+        "hubspot_owner_id",
+    }
+)
+#: Batch reads asking for property history take at most this many inputs.
+MAX_HISTORY_BATCH = 50
 
 #: Properties the portal defines per object type (HubSpot refuses unknown ones). Tests add
 #: custom ones with :meth:`HubSpotEmulator.define_property`.
@@ -112,6 +154,29 @@ _STANDARD_PROPERTIES: dict[str, set[str]] = {
         "hubspot_owner_id",
         "lifecyclestage",
         "hs_lead_status",
+        *(f"hs_v2_date_entered_{stage}" for stage in LIFECYCLE_ORDER),
+        "recent_conversion_event_name",
+        "recent_conversion_date",
+        "first_conversion_event_name",
+        "first_conversion_date",
+        "num_conversion_events",
+        "hs_email_last_open_date",
+        "hs_email_last_click_date",
+        "hs_email_last_reply_date",
+        "hs_email_last_send_date",
+        "hs_email_last_email_name",
+    },
+    "deals": {
+        "dealname",
+        "amount",
+        "closedate",
+        "dealstage",
+        "pipeline",
+        "hs_is_closed",
+        "hs_is_closed_won",
+        "closed_lost_reason",
+        "deal_currency_code",
+        "hubspot_owner_id",
     },
     "companies": {
         "name",
@@ -225,6 +290,15 @@ class _Drop(Exception):
     """Close the connection without answering."""
 
 
+class _RawAnswer(Exception):
+    """Answer with this status and these raw bytes (not JSON)."""
+
+    def __init__(self, status: int, data: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.data = data
+
+
 class HubSpotEmulator:
     """A HubSpot portal on 127.0.0.1; use as a context manager or call :meth:`start`/:meth:`stop`.
 
@@ -255,6 +329,26 @@ class HubSpotEmulator:
         )
         self._rejected: dict[tuple[str, str], str] = {}
         self._expired = False
+        #: Search index lag (see :meth:`set_index_lag`): records written while it is set become
+        #: searchable only when the clock has passed their stamp plus the lag.
+        self._index_lag_ms = 0
+        self._visible_at: dict[tuple[str, str], int] = {}
+        #: Most results one search page answers, whatever ``limit`` asked (:attr:`page_cap`).
+        self.page_cap = MAX_SEARCH_LIMIT
+        #: When true, a batch update holding one invalid input is refused as a whole: one 400,
+        #: nothing applied (HubSpot's answer for invalid property values), instead of a 207.
+        self.whole_batch_errors = False
+        #: Most associations one batch-read row answers per object; the rest follow with the
+        #: row's ``paging.next.after`` (HubSpot pages associations per object).
+        self.assoc_page_cap = 500
+        #: When set, ``paging.next.link`` points at this base URL instead of a relative link.
+        self.foreign_links: str | None = None
+        #: When true, error messages echo the request's ``Authorization`` header.
+        self.echo_token = False
+        #: Updates applied per ``(object type, id)``, and those that changed nothing because the
+        #: record already held every value sent (a write sent twice).
+        self.writes: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.duplicate_writes: collections.Counter[tuple[str, str]] = collections.Counter()
         #: Requests served, by ``"METHOD /path-template"``; ``sum(calls.values())`` is the total.
         self.calls: collections.Counter[str] = collections.Counter()
         #: TCP connections accepted (a client that reuses its pool opens few).
@@ -359,13 +453,31 @@ class HubSpotEmulator:
         """How many records of *object_type* exist."""
         return len(self._objects[object_type])
 
-    def touch(self, object_type: str, object_id: str, **props: Any) -> None:
-        """Change a record directly, as another HubSpot user would (bumps its stamp)."""
+    def touch(
+        self,
+        object_type: str,
+        object_id: str,
+        *,
+        by_user: int | None = None,
+        at: datetime | None = None,
+        **props: Any,
+    ) -> None:
+        """Change a record directly, as a HubSpot user would in the UI (bumps its stamp; the
+        property history records ``by_user`` as ``updatedByUserId``, and ``at`` — default the
+        emulator clock — as the change's timestamp: how a form submission or an e-mail open
+        HubSpot recorded earlier shows)."""
         with self._lock:
             record = self._objects[object_type][object_id]
+            ms = self._advance()
+            source = ("CRM_UI", f"userId:{by_user}", by_user) if by_user else ("CRM_UI", None, None)
             for key, value in props.items():
-                record["properties"][key] = _as_string(key, value)
-            self._stamp(object_type, record, self._advance())
+                self._set(record, key, _as_string(key, value), to_ms(at) if at else ms, source)
+            self._stamp(object_type, record, ms)
+
+    def history(self, object_type: str, object_id: str, name: str) -> list[dict[str, Any]]:
+        """One property's history as HubSpot answers it (newest first)."""
+        with self._lock:
+            return _history_answer(self._objects[object_type][object_id], name)
 
     # -- fault switches -----------------------------------------------------------------------
 
@@ -375,6 +487,7 @@ class HubSpotEmulator:
         *,
         times: int = 1,
         retry_after: int = 1,
+        delay: float = 1.0,
         when: Callable[[str], bool] = lambda path: True,
     ) -> None:
         """Make the next *times* matching requests fail with *kind*.
@@ -382,14 +495,29 @@ class HubSpotEmulator:
         Kinds: ``"429"`` (TEN_SECONDLY_ROLLING), ``"429-daily"`` (DAILY), ``"502"``, ``"503"``,
         ``"drop"`` (the connection is closed without an answer, after the body was read; the
         request has no effect), ``"drop-after"`` (the request takes effect, then the connection
-        is closed without an answer), ``"401"`` (the token expired, once). ``when`` filters on the path.
+        is closed without an answer), ``"502-after"`` (the request takes effect, then a gateway
+        502 is answered), ``"401"`` (the token expired, once), ``"400"`` (a whole-request
+        VALIDATION_ERROR), ``"bad-json"`` (200 with a body that is not JSON), ``"slow"`` (the
+        answer comes after ``delay`` seconds, past a client timeout). ``when`` filters on the path.
         """
-        allowed = {"429", "429-daily", "502", "503", "drop", "drop-after", "401"}
+        allowed = {
+            "429",
+            "429-daily",
+            "502",
+            "503",
+            "drop",
+            "drop-after",
+            "502-after",
+            "401",
+            "400",
+            "bad-json",
+            "slow",
+        }
         if kind not in allowed:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(allowed)}")
         with self._lock:
             for _ in range(times):
-                self._faults.append((kind, {"retry_after": retry_after}, when))
+                self._faults.append((kind, {"retry_after": retry_after, "delay": delay}, when))
 
     def expire_token(self) -> None:
         """Every request from now on is refused with 401 (EXPIRED_AUTHENTICATION)."""
@@ -398,6 +526,23 @@ class HubSpotEmulator:
     def reject(self, object_type: str, object_id: str, message: str) -> None:
         """Writes to this record fail with a per-record VALIDATION_ERROR (in a 207)."""
         self._rejected[(object_type, object_id)] = message
+
+    def set_index_lag(self, lag: timedelta) -> None:
+        """From now on, a record written becomes visible to search only ``lag`` after its stamp
+        (by the emulator clock; see :meth:`advance`). Batch reads are not affected: HubSpot's
+        search index trails the records, the records themselves are current.
+        ``timedelta(0)`` switches the lag off for later writes."""
+        with self._lock:
+            self._index_lag_ms = int(lag.total_seconds() * 1000)
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the emulator clock forward (the index catches up with lagging writes)."""
+        with self._lock:
+            self._now_ms += int(delta.total_seconds() * 1000)
+
+    def accept(self, object_type: str, object_id: str) -> None:
+        """Undo :meth:`reject`: the record's writes are accepted again (its data was fixed)."""
+        self._rejected.pop((object_type, object_id), None)
 
     def pending_faults(self) -> int:
         """Fault switches not yet triggered."""
@@ -413,13 +558,47 @@ class HubSpotEmulator:
         props["createdate"] = iso_ms(created_ms)
         if object_type != "contacts":
             props["hs_createdate"] = iso_ms(created_ms)
-        record = {"id": object_id, "createdAt": created_ms, "properties": props}
+        record: dict[str, Any] = {
+            "id": object_id,
+            "createdAt": created_ms,
+            "properties": props,
+            "history": {},
+        }
+        for name in sorted(HISTORY_PROPERTIES & set(props)):
+            if props[name] not in (None, ""):
+                record["history"][name] = [(props[name], created_ms, ("IMPORT", None, None))]
+        stage = props.get("lifecyclestage")
+        if object_type == "contacts" and stage and not props.get(f"hs_v2_date_entered_{stage}"):
+            props[f"hs_v2_date_entered_{stage}"] = iso_ms(created_ms)
         self._stamp(object_type, record, ms)
         self._objects[object_type][object_id] = record
         return object_id
 
     @staticmethod
-    def _stamp(object_type: str, record: dict[str, Any], ms: int) -> None:
+    def _set(
+        record: dict[str, Any],
+        name: str,
+        value: str | None,
+        ms: int,
+        source: tuple[str, str | None, int | None],
+    ) -> None:
+        """Set one property as HubSpot does: its history grows, and a contact's lifecycle
+        stage stamps ``hs_v2_date_entered_<stage>``."""
+        current = record["properties"]
+        before = current.get(name)
+        current[name] = value
+        if (value or "") == (before or ""):
+            return
+        if name in HISTORY_PROPERTIES:
+            record.setdefault("history", {}).setdefault(name, []).append((value or "", ms, source))
+        if name == "lifecyclestage" and value:
+            current[f"hs_v2_date_entered_{value}"] = iso_ms(ms)
+
+    def _stamp(self, object_type: str, record: dict[str, Any], ms: int) -> None:
+        if self._index_lag_ms:
+            self._visible_at[(object_type, record["id"])] = ms + self._index_lag_ms
+        else:
+            self._visible_at.pop((object_type, record["id"]), None)
         record["cmp"] = {}  # cached comparable values, stale once properties change
         record["updatedAt"] = ms
         record["properties"]["hs_lastmodifieddate"] = iso_ms(ms)
@@ -456,12 +635,24 @@ class HubSpotEmulator:
                     fault = (kind, options)
                     del self._faults[index]
                     break
-        if fault is not None and fault[0] == "drop-after":
-            self._handle_authorised(template, params, headers, body)
-            raise _Drop
-        if fault is not None:
-            self._raise_fault(*fault)
-        return self._handle_authorised(template, params, headers, body)
+        try:
+            if fault is not None and fault[0] in {"drop-after", "502-after"}:
+                self._handle_authorised(template, params, headers, body)
+                if fault[0] == "drop-after":
+                    raise _Drop
+                self._raise_fault("502", fault[1])
+            if fault is not None and fault[0] == "slow":
+                time.sleep(fault[1]["delay"])
+            elif fault is not None and fault[0] == "bad-json":
+                self._handle_authorised(template, params, headers, body)
+                raise _RawAnswer(200, b"<html><body>upstream proxy error</body></html>")
+            elif fault is not None:
+                self._raise_fault(*fault)
+            return self._handle_authorised(template, params, headers, body)
+        except _HubSpotError as err:
+            if self.echo_token:
+                err.message += f" (request sent Authorization: {headers.get('Authorization')})"
+            raise
 
     def _handle_authorised(
         self, template: str, params: dict[str, str], headers: Mapping[str, str], body: bytes
@@ -505,6 +696,8 @@ class HubSpotEmulator:
                 "EXPIRED_AUTHENTICATION",
                 "The OAuth token used to make this call expired 2 minute(s) ago.",
             )
+        if kind == "400":
+            raise _HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
         if kind in {"502", "503"}:
             raise _HubSpotError(
                 int(kind),
@@ -553,7 +746,12 @@ class HubSpotEmulator:
         if len(sorts) > 1:
             raise _HubSpotError(400, "VALIDATION_ERROR", "Only one sort is supported per search")
         with self._lock:
-            records = list(self._objects[object_type].values())
+            now = self._now_ms
+            records = [
+                r
+                for r in self._objects[object_type].values()
+                if self._visible_at.get((object_type, r["id"]), 0) <= now
+            ]
         predicates = [[_compile(f) for f in g.get("filters") or []] for g in groups]
         matched = [
             r for r in records if not predicates or any(all(p(r) for p in g) for g in predicates)
@@ -573,14 +771,18 @@ class HubSpotEmulator:
             matched = present + missing
         else:
             matched.sort(key=lambda r: int(r["id"]))
-        window = matched[after : after + limit]
+        served = min(limit, self.page_cap)
+        window = matched[after : after + served]
         body: dict[str, Any] = {
             "total": len(matched),
             "results": [self._public(object_type, r, payload.get("properties")) for r in window],
         }
-        if after + limit < len(matched):
-            nxt = str(after + limit)
-            body["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
+        if after + served < len(matched):
+            nxt = str(after + served)
+            link = f"?after={nxt}"
+            if self.foreign_links:
+                link = f"{self.foreign_links}/crm/v3/objects/{object_type}/search?after={nxt}"
+            body["paging"] = {"next": {"after": nxt, "link": link}}
         return 200, {}, body
 
     # -- batch --------------------------------------------------------------------------------
@@ -611,6 +813,15 @@ class HubSpotEmulator:
     def _op_batch_read(self, params: Mapping[str, str], payload: Mapping[str, Any]):
         object_type = params["type"]
         inputs = self._check_batch(payload)
+        with_history = list(payload.get("propertiesWithHistory") or [])
+        if with_history and len(inputs) > MAX_HISTORY_BATCH:
+            raise _HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                "The maximum number of inputs supported in a batch request for property "
+                f"histories is {MAX_HISTORY_BATCH}. Please reduce the number of items and try "
+                "again",
+            )
         results, missing = [], []
         with self._lock:
             store = self._objects[object_type]
@@ -619,7 +830,12 @@ class HubSpotEmulator:
                 if record is None:
                     missing.append(str(item.get("id")))
                 else:
-                    results.append(self._public(object_type, record, payload.get("properties")))
+                    answer = self._public(object_type, record, payload.get("properties"))
+                    if with_history:
+                        answer["propertiesWithHistory"] = {
+                            name: _history_answer(record, name) for name in with_history
+                        }
+                    results.append(answer)
         errors = []
         if missing:
             errors.append(
@@ -655,6 +871,21 @@ class HubSpotEmulator:
             return ("INVALID_VALUE", self._rejected[(object_type, object_id)])
         return None
 
+    def _refuse_whole_batch(self, object_type: str, inputs: list[Mapping[str, Any]]) -> None:
+        """HubSpot's answer to an invalid property value in a batch: one 400, nothing applied,
+        and a message that names the property and value but not the record."""
+        for item in inputs:
+            object_id = str(item.get("id"))
+            props = {k: _as_string(k, v) for k, v in (item.get("properties") or {}).items()}
+            problem = self._validate(object_type, object_id, props)
+            if problem:
+                detail = json.dumps(
+                    [{"isValid": False, "message": problem[1], "error": problem[0]}]
+                )
+                raise _HubSpotError(
+                    400, "VALIDATION_ERROR", f"Property values were not valid: {detail}"
+                )
+
     def _op_batch_create(self, params: Mapping[str, str], payload: Mapping[str, Any]):
         object_type = params["type"]
         inputs = self._check_batch(payload)
@@ -683,6 +914,8 @@ class HubSpotEmulator:
         inputs = self._check_batch(payload)
         results, errors = [], []
         with self._lock:
+            if self.whole_batch_errors:
+                self._refuse_whole_batch(object_type, inputs)
             ms = self._advance()
             store = self._objects[object_type]
             for item in inputs:
@@ -701,10 +934,13 @@ class HubSpotEmulator:
                     errors.append(_record_error(problem[0], problem[1], [object_id]))
                     continue
                 current = record["properties"]
+                if all((current.get(k) or "") == (v or "") for k, v in props.items()):
+                    self.duplicate_writes[(object_type, object_id)] += 1
+                self.writes[(object_type, object_id)] += 1
                 for name, value in props.items():
                     if name == "lifecyclestage" and _is_backwards(current.get(name), value):
                         continue  # HubSpot ignores a backwards move unless cleared first
-                    current[name] = value if value != "" else ""
+                    self._set(record, name, value or "", ms, _API_SOURCE)
                 self._stamp(object_type, record, ms)
                 results.append(self._public(object_type, record, props))
         return self._batch_answer(ms, results, errors)
@@ -721,27 +957,55 @@ class HubSpotEmulator:
             for item in inputs:
                 from_id = str(item.get("id"))
                 targets = table.get(from_id) or []
-                if not targets:
+                start = int(item.get("after") or 0)
+                page = targets[start : start + self.assoc_page_cap]
+                if not page:
                     continue
-                results.append(
-                    {
-                        "from": {"id": from_id},
-                        "to": [
-                            {
-                                "toObjectId": int(t),
-                                "associationTypes": [
-                                    {
-                                        "category": "HUBSPOT_DEFINED",
-                                        "typeId": 1,
-                                        "label": "Primary" if i == 0 else None,
-                                    }
-                                ],
-                            }
-                            for i, t in enumerate(targets)
-                        ],
+                row: dict[str, Any] = {
+                    "from": {"id": from_id},
+                    "to": [
+                        {
+                            "toObjectId": int(t),
+                            "associationTypes": [
+                                {
+                                    "category": "HUBSPOT_DEFINED",
+                                    "typeId": 1,
+                                    "label": "Primary" if start + i == 0 else None,
+                                }
+                            ],
+                        }
+                        for i, t in enumerate(page)
+                    ],
+                }
+                if start + len(page) < len(targets):
+                    after = str(start + len(page))
+                    row["paging"] = {
+                        "next": {
+                            "after": after,
+                            "link": f"{self.foreign_links or ''}/crm/v4/objects/"
+                            f"{params['from']}/{from_id}/associations/{params['to']}?after={after}",
+                        }
                     }
-                )
+                results.append(row)
         return self._batch_answer(self._now_ms, results, [])
+
+
+#: How the property history labels a change made through the API by leadflow's private app.
+_API_SOURCE: tuple[str, str | None, int | None] = ("INTEGRATION", "private-app:leadflow", None)
+
+
+def _history_answer(record: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    entries = []
+    for value, ms, (source_type, source_id, user) in reversed(
+        record.get("history", {}).get(name, [])
+    ):
+        entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ms), "sourceType": source_type}
+        if source_id is not None:
+            entry["sourceId"] = source_id
+        if user is not None:
+            entry["updatedByUserId"] = user
+        entries.append(entry)
+    return entries
 
 
 def _record_error(
@@ -883,6 +1147,7 @@ def _make_handler(emulator: HubSpotEmulator) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            raw: bytes | None = None
             try:
                 status, headers, payload = emulator._handle(
                     self.command, self.path, dict(self.headers.items()), body
@@ -891,9 +1156,11 @@ def _make_handler(emulator: HubSpotEmulator) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
+            except _RawAnswer as answer:
+                status, headers, payload, raw = answer.status, {}, None, answer.data
             except _HubSpotError as err:
                 status, headers, payload = err.status, err.headers, err.body()
-            data = json.dumps(payload).encode()
+            data = raw if raw is not None else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json;charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

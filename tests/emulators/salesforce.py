@@ -101,6 +101,8 @@ _STANDARD: dict[str, dict[str, str]] = {
         "ConvertedAccountId": "reference",
         "ConvertedContactId": "reference",
         "ConvertedOpportunityId": "reference",
+        "ConvertedDate": "date",
+        "LastModifiedById": "reference",
         "CreatedDate": "datetime",
         "LastModifiedDate": "datetime",
         "SystemModstamp": "datetime",
@@ -133,6 +135,52 @@ _STANDARD: dict[str, dict[str, str]] = {
         "LastModifiedDate": "datetime",
         "SystemModstamp": "datetime",
     },
+    "LeadHistory": {
+        "Id": "id",
+        "LeadId": "reference",
+        "Field": "picklist",
+        "DataType": "picklist",
+        "OldValue": "anyType",
+        "NewValue": "anyType",
+        "IsDeleted": "boolean",
+        "CreatedById": "reference",
+        "CreatedDate": "datetime",
+    },
+    "Opportunity": {
+        "Id": "id",
+        "Name": "string",
+        "AccountId": "reference",
+        "StageName": "picklist",
+        "IsClosed": "boolean",
+        "IsWon": "boolean",
+        "Amount": "double",
+        "CloseDate": "date",
+        "OwnerId": "reference",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    "OpportunityHistory": {
+        "Id": "id",
+        "OpportunityId": "reference",
+        "StageName": "picklist",
+        "Amount": "double",
+        "CloseDate": "date",
+        "IsDeleted": "boolean",
+        "CreatedById": "reference",
+        "CreatedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    "OpportunityContactRole": {
+        "Id": "id",
+        "OpportunityId": "reference",
+        "ContactId": "reference",
+        "Role": "picklist",
+        "IsPrimary": "boolean",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
     "CampaignMember": {
         "Id": "id",
         "LeadId": "reference",
@@ -155,16 +203,68 @@ LEADFLOW_CUSTOM_FIELDS: dict[str, str] = {
     "Leadflow_Reject_Note__c": "textarea",
     "Leadflow_SLA_Due__c": "datetime",
     "Leadflow_SLA_State__c": "string",
+    "Leadflow_Handoff__c": "datetime",
 }
 
-_KEY_PREFIX = {"Lead": "00Q", "Task": "00T", "Account": "001", "CampaignMember": "00v"}
-_READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConverted"}
+#: Custom fields of a typical org's Opportunity: why a deal was lost, and to whom.
+OPPORTUNITY_CUSTOM_FIELDS: dict[str, str] = {
+    "Loss_Reason__c": "picklist",
+    "Competitor__c": "string",
+}
+
+#: The Opportunity.StageName picklist of a standard org: (name, IsClosed, IsWon).
+OPPORTUNITY_STAGES = (
+    ("Prospecting", False, False),
+    ("Qualification", False, False),
+    ("Proposal/Price Quote", False, False),
+    ("Negotiation/Review", False, False),
+    ("Closed Won", True, True),
+    ("Closed Lost", True, False),
+)
+
+#: The fields whose changes the org's field history tracking records (Setup > Field History
+#: Tracking): Lead.Status, the stage and reject code leadflow writes, and the owner.
+DEFAULT_TRACKED = frozenset({"Status", "Leadflow_Stage__c", "Leadflow_Reject_Code__c", "OwnerId"})
+
+#: The user the API session acts as (CreatedById of the history rows its writes leave).
+INTEGRATION_USER = "005000000000001AAA"
+
+_KEY_PREFIX = {
+    "Lead": "00Q",
+    "Task": "00T",
+    "Account": "001",
+    "CampaignMember": "00v",
+    "LeadHistory": "017",
+    "Opportunity": "006",
+    "OpportunityHistory": "008",
+    "OpportunityContactRole": "00K",
+    "Contact": "003",
+}
+_READ_ONLY = {
+    "Id",
+    "CreatedDate",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+    "IsConverted",
+    "ConvertedDate",
+    "ConvertedOpportunityId",
+    "ConvertedContactId",
+    "ConvertedAccountId",
+}
+#: History objects: written by the org itself, never through the API.
+_HISTORY = {"LeadHistory", "OpportunityHistory"}
 
 
 def format_stamp(at: datetime) -> str:
     """Salesforce's JSON datetime form, to the millisecond: ``2026-03-01T00:00:05.000+0000``."""
     at = at.astimezone(UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
+
+
+def stored_stamp(at: datetime) -> str:
+    """A datetime as a datetime field holds it: whole seconds (the milliseconds are dropped)."""
+    return format_stamp(at.astimezone(UTC).replace(microsecond=0))
 
 
 def _parse_datetime(text: str) -> datetime:
@@ -428,7 +528,7 @@ def _matches(record: dict[str, Any], types: dict[str, str], cond: tuple[str, str
 class Fault:
     """A fault to inject into the next request whose path contains ``match``."""
 
-    kind: str  # "429", "limit", "503", "drop", "drop_after", "slow", "expire"
+    kind: str  # "429", "limit", "503", "500", "drop", "drop_after", "slow", "expire", ...
     times: int = 1
     match: str = ""
     retry_after: int = 1
@@ -465,6 +565,7 @@ class SalesforceEmulator:
         username: str = "integration@example.com",
         password: str = "s3cret-password",
         security_token: str = "TOKEN123",
+        tracked: frozenset[str] = DEFAULT_TRACKED,
     ) -> None:
         self.page_size = page_size
         self.lead_statuses = lead_statuses
@@ -472,9 +573,20 @@ class SalesforceEmulator:
         self.schema["Lead"].update(
             LEADFLOW_CUSTOM_FIELDS if custom_fields is None else custom_fields
         )
+        self.schema["Opportunity"].update(OPPORTUNITY_CUSTOM_FIELDS)
         self.records: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in self.schema}
         self.faults: list[Fault] = []
         self.validation_errors: set[str] = set()
+        #: Lead fields whose changes leave a LeadHistory row (field history tracking).
+        self.tracked = set(tracked)
+        #: Records changed through the API, per record id: the duplicate-write detector.
+        self.writes: Counter[str] = Counter()
+        #: Switches: every write shares the current second (``same_second``); pages shorter
+        #: than the page size (``page_sizes`` cycles through the sizes of successive pages);
+        #: a ``nextRecordsUrl`` replaced with this text (``next_url``, e.g. another host).
+        self.same_second = False
+        self.page_sizes: tuple[int, ...] = ()
+        self.next_url: str | None = None
         self.calls: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []
         self.queries: list[str] = []  # the SOQL of every query request, decoded
@@ -538,7 +650,8 @@ class SalesforceEmulator:
         return EPOCH + timedelta(seconds=self._tick)
 
     def _advance(self) -> str:
-        self._tick += 1
+        if not self.same_second or self._tick == 0:
+            self._tick += 1
         return format_stamp(self.now())
 
     def new_id(self, sobject: str) -> str:
@@ -570,11 +683,155 @@ class SalesforceEmulator:
             self.records[sobject][rid] = record
             return rid
 
-    def edit(self, sobject: str, rid: str, fields: dict[str, Any]) -> None:
-        """Change a record as a user in the UI would (bumps SystemModstamp)."""
+    def edit(
+        self, sobject: str, rid: str, fields: dict[str, Any], *, by: str = "005000000000002AAA"
+    ) -> None:
+        """Change a record as user *by* in the UI would (bumps SystemModstamp, leaves field
+        history for tracked fields)."""
         with self._lock:
             stamp = self._advance()
-            self.records[sobject][rid].update(fields, LastModifiedDate=stamp, SystemModstamp=stamp)
+            record = self.records[sobject][rid]
+            self._track(sobject, record, fields, stamp, by)
+            record.update(fields, LastModifiedDate=stamp, SystemModstamp=stamp)
+            if sobject == "Lead" and "LastModifiedById" in record:
+                record["LastModifiedById"] = by
+
+    def _track(
+        self, sobject: str, record: dict[str, Any], changes: dict[str, Any], stamp: str, by: str
+    ) -> None:
+        """The history rows the org writes for *changes* to *record* (before they apply)."""
+        if sobject == "Lead":
+            for name, value in changes.items():
+                if name in self.tracked and record.get(name) != value:
+                    self.add_history(
+                        record["Id"],
+                        "Owner" if name == "OwnerId" else name,
+                        record.get(name),
+                        value,
+                        at=_parse_datetime(stamp),
+                        by=by,
+                    )
+        if sobject == "Opportunity" and any(
+            k in changes and changes[k] != record.get(k)
+            for k in ("StageName", "Amount", "CloseDate")
+        ):
+            after = {**record, **changes}
+            self.insert_raw(
+                "OpportunityHistory",
+                {
+                    "OpportunityId": record["Id"],
+                    "StageName": after.get("StageName"),
+                    "Amount": after.get("Amount"),
+                    "CloseDate": after.get("CloseDate"),
+                    "IsDeleted": False,
+                    "CreatedById": by,
+                },
+                at=_parse_datetime(stamp),
+            )
+
+    def insert_raw(self, sobject: str, fields: dict[str, Any], *, at: datetime) -> str:
+        """Store a record stamped *at* without moving the clock (history rows, back-dated data)."""
+        with self._lock:
+            rid = self.new_id(sobject)
+            record = dict.fromkeys(self.schema[sobject])
+            record.update(fields, Id=rid, CreatedDate=stored_stamp(at))
+            if "SystemModstamp" in record:
+                record.update(SystemModstamp=stored_stamp(at), LastModifiedDate=stored_stamp(at))
+            self.records[sobject][rid] = record
+            return rid
+
+    def add_history(
+        self, lead_id: str, field: str, old: Any, new: Any, *, at: datetime, by: str
+    ) -> str:
+        """A LeadHistory row: *field* of lead *lead_id* changed from *old* to *new* at *at* by
+        user *by* (``Field`` is ``"leadConverted"`` for a conversion, ``"Owner"`` for OwnerId)."""
+        return self.insert_raw(
+            "LeadHistory",
+            {
+                "LeadId": lead_id,
+                "Field": field,
+                "DataType": "Text",
+                "OldValue": old,
+                "NewValue": new,
+                "IsDeleted": False,
+                "CreatedById": by,
+            },
+            at=at,
+        )
+
+    def convert(
+        self,
+        lead_id: str,
+        opportunity: dict[str, Any],
+        *,
+        at: datetime,
+        by: str,
+        contact_id: str | None = None,
+    ) -> str:
+        """Convert a lead as "Convert" in the UI does: an opportunity (with *opportunity*'s
+        fields, created *at*), the lead's ``Converted*`` fields, ``Status`` "Closed - Converted"
+        and a ``leadConverted`` history row. Returns the opportunity's id."""
+        with self._lock:
+            opp = self.insert_raw("Opportunity", {"OwnerId": by, **opportunity}, at=at)
+            record = self.records["Opportunity"][opp]
+            stage = record.get("StageName") or "Prospecting"
+            closed, won = next((c, w) for n, c, w in OPPORTUNITY_STAGES if n == stage)
+            record.update(StageName=stage, IsClosed=closed, IsWon=won)
+            self.insert_raw(
+                "OpportunityHistory",
+                {
+                    "OpportunityId": opp,
+                    "StageName": stage,
+                    "Amount": record.get("Amount"),
+                    "CloseDate": record.get("CloseDate"),
+                    "IsDeleted": False,
+                    "CreatedById": by,
+                },
+                at=at,
+            )
+            lead = self.records["Lead"][lead_id]
+            contact = contact_id or self.new_id("Contact")
+            self.add_history(lead_id, "leadConverted", None, None, at=at, by=by)
+            if "Status" in self.tracked and lead.get("Status") != "Closed - Converted":
+                self.add_history(
+                    lead_id, "Status", lead.get("Status"), "Closed - Converted", at=at, by=by
+                )
+            stamp = self._advance()
+            lead.update(
+                IsConverted=True,
+                Status="Closed - Converted",
+                ConvertedDate=at.astimezone(UTC).date().isoformat(),
+                ConvertedOpportunityId=opp,
+                ConvertedContactId=contact,
+                LastModifiedDate=stamp,
+                SystemModstamp=stamp,
+            )
+            return opp
+
+    def close_opportunity(
+        self, opp_id: str, stage: str, *, at: datetime, by: str, **fields: Any
+    ) -> None:
+        """Move an opportunity to *stage* at *at* (``Closed Won``/``Closed Lost``...), with
+        more *fields* (``Amount``, ``Loss_Reason__c``...): an OpportunityHistory row at *at*."""
+        with self._lock:
+            record = self.records["Opportunity"][opp_id]
+            closed, won = next((c, w) for n, c, w in OPPORTUNITY_STAGES if n == stage)
+            changes = {"StageName": stage, "IsClosed": closed, "IsWon": won, **fields}
+            after = {**record, **changes}
+            self.insert_raw(
+                "OpportunityHistory",
+                {
+                    "OpportunityId": opp_id,
+                    "StageName": stage,
+                    "Amount": after.get("Amount"),
+                    "CloseDate": after.get("CloseDate"),
+                    "IsDeleted": False,
+                    "CreatedById": by,
+                },
+                at=at,
+            )
+            stamp = self._advance()
+            record.update(changes, LastModifiedDate=stamp, SystemModstamp=stamp)
 
     def get(self, sobject: str, rid: str) -> dict[str, Any]:
         """A copy of a stored record."""
@@ -588,7 +845,18 @@ class SalesforceEmulator:
     ) -> None:
         """Fail *times* requests whose path contains *match* with *kind*, after letting the
         first *after* of them through."""
-        if kind not in {"429", "limit", "503", "drop", "drop_after", "slow", "expire"}:
+        if kind not in {
+            "429",
+            "limit",
+            "503",
+            "500",
+            "drop",
+            "drop_after",
+            "slow",
+            "expire",
+            "badjson",
+            "echo",
+        }:
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
             self.faults.append(
@@ -703,13 +971,18 @@ class SalesforceEmulator:
     def _page(
         self, rows: list[dict[str, Any]], *, total: int, offset: int, locator: str | None
     ) -> dict[str, Any]:
-        end = offset + self.page_size
+        size = self.page_size
+        if self.page_sizes:  # "the returned batch can include fewer records than the limit"
+            size = self.page_sizes[(offset // max(1, min(self.page_sizes))) % len(self.page_sizes)]
+        end = offset + size
         page: dict[str, Any] = {"totalSize": total, "done": end >= total}
         if end < total:
             if locator is None:
                 locator = f"01g{next(self._ids):012d}AAA"
                 self._cursors[locator] = rows
-            page["nextRecordsUrl"] = f"/services/data/v{API_VERSION}/query/{locator}-{end}"
+            page["nextRecordsUrl"] = self.next_url or (
+                f"/services/data/v{API_VERSION}/query/{locator}-{end}"
+            )
         page["records"] = rows[offset:end]
         return page
 
@@ -751,7 +1024,7 @@ class SalesforceEmulator:
                     "message": f"No such column '{key}' on sobject of type {sobject}",
                     "fields": [key],
                 }
-            if name in _READ_ONLY:
+            if name in _READ_ONLY or sobject in _HISTORY:
                 return {
                     "statusCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
                     "message": f"Unable to create/update fields: {name}.",
@@ -763,8 +1036,8 @@ class SalesforceEmulator:
                     if kind in {"double", "int"}:
                         if isinstance(value, bool) or not isinstance(value, (int, float)):
                             raise ValueError
-                    elif kind == "datetime":
-                        value = format_stamp(_parse_datetime(str(value)))
+                    elif kind == "datetime":  # kept to the second, as datetime fields are
+                        value = stored_stamp(_parse_datetime(str(value)))
                     elif kind == "boolean":
                         if not isinstance(value, bool):
                             raise ValueError
@@ -789,7 +1062,11 @@ class SalesforceEmulator:
                 "message": "Leads in review cannot be changed by integrations",
                 "fields": [],
             }
+        self._track(sobject, record, normalised, stamp, INTEGRATION_USER)
         record.update(normalised, LastModifiedDate=stamp, SystemModstamp=stamp)
+        if "LastModifiedById" in record:
+            record["LastModifiedById"] = INTEGRATION_USER
+        self.writes[rid] += 1
         return None
 
     def update_collection(self, body: Any) -> tuple[int, Any]:
@@ -1091,6 +1368,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "503":
             self._send(503, [{"message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE"}])
+            return
+        auth = self.headers.get("Authorization") or ""
+        if fault is not None and fault.kind == "500":  # an error page quoting the session
+            session = auth.removeprefix("Bearer ")
+            self._send(
+                500, [{"message": f"Internal error in session {session}", "errorCode": "UNKNOWN"}]
+            )
+            return
+        if fault is not None and fault.kind == "echo":  # a 400 that echoes the header back
+            self._send(
+                400,
+                [{"message": f"Bad header value: {auth}", "errorCode": "INVALID_HEADER_VALUE"}],
+            )
+            return
+        if fault is not None and fault.kind == "badjson":  # a proxy's page, not JSON
+            self._send(
+                200,
+                f"<html>gateway error; session {auth.removeprefix('Bearer ')}</html>",
+                content_type="text/html",
+            )
             return
         if not emu.authorised(self.headers.get("Authorization")):
             self._send(

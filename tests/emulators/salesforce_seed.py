@@ -122,3 +122,105 @@ def route_login(session: requests.Session, emu: SalesforceEmulator) -> requests.
     """Mount :class:`_RouteToEmulator` for the login host on *session*."""
     session.mount("https://login.salesforce.com/", _RouteToEmulator(emu.url))
     return session
+
+
+#: The reject code leadflow's history rows leave in the reason field, and the status a rejected
+#: lead has in Salesforce.
+_REJECTED_STATUS = "Closed - Not Converted"
+
+
+def seed_org(
+    emu: SalesforceEmulator, store: Any, mapping: SalesforceMapping = DEFAULT_MAPPING
+) -> dict[str, str]:
+    """Put everything *store* (a :class:`~leadflow.adapters.sqlite.SQLiteAdapter`) holds into
+    the emulator as a Salesforce org holding the same facts would: accounts; leads with
+    ``Leadflow_Stage__c``, the hand-off field and, for every stage change, the ``LeadHistory``
+    rows the save left (a rejection also moves ``Status`` to "Closed - Not Converted" and sets
+    the reason field); campaign members; tasks; and for every outcome the opportunity the lead
+    was converted into, closed at the outcome's instant (won with its amount, lost with its
+    loss reason, lost to a competitor with the competitor's name). Returns store id → org id.
+    """
+    from leadflow.ports import read_all
+
+    fields = mapping.fields
+    ids: dict[str, str] = {}
+    for account in read_all(store, Entity.ACCOUNT):
+        values = attrs.asdict(account, recurse=False)
+        crm = fields.to_crm("account", {k: v for k, v in values.items() if k != "created_at"})
+        ids[account.id] = emu.insert("Account", crm, created=account.created_at)
+    rejected = {r.lead_id for r in read_all(store, Entity.REJECTION)}
+    stage_f = fields.crm_field("writeback", "stage")
+    code_f = fields.crm_field("writeback", "reject_code")
+    for lead in read_all(store, Entity.LEAD):
+        values = attrs.asdict(lead, recurse=False)
+        skip = {"created_at", "account_id", "handed_off_at"}
+        crm = fields.to_crm("lead", {k: v for k, v in values.items() if k not in skip})
+        crm["ConvertedAccountId"] = ids.get(lead.account_id or "")
+        crm[stage_f] = lead.stage
+        crm["Leadflow_Handoff__c"] = (
+            lead.handed_off_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+            if lead.handed_off_at
+            else None
+        )
+        rid = emu.insert("Lead", crm, created=lead.created_at)
+        ids[lead.id] = rid
+        status, code = "Open - Not Contacted", None
+        for change in lead.history:
+            by = change.by or "005000000000003AAA"
+            emu.add_history(rid, stage_f, change.from_stage, change.to_stage, at=change.at, by=by)
+            if change.reason and lead.id in rejected:
+                emu.add_history(rid, code_f, code, change.reason, at=change.at, by=by)
+                emu.add_history(rid, "Status", status, _REJECTED_STATUS, at=change.at, by=by)
+                code, status = change.reason, _REJECTED_STATUS
+            elif status == _REJECTED_STATUS:  # taken up again: open once more
+                emu.add_history(rid, "Status", status, "Open - Not Contacted", at=change.at, by=by)
+                status = "Open - Not Contacted"
+        emu.records["Lead"][rid].update({"Status": status, code_f: code})
+    for activity in read_all(store, Entity.ACTIVITY):
+        emu.insert(
+            "CampaignMember",
+            {
+                "LeadId": ids[activity.lead_id],
+                "CampaignId": activity.campaign,
+                "Status": _reverse(mapping.activity_kinds).get(activity.kind, activity.kind),
+                "HasResponded": True,
+            },
+            created=activity.occurred_at,
+        )
+    for touch in read_all(store, Entity.TOUCH):
+        emu.insert(
+            "Task",
+            {
+                "WhoId": ids[touch.lead_id],
+                "TaskSubtype": _reverse(mapping.touch_kinds)[touch.kind.value],
+                "CallDisposition": _reverse(mapping.touch_outcomes)[touch.outcome.value],
+                "Status": "Completed",
+                "OwnerId": touch.by,
+                "Subject": touch.subject,
+            },
+            created=touch.at,
+        )
+    for outcome in read_all(store, Entity.OUTCOME):
+        lead_id = ids[outcome.lead_id]
+        who = outcome.recorded_by or "005000000000003AAA"
+        opened = next(
+            (c.at for c in _history(store, outcome.lead_id) if c.to_stage == "opportunity"),
+            outcome.at,
+        )
+        opp = emu.convert(lead_id, {"Name": f"Deal {lead_id}"}, at=opened, by=who)
+        close: dict[str, Any] = {"CloseDate": outcome.at.date().isoformat()}
+        if outcome.kind.value == "won":
+            close["Amount"] = float(outcome.amount or 0)
+            emu.close_opportunity(opp, "Closed Won", at=outcome.at, by=who, **close)
+        elif outcome.kind.value == "competitor":
+            close.update(Loss_Reason__c="Lost to Competitor", Competitor__c=outcome.competitor)
+            emu.close_opportunity(opp, "Closed Lost", at=outcome.at, by=who, **close)
+        else:
+            close["Loss_Reason__c"] = outcome.reason
+            emu.close_opportunity(opp, "Closed Lost", at=outcome.at, by=who, **close)
+    return ids
+
+
+def _history(store: Any, lead_id: str) -> tuple[Any, ...]:
+    lead = store.leads_by_id([lead_id]).get(lead_id)
+    return lead.history if lead is not None else ()

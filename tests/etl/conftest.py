@@ -76,3 +76,16 @@ def make_accounts(leads: Any) -> Any:
             ],
         }
     )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server on 127.0.0.1 for this session (see ``postgres_server``),
+    skipped -- saying why -- only when the PostgreSQL binaries are not installed."""
+    from .postgres_server import find_binaries, running_server
+
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl; apt-get install postgresql)")
+    with running_server(bin_dir) as server:
+        yield server

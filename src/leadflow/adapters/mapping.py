@@ -160,6 +160,77 @@ def _to_decimal(value: Any) -> Decimal:
         raise ValidationError("value", value, "is not a decimal number") from None
 
 
+_RANGE = re.compile(r"^\s*([0-9][0-9,. ]*)\s*(?:-|\u2013|to)\s*([0-9][0-9,. ]*)\s*$")
+_AT_LEAST = re.compile(r"^\s*([0-9][0-9,. ]*)\s*\+\s*$")
+_SCALE = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "mm": 1e6,
+    "million": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+}
+_AMOUNT = re.compile(
+    r"^\s*(?:[$€£¥]|usd|eur|gbp)?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*"
+    r"(k|thousand|mm|m|million|bn|b|billion)?\s*(?:usd|eur|gbp|[$€£¥])?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _plain_number(text: str) -> float | None:
+    """A number written with thousands separators ("1,000", "1 000"), else ``None``."""
+    compact = text.replace(",", "").replace(" ", "")
+    if not compact or compact.count(".") > 1:
+        return None
+    try:
+        return float(compact)
+    except ValueError:
+        return None
+
+
+def _count(value: Any) -> int:
+    """A head count from a number or a dropdown band: ``"250"``, ``"1,000"``, ``"25-50"`` (a band
+    reads as its lower bound: "at least 25"), ``"1000+"``. Anything else is refused."""
+    if isinstance(value, bool):
+        raise ValidationError("value", value, "is not a count")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        band = _RANGE.match(text) or _AT_LEAST.match(text)
+        low = _plain_number(band.group(1)) if band else _plain_number(text)
+        high = _plain_number(band.group(2)) if band and band.lastindex == 2 else None
+        if low is None or (band and band.lastindex == 2 and (high is None or high < low)):
+            raise ValidationError("value", value, "is not a count or a range of counts")
+        number = low
+    if number != int(number) or number < 0:
+        raise ValidationError("value", value, "is not a whole number >= 0")
+    return int(number)
+
+
+def _amount(value: Any) -> float:
+    """A money amount from a number or free text: ``"1200000"``, ``"$1,200,000"``, ``"1.2M"``,
+    ``"€3.5 million"``, ``"250k"``. Ranges, words and several numbers are refused (unclear)."""
+    if isinstance(value, bool):
+        raise ValidationError("value", value, "is not an amount")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _AMOUNT.match(str(value))
+    if match is None:
+        raise ValidationError("value", value, "is not an amount")
+    number = float(match.group(1).replace(",", ""))
+    scale = _SCALE[match.group(2).lower()] if match.group(2) else 1.0
+    return number * scale
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _join(value: Any) -> str:
     return ";".join(str(v) for v in value)
 
@@ -169,7 +240,9 @@ def _split(value: Any) -> tuple[str, ...]:
 
 
 #: The converters a mapping may name. ``datetime`` is ISO-8601 text in UTC (Salesforce);
-#: ``epoch_ms`` is milliseconds since the epoch (HubSpot); ``multi`` is a ``;``-joined list.
+#: ``epoch_ms`` is milliseconds since the epoch (HubSpot); ``multi`` is a ``;``-joined list;
+#: ``count`` a head count from a number or a dropdown band (``"25-50"`` reads as 25,
+#: ``"1000+"`` as 1000); ``amount`` money from a number or free text (``"$1.2M"``).
 CONVERTERS: Mapping[str, Converter] = {
     c.name: c
     for c in (
@@ -183,6 +256,8 @@ CONVERTERS: Mapping[str, Converter] = {
         Converter(name="epoch_ms", to_crm=_datetime_to_ms, from_crm=_ms_to_datetime),
         Converter(name="date", to_crm=_date_to_iso, from_crm=_iso_to_date),
         Converter(name="multi", to_crm=_join, from_crm=_split),
+        Converter(name="count", to_crm=_number_text, from_crm=_count),
+        Converter(name="amount", to_crm=_number_text, from_crm=_amount),
     )
 }
 

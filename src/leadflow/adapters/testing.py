@@ -93,6 +93,7 @@ from leadflow.lifecycle import transition
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import (
+    READERS,
     Adapter,
     Cursor,
     Entity,
@@ -109,6 +110,7 @@ from leadflow.ports import (
     WriteStatus,
     missing_members,
     read_pages,
+    readable,
 )
 from leadflow.reasons import reject
 
@@ -212,6 +214,11 @@ def sample_touches(leads: Sequence[Lead], *, per_lead: int = 1) -> list[Touch]:
     ]
 
 
+#: The entities that are records with an ``id`` the seeder can store (rejections and outcomes
+#: are facts about leads, read through their own readers).
+_RECORDS = (Entity.LEAD, Entity.ACCOUNT, Entity.ACTIVITY, Entity.TOUCH)
+
+
 def read_all(adapter: Adapter, entity: Entity, cursor: Cursor | None = None) -> list[Page[Any]]:
     """Every page of *entity* after *cursor*."""
     return list(read_pages(adapter, entity, cursor))
@@ -279,6 +286,8 @@ class AdapterContract:
     def _require_read(self, adapter: Adapter, entity: Entity) -> None:
         if not adapter.capabilities.can_read(entity):
             pytest.skip(f"{adapter.name} does not read {entity.value} (capabilities.reads)")
+        if entity not in _RECORDS and not readable(adapter, entity):
+            pytest.skip(f"{adapter.name} has no {READERS[entity]}() (written before it existed)")
 
     def _require_write(self, adapter: Adapter, kind: WriteKind) -> None:
         if not adapter.capabilities.can_write(kind):
@@ -331,7 +340,7 @@ class AdapterContract:
             f"an empty system reads no {entity.value} records"
         )
 
-    @pytest.mark.parametrize("entity", list(Entity))
+    @pytest.mark.parametrize("entity", _RECORDS)
     def test_round_trip(self, adapter: Adapter, seed: Seeder, entity: Entity) -> None:
         self._require_read(adapter, entity)
         stored = self._seed_graph(adapter, seed, entity, 6, "RT")
@@ -353,7 +362,7 @@ class AdapterContract:
                 "fields the system does not keep in unsupported_fields)"
             )
 
-    @pytest.mark.parametrize("entity", list(Entity))
+    @pytest.mark.parametrize("entity", _RECORDS)
     def test_incremental_read_returns_only_new_records(
         self, adapter: Adapter, seed: Seeder, entity: Entity
     ) -> None:
@@ -414,7 +423,7 @@ class AdapterContract:
         assert again[0].item.title == "Chief Everything Officer", "with its new values"
         assert again[0].version != before[leads[0].id], "and a new version"
 
-    @pytest.mark.parametrize("entity", list(Entity))
+    @pytest.mark.parametrize("entity", _RECORDS)
     def test_cursor_survives_a_restart(
         self,
         adapter: Adapter,

@@ -6,10 +6,11 @@ adds its arguments and one that runs it — so a new subcommand is one more line
 (its module is imported only when the subcommand runs).
 
 Layout (kept so by an import-linter contract): one module per command (``adapters``,
-``backtest``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``), none importing
-another; below them the shared helpers — ``jobs`` (running and printing the job) and ``reporting`` (building and writing
-the feedback report), then ``config`` (run configuration, rule files, stores, adapters), then
-``base`` (exit codes, :class:`Output`, the clock, TOML).
+``backtest``, ``compile_sql``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``),
+none importing another; below them the shared helpers — ``jobs`` (running and printing the job)
+and ``reporting`` (building and writing the feedback report), then ``config`` (run
+configuration, rule files, stores, adapters), then ``base`` (exit codes, :class:`Output`, the
+clock, TOML).
 
 Output: a human summary on stdout; ``--json`` prints one JSON document instead. Progress goes to
 stderr, and only when stderr is a terminal. Errors are one line on stderr (``leadflow: error:
@@ -100,6 +101,11 @@ COMMANDS: dict[str, Command] = {
         help="write the feedback report (HTML, JSON or CSV) from a store or any adapter",
         arguments="leadflow.cli.report:report_arguments",
         run="leadflow.cli.report:report",
+    ),
+    "compile-sql": Command(
+        help="print a scorecard as one SQL query for DuckDB, Spark, PostgreSQL or a warehouse",
+        arguments="leadflow.cli.compile_sql:compile_sql_arguments",
+        run="leadflow.cli.compile_sql:compile_sql",
     ),
     "backtest": Command(
         help="score handed-off leads as of their hand-off with one or two scorecards and compare",

@@ -2,8 +2,9 @@
 
 Scope: the outer layer between :mod:`leadflow.analytics` and the command line. It reads every
 lead and touch through the :class:`~leadflow.ports.Adapter` protocol; rejections and outcomes come
-from the adapter's ``rejections()`` / ``outcomes()`` when it keeps them (the SQLite store does),
-else rejections are recovered from the stage histories and outcomes are left out. With SLA
+from the adapter's ``read_rejections`` / ``read_outcomes`` when it reads them (the SQLite store,
+the Salesforce adapter), else rejections are recovered from the stage histories and outcomes are
+left out. With SLA
 policies it evaluates them (:func:`leadflow.rules.sla.evaluate_many`) for the adherence tables.
 Then it writes the report as a self-contained HTML page, JSON, or a directory of CSV files.
 
@@ -26,7 +27,7 @@ from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
-from leadflow.ports import Adapter, Entity, read_pages
+from leadflow.ports import Adapter, Entity, read_all, read_pages, readable
 from leadflow.reasons import Rejection
 from leadflow.rules.scorecard import Scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many
@@ -76,12 +77,14 @@ def report_from_adapter(
     can_read = adapter.capabilities.can_read
     leads: list[Lead] = _all(read_pages(adapter, Entity.LEAD))
     touches: list[Touch] = _all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else []
-    rejections: list[Rejection] | None = None
-    outcomes: list[Outcome] = []
-    if callable(getattr(adapter, "rejections", None)):
-        rejections = list(adapter.rejections())  # type: ignore[attr-defined]
-    if callable(getattr(adapter, "outcomes", None)):
-        outcomes = list(adapter.outcomes())  # type: ignore[attr-defined]
+    # What sales decided and what became of the leads, when the adapter reads them (the store,
+    # a CRM); else rejections are recovered from the stage histories and outcomes left out.
+    rejections: list[Rejection] | None = (
+        read_all(adapter, Entity.REJECTION) if readable(adapter, Entity.REJECTION) else None
+    )
+    outcomes: list[Outcome] = (
+        read_all(adapter, Entity.OUTCOME) if readable(adapter, Entity.OUTCOME) else []
+    )
     cal = (
         calendar if calendar is not None else BusinessCalendar.weekdays("UTC", name="weekdays-utc")
     )

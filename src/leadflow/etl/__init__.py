@@ -11,6 +11,10 @@ raises :class:`~leadflow.errors.OptionalDependencyError` naming the install comm
 * :func:`compile_sla` / :class:`SLAPlan` (:mod:`leadflow.etl.sla`) -- SLA policies compiled
   once and evaluated over Arrow tables, one row per lead x step; :func:`evaluate_sla_files`
   runs it on files (``leadflow sla --leads ... --touches ...``).
+* :func:`leadflow.etl.sql.compile_scorecard_sql` -- a scorecard as one SQL query (built with
+  sqlglot) for DuckDB, Spark SQL, PostgreSQL, Snowflake, BigQuery and any other sqlglot
+  dialect; imported from its module, so ``import leadflow.etl`` does not load sqlglot.
+* :mod:`leadflow.etl.business_time` -- business-calendar arithmetic over arrays (SLA deadlines).
 * :mod:`leadflow.etl.spark` -- the same plans inside Spark (``pip install "leadflow[spark]"``).
 * :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet and CSV, per-row
   validation with an errors file, and hash partitioning of leads and events by lead id.

@@ -16,14 +16,17 @@ What is columnar and what is not, honestly:
   id); matching touches to steps (one boolean mask per step for kinds, outcomes and
   ``by = owner``, the owner joined onto the touches by lead id); the "live conversation" mask
   of the final action; the trigger cut-off ``handed_off_at <= now``;
+* each step's due instant, as array arithmetic per calendar
+  (:func:`~leadflow.etl.business_time.add_business_time`: the calendar's open intervals over
+  the span laid out once with running totals, then a ``numpy.searchsorted`` per lead -- exact,
+  equal to :meth:`~leadflow.business_time.BusinessCalendar.add`);
 * computed once per distinct value, not per lead: the calendar per distinct (owner, team,
-  region, country) when a :class:`~leadflow.business_time.CalendarResolver` chooses, and each
-  step's due instant per distinct (trigger instant, calendar, window) through the calendar's
-  fast :meth:`~leadflow.business_time.BusinessCalendar.add`;
-* per lead, in Python (business-calendar arithmetic is not exactly vectorisable): choosing the
-  policy, counting the matching touches in the window, the state, and the business time
-  between two instants (:meth:`~leadflow.business_time.BusinessCalendar.between`: response time,
-  time left, time overdue) -- the same exact calendar code the per-record rules call.
+  region, country) when a :class:`~leadflow.business_time.CalendarResolver` chooses;
+* the business time between two instants (response time, time left, time overdue) for all
+  rows at once, per calendar (:func:`~leadflow.etl.business_time.business_between`, equal to
+  :meth:`~leadflow.business_time.BusinessCalendar.between`);
+* per lead, in Python: choosing the policy, counting the matching touches in the window and
+  the state.
 
 Supported triggers: ``handoff`` (the leads' ``handed_off_at``). ``stage_entered`` and
 ``activity`` triggers need a stage history and an activities table, which the columnar inputs
@@ -63,6 +66,7 @@ from leadflow._validate import check_aware
 from leadflow._validate import utc as _utc
 from leadflow.business_time import BusinessCalendar, CalendarResolver
 from leadflow.errors import ConfigError
+from leadflow.etl.business_time import add_business_days, add_business_time, business_between
 from leadflow.etl.files import ErrorSink, RowError, conform
 from leadflow.model import Lead, TouchKind, TouchOutcome
 from leadflow.reasons import Disposition
@@ -86,7 +90,9 @@ __all__ = [
 ]
 
 _TS = pa.timestamp("us", tz="UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOUR = timedelta(hours=1)
+_US = timedelta(microseconds=1)
 
 #: The leads columns the plan reads (absent optional ones are nulls).
 SLA_LEAD_COLUMNS: dict[str, pa.DataType] = {
@@ -233,12 +239,17 @@ class SLAPlan:
         )
         policy = self.policies[p]
         now_us = _to_us(now_utc)
-        dues: dict[tuple[int, int, datetime], tuple[datetime, int]] = {}
+        started_rows = np.flatnonzero(started_np)
+        dues = _due_arrays(policy, handoff, started_rows, calendars)
         escalations = [None if x.escalate is None else x.escalate.to_data() for x in policy.steps]
         rows: dict[str, list[Any]] = {name: [] for name in SLA_OUTPUT_SCHEMA.names}
-        for i in np.flatnonzero(started_np).tolist():
+        pending: list[tuple[int, int, str, int, int, int]] = []
+        by_key: dict[int, BusinessCalendar] = {}
+        warns = [0 if step.warn is None else step.warn // _US for step in policy.steps]
+        for i in started_rows.tolist():
             start = handoff_list[i]
             cal, cal_key = calendars[i]
+            by_key[cal_key] = cal
             start_us = _to_us(start)
             window = [j for j in index.of_lead(i) if start_us <= index.at_us[j] <= now_us]
             # A live conversation ends the chase (the policy's stop_on_connect), as per record.
@@ -246,10 +257,8 @@ class SLAPlan:
             stop_us = connect_us if policy.stop_on_connect else None
             statuses = []
             for s, step in enumerate(policy.steps):
-                cached = dues.get((s, cal_key, start))
-                if cached is None:  # once per distinct (trigger instant, calendar) and step
-                    due = step.due(start, cal)
-                    cached = dues[(s, cal_key, start)] = (due, _to_us(due))
+                due_us = int(dues[s][i])
+                cached = (_EPOCH + timedelta(microseconds=due_us), due_us)
                 mask = index.masks[(p, s)]
                 matching = [j for j in window if mask[j]]
                 statuses.append(
@@ -258,16 +267,15 @@ class SLAPlan:
                         cached,
                         matching,
                         index,
-                        start=start,
-                        now=(now, now_us),
-                        cal=cal,
+                        start_us=start_us,
+                        now_us=now_us,
                         stop_us=stop_us,
                     )
                 )
             connected = connect_us is not None
             lead = {name: values[i] for name, values in lead_fields.items()}
             lead.update(started_at=start, calendar=cal.name or cal.zone)
-            touched = [index.at_us[j] for j in window]
+            first = len(rows["step"])
             _emit(
                 rows,
                 policy,
@@ -276,9 +284,13 @@ class SLAPlan:
                 escalations,
                 connected=connected,
                 now_us=now_us,
-                touched_us=touched,
+                touched_us=[index.at_us[j] for j in window],
                 chase_over=stop_us is not None,
             )
+            for s, status in enumerate(statuses):
+                for field, a_us, b_us in status["__between"]:
+                    pending.append((first + s, cal_key, field, a_us, b_us, warns[s]))
+        _fill_business_hours(rows, pending, by_key)
         return pa.table(rows, schema=SLA_OUTPUT_SCHEMA)
 
     def _calendars(self, leads: pa.Table) -> list[tuple[BusinessCalendar, int]]:
@@ -354,6 +366,33 @@ class _TouchIndex:
             },
             connects=pc.is_in(outcome, value_set=_CONNECTS).to_numpy(zero_copy_only=False),
         )
+
+
+def _due_arrays(
+    policy: SLAPolicy,
+    handoff: pa.ChunkedArray,
+    rows: np.ndarray,
+    calendars: Sequence[tuple[BusinessCalendar, int]],
+) -> list[np.ndarray]:
+    """Each step's due instant (epoch microseconds) for the leads *rows*, one array
+    computation per calendar and step (:mod:`leadflow.etl.business_time`, exact)."""
+    starts = pc.cast(handoff, pa.int64()).to_numpy(zero_copy_only=False)
+    out = [np.zeros(len(starts), dtype=np.int64) for _ in policy.steps]
+    if len(rows) == 0:
+        return out
+    keys = np.array([calendars[i][1] for i in rows.tolist()], dtype=np.int64)
+    for key in np.unique(keys).tolist():
+        members = rows[keys == key]
+        cal = calendars[int(members[0])][0]
+        begin = starts[members].astype(np.int64)
+        for s, step in enumerate(policy.steps):
+            if step.within is not None:
+                due = add_business_time(cal, begin, step.within)
+            else:
+                assert step.within_days is not None  # checked by Step
+                due = add_business_days(cal, begin, step.within_days)
+            out[s][members] = due.view(np.int64)
+    return out
 
 
 def _emit(
@@ -448,16 +487,17 @@ def _status(
     matching: Sequence[int],
     index: _TouchIndex,
     *,
-    start: datetime,
-    now: tuple[datetime, int],
-    cal: BusinessCalendar,
+    start_us: int,
+    now_us: int,
     stop_us: int | None = None,
 ) -> dict[str, Any]:
     """One step's row, by the same rules as :func:`leadflow.rules.sla.evaluate` (instants are
-    compared as UTC microseconds, as the rules compare them in UTC); *stop_us* is when a live
-    conversation ended the chase."""
+    compared as UTC microseconds, as the rules compare them in UTC). Business time between two
+    instants is not computed here: ``__between`` lists (field, from, to) in microseconds, and
+    :func:`_fill_business_hours` computes them all at once, per calendar; a step that may be at
+    risk is ``pending`` until then. *stop_us* is when a live conversation ended the chase: a
+    step not met by then (and not yet due) is ``stopped``."""
     due_at, due_us = due
-    now_at, now_us = now
     row: dict[str, Any] = {
         "due_at": due_at,
         "__due_us": due_us,
@@ -469,32 +509,62 @@ def _status(
         "breached_at": None,
         "overdue_hours": None,
     }
+    between: list[tuple[str, int, int]] = []
+    done_us: int | None = None
     if len(matching) >= step.count:
         done = matching[step.count - 1]
-        done_at = index.at_list[done]
-        row["met_at"] = done_at
-        row["response_hours"] = cal.between(start, done_at) / _HOUR
-        if index.at_us[done] <= due_us:
+        done_us = index.at_us[done]
+        row["met_at"] = index.at_list[done]
+        between.append(("response_hours", start_us, done_us))
+        if done_us <= due_us:
             row["state"] = StepState.MET
+            row["__between"] = between
             return row
     if stop_us is not None and stop_us <= due_us:
         row["state"] = StepState.STOPPED
+        row["__between"] = between
         return row
-    if row["met_at"] is not None:
+    if done_us is not None:
         row["state"] = StepState.BREACHED
         row["breached_at"] = due_at
-        row["overdue_hours"] = cal.between(due_at, row["met_at"]) / _HOUR
+        between.append(("overdue_hours", due_us, done_us))
+        row["__between"] = between
         return row
     if now_us > due_us:
         row["state"] = StepState.BREACHED
         row["breached_at"] = due_at
-        row["overdue_hours"] = cal.between(due_at, now_at) / _HOUR
+        row["__between"] = [("overdue_hours", due_us, now_us)]
         return row
-    remaining = cal.between(now_at, due_at)
-    row["remaining_hours"] = remaining / _HOUR
-    at_risk = step.warn and remaining <= step.warn
-    row["state"] = StepState.AT_RISK if at_risk else StepState.PENDING
+    row["state"] = StepState.PENDING  # or at risk: decided with the time left
+    row["__between"] = [("remaining_hours", now_us, due_us)]
     return row
+
+
+def _fill_business_hours(
+    rows: dict[str, list[Any]],
+    pending: list[tuple[int, int, str, int, int, int]],
+    calendars: dict[int, BusinessCalendar],
+) -> None:
+    """Business hours between two instants for every (row, calendar, field, from, to, warn)
+    in *pending*, one array computation per calendar
+    (:func:`~leadflow.etl.business_time.business_between`, equal to
+    :meth:`~leadflow.business_time.BusinessCalendar.between`); a pending step with no more
+    time left than its warning is ``at_risk``."""
+    if not pending:
+        return
+    table = np.array([(r, key, a, b, warn) for r, key, _, a, b, warn in pending], dtype=np.int64)
+    fields = [item[2] for item in pending]
+    micros = np.zeros(len(pending), dtype=np.int64)
+    for key in np.unique(table[:, 1]).tolist():
+        members = np.flatnonzero(table[:, 1] == key)
+        found = business_between(calendars[key], table[members, 2], table[members, 3])
+        micros[members] = found.view(np.int64)
+    hours = micros / 3_600_000_000  # exact microseconds, one rounding: as timedelta / 1 hour
+    for k, (r, field) in enumerate(zip(table[:, 0].tolist(), fields, strict=True)):
+        rows[field][r] = float(hours[k])
+        warn = int(table[k, 4])
+        if field == "remaining_hours" and warn and micros[k] <= warn:
+            rows["state"][r] = StepState.AT_RISK.value
 
 
 def _step_mask(step: Step, kind: pa.Array, outcome: pa.Array, by_owner: pa.Array) -> np.ndarray:

@@ -47,14 +47,16 @@ _FIELDS = FieldMap.default()
 
 
 def _empty() -> dict[str, Any]:
-    return {"seq": 0, **{e.value: {} for e in Entity}, "scores": {}, "sla": {}, "outcomes": []}
+    return {"seq": 0, **{e.value: {} for e in _CLASSES}, "scores": {}, "sla": {}, "outcomes": []}
 
 
 class JsonFileAdapter:
     """Leads, accounts, activities and touches in one JSON file at *path*."""
 
     name = "jsonfile"
-    capabilities = Capabilities(reads=frozenset(Entity), writes=frozenset(WriteKind), max_batch=50)
+    capabilities = Capabilities(
+        reads=frozenset(_CLASSES), writes=frozenset(WriteKind), max_batch=50
+    )
 
     def __init__(self, path: str | os.PathLike[str], page_size: int = 10) -> None:
         self.path = Path(path)

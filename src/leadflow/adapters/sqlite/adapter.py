@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from leadflow._validate import check_aware
-from leadflow.adapters.sqlite import cursors, importer, queries, records
+from leadflow.adapters.sqlite import cursors, feedback, importer, queries, records
 from leadflow.adapters.sqlite.columns import iso
 from leadflow.adapters.sqlite.store import Store
 from leadflow.adapters.sqlite.writes import apply_batch
@@ -112,6 +112,8 @@ class SQLiteAdapter:
         leads, the stored stage history is replaced by the item's.
         """
         entity = Entity(entity)
+        if entity in feedback.LOGS:
+            return self.mirror(entity, items)
         stored = records.check_items(entity, items)
         with self.store.transaction() as conn:
             for item in stored:
@@ -124,9 +126,14 @@ class SQLiteAdapter:
         CRMs do not keep a lead's stage history; when an incoming lead carries none and is
         still in the stage the stored history ends in, the stored history is kept. Nor do they
         all keep the hand-off time: an incoming lead without ``handed_off_at`` keeps the stored
-        one (which the job recorded with the stage change that handed it over).
+        one (which the job recorded with the stage change that handed it over). Rejections and
+        outcomes read from a CRM are recorded once each (:func:`~leadflow.adapters.sqlite.
+        feedback.mirror`).
         """
         entity = Entity(entity)
+        if entity in feedback.LOGS:
+            with self.store.transaction() as conn:
+                return feedback.mirror(conn, entity, list(items), stamp=iso(self.now))
         stored = records.check_items(entity, items)
         with self.store.transaction() as conn:
             if entity is Entity.LEAD:
@@ -207,6 +214,14 @@ class SQLiteAdapter:
     def read_touches(self, cursor: Cursor | None = None) -> Iterator[Page[Touch]]:
         """Touches stored or changed after *cursor*."""
         return records.read_pages(self.connection, Entity.TOUCH, cursor, self.page_size)
+
+    def read_rejections(self, cursor: Cursor | None = None) -> Iterator[Page[Rejection]]:
+        """Rejections recorded after *cursor*, in the order recorded, by page."""
+        return feedback.read_pages(self.connection, Entity.REJECTION, cursor, self.page_size)
+
+    def read_outcomes(self, cursor: Cursor | None = None) -> Iterator[Page[Outcome]]:
+        """Outcomes recorded after *cursor*, in the order recorded, by page."""
+        return feedback.read_pages(self.connection, Entity.OUTCOME, cursor, self.page_size)
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ class ImportKind(enum.StrEnum):
     @property
     def entity(self) -> Entity | None:
         """The record entity, or ``None`` for an event kind."""
-        return Entity(self.value) if self.value in Entity.__members__.values() else None
+        known = {entity.value: entity for entity in TABLES}
+        return known.get(self.value)
 
 
 def _kind(value: Any) -> ImportKind:

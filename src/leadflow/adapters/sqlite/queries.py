@@ -98,39 +98,43 @@ def current_scores(conn: sqlite3.Connection) -> dict[str, ScoreRecord]:
     }
 
 
+def rejection(r: sqlite3.Row) -> Rejection:
+    """A rejection from its row."""
+    return Rejection(
+        lead_id=r["lead_id"],
+        code=r["code"],
+        disposition=Disposition(r["disposition"]),
+        at=datetime.fromisoformat(r["at"]),
+        by=r["by"],
+        note=r["note"],
+        from_stage=r["from_stage"],
+        reengage_at=parse_instant(r["reengage_at"]),
+    )
+
+
+def outcome(r: sqlite3.Row) -> Outcome:
+    """An outcome from its row."""
+    return Outcome(
+        lead_id=r["lead_id"],
+        kind=r["kind"],
+        at=datetime.fromisoformat(r["at"]),
+        amount=Decimal(r["amount"]) if r["amount"] is not None else None,
+        currency=r["currency"],
+        reason=r["reason"],
+        competitor=r["competitor"],
+        opportunity_id=r["opportunity_id"],
+        recorded_by=r["recorded_by"],
+    )
+
+
 def rejections(conn: sqlite3.Connection) -> list[Rejection]:
     """Every recorded rejection, in the order recorded."""
-    return [
-        Rejection(
-            lead_id=r["lead_id"],
-            code=r["code"],
-            disposition=Disposition(r["disposition"]),
-            at=datetime.fromisoformat(r["at"]),
-            by=r["by"],
-            note=r["note"],
-            from_stage=r["from_stage"],
-            reengage_at=parse_instant(r["reengage_at"]),
-        )
-        for r in conn.execute("SELECT * FROM rejections ORDER BY seq")
-    ]
+    return [rejection(r) for r in conn.execute("SELECT * FROM rejections ORDER BY seq")]
 
 
 def outcomes(conn: sqlite3.Connection) -> list[Outcome]:
     """Every recorded outcome, in the order recorded."""
-    return [
-        Outcome(
-            lead_id=r["lead_id"],
-            kind=r["kind"],
-            at=datetime.fromisoformat(r["at"]),
-            amount=Decimal(r["amount"]) if r["amount"] is not None else None,
-            currency=r["currency"],
-            reason=r["reason"],
-            competitor=r["competitor"],
-            opportunity_id=r["opportunity_id"],
-            recorded_by=r["recorded_by"],
-        )
-        for r in conn.execute("SELECT * FROM outcomes ORDER BY seq")
-    ]
+    return [outcome(r) for r in conn.execute("SELECT * FROM outcomes ORDER BY seq")]
 
 
 def sla_clocks(conn: sqlite3.Connection) -> dict[str, SLAClock]:

@@ -1,0 +1,148 @@
+"""Rejections and outcomes in the store: read incrementally, and mirrored from another system.
+
+Scope: the two logs of what sales decided and what became of leads, as the port reads them
+(:meth:`~leadflow.ports.RejectionReader.read_rejections`,
+:meth:`~leadflow.ports.OutcomeReader.read_outcomes`: pages in the order recorded, a cursor on
+the store-wide change counter) and as a job mirrors them from a CRM that keeps them (each fact
+once). The job's own rejections and outcomes arrive as writes (:mod:`~leadflow.adapters.sqlite.
+writes`); this module holds the rest.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from leadflow.adapters.sqlite import queries
+from leadflow.adapters.sqlite.columns import iso
+from leadflow.adapters.sqlite.store import next_seq
+from leadflow.errors import ValidationError
+from leadflow.outcomes import Outcome
+from leadflow.ports import Cursor, Entity, Page, Versioned
+from leadflow.reasons import Rejection
+
+__all__ = ["LOGS", "mirror", "read_pages"]
+
+#: The log entities, with their table and model class.
+LOGS: dict[Entity, tuple[str, type[Any]]] = {
+    Entity.REJECTION: ("rejections", Rejection),
+    Entity.OUTCOME: ("outcomes", Outcome),
+}
+
+
+def read_pages(
+    conn: sqlite3.Connection, entity: Entity, cursor: Cursor | None, page_size: int
+) -> Iterator[Page[Any]]:
+    """The rejections or outcomes recorded after *cursor*, in the order recorded, by page;
+    each versioned by its change number."""
+    if cursor is not None and cursor.entity is not entity:
+        raise ValidationError(
+            "cursor", cursor.to_json(), f"is a {cursor.entity.value} cursor, not {entity.value}"
+        )
+    after = 0
+    if cursor is not None and cursor.token is not None:
+        try:
+            after = int(cursor.token)
+        except ValueError:
+            raise ValidationError(
+                "cursor.token", cursor.token, "is not a sqlite change number"
+            ) from None
+    table, _cls = LOGS[entity]
+    build = queries.rejection if entity is Entity.REJECTION else queries.outcome
+    while True:
+        rows = conn.execute(
+            f"SELECT * FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?", (after, page_size)
+        ).fetchall()
+        if not rows:
+            return
+        after = int(rows[-1]["seq"])
+        yield Page(
+            items=tuple(Versioned(item=build(r), version=str(r["seq"])) for r in rows),
+            cursor=Cursor(entity=entity, token=str(after)),
+        )
+        if len(rows) < page_size:
+            return
+
+
+def mirror(
+    conn: sqlite3.Connection, entity: Entity, items: Sequence[Any], *, stamp: str | None
+) -> list[Any]:
+    """Record rejections or outcomes read from another system, each once.
+
+    A rejection already held (same lead, code and instant) is not recorded again; one of a
+    lead the store does not hold is refused (mirror the lead first). An outcome replaces the
+    one held for the same lead, opportunity and kind (its amount or date changed in the CRM);
+    one without an opportunity is recorded unless an identical one is held.
+    """
+    _table, cls = LOGS[entity]
+    for item in items:
+        if not isinstance(item, cls):
+            raise ValidationError("items", item, f"is not a {cls.__name__}")
+    for item in items:
+        if isinstance(item, Rejection):
+            _mirror_rejection(conn, item, stamp)
+        else:
+            _mirror_outcome(conn, item, stamp)
+    return list(items)
+
+
+def _mirror_rejection(conn: sqlite3.Connection, r: Rejection, stamp: str | None) -> None:
+    if conn.execute("SELECT 1 FROM leads WHERE id = ?", (r.lead_id,)).fetchone() is None:
+        raise ValidationError("lead_id", r.lead_id, "is not a stored lead (mirror the lead first)")
+    held = conn.execute(
+        "SELECT 1 FROM rejections WHERE lead_id = ? AND code = ? AND at = ?",
+        (r.lead_id, r.code, iso(r.at)),
+    ).fetchone()
+    if held is not None:
+        return
+    conn.execute(
+        "INSERT INTO rejections (lead_id, code, disposition, at, by, note, from_stage, "
+        "reengage_at, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            r.lead_id,
+            r.code,
+            str(r.disposition),
+            iso(r.at),
+            r.by,
+            r.note,
+            r.from_stage,
+            iso(r.reengage_at),
+            next_seq(conn),
+            stamp,
+        ),
+    )
+
+
+def _mirror_outcome(conn: sqlite3.Connection, o: Outcome, stamp: str | None) -> None:
+    values = (
+        o.lead_id,
+        str(o.kind),
+        iso(o.at),
+        str(o.amount) if o.amount is not None else None,
+        o.currency,
+        o.reason,
+        o.competitor,
+        o.opportunity_id,
+        o.recorded_by,
+    )
+    if o.opportunity_id is not None:
+        conn.execute(
+            "DELETE FROM outcomes WHERE lead_id = ? AND opportunity_id = ? AND kind = ?",
+            (o.lead_id, o.opportunity_id, str(o.kind)),
+        )
+    elif (
+        conn.execute(
+            "SELECT 1 FROM outcomes WHERE lead_id = ? AND kind = ? AND at = ? AND amount IS ? "
+            "AND currency IS ? AND reason IS ? AND competitor IS ? AND opportunity_id IS ? "
+            "AND recorded_by IS ?",
+            values,
+        ).fetchone()
+        is not None
+    ):
+        return
+    conn.execute(
+        "INSERT INTO outcomes (lead_id, kind, at, amount, currency, reason, competitor, "
+        "opportunity_id, recorded_by, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*values, next_seq(conn), stamp),
+    )

@@ -1,0 +1,319 @@
+"""What sales decided in HubSpot and what became of the lead: rejections from ``hs_lead_status``
+and a reason property (who/when from ``propertiesWithHistory``), stage history and hand-off from
+the lifecycle date-entered properties, outcomes from associated deals, and marketing engagement
+(conversions, marketing e-mail) as activities a scorecard's behaviour rules score."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.adapters import hubspot_fixtures as fx
+from tests.emulators.hubspot import HubSpotEmulator
+
+from leadflow.adapters.hubspot import HubSpotAdapter
+from leadflow.errors import ConfigError
+from leadflow.lifecycle import transition
+from leadflow.ports import Cursor, Entity, RejectionWrite, StageWrite, WriteStatus
+from leadflow.reasons import Disposition, reject
+from leadflow.rules.scorecard import load_scorecard
+from leadflow.rules.scoring import score_lead
+
+emulator = fx.emulator
+make_adapter = fx.make_adapter
+slept = fx.slept
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _contact(emulator: HubSpotEmulator, **props: Any) -> str:
+    base = {
+        "email": f"p{emulator.count('contacts')}@example.com",
+        "createdate": T0 - 10 * DAY,
+        "lifecyclestage": "marketingqualifiedlead",
+        "hs_lead_status": "OPEN",
+    }
+    return emulator.seed("contacts", [{**base, **props}])[0]
+
+
+def _rejections(adapter: HubSpotAdapter, cursor: Cursor | None = None) -> tuple[list[Any], ...]:
+    pages = list(adapter.read_rejections(cursor))
+    items = [v.item for p in pages for v in p.items]
+    errors = [e for p in pages for e in p.errors]
+    return items, errors, [pages[-1].cursor] if pages else []
+
+
+# -- rejections ------------------------------------------------------------------------------
+
+
+def test_a_rejection_made_in_hubspot_reads_with_code_who_and_when(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    cid = _contact(emulator)
+    rejected_at = T0 - 2 * DAY
+    emulator.touch(
+        "contacts",
+        cid,
+        by_user=4242,
+        at=rejected_at,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="NO_BUDGET",
+    )
+    [rejection], errors, _ = _rejections(make_adapter())
+    assert errors == []
+    assert (rejection.lead_id, rejection.code, rejection.by) == (cid, "no_budget", "4242")
+    assert rejection.at == rejected_at
+    assert rejection.from_stage == "sal", "marketingqualifiedlead:OPEN before the rejection"
+    assert rejection.disposition is Disposition.RECYCLE
+    assert rejection.reengage_at is not None and rejection.reengage_at > rejected_at
+
+
+def test_unmapped_or_missing_reasons_are_reported_never_guessed(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    unmapped = _contact(emulator)
+    missing = _contact(emulator)
+    emulator.touch(
+        "contacts", unmapped, hs_lead_status="UNQUALIFIED", leadflow_reject_reason="Reseller"
+    )
+    emulator.touch("contacts", missing, hs_lead_status="UNQUALIFIED")
+    items, errors, _ = _rejections(make_adapter())
+    assert items == []
+    problems = {e.record_id: e.error for e in errors}
+    assert set(problems) == {unmapped, missing}
+    assert "'Reseller' is not mapped" in problems[unmapped]
+    assert "without a reason" in problems[missing]
+    assert all(e.entity is Entity.REJECTION for e in errors)
+    # a mapping table from configuration reads it
+    [mapped], errors, _ = _rejections(
+        make_adapter(rejections={"reasons": {"Reseller": "competitor"}})
+    )
+    assert (mapped.lead_id, mapped.code) == (unmapped, "competitor")
+
+
+def test_a_reason_table_naming_an_unknown_code_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"rejections\.reasons\.Reseller"):
+        HubSpotAdapter.from_config(
+            access_token="pat-x", rejections={"reasons": {"Reseller": "resold"}}
+        )
+
+
+def test_a_lost_deal_status_and_leadflows_own_rejections_are_not_read_as_rejections(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    _contact(emulator, lifecyclestage="opportunity", hs_lead_status="UNQUALIFIED")
+    cid = _contact(emulator)
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    after, rejection = reject(lead, "spam_or_test", at=T0, by="leadflow-sla")
+    [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
+    assert result.status is WriteStatus.APPLIED
+    assert emulator.get("contacts", cid)["hs_lead_status"] == "UNQUALIFIED"
+    assert _rejections(adapter)[:2] == ([], [])
+
+
+def test_rejections_are_incremental_and_history_reads_go_50_at_a_time(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    ids = [_contact(emulator) for _ in range(120)]
+    for cid in ids:
+        emulator.touch(
+            "contacts", cid, hs_lead_status="UNQUALIFIED", leadflow_reject_reason="duplicate"
+        )
+    adapter = make_adapter()
+    items, errors, [cursor] = _rejections(adapter)
+    assert sorted(r.lead_id for r in items) == sorted(ids)
+    assert errors == []
+    assert emulator.calls["POST /crm/v3/objects/{type}/batch/read"] >= 3
+    assert _rejections(adapter, cursor)[0] == []
+    late = _contact(emulator)
+    emulator.touch("contacts", late, hs_lead_status="UNQUALIFIED", leadflow_reject_reason="no_need")
+    assert [r.lead_id for r in _rejections(adapter, cursor)[0]] == [late]
+
+
+# -- stage history and hand-off ---------------------------------------------------------------
+
+
+def test_stage_history_and_handoff_come_from_lifecycle_dates(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    cid = _contact(
+        emulator,
+        lifecyclestage="salesqualifiedlead",
+        hs_lead_status="IN_PROGRESS",
+        hs_v2_date_entered_lead=T0 - 10 * DAY,
+        hs_v2_date_entered_marketingqualifiedlead=T0 - 6 * DAY,
+        hs_v2_date_entered_salesqualifiedlead=T0 - 2 * DAY,
+    )
+    adapter = make_adapter()
+    assert adapter.capabilities.handoff_time
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert [(c.from_stage, c.to_stage, c.at) for c in lead.history] == [
+        ("inquiry", "mql", T0 - 6 * DAY),
+        ("mql", "sql", T0 - 2 * DAY),
+    ]
+    assert lead.handed_off_at == T0 - 6 * DAY
+
+
+def test_a_handoff_leadflow_writes_is_read_back_at_its_instant(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    cid = _contact(emulator, lifecyclestage="lead", hs_lead_status="NEW")
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    decided = T0 + timedelta(minutes=5)  # the job's now; HubSpot stamps when the write lands
+    moved = transition(lead, "mql", at=decided, by="scoring")
+    [result] = adapter.write(
+        [StageWrite(lead_id=cid, change=moved.history[-1], handed_off_at=decided)]
+    )
+    assert result.status is WriteStatus.APPLIED
+    again = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert again.stage == "mql"
+    assert again.handed_off_at == decided
+    assert again.history[-1].at == decided
+    # Handed back to marketing and re-qualified in HubSpot days later: HubSpot's date wins.
+    emulator.advance(3 * DAY)
+    emulator.touch("contacts", cid, lifecyclestage="")
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead")
+    later = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert later.handed_off_at is not None and later.handed_off_at > decided + 2 * DAY
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+
+def _deal(emulator: HubSpotEmulator, contacts: list[str], **props: Any) -> str:
+    [deal] = emulator.seed("deals", [{"dealname": "Deal", "hubspot_owner_id": "77", **props}])
+    for cid in contacts:
+        emulator.associate("deals", deal, "contacts", cid)
+    return deal
+
+
+def test_outcomes_come_from_deals_associated_with_the_contact(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    a, b, c = (_contact(emulator) for _ in range(3))
+    closed = T0 - DAY
+    won = _deal(
+        emulator,
+        [a, b],
+        hs_is_closed="true",
+        hs_is_closed_won="true",
+        amount="48000",
+        deal_currency_code="EUR",
+        closedate=closed,
+    )
+    rival = _deal(
+        emulator,
+        [c],
+        hs_is_closed="true",
+        hs_is_closed_won="false",
+        closedate=closed,
+        closed_lost_reason="Lost to competitor",
+    )
+    price = _deal(
+        emulator,
+        [c],
+        hs_is_closed="true",
+        hs_is_closed_won="false",
+        closedate=closed,
+        closed_lost_reason="Too expensive",
+    )
+    stalled = _deal(
+        emulator,
+        [a],
+        hs_is_closed="true",
+        hs_is_closed_won="false",
+        closedate=closed,
+        closed_lost_reason="No decision",
+    )
+    open_deal = _deal(emulator, [b], hs_is_closed="false", amount="1000")
+    nobody = _deal(emulator, [], hs_is_closed="true", hs_is_closed_won="true", amount="5")
+    pages = list(make_adapter().read_outcomes())
+    got = {(o.opportunity_id, o.lead_id): o for p in pages for v in p.items for o in [v.item]}
+    assert {k: v.kind.value for k, v in got.items()} == {
+        (won, a): "won",
+        (won, b): "won",
+        (rival, c): "competitor",
+        (price, c): "lost",
+        (stalled, a): "no_decision",
+        (open_deal, b): "evaluating",
+    }
+    assert (got[(won, a)].amount, got[(won, a)].currency, got[(won, a)].at) == (
+        Decimal("48000"),
+        "EUR",
+        closed,
+    )
+    assert got[(price, c)].reason == "Too expensive"
+    assert got[(won, a)].recorded_by == "77"
+    assert all(nobody != deal for deal, _ in got)
+    assert [e for p in pages for e in p.errors] == []
+
+
+def test_outcomes_are_incremental_on_the_deal_stamp_and_bad_deals_are_reported(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    cid = _contact(emulator)
+    deal = _deal(emulator, [cid], hs_is_closed="false")
+    broken = _deal(emulator, [cid], hs_is_closed="true", hs_is_closed_won="true")
+    adapter = make_adapter()
+    pages = list(adapter.read_outcomes())
+    assert [v.item.kind.value for p in pages for v in p.items] == ["evaluating"]
+    assert [(e.record_id, "without an amount" in e.error) for p in pages for e in p.errors] == [
+        (broken, True)
+    ]
+    cursor = pages[-1].cursor
+    assert [v for p in adapter.read_outcomes(cursor) for v in p.items] == []
+    emulator.touch(
+        "deals",
+        deal,
+        hs_is_closed="true",
+        hs_is_closed_won="true",
+        amount="900",
+        closedate=T0,
+    )
+    again = [v.item for p in adapter.read_outcomes(cursor) for v in p.items]
+    assert [(o.kind.value, o.amount) for o in again] == [("won", Decimal("900"))]
+
+
+# -- behaviour signals -----------------------------------------------------------------------
+
+
+def test_conversions_and_email_engagement_are_activities_a_scorecard_scores(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    keen = _contact(emulator, jobtitle="VP Engineering")
+    quiet = _contact(emulator, jobtitle="VP Engineering")
+    emulator.touch("contacts", keen, at=T0 - 3 * DAY, recent_conversion_event_name="Request a demo")
+    emulator.touch(
+        "contacts", keen, at=T0 - 2 * DAY, recent_conversion_event_name="Case study: ACME"
+    )
+    emulator.touch("contacts", keen, at=T0 - DAY, recent_conversion_event_name="Newsletter signup")
+    emulator.touch("contacts", keen, hs_email_last_open_date=T0 - 5 * DAY)
+    emulator.touch("contacts", keen, hs_email_last_click_date=T0 - 4 * DAY)
+    adapter = make_adapter()
+    pages = list(adapter.read_activities())
+    activities = [v.item for p in pages for v in p.items]
+    assert [(a.lead_id, a.kind) for a in activities] == [
+        (keen, "email_open"),
+        (keen, "email_click"),
+        (keen, "demo_request"),
+        (keen, "case_study_download"),
+        (keen, "form_submit"),
+    ]
+    assert activities[2].occurred_at == T0 - 3 * DAY
+    assert len({a.id for a in activities}) == 5
+    assert [v for p in adapter.read_activities(pages[-1].cursor) for v in p.items] == []
+
+    card = load_scorecard(EXAMPLES / "scorecard.toml")
+    leads = {v.item.id: v.item for p in adapter.read_leads() for v in p.items}
+    scored = score_lead(card, leads[keen], activities, as_of=T0)
+    plain = score_lead(card, leads[quiet], [], as_of=T0)
+    assert scored.behaviour > 0 == plain.behaviour
+    assert scored.has_intent, "a demo request is an intent signal"

@@ -1,0 +1,70 @@
+"""The embedded store read like any adapter for rejections and outcomes, and mirroring them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from leadflow.adapters.sqlite import SQLiteAdapter
+from leadflow.errors import ValidationError
+from leadflow.model import Lead
+from leadflow.outcomes import Outcome
+from leadflow.ports import Cursor, Entity, OutcomeWrite, RejectionWrite
+from leadflow.reasons import reject
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _rejected(store: SQLiteAdapter, n: int) -> list[RejectionWrite]:
+    leads = [Lead(id=f"L-{i}", created_at=T0, stage="mql") for i in range(n)]
+    store.upsert(Entity.LEAD, leads)
+    writes = []
+    for i, lead in enumerate(leads):
+        moved, rejection = reject(lead, "no_budget", at=T0 + timedelta(hours=i), by="u-sam")
+        writes.append(RejectionWrite(rejection=rejection, change=moved.history[-1]))
+    assert all(r.ok for r in store.write(writes))
+    return writes
+
+
+def test_rejections_and_outcomes_are_read_incrementally_by_page() -> None:
+    store = SQLiteAdapter(":memory:", page_size=2)
+    writes = _rejected(store, 5)
+    pages = list(store.read_rejections())
+    assert [len(p.items) for p in pages] == [2, 2, 1]
+    assert [v.item for p in pages for v in p.items] == [w.rejection for w in writes]
+    assert list(store.read_rejections(pages[-1].cursor)) == []
+    rest = [v.item.lead_id for p in store.read_rejections(pages[0].cursor) for v in p.items]
+    assert rest == ["L-2", "L-3", "L-4"]
+    won = Outcome(lead_id="L-0", kind="won", at=T0, amount=Decimal(9), currency="EUR")
+    assert store.write([OutcomeWrite(outcome=won)])[0].ok
+    [page] = store.read_outcomes()
+    assert [v.item for v in page.items] == [won] == store.outcomes()
+    assert list(store.read_outcomes(page.cursor)) == []
+    with pytest.raises(ValidationError, match="cursor"):
+        list(store.read_outcomes(Cursor(entity=Entity.LEAD, token="1")))
+
+
+def test_mirrored_rejections_are_recorded_once_and_outcomes_replace_their_opportunitys() -> None:
+    crm = SQLiteAdapter(":memory:")
+    made = [w.rejection for w in _rejected(crm, 3)]
+    state = SQLiteAdapter(":memory:")
+    with pytest.raises(ValidationError, match="'L-0' is not a stored lead"):
+        state.mirror(Entity.REJECTION, made)
+    state.mirror(Entity.LEAD, [v.item for p in crm.read_leads() for v in p.items])
+    state.mirror(Entity.REJECTION, made)
+    state.mirror(Entity.REJECTION, made[:2])
+    assert state.rejections() == made
+    open_ = Outcome(lead_id="L-1", kind="evaluating", at=T0, opportunity_id="006A")
+    won = Outcome(
+        lead_id="L-1", kind="won", at=T0, amount=Decimal(100), currency="USD", opportunity_id="006A"
+    )
+    bigger = attrs.evolve(won, amount=Decimal(150))
+    loose = Outcome(lead_id="L-2", kind="competitor", at=T0, competitor="Globex")
+    state.mirror(Entity.OUTCOME, [open_, won, loose])
+    state.mirror(Entity.OUTCOME, [bigger, loose])
+    assert sorted(state.outcomes(), key=lambda o: o.kind) == [loose, open_, bigger]
+    with pytest.raises(ValidationError, match="is not a Outcome"):
+        state.mirror(Entity.OUTCOME, made)
