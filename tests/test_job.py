@@ -447,3 +447,15 @@ def test_scorecard_scorer_reports_the_account_whose_roll_up_failed() -> None:
     )
     assert [d.lead_id for d in scoring.decisions] == ["L-1"]
     assert [(s.record_id, s.step) for s in scoring.skipped] == [("A-1", "account_rollup")]
+
+
+def test_a_scorers_recommendation_is_an_enum_and_written_as_its_value() -> None:
+    from leadflow.rules.scoring import Recommendation
+
+    lead = Lead(id="L-1", created_at=NOW, title="VP Engineering", industry="software")
+    [decision] = scorecard_scorer(demo_scorecard())([lead], [], {}, now=NOW).decisions
+    assert isinstance(decision.recommendation, Recommendation)
+    store = SQLiteAdapter(":memory:")
+    store.upsert(Entity.LEAD, [lead])
+    run(job(policies=(), calendar=None), store, cursors=store, history=store)
+    assert store.current_scores()["L-1"].recommendation == decision.recommendation.value

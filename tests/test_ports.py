@@ -14,9 +14,9 @@ from leadflow.ports import (
     Capabilities,
     Cursor,
     Entity,
+    OutcomeReader,
     Page,
-    ReadsOutcomes,
-    ReadsRejections,
+    RejectionReader,
     ScoreWrite,
     SLAWrite,
     StageWrite,
@@ -97,6 +97,22 @@ class _Leads:
         pass
 
 
+class _Declares:
+    """Declares leads and touches, implements only what it is given."""
+
+    name = "partial"
+    capabilities = Capabilities(reads={Entity.LEAD, Entity.TOUCH}, writes=())
+
+    def read_leads(self, cursor: Cursor | None = None) -> object:
+        return iter(())
+
+    def write(self, writes: object) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 class _Everything(_Leads):
     name = "old"
     capabilities = Capabilities(reads=set(Entity), writes=(), max_batch=1)
@@ -124,6 +140,28 @@ def test_an_adapter_with_the_readers_satisfies_the_reading_protocols() -> None:
     from leadflow.adapters.sqlite import SQLiteAdapter
 
     with SQLiteAdapter(":memory:") as store:
-        assert isinstance(store, ReadsRejections) and isinstance(store, ReadsOutcomes)
+        assert isinstance(store, RejectionReader) and isinstance(store, OutcomeReader)
         assert readable(store, Entity.REJECTION) and readable(store, Entity.OUTCOME)
-    assert not isinstance(_Leads(), ReadsRejections)
+    assert not isinstance(_Leads(), RejectionReader)
+
+
+def test_missing_members_are_the_base_ones_and_the_declared_readers() -> None:
+    from leadflow.ports import Adapter, missing_members
+
+    partial = _Declares()
+    assert missing_members(partial) == ["read_touches"]
+    assert isinstance(partial, Adapter), "the protocol itself asks for no reader"
+    assert missing_members(object()) == ["name", "capabilities", "write", "close"]
+
+    class WrongCapabilities(_Declares):
+        capabilities = ("lead",)  # type: ignore[assignment]
+
+    assert missing_members(WrongCapabilities()) == ["capabilities"]
+
+
+def test_read_pages_asks_only_for_declared_entities() -> None:
+    from leadflow.ports import read_pages
+
+    assert list(read_pages(_Declares(), Entity.LEAD)) == []  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="'account' is not read by adapter 'partial'"):
+        read_pages(_Declares(), "account")  # type: ignore[arg-type]

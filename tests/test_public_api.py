@@ -77,3 +77,30 @@ def test_public_functions_and_classes_are_listed_and_documented(name: str) -> No
     assert unlisted == [], f"{name}: public but not in __all__ (make them _private or list them)"
     undocumented = sorted(attr for attr, obj in defined_here.items() if not inspect.getdoc(obj))
     assert undocumented == []
+
+
+def test_the_top_level_exports_what_the_docs_use_from_it() -> None:
+    """The scoring pair sits beside the SLA pair at the top level, as the docs use them."""
+    from leadflow.rules.scorecard import load_scorecard
+    from leadflow.rules.scoring import score_many
+    from leadflow.rules.sla import evaluate_many, load_policies
+
+    exported = {name: getattr(leadflow, name) for name in leadflow.__all__}
+    assert exported["load_scorecard"] is load_scorecard
+    assert exported["score_many"] is score_many
+    assert exported["load_policies"] is load_policies
+    assert exported["evaluate_many"] is evaluate_many
+
+
+def test_every_name_the_docs_import_from_leadflow_is_exported() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    used: set[str] = set()
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for names in re.findall(r"from leadflow import ([\w, ]+)", page.read_text("utf-8")):
+            used.update(n.strip() for n in names.split(",") if n.strip())
+    used -= {"adapters"}  # a subpackage, imported as such
+    assert {"load_scorecard", "score_many"} <= used
+    assert sorted(used - set(leadflow.__all__)) == []

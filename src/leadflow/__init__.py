@@ -12,6 +12,9 @@ the pure-domain core only: no adapter, no CRM client, no test tool.
 >>> lead, rejection = leadflow.reject(lead, "student", at=at, by="u-sam")
 >>> lead.stage, rejection.disposition
 ('disqualified', <Disposition.DISQUALIFY: 'disqualify'>)
+
+The rules come as data: ``load_scorecard`` and ``score_many`` score leads, ``load_policies``
+and ``evaluate_many`` judge their SLAs (the rest of each is in :mod:`leadflow.rules`).
 """
 
 from leadflow._version import __version__
@@ -41,6 +44,8 @@ from leadflow.reasons import (
     Rejection,
     reject,
 )
+from leadflow.rules.scorecard import Scorecard, load_scorecard
+from leadflow.rules.scoring import score_many
 from leadflow.rules.sla import SLAPolicy, adherence, evaluate_many, load_policies
 
 __all__ = [
@@ -62,6 +67,7 @@ __all__ = [
     "RejectCode",
     "Rejection",
     "SLAPolicy",
+    "Scorecard",
     "Stage",
     "StageChange",
     "Touch",
@@ -72,8 +78,10 @@ __all__ = [
     "adherence",
     "evaluate_many",
     "load_policies",
+    "load_scorecard",
     "reject",
     "replay",
+    "score_many",
     "time_in_stage",
     "transition",
 ]

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from leadflow._validate import check_aware
+from leadflow._validate import check_aware, check_keys
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Lead
 
@@ -352,12 +352,7 @@ class BusinessCalendar:
         prefix = f"{path}." if path else ""
         if not isinstance(data, Mapping):
             raise ConfigError(path, f"a calendar must be a table, got {data!r}")
-        allowed = {"zone", "hours", "holidays", "name"}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"{prefix}{unknown[0]}", f"unknown key; expected one of {sorted(allowed)}"
-            )
+        check_keys(data, path, ("zone", "hours", "holidays", "name"))
         for key in ("zone", "hours"):
             if key not in data:
                 raise ConfigError(f"{prefix}{key}", "is required")
@@ -703,9 +698,7 @@ class CalendarResolver:
         """
         if not isinstance(data, Mapping):
             raise ConfigError("", f"calendar settings must be a table, got {data!r}")
-        for key in data:
-            if key not in ("calendars", "choose"):
-                raise ConfigError(str(key), "unknown key; expected 'calendars' and 'choose'")
+        check_keys(data, "", ("calendars", "choose"))
         tables = data.get("calendars")
         if not isinstance(tables, Mapping) or not tables:
             raise ConfigError("calendars", "must be a table of named calendars")
@@ -718,10 +711,11 @@ class CalendarResolver:
         choose = data.get("choose", {})
         if not isinstance(choose, Mapping):
             raise ConfigError("choose", f"must be a table, got {choose!r}")
-        allowed = ("default", "order", "by_owner", "by_team", "by_region", "owner_teams")
-        for key in choose:
-            if key not in allowed:
-                raise ConfigError(f"choose.{key}", f"unknown key; expected one of {list(allowed)}")
+        check_keys(
+            choose,
+            "choose",
+            ("default", "order", "by_owner", "by_team", "by_region", "owner_teams"),
+        )
 
         def named(where: str, name: object) -> BusinessCalendar:
             if not isinstance(name, str) or name not in calendars:

@@ -71,6 +71,7 @@ from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, rejec
 
 if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
     from leadflow.rules.scorecard import Scorecard
+    from leadflow.rules.scoring import Recommendation
     from leadflow.rules.sla import SLAClock
 
 __all__ = [
@@ -144,7 +145,7 @@ class ScoreDecision:
     lead_id: str
     score: float
     summary: str = ""
-    recommendation: str | None = None
+    recommendation: Recommendation | None = None
     change: StageChange | None = None
     sales_winnable: bool = False
     problem: str | None = None
@@ -281,7 +282,7 @@ def scorecard_scorer(
                     lead_id=lead.id,
                     score=round(result.total, 2),
                     summary=result.explain()[:500],
-                    recommendation=recommend(result, rollup).value,
+                    recommendation=recommend(result, rollup),
                     change=moved.history[-1] if moved.stage != lead.stage else None,
                     problem=problem,
                     sales_winnable=rollup is not None and rollup.sales_winnable,
@@ -558,7 +559,9 @@ def _score_writes(
                 lead_id=lead.id,
                 score=decision.score,
                 summary=decision.summary,
-                recommendation=decision.recommendation,
+                recommendation=(
+                    None if decision.recommendation is None else decision.recommendation.value
+                ),
                 expected_version=version,
             )
         )

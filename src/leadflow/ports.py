@@ -49,7 +49,6 @@ from leadflow.outcomes import Outcome
 from leadflow.reasons import Rejection
 
 __all__ = [
-    "READERS",
     "AccountReader",
     "ActivityReader",
     "Adapter",
@@ -60,6 +59,9 @@ __all__ = [
     "OutcomeReader",
     "OutcomeWrite",
     "Page",
+    "READERS",
+    "ReadsOutcomes",
+    "ReadsRejections",
     "RecordError",
     "RejectionReader",
     "RejectionWrite",
@@ -245,7 +247,13 @@ class OutcomeWrite:
 
 @attrs.frozen(kw_only=True)
 class SLAWrite:
-    """Write a lead's SLA clock: when the next action is due and the SLA state."""
+    """Write a lead's SLA clock: when the next action is due and the SLA state.
+
+    ``due_at`` is an aware datetime in the zone of the business calendar the lead was judged in
+    (``None`` when nothing is due); an adapter that stores instants in UTC converts it, and reads
+    it back as the same instant. ``state`` is a :class:`leadflow.rules.sla.StepState` value
+    (``pending``, ``at_risk``, ``met``, ``breached``, ``stopped``).
+    """
 
     lead_id: str = attrs.field(validator=v.non_empty)
     due_at: datetime | None = attrs.field(validator=v.optional_aware)
@@ -436,7 +444,8 @@ class OutcomeReader(Protocol):
         ...
 
 
-#: The names of the first version of this port.
+#: The first names of :class:`RejectionReader` and :class:`OutcomeReader` (kept: adapters written
+#: against them keep working).
 ReadsRejections = RejectionReader
 ReadsOutcomes = OutcomeReader
 

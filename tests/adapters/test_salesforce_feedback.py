@@ -374,3 +374,18 @@ def test_writes_that_failed_stay_due_until_applied_and_a_second_run_writes_nothi
     assert third.applied == 0, third.writes
     assert dict(emu.writes) == writes, "a third run sends nothing"
     assert max(emu.writes.values()) <= 2  # the score and clock at most, never a resend
+
+
+def test_pages_shorter_than_the_batch_size_are_followed_to_the_end(
+    emu: SalesforceEmulator,
+) -> None:
+    ids = [_lead(emu, f"Short{i}", Leadflow_Stage__c="mql") for i in range(23)]
+    for rid in ids:
+        emu.edit(
+            "Lead", rid, {"Status": "Closed - Not Converted", "Leadflow_Reject_Code__c": "student"}
+        )
+    emu.page_sizes = (3, 1, 5)  # every page short of the 7 asked for, done still false
+    adapter = make_adapter(emu, page_size=50)
+    assert sorted(v.item.id for p in adapter.read_leads() for v in p.items) == sorted(ids)
+    assert sorted(r.lead_id for r in read_all(adapter, Entity.REJECTION)) == sorted(ids)
+    assert emu.calls["query_more"] >= 8, "the short pages were followed"

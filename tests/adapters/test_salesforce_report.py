@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -47,7 +48,7 @@ def _seconds(value: Any) -> Any:
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
     data = _seconds(generate(leads=240, seed=11))
-    store = SQLiteAdapter(":memory:", now=data.now)
+    store = SQLiteAdapter(tmp_path_factory.mktemp("store") / "demo.sqlite", now=data.now)
     for entity, items in (
         (Entity.ACCOUNT, data.accounts),
         (Entity.LEAD, data.leads),
@@ -141,3 +142,65 @@ def test_the_report_from_salesforce_equals_the_demo_stores(both: tuple[Any, Any,
     assert expected["rejections"], "the report has rejections to compare"
     assert expected["closed_loop"], "and what became of them"
     assert got == expected
+
+
+def test_leadflow_report_and_run_read_them_from_salesforce(
+    both: tuple[Any, Any, Any], tmp_path: Path
+) -> None:
+    """``leadflow report --adapter salesforce --config ...`` gives the numbers ``leadflow report
+    --store`` gives over the demo store; ``leadflow run`` mirrors the org's rejections and
+    outcomes into its state store."""
+    from leadflow.cli import main
+    from leadflow.job import Job, run
+
+    data, store, adapter = both
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    kinds = {a.kind for a in read_all(store, Entity.ACTIVITY)}
+    reasons = {o.reason for o in read_all(store, Entity.OUTCOME) if o.reason}
+    client = adapter._client()
+    config = tmp_path / "leadflow.toml"
+    config.write_text(
+        "[adapters.salesforce]\n"
+        f'instance_url = "https://{client.sf_instance}"\n'
+        f'access_token = "{client.session_id}"\n'
+        f'ca_bundle = "{client.session.verify}"\n'
+        '[adapters.salesforce.fields.lead]\ncampaign = "Lead_Campaign__c"\n'
+        "[adapters.salesforce.activity_kinds]\n"
+        + "".join(f'{k} = "{k}"\n' for k in sorted(kinds))
+        + "[adapters.salesforce.loss_reasons]\n"
+        + "".join(f'{r} = "lost"\n' for r in sorted(reasons))
+    )
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text('zone = "UTC"\nhours = { mon-fri = "09:00-17:00" }\n')
+    rules = [
+        *("--policies", str(examples / "sla.toml")),
+        *("--scorecard", str(examples / "scorecard.toml")),
+        *("--calendar", str(calendar)),
+    ]
+    common = ["--format", "json", "--now", data.now.isoformat(), *rules]
+    from_store, from_org = tmp_path / "store.json", tmp_path / "org.json"
+    assert main(["report", "--store", store.path, "--out", str(from_store), *common]) == 0
+    org = ["report", "--adapter", "salesforce", "--config", str(config)]
+    assert main([*org, "--out", str(from_org), *common]) == 0
+    expected = json.loads(from_store.read_text(encoding="utf-8"))
+    ids = {lead.email: lead.id for lead in read_all(store, Entity.LEAD)}
+    names = {lead.id: ids[lead.email] for lead in read_all(adapter, Entity.LEAD)}
+    got = _renamed(json.loads(from_org.read_text(encoding="utf-8")), names)
+    assert expected["rejections_total"] > 0
+    assert got == expected
+
+    state = SQLiteAdapter(tmp_path / "state.sqlite")
+    report = run(
+        Job(name="nightly", now=data.now, dry_run=True),
+        adapter,
+        cursors=state,
+        history=state,
+        mirror=state.mirror,
+        record=state.write,
+    )
+    made = read_all(adapter, Entity.REJECTION)
+    became = read_all(adapter, Entity.OUTCOME)
+    assert (report.read["rejections"], report.read["outcomes"]) == (len(made), len(became))
+    assert sorted(map(repr, state.rejections())) == sorted(map(repr, made))
+    assert sorted(map(repr, state.outcomes())) == sorted(map(repr, became))
+    state.close()

@@ -10,6 +10,7 @@ import pytest
 
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.errors import ValidationError
+from leadflow.lifecycle import transition
 from leadflow.model import Lead
 from leadflow.outcomes import Outcome
 from leadflow.ports import Cursor, Entity, OutcomeWrite, RejectionWrite
@@ -68,3 +69,28 @@ def test_mirrored_rejections_are_recorded_once_and_outcomes_replace_their_opport
     assert sorted(state.outcomes(), key=lambda o: o.kind) == [loose, open_, bigger]
     with pytest.raises(ValidationError, match="is not a Outcome"):
         state.mirror(Entity.OUTCOME, made)
+
+
+def test_a_rejection_the_job_wrote_is_not_recorded_again_when_read_back_from_the_crm() -> None:
+    # The job rejects at the instant its rule decided; the CRM saved it a little later, by the
+    # integration user, and reports it so. The state store keeps one; a rejection made again
+    # after the lead was taken up again is a new one.
+    state = SQLiteAdapter(":memory:")
+    lead = Lead(id="00Q000000000001AAA", created_at=T0, stage="mql")
+    state.mirror(Entity.LEAD, [lead])
+    decided = T0 + timedelta(days=3)
+    moved, rejection = reject(lead, "no_response", at=decided, by="leadflow-sla")
+    assert state.write([RejectionWrite(rejection=rejection, change=moved.history[-1])])[0].ok
+    saved = decided + timedelta(seconds=41)
+    # the lead as read back: its history says the CRM saved the change at `saved`
+    crm_lead = attrs.evolve(moved, history=(attrs.evolve(moved.history[-1], at=saved),))
+    state.mirror(Entity.LEAD, [crm_lead])
+    read_back = attrs.evolve(rejection, at=saved, by="005000000000001AAA")
+    state.mirror(Entity.REJECTION, [read_back])
+    assert [r.at for r in state.rejections()] == [decided]
+    # taken up again, then rejected again with the same code: a second rejection
+    again = transition(crm_lead, "mql", at=saved + timedelta(days=70), by="u-ana")
+    later, second = reject(again, "no_response", at=saved + timedelta(days=80), by="u-ana")
+    state.mirror(Entity.LEAD, [later])
+    state.mirror(Entity.REJECTION, [read_back, second])
+    assert [r.at for r in state.rejections()] == [decided, second.at]

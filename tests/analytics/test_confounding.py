@@ -21,7 +21,7 @@ from leadflow.analytics.response import (
     fit_decay,
     fit_decay_stratified,
 )
-from leadflow.calendar import BusinessCalendar
+from leadflow.business_time import BusinessCalendar
 from leadflow.lifecycle import transition
 from leadflow.model import Lead, Touch
 

@@ -31,7 +31,27 @@ simple-salesforce client under it) uses, answered in Salesforce's own shapes:
 * SOAP ``login()`` (``POST /services/Soap/u/XX.X``) so username/password clients can log in again.
 
 Every write bumps ``SystemModstamp`` (and ``LastModifiedDate``) from a logical clock that advances
-one second per write request, so stamps are deterministic and never read the wall clock.
+one second per write request, so stamps are deterministic and never read the wall clock. Date/Time
+fields keep whole seconds.
+
+Field history and opportunities (read-only through the API, as in a real org):
+
+* ``LeadHistory`` (``LeadId``, ``Field``, ``OldValue``, ``NewValue``, ``CreatedDate``,
+  ``CreatedById``): a row per change of a tracked field (:attr:`SalesforceEmulator.tracked`,
+  Setup's field history tracking), written by the API's saves and :meth:`SalesforceEmulator.edit`;
+  ``Field`` is ``"Owner"`` for ``OwnerId`` and ``"leadConverted"`` for a conversion.
+  https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_leadhistory.htm
+* ``Opportunity`` (``StageName``, ``IsClosed``, ``IsWon``, ``Amount``, ``CloseDate``, plus the
+  custom ``Loss_Reason__c`` and ``Competitor__c``), created by :meth:`SalesforceEmulator.convert`
+  (which sets the lead's ``Converted*`` fields; ``ConvertedDate`` holds no time) and closed by
+  :meth:`SalesforceEmulator.close_opportunity`; ``OpportunityHistory`` gets a row per change of
+  stage, amount or close date (every org keeps it).
+  https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_opportunityhistory.htm
+* ``OpportunityContactRole`` (``OpportunityId``, ``ContactId``).
+  https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-opportunitycontactrole.html
+
+:attr:`SalesforceEmulator.writes` counts the API's saves per record id: a record saved twice for
+one intended write shows as 2.
 
 Fault switches: :meth:`SalesforceEmulator.inject` queues faults for the next matching requests —
 ``"429"`` (with ``Retry-After``), ``"limit"`` (403 ``REQUEST_LIMIT_EXCEEDED``), ``"503"``,
@@ -39,7 +59,13 @@ Fault switches: :meth:`SalesforceEmulator.inject` queues faults for the next mat
 the socket without answering — the nastiest case for idempotency), ``"slow"`` (answer after
 ``retry_after`` seconds), ``"expire"`` (the session expires just before this request);
 :meth:`expire_session` makes every token issued so far answer 401 ``INVALID_SESSION_ID``; :attr:`validation_errors` names record ids
-whose updates fail with ``FIELD_CUSTOM_VALIDATION_EXCEPTION``.
+whose updates fail with ``FIELD_CUSTOM_VALIDATION_EXCEPTION``; ``"500"`` (a 500 whose body quotes
+the session), ``"echo"`` (a 400 echoing the ``Authorization`` header) and ``"badjson"`` (a page that
+is not JSON, quoting the session) test that secrets echoed by a service never leak. Attribute
+switches: ``same_second`` (every save lands in the current second), ``page_sizes`` (pages shorter
+than the batch size, "the returned batch can include fewer records than the limit":
+https://developer.salesforce.com/docs/platform/api-rest/guide/resources-query.md) and
+``next_url`` (a ``nextRecordsUrl`` pointing elsewhere).
 """
 
 from __future__ import annotations

@@ -238,11 +238,11 @@ def test_bad_input_is_refused_with_the_field() -> None:
         score_lead(CARD, lead(), [act("rfp", 1, lead_id="L-2")], as_of=NOW)
 
 
-# -- contributions built on first read -------------------------------------------------------
+# -- contributions are a plain tuple, built with the result ---------------------------------
 
 
 def _scored() -> ScoreResult:
-    """A fresh result whose per-activity contributions have not been read yet."""
+    """A fresh result with per-activity contributions."""
     acts = [act("quote_request", 3), act("case_study_download", 2, 1), act("web_visit", 1, 2)]
     return score_lead(CARD, lead(title="VP Sales"), acts, as_of=NOW, account=ACME)
 
@@ -253,7 +253,7 @@ def _built(result: ScoreResult) -> ScoreResult:
     return ScoreResult(**fields)
 
 
-def test_contributions_read_late_are_the_same_values_everywhere() -> None:
+def test_contributions_are_plain_values_everywhere() -> None:
     expected = _built(_scored())
     assert [c.rule_id for c in expected.contributions] == [
         "vp_or_above",
@@ -274,7 +274,7 @@ def test_contributions_read_late_are_the_same_values_everywhere() -> None:
         age_days=3.0,
         half_life_days=30,
     )
-    # Each check on a fresh result, so none of them benefits from an earlier read.
+    # Each check on a fresh result: nothing about a result depends on what was read before.
     assert expected == _scored()
     assert _scored() == expected
     assert hash(expected) == hash(_scored())
@@ -285,8 +285,10 @@ def test_contributions_read_late_are_the_same_values_everywhere() -> None:
     assert _scored().explain() == expected.explain()
     assert _scored().has_intent
     result = _scored()
-    assert result.contributions is result.contributions  # built once
-    assert isinstance(result.contributions, tuple)
+    assert type(result.contributions) is tuple
+    assert all(type(c) is Contribution for c in result.contributions)
+    # the slot attrs made, like every other field's: no descriptor swapped in after creation
+    assert type(ScoreResult.__dict__["contributions"]) is type(ScoreResult.__dict__["lead_id"])
 
 
 # -- score_many ------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ import pyarrow.compute as pc
 from leadflow._validate import check_aware
 from leadflow.errors import ConfigError
 from leadflow.etl.files import ErrorSink, conform
+from leadflow.rules.matching import comparable
 from leadflow.rules.scorecard import (
     FREE_MAIL_DOMAINS,
     ActivityCount,
@@ -670,17 +671,6 @@ def _per_value(values: pa.Array, test: Callable[[Any], bool]) -> pa.Array:
     return pc.fill_null(verdicts.take(encoded.indices), False)
 
 
-def _norm(value: Any) -> Any:
-    """The per-record path's comparable form of a value (see ``leadflow.rules.scoring``)."""
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, int | float):
-        return ("n", float(value))
-    if isinstance(value, str):
-        return ("s", value.strip().casefold())
-    return ("o", value)
-
-
 def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
     n = frame.rows
     if isinstance(condition, FreeMailDomain):
@@ -696,11 +686,11 @@ def _field_test(condition: Condition, frame: _Frame) -> pa.Array:
     values = frame.field(condition.field)
     if isinstance(condition, Equals | OneOf):
         wanted = (
-            {_norm(condition.value)}
+            {comparable(condition.value)}
             if isinstance(condition, Equals)
-            else {_norm(v) for v in condition.values}
+            else {comparable(v) for v in condition.values}
         )
-        return _per_value(values, lambda v: _norm(v) in wanted)
+        return _per_value(values, lambda v: comparable(v) in wanted)
     if isinstance(condition, Range):
         if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
             return pa.array(np.zeros(n, dtype=bool))

@@ -36,6 +36,7 @@ import math
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -50,7 +51,8 @@ from leadflow._validate import optional_finite as _optional_finite
 from leadflow._validate import optional_positive as _optional_positive
 from leadflow._validate import positive as _positive
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
-from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Lead
+from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Activity, Lead
+from leadflow.rules import matching as m
 from leadflow.rules._files import in_source, read_rule_file
 
 __all__ = [
@@ -241,8 +243,49 @@ def _scalars(_inst: object, attribute: attrs.Attribute[Any], value: object) -> N
 # -- conditions --------------------------------------------------------------------------------
 
 
+class _Matchable:
+    """What every condition can do besides being data: judge a lead."""
+
+    __slots__ = ()
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        raise NotImplementedError  # pragma: no cover - every condition class defines it
+
+    def matches(
+        self,
+        lead: Lead,
+        account: Account | None = None,
+        *,
+        activities: Iterable[Activity] = (),
+        as_of: datetime | None = None,
+    ) -> bool:
+        """Whether the condition holds for *lead*, its *account* and its *activities*.
+
+        Activity conditions count *activities* at or before *as_of* (timezone-aware; required
+        when activities are given). A card scores many leads faster with
+        :func:`leadflow.rules.scoring.score_many`, which prepares each condition once.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+        >>> vp = TitleKeywords(keywords=["VP"])
+        >>> vp.matches(Lead(id="L-1", created_at=at, title="VP Sales"))
+        True
+        >>> vp.matches(Lead(id="L-2", created_at=at, title="SVP Sales"))
+        False
+        """
+        activities = tuple(activities)
+        if not activities:
+            seen: m.Seen = {}
+        elif as_of is None:
+            raise ValidationError("as_of", None, "is required to judge activities")
+        else:
+            seen = m.sightings_by_kind(lead.id, activities, as_of)
+        return self.matcher().evidence(lead, account, seen) is not None
+
+
 @attrs.frozen(kw_only=True)
-class Equals:
+class Equals(_Matchable):
     """The field equals *value* (strings compare case- and edge-space-insensitively).
 
     TOML: ``{ field = "country", equals = "US" }``
@@ -251,13 +294,17 @@ class Equals:
     field: str = attrs.field(validator=_field_name)
     value: str | int | float | bool = attrs.field(validator=_scalar)
 
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.EqualsOneOf(m.reader(self.field), frozenset({m.comparable(self.value)}))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
         return {"field": self.field, "equals": self.value}
 
 
 @attrs.frozen(kw_only=True)
-class OneOf:
+class OneOf(_Matchable):
     """The field equals one of *values* (same comparison as :class:`Equals`).
 
     TOML: ``{ field = "industry", in = ["Software", "Financial Services"] }``
@@ -268,13 +315,17 @@ class OneOf:
         converter=_str_tuple, validator=_scalars
     )
 
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.EqualsOneOf(m.reader(self.field), frozenset(map(m.comparable, self.values)))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
         return {"field": self.field, "in": list(self.values)}
 
 
 @attrs.frozen(kw_only=True)
-class Range:
+class Range(_Matchable):
     """The field is a number with ``min <= value <= max`` (either bound may be left out).
 
     Only numeric fields and custom properties are accepted; a missing or non-numeric value does
@@ -301,6 +352,12 @@ class Range:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ConfigError("min", f"min {self.min!r} is greater than max {self.max!r}")
 
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        low = -math.inf if self.min is None else self.min
+        high = math.inf if self.max is None else self.max
+        return m.InRange(m.reader(self.field), low, high)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
         data: dict[str, Any] = {"field": self.field}
@@ -323,7 +380,7 @@ def _regex(_inst: object, attribute: attrs.Attribute[Any], value: object) -> Non
 
 
 @attrs.frozen(kw_only=True)
-class Regex:
+class Regex(_Matchable):
     """The field's text contains a match of *pattern* (Python :mod:`re` syntax, ``re.search``).
 
     Case matters unless the pattern says ``(?i)``. TOML: ``{ field = "email", regex = "\\\\.edu$" }``
@@ -332,13 +389,17 @@ class Regex:
     field: str = attrs.field(validator=_field_name)
     pattern: str = attrs.field(validator=_regex)
 
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.Searches(m.reader(self.field), re.compile(self.pattern))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
         return {"field": self.field, "regex": self.pattern}
 
 
 @attrs.frozen(kw_only=True)
-class TitleKeywords:
+class TitleKeywords(_Matchable):
     """The field (``title`` by default) contains one of *keywords* as a whole word or phrase.
 
     Matching ignores case and needs word boundaries, so ``VP`` matches "VP Sales" but not "SVP"
@@ -357,6 +418,10 @@ class TitleKeywords:
         words = "|".join(re.escape(k.strip()) for k in self.keywords)
         return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
 
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.Searches(m.reader(self.field), self.pattern())
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
         data: dict[str, Any] = {"keywords": list(self.keywords)}
@@ -366,10 +431,14 @@ class TitleKeywords:
 
 
 @attrs.frozen(kw_only=True)
-class Missing:
+class Missing(_Matchable):
     """The field is empty (``None``). TOML: ``{ field = "company", missing = true }``"""
 
     field: str = attrs.field(validator=_field_name)
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.IsMissing(m.reader(self.field))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
@@ -377,10 +446,14 @@ class Missing:
 
 
 @attrs.frozen(kw_only=True)
-class Present:
+class Present(_Matchable):
     """The field has a value. TOML: ``{ field = "account_id", present = true }``"""
 
     field: str = attrs.field(validator=_field_name)
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.IsPresent(m.reader(self.field))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
@@ -404,7 +477,7 @@ def _optional_domains(_inst: object, attribute: attrs.Attribute[Any], value: obj
 
 
 @attrs.frozen(kw_only=True)
-class FreeMailDomain:
+class FreeMailDomain(_Matchable):
     """The lead's e-mail address is at a consumer mail provider (gmail.com, outlook.com...).
 
     ``domains`` replaces the built-in :data:`FREE_MAIL_DOMAINS`. A lead with no e-mail address
@@ -416,6 +489,10 @@ class FreeMailDomain:
         converter=_optional_domain_list,
         validator=_optional_domains,
     )
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.DomainIn(frozenset(FREE_MAIL_DOMAINS if self.domains is None else self.domains))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
@@ -445,12 +522,16 @@ def _one_condition(_inst: object, attribute: attrs.Attribute[Any], value: object
 
 
 @attrs.frozen(kw_only=True)
-class AllOf:
+class AllOf(_Matchable):
     """Every one of *conditions* holds. TOML: ``{ all = [ {...}, {...} ] }``"""
 
     conditions: tuple[Condition, ...] = attrs.field(
         converter=_conditions, validator=_condition_tuple
     )
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.AllMatch(tuple(c.matcher() for c in self.conditions))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
@@ -458,12 +539,17 @@ class AllOf:
 
 
 @attrs.frozen(kw_only=True)
-class AnyOf:
+class AnyOf(_Matchable):
     """At least one of *conditions* holds. TOML: ``{ any = [ {...}, {...} ] }``"""
 
     conditions: tuple[Condition, ...] = attrs.field(
         converter=_conditions, validator=_condition_tuple
     )
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        parts = tuple(c.matcher() for c in self.conditions)
+        return m.AnyMatch(parts) if _has_activity_condition(self) else m.FirstMatch(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
@@ -471,10 +557,14 @@ class AnyOf:
 
 
 @attrs.frozen(kw_only=True)
-class Not:
+class Not(_Matchable):
     """*condition* does not hold. TOML: ``{ not = {...} }``"""
 
     condition: Condition = attrs.field(validator=_one_condition)
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        return m.NoMatch(self.condition.matcher())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""
@@ -487,7 +577,7 @@ def _at_least(_inst: object, attribute: attrs.Attribute[Any], value: object) -> 
 
 
 @attrs.frozen(kw_only=True)
-class ActivityCount:
+class ActivityCount(_Matchable):
     """At least *at_least* activities of *kinds*, within *within_days* before ``as_of``.
 
     Only activities at or before ``as_of`` count; with no window, any earlier activity counts.
@@ -504,6 +594,11 @@ class ActivityCount:
     def __attrs_post_init__(self) -> None:
         if not self.kinds:
             raise ValidationError("kinds", self.kinds, "must name at least one activity kind")
+
+    def matcher(self) -> m.Matcher:
+        """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
+        window = math.inf if self.within_days is None else self.within_days
+        return m.CountActivities(self.kinds, self.at_least, window)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :func:`condition_from_dict` reads back to an equal condition."""

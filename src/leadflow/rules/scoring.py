@@ -12,6 +12,11 @@ age is measured back from ``as_of``; activities after ``as_of`` are ignored. Fit
 Exactness: a result's ``total`` is ``math.fsum`` of its contributions' ``points`` — the correctly
 rounded sum, the same whatever the order — so the explanation always adds up to the score.
 
+Evaluation is plain objects, prepared once per card: each condition's matcher
+(:mod:`leadflow.rules.matching`), one step per rule with one method (``contribute``), and a table
+from activity kind to the rules that read it. Scoring a lead is one pass over its activities and
+one over the steps; nothing is generated at run time.
+
 >>> from datetime import datetime, timedelta, timezone
 >>> from leadflow.model import Activity, Lead
 >>> from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
@@ -37,10 +42,9 @@ from __future__ import annotations
 import enum
 import functools
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Protocol
 
 import attrs
 
@@ -48,25 +52,16 @@ from leadflow._validate import check_aware
 from leadflow.errors import LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, Stage, transition
 from leadflow.model import Account, Activity, Lead
+from leadflow.rules.matching import Matcher, Sighting
 from leadflow.rules.scorecard import (
-    FREE_MAIL_DOMAINS,
     ActivityCount,
-    AllOf,
-    AnyOf,
     Category,
     Condition,
-    Equals,
     FreeMailDomain,
-    Missing,
-    Not,
-    OneOf,
-    Present,
-    Range,
-    Regex,
     Rule,
     Scorecard,
     Signal,
-    TitleKeywords,
+    Thresholds,
     iter_conditions,
 )
 
@@ -84,7 +79,6 @@ __all__ = [
 ]
 
 _DAY = 86400.0
-_T = TypeVar("_T", bound=attrs.AttrsInstance)
 _LN2 = math.log(2.0)
 
 
@@ -102,6 +96,10 @@ class Recommendation(enum.StrEnum):
     MQL = "mql"
     SQL_READY = "sql_ready"
     SALES_WINNABLE = "sales_winnable"
+
+
+_SQL_READY, _MQL, _NURTURE = Recommendation.SQL_READY, Recommendation.MQL, Recommendation.NURTURE
+_FIT, _INTENT = Category.FIT, Signal.INTENT  # looked up once: an enum member lookup costs
 
 
 class Trend(enum.StrEnum):
@@ -171,9 +169,8 @@ class ScoreResult:
     """A lead's score as of an instant, with the contributions that make it up.
 
     ``total`` is ``math.fsum`` of the contributions' points; ``fit``, ``behaviour``, ``interest``
-    and ``intent`` are the same sums over the matching contributions. A result from scoring
-    builds its per-activity :class:`Contribution` objects when ``contributions`` is first read
-    (totals are final before that), so a batch that keeps only totals does not pay for them.
+    and ``intent`` are the same sums over the matching contributions. ``contributions`` is a
+    plain tuple, in the card's rule order, built with the result.
     """
 
     lead_id: str
@@ -203,114 +200,6 @@ class ScoreResult:
         return ", ".join(c.explain() for c in self.contributions)
 
 
-# A per-activity rule's contribution before it is built: (the rule's _Head, points, evidence ids,
-# age of the newest activity, capped, number of activities). Building a Contribution costs more
-# than computing it, and a batch job that writes only totals never reads one, so scoring keeps
-# these and builds them when ``ScoreResult.contributions`` is first read.
-# _Head: what a per-activity rule's contributions share, taken from the rule once per card —
-# (rule id, label, category, signal, points per activity, half-life in days).
-_Head = tuple[str, str, Category, Signal | None, float, float]
-_Part = tuple[_Head, float, list[str], float, bool, int]
-
-
-class _Deferred:
-    """A result's contributions in card order, some still as :data:`_Part` tuples."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[Contribution | _Part]) -> None:
-        self.parts = parts
-
-    def build(self) -> tuple[Contribution, ...]:
-        make = _new_contribution
-        built: list[Contribution] = []
-        for part in self.parts:
-            if isinstance(part, Contribution):
-                built.append(part)
-                continue
-            head, points, ids, newest, capped, count = part
-            rule_id, label, category, signal, per_activity, half_life = head
-            # Positional, in Contribution's field order (rule_id, label, category, signal,
-            # raw_points, points, evidence, age_days, half_life_days, capped).
-            built.append(
-                make(
-                    rule_id,
-                    label,
-                    category,
-                    signal,
-                    per_activity * count,
-                    points,
-                    tuple(ids),
-                    newest,
-                    half_life,
-                    capped,
-                )
-            )
-        return tuple(built)
-
-
-class _ContributionsSlot:
-    """``ScoreResult.contributions``: the slot attrs made for it, building deferred values on read.
-
-    It wraps the slot, so whatever reads the attribute (``==``, ``hash``, ``repr``,
-    ``attrs.asdict``, ``attrs.evolve``, pickling) sees a built tuple, and the built tuple replaces
-    the deferred one so it is built once. Only scoring stores a :class:`_Deferred`.
-    """
-
-    __slots__ = ("_get", "_set")
-
-    def __init__(self, slot: Any) -> None:
-        self._get = slot.__get__
-        self._set = slot.__set__
-
-    def __get__(self, instance: object, owner: type | None = None) -> Any:
-        if instance is None:
-            return self
-        value = self._get(instance)
-        if value.__class__ is _Deferred:
-            value = value.build()
-            self._set(instance, value)
-        return value
-
-    def __set__(self, instance: object, value: Any) -> None:
-        self._set(instance, value)
-
-
-type.__setattr__(
-    ScoreResult, "contributions", _ContributionsSlot(ScoreResult.__dict__["contributions"])
-)
-
-
-def _slot_init(cls: type[_T]) -> Callable[..., _T]:
-    """A constructor for the frozen attrs class *cls* that sets its slots directly.
-
-    attrs' ``__init__`` for a frozen slotted class sets each field by name through
-    ``object.__setattr__``; setting the slot descriptors directly gives the same object at about
-    half the cost, which counts once per scored lead and contribution. Every field must be
-    passed, by keyword or in field order. That is only the same object while *cls* has no validator, converter or post-init
-    hook, so this refuses such a class. Only attrs field names (identifiers) enter the source.
-    """
-    fields = attrs.fields(cls)
-    if hasattr(cls, "__attrs_post_init__") or any(
-        f.validator is not None or f.converter is not None or not f.name.isidentifier()
-        for f in fields
-    ):  # pragma: no cover - guards a future change to the classes below
-        raise TypeError(f"{cls.__name__} needs its own __init__")
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def make({', '.join(f.name for f in fields)}):", "    self = _new(_cls)"]
-    for i, f in enumerate(fields):
-        namespace[f"_set{i}"] = cls.__dict__[f.name].__set__
-        lines.append(f"    _set{i}(self, {f.name})")
-    lines.append("    return self")
-    exec(compile("\n".join(lines), f"<leadflow {cls.__name__} maker>", "exec"), namespace)
-    make: Callable[..., _T] = namespace["make"]
-    return make
-
-
-_new_result = _slot_init(ScoreResult)
-_new_contribution = _slot_init(Contribution)
-
-
 def recommend(result: ScoreResult, account_score: AccountScore | None = None) -> Recommendation:
     """The recommendation for a lead, upgraded to *sales-winnable* by its account's roll-up.
 
@@ -324,357 +213,197 @@ def recommend(result: ScoreResult, account_score: AccountScore | None = None) ->
     return result.recommendation
 
 
-# -- compiling a card into closures ------------------------------------------------------------
+# -- a card prepared for scoring -----------------------------------------------------------------
 #
-# A card is compiled once (and cached) into a plan. Fit rules on fields alone become one generated
-# function (see _Source); per-activity rules become plan entries fed by a single pass over a lead's
-# activities (activity kind -> the rules that count it); the remaining rules become closures over
-# the activities grouped by kind. Scoring a lead is one pass over its activities, one call for the
-# field-only fit rules and one pass over the plan.
-
-# Activities read by activity conditions, grouped by kind: (age in days, activity), at or before
-# as_of only.
-_Groups = dict[str, list[tuple[float, Activity]]]
-_Test = Callable[[Lead, Account | None], bool]
-_Evidence = Callable[[Lead, Account | None, _Groups], list[tuple[float, Activity]] | None]
-_RuleFn = Callable[[Lead, Account | None, _Groups], Contribution | None]
-
-_FIT, _INTEREST, _INTENT = 0, 1, 2  # which subtotal a rule's points go to
-_PER_ACTIVITY, _GENERIC = 1, 2  # kinds of plan step
+# A card is prepared once (and cached) into a _Prepared: one step per rule, in the card's order,
+# each a small object with one method, and a routing table from activity kind to what reads it.
+# Scoring a lead is one pass over its activities (per-activity rules tally the activities they
+# count; activity conditions get the activities they read, grouped by kind) and one pass over the
+# steps.
 
 
-def _norm(value: Any) -> Any:
-    """Comparable form: strings case-folded and stripped, numbers as float, bools tagged."""
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, int | float):
-        return ("n", float(value))
-    if isinstance(value, str):
-        return ("s", value.strip().casefold())
-    return ("o", value)
+@attrs.define
+class _Tally:
+    """What one per-activity rule counted for one lead, in the order the activities came."""
+
+    points: list[float]  # each counted activity's decayed points
+    ids: list[str]  # their ids
+    newest: float  # the age in days of the newest of them
 
 
-_NUMBER_TYPES = frozenset({int, float})
+@attrs.define
+class _Gathered:
+    """What one pass over a lead's activities gathered (see :func:`_gather`).
 
-
-class _Source:
-    """Python source for field conditions, compiled into one function.
-
-    Field conditions become one boolean expression over local variables that hold the field
-    values, each read once. Only names this class makes and attribute names checked against the
-    model's fields are written into the source; every user value (strings, numbers, patterns,
-    property names) is passed in the namespace, never interpolated.
+    * ``seen``: the activities that activity conditions read, by kind, with their ages.
+    * ``tallies``: by per-activity rule (its ``slot``), what it counted (``None``: nothing).
     """
 
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {
-            "_norm": _norm,
-            "_NUMBER": _NUMBER_TYPES,
-            "str": str,
-            "int": int,
-            "float": float,
-            "bool": bool,
-            "isinstance": isinstance,
-        }
-        self.reads: dict[str, str] = {}
-        self.prologue: list[str] = []
+    seen: dict[str, list[Sighting]]
+    tallies: list[_Tally | None]
 
-    def const(self, value: Any) -> str:
-        name = f"_c{len(self.namespace)}"
-        self.namespace[name] = value
-        return name
-
-    def field(self, field: str) -> str:
-        var = self.reads.get(field)
-        if var is not None:
-            return var
-        var = f"_f{len(self.reads)}"
-        if field.startswith("account.properties."):
-            key = self.const(field[len("account.properties.") :])
-            line = f"{var} = None if account is None else account.properties.get({key})"
-        elif field.startswith("account."):
-            attr = field[len("account.") :]
-            if not attr.isidentifier():  # pragma: no cover - field names are validated
-                raise ValueError(field)
-            line = f"{var} = None if account is None else account.{attr}"
-        elif field.startswith("properties."):
-            key = self.const(field[len("properties.") :])
-            line = f"{var} = lead.properties.get({key})"
-        else:
-            if not field.isidentifier():  # pragma: no cover - field names are validated
-                raise ValueError(field)
-            line = f"{var} = lead.{field}"
-        self.reads[field] = var
-        self.prologue.append(line)
-        return var
-
-    def expr(self, condition: Condition) -> str:
-        if isinstance(condition, Equals | OneOf):
-            values = [condition.value] if isinstance(condition, Equals) else condition.values
-            v = self.field(condition.field)
-            targets = frozenset(_norm(x) for x in values)
-            texts = self.const(frozenset(t[1] for t in targets if t[0] == "s"))
-            every = self.const(targets)
-            return (
-                f"(({v}.strip().casefold() in {texts}) if {v}.__class__ is str "
-                f"else ({v} is not None and _norm({v}) in {every}))"
-            )
-        if isinstance(condition, Range):
-            v = self.field(condition.field)
-            low = self.const(-math.inf if condition.min is None else condition.min)
-            high = self.const(math.inf if condition.max is None else condition.max)
-            exact = f"{v}.__class__ in _NUMBER"  # the fast path; subclasses (numpy) below
-            subclass = f"(isinstance({v}, (int, float)) and not isinstance({v}, bool))"
-            return f"(({exact} or {subclass}) and {low} <= {v} <= {high})"
-        if isinstance(condition, Regex | TitleKeywords):
-            v = self.field(condition.field)
-            if isinstance(condition, Regex):
-                pattern = re.compile(condition.pattern)
-            else:
-                pattern = condition.pattern()
-            search = self.const(pattern.search)
-            return (
-                f"({v} is not None and "
-                f"{search}({v} if {v}.__class__ is str else str({v})) is not None)"
-            )
-        if isinstance(condition, Missing):
-            return f"({self.field(condition.field)} is None)"
-        if isinstance(condition, Present):
-            return f"({self.field(condition.field)} is not None)"
-        if isinstance(condition, FreeMailDomain):
-            domains = FREE_MAIL_DOMAINS if condition.domains is None else condition.domains
-            return f"({self.field('email_domain')} in {self.const(frozenset(domains))})"
-        if isinstance(condition, AllOf):
-            return "(" + " and ".join(self.expr(c) for c in condition.conditions) + ")"
-        if isinstance(condition, AnyOf):
-            return "(" + " or ".join(self.expr(c) for c in condition.conditions) + ")"
-        if isinstance(condition, Not):
-            return f"(not {self.expr(condition.condition)})"
-        raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
-
-    def build(self, name: str, params: str, body: list[str]) -> Any:
-        lines = [f"def {name}({params}):"]
-        lines += [f"    {line}" for line in self.prologue]
-        lines += [f"    {line}" for line in body] or ["    pass"]
-        namespace = dict(self.namespace)
-        exec(compile("\n".join(lines), f"<leadflow scorecard {name}>", "exec"), namespace)
-        return namespace[name]
+    @classmethod
+    def nothing(cls, rules: int) -> _Gathered:
+        """Nothing gathered yet, for a card with *rules* per-activity rules."""
+        return cls({}, [None] * rules)
 
 
-def _compile_test(condition: Condition) -> _Test:
-    """A predicate for a condition tree with no activity condition in it."""
-    source = _Source()
-    expr = source.expr(condition)
-    test: _Test = source.build("_test", "lead, account", [f"return bool({expr})"])
-    return test
+@attrs.frozen
+class _Counter:
+    """How one per-activity rule counts an activity of a kind it reads."""
+
+    slot: int  # the rule's place in _Gathered
+    within_days: float
+    points: float
+    rate: float  # decay per day of age: -ln 2 / half-life
 
 
-def _compile_fixed_fit(
-    steps: Sequence[tuple[Condition, Contribution]],
-) -> Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]:
-    """One function that evaluates every field-only fit rule, appending what matched."""
-    source = _Source()
-    body = []
-    for condition, contribution in steps:
-        expr = source.expr(condition)
-        fixed, points = source.const(contribution), source.const(contribution.points)
-        body += [f"if {expr}:", f"    out.append({fixed})", f"    points.append({points})"]
-    built: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
-    built = source.build("_fit", "lead, account, out, points", body)
-    return built
+@attrs.frozen
+class _Route:
+    """What reads activities of one kind: per-activity rules, and maybe activity conditions."""
+
+    counters: tuple[_Counter, ...]
+    seen: bool  # whether activity conditions read this kind
 
 
-def _reads_activities(condition: Condition) -> bool:
-    return any(isinstance(c, ActivityCount) for _, c in iter_conditions(condition))
+class _Step(Protocol):
+    """One rule of a prepared card."""
+
+    def contribute(
+        self, lead: Lead, account: Account | None, gathered: _Gathered
+    ) -> Contribution | None:
+        """What the rule adds to *lead*'s score, or ``None`` when it adds nothing."""
 
 
-def _compile_evidence(condition: Condition) -> _Evidence:
-    """For a tree that may read activities: ``None`` if it fails, else its evidence.
+@attrs.frozen
+class _FitOnFields:
+    """A fit rule whose condition reads fields only: the same contribution whenever it holds."""
 
-    Evidence is the activities that satisfied its activity conditions (an empty list when it
-    holds on fields alone, or through a ``not``).
-    """
-    if not _reads_activities(condition):
-        test = _compile_test(condition)
-        return lambda lead, account, _groups: [] if test(lead, account) else None
-    if isinstance(condition, ActivityCount):
-        kinds, at_least, window = condition.kinds, condition.at_least, condition.within_days
+    when: Matcher
+    contribution: Contribution
 
-        if len(kinds) == 1:  # the usual case: no list to merge into
-            (only,) = kinds
+    def contribute(
+        self, lead: Lead, account: Account | None, gathered: _Gathered
+    ) -> Contribution | None:
+        """The rule's fixed contribution if its condition holds."""
+        if self.when.evidence(lead, account, gathered.seen) is None:
+            return None
+        return self.contribution
 
-            def count_one(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
-                found = groups.get(only)
-                if found is None or len(found) < at_least:  # too few even before the window
-                    return None
-                if window is None:
-                    return list(found)  # a copy, like every other evidence list
-                found = [item for item in found if item[0] <= window]
-                return found if len(found) >= at_least else None
 
-            return count_one
+@attrs.frozen
+class _FitOnActivities:
+    """A fit rule whose condition reads activities: undecayed points, with evidence."""
 
-        def count(_lead: Lead, _account: Account | None, groups: _Groups) -> Any:
-            found: list[tuple[float, Activity]] = []
-            for kind in kinds:
-                items = groups.get(kind)
-                if items:
-                    found.extend(items)
-            if len(found) < at_least:  # too few even before the window: skip filtering
-                return None
-            if window is not None:
-                found = [item for item in found if item[0] <= window]
-            return found if len(found) >= at_least else None
+    rule: Rule
+    when: Matcher
 
-        return count
-    if isinstance(condition, AllOf):
-        parts = [_compile_evidence(c) for c in condition.conditions]
+    def contribute(
+        self, lead: Lead, account: Account | None, gathered: _Gathered
+    ) -> Contribution | None:
+        """The rule's points if its condition holds, with the activities behind it."""
+        found = self.when.evidence(lead, account, gathered.seen)
+        if found is None:
+            return None
+        rule = self.rule
+        points, capped = _clamp(rule.points, rule.cap)
+        return Contribution(
+            rule_id=rule.id,
+            label=rule.label,
+            category=rule.category,
+            signal=rule.signal,
+            raw_points=rule.points,
+            points=points,
+            evidence=_unique_ids(found),
+            capped=capped,
+        )
 
-        def every(lead: Lead, account: Account | None, groups: _Groups) -> Any:
-            evidence: list[tuple[float, Activity]] = []
-            for part in parts:
-                found = part(lead, account, groups)
-                if found is None:
-                    return None
-                evidence.extend(found)
-            return evidence
 
-        return every
-    if isinstance(condition, AnyOf):
-        parts = [_compile_evidence(c) for c in condition.conditions]
+@attrs.frozen
+class _PerActivity:
+    """A behaviour rule with ``activities``: decayed points per activity the pass tallied."""
 
-        def some(lead: Lead, account: Account | None, groups: _Groups) -> Any:
-            evidence: list[tuple[float, Activity]] | None = None
-            for part in parts:
-                found = part(lead, account, groups)
-                if found is not None:
-                    evidence = found if evidence is None else evidence + found
-            return evidence
+    rule: Rule
+    slot: int
+    gate: Matcher | None  # the rule's ``when``, if any
+    half_life_days: float
 
-        return some
-    if isinstance(condition, Not):
-        inner = _compile_evidence(condition.condition)
-        return lambda lead, account, groups: [] if inner(lead, account, groups) is None else None
-    raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover
+    def contribute(
+        self, lead: Lead, account: Account | None, gathered: _Gathered
+    ) -> Contribution | None:
+        """The sum of the tallied points (capped), if anything was counted and the gate holds."""
+        tally = gathered.tallies[self.slot]
+        if tally is None:
+            return None
+        if self.gate is not None and self.gate.evidence(lead, account, gathered.seen) is None:
+            return None
+        rule = self.rule
+        points = math.fsum(tally.points)
+        cap = rule.cap
+        capped = False
+        if cap is not None and not -cap <= points <= cap:  # _clamp, inline: once per lead
+            points, capped = (cap if points > 0 else -cap), True
+        return Contribution(
+            rule_id=rule.id,
+            label=rule.label,
+            category=rule.category,
+            signal=rule.signal,
+            raw_points=rule.points * len(tally.points),
+            points=points,
+            evidence=tuple(tally.ids),
+            age_days=tally.newest,
+            half_life_days=self.half_life_days,
+            capped=capped,
+        )
+
+
+@attrs.frozen
+class _Once:
+    """A behaviour rule without ``activities``: points once, decayed by the newest evidence."""
+
+    rule: Rule
+    when: Matcher
+    half_life_days: float
+    rate: float  # decay per day of age: -ln 2 / half-life
+
+    def contribute(
+        self, lead: Lead, account: Account | None, gathered: _Gathered
+    ) -> Contribution | None:
+        """The rule's points decayed by the age of the newest activity behind its condition."""
+        found = self.when.evidence(lead, account, gathered.seen)
+        if not found:  # fails, or holds without any activity behind it: nothing was done
+            return None
+        newest = min(s.age_days for s in found)
+        rule = self.rule
+        points, capped = _clamp(rule.points * math.exp(newest * self.rate), rule.cap)
+        return Contribution(
+            rule_id=rule.id,
+            label=rule.label,
+            category=rule.category,
+            signal=rule.signal,
+            raw_points=rule.points,
+            points=points,
+            evidence=_unique_ids(found),
+            age_days=newest,
+            half_life_days=self.half_life_days,
+            capped=capped,
+        )
 
 
 def _clamp(value: float, cap: float | None) -> tuple[float, bool]:
+    """*value* bounded by ``|value| <= cap``, and whether the cap cut it."""
     if cap is None or -cap <= value <= cap:
         return value, False
     return (cap if value > 0 else -cap), True
 
 
-def _unique_ids(items: Iterable[tuple[float, Activity]]) -> tuple[str, ...]:
+def _unique_ids(found: Iterable[Sighting]) -> tuple[str, ...]:
     """Activity ids in the order given, each once."""
-    return tuple(dict.fromkeys(a.id for _, a in items))
+    return tuple(dict.fromkeys(s.activity.id for s in found))
 
 
-def _subtotal(rule: Rule) -> int:
-    if rule.category is Category.FIT:
-        return _FIT
-    return _INTENT if rule.signal is Signal.INTENT else _INTEREST
-
-
-def _half_life(rule: Rule, card: Scorecard) -> float:
-    return rule.half_life_days if rule.half_life_days is not None else card.half_life_days
-
-
-def _compile_rule(rule: Rule, card: Scorecard) -> _RuleFn:
-    """A closure scoring *rule* from a lead, its account and its activities grouped by kind."""
-    points, cap = rule.points, rule.cap
-    common: dict[str, Any] = {
-        "rule_id": rule.id,
-        "label": rule.label,
-        "category": rule.category,
-        "signal": rule.signal,
-    }
-    if rule.category is Category.FIT:
-        assert rule.when is not None  # checked by Rule
-        clamped, was_capped = _clamp(points, cap)
-        if not _reads_activities(rule.when):
-            test = _compile_test(rule.when)
-            fixed = Contribution(raw_points=points, points=clamped, capped=was_capped, **common)
-            return lambda lead, account, _groups: fixed if test(lead, account) else None
-        gate = _compile_evidence(rule.when)
-
-        def fit_with_activities(lead: Lead, account: Account | None, groups: _Groups) -> Any:
-            found = gate(lead, account, groups)
-            if found is None:
-                return None
-            return Contribution(
-                raw_points=points,
-                points=clamped,
-                capped=was_capped,
-                evidence=_unique_ids(found),
-                **common,
-            )
-
-        return fit_with_activities
-
-    half_life = _half_life(rule, card)
-    rate = -_LN2 / half_life
-    exp, fsum = math.exp, math.fsum
-
-    if rule.activities:
-        kinds, window = rule.activities, rule.within_days
-        when = None if rule.when is None else _compile_evidence(rule.when)
-
-        def per_activity(lead: Lead, account: Account | None, groups: _Groups) -> Any:
-            if when is not None and when(lead, account, groups) is None:
-                return None
-            found = [item for kind in kinds for item in groups.get(kind, ())]
-            if window is not None:
-                found = [item for item in found if item[0] <= window]
-            if not found:
-                return None
-            decayed, was_capped = _clamp(fsum([points * exp(age * rate) for age, _ in found]), cap)
-            return Contribution(
-                raw_points=points * len(found),
-                points=decayed,
-                capped=was_capped,
-                evidence=tuple(a.id for _, a in found),
-                age_days=min(age for age, _ in found),
-                half_life_days=half_life,
-                **common,
-            )
-
-        return per_activity
-
-    assert rule.when is not None  # checked by Rule
-    condition = _compile_evidence(rule.when)
-
-    def once(lead: Lead, account: Account | None, groups: _Groups) -> Any:
-        found = condition(lead, account, groups)
-        if not found:  # fails, or holds without any activity behind it: nothing was done
-            return None
-        newest = min(age for age, _ in found)
-        decayed, was_capped = _clamp(points * exp(newest * rate), cap)
-        return Contribution(
-            raw_points=points,
-            points=decayed,
-            capped=was_capped,
-            evidence=_unique_ids(found),
-            age_days=newest,
-            half_life_days=half_life,
-            **common,
-        )
-
-    return once
-
-
-@attrs.frozen
-class _Compiled:
-    card: Scorecard
-    fixed_fit: Callable[[Lead, Account | None, list[Contribution | _Part], list[float]], None]
-    order: Mapping[str, int] | None
-    plan: tuple[tuple[Any, ...], ...]
-    # what the activity pass starts from, one item per plan step: None for a per-activity rule
-    # (until an activity counts), True for any other rule (always evaluated)
-    blank: tuple[bool | None, ...]
-    # activity kind -> ((plan slot, window, points, decay rate per day) of the per-activity rules
-    # counting it, whether activity conditions read it)
-    routes: Mapping[str, tuple[tuple[tuple[int, float, float, float], ...], bool]]
-    account_fit: tuple[_RuleFn, ...]
+def _reads_activities(condition: Condition) -> bool:
+    return any(isinstance(c, ActivityCount) for _, c in iter_conditions(condition))
 
 
 _COMPANY_FIELDS = frozenset({"company", "industry", "annual_revenue", "employees", "country"})
@@ -693,78 +422,90 @@ def _company_only(rule: Rule) -> bool:
     return True
 
 
+@attrs.frozen
+class _Prepared:
+    """A card ready to score leads: its steps in rule order and its routing table."""
+
+    card: Scorecard
+    steps: tuple[_Step, ...]
+    routes: Mapping[str, _Route]  # activity kind -> what reads it; other kinds are skipped
+    per_activity: int  # how many per-activity rules (see _Gathered)
+    account_fit: tuple[_Step, ...]  # the fit rules that judge a company (see _company_only)
+
+
+def _step(rule: Rule, card: Scorecard, slot: int) -> _Step:
+    """The step that scores *rule*; *slot* is its tally's place if it is per-activity."""
+    half_life = card.half_life_days if rule.half_life_days is None else rule.half_life_days
+    if rule.activities:  # a behaviour rule (Rule refuses activities on a fit rule)
+        gate = None if rule.when is None else rule.when.matcher()
+        return _PerActivity(rule=rule, slot=slot, gate=gate, half_life_days=half_life)
+    if rule.when is None:  # pragma: no cover - Rule requires it for every other rule
+        raise ValueError(f"rule {rule.id!r} has neither activities nor a condition")
+    when = rule.when.matcher()
+    if rule.category is Category.BEHAVIOUR:
+        return _Once(rule=rule, when=when, half_life_days=half_life, rate=-_LN2 / half_life)
+    if _reads_activities(rule.when):
+        return _FitOnActivities(rule=rule, when=when)
+    points, capped = _clamp(rule.points, rule.cap)
+    contribution = Contribution(
+        rule_id=rule.id,
+        label=rule.label,
+        category=rule.category,
+        signal=rule.signal,
+        raw_points=rule.points,
+        points=points,
+        capped=capped,
+    )
+    return _FitOnFields(when=when, contribution=contribution)
+
+
 @functools.lru_cache(maxsize=64)
-def _compile(card: Scorecard) -> _Compiled:
-    plan: list[tuple[Any, ...]] = []
-    fixed: list[tuple[Condition, Contribution]] = []
-    routes: dict[str, list[tuple[int, float, float, float]]] = {}
-    grouped: set[str] = set()
-    in_order = True
+def _prepare(card: Scorecard) -> _Prepared:
+    steps: list[_Step] = []
+    counters: dict[str, list[_Counter]] = {}
+    read_by_conditions: set[str] = set()
+    slots = 0
     for rule in card.rules:
+        step = _step(rule, card, slots)
+        steps.append(step)
         if rule.when is not None:
             for _, c in iter_conditions(rule.when):
                 if isinstance(c, ActivityCount):
-                    grouped.update(c.kinds)
-        subtotal = _subtotal(rule)
-        when = rule.when
-        if rule.category is Category.FIT and when is not None and not _reads_activities(when):
-            clamped, was_capped = _clamp(rule.points, rule.cap)
-            contribution = Contribution(
-                rule_id=rule.id,
-                label=rule.label,
-                category=rule.category,
-                signal=None,
-                raw_points=rule.points,
-                points=clamped,
-                capped=was_capped,
-            )
-            fixed.append((when, contribution))
-            in_order = in_order and not plan
-            continue
-        if rule.category is Category.BEHAVIOUR and rule.activities:
-            slot = len(plan)
+                    read_by_conditions.update(c.kinds)
+        if isinstance(step, _PerActivity):
             window = math.inf if rule.within_days is None else rule.within_days
-            half_life = _half_life(rule, card)
-            rate = -_LN2 / half_life  # decay per day of age, computed once per rule
+            rate = -_LN2 / step.half_life_days
             for kind in rule.activities:
-                routes.setdefault(kind, []).append((slot, window, rule.points, rate))
-            gate = None if rule.when is None else _compile_evidence(rule.when)
-            head = (rule.id, rule.label, rule.category, rule.signal, rule.points, half_life)
-            plan.append((_PER_ACTIVITY, head, gate, subtotal, rule.cap))
-            continue
-        plan.append((_GENERIC, _compile_rule(rule, card), subtotal))
-    return _Compiled(
+                counters.setdefault(kind, []).append(
+                    _Counter(slot=slots, within_days=window, points=rule.points, rate=rate)
+                )
+            slots += 1
+    return _Prepared(
         card=card,
-        fixed_fit=_compile_fixed_fit(fixed),
-        order=None if in_order else {r.id: i for i, r in enumerate(card.rules)},
-        plan=tuple(plan),
-        blank=tuple(None if step[0] == _PER_ACTIVITY else True for step in plan),
+        steps=tuple(steps),
         routes={
-            kind: (tuple(routes.get(kind, ())), kind in grouped) for kind in {*routes, *grouped}
+            kind: _Route(counters=tuple(counters.get(kind, ())), seen=kind in read_by_conditions)
+            for kind in {*counters, *read_by_conditions}
         },
-        account_fit=tuple(_compile_rule(r, card) for r in card.rules if _company_only(r)),
+        per_activity=slots,
+        account_fit=tuple(_step(r, card, -1) for r in card.rules if _company_only(r)),
     )
 
 
-# What the activity pass gathers for one per-activity rule: the decayed points of each activity
-# it counts, their ids (both in the order given) and the age in days of the newest of them.
-_Bucket = list[Any]  # [list[float], list[str], float]
+def _gather(
+    prepared: _Prepared, lead_id: str, activities: Iterable[Activity], as_of_ts: float
+) -> _Gathered:
+    """One pass over a lead's activities, for every rule of the card at once.
 
-
-def _route(
-    compiled: _Compiled, lead_id: str, activities: Iterable[Activity], as_of_ts: float
-) -> tuple[list[Any], _Groups]:
-    """One pass over a lead's activities.
-
-    Per-activity rules get, by plan slot, a :data:`_Bucket` with the decayed points and ids of
-    the activities they count (``None`` when nothing counted; decay is applied here, once per
-    activity and rule, so nothing is revisited later); activity conditions get the activities
-    they read, grouped by kind.
+    Per-activity rules get the decayed points of the activities they count (decay is applied
+    here, once per activity and rule); activity conditions get the activities they read,
+    grouped by kind. Activities after *as_of_ts* (a POSIX timestamp) and kinds that nothing
+    reads are skipped.
     """
-    routes = compiled.routes
+    routes = prepared.routes
+    gathered = _Gathered.nothing(prepared.per_activity)
+    seen, tallies = gathered.seen, gathered.tallies
     exp = math.exp
-    slots: list[Any] = list(compiled.blank)
-    groups: _Groups = {}
     for activity in activities:
         if activity.lead_id != lead_id:
             raise ValidationError(
@@ -772,34 +513,31 @@ def _route(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        kind = activity.kind
-        if kind not in routes:  # a kind the card does not read (most of them, usually)
+        route = routes.get(activity.kind)
+        if route is None:
             continue
         age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
-        if age < 0:
+        if age < 0:  # after as_of: not yet happened
             continue
-        counted, in_group = routes[kind]
-        for slot, window, points, rate in counted:
-            if age <= window:
-                bucket = slots[slot]
-                if bucket is None:
-                    slots[slot] = [[points * exp(age * rate)], [activity.id], age]
-                else:
-                    bucket[0].append(points * exp(age * rate))
-                    bucket[1].append(activity.id)
-                    if age < bucket[2]:  # noqa: PLR1730 - cheaper than a min() call per activity
-                        bucket[2] = age
-        if in_group:
-            items = groups.get(kind)
-            if items is None:
-                groups[kind] = [(age, activity)]
+        for counter in route.counters:
+            if age > counter.within_days:
+                continue
+            points = counter.points * exp(age * counter.rate)
+            tally = tallies[counter.slot]
+            if tally is None:
+                tallies[counter.slot] = _Tally(points=[points], ids=[activity.id], newest=age)
             else:
-                items.append((age, activity))
-    return slots, groups
+                tally.points.append(points)
+                tally.ids.append(activity.id)
+                if age < tally.newest:  # noqa: PLR1730 - cheaper than min() per activity
+                    tally.newest = age
+        if route.seen:
+            seen.setdefault(activity.kind, []).append(Sighting(age, activity))
+    return gathered
 
 
-def _result(
-    compiled: _Compiled,
+def _score(
+    prepared: _Prepared,
     lead: Lead,
     account: Account | None,
     activities: Iterable[Activity],
@@ -807,69 +545,53 @@ def _result(
     as_of: datetime,
     as_of_ts: float,
 ) -> ScoreResult:
+    """Score one lead with a prepared card (*as_of_ts* is *as_of* as a POSIX timestamp)."""
     if account is not None and lead.account_id is not None and account.id != lead.account_id:
         raise ValidationError(
             "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
         )
-    slots, groups = _route(compiled, lead.id, activities, as_of_ts)
-    contributions: list[Contribution | _Part] = []
-    deferred = False
-    subtotals: tuple[list[float], list[float], list[float]] = ([], [], [])
-    compiled.fixed_fit(lead, account, contributions, subtotals[_FIT])
-    fsum = math.fsum
-    plan = compiled.plan
-    for slot, found in enumerate(slots):
-        if found is None:  # a per-activity rule that counted nothing
+    gathered = _gather(prepared, lead.id, activities, as_of_ts)
+    contributions: list[Contribution] = []
+    fit: list[float] = []
+    interest: list[float] = []
+    intent: list[float] = []
+    for step in prepared.steps:
+        contribution = step.contribute(lead, account, gathered)
+        if contribution is None:
             continue
-        step = plan[slot]
-        if found is True:  # any other rule: evaluate it
-            contribution = step[1](lead, account, groups)
-            if contribution is not None:
-                contributions.append(contribution)
-                subtotals[step[2]].append(contribution.points)
-            continue
-        _, head, gate, subtotal, cap = step
-        if gate is not None and gate(lead, account, groups) is None:
-            continue
-        values, ids, newest = found
-        value = fsum(values)
-        capped = cap is not None and not -cap <= value <= cap
-        if capped:
-            value = cap if value > 0 else -cap
-        contributions.append((head, value, ids, newest, capped, len(values)))
-        deferred = True
-        subtotals[subtotal].append(value)
-    if compiled.order is not None:  # field-only fit rules ran first; restore the card's order
-        order = compiled.order
-        contributions.sort(
-            key=lambda c: order[c.rule_id if isinstance(c, Contribution) else c[0][0]]
-        )
-    fit, interest, intent = subtotals
+        contributions.append(contribution)
+        if contribution.category is _FIT:
+            fit.append(contribution.points)
+        elif contribution.signal is _INTENT:
+            intent.append(contribution.points)
+        else:
+            interest.append(contribution.points)
     behaviour = interest + intent
     # fsum is exact then rounded once, so it does not depend on order: total == fsum(points).
-    total = fsum(fit + behaviour)
-    thresholds = compiled.card.thresholds
+    total = math.fsum(fit + behaviour)
+    return ScoreResult(
+        lead_id=lead.id,
+        scorecard=prepared.card.name,
+        as_of=as_of,
+        total=total,
+        fit=math.fsum(fit),
+        behaviour=math.fsum(behaviour),
+        interest=math.fsum(interest),
+        intent=math.fsum(intent),
+        contributions=tuple(contributions),
+        recommendation=_recommendation(prepared.card.thresholds, total, intent),
+    )
+
+
+def _recommendation(thresholds: Thresholds, total: float, intent: list[float]) -> Recommendation:
+    """What a lead's *total* (with the points of its *intent* rules) recommends."""
     if total >= thresholds.sql_ready and (
         not thresholds.sql_ready_requires_intent or any(p > 0 for p in intent)
     ):
-        recommendation = Recommendation.SQL_READY
-    elif total >= thresholds.mql:
-        recommendation = Recommendation.MQL
-    else:
-        recommendation = Recommendation.NURTURE
-    return _new_result(
-        lead_id=lead.id,
-        scorecard=compiled.card.name,
-        as_of=as_of,
-        total=total,
-        fit=fsum(fit) if fit else 0.0,
-        behaviour=fsum(behaviour) if behaviour else 0.0,
-        interest=fsum(interest) if interest else 0.0,
-        intent=fsum(intent) if intent else 0.0,
-        # Built on first read (see _ContributionsSlot); the points above are already final.
-        contributions=_Deferred(contributions) if deferred else tuple(contributions),
-        recommendation=recommendation,
-    )
+        return _SQL_READY
+    if total >= thresholds.mql:
+        return _MQL
+    return _NURTURE
 
 
 def score_lead(
@@ -888,8 +610,8 @@ def score_lead(
     or another company's account.
     """
     check_aware("as_of", as_of)
-    compiled = _compile(card)
-    return _result(compiled, lead, account, activities, as_of=as_of, as_of_ts=as_of.timestamp())
+    prepared = _prepare(card)
+    return _score(prepared, lead, account, activities, as_of=as_of, as_of_ts=as_of.timestamp())
 
 
 def score_many(
@@ -919,13 +641,13 @@ def score_many(
     [-10.0, 0.0]
     """
     check_aware("as_of", as_of)
-    compiled = _compile(card)
+    prepared = _prepare(card)
     as_of_ts = as_of.timestamp()
     lookup = accounts or {}
     for lead, activities in pairs:
         account = lookup.get(lead.account_id) if lead.account_id is not None else None
         try:
-            yield _result(compiled, lead, account, activities, as_of=as_of, as_of_ts=as_of_ts)
+            yield _score(prepared, lead, account, activities, as_of=as_of, as_of_ts=as_of_ts)
         except LeadflowError as exc:
             if on_error is None:
                 raise
@@ -990,16 +712,16 @@ def score_account(
     counted); a relative change within ``card.trend_tolerance`` is steady.
     """
     check_aware("as_of", as_of)
-    compiled = _compile(card)
+    prepared = _prepare(card)
     before = as_of - timedelta(days=card.trend_window_days)
     now_ts, before_ts = as_of.timestamp(), before.timestamp()
     results: list[ScoreResult] = []
     earlier: list[float] = []
     for lead, activities in contacts:
         acts = list(activities)
-        results.append(_result(compiled, lead, account, acts, as_of=as_of, as_of_ts=now_ts))
+        results.append(_score(prepared, lead, account, acts, as_of=as_of, as_of_ts=now_ts))
         earlier.append(
-            _result(compiled, lead, account, acts, as_of=before, as_of_ts=before_ts).behaviour
+            _score(prepared, lead, account, acts, as_of=before, as_of_ts=before_ts).behaviour
         )
     engagement = math.fsum(r.behaviour for r in results)
     previous = math.fsum(earlier)
@@ -1015,7 +737,9 @@ def score_account(
         country=account.country,
         account_id=account.id,
     )
-    fit_parts = [rule(stand_in, account, {}) for rule in compiled.account_fit]
+    fit_parts = [
+        step.contribute(stand_in, account, _Gathered.nothing(0)) for step in prepared.account_fit
+    ]
     fit = math.fsum(c.points for c in fit_parts if c is not None)
     trend = _trend(engagement, previous, card.trend_tolerance)
     t = card.thresholds

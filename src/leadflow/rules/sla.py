@@ -858,6 +858,10 @@ class StepStatus:
     (:meth:`~leadflow.model.Lead.owner_at`): for a met step the owner credited with the touch
     that completed it, for a breached step the owner who held the lead when it fell due, for a
     stopped step the owner when the chase ended, for an open step the owner at ``as_of``.
+
+    ``due`` (like every instant of an evaluation) is an aware datetime in the zone of the
+    business calendar the lead was judged in — ``2026-03-09T17:00:00-04:00`` for a New York
+    calendar — whatever the zone of the instants passed in.
     """
 
     step: str
@@ -897,7 +901,9 @@ class EscalationDecision:
 
 @attrs.frozen(kw_only=True)
 class NextAction:
-    """The next thing due: a step (with the escalation a miss would trigger) or the final action."""
+    """The next thing due: a step (with the escalation a miss would trigger) or the final action.
+
+    ``due`` is in the zone of the calendar the lead was judged in."""
 
     step: str | None
     action: Disposition | None
@@ -919,7 +925,8 @@ class FinalDecision:
 
     ``skipped_because`` says why a skipped action will not happen (``connected`` or
     ``stopped``). ``untouched`` is true when nobody touched the lead before the cadence ran
-    out: then ``action`` is recycle and ``reason`` the policy's ``untouched_reason``.
+    out: then ``action`` is recycle and ``reason`` the policy's ``untouched_reason``. ``due`` is
+    in the zone of the calendar the lead was judged in.
     """
 
     action: Disposition
@@ -936,13 +943,14 @@ class StepResult:
 
     ``state`` is the adherence view — ``met``, ``breached`` or ``pending`` (at risk counts as
     pending) — and ``detail`` the full :class:`StepState`. ``response_hours`` is business hours
-    from the trigger to completion (met, or breached and done late).
+    from the trigger to completion (met, or breached and done late). ``due_at`` is in the zone of
+    the calendar the lead was judged in.
     """
 
     lead_id: str
     policy: str
     step: str
-    state: str
+    state: StepState
     detail: StepState
     due_at: datetime
     response_hours: float | None
@@ -978,14 +986,14 @@ class Evaluation:
         return self.as_of
 
     @property
-    def state(self) -> str:
+    def state(self) -> StepState:
         """The whole SLA in one word: ``breached`` if any step is, else ``at_risk``, else
         ``pending``, else ``met`` (``stopped`` when every step was stopped)."""
         states = {s.state for s in self.steps}
         for state in (StepState.BREACHED, StepState.AT_RISK, StepState.PENDING, StepState.MET):
             if state in states:
-                return state.value
-        return StepState.STOPPED.value
+                return state
+        return StepState.STOPPED
 
     def step(self, name: str) -> StepStatus:
         """The status of the step called *name* (:class:`~leadflow.errors.NotFoundError`, a
@@ -1010,7 +1018,7 @@ class Evaluation:
                     lead_id=self.lead_id,
                     policy=self.policy,
                     step=status.step,
-                    state=state.value,
+                    state=state,
                     detail=status.state,
                     due_at=status.due,
                     response_hours=hours,
@@ -1021,12 +1029,64 @@ class Evaluation:
             )
         return tuple(out)
 
+    def explain(self) -> str:
+        """A one-line, human-readable account, like :meth:`ScoreResult.explain
+        <leadflow.rules.scoring.ScoreResult.explain>`: the policy, each step's state with its
+        due time (in the calendar's zone, named), and the final action.
+
+        For example ``inbound (us-east): first_touch met in 2 business h; follow_up breached,
+        1/3 done, due 2026-03-12 17:00 EDT, 105 business h overdue, escalates to queue sdr;
+        final recycle (no_response) skipped (connected)``.
+        """
+        parts = [_explain_step(status) for status in self.steps]
+        text = f"{self.policy} ({self.calendar}): " + "; ".join(parts)
+        final = self.final
+        if final is not None:
+            text += f"; final {final.action.value} ({final.reason}) "
+            if final.state is ActionState.DUE:
+                text += f"due since {_when(final.due)}"
+            elif final.state is ActionState.SKIPPED:
+                text += f"skipped ({final.skipped_because or 'not needed'})"
+            else:
+                text += f"pending, due {_when(final.due)}"
+        return text
+
     @property
     def clock(self) -> SLAClock:
         """The lead's SLA clock as decided here (the job writes it back): next due time and
         overall state."""
         due = self.next_action.due if self.next_action is not None else None
-        return SLAClock(lead_id=self.lead_id, due_at=due, state=StepState(self.state))
+        return SLAClock(lead_id=self.lead_id, due_at=due, state=self.state)
+
+
+def _when(at: datetime) -> str:
+    """*at* to the minute, with its zone's abbreviation (``2026-03-11 17:00 EDT``)."""
+    return at.strftime("%Y-%m-%d %H:%M %Z").rstrip()
+
+
+def _business_hours(delta: timedelta) -> str:
+    text = f"{delta / _HOUR:.1f}"
+    return f"{text[:-2] if text.endswith('.0') else text} business h"
+
+
+def _explain_step(status: StepStatus) -> str:
+    """One step of :meth:`Evaluation.explain`."""
+    head = f"{status.step} {status.state.value}"
+    if status.state is StepState.MET and status.response_business is not None:
+        return f"{head} in {_business_hours(status.response_business)}"
+    if status.state is StepState.STOPPED:
+        stopped = f" at {_when(status.stopped_at)}" if status.stopped_at is not None else ""
+        return f"{head}{stopped}"
+    text = f"{head}, {status.done}/{status.required} done, due {_when(status.due)}"
+    if status.state is StepState.BREACHED:
+        if status.overdue is not None:
+            text += f", {_business_hours(status.overdue)} overdue"
+        if status.completed_at is None and status.escalate is not None:
+            to = status.escalate
+            text += f", escalates to {to.to.value}" + (f" {to.queue}" if to.queue else "")
+    elif status.remaining is not None:
+        text += f", {_business_hours(status.remaining)} left"
+    return text
 
 
 def _instant_arg(as_of: datetime | None, now: datetime | None) -> datetime:
@@ -1304,8 +1364,8 @@ def evaluate_many(
     >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
     >>> lead = Lead(id="L-1", created_at=at, owner_id="u-1", handed_off_at=at)
     >>> policies = load_policies("examples/sla.toml")
-    >>> [e.state for e in evaluate_many([(lead, [])], as_of=at, policies=policies,
-    ...                                 calendar=BusinessCalendar.weekdays("UTC"))]
+    >>> [e.state.value for e in evaluate_many([(lead, [])], as_of=at, policies=policies,
+    ...                                       calendar=BusinessCalendar.weekdays("UTC"))]
     ['pending']
     """
     at = _instant_arg(as_of, now)

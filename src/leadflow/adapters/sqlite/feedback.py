@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from leadflow.adapters.sqlite import queries
@@ -70,8 +71,9 @@ def mirror(
 ) -> list[Any]:
     """Record rejections or outcomes read from another system, each once.
 
-    A rejection already held (same lead, code and instant) is not recorded again; one of a
-    lead the store does not hold is refused (mirror the lead first). An outcome replaces the
+    A rejection already held (same lead, code and instant, or the job's own record of it: see
+    :func:`_written_by_the_job`) is not recorded again; one of a lead the store does not hold is
+    refused (mirror the lead first). An outcome replaces the
     one held for the same lead, opportunity and kind (its amount or date changed in the CRM);
     one without an opportunity is recorded unless an identical one is held.
     """
@@ -94,7 +96,7 @@ def _mirror_rejection(conn: sqlite3.Connection, r: Rejection, stamp: str | None)
         "SELECT 1 FROM rejections WHERE lead_id = ? AND code = ? AND at = ?",
         (r.lead_id, r.code, iso(r.at)),
     ).fetchone()
-    if held is not None:
+    if held is not None or _written_by_the_job(conn, r):
         return
     conn.execute(
         "INSERT INTO rejections (lead_id, code, disposition, at, by, note, from_stage, "
@@ -111,6 +113,28 @@ def _mirror_rejection(conn: sqlite3.Connection, r: Rejection, stamp: str | None)
             next_seq(conn),
             stamp,
         ),
+    )
+
+
+def _written_by_the_job(conn: sqlite3.Connection, r: Rejection) -> bool:
+    """Whether *r*, read back from a CRM, is a rejection the job wrote itself and recorded
+    here: one of the same lead, code and starting stage, recorded at or before *r* (the job
+    records the instant its rule decided, the CRM the instant it saved), with no stage change
+    of the lead strictly between the two — a rejection made again after the lead was taken up
+    again is a new one."""
+    held = [
+        datetime.fromisoformat(row["at"])
+        for row in conn.execute(
+            "SELECT at FROM rejections WHERE lead_id = ? AND code = ? AND from_stage = ?",
+            (r.lead_id, r.code, r.from_stage),
+        )
+    ]
+    earlier = max((at for at in held if at <= r.at), default=None)
+    if earlier is None:
+        return False
+    return not any(
+        earlier < datetime.fromisoformat(row["at"]) < r.at
+        for row in conn.execute("SELECT at FROM stage_history WHERE lead_id = ?", (r.lead_id,))
     )
 
 
