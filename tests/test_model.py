@@ -210,7 +210,7 @@ class TestFromRecord:
                 "id": "L-1",
                 "created_at": "2026-01-05T09:00:00Z",
                 "handed_off_at": "",
-                "employees": "1,200",
+                "employees": "1200",
                 "annual_revenue": "5e8",
                 "properties.region": "emea",
             }

@@ -45,12 +45,19 @@ __all__ = [
     "positive_int",
     "utc",
     "coerce_enum",
+    "NUMBER_PATTERN",
+    "parse_number",
 ]
 
 _EMAIL = re.compile(
     r"^[^@\s,;<>()\[\]\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+#: What a number in text looks like: a sign, ASCII digits, a decimal point, an exponent. No
+#: thousands separators ("1,5" and "5,000,000,00" are refused rather than guessed at), no
+#: ``_``, no ``nan``/``inf``. The columnar path (:mod:`leadflow.etl.contract`) uses the same text.
+NUMBER_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 Scalar = str | int | float | bool | None
 E = TypeVar("E", bound=enum.Enum)
@@ -170,6 +177,29 @@ def optional_non_negative(inst: object, attribute: attrs.Attribute[Any], value: 
     """Validator: ``None`` or a finite number that is zero or more."""
     if value is not None:
         non_negative(inst, attribute, value)
+
+
+def parse_number(name: str, raw: str, kind: type) -> int | float:
+    """*raw* (text) as a finite ``int`` or ``float``, by :data:`NUMBER_PATTERN` only.
+
+    ``"250.0"`` is a whole number; ``"1,5"``, ``"1e999"`` and ``"nan"`` are refused.
+
+    >>> parse_number("employees", " 250.0 ", int), parse_number("annual_revenue", "5e8", float)
+    (250, 500000000.0)
+    """
+    text = raw.strip()
+    if not _NUMBER.match(text):
+        raise ValidationError(name, raw, "is not a number (digits, '.', an exponent; no separators)")
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValidationError(name, raw, "is not a finite number")
+    if kind is int:
+        if number != int(number):
+            raise ValidationError(name, raw, "is not a whole number")
+        if abs(number) >= 2.0**63:
+            raise ValidationError(name, raw, "is out of range (a 64-bit whole number)")
+        return int(number)
+    return number
 
 
 def normalise_email(value: object) -> object:

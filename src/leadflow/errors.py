@@ -37,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "OptionalDependencyError",
     "RateLimitedError",
+    "TooManyRefusedError",
     "TransientAdapterError",
     "UnknownRejectCodeError",
     "UnknownStageError",
@@ -313,3 +314,30 @@ class NotFoundError(LeadflowError, LookupError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.what, self.name, self.known))
+
+
+class TooManyRefusedError(LeadflowError):
+    """A job refused more input rows than its threshold allows (``--max-errors``).
+
+    Attributes:
+        refused: rows refused; total: rows read; limit: the threshold as given (``"100"``,
+        ``"0.5%"``); errors: where the refused rows were written (or ``None``).
+
+    >>> print(TooManyRefusedError(12, 1000, "1%", "errors.csv"))
+    12 of 1,000 input rows refused (1.2%), more than --max-errors 1%; see errors.csv
+    """
+
+    def __init__(self, refused: int, total: int, limit: str, errors: str | None) -> None:
+        self.refused = refused
+        self.total = total
+        self.limit = limit
+        self.errors = errors
+        share = 100.0 * refused / total if total else 100.0
+        where = "" if errors is None else f"; see {errors}"
+        super().__init__(
+            f"{refused:,} of {total:,} input rows refused ({share:.3g}%), "
+            f"more than --max-errors {limit}{where}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.refused, self.total, self.limit, self.errors))

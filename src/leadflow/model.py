@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -435,16 +434,7 @@ def _parse_datetime(name: str, raw: Any) -> Any:
 
 def _parse_number(name: str, raw: Any, kind: type) -> Any:
     if isinstance(raw, str):
-        text = raw.strip().replace(",", "").replace("_", "")
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValidationError(name, raw, "is not a number") from None
-        if kind is int:
-            if not math.isfinite(number) or number != int(number):
-                raise ValidationError(name, raw, "is not a whole number")
-            return int(number)
-        return number
+        return v.parse_number(name, raw, kind)
     if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
     return raw
@@ -468,6 +458,8 @@ def _from_record(cls: type[_C], record: Mapping[str, Any]) -> _C:
                     value = _parse_number(key, value, int)
                 elif annotation.startswith("float"):
                     value = _parse_number(key, value, float)
+            elif fields[key].default is not attrs.NOTHING:
+                continue  # blank: the field's default ("inquiry" for a stage, "attempted"...)
             kwargs[key] = value
         elif key == "properties" and isinstance(raw, Mapping):
             extra.update(raw)

@@ -85,7 +85,7 @@ def test_csv_rows_with_errors_are_reported_and_good_rows_continue(tmp_path: Path
                 "id": "L-1",
                 "created_at": "2026-01-05T10:00:00+01:00",
                 "email": " Ada@Example.com ",
-                "employees": "1,200",
+                "employees": "1200",
                 "annual_revenue": "5e8",
                 "title": " VP Sales ",
             },

@@ -68,12 +68,12 @@ def test_bad_rows_go_to_the_errors_file_and_good_rows_continue(
 ) -> None:
     leads = write_csv(
         tmp_path / "leads.csv",
-        ["id", "created_at", "title", "email", "annual_revenue"],
+        ["id", "created_at", "title", "email", "annual_revenue", "industry"],
         [
-            ["L-1", "2026-01-05T10:00:00Z", "VP Sales", "ann@example.com", "250"],
-            ["L-2", "2026-01-05T10:00:00", "CEO", "bo@example.com", "10"],
-            ["L-3", "2026-01-05T10:00:00+02:00", "Intern", "cy@gmail.com", "lots"],
-            ["L-4", "2026-01-05T10:00:00+02:00", "Director", "", ""],
+            ["L-1", "2026-01-05T10:00:00Z", "VP Sales", "ann@example.com", "250", ""],
+            ["L-2", "2026-01-05T10:00:00", "CEO", "bo@example.com", "10", ""],
+            ["L-3", "2026-01-05T10:00:00+02:00", "Intern", "cy@gmail.com", "lots", ""],
+            ["L-4", "2026-01-05T10:00:00+02:00", "Director", "", "", ""],
         ],
     )
     events = write_csv(
@@ -105,7 +105,8 @@ def test_bad_rows_go_to_the_errors_file_and_good_rows_continue(
 
 
 def test_without_an_errors_file_the_first_bad_row_raises(tmp_path: Path) -> None:
-    leads = write_csv(tmp_path / "leads.csv", ["id", "created_at"], [["L-1", "2026-01-05"]])
+    header = ["id", "created_at", "title", "industry", "annual_revenue", "email"]
+    leads = write_csv(tmp_path / "leads.csv", header, [["L-1", "2026-01-05", "", "", "", ""]])
     events = write_csv(tmp_path / "events.csv", ["id", "lead_id", "kind", "occurred_at"], [])
     with pytest.raises(ValidationError, match=r"leads\.csv row 0: created_at: '2026-01-05'"):
         score_files(CARD, leads, events, tmp_path / "out.parquet", as_of=AS_OF)
@@ -114,8 +115,8 @@ def test_without_an_errors_file_the_first_bad_row_raises(tmp_path: Path) -> None
 def test_empty_inputs_give_an_empty_output_with_the_schema(tmp_path: Path) -> None:
     plan = compile_scorecard(CARD)
     leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
-    pq.write_table(pa.table({"id": pa.array([], pa.string()),
-                             "created_at": pa.array([], pa.timestamp("us", tz="UTC"))}), leads)  # fmt: skip
+    columns = {name: pa.array([], kind) for name, kind in plan.lead_columns}
+    pq.write_table(pa.table(columns), leads)
     pq.write_table(pa.table({"lead_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()),
                              "occurred_at": pa.array([], pa.timestamp("us", tz="UTC"))}), events)  # fmt: skip
     summary = score_files(plan, leads, events, tmp_path / "out.parquet", as_of=AS_OF)

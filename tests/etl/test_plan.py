@@ -79,10 +79,10 @@ def assert_same(columnar: pa.Table, expected: dict[str, ScoreResult], card: Scor
             ("intent", result.intent),
         ]:
             assert math.isclose(row[name], value, rel_tol=0, abs_tol=1e-9), (name, row, result)
-        if f"rule.{card.rules[0].id}" in row:
+        if f"rule_{card.rules[0].id}" in row:
             contributed = {c.rule_id: c.points for c in result.contributions}
             for rule in card.rules:
-                got = row[f"rule.{rule.id}"]
+                got = row[f"rule_{rule.id}"]
                 if rule.id in contributed:
                     assert got == pytest.approx(contributed[rule.id], abs=1e-9), (rule.id, row)
                 else:
@@ -131,6 +131,8 @@ def test_bad_rows_are_reported_and_good_rows_scored() -> None:
             "created_at": pa.array([at, at, at], TS),
             "title": ["VP Sales", "CEO", "CTO"],
             "email": ["a@example.com", "broken", "c@example.com"],
+            "industry": [None, None, None],
+            "annual_revenue": pa.array([None, None, None], pa.float64()),
         }
     )
     events = pa.table(

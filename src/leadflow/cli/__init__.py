@@ -7,8 +7,9 @@ adds its arguments and one that runs it — so a new subcommand is one more line
 
 Layout (kept so by an import-linter contract): one module per command (``adapters``,
 ``backtest``, ``compile_sql``, ``demo``, ``importing``, ``report``, ``run``, ``score``, ``sla``),
-none importing another; below them the shared helpers — ``jobs`` (running and printing the job)
-and ``reporting`` (building and writing the feedback report), then ``config`` (run
+none importing another; below them the shared helpers — ``jobs`` (running and printing the job),
+``reporting`` (building and writing the feedback report) and ``files`` (the file modes' input
+contract options), then ``config`` (run
 configuration, rule files, stores, adapters), then ``base`` (exit codes, :class:`Output`, the
 clock, TOML).
 
@@ -24,6 +25,8 @@ Exit codes (:class:`Exit`):
 2     usage or configuration error (bad arguments, malformed config, unknown adapter)
 3     adapter or data-source error (cannot connect, authentication, store unreadable)
 4     internal error (a bug: please report it with ``--debug`` output)
+5     too many input rows refused: a file-mode job (``score``/``sla --leads``) went over
+      ``--max-errors``; the errors file is written, the output is not
 130   interrupted (Ctrl-C)
 141   stdout closed by the reader (``leadflow ... | head -1``); nothing is printed
 ====  ===========================================================================
@@ -52,6 +55,7 @@ from leadflow.errors import (
     ConfigError,
     LeadflowError,
     OptionalDependencyError,
+    TooManyRefusedError,
     ValidationError,
 )
 
@@ -141,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="leadflow",
         description="A shared definition of a good lead, SLAs for following leads up, and the "
         "feedback loop. Exit codes: 0 ok, 1 partial (some records failed or decisions not "
-        "carried out), 2 usage/config error, 3 adapter error, 4 internal error, 130 "
+        "carried out), 2 usage/config error, 3 adapter error, 4 internal error, 5 too many rows refused (--max-errors), 130 "
         "interrupted, 141 stdout closed by the reader.",
         parents=[common],
     )
@@ -200,6 +204,8 @@ def _silence_stdout() -> None:
 
 
 def _code_for(exc: BaseException) -> Exit:
+    if isinstance(exc, TooManyRefusedError):
+        return Exit.TOO_MANY_REFUSED
     if isinstance(exc, ConfigError | ValidationError | LookupError | OptionalDependencyError):
         return Exit.USAGE
     if isinstance(exc, AdapterError | OSError):

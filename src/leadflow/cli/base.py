@@ -41,6 +41,8 @@ class Exit(enum.IntEnum):
     USAGE = 2
     ADAPTER = 3
     INTERNAL = 4
+    #: a file-mode job refused more input rows than ``--max-errors`` allows (nothing written)
+    TOO_MANY_REFUSED = 5
     INTERRUPTED = 130
     #: stdout was closed by the reader (``leadflow ... | head -1``): 128 + SIGPIPE, as a shell
     #: reports a command killed by the signal.

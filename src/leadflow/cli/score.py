@@ -17,6 +17,7 @@ from leadflow.cli.config import (
     rule_arguments,
     scorecard_or_demo,
 )
+from leadflow.cli.files import as_of, contract_arguments, contract_options, report_summary
 from leadflow.errors import ConfigError
 
 __all__ = [
@@ -109,17 +110,22 @@ def file_mode_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "file mode (ETL)", 'score files instead of a store; needs pip install "leadflow[etl]"'
     )
-    group.add_argument("--leads", type=Path, help="leads file (.parquet or .csv)")
-    group.add_argument("--events", type=Path, help="events (activities) file (.parquet or .csv)")
+    group.add_argument(
+        "--leads", type=Path, help="leads: .parquet, .csv, .csv.gz, a directory or a glob of parts"
+    )
+    group.add_argument("--events", type=Path, help="events (activities), as --leads")
     group.add_argument("--accounts", type=Path, help="accounts file for account.* fields")
     group.add_argument("--out", type=Path, help="where to write the scores (.parquet or .csv)")
     group.add_argument("--errors", type=Path, help="CSV file for refused rows (else: stop)")
     group.add_argument("--card", dest="scorecard", type=Path, help="same as --scorecard")
-    group.add_argument("--as-of", dest="now", help="same as --now")
     group.add_argument(
-        "--partitions", type=int, default=1, help="split inputs by lead id first (memory / N)"
+        "--partitions",
+        type=int,
+        default=1,
+        help="split inputs by lead id first and score each part alone (less memory, same bytes)",
     )
-    group.add_argument("--explain", action="store_true", help="add a rule.<id> column per rule")
+    group.add_argument("--explain", action="store_true", help="add a rule_<id> column per rule")
+    contract_arguments(group, scoring=True)
 
 
 def score_files(args: argparse.Namespace, out: Output) -> int:
@@ -131,33 +137,23 @@ def score_files(args: argparse.Namespace, out: Output) -> int:
         if getattr(args, option) is None:
             flag = "--card" if option == "scorecard" else f"--{option}"
             raise ConfigError(flag, "is required with --leads")
+    at = as_of(args)
     plan = compile_scorecard(load_scorecard(args.scorecard), explain=args.explain)
-    as_of = parse_now(args.now) or wall_clock()
     summary = score_files(
         plan,
         args.leads,
         args.events,
         args.out,
-        as_of=as_of,
+        as_of=at,
         errors=args.errors,
         accounts=args.accounts,
         partitions=args.partitions,
+        **contract_options(args),
     )
-    out.data(
-        {
-            "as_of": as_of.isoformat(),
-            "leads_read": summary.leads_read,
-            "events_read": summary.events_read,
-            "leads_scored": summary.leads_scored,
-            "rows_refused": summary.rows_refused,
-            "output": str(summary.output),
-            "errors": None if summary.errors is None else str(summary.errors),
-        }
-    )
-    out.text(
+    report_summary(
+        out,
+        {"as_of": at.isoformat(), **summary.to_dict()},
         f"Scored {summary.leads_scored:,} of {summary.leads_read:,} leads with "
-        f"{summary.events_read:,} events as of {as_of.isoformat()} -> {summary.output}"
+        f"{summary.events_read:,} events as of {at.isoformat()} -> {summary.output}",
     )
-    if summary.rows_refused:
-        out.warn(f"{summary.rows_refused:,} rows refused; see {summary.errors}")
-    return 0
+    return Exit.OK

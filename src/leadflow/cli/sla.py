@@ -18,6 +18,7 @@ from leadflow.cli.config import (
     read_all,
     rule_arguments,
 )
+from leadflow.cli.files import as_of, contract_arguments, contract_options, report_summary
 from leadflow.cli.jobs import adherence_table
 from leadflow.errors import ConfigError
 
@@ -93,10 +94,13 @@ def sla_file_mode_arguments(parser: argparse.ArgumentParser) -> None:
         "file mode (ETL)",
         'judge files instead of a store (needs --policies and --calendar); pip install "leadflow[etl]"',
     )
-    group.add_argument("--leads", type=Path, help="leads file (.parquet or .csv)")
-    group.add_argument("--touches", type=Path, help="touches file (.parquet or .csv)")
+    group.add_argument(
+        "--leads", type=Path, help="leads: .parquet, .csv, .csv.gz, a directory or a glob of parts"
+    )
+    group.add_argument("--touches", type=Path, help="touches, as --leads")
     group.add_argument("--out", type=Path, help="where to write lead x step rows (.parquet/.csv)")
     group.add_argument("--errors", type=Path, help="CSV file for refused rows (else: stop)")
+    contract_arguments(group, scoring=False)
 
 
 def sla_files(args: argparse.Namespace, out: Output) -> int:
@@ -107,27 +111,16 @@ def sla_files(args: argparse.Namespace, out: Output) -> int:
     for option in ("touches", "out", "policies", "calendar"):
         if getattr(args, option) is None:
             raise ConfigError(f"--{option}", "is required with --leads")
+    now = as_of(args)
     plan = compile_sla(load_policies(args.policies), calendar_choice(args.calendar))
-    now = parse_now(args.now) or wall_clock()
     summary = evaluate_sla_files(
-        plan, args.leads, args.touches, args.out, now=now, errors=args.errors
-    )
-    out.data(
-        {
-            "now": now.isoformat(),
-            "leads_read": summary.leads_read,
-            "touches_read": summary.touches_read,
-            "leads_evaluated": summary.leads_evaluated,
-            "rows_written": summary.rows_written,
-            "rows_refused": summary.rows_refused,
-            "output": str(summary.output),
-            "errors": None if summary.errors is None else str(summary.errors),
-        }
-    )
-    out.text(
+        plan, args.leads, args.touches, args.out, now=now, errors=args.errors,
+        **contract_options(args),
+    )  # fmt: skip
+    report_summary(
+        out,
+        {"now": now.isoformat(), **summary.to_dict()},
         f"SLA as of {now.isoformat()}: {summary.leads_evaluated:,} of {summary.leads_read:,} "
-        f"leads under a policy, {summary.rows_written:,} step rows -> {summary.output}"
+        f"leads under a policy, {summary.rows_written:,} step rows -> {summary.output}",
     )
-    if summary.rows_refused:
-        out.warn(f"{summary.rows_refused:,} rows refused; see {summary.errors}")
     return 0

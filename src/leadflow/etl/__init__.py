@@ -4,6 +4,9 @@ Scope: the optional ``etl`` extra (``pip install "leadflow[etl]"``, which brings
 Importing :mod:`leadflow` never imports this package; importing this package without pyarrow
 raises :class:`~leadflow.errors.OptionalDependencyError` naming the install command.
 
+* :mod:`leadflow.etl.contract` -- the input contract every path shares: raw Arrow columns to
+  rows valid by the per-record ``Lead``/``Activity``/``Touch`` rules (whatever a plan reads) and
+  refused rows, column resolution with a did-you-mean, duplicate keys; engine-independent.
 * :func:`compile_scorecard` / :class:`ColumnarPlan` (:mod:`leadflow.etl.plan`) -- a scorecard
   compiled once and evaluated over Arrow tables or record batches.
 * :func:`score_files` (:mod:`leadflow.etl.pipeline`) -- leads and events files in, scores and an
@@ -16,8 +19,9 @@ raises :class:`~leadflow.errors.OptionalDependencyError` naming the install comm
   dialect; imported from its module, so ``import leadflow.etl`` does not load sqlglot.
 * :mod:`leadflow.etl.business_time` -- business-calendar arithmetic over arrays (SLA deadlines).
 * :mod:`leadflow.etl.spark` -- the same plans inside Spark (``pip install "leadflow[spark]"``).
-* :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet and CSV, per-row
-  validation with an errors file, and hash partitioning of leads and events by lead id.
+* :mod:`leadflow.etl.files` -- streaming readers and writers for Parquet, CSV and ``.csv.gz``
+  files, directories and globs of part files, and hash partitioning of leads and events by
+  lead id.
 * :mod:`leadflow.etl.synthetic` -- a seeded generator of leads and events files for tests and
   benchmarks.
 """
@@ -31,6 +35,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
     raise OptionalDependencyError("leadflow.etl", "etl", "pyarrow") from exc
 
+from leadflow.etl.contract import validate
 from leadflow.etl.files import ErrorSink, RowError, TableWriter, read_batches
 from leadflow.etl.pipeline import ScoreSummary, SLASummary, evaluate_sla_files, score_files
 from leadflow.etl.plan import ColumnarPlan, compile_scorecard
@@ -49,4 +54,5 @@ __all__ = [
     "evaluate_sla_files",
     "read_batches",
     "score_files",
+    "validate",
 ]

@@ -10,7 +10,10 @@ workers) and does no I/O. The plan evaluates
 * recommendations as vector thresholds;
 
 and returns the same numbers as :func:`leadflow.rules.scoring.score_lead` (to floating-point
-rounding: sums are not correctly rounded here) with the same recommendations.
+rounding) with the same recommendations. Behaviour sums are exact and independent of the order
+and grouping of the events (each is kept as a few exactly summed levels, see
+``_split_exact``), so a score is the same to the bit whether the events came in one batch, in
+many, in partitions or through Spark.
 
 Events are reduced to one row of aggregates per lead (:meth:`ColumnarPlan.aggregate`), batch by
 batch, in memory proportional to the number of distinct leads with relevant events -- not to the
@@ -56,7 +59,7 @@ import pyarrow.compute as pc
 
 from leadflow._validate import check_aware
 from leadflow.errors import ConfigError
-from leadflow.etl.files import ErrorSink, conform
+from leadflow.etl.contract import LEAD, ErrorSink, KeyFilter, conform, validate
 from leadflow.rules.matching import comparable
 from leadflow.rules.scorecard import (
     FREE_MAIL_DOMAINS,
@@ -89,7 +92,7 @@ _NO_TIME = np.iinfo(np.int64).min
 #: Leads batches smaller than twice this are evaluated on one thread.
 _MIN_SLICE = 65_536
 #: Partial aggregates are merged once they hold this many rows, bounding memory.
-_COMPACT_ROWS = 2_000_000
+_COMPACT_ROWS = 250_000
 
 #: Columns of an events (activities) table that scoring reads, with their types; all are
 #: required. (An event's own id is not needed for a score, so it is not read.)
@@ -137,7 +140,7 @@ class ColumnarPlan:
     """A scorecard compiled for columnar evaluation; build it with :func:`compile_scorecard`.
 
     ``lead_columns`` maps each leads column the plan reads to its Arrow type (``None`` for a
-    custom property, read as it is); ``explain`` adds one ``rule.<id>`` column per rule holding
+    custom property, read as it is); ``explain`` adds one ``rule_<id>`` column per rule holding
     its contribution (null when it did not apply).
     """
 
@@ -189,11 +192,13 @@ class ColumnarPlan:
                         parts = [self._combine(parts)]
                         held = parts[0].num_rows
 
+            repeats = KeyFilter("__key")
             for raw in _batches(events):
+                keyed = "id" in raw.schema.names
                 batch = conform(
                     raw,
-                    EVENT_COLUMNS,
-                    required=set(EVENT_COLUMNS),
+                    {**EVENT_COLUMNS, "id": pa.string()} if keyed else EVENT_COLUMNS,
+                    required={*EVENT_COLUMNS, "id"} if keyed else set(EVENT_COLUMNS),
                     source=source,
                     row_offset=offset,
                     errors=sink,
@@ -201,15 +206,36 @@ class ColumnarPlan:
                 )
                 offset += raw.num_rows
                 _raise_first(errors, sink)
+                if keyed:  # an event repeated (same id, same lead) counts once: the first
+                    # (only events that can count are keyed: a repeat of another changes nothing)
+                    batch = batch.filter(self._counts(batch, as_of))
+                    key = pc.binary_join_element_wise(
+                        batch.column("lead_id").cast(pa.string()), batch.column("id"), "\x1f"
+                    )
+                    keep, dropped = repeats.keep(
+                        batch.append_column("__key", key), np.arange(batch.num_rows)
+                    )
+                    batch = batch.drop_columns(["id"])
+                    if dropped:
+                        batch = batch.filter(pa.array(keep))
                 pending.append(pool.submit(self._aggregate_batch, batch, as_of_ts))
                 collect(workers)
             collect(0)
         return self._combine(parts)
 
+    def _counts(self, batch: pa.RecordBatch, as_of: datetime) -> pa.Array:
+        """Which events can change a score: a kind the card reads, at or before *as_of*."""
+        kinds = batch.column("kind")
+        if pa.types.is_dictionary(kinds.type):
+            kinds = kinds.cast(pa.string())
+        wanted = pc.is_in(kinds, value_set=pa.array(self.kinds, pa.string()))
+        past = pc.less_equal(batch.column("occurred_at"), pa.scalar(as_of, _TS))
+        return pc.fill_null(pc.and_(wanted, past), False)
+
     def _empty_aggregate(self) -> pa.Table:
         fields = [pa.field("lead_id", pa.string())]
         for rule in self.per_activity:
-            fields.append(pa.field(f"__s{rule.index}", pa.float64()))
+            fields += [pa.field(name, pa.float64()) for name in _level_names(rule.index)]
             if self.explain:
                 fields.append(pa.field(f"__n{rule.index}", pa.int64()))
         for counter in self.counters:
@@ -249,9 +275,11 @@ class ColumnarPlan:
             decay = decays.get(rule.rate)
             if decay is None:
                 decay = decays[rule.rate] = np.exp(age * rule.rate)
-            columns[f"__s{rule.index}"] = np.bincount(
-                codes[mask], weights=rule.points * decay[mask], minlength=groups
-            )
+            terms = rule.points * decay[mask]
+            for name, part in zip(
+                _level_names(rule.index), _split_exact(terms, rule.points), strict=True
+            ):
+                columns[name] = np.bincount(codes[mask], weights=part, minlength=groups)
             if self.explain:  # only explanations tell "no activity" from "0 points"
                 columns[f"__n{rule.index}"] = np.bincount(codes[mask], minlength=groups)
         for counter in self.counters:
@@ -332,19 +360,18 @@ class ColumnarPlan:
         Yields output batches with the rows in input order (large batches are split and
         evaluated on *threads* worker threads, by default the CPU count): ``id``, ``score``,
         ``fit``, ``behaviour``, ``interest``, ``intent``, ``recommendation`` and, with
-        ``explain``, one ``rule.<id>`` column per rule. Invalid rows go to *errors* (or raise
+        ``explain``, one ``rule_<id>`` column per rule. Invalid rows go to *errors* (or raise
         the first one's :class:`~leadflow.errors.ValidationError` when no sink is given).
         """
         check_aware("as_of", as_of)
         sink = ErrorSink(None) if errors is None else errors
         spec = dict(self.lead_columns)
-        required = {"id", "created_at"}
         account_table = None if accounts is None else self._conform_accounts(accounts, sink)
         offset = 0
         for raw in map(_plain_properties, _batches(leads)):
-            batch = conform(
-                raw, spec, required=required, source=source, row_offset=offset, errors=sink
-            )
+            batch = validate(
+                raw, LEAD, needed=spec, source=source, row_offset=offset, errors=sink
+            ).select(list(spec))
             offset += raw.num_rows
             _raise_first(errors, sink)
             yield from self._score_batch(
@@ -353,8 +380,8 @@ class ColumnarPlan:
 
     def score(
         self,
-        leads: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
-        events: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+        leads: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch] | Any,
+        events: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch] | Any,
         *,
         as_of: datetime,
         accounts: pa.Table | None = None,
@@ -362,6 +389,10 @@ class ColumnarPlan:
         threads: int | None = None,
     ) -> pa.Table:
         """Score *leads* with their *events* as of *as_of*; one output row per valid lead.
+
+        *leads* and *events* are Arrow tables, record batches, iterables of batches, or pandas
+        or polars DataFrames (read through Arrow; polars without a copy). An event whose
+        ``id`` and ``lead_id`` repeat an earlier one counts once.
 
         *accounts* (optional, with an ``id`` column) supplies the ``account.*`` fields through
         the leads' ``account_id``. See :meth:`score_batches` for the output columns.
@@ -387,7 +418,7 @@ class ColumnarPlan:
             pa.field("recommendation", pa.string()),
         ]
         if self.explain:
-            fields += [pa.field(f"rule.{rule.id}", pa.float64()) for rule in self.card.rules]
+            fields += [pa.field(f"rule_{rule.id}", pa.float64()) for rule in self.card.rules]
         return pa.schema(fields)
 
     def _conform_accounts(self, accounts: pa.Table, sink: ErrorSink) -> pa.Table:
@@ -496,7 +527,10 @@ class ColumnarPlan:
         rate = -_LN2 / half_life
         if rule.activities:
             spec = next(r for r in self.per_activity if r.index == index)
-            total = frame.float_column(f"__s{spec.index}")
+            first, *rest = (frame.float_column(name) for name in _level_names(spec.index))
+            total = first
+            for level in rest:  # the exact level sums, added in one fixed order
+                total = pc.add(total, level)
             if self.explain:
                 applies = pc.greater(frame.int_column(f"__n{spec.index}"), 0)
             else:  # a sum of non-zero terms: zero only when there were none (or it cancels)
@@ -551,7 +585,7 @@ class ColumnarPlan:
 def compile_scorecard(card: Scorecard, *, explain: bool = False) -> ColumnarPlan:
     """Compile *card* into a :class:`ColumnarPlan` (pure: reads no file, no clock).
 
-    With *explain*, the plan's results carry one ``rule.<id>`` column per rule.
+    With *explain*, the plan's results carry one ``rule_<id>`` column per rule.
     """
     if not isinstance(card, Scorecard):
         raise ConfigError("card", f"expected a Scorecard, got {type(card).__name__}")
@@ -756,6 +790,41 @@ def _clamp(values: pa.Array, cap: float | None) -> pa.Array:
     return pc.max_element_wise(pc.min_element_wise(values, cap), -cap)
 
 
+# -- exact sums ----------------------------------------------------------------------------
+
+#: Behaviour sums are split into this many levels, each a sum of terms rounded to a grid fine
+#: enough for every partial sum to be exact (see :func:`_split_exact`).
+_LEVELS = 3
+#: Bits each level adds below the one before: levels stay exact for up to 2**26 events per
+#: lead and rule.
+_GAIN = 27
+
+
+def _level_names(index: int) -> list[str]:
+    return [f"__s{index}"] + [f"__s{index}_{k}" for k in range(1, _LEVELS)]
+
+
+def _split_exact(terms: Any, points: float) -> list[Any]:
+    """*terms* (each at most ``|points|`` in size) split into :data:`_LEVELS` parts whose sums
+    are exact in float64 whatever the order or grouping of the additions.
+
+    Level *k* holds each term rounded to a multiple of ``2**(top - 53 - k * _GAIN)``, where
+    ``2**top`` bounds the sum of 2**26 terms: every partial sum of such multiples is a float, so
+    summing is exact -- by batch, by partition, in Spark, in any order -- and a lead's
+    behaviour score is the same to the bit however its events were split. What is left below
+    the last grid (under ``|points| * 2**-105``) is dropped.
+    """
+    top = math.frexp(abs(points))[1] + 27 if points else 0
+    parts = []
+    rest = terms
+    for k in range(_LEVELS):
+        step = math.ldexp(1.0, top - 53 - k * _GAIN)
+        part = np.round(rest / step) * step
+        parts.append(part)
+        rest = rest - part
+    return parts
+
+
 # -- helpers ---------------------------------------------------------------------------------------
 
 
@@ -804,15 +873,28 @@ def _dictionary(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     return pc.dictionary_encode(values)
 
 
-def _batches(
-    data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
-) -> Iterator[pa.RecordBatch]:
+def _batches(data: Any) -> Iterator[pa.RecordBatch]:
+    """Record batches of an Arrow table or batch, a pandas or polars DataFrame (converted
+    through Arrow: polars and pandas' Arrow-backed columns without a copy), or an iterable of
+    batches."""
     if isinstance(data, pa.Table):
         yield from data.to_batches()
     elif isinstance(data, pa.RecordBatch):
         yield data
+    elif type(data).__module__.split(".")[0] in {"pandas", "polars"} or hasattr(
+        data, "__arrow_c_stream__"
+    ):
+        yield from _frame_table(data).to_batches()
     else:
         yield from data
+
+
+def _frame_table(data: Any) -> pa.Table:
+    """A DataFrame as an Arrow table (pandas: without its index; NaN in a float column is
+    pandas' missing value, so it arrives as a null)."""
+    if type(data).__module__.split(".")[0] == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    return pa.table(data)
 
 
 def _raise_first(given: ErrorSink | None, sink: ErrorSink) -> None:

@@ -11,8 +11,11 @@ batches, exactly as on one machine:
 3. scores: each executor evaluates the joined batches (``mapInArrow``).
 
 Spark does the shuffles, so no sort order is needed. The result equals
-:meth:`ColumnarPlan.score` on the same rows (sums may differ in the last bits, as Spark adds
-partials in its own order). Invalid rows raise :class:`~leadflow.errors.ValidationError` in the
+:meth:`ColumnarPlan.score` on the same rows, to the bit: behaviour sums travel as exactly
+summed levels, so Spark's order of addition does not matter. Rows are checked by the same
+input contract as files (:mod:`leadflow.etl.contract`: every ``Lead``/``Activity`` column
+present, whatever the card reads); an event repeated with the same ``id`` and ``lead_id`` counts
+once (``dropDuplicates``). Invalid rows raise :class:`~leadflow.errors.ValidationError` in the
 executor (Spark has no errors file); check the files first with ``leadflow score`` if needed.
 
 SLA policies run the same way (:func:`evaluate_sla_dataframe`): executors check the touches and
@@ -43,7 +46,7 @@ import pyarrow.compute as pc
 
 from leadflow._validate import check_aware
 from leadflow.errors import OptionalDependencyError, ValidationError
-from leadflow.etl.files import ErrorSink, conform
+from leadflow.etl.contract import ACTIVITY, LEAD, TOUCH, Entity, ErrorSink, validate
 from leadflow.etl.plan import EVENT_COLUMNS, ColumnarPlan
 from leadflow.etl.sla import (
     SLA_LEAD_COLUMNS,
@@ -100,14 +103,8 @@ class _Aggregate:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for raw in batches:
             sink = ErrorSink(None)
-            batch = conform(
-                raw,
-                EVENT_COLUMNS,
-                required=set(EVENT_COLUMNS),
-                source="events",
-                row_offset=0,
-                errors=sink,
-            )
+            batch = validate(raw, ACTIVITY, needed=EVENT_COLUMNS, source="events", errors=sink)
+            batch = batch.select(list(EVENT_COLUMNS))
             if sink.errors:
                 raise sink.errors[0].to_exception()
             yield from self.plan._aggregate_batch(batch, self.as_of_ts).to_batches()
@@ -131,15 +128,8 @@ class _Conform:
                     [n.replace("account.", _ACCOUNT, 1) for n in table.column_names]
                 )
             else:
-                batch = conform(
-                    raw,
-                    spec,
-                    required={"id", "created_at"},
-                    source="leads",
-                    row_offset=0,
-                    errors=sink,
-                )
-                table = pa.Table.from_batches([batch])
+                batch = validate(raw, LEAD, needed=spec, source="leads", errors=sink)
+                table = pa.Table.from_batches([batch.select(list(spec))])
             if sink.errors:
                 raise sink.errors[0].to_exception()
             yield from table.select(self.schema.names).cast(self.schema).to_batches()
@@ -162,7 +152,13 @@ class _Evaluate:
 
 
 def score_dataframe(
-    plan: ColumnarPlan, leads: Any, events: Any, *, as_of: datetime, accounts: Any = None
+    plan: ColumnarPlan,
+    leads: Any,
+    events: Any,
+    *,
+    as_of: datetime,
+    accounts: Any = None,
+    dedupe: str | None = None,
 ) -> Any:
     """Score the Spark DataFrames *leads* and *events* with *plan*; return a DataFrame.
 
@@ -174,8 +170,11 @@ def score_dataframe(
     check_aware("as_of", as_of)
     functions, _ = _sql()
     as_of_ts = as_of.timestamp()
+    leads = _one_per_id(leads, dedupe)
     aggregate_schema = pa.schema(list(plan.aggregate_columns))
-    partial = events.select(*EVENT_COLUMNS).mapInArrow(
+    if "id" in events.columns:  # an event repeated (same id and lead) counts once
+        events = events.dropDuplicates(["lead_id", "id"])
+    partial = events.select(*_contract_columns(events, ACTIVITY)).mapInArrow(
         _Aggregate(plan, as_of_ts), spark_schema(aggregate_schema)
     )
     merged = partial.groupBy("lead_id").agg(
@@ -189,6 +188,7 @@ def score_dataframe(
     )
     present = set(leads.columns)
     wanted = [name for name, _ in plan.lead_columns if name in present]
+    wanted += [name for name in _contract_columns(leads, LEAD) if name not in wanted]
     typed = leads.select(*wanted).mapInArrow(
         _Conform(plan, lead_schema, accounts=False), spark_schema(lead_schema)
     )
@@ -207,6 +207,34 @@ def score_dataframe(
         typed = typed.join(conformed, on="account_id", how="left")
     joined = typed.join(merged, typed["id"] == merged["lead_id"], "left").drop("lead_id")
     return joined.mapInArrow(_Evaluate(plan, as_of_ts), spark_schema(plan.output_schema))
+
+
+def _one_per_id(leads: Any, dedupe: str | None) -> Any:
+    """*leads* with one row per id: a repeated id raises (Spark has no errors file) unless
+    *dedupe* (``"latest:<column>"``) keeps each id's row with the greatest column."""
+    from leadflow.etl.pipeline import parse_dedupe
+
+    functions, _ = _sql()
+    column = parse_dedupe(dedupe)
+    if column is None:
+        repeated = leads.groupBy("id").count().filter("count > 1").limit(1).collect()
+        if repeated:
+            raise ValidationError(
+                "id", repeated[0]["id"], "is the id of more than one lead row; pass "
+                "dedupe='latest:<column>' to keep the newest, or remove the repeats",
+            )  # fmt: skip
+        return leads
+    from pyspark.sql import Window
+
+    order = Window.partitionBy("id").orderBy(functions.col(column).desc_nulls_last())
+    ranked = leads.withColumn("__n", functions.row_number().over(order))
+    return ranked.filter("__n = 1").drop("__n")
+
+
+def _contract_columns(frame: Any, entity: Entity) -> list[str]:
+    """The columns of *frame* the input contract checks (every field of *entity* present), so
+    a row is refused in Spark by the same rules as in a file, whatever the card reads."""
+    return [name for name, _ in entity.fields if name in frame.columns]
 
 
 def _arrow_type(frame: Any, name: str) -> pa.DataType:
@@ -236,7 +264,11 @@ class _ConformSLA:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for raw in batches:
             sink = ErrorSink(None)
-            table = pa.Table.from_batches([raw])
+            entity, columns = (
+                (TOUCH, SLA_TOUCH_COLUMNS) if self.touches else (LEAD, SLA_LEAD_COLUMNS)
+            )
+            checked = validate(raw, entity, needed=columns, source=entity.name, errors=sink)
+            table = pa.Table.from_batches([checked.select(list(columns))])
             check = conform_touches if self.touches else conform_sla_leads
             typed = check(table, sink)
             if sink.errors:
@@ -267,21 +299,30 @@ class _EvaluateSLA:
             yield from result.to_batches()
 
 
-def evaluate_sla_dataframe(plan: SLAPlan, leads: Any, touches: Any, *, now: datetime) -> Any:
+def evaluate_sla_dataframe(
+    plan: SLAPlan, leads: Any, touches: Any, *, now: datetime, dedupe: str | None = None
+) -> Any:
     """Judge the Spark DataFrames *leads* and *touches* with *plan* at *now*; return a DataFrame.
 
     The result has :data:`~leadflow.etl.sla.SLA_OUTPUT_SCHEMA`'s columns, one row per lead x
-    step, equal to :meth:`SLAPlan.evaluate` on the same rows (in Spark's order). Lead ids
-    must be unique. Invalid rows raise :class:`~leadflow.errors.ValidationError` in the
+    step, equal to :meth:`SLAPlan.evaluate` on the same rows (in Spark's order). A repeated
+    lead id raises :class:`~leadflow.errors.ValidationError` unless *dedupe* is
+    ``"latest:<column>"``; a repeated touch (same ``id`` and ``lead_id``) counts once. Invalid
+    rows raise :class:`~leadflow.errors.ValidationError` in the
     executor; check the files first with ``leadflow sla --leads ... --errors ...`` if needed.
     """
     check_aware("now", now)
     functions, _ = _sql()
     touch_schema = pa.schema(list(SLA_TOUCH_COLUMNS.items()))
     lead_schema = pa.schema(list(SLA_LEAD_COLUMNS.items()))
-    typed_touches = touches.select(*[c for c in SLA_TOUCH_COLUMNS if c in touches.columns])
+    leads = _one_per_id(leads, dedupe)
+    if "id" in touches.columns and "lead_id" in touches.columns:
+        touches = touches.dropDuplicates(["lead_id", "id"])
+    typed_touches = touches.select(*_contract_columns(touches, TOUCH))
     typed_touches = typed_touches.mapInArrow(_ConformSLA(True), spark_schema(touch_schema))
-    typed_leads = leads.select(*[c for c in SLA_LEAD_COLUMNS if c in leads.columns])
+    lead_names = [c for c in SLA_LEAD_COLUMNS if c in leads.columns]
+    lead_names += [c for c in _contract_columns(leads, LEAD) if c not in lead_names]
+    typed_leads = leads.select(*lead_names)
     typed_leads = typed_leads.mapInArrow(_ConformSLA(False), spark_schema(lead_schema))
     fields = [n for n in SLA_TOUCH_COLUMNS if n != "lead_id"]
     gathered = typed_touches.groupBy("lead_id").agg(

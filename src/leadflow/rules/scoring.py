@@ -536,6 +536,15 @@ def _gather(
     return gathered
 
 
+def _distinct(activities: Iterable[Activity]) -> Iterator[Activity]:
+    """*activities* without repeats: an activity id seen before counts once (the first)."""
+    seen: set[str] = set()
+    for activity in activities:
+        if activity.id not in seen:
+            seen.add(activity.id)
+            yield activity
+
+
 def _score(
     prepared: _Prepared,
     lead: Lead,
@@ -550,7 +559,7 @@ def _score(
         raise ValidationError(
             "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
         )
-    gathered = _gather(prepared, lead.id, activities, as_of_ts)
+    gathered = _gather(prepared, lead.id, _distinct(activities), as_of_ts)
     contributions: list[Contribution] = []
     fit: list[float] = []
     interest: list[float] = []
