@@ -418,8 +418,10 @@ def _emit(
         if final.unless_connected and connected:
             final_state = ActionState.SKIPPED
         else:
-            if final.untouched_reason is not None and not any(
-                at <= last["__due_us"] for at in touched_us
+            if (
+                now_us > last["__due_us"]
+                and final.untouched_reason is not None
+                and not any(at <= last["__due_us"] for at in touched_us)
             ):
                 # nobody followed the lead up: back to nurture as sales' miss, as per record
                 final_action, final_reason = Disposition.RECYCLE.value, final.untouched_reason

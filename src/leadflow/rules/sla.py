@@ -924,8 +924,9 @@ class FinalDecision:
     """The final action's decision: carry out ``action`` with ``reason`` when ``state`` is due.
 
     ``skipped_because`` says why a skipped action will not happen (``connected`` or
-    ``stopped``). ``untouched`` is true when nobody touched the lead before the cadence ran
-    out: then ``action`` is recycle and ``reason`` the policy's ``untouched_reason``. ``due`` is
+    ``stopped``). ``untouched`` is true when the action is due and nobody touched the lead
+    before the cadence ran out: then ``action`` is recycle and ``reason`` the policy's
+    ``untouched_reason`` (while pending, the decision names the policy's own action). ``due`` is
     in the zone of the calendar the lead was judged in.
     """
 
@@ -1327,15 +1328,16 @@ def _final_decision(
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="stopped")
     if final.unless_connected and any(t.outcome.is_connect for t in touches):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="connected")
+    if _utc(as_of) <= _utc(due):
+        return attrs.evolve(decision, state=ActionState.PENDING)
     if final.untouched_reason is not None and not any(_utc(t.at) <= _utc(due) for t in touches):
-        # Nobody followed the lead up: sales' miss, not a verdict on the lead — back to nurture
-        # under its own reason, which the rejection report counts as an SLA failure.
+        # Nobody followed the lead up before the cadence ran out: sales' miss, not a verdict on
+        # the lead — back to nurture under its own reason, which the rejection report counts
+        # as an SLA failure.
         decision = attrs.evolve(
             decision, action=Disposition.RECYCLE, reason=final.untouched_reason, untouched=True
         )
-    return attrs.evolve(
-        decision, state=ActionState.DUE if _utc(as_of) > _utc(due) else ActionState.PENDING
-    )
+    return attrs.evolve(decision, state=ActionState.DUE)
 
 
 def evaluate_many(
