@@ -108,7 +108,7 @@ class SLAClock(RuleBasedStateMachine):
             by_touch = {S.MET} if old.state is S.MET else {old.state, S.MET, S.STOPPED}
             allowed = BY_TIME[old.state] if cause == "time" else by_touch
             assert new.state in allowed, (cause, old, new)
-            if new.state is S.STOPPED and old.state is not S.STOPPED:
+            if cause == "touch" and new.state is S.STOPPED and old.state is not S.STOPPED:
                 assert new.stopped_because == "connected", (cause, old, new)
             assert new.done >= old.done
 
