@@ -44,6 +44,7 @@ import attrs
 
 from leadflow.analytics.html import render_html
 from leadflow.analytics.report import FeedbackReport
+from leadflow.analytics.sla_report import OpenStep
 from leadflow.errors import ConfigError, DeliveryError
 
 __all__ = [
@@ -165,7 +166,7 @@ def _smtp(table: Mapping[str, Any], env: Mapping[str, str], path: str) -> SMTPSe
     _known(
         table,
         {"host", "port", "starttls", "username", "password", "password_env", "from", "to",
-         "owners", "timeout", "cafile"},
+         "owners", "timeout", "cafile", "allow_plaintext_auth"},
         path,
     )  # fmt: skip
     host = table.get("host")
@@ -190,6 +191,12 @@ def _smtp(table: Mapping[str, Any], env: Mapping[str, str], path: str) -> SMTPSe
     username = table.get("username")
     if username is not None and not isinstance(username, str):
         raise ConfigError(f"{path}.username", "must be a string")
+    if username is not None and not starttls and table.get("allow_plaintext_auth") is not True:
+        raise ConfigError(
+            f"{path}.starttls",
+            "is false while a username is set: the password would cross the network in clear "
+            "(set allow_plaintext_auth = true only for a server on this machine)",
+        )
     sender = table.get("from", "leadflow@localhost")
     if not isinstance(sender, str) or "@" not in sender:
         raise ConfigError(f"{path}.from", f"must be an e-mail address, got {sender!r}")
@@ -275,19 +282,25 @@ class OwnerDigest:
 def owner_digests(report: FeedbackReport) -> list[OwnerDigest]:
     """Per owner, the report's SLA steps still to act on (:attr:`FeedbackReport.sla_open`):
     breached, at risk and due, each soonest first. Steps without an owner are left out."""
-    buckets: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
+    buckets: dict[str, dict[str, list[OpenStep]]] = {}
     for r in report.sla_open:
         if r.owner is None:
             continue
         buckets.setdefault(r.owner, {"breached": [], "at_risk": [], "pending": []})[r.state].append(
-            (r.lead_id, r.step, r.due_at.isoformat())
+            r
         )
+
+    def rows(steps: list[OpenStep]) -> tuple[tuple[str, str, str], ...]:
+        # by the instant itself: ISO text with mixed offsets (DST) does not sort in time order
+        ordered = sorted(steps, key=lambda r: (r.due_at, r.lead_id, r.step))
+        return tuple((r.lead_id, r.step, r.due_at.isoformat()) for r in ordered)
+
     return [
         OwnerDigest(
             owner=owner,
-            breached=tuple(sorted(b["breached"], key=lambda t: t[2])),
-            at_risk=tuple(sorted(b["at_risk"], key=lambda t: t[2])),
-            due=tuple(sorted(b["pending"], key=lambda t: t[2])),
+            breached=rows(b["breached"]),
+            at_risk=rows(b["at_risk"]),
+            due=rows(b["pending"]),
         )
         for owner, b in sorted(buckets.items())
     ]

@@ -111,3 +111,20 @@ def test_a_proposal_refuses_to_invent_from_too_little_data() -> None:
     leads, activities = world(n=50)
     with pytest.raises(InsufficientDataError, match="50 handed-off leads"):
         propose_points(card(20, 15, 40), leads, activities)
+
+
+def test_a_capped_rule_keeps_capping_the_same_number_of_events() -> None:
+    leads, activities = world(n=1500)
+    capped = attrs.evolve(
+        card(20, 30, 10),
+        rules=[
+            *card(20, 30, 10).rules[:2],
+            attrs.evolve(card(20, 30, 10).rules[2], cap=20.0),  # two quote requests' worth
+        ],
+    )
+    proposal = propose_points(capped, leads, activities)
+    quote = next(r for r in proposal.revisions if r.rule == "quote")
+    assert quote.current_cap == 20.0
+    assert quote.proposed_cap == pytest.approx(20.0 * quote.proposed_points / 10.0, abs=0.01)
+    revised = next(r for r in proposal.card.rules if r.id == "quote")
+    assert revised.cap == quote.proposed_cap and revised.points == quote.proposed_points

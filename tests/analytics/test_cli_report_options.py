@@ -58,3 +58,57 @@ def test_window_and_period_options_are_checked(
     )
     assert code == Exit.OK
     assert json.loads(capsys.readouterr().out)["closed_loop_headline"]["rejected"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--half-life-strata", "email"], "--half-life-strata"),
+        (["--half-life-strata", "history"], "--half-life-strata"),
+        (["--segments", "properties"], "--segments"),
+        (["--segments", "account.shoe_size"], "--segments"),
+    ],
+)
+def test_strata_and_segments_name_the_option(
+    demo_store: Path,
+    tmp_path: Path,
+    extra: list[str],
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "r.html"
+    assert (
+        main(["report", "--store", str(demo_store), "--now", NOW, "--out", str(out), *extra]) == 2
+    )
+    assert named in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_out_paths_are_checked_before_anything_is_read(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = demo_store.read_bytes()
+    base = ["report", "--store", str(demo_store), "--now", NOW]
+    assert main([*base, "--out", str(demo_store)]) == Exit.USAGE  # would replace the store
+    assert "--out" in capsys.readouterr().err and demo_store.read_bytes() == before
+    assert main([*base, "--out", str(tmp_path / "no" / "such" / "r.html")]) == Exit.USAGE
+    assert "no such directory" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path)]) == Exit.USAGE  # a directory, not a file
+    assert "is a directory" in capsys.readouterr().err
+    page = tmp_path / "page.html"
+    page.write_text("x")
+    assert main([*base, "--format", "csv", "--out", str(page)]) == Exit.USAGE
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_a_config_without_rules_says_which_sections_are_empty(
+    demo_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(f'[adapters.sqlite]\npath = "{demo_store}"\n')
+    code = main(["report", "--json", "--config", str(config), "--now", NOW,
+                 "--out", str(tmp_path / "r.html")])  # fmt: skip
+    assert code == Exit.OK
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any("no SLA policies were given" in n for n in notes)
+    assert any("no scorecard was given" in n for n in notes)

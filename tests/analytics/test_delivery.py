@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
@@ -242,3 +243,32 @@ def test_report_refuses_to_judge_a_users_store_with_the_demo_rules(
     code = main(["report", "--store", str(store), "--now", NOW, "--demo-rules",
                  "--out", str(tmp_path / "r.html")])  # fmt: skip
     assert code == Exit.OK
+
+
+def test_a_password_never_crosses_the_network_in_clear() -> None:
+    with pytest.raises(ConfigError, match=r"smtp\.starttls"):
+        DeliveryConfig.from_dict({"smtp": {"host": "h", "starttls": False, "username": "u"}})
+    local = DeliveryConfig.from_dict(
+        {"smtp": {"host": "h", "starttls": False, "username": "u", "allow_plaintext_auth": True}}
+    )
+    assert local.smtp is not None and not local.smtp.starttls
+
+
+def test_digests_are_in_time_order_across_a_dst_change() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from leadflow.analytics import build_report
+    from leadflow.analytics.sla_report import OpenStep
+    from leadflow.delivery import owner_digests
+
+    edt, est = timezone(timedelta(hours=-4)), timezone(timedelta(hours=-5))
+    # the repeated hour of the New York fall-back: as text 01:10 sorts before 01:30, in time not
+    earlier = datetime(2026, 11, 1, 1, 30, tzinfo=edt)  # 05:30 UTC
+    later = datetime(2026, 11, 1, 1, 10, tzinfo=est)  # 06:10 UTC
+    steps = (
+        OpenStep(lead_id="B", policy="p", step="s", owner="ana", state="pending", due_at=later),
+        OpenStep(lead_id="A", policy="p", step="s", owner="ana", state="pending", due_at=earlier),
+    )
+    report = build_report(leads=[], now=datetime(2026, 10, 29, tzinfo=UTC))
+    (digest,) = owner_digests(attrs.evolve(report, sla_open=steps))
+    assert [lead for lead, _, _ in digest.due] == ["A", "B"]

@@ -74,7 +74,7 @@ def test_the_period_selects_rejections() -> None:
     assert closed_loop_headline(rejections, leads, outcomes, period=later).rejected == 0
     around = (T0, T0 + timedelta(days=30))
     head = closed_loop_headline(rejections, leads, outcomes, period=around)
-    assert head.rejected == 10 and "rejected between 2025-03-10 and 2025-04-09" in head.sentence
+    assert head.rejected == 10 and "rejected from 2025-03-10 to before 2025-04-09" in head.sentence
 
 
 def test_other_vendors_deals_are_not_our_pipeline() -> None:
@@ -118,3 +118,16 @@ def test_expects_to_buy_needs_a_date() -> None:
         Outcome(lead_id="X", kind="expects_to_buy", at=YEAR_ON)
     with pytest.raises(ValidationError, match="expected_by"):
         Outcome(lead_id="X", kind="won", at=YEAR_ON, amount=1, currency="USD", expected_by=YEAR_ON)
+
+
+def test_the_headline_says_when_its_window_has_not_closed() -> None:
+    leads, rejections, outcomes = seed_study()
+    early = closed_loop_headline(
+        rejections, leads, outcomes, window_months=12, now=T0 + timedelta(days=200)
+    )
+    assert early.complete == 0
+    assert "window has closed for 0 of them; the others can still buy" in early.sentence
+    late = closed_loop_headline(
+        rejections, leads, outcomes, window_months=12, now=T0 + timedelta(days=400)
+    )
+    assert late.complete == 10 and "can still buy" not in late.sentence

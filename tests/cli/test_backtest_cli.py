@@ -44,3 +44,38 @@ def test_a_missing_card_is_a_usage_error(store: Path, capsys: pytest.CaptureFixt
     code = main(["backtest", "--store", str(store), "--card", "no-such.toml"])
     assert code == Exit.USAGE
     assert "no-such.toml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--holdout", "0"], "--holdout"),
+        (["--holdout", "nan"], "--holdout"),
+        (["--l2", "-1"], "--l2"),
+        (["--l2", "inf"], "--l2"),
+        (["--flips", "-1"], "--flips"),
+        (["--card", str(EXAMPLE), "--card", str(EXAMPLE)], "--card"),
+        (["--propose", str(EXAMPLE)], "--propose"),
+    ],
+)
+def test_options_are_checked_before_any_work(
+    store: Path, extra: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["backtest", "--store", str(store), "--card", str(EXAMPLE), *extra])
+    assert code == Exit.USAGE
+    captured = capsys.readouterr()
+    assert named in captured.err
+    assert captured.out == "", "nothing is printed before the options are known to be good"
+
+
+def test_propose_never_replaces_a_file_without_force(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "mine.toml"
+    existing.write_text("# my notes\n")
+    base = ["backtest", "--store", str(store), "--card", str(EXAMPLE), "--propose", str(existing)]
+    assert main(base) == Exit.USAGE
+    assert existing.read_text() == "# my notes\n"
+    assert "--force" in capsys.readouterr().err
+    assert main([*base, "--force"]) == Exit.OK
+    assert load_scorecard(existing).name == load_scorecard(EXAMPLE).name

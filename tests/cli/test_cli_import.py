@@ -297,3 +297,35 @@ def test_a_missing_file_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFi
         assert code == Exit.USAGE
         assert err.startswith(f"leadflow: error: {other}: ")
         assert _leads(store) == 0
+
+
+def test_the_errors_file_is_checked_before_any_row_lands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in review: --errors naming the input overwrote it, and an unwritable --errors was
+    discovered after the good rows were committed, losing the refused ones."""
+    from leadflow.cli import Exit, main
+
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,created_at\nL-1,2026-03-01T09:00:00Z\nL-2,not-a-date\n")
+    store = tmp_path / "s.sqlite"
+    base = ["import", "--entity", "lead", "--store", str(store), str(leads)]
+    assert main([*base, "--errors", str(leads)]) == Exit.USAGE
+    assert "--errors" in capsys.readouterr().err
+    assert "L-2,not-a-date" in leads.read_text()
+    assert main([*base, "--errors", str(tmp_path / "missing" / "e.csv")]) == Exit.USAGE
+    assert "no such directory" in capsys.readouterr().err
+    assert not store.exists() or "L-1" not in store.read_bytes().decode("latin-1")
+
+
+def test_a_missing_demo_store_points_at_the_store_import_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leadflow.cli import Exit, main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leads.csv").write_text("id,created_at\nL-1,2026-03-01T09:00:00Z\n")
+    assert main(["import", "--entity", "lead", "leads.csv"]) == Exit.OK
+    capsys.readouterr()
+    assert main(["score", "--now", "2026-03-02T09:00:00Z"]) == Exit.USAGE
+    assert "pass --store leadflow-state.sqlite" in capsys.readouterr().err

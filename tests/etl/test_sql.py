@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from leadflow.errors import ConfigError
 from leadflow.etl.sql import SQL_DIALECTS, compile_scorecard_sql, scorecard_query
+from leadflow.model import Lead
 from leadflow.rules.scorecard import (
     ActivityCount,
     AllOf,
@@ -182,3 +183,25 @@ def test_column_names_are_quoted_only_when_they_must_be() -> None:
     sql = compile_scorecard_sql(card, "snowflake")
     assert 'l."select"' in sql and 'l."my col"' in sql and "l.country" in sql
     assert "l.id" in sql and '"' not in sql.replace('"select"', "").replace('"my col"', "")
+
+
+def test_text_equality_follows_casefold_where_sql_only_has_lower() -> None:
+    """Found in review: "Straße" in a card and "straße" on a lead scored 15 in Python and 5 in
+    SQL (LOWER keeps ß, casefold makes it ss)."""
+    card = Scorecard(
+        name="fold",
+        rules=[
+            Rule(id="street", label="street", category="fit", points=15,
+                 when=Equals(field="industry", value="Straße")),
+        ],
+    )  # fmt: skip
+    leads = [
+        Lead(id=f"L-{i}", created_at=AS_OF, industry=text)
+        for i, text in enumerate(["straße", "STRASSE", "Strasse", "Straße ", "Strassen", None])
+    ]
+    data = Data(leads=leads, accounts={}, activities={lead.id: [] for lead in leads})
+    rows = run_duckdb(compile_scorecard_sql(card, "duckdb", as_of=AS_OF), data)
+    compare(card, expected(card, data), rows)
+    assert [r["score"] for r in sorted(rows, key=lambda r: r["id"])] == [
+        15.0, 15.0, 15.0, 15.0, 0.0, 0.0,
+    ]  # fmt: skip

@@ -3,7 +3,7 @@ of its points fitted from what became of them.
 
 Scope: the "predictive scoring" peers sell as a black box, explainable and versioned instead.
 Every handed-off lead is scored **as of its hand-off** (:func:`score_lead` ignores activities
-after that instant, so nothing later leaks in; outcomes are only used as the answer). A lead
+after that instant; outcomes are only used as the answer; see below for lead fields). A lead
 *converted* if it reached one of *converted_stages* (``sql`` or beyond), the report's definition.
 
 * :func:`backtest` — per card: the AUC (the chance that a converted lead outscored one that did
@@ -11,12 +11,18 @@ after that instant, so nothing later leaks in; outcomes are only used as the ans
   of the leads it called ``sql_ready``, ``mql``, ``nurture`` ...), and, comparing two cards, the
   leads that flip between ``sql_ready`` and not, with what really became of them.
 * :func:`propose_points` — refit the card's own rules: an L2-regularised logistic regression of
-  conversion on each rule's share of its points at hand-off (1 for a fit rule that fired; the
-  decayed share for a behaviour rule), trained on the earlier leads and validated on a
-  time-based holdout (the latest ``holdout`` share of hand-offs). Coefficients become points on
-  the card's own scale (points per log-odd: the slope of conversion on the card's total score
-  over the training leads), rounded to whole points. The result is a revised card, the holdout
-  AUC of both cards, and a TOML diff a human reviews — never applied by itself.
+  conversion on each rule's points at hand-off divided by its points per event (1 for a fit
+  rule that fired; for a behaviour rule, the decayed number of events it counted, up to its
+  cap), trained on the earlier leads and validated on a time-based holdout (the latest
+  ``holdout`` share of hand-offs). Coefficients become points on the card's own scale (points
+  per log-odd: the slope of conversion on the card's total score over the training leads),
+  rounded to whole points; a capped rule's cap is scaled with its points, so it still caps
+  the same number of events. A rule whose sign flips is flagged. The result is a revised card,
+  the holdout AUC of both cards, and a TOML diff a human reviews — never applied by itself.
+
+What "as of hand-off" covers: activities after the hand-off are ignored; the lead's and
+account's *fields* are their current values (leadflow keeps no history of field edits), so a
+title changed after hand-off is read as it is now.
 
 Pure Python (Newton's method on at most a few dozen rules); time is an argument throughout.
 
@@ -279,6 +285,10 @@ class PointRevision(Row):
     coefficient: float
     proposed_points: float
     fired_in_training: int
+    current_cap: float | None = None
+    proposed_cap: float | None = None
+    #: What a reviewer should look at: a sign flip, or a rule that never fired in training.
+    note: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -318,15 +328,13 @@ class Proposal:
 
 
 def _features(card: Scorecard, result: ScoreResult) -> list[float]:
-    """Each rule's share of its points in *result*: 1 for a fit rule that fired, the decayed
-    share for behaviour (capped at 1, so one rule cannot dominate through volume)."""
+    """Each rule's points in *result* over its points per event: 1 for a fit rule that fired;
+    for a behaviour rule the decayed number of events it counted (its cap already applied), so
+    a fitted weight is a weight *per event*, like the card's points."""
     got: dict[str, float] = {}
     for c in result.contributions:
         got[c.rule_id] = got.get(c.rule_id, 0.0) + c.points
-    return [
-        0.0 if not rule.points else max(-1.0, min(1.0, got.get(rule.id, 0.0) / rule.points))
-        for rule in card.rules
-    ]
+    return [got.get(rule.id, 0.0) / rule.points if rule.points else 0.0 for rule in card.rules]
 
 
 def _fit_logistic(xs: Sequence[Sequence[float]], ys: Sequence[bool], l2: float) -> list[float]:
@@ -451,16 +459,28 @@ def propose_points(
     rules = []
     for i, rule in enumerate(card.rules):
         proposed = float(round(weights[i + 1] / beta))
+        fired = sum(1 for x in xs if x[i])
+        cap = None
+        if rule.cap is not None and proposed and rule.points:
+            cap = float(round(rule.cap * abs(proposed / rule.points), 2)) or None
+        notes = []
+        if proposed and rule.points and (proposed > 0) != (rule.points > 0):
+            notes.append("sign flips: review")
+        if not fired:
+            notes.append("never fired in training: kept by the penalty near 0")
         revisions.append(
             PointRevision(
                 rule=rule.id,
                 current_points=rule.points,
                 coefficient=round(weights[i + 1], 6),
                 proposed_points=proposed,
-                fired_in_training=sum(1 for x in xs if x[i]),
+                fired_in_training=fired,
+                current_cap=rule.cap,
+                proposed_cap=cap,
+                note="; ".join(notes),
             )
         )
-        rules.append(attrs.evolve(rule, points=proposed))
+        rules.append(attrs.evolve(rule, points=proposed, cap=cap))
     revised = attrs.evolve(card, rules=rules)
     revised_scores = _score_all(revised, test, by_lead, accounts or {})
     y_test = [reached(lead, converted_stages) for lead in test]

@@ -363,7 +363,7 @@ def closed_loop_headline(
         else sum(1 for f in fates if f.rejected_at + relativedelta(months=window_months) <= now)
     )
     where = (
-        f" between {period[0].date().isoformat()} and {period[1].date().isoformat()}"
+        f" from {period[0].date().isoformat()} to before {period[1].date().isoformat()}"
         if period is not None
         else ""
     )
@@ -375,6 +375,12 @@ def closed_loop_headline(
     if c[Fate.EXPECTS_TO_BUY]:
         sentence = sentence[:-2] + (
             f"; {_share_text(ratio(c[Fate.EXPECTS_TO_BUY], n))} expect to buy)."
+        )
+    if complete is not None and complete < n:
+        # Right-censored: what became of the rest can still change before their window closes.
+        sentence += (
+            f" The {window_months}-month window has closed for {complete} of them; "
+            "the others can still buy."
         )
     return ClosedLoopHeadline(
         period_start=period[0] if period else None,

@@ -66,6 +66,7 @@ __all__ = [
     "conversion_by_score_band",
     "SegmentValidity",
     "auc",
+    "check_segment",
     "score_slope",
     "scores_at_handoff",
     "segment_value",
@@ -359,9 +360,11 @@ def segment_value(lead: Lead, segment: str, accounts: Mapping[str, Account] | No
     return "-" if value is None or value == "" else str(value)
 
 
-def _check_segment(segment: str) -> None:
-    lead_fields = {a.name for a in attrs.fields(Lead)}
-    account_fields = {a.name for a in attrs.fields(Account)}
+def check_segment(segment: str) -> None:
+    """Refuse a *segment* that names no lead or account field (a :class:`ValidationError`)."""
+    nested = {"history", "owner_history", "properties"}
+    lead_fields = {a.name for a in attrs.fields(Lead)} - nested
+    account_fields = {a.name for a in attrs.fields(Account)} - nested
     name = segment.removeprefix("account.")
     if name.startswith("properties.") and len(name) > len("properties."):
         return
@@ -422,7 +425,7 @@ def validity_by_segment(
     its AUC differs from the pooled AUC by more than *tolerance* — "valid pooled, flat (or
     reversed) here" or "invalid pooled, valid here" (Simpson's paradox).
     """
-    _check_segment(segment)
+    check_segment(segment)
     scored = [lead for lead in leads if lead.id in scores]
     groups: dict[str, list[Lead]] = {}
     for lead in scored:

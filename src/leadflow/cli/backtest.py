@@ -15,11 +15,19 @@ Where it reads: ``--store`` (default: the demo store), or ``--adapter NAME --con
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 from leadflow.cli.base import Exit, Output
-from leadflow.cli.config import DEFAULT_DEMO_STORE, load_adapter, open_store, read_all, run_config
+from leadflow.cli.config import (
+    DEFAULT_DEMO_STORE,
+    check_output,
+    load_adapter,
+    open_store,
+    read_all,
+    run_config,
+)
 from leadflow.errors import ConfigError
 from leadflow.ports import Entity
 
@@ -51,6 +59,9 @@ def backtest_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--l2", type=float, default=1.0, help="L2 penalty of the fit (1.0)")
     parser.add_argument("--flips", type=int, default=10, help="how many flipped leads to print")
+    parser.add_argument(
+        "--force", action="store_true", help="let --propose replace an existing file"
+    )
 
 
 def _read(args: argparse.Namespace) -> dict[str, list[Any]]:
@@ -82,12 +93,30 @@ def _read(args: argparse.Namespace) -> dict[str, list[Any]]:
     return data
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Every option checked before anything is read or scored."""
+    if len(args.cards) > 2:
+        raise ConfigError("--card", f"give one or two scorecards, got {len(args.cards)}")
+    if not (0 < args.holdout < 1):  # also refuses NaN
+        raise ConfigError("--holdout", f"must be a share between 0 and 1, got {args.holdout}")
+    if not (0 <= args.l2 < math.inf):
+        raise ConfigError("--l2", f"must be a finite penalty >= 0, got {args.l2}")
+    if args.flips < 0:
+        raise ConfigError("--flips", f"must be 0 or more, got {args.flips}")
+    if args.propose is not None:
+        # The proposal is for a human to review: it never replaces a card by itself.
+        check_output(
+            "--propose", args.propose, inputs=[*args.cards, args.store], overwrite=args.force
+        )
+
+
 def backtest(args: argparse.Namespace, out: Output) -> int:
     """Backtest the cards over the store's handed-off leads; optionally propose a revision."""
     from leadflow.analytics.backtest import backtest as run_backtest
     from leadflow.analytics.backtest import propose_points
     from leadflow.rules.scorecard import dump_scorecard, load_scorecard
 
+    _check_options(args)
     cards = [load_scorecard(path) for path in args.cards]
     data = _read(args)
     accounts = {a.id: a for a in data["accounts"]}
@@ -146,6 +175,9 @@ def backtest(args: argparse.Namespace, out: Output) -> int:
             f"  holdout AUC: current {proposal.holdout_auc_current}, "
             f"proposed {proposal.holdout_auc_proposed}"
         )
+        for revision in proposal.revisions:
+            if revision.note:
+                out.text(f"  ! {revision.rule}: {revision.note}")
         out.text(proposal.diff.rstrip("\n") or "  (no change)")
         out.text(f"wrote {args.propose} (review the diff before using it)")
     out.data(payload)

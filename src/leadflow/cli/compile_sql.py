@@ -56,7 +56,7 @@ def compile_sql(args: argparse.Namespace, out: Output) -> int:
     if not args.card.exists():
         raise ConfigError(str(args.card), "no such file")
     card = load_scorecard(args.card)
-    as_of = parse_now(args.as_of) if args.as_of else args.as_of_param
+    as_of = parse_now(args.as_of, "--as-of") if args.as_of else args.as_of_param
     sql = compile_scorecard_sql(
         card,
         args.dialect,

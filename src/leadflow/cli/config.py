@@ -10,6 +10,8 @@ and above :mod:`leadflow.cli.base`.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ __all__ = [
     "DEFAULT_DEMO_STORE",
     "DEFAULT_STATE_STORE",
     "calendar_choice",
+    "check_output",
     "is_demo_store",
     "load_adapter",
     "load_calendar",
@@ -103,8 +106,52 @@ def open_store(path: Path) -> Any:
     from leadflow.adapters.sqlite import SQLiteAdapter
 
     if not path.exists():
-        raise ConfigError(str(path), "no such store; create one with 'leadflow demo' or 'import'")
+        hint = "create one with 'leadflow demo' or 'import'"
+        state = path.parent / DEFAULT_STATE_STORE
+        if path.name == DEFAULT_DEMO_STORE and state.exists():
+            # import and run keep their store in ./leadflow-state.sqlite
+            hint = f"'leadflow import' and 'run' wrote {state}: pass --store {state}"
+        raise ConfigError(str(path), f"no such store; {hint}")
     return SQLiteAdapter(path)
+
+
+def check_output(
+    option: str,
+    path: Path,
+    *,
+    directory: bool = False,
+    inputs: Sequence[Path | None] = (),
+    overwrite: bool = True,
+) -> None:
+    """Refuse, before any work is done, an output *path* that cannot be written or would
+    destroy an input: a :class:`ConfigError` naming *option* (exit 2), never an ``OSError``
+    after the job ran. *directory*: the output is a directory of files (CSV)."""
+    for source in inputs:
+        if source is not None and _same_path(source, path):
+            raise ConfigError(
+                f"{option} {path}", "is one of the command's inputs; choose another file"
+            )
+    if directory:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{option} {path}", "exists and is not a directory")
+        parent = path.parent
+    else:
+        if path.is_dir():
+            raise ConfigError(f"{option} {path}", "is a directory; give a file name")
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{option} {path}", "exists; remove it or pass --force")
+        parent = path.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}", f"no such directory {str(parent)!r}")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{option} {path}", f"directory {str(parent)!r} is not writable")
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def is_demo_store(path: Path) -> bool:
@@ -112,8 +159,10 @@ def is_demo_store(path: Path) -> bool:
     store the demo's rules may judge without being asked to."""
     import sqlite3
 
+    if not path.is_file():
+        return False
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             row = conn.execute("SELECT 1 FROM sync_cursors WHERE job = 'demo' LIMIT 1").fetchone()
         finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from leadflow.cli.base import Exit, Output, parse_now, wall_clock
-from leadflow.cli.config import DEFAULT_STATE_STORE
+from leadflow.cli.config import DEFAULT_STATE_STORE, check_output
 
 __all__ = [
     "KINDS",
@@ -100,6 +100,8 @@ def import_(args: argparse.Namespace, out: Output) -> int:
             raise ConfigError(str(file), "unknown file type; expected .csv, .jsonl or .ndjson")
         if not file.is_file():
             raise ConfigError(str(file), "cannot read: no such file")
+    if args.errors is not None:  # checked now: once rows are committed, refusals must land
+        check_output("--errors", args.errors, inputs=[*args.files, args.store])
     now = parse_now(args.now) or wall_clock()
     keep_good = args.errors is not None
     reports = []

@@ -17,10 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from leadflow.analytics import render_html
 from leadflow.cli.base import Exit, Output, load_toml, parse_now, wall_clock
 from leadflow.cli.config import (
     DEFAULT_DEMO_STORE,
+    check_output,
     is_demo_store,
     load_adapter,
     load_calendar,
@@ -32,7 +35,7 @@ from leadflow.cli.config import (
     scorecard_or_demo,
 )
 from leadflow.cli.reporting import DEFAULT_REPORT, FORMATS, report_from_adapter, write_report
-from leadflow.errors import ConfigError
+from leadflow.errors import ConfigError, ValidationError
 from leadflow.ports import Adapter
 from leadflow.rules.scorecard import Scorecard, load_scorecard
 from leadflow.rules.sla import SLAPolicy, load_policies
@@ -144,6 +147,13 @@ def report(args: argparse.Namespace, out: Output) -> int:
         if path is not None and not path.is_file():
             raise ConfigError(f"{option} {path}", "no such file")
     delivery = _delivery(args.send) if args.send is not None else None
+    if not to_stdout:
+        check_output(
+            "--out",
+            args.out,
+            directory=args.fmt == "csv",
+            inputs=[args.store, args.config, args.policies, args.scorecard, args.calendar],
+        )
     adapter, config = _source(args)
     try:
         _refuse_to_invent_rules(args)
@@ -169,6 +179,19 @@ def report(args: argparse.Namespace, out: Output) -> int:
         )
     finally:
         adapter.close()
+    missing = []
+    if not policies:
+        missing.append(
+            "no SLA policies were given (--policies, or sla in the --config file): the SLA "
+            "adherence sections are empty"
+        )
+    if card is None:
+        missing.append(
+            "no scorecard was given (--scorecard, or scorecard in the --config file): score "
+            "validity and the score bands are empty"
+        )
+    if missing:
+        built = attrs.evolve(built, notes=(*built.notes, *missing))
     if to_stdout:
         text = render_html(built) if args.fmt == "html" else json.dumps(built.to_dict(), indent=2)
         out.stdout.write(text.rstrip("\n") + "\n")
@@ -195,10 +218,29 @@ def report(args: argparse.Namespace, out: Output) -> int:
     return Exit.OK
 
 
+#: Lead fields a half-life can be adjusted for: categories many leads share (not an id, an
+#: e-mail, an instant or a nested value, which would put every lead in a stratum of its own).
+_STRATA = ("source", "campaign", "industry", "country", "owner_id", "team", "stage", "company")
+
+
 def _options(args: argparse.Namespace, card: Scorecard | None) -> dict[str, Any]:
+    from leadflow.analytics.validity import check_segment
+
     strata = tuple(p.strip() for p in args.half_life_strata.split(",") if p.strip())
+    for stratum in strata:
+        if stratum != "score_band" and stratum not in _STRATA:
+            raise ConfigError(
+                "--half-life-strata",
+                f"{stratum!r} is not one of score_band, {', '.join(_STRATA)}",
+            )
     if "score_band" in strata and card is None:
         raise ConfigError("--half-life-strata", "score_band needs a scorecard (--scorecard)")
+    segments = tuple(p.strip() for p in args.segments.split(",") if p.strip())
+    for segment in segments:
+        try:
+            check_segment(segment)
+        except ValidationError as exc:
+            raise ConfigError("--segments", f"{segment!r} {exc.reason}") from None
     between = None
     if args.rejected_between:
         start, _, end = args.rejected_between.partition(",")
@@ -213,7 +255,7 @@ def _options(args: argparse.Namespace, card: Scorecard | None) -> dict[str, Any]
         "half_life_strata": strata,
         "closed_loop_months": args.window_months,
         "rejected_between": between,
-        "validity_segments": tuple(p.strip() for p in args.segments.split(",") if p.strip()),
+        "validity_segments": segments,
     }
 
 

@@ -320,7 +320,17 @@ class _Builder:
         """Python's comparison (strings stripped and case-folded, numbers as floats, booleans
         only equal to booleans) for a column that holds one kind of value."""
         if kind == "text":
-            texts = sorted({v.strip().casefold() for v in values if isinstance(v, str)})
+            # SQL has LOWER, not casefold: list both forms of each value, so a lead whose
+            # lower-case text is either one matches ("straße" and "STRASSE" for "Straße"). No
+            # text matches that Python would refuse (casefold(lower(x)) == casefold(x)).
+            texts = sorted(
+                {
+                    f(v.strip())
+                    for v in values
+                    if isinstance(v, str)
+                    for f in (str.casefold, str.lower)
+                }
+            )
             folded = exp.Lower(this=exp.Trim(this=column))
             return _in(folded, [_string(t) for t in texts])
         if kind == "number":
