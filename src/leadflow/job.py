@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -67,7 +67,7 @@ from leadflow.ports import (
     read_pages,
     readable,
 )
-from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, reject
+from leadflow.reasons import STANDARD_REASONS, Disposition, ReasonCatalog, reject
 
 if TYPE_CHECKING:  # the rules are imported when a scorer is built, not with the job
     from leadflow.rules.scorecard import Scorecard
@@ -213,7 +213,11 @@ class Scorer(Protocol):
 
 
 def scorecard_scorer(
-    card: Scorecard, *, lifecycle: Lifecycle = WATERFALL, by: str = "scoring"
+    card: Scorecard,
+    *,
+    lifecycle: Lifecycle = WATERFALL,
+    by: str = "scoring",
+    reasons: ReasonCatalog = STANDARD_REASONS,
 ) -> Scorer:
     """A :class:`Scorer` for a :class:`leadflow.rules.scorecard.Scorecard`: scores with
     :func:`leadflow.rules.scoring.score_many`, rolls each account's *contacts* up with
@@ -222,7 +226,9 @@ def scorecard_scorer(
     acceptance), recording *by* as who moved them. A lead at a *sales-winnable* account is
     recommended ``sales_winnable`` (unless it is SQL-ready) and handed to sales like an MQL, even
     below the MQL threshold. An account whose roll-up fails (a contact filed under another
-    account, say) is reported as skipped, and its leads are scored without it."""
+    account, say) is reported as skipped, and its leads are scored without it. A recycled lead
+    rests in nurture for its reject code's re-engage delay (in *reasons*): it is scored but
+    not moved."""
     from leadflow.rules.scoring import (
         AccountScore,
         apply_recommendation,
@@ -261,8 +267,12 @@ def scorecard_scorer(
             rollup = rollups.get(lead.account_id) if lead.account_id is not None else None
             problem: str | None = None
             try:
-                moved = apply_recommendation(
-                    lead, result, at=now, by=by, lifecycle=lifecycle, account_score=rollup
+                moved = (
+                    lead
+                    if _rests_in_nurture(lead, now=now, lifecycle=lifecycle, reasons=reasons)
+                    else apply_recommendation(
+                        lead, result, at=now, by=by, lifecycle=lifecycle, account_score=rollup
+                    )
                 )
             except LeadflowError as exc:
                 moved = lead  # e.g. a history dated after now: score it, leave the stage
@@ -341,24 +351,34 @@ def check_final_actions(policies: Sequence[Any], reasons: ReasonCatalog = STANDA
         if final is None:
             continue
         path = f"policies[{index}].final"
-        if final.reason not in reasons:
-            known = ", ".join(c.code for c in reasons)
-            raise ConfigError(
-                f"{path}.reason", f"unknown reject code {final.reason!r}; known: {known}"
-            )
-        code = reasons[final.reason]
-        if code.disposition is not final.action:
-            raise ConfigError(
-                f"{path}.action",
-                f"{final.action.value!r} contradicts reject code {code.code!r}, whose "
-                f"disposition is {code.disposition.value!r}; the code decides what "
-                "rejecting does, so pick one whose disposition matches",
-            )
+        checks = [("reason", final.reason, final.action, "action")]
+        untouched = getattr(final, "untouched_reason", None)
+        if untouched is not None:  # a lead nobody touched goes back to nurture
+            checks.append(("untouched_reason", untouched, Disposition.RECYCLE, "untouched_reason"))
+        for key, reason, action, blame in checks:
+            if reason not in reasons:
+                known = ", ".join(c.code for c in reasons)
+                raise ConfigError(
+                    f"{path}.{key}", f"unknown reject code {reason!r}; known: {known}"
+                )
+            code = reasons[reason]
+            if code.disposition is not action:
+                raise ConfigError(
+                    f"{path}.{blame}",
+                    f"{action.value!r} contradicts reject code {code.code!r}, whose "
+                    f"disposition is {code.disposition.value!r}; the code decides what "
+                    "rejecting does, so pick one whose disposition matches",
+                )
 
 
 @attrs.frozen(kw_only=True)
 class RunReport:
-    """What a run did, in numbers, plus every write that did not succeed."""
+    """What a run did, in numbers, plus every write that did not succeed.
+
+    ``sla`` counts the judged leads by overall SLA state as they stand after the run (a lead
+    whose final action the run carried out is counted in its state after it), plus
+    ``final_actions``: the same counts ``leadflow sla`` prints for the same instant.
+    """
 
     job: str
     now: datetime
@@ -546,7 +566,7 @@ def _score_writes(
             )
         )
         change = decision.change
-        if change is None:
+        if change is None or _resting(job, lead):
             continue
         handoff = job.now if change.to_stage == job.handoff_stage else None
         try:
@@ -584,6 +604,26 @@ class _Judged:
     skipped: tuple[Skipped, ...] = ()
 
 
+def _resting(job: Job, lead: Lead) -> bool:
+    return _rests_in_nurture(lead, now=job.now, lifecycle=job.lifecycle, reasons=job.reasons)
+
+
+def _rests_in_nurture(
+    lead: Lead, *, now: datetime, lifecycle: Lifecycle, reasons: ReasonCatalog
+) -> bool:
+    """Whether *lead* rests in nurture: recycled with a reject code whose re-engage delay has
+    not passed at *now*. Scoring must not hand it straight back to sales — above all not a lead
+    the SLA's final action recycled in an earlier run (or this one), which would otherwise go
+    back to ``mql`` with a new clock on every re-run."""
+    if lead.stage != lifecycle.recycled or not lead.history:
+        return False
+    last = lead.history[-1]
+    if last.reason is None or last.reason not in reasons:
+        return False
+    delay = reasons[last.reason].reengage_after
+    return delay is not None and now.astimezone(UTC) < (last.at + delay).astimezone(UTC)
+
+
 def _sla_writes(
     job: Job,
     leads: Sequence[Lead],
@@ -601,27 +641,32 @@ def _sla_writes(
     from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
+    mine: dict[str, list[Touch]] = {}
+    for touch in touches:
+        mine.setdefault(touch.lead_id, []).append(touch)
     for evaluation in evaluate_many(
-        leads,
-        touches,
-        now=job.now,
+        [(lead, mine.get(lead.id, [])) for lead in leads],
+        as_of=job.now,
         policies=job.policies,
         calendar=job.calendar,
         activities=activities,
     ):
-        states[evaluation.state] += 1
         version = versions.get(evaluation.lead_id)
         final = evaluation.final
         if final is None or final.state is not ActionState.DUE:
+            states[evaluation.state] += 1
             writes.append(_clock_write(evaluation.clock, version))
             continue
         lead = by_id[evaluation.lead_id]
-        last = lead.history[-1].at if lead.history else final.due
+        # Carried out now, so the lead rests in nurture from now (its reject code's re-engage
+        # delay): dated back to when the cadence ran out, a long-overdue lead would have
+        # "rested" already and the next run would hand it straight back with a new clock.
+        last = lead.history[-1].at if lead.history else job.now
         try:
             after, rejection = reject(
                 lead,
                 final.reason,
-                at=max(final.due, last),
+                at=max(job.now, last, key=lambda at: at.astimezone(UTC)),
                 by=f"{job.by}-sla",
                 catalog=job.reasons,
                 lifecycle=job.lifecycle,
@@ -634,6 +679,7 @@ def _sla_writes(
                     error=f"{final.action.value} with {final.reason!r}: {exc}",
                 )
             )
+            states[evaluation.state] += 1
             writes.append(_clock_write(evaluation.clock, version))
             continue
         states["final_actions"] += 1
@@ -642,15 +688,17 @@ def _sla_writes(
         )
         # The clock to write is the one after the action (the lead has left the cadence), so
         # the next run, judging the moved lead, finds it already in place.
-        mine = [t for t in touches if t.lead_id == lead.id]
         settled = evaluate(
             after,
-            mine,
-            now=job.now,
+            mine.get(lead.id, []),
+            as_of=job.now,
             policies=job.policies,
             calendar=job.calendar,
             activities=[a for a in activities if a.lead_id == lead.id],
         )
+        # Counted as the lead stands after the action, as `leadflow sla` judges it at the same
+        # instant: the two report the same number of leads in each state.
+        states[(settled or evaluation).state] += 1
         if settled is not None:
             writes.append(_clock_write(settled.clock, version))
     return _Judged(writes=tuple(writes), states=dict(states), skipped=tuple(skipped))

@@ -37,19 +37,21 @@ from typing import Any
 import attrs
 
 from leadflow._validate import check_aware
+from leadflow._validate import utc as _utc
 from leadflow.errors import (
     ConfigError,
     IllegalTransitionError,
     UnknownStageError,
     ValidationError,
 )
-from leadflow.model import Lead, StageChange, check_change_order
+from leadflow.model import Lead, OwnerChange, StageChange, check_change_order
 
 __all__ = [
     "WATERFALL",
     "Lifecycle",
     "Stage",
     "StageSpan",
+    "reassign",
     "replay",
     "stage_spans",
     "time_in_stage",
@@ -225,8 +227,10 @@ def transition(
 
     Raises :class:`~leadflow.errors.IllegalTransitionError` (naming from, to and the allowed
     targets) when the lifecycle does not allow the step, and
-    :class:`~leadflow.errors.HistoryOrderError` when *at* is earlier than the last change. The
-    original lead is never modified.
+    :class:`~leadflow.errors.HistoryOrderError` when *at* is earlier than the last change. Times
+    compare as instants (UTC), never as wall clocks: inside a repeated daylight-saving hour
+    01:30 the second time is later than 01:45 the first time. The original lead is never
+    modified.
     """
     to = str(to)
     lifecycle.check_stage(lead.stage)
@@ -237,6 +241,34 @@ def transition(
     change = StageChange(from_stage=lead.stage, to_stage=to, at=at, by=by, reason=reason, note=note)
     check_change_order(lead.history[-1].at if lead.history else None, change)
     return attrs.evolve(lead, stage=change.to_stage, history=(*lead.history, change))
+
+
+def reassign(lead: Lead, owner_id: str | None, *, at: datetime, by: str | None = None) -> Lead:
+    """Give *lead* to *owner_id* from instant *at*, appending to its ``owner_history``.
+
+    A lead without an owner history first gets an entry for its current owner at its
+    ``created_at``, so touches before *at* stay credited to the owner who held it then.
+    :class:`~leadflow.errors.ValidationError` when *at* is earlier than the last owner change.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from leadflow.model import Lead
+    >>> t0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> lead = reassign(Lead(id="L-1", created_at=t0, owner_id="u-ana"), "u-bob",
+    ...                 at=t0 + timedelta(days=1), by="u-boss")
+    >>> lead.owner_id, lead.owner_at(t0 + timedelta(hours=1))
+    ('u-bob', 'u-ana')
+    """
+    check_aware("at", at)
+    history = lead.owner_history
+    if not history:
+        start = min(lead.created_at, at, key=_utc)
+        history = (OwnerChange(owner_id=lead.owner_id, at=start),)
+    if _utc(at) < _utc(history[-1].at):
+        raise ValidationError(
+            "at", at.isoformat(), f"is earlier than the last owner change at {history[-1].at}"
+        )
+    change = OwnerChange(owner_id=owner_id, at=at, by=by)
+    return attrs.evolve(lead, owner_id=change.owner_id, owner_history=(*history, change))
 
 
 def replay(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
 import attrs
@@ -46,6 +46,7 @@ __all__ = [
     "Activity",
     "FrozenMap",
     "Lead",
+    "OwnerChange",
     "StageChange",
     "Touch",
     "TouchKind",
@@ -151,6 +152,35 @@ class StageChange:
     note: str | None = attrs.field(default=None, converter=_strip)
 
 
+@attrs.frozen(kw_only=True)
+class OwnerChange:
+    """One entry of a lead's owner history: from ``at`` on, ``owner_id`` holds the lead
+    (``None``: nobody, e.g. back in a queue); ``by`` is who reassigned it.
+
+    The first entry is the assignment the history starts from: before it, the lead counts as
+    held by that first owner (see :meth:`Lead.owner_at`).
+    """
+
+    owner_id: str | None = attrs.field(converter=_strip, validator=v.optional_non_empty)
+    at: datetime = attrs.field(validator=v.aware)
+    by: str | None = attrs.field(default=None, converter=_strip, validator=v.optional_non_empty)
+
+
+def _owner_changes(value: Iterable[OwnerChange]) -> tuple[OwnerChange, ...]:
+    return tuple(value)
+
+
+def _check_owner_history(_inst: Lead, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(c, OwnerChange) for c in value):
+        raise ValidationError("owner_history", value, "is not a tuple of OwnerChange")
+    for earlier, later in itertools.pairwise(value):
+        # Instants, not wall clocks: two changes inside a repeated DST hour share a tzinfo.
+        if later.at.astimezone(UTC) < earlier.at.astimezone(UTC):
+            raise ValidationError(
+                "owner_history", later.at.isoformat(), "is earlier than the change before it"
+            )
+
+
 def check_change_order(previous_at: datetime | None, change: StageChange) -> None:
     """Raise :class:`~leadflow.errors.HistoryOrderError` when *change* is dated before
     *previous_at*, the instant of the change it follows (``None`` for the first).
@@ -160,7 +190,9 @@ def check_change_order(previous_at: datetime | None, change: StageChange) -> Non
     it, and so does the store recording a change, so an out-of-order change is the same error
     wherever it is found.
     """
-    if previous_at is not None and change.at < previous_at:
+    # Instants, not wall clocks: aware datetimes sharing a tzinfo compare by wall time and
+    # ignore fold, so inside a repeated DST hour 01:15 (second time) would sort before 01:30.
+    if previous_at is not None and change.at.astimezone(UTC) < previous_at.astimezone(UTC):
         raise HistoryOrderError(change.at, previous_at)
 
 
@@ -185,6 +217,11 @@ class Lead:
     use); ``history`` is its append-only record of stage changes. When ``history`` is not empty,
     ``stage`` must equal the last change's ``to_stage``. Change the stage with
     :func:`leadflow.lifecycle.transition`, never with ``evolve``.
+
+    ``owner_history`` is the time-ordered record of who held the lead (:class:`OwnerChange`);
+    when it is not empty, ``owner_id`` must equal the last entry's owner. Reassign with
+    :func:`leadflow.lifecycle.reassign`. SLA credit follows it: a touch counts for the owner
+    who held the lead when it happened (:meth:`owner_at`).
     """
 
     id: str = attrs.field(validator=v.non_empty)
@@ -208,8 +245,18 @@ class Lead:
         default=(), converter=_changes, validator=_check_history
     )
     properties: FrozenMap = attrs.field(factory=FrozenMap, converter=v.freeze_map)
+    owner_history: tuple[OwnerChange, ...] = attrs.field(
+        default=(), converter=_owner_changes, validator=_check_owner_history
+    )
 
     def __attrs_post_init__(self) -> None:
+        if self.owner_history and self.owner_history[-1].owner_id != self.owner_id:
+            raise ValidationError(
+                "owner_id",
+                self.owner_id,
+                "does not match the last owner_history entry's owner "
+                f"{self.owner_history[-1].owner_id!r}",
+            )
         if self.history and self.history[-1].to_stage != self.stage:
             raise ValidationError(
                 "stage",
@@ -218,6 +265,28 @@ class Lead:
             )
         if isinstance(self.employees, float):
             raise ValidationError("employees", self.employees, "is not a whole number")
+
+    def owner_at(self, at: datetime) -> str | None:
+        """Who held the lead at instant *at*: the owner of the last ``owner_history`` entry at or
+        before *at* (the first entry's owner before it), or ``owner_id`` without a history.
+
+        >>> from datetime import datetime, timedelta, timezone
+        >>> t0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+        >>> lead = Lead(id="L-1", created_at=t0, owner_id="u-bob", owner_history=[
+        ...     OwnerChange(owner_id="u-ana", at=t0), OwnerChange(owner_id="u-bob", at=t0 + timedelta(days=1))])
+        >>> lead.owner_at(t0 + timedelta(hours=3)), lead.owner_at(t0 + timedelta(days=2))
+        ('u-ana', 'u-bob')
+        """
+        v.check_aware("at", at)
+        if not self.owner_history:
+            return self.owner_id
+        instant = at.astimezone(UTC)
+        owner = self.owner_history[0].owner_id
+        for change in self.owner_history:
+            if change.at.astimezone(UTC) > instant:
+                break
+            owner = change.owner_id
+        return owner
 
     @property
     def full_name(self) -> str | None:
@@ -379,7 +448,7 @@ def _from_record(cls: type[_C], record: Mapping[str, Any]) -> _C:
     extra: dict[str, Scalar] = {}
     for key, raw in record.items():
         name = key.removeprefix("properties.") if isinstance(key, str) else key
-        if key in fields and key not in {"properties", "history"}:
+        if key in fields and key not in {"properties", "history", "owner_history"}:
             value = None if isinstance(raw, str) and not raw.strip() else raw
             if value is not None:
                 annotation = str(fields[key].type)

@@ -69,7 +69,9 @@ class RejectCode:
 
     ``reengage_after`` is how long a recycled lead rests in nurture before marketing may hand it
     over again; it must be ``None`` for codes that disqualify. ``note_required`` makes a free-text
-    note mandatory (the catch-all ``other`` code needs one).
+    note mandatory (the catch-all ``other`` code needs one). ``sla_failure`` marks a code that
+    records sales' miss rather than a judgement about the lead (``not_followed_up``: nobody
+    touched it before the SLA cadence ran out); reports count those apart.
     """
 
     code: str = attrs.field(validator=v.identifier)
@@ -80,6 +82,7 @@ class RejectCode:
     reengage_after: timedelta | None = attrs.field(default=None, validator=_positive_delay)
     description: str = ""
     note_required: bool = False
+    sla_failure: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.disposition is Disposition.DISQUALIFY and self.reengage_after is not None:
@@ -206,6 +209,14 @@ STANDARD_REASONS = ReasonCatalog(
             label="No response after the SLA's attempts",
             disposition=_R,
             reengage_after=timedelta(days=60),
+        ),
+        RejectCode(
+            code="not_followed_up",
+            label="Never followed up before the SLA cadence ran out (an SLA failure)",
+            disposition=_R,
+            reengage_after=timedelta(days=30),
+            description="Nobody touched the lead: sales' miss, not a verdict on the lead.",
+            sla_failure=True,
         ),
         RejectCode(
             code="other",

@@ -58,11 +58,12 @@ def test_rejection_counts_add_up(data: list[Lead], by: tuple[str, ...]) -> None:
     rejections = rejections_from_leads(data)
     rows = rejection_counts(rejections, data, by=by)
     assert sum(r.count for r in rows) == len(rejections)
-    groups: dict[tuple[str | None, ...], float] = {}
+    groups: dict[tuple[object, ...], float] = {}
     for r in rows:
-        # Grouped by code, shares add up to 1 within each group of the other dimensions;
-        # otherwise they are shares of all rejections.
-        key = (r.source, r.period) if "code" in by else ()
+        # Grouped by code, shares add up to 1 within each group of the other dimensions, among
+        # sales' judgements and among SLA failures apart; otherwise they are shares of all
+        # rejections.
+        key = (r.source, r.period, r.sla_failure) if "code" in by else ()
         groups[key] = groups.get(key, 0.0) + (r.share or 0.0)
     assert all(abs(total - 1.0) < 1e-5 for total in groups.values())
 

@@ -386,13 +386,13 @@ def test_an_error_inside_a_rule_file_names_the_file(
     examples = Path(__file__).resolve().parents[2] / "examples"
     policies = tmp_path / "typo.toml"
     text = (examples / "sla.toml").read_text(encoding="utf-8")
-    assert "within_hours" in text
-    policies.write_text(text.replace("within_hours", "within_hour", 1), encoding="utf-8")
+    assert "warn_hours" in text
+    policies.write_text(text.replace("warn_hours", "warn_hour", 1), encoding="utf-8")
     code, _, err = run_cli(
         capsys, "sla", "--store", str(demo_store), "--policies", str(policies), "--now", NOW
     )
     assert code == Exit.USAGE, err
-    assert err.startswith(f"leadflow: error: {policies}: policies[0].steps[0].within_hour"), err
+    assert err.startswith(f"leadflow: error: {policies}: policies[0].steps[0].warn_hour"), err
 
 
 @pytest.mark.parametrize(

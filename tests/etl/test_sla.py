@@ -238,7 +238,7 @@ def test_boundaries_touch_at_the_trigger_at_the_due_instant_and_now_at_due() -> 
     cal = BusinessCalendar.weekdays("America/New_York", name="ny")
     plan = compile_sla(policies, cal)
     handoff = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-    due = cal.add(handoff, timedelta(hours=24))
+    due = policies[0].steps[0].due(handoff, cal)  # the close of the next business day
     leads = [
         Lead(id=f"L-{i}", created_at=handoff, owner_id="u-ana", handed_off_at=handoff)
         for i in range(3)

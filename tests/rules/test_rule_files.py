@@ -27,7 +27,7 @@ def test_a_directory_is_a_config_error(tmp_path: Path, load: object) -> None:
 def test_a_policy_error_names_the_file(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "sla.toml"
     file = tmp_path / "sla.toml"
-    file.write_text(example.read_text().replace("within_hours", "within_hour", 1))
+    file.write_text(example.read_text().replace("warn_hours", "warn_hour", 1))
     with pytest.raises(ConfigError) as raised:
         load_policies(file)
     assert raised.value.path.startswith(f"{file}: policies[0].steps[0]"), raised.value

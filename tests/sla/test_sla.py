@@ -66,7 +66,13 @@ def touch(
 
 def test_seed_policy_is_what_the_seed_asks(seed: SLAPolicy) -> None:
     first, attempts = seed.steps
-    assert (first.within, first.count, first.by.value) == (24 * H, 1, "owner")
+    # "First touch within one business day of hand-off" (the close of the next business day).
+    assert (first.within_days, first.window, first.count, first.by.value) == (
+        1,
+        "1 business day",
+        1,
+        "owner",
+    )
     assert (attempts.within_days, attempts.count) == (8, 3)
     assert seed.final is not None
     assert (seed.final.action, seed.final.reason) == (Disposition.RECYCLE, "not_ready_to_buy")
@@ -77,9 +83,9 @@ def test_seed_just_after_handoff_everything_is_pending(seed: SLAPolicy, lead: Le
     assert result is not None
     first = result.step("first_touch")
     assert first.state is StepState.PENDING
-    # 7 h Monday, 8 h Tuesday and Wednesday, 1 h Thursday.
-    assert first.due == ny(5, 10)
-    assert first.remaining == 23 * H
+    # The close of Tuesday, the next business day: 6 h Monday and 8 h Tuesday left.
+    assert first.due == ny(3, 17)
+    assert first.remaining == 14 * H
     attempts = result.step("follow_up_attempts")
     # Close of the 8th business day after Monday 2 March, after the switch to daylight time.
     assert attempts.due.isoformat() == "2026-03-12T17:00:00-04:00"
@@ -88,20 +94,20 @@ def test_seed_just_after_handoff_everything_is_pending(seed: SLAPolicy, lead: Le
     assert result.next_action.escalation is not None
     assert result.next_action.escalation.to is EscalationTarget.MANAGER
     assert result.state == "pending"
-    assert result.clock == SLAClock(lead_id="L-1", due_at=ny(5, 10), state=StepState.PENDING)
+    assert result.clock == SLAClock(lead_id="L-1", due_at=ny(3, 17), state=StepState.PENDING)
     assert result.calendar == "us-east"
     assert result.final is not None
     assert result.final.state is ActionState.PENDING
 
 
 def test_seed_first_touch_at_risk_inside_the_warning_window(seed: SLAPolicy, lead: Lead) -> None:
-    result = evaluate(lead, [], now=ny(4, 14), policies=[seed], calendar=CAL)
+    result = evaluate(lead, [], now=ny(3, 13), policies=[seed], calendar=CAL)
     assert result is not None
     assert result.step("first_touch").state is StepState.AT_RISK
     assert result.step("first_touch").remaining == 4 * H
     assert result.state == "at_risk"
     assert (
-        evaluate(lead, [], now=ny(4, 13, 59), policies=[seed], calendar=CAL)
+        evaluate(lead, [], now=ny(3, 12, 59), policies=[seed], calendar=CAL)
         .step("first_touch")
         .state
         is StepState.PENDING
@@ -113,8 +119,8 @@ def test_seed_breached_first_touch_escalates_to_the_manager(seed: SLAPolicy, lea
     assert result is not None
     first = result.step("first_touch")
     assert first.state is StepState.BREACHED
-    assert first.breached_at == ny(5, 10)
-    assert first.overdue == 10 * H  # 7 h Thursday + 3 h Friday
+    assert first.breached_at == ny(3, 17)
+    assert first.overdue == 19 * H  # 8 h Wednesday and Thursday + 3 h Friday
     assert result.state == "breached"
     (escalation,) = result.escalations
     assert (escalation.step, escalation.to, escalation.owner_id) == (
@@ -126,7 +132,7 @@ def test_seed_breached_first_touch_escalates_to_the_manager(seed: SLAPolicy, lea
     late = evaluate(lead, [touch(1, ny(6, 13))], now=ny(6, 14), policies=[seed], calendar=CAL)
     assert late is not None
     assert late.step("first_touch").state is StepState.BREACHED
-    assert late.step("first_touch").overdue == 11 * H
+    assert late.step("first_touch").overdue == 20 * H
     assert late.step("first_touch").completed_at == ny(6, 13)
     assert late.escalations == ()
 
@@ -172,12 +178,14 @@ def test_seed_a_live_conversation_cancels_the_recycle(seed: SLAPolicy, lead: Lea
     touches = [touch(1, ny(3, 10)), touch(2, ny(4, 10), outcome="connected")]
     result = evaluate(lead, touches, now=ny(13, 9), policies=[seed], calendar=CAL)
     assert result is not None
-    assert result.step("follow_up_attempts").state is StepState.BREACHED
-    assert result.step("follow_up_attempts").done == 2
+    # A conversation ends the chase: the remaining attempts stop, with no escalation.
+    attempts = result.step("follow_up_attempts")
+    assert (attempts.state, attempts.stopped_because) == (StepState.STOPPED, "connected")
+    assert attempts.stopped_at == ny(4, 10)
+    assert attempts.done == 2
     assert result.final is not None
     assert (result.final.state, result.final.skipped_because) == (ActionState.SKIPPED, "connected")
-    (escalation,) = result.escalations
-    assert (escalation.to, escalation.queue) == (EscalationTarget.QUEUE, "inside-sales")
+    assert result.escalations == ()
 
 
 def test_leaving_for_a_stop_stage_stops_open_steps(seed: SLAPolicy, lead: Lead) -> None:
@@ -271,7 +279,7 @@ def test_calendar_per_lead_through_a_resolver(seed: SLAPolicy, lead: Lead) -> No
     result = evaluate(lead, [], now=ny(2, 11), policies=[seed], calendar=resolver)
     assert result is not None
     assert (result.calendar, result.team) == ("apac", "anz")
-    assert result.step("first_touch").due == sydney.add(HANDOFF, 24 * H)
+    assert result.step("first_touch").due == sydney.add_days(HANDOFF, 1)
 
 
 def test_evaluate_many_and_adherence_rows(seed: SLAPolicy, lead: Lead) -> None:
@@ -351,12 +359,12 @@ GOOD_STEP = {"name": "first", "within_hours": 4}
         ),
         (
             {"name": "p", "trigger": "handoff", "steps": [{"name": "first"}]},
-            "policies[0].steps[0].within_hours",
+            "policies[0].steps[0].within",
             "exactly one",
         ),
         (
             {"name": "p", "trigger": "handoff", "steps": [{**GOOD_STEP, "within_days": 2}]},
-            "policies[0].steps[0].within_hours",
+            "policies[0].steps[0].within",
             "exactly one",
         ),
         (

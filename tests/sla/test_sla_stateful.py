@@ -1,8 +1,9 @@
 """An SLA clock as a state machine: time passes and touches arrive in any order.
 
 Every step may only move forward: pending -> at risk -> breached as time passes, anything but a
-met step to met when a touch arrives, and nothing ever leaves ``met``; a step leaves ``breached``
-only for ``met``, and only because a (back-dated) touch arrived, never because time passed.
+met step to met (or, for a live conversation, to stopped) when a touch arrives, and nothing ever
+leaves ``met``; a step leaves ``breached`` only for ``met`` or ``stopped``, and only because a
+(back-dated) touch arrived, never because time passed.
 """
 
 from __future__ import annotations
@@ -102,8 +103,13 @@ class SLAClock(RuleBasedStateMachine):
         assert result is not None  # a started hand-off clock never disappears
         assert (result.policy, result.started_at) == (previous.policy, previous.started_at)
         for old, new in zip(previous.steps, result.steps, strict=True):
-            allowed = BY_TIME[old.state] if cause == "time" else {old.state, S.MET}
+            # A touch may meet a step or, when it is a live conversation, end the chase
+            # (stopped); it never undoes a met step.
+            by_touch = {S.MET} if old.state is S.MET else {old.state, S.MET, S.STOPPED}
+            allowed = BY_TIME[old.state] if cause == "time" else by_touch
             assert new.state in allowed, (cause, old, new)
+            if cause == "touch" and new.state is S.STOPPED and old.state is not S.STOPPED:
+                assert new.stopped_because == "connected", (cause, old, new)
             assert new.done >= old.done
 
     @invariant()

@@ -507,7 +507,7 @@ class FieldMap:
         ):
             table: dict[str, Any] = {}
             for field in attrs.fields(cls_):
-                if field.name in {"history", "properties"}:
+                if field.name in {"history", "owner_history", "properties"}:
                     continue
                 annotation = str(field.type)
                 converter = (
@@ -529,9 +529,9 @@ class FieldMap:
 #: overrides under these two names, directly in its settings (``[adapters.<name>.fields.lead]``).
 OVERRIDE_KEYS = ("fields", "stages")
 
-# Core fields an adapter fills itself (the record id, the stage from the stage map, the history
-# and the custom properties), so no field rule may target them.
-_ADAPTER_OWNED = frozenset({"id", "stage", "history", "properties"})
+# Core fields an adapter fills itself (the record id, the stage from the stage map, the stage
+# and owner histories and the custom properties), so no field rule may target them.
+_ADAPTER_OWNED = frozenset({"id", "stage", "history", "owner_history", "properties"})
 
 
 def override_from_settings(

@@ -15,6 +15,11 @@ Definitions:
   rejections that share the row's other dimensions (so with ``by=("source", "code")`` the shares
   of one source add up to 1); not grouped by ``code``, the row's count divided by all rejections
   counted.
+* **SLA failures** (``sla_failure``): codes such as ``not_followed_up`` record sales' miss (nobody
+  followed the lead up before the SLA cadence ran out), not a judgement about the lead. Grouped
+  by ``code``, such rows say ``sla_failure=True`` and their shares are among the SLA failures,
+  so the shares of sales' judgements add up to 1 on their own; :func:`top_reasons_by_source`
+  lists judgements only.
 
 >>> from datetime import datetime, timezone
 >>> from leadflow.model import Lead
@@ -106,6 +111,7 @@ class RejectionCount(Row):
     period: str | None
     count: int
     share: float | None
+    sla_failure: bool | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -169,8 +175,12 @@ def rejection_counts(
     tz: tzinfo = UTC,
     start: datetime | None = None,
     end: datetime | None = None,
+    catalog: ReasonCatalog = STANDARD_REASONS,
 ) -> list[RejectionCount]:
     """Count rejections grouped by the dimensions *by* (any of :data:`DIMENSIONS`).
+
+    Grouped by ``code``, each row says whether its code is an SLA failure (*catalog*'s
+    ``sla_failure``) and shares are taken within judgements and within SLA failures apart.
 
     Only rejections with ``start <= at < end`` count when the bounds are given (aware instants;
     a naive one is a :class:`~leadflow.errors.ValidationError`). Rows are sorted by the grouped
@@ -197,9 +207,15 @@ def rejection_counts(
             continue
         counts[_dimensions(rejection, index.get(rejection.lead_id), order, label_period)] += 1
     code_pos = order.index("code") if "code" in order else None
-    totals: Counter[tuple[str, ...]] = Counter()
+
+    def failure(key: tuple[str, ...]) -> bool | None:
+        if code_pos is None:
+            return None
+        return key[code_pos] in catalog and catalog[key[code_pos]].sla_failure
+
+    totals: Counter[tuple[object, ...]] = Counter()
     for key, n in counts.items():
-        totals[_without(key, code_pos)] += n
+        totals[(*_without(key, code_pos), failure(key))] += n
     rows = []
     for key, n in counts.items():
         values = dict(zip(order, key, strict=True))
@@ -211,7 +227,8 @@ def rejection_counts(
                 owner=values.get("owner"),
                 period=values.get("period"),
                 count=n,
-                share=ratio(n, totals[_without(key, code_pos)]),
+                share=ratio(n, totals[(*_without(key, code_pos), failure(key))]),
+                sla_failure=failure(key),
             )
         )
     rows.sort(
@@ -237,12 +254,17 @@ def top_reasons_by_source(
 ) -> list[TopReason]:
     """The *n* most frequent reject codes of each source, with their share of its rejections.
 
+    Only sales' judgements about the leads: SLA failures (``not_followed_up``) are left out.
     Ties are broken by code, so the result is stable.
     """
     if n < 1:
         raise ValidationError("n", n, "must be at least 1")
     rows: list[TopReason] = []
-    counts = rejection_counts(rejections, leads, by=("code", "source"))
+    counts = [
+        row
+        for row in rejection_counts(rejections, leads, by=("code", "source"), catalog=catalog)
+        if not row.sla_failure
+    ]
     by_source: dict[str, list[RejectionCount]] = {}
     for row in counts:
         by_source.setdefault(row.source or "", []).append(row)

@@ -18,6 +18,7 @@ from typing import Any
 from leadflow.cli.base import load_toml
 from leadflow.errors import ConfigError
 from leadflow.job import check_final_actions
+from leadflow.rules._files import in_source
 
 __all__ = [
     "DEFAULT_DEMO_STORE",
@@ -64,7 +65,8 @@ def load_calendar(path: Path) -> Any:
     """A business calendar from a TOML file (``--calendar``)."""
     from leadflow.business_time import BusinessCalendar
 
-    return BusinessCalendar.from_dict(load_toml(path), path=str(path))
+    with in_source(str(path)):
+        return BusinessCalendar.from_dict(load_toml(path))
 
 
 def calendar_choice(path: Path) -> Any:
@@ -72,9 +74,10 @@ def calendar_choice(path: Path) -> Any:
     from leadflow.business_time import BusinessCalendar, CalendarResolver
 
     data = load_toml(path)
-    if "calendars" in data:
-        return CalendarResolver.from_dict(data)
-    return BusinessCalendar.from_dict(data, path=str(path))
+    with in_source(str(path)):
+        if "calendars" in data:
+            return CalendarResolver.from_dict(data)
+        return BusinessCalendar.from_dict(data)
 
 
 def policies_and_calendar(
@@ -207,12 +210,18 @@ def run_config(path: Path, adapter: str) -> dict[str, Any]:
         "scorecard": base / config["scorecard"] if "scorecard" in config else None,
         "calendar": config.get("calendar"),
         "batch_size": batch_size,
+        "source": path,
     }
     tables = config.get("adapters", {})
     settings = tables.get(adapter, {}) if isinstance(tables, dict) else None
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: adapters.{adapter}", "must be a table of adapter settings")
     settings = dict(settings)
+    if "path" in settings and not isinstance(settings["path"], str):
+        raise ConfigError(
+            f"{path}: adapters.{adapter}.path",
+            f"must be a file path (a string), got {settings['path']!r}",
+        )
     where = settings.get("path")
     if isinstance(where, str) and where != ":memory:" and not Path(where).is_absolute():
         settings["path"] = str(base / where)  # like the store: relative to the config file
@@ -227,7 +236,11 @@ def run_calendar(config: dict[str, Any]) -> Any:
 
     if config["calendar"] is None:
         return BusinessCalendar.weekdays("UTC")
-    return BusinessCalendar.from_dict(config["calendar"], path="calendar")
+    source = config.get("source")
+    # The error names the configuration file: ``leadflow.toml: calendar.zone: ...``.
+    return BusinessCalendar.from_dict(
+        config["calendar"], path=f"{source}: calendar" if source is not None else "calendar"
+    )
 
 
 def load_adapter(name: str, settings: dict[str, Any], *, source: Path | None = None) -> Any:
@@ -239,9 +252,12 @@ def load_adapter(name: str, settings: dict[str, Any], *, source: Path | None = N
     """
     from leadflow import adapters as registry
 
+    table = f"{source}: adapters.{name}" if source is not None else f"adapters.{name}"
     try:
         return registry.load(name, **settings)
     except ConfigError as exc:
-        table = f"{source}: adapters.{name}" if source is not None else f"adapters.{name}"
         inner = exc.path if exc.path and exc.path != name else ""
         raise ConfigError(f"{table}.{inner}" if inner else table, exc.problem) from None
+    except (TypeError, ValueError) as exc:
+        # A setting of the wrong type reaches the adapter's constructor as data, not as a bug.
+        raise ConfigError(table, f"a setting has the wrong type or value: {exc}") from None

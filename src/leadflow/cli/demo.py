@@ -119,8 +119,14 @@ def _demo_summary(path: Path, data: Any, report: Any) -> dict[str, Any]:
         rejections = store.rejections()
         outcomes = store.outcomes()
         scores = sorted(store.current_scores().values(), key=lambda s: (-s.score, s.lead_id))
+    mine: dict[str, list[Any]] = {}
+    for touch in touches:
+        mine.setdefault(touch.lead_id, []).append(touch)
     evaluations = evaluate_many(
-        leads, touches, now=data.now, policies=demo_policies(), calendar=demo_calendar()
+        [(lead, mine.get(lead.id, [])) for lead in leads],
+        as_of=data.now,
+        policies=demo_policies(),
+        calendar=demo_calendar(),
     )
     by_source: dict[str, Counter[str]] = {}
     for lead in leads:
@@ -149,6 +155,7 @@ def _demo_summary(path: Path, data: Any, report: Any) -> dict[str, Any]:
         ),
         "won": {"deals": len(won), "amount": str(sum((o.amount or 0) for o in won))},
         "sla_by_owner": adherence(evaluations, by=("owner",)),
+        "sla_leads_by_state": dict(sorted(Counter(e.state for e in evaluations).items())),
         "sales_winnable_accounts": report.scores.get("sales_winnable_accounts", 0),
         "top_scores": [
             {
@@ -186,8 +193,16 @@ def _print_demo(out: Output, path: Path, summary: dict[str, Any], report: Any) -
     amount = f"{float(summary['won']['amount']):,.0f}"
     out.text(f"  won: {summary['won']['deals']} deals, {amount} USD")
     out.text()
-    out.text("SLA adherence by owner (first touch within 24 business hours, 3 attempts in 8 days):")
+    out.text(
+        "SLA adherence by owner, steps counted for the owner of their moment "
+        "(first touch within 24 business hours, 3 attempts in 8 days):"
+    )
     adherence_table(out, summary["sla_by_owner"], ("owner",))
+    states = ", ".join(f"{k} {v}" for k, v in summary["sla_leads_by_state"].items())
+    out.text(
+        f"  leads by SLA state: {states} (what `leadflow sla` prints for this instant, and the "
+        "run's SLA line below without its final actions)"
+    )
     out.text()
     out.text(
         f"Sales-winnable accounts: {summary['sales_winnable_accounts']} (target-fit accounts where "

@@ -100,7 +100,10 @@ def print_run_report(out: Output, report: Any) -> None:
             f"sales-winnable accounts: {report.scores.get('sales_winnable_accounts', 0)}"
         )
     if report.sla:
-        out.text("  SLA:       " + ", ".join(f"{k} {v}" for k, v in sorted(report.sla.items())))
+        out.text(
+            "  SLA:       leads by state after the run: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(report.sla.items()))
+        )
     for kind, statuses in report.writes.items():
         out.text(
             f"  write {kind:<10} " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()))
@@ -134,7 +137,7 @@ def adherence_table(out: Output, rows: Sequence[dict[str, Any]], by: Sequence[st
     # The column names and definitions are those of the HTML report (AdherenceFigures).
     head = " / ".join(by)
     out.text(
-        f"  {head:<28} {'steps':>6} {'met':>6} {'breached':>9} {'pending':>8} "
+        f"  {head:<28} {'steps':>6} {'met':>6} {'breached':>9} {'pending':>8} {'stopped':>8} "
         f"{'share met':>10} {'adherence':>10} {'median h':>9}"
     )
     for row in rows:
@@ -142,11 +145,13 @@ def adherence_table(out: Output, rows: Sequence[dict[str, Any]], by: Sequence[st
         median = row.get("median_response_hours")
         out.text(
             f"  {label:<28} {row['steps']:>6} {row['met']:>6} {row['breached']:>9} "
-            f"{row['pending']:>8} {_share(row['share_met']):>10} {_share(row['adherence']):>10} "
+            f"{row['pending']:>8} {row['stopped']:>8} {_share(row['share_met']):>10} "
+            f"{_share(row['adherence']):>10} "
             f"{(f'{median:.1f}' if median is not None else '-'):>9}"
         )
     out.text(
-        "  share met = met / (met + breached + pending); "
+        "  steps = met + breached + pending + stopped (the chase ended first: never judged); "
+        "share met = met / (met + breached + pending); "
         "adherence = met / (met + breached), as in the HTML report"
     )
 

@@ -90,7 +90,15 @@ def report_from_adapter(
     )
     sla_results = []
     if policies:
-        evaluations = evaluate_many(leads, touches, now=now, policies=policies, calendar=cal)
+        mine: dict[str, list[Any]] = {}
+        for touch in touches:
+            mine.setdefault(touch.lead_id, []).append(touch)
+        evaluations = evaluate_many(
+            [(lead, mine.get(lead.id, [])) for lead in leads],
+            as_of=now,
+            policies=policies,
+            calendar=cal,
+        )
         sla_results = [result for ev in evaluations for result in ev.results()]
     scored = None
     if scorecard is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from leadflow.cli.base import Exit, Output, parse_now, wall_clock
 from leadflow.cli.config import (
@@ -60,7 +61,15 @@ def sla(args: argparse.Namespace, out: Output) -> int:
         leads = read_all(store, "read_leads")
         out.progress("reading touches", len(leads))
         touches = read_all(store, "read_touches")
-        evaluations = evaluate_many(leads, touches, now=now, policies=policies, calendar=calendar)
+        mine: dict[str, list[Any]] = {}
+        for touch in touches:
+            mine.setdefault(touch.lead_id, []).append(touch)
+        evaluations = evaluate_many(
+            [(lead, mine.get(lead.id, [])) for lead in leads],
+            as_of=now,
+            policies=policies,
+            calendar=calendar,
+        )
     rows = adherence(evaluations, by=by)
     states = Counter(e.state for e in evaluations)
     out.data(

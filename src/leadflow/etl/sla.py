@@ -69,6 +69,7 @@ from leadflow.errors import ConfigError
 from leadflow.etl.business_time import add_business_days, add_business_time, business_between
 from leadflow.etl.files import ErrorSink, RowError, conform
 from leadflow.model import Lead, TouchKind, TouchOutcome
+from leadflow.reasons import Disposition
 from leadflow.rules.sla import (
     ActionState,
     Performer,
@@ -251,6 +252,9 @@ class SLAPlan:
             by_key[cal_key] = cal
             start_us = _to_us(start)
             window = [j for j in index.of_lead(i) if start_us <= index.at_us[j] <= now_us]
+            # A live conversation ends the chase (the policy's stop_on_connect), as per record.
+            connect_us = next((index.at_us[j] for j in window if index.connects[j]), None)
+            stop_us = connect_us if policy.stop_on_connect else None
             statuses = []
             for s, step in enumerate(policy.steps):
                 due_us = int(dues[s][i])
@@ -258,13 +262,31 @@ class SLAPlan:
                 mask = index.masks[(p, s)]
                 matching = [j for j in window if mask[j]]
                 statuses.append(
-                    _status(step, cached, matching, index, start_us=start_us, now_us=now_us)
+                    _status(
+                        step,
+                        cached,
+                        matching,
+                        index,
+                        start_us=start_us,
+                        now_us=now_us,
+                        stop_us=stop_us,
+                    )
                 )
-            connected = any(index.connects[j] for j in window)
+            connected = connect_us is not None
             lead = {name: values[i] for name, values in lead_fields.items()}
             lead.update(started_at=start, calendar=cal.name or cal.zone)
             first = len(rows["step"])
-            _emit(rows, policy, statuses, lead, escalations, connected=connected, now_us=now_us)
+            _emit(
+                rows,
+                policy,
+                statuses,
+                lead,
+                escalations,
+                connected=connected,
+                now_us=now_us,
+                touched_us=[index.at_us[j] for j in window],
+                chase_over=stop_us is not None,
+            )
             for s, status in enumerate(statuses):
                 for field, a_us, b_us in status["__between"]:
                     pending.append((first + s, cal_key, field, a_us, b_us, warns[s]))
@@ -382,19 +404,28 @@ def _emit(
     *,
     connected: bool,
     now_us: int,
+    touched_us: Sequence[int] = (),
+    chase_over: bool = False,
 ) -> None:
     """Append one lead's rows: its steps, the next action and the final decision."""
     final = policy.final
     final_state = None
     last = max(statuses, key=lambda st: st["__due_us"])
     last_due = last["due_at"]
+    final_action = None if final is None else final.action.value
+    final_reason = None if final is None else final.reason
     if final is not None:
         if final.unless_connected and connected:
             final_state = ActionState.SKIPPED
-        elif now_us > last["__due_us"]:
-            final_state = ActionState.DUE
         else:
-            final_state = ActionState.PENDING
+            if (
+                now_us > last["__due_us"]
+                and final.untouched_reason is not None
+                and not any(at <= last["__due_us"] for at in touched_us)
+            ):
+                # nobody followed the lead up: back to nurture as sales' miss, as per record
+                final_action, final_reason = Disposition.RECYCLE.value, final.untouched_reason
+            final_state = ActionState.DUE if now_us > last["__due_us"] else ActionState.PENDING
     triples = list(zip(statuses, policy.steps, escalations, strict=True))
     open_steps = [t for t in triples if t[0]["state"] in (StepState.PENDING, StepState.AT_RISK)]
     nxt: dict[str, Any] = dict.fromkeys(("next_step", "next_action", "next_due", "next_escalate"))
@@ -402,11 +433,11 @@ def _emit(
         st, step, escalate = min(open_steps, key=lambda t: t[0]["__due_us"])
         nxt.update(next_step=step.name, next_due=st["due_at"], next_escalate=escalate)
     elif final is not None and final_state is ActionState.PENDING:
-        nxt.update(next_action=final.action.value, next_due=last_due)
+        nxt.update(next_action=final_action, next_due=last_due)
     fixed = {
         "policy": policy.name,
-        "final_action": None if final is None else final.action.value,
-        "final_reason": None if final is None else final.reason,
+        "final_action": final_action,
+        "final_reason": final_reason,
         "final_state": None if final_state is None else final_state.value,
         **lead,
         **nxt,
@@ -421,7 +452,10 @@ def _emit(
         rows["state"].append(st["state"].value)
         rows["escalate"].append(escalate)
         rows["escalation_due"].append(
-            st["state"] is StepState.BREACHED and st["met_at"] is None and escalate is not None
+            st["state"] is StepState.BREACHED
+            and st["met_at"] is None
+            and escalate is not None
+            and not chase_over
         )
 
 
@@ -457,12 +491,14 @@ def _status(
     *,
     start_us: int,
     now_us: int,
+    stop_us: int | None = None,
 ) -> dict[str, Any]:
     """One step's row, by the same rules as :func:`leadflow.rules.sla.evaluate` (instants are
     compared as UTC microseconds, as the rules compare them in UTC). Business time between two
     instants is not computed here: ``__between`` lists (field, from, to) in microseconds, and
     :func:`_fill_business_hours` computes them all at once, per calendar; a step that may be at
-    risk is ``pending`` until then."""
+    risk is ``pending`` until then. *stop_us* is when a live conversation ended the chase: a
+    step not met by then (and not yet due) is ``stopped``."""
     due_at, due_us = due
     row: dict[str, Any] = {
         "due_at": due_at,
@@ -475,17 +511,25 @@ def _status(
         "breached_at": None,
         "overdue_hours": None,
     }
+    between: list[tuple[str, int, int]] = []
+    done_us: int | None = None
     if len(matching) >= step.count:
         done = matching[step.count - 1]
         done_us = index.at_us[done]
         row["met_at"] = index.at_list[done]
-        between = [("response_hours", start_us, done_us)]
+        between.append(("response_hours", start_us, done_us))
         if done_us <= due_us:
             row["state"] = StepState.MET
-        else:
-            row["state"] = StepState.BREACHED
-            row["breached_at"] = due_at
-            between.append(("overdue_hours", due_us, done_us))
+            row["__between"] = between
+            return row
+    if stop_us is not None and stop_us <= due_us:
+        row["state"] = StepState.STOPPED
+        row["__between"] = between
+        return row
+    if done_us is not None:
+        row["state"] = StepState.BREACHED
+        row["breached_at"] = due_at
+        between.append(("overdue_hours", due_us, done_us))
         row["__between"] = between
         return row
     if now_us > due_us:

@@ -31,15 +31,22 @@ def read_rule_file(path: str | PathLike[str]) -> str:
     """
     file = Path(path)
     try:
-        return file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(file), "no such file") from None
     except IsADirectoryError:
         raise ConfigError(str(file), "is a directory, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(file), f"is not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise ConfigError(str(file), f"cannot be read: {exc.strerror or exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(str(file), "is UTF-16 text; save the file as UTF-8")
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark is skipped
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{file}: line {line}", f"is not UTF-8 text ({exc.reason}); save the file as UTF-8"
+        ) from None
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 Scope: the second root cause of the sales/marketing fight is the missing service-level agreement
 for following leads up. Here an SLA is data — an :class:`SLAPolicy` loaded from TOML or built in
 Python — and evaluating it is a pure function of a lead, its touches, a business calendar and an
-instant ``now`` that is always an argument.
+instant ``as_of`` that is always an argument (``now`` is its deprecated alias, accepted for one
+release; scoring names the instant ``as_of`` too).
 
 A policy is started by a *trigger* (the hand-off to sales, a stage entered, an activity such as a
 quote request) and holds ordered *steps*, each a number of matching :class:`~leadflow.model.Touch`
@@ -11,7 +12,7 @@ es (by kind, outcome, by the owner or anyone) required within a business-time wi
 at the trigger. Counts are cumulative from the trigger: "first touch within 24 business hours"
 is ``count = 1``, "two more attempts within 5 business days" is ``count = 3``. Anchoring every
 step at the trigger (not at the previous step) keeps evaluation monotone: a new touch can only
-turn a step met, and a later ``now`` never turns a breached step back. A policy may end with a
+turn a step met, and a later ``as_of`` never turns a breached step back. A policy may end with a
 *final action* — recycle to nurture (or disqualify) with a reject code — that becomes due when
 the last window closes without a live conversation. Actions and escalations are returned as
 decisions; adapters and the CLI carry them out.
@@ -26,11 +27,13 @@ decisions; adapters and the CLI carry them out.
 >>> ny = BusinessCalendar.weekdays("America/New_York")
 >>> handoff = datetime(2026, 3, 6, 15, 0, tzinfo=timezone(timedelta(hours=-5)))  # Friday
 >>> lead = Lead(id="L-1", created_at=handoff, owner_id="u-ana", handed_off_at=handoff)
->>> result = evaluate(lead, [], now=handoff + timedelta(hours=1), policies=[policy], calendar=ny)
+>>> result = evaluate(lead, [], as_of=handoff + timedelta(hours=1), policies=[policy],
+...                   calendar=ny)
 >>> result.steps[0].state, result.steps[0].due.isoformat(), result.steps[0].remaining
 (<StepState.PENDING: 'pending'>, '2026-03-09T11:00:00-04:00', datetime.timedelta(seconds=10800))
 >>> call = Touch(id="T-1", lead_id="L-1", kind="call", by="u-ana", at=handoff + timedelta(hours=1))
->>> met = evaluate(lead, [call], now=handoff + timedelta(days=4), policies=[policy], calendar=ny)
+>>> met = evaluate(lead, [call], as_of=handoff + timedelta(days=4), policies=[policy],
+...                calendar=ny)
 >>> met.steps[0].state, met.steps[0].response_business
 (<StepState.MET: 'met'>, datetime.timedelta(seconds=3600))
 """
@@ -40,6 +43,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -110,6 +114,15 @@ ADHERENCE_DIMENSIONS: tuple[str, ...] = ("step", "owner", "team", "source", "pol
 
 _HOUR = timedelta(hours=1)
 
+#: The longest window a step may have (ten years): enough for any SLA, and far from the
+#: overflow of date arithmetic.
+_MAX_WINDOW = timedelta(days=3660)
+
+_WINDOW = re.compile(
+    r"(?P<n>\d+(?:\.\d+)?)\s*(?P<business>business\s+)?(?P<unit>minute|hour|day)s?"
+)
+_UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
 
 # -- the policy data -------------------------------------------------------------------------
 
@@ -134,7 +147,7 @@ class Trigger:
     * ``stage_entered``: the latest history entry into ``stage``;
     * ``activity``: the latest :class:`~leadflow.model.Activity` of kind ``activity``.
 
-    Only events at or before ``now`` count; a later event of the same kind restarts the clock
+    Only events at or before ``as_of`` count; a later event of the same kind restarts the clock
     (a new cycle).
     """
 
@@ -157,9 +170,16 @@ class Trigger:
             )
 
     def started_at(
-        self, lead: Lead, activities: Iterable[Activity] = (), *, now: datetime
+        self,
+        lead: Lead,
+        activities: Iterable[Activity] = (),
+        *,
+        as_of: datetime | None = None,
+        now: datetime | None = None,
     ) -> datetime | None:
-        """When the clock started for *lead*, as seen at *now*; ``None`` if it has not."""
+        """When the clock started for *lead*, as seen at *as_of*; ``None`` if it has not
+        (``now`` is the deprecated alias of ``as_of``)."""
+        now = _instant_arg(as_of, now)
         if self.kind is TriggerKind.HANDOFF:
             at = lead.handed_off_at
             return at if at is not None and _utc(at) <= _utc(now) else None
@@ -304,11 +324,27 @@ def _escalation(value: object) -> Escalation | None:
 class Step:
     """One obligation: *count* matching touches within a business-time window from the trigger.
 
+    The window is given in exactly one of three units, which say what they mean:
+
+    * ``within``: business time — ``"4 business hours"`` counts only the calendar's open hours;
+    * ``within_days``: business days — ``"1 business day"`` is due at the close of the next
+      business day after the trigger's date (what a manager means by "next business day");
+    * ``within_elapsed``: wall-clock time — ``"24 hours"`` is 24 real hours, open or not.
+
+    :meth:`parse_window` turns such a phrase into the keyword for the constructor, and
+    :attr:`window` gives it back:
+
+    >>> Step(name="first_touch", **Step.parse_window("1 business day")).within_days
+    1
+    >>> Step(name="first_touch", **Step.parse_window("24 hours")).window
+    '24 hours'
+
     Attributes:
         name: snake_case name (``first_touch``), unique within the policy.
         within: the window as business time (24 business hours), or
         within_days: the window as business days: due at the close of the n-th business day
-            after the trigger's date (exactly one of the two).
+            after the trigger's date, or
+        within_elapsed: the window as wall-clock time (exactly one of the three).
         count: matching touches needed since the trigger (cumulative, so later steps count the
             earlier steps' touches too).
         kinds: touch kinds that count (empty: any); outcomes: outcomes that count (empty: any).
@@ -320,6 +356,7 @@ class Step:
     name: str = attrs.field(validator=v.identifier)
     within: timedelta | None = attrs.field(default=None, validator=_business_delta)
     within_days: int | None = attrs.field(default=None, validator=_positive_int)
+    within_elapsed: timedelta | None = attrs.field(default=None, validator=_business_delta)
     count: int = attrs.field(default=1, validator=_positive_int)
     kinds: frozenset[TouchKind] = attrs.field(
         default=frozenset(), converter=_kinds, validator=_members(TouchKind)
@@ -336,48 +373,130 @@ class Step:
     escalate: Escalation | None = attrs.field(default=None, converter=_escalation)
 
     def __attrs_post_init__(self) -> None:
-        if (self.within is None) == (self.within_days is None):
+        given = [w for w in (self.within, self.within_days, self.within_elapsed) if w is not None]
+        if len(given) != 1:
             raise ValidationError(
-                "within", self.within, "give exactly one of within (business time) or within_days"
+                "within",
+                self.within,
+                "give exactly one of within (business time), within_days (business days) or "
+                "within_elapsed (wall-clock time)",
             )
-        if self.within is not None and self.within <= timedelta(0):
-            raise ValidationError("within", self.within, "must be more than zero")
+        for name in ("within", "within_elapsed"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                raise ValidationError(name, value, "must be more than zero")
+            if value is not None and value > _MAX_WINDOW:
+                raise ValidationError(name, value, f"is longer than {_MAX_WINDOW.days} days")
+        if self.within_days is not None and self.within_days > _MAX_WINDOW.days:
+            raise ValidationError(
+                "within_days", self.within_days, f"is more than {_MAX_WINDOW.days} days"
+            )
+
+    @staticmethod
+    def parse_window(text: str) -> dict[str, Any]:
+        """The window keyword for a phrase with explicit units, for the constructor.
+
+        ``"<n> business days"`` → ``within_days`` (whole days); ``"<n> business hours"`` or
+        ``"... minutes"`` → ``within`` (business time); ``"<n> hours"``, ``"... minutes"`` or
+        ``"... days"`` without ``business`` → ``within_elapsed`` (wall-clock). Singular or
+        plural, any case.
+
+        >>> Step.parse_window("4 business hours")
+        {'within': datetime.timedelta(seconds=14400)}
+        >>> Step.parse_window("3 weeks")
+        Traceback (most recent call last):
+        ...
+        leadflow.errors.ValidationError: within: '3 weeks' is not '<n> business days', '<n> business hours|minutes' or '<n> hours|minutes|days' (wall-clock)
+        """
+        match = _WINDOW.fullmatch(text.strip().lower()) if isinstance(text, str) else None
+        if match is None:
+            raise ValidationError(
+                "within",
+                text,
+                "is not '<n> business days', '<n> business hours|minutes' or "
+                "'<n> hours|minutes|days' (wall-clock)",
+            )
+        number, business, unit = float(match["n"]), bool(match["business"]), match["unit"]
+        if not math.isfinite(number) or number <= 0:
+            raise ValidationError("within", text, "must be more than zero")
+        if unit == "day" and business:
+            if number != int(number):
+                raise ValidationError("within", text, "business days must be a whole number")
+            if number > _MAX_WINDOW.days:
+                raise ValidationError("within", text, f"is more than {_MAX_WINDOW.days} days")
+            return {"within_days": int(number)}
+        if number * _UNITS[unit] / _HOUR > _MAX_WINDOW / _HOUR:
+            raise ValidationError("within", text, f"is longer than {_MAX_WINDOW.days} days")
+        length = timedelta(hours=number * (_UNITS[unit] / _HOUR))
+        return {"within": length} if business else {"within_elapsed": length}
+
+    @property
+    def window(self) -> str:
+        """The window as a phrase :meth:`parse_window` reads back (``"1 business day"``)."""
+        if self.within_days is not None:
+            return f"{self.within_days} business day{'s' if self.within_days != 1 else ''}"
+        length = self.within if self.within is not None else self.within_elapsed
+        assert length is not None  # checked on construction
+        prefix = "business " if self.within is not None else ""
+        hours = length / _HOUR
+        if hours == int(hours):
+            return f"{int(hours)} {prefix}hour{'s' if hours != 1 else ''}"
+        minutes = _minutes(length)
+        return f"{minutes} {prefix}minute{'s' if minutes != 1 else ''}"
 
     def matches(self, touch: Touch, lead: Lead) -> bool:
-        """Whether *touch* counts towards this step for *lead*."""
+        """Whether *touch* counts towards this step for *lead*: with ``by = owner``, only a
+        touch by the owner who held the lead when the touch happened
+        (:meth:`~leadflow.model.Lead.owner_at`) counts."""
         if self.kinds and touch.kind not in self.kinds:
             return False
         if self.outcomes and touch.outcome not in self.outcomes:
             return False
-        return not (self.by is Performer.OWNER and touch.by != lead.owner_id)
+        return not (self.by is Performer.OWNER and touch.by != lead.owner_at(touch.at))
 
     def due(self, start: datetime, calendar: BusinessCalendar) -> datetime:
-        """When the step is due for a clock started at *start*."""
+        """When the step is due for a clock started at *start* (in the calendar's zone)."""
         if self.within is not None:
             return calendar.add(start, self.within)
+        if self.within_elapsed is not None:
+            return (_utc(start) + self.within_elapsed).astimezone(calendar.tzinfo)
         assert self.within_days is not None  # checked on construction
         return calendar.add_days(start, self.within_days)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "step") -> Step:
-        """From a TOML table: ``name``, one of ``within_minutes|within_hours|within_days``,
-        ``count``, ``kinds``, ``outcomes``, ``by``, ``warn_minutes|warn_hours``, ``escalate``."""
+        """From a TOML table: ``name``, the window — ``within`` with explicit units
+        (``"1 business day"``, ``"4 business hours"``, ``"24 hours"`` wall-clock; see
+        :meth:`parse_window`) or one of ``within_minutes|within_hours`` (business time) or
+        ``within_days`` (business days) — ``count``, ``kinds``, ``outcomes``, ``by``,
+        ``warn_minutes|warn_hours``, ``escalate``."""
         if not isinstance(data, Mapping):
             raise ConfigError(path, f"a step must be a table, got {data!r}")
         _check_keys(data, path, _STEP_KEYS)
         if "name" not in data:
             raise ConfigError(f"{path}.name", "is required")
-        windows = [k for k in ("within_minutes", "within_hours", "within_days") if k in data]
+        windows = [k for k in _WINDOW_KEYS if k in data]
         if len(windows) != 1:
             raise ConfigError(
-                f"{path}.within_hours",
-                "give exactly one of within_minutes, within_hours or within_days",
+                f"{path}.within",
+                'give exactly one of within (e.g. "1 business day"), within_minutes, '
+                "within_hours or within_days",
             )
         kwargs: dict[str, Any] = {"name": data["name"]}
-        if "within_days" in data:
+        key = windows[0]
+        if key == "within":
+            if not isinstance(data[key], str):
+                raise ConfigError(
+                    f"{path}.within",
+                    f'must be a phrase such as "1 business day", got {data[key]!r}',
+                )
+            try:
+                kwargs.update(Step.parse_window(data[key]))
+            except ValidationError as exc:
+                raise ConfigError(f"{path}.within", f"{exc.value!r} {exc.reason}") from None
+        elif key == "within_days":
             kwargs["within_days"] = data["within_days"]
         else:
-            key = windows[0]
             kwargs["within"] = _duration(data[key], key, path)
         warns = [k for k in ("warn_minutes", "warn_hours") if k in data]
         if len(warns) > 1:
@@ -397,11 +516,7 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal step."""
-        data: dict[str, Any] = {"name": self.name}
-        if self.within is not None:
-            data["within_minutes"] = _minutes(self.within)
-        else:
-            data["within_days"] = self.within_days
+        data: dict[str, Any] = {"name": self.name, "within": self.window}
         data["count"] = self.count
         if self.kinds:
             data["kinds"] = sorted(k.value for k in self.kinds)
@@ -415,8 +530,11 @@ class Step:
         return data
 
 
+_WINDOW_KEYS = ("within", "within_minutes", "within_hours", "within_days")
+
 _STEP_KEYS = (
     "name",
+    "within",
     "within_minutes",
     "within_hours",
     "within_days",
@@ -430,6 +548,15 @@ _STEP_KEYS = (
 )
 
 
+def _optional_identifier(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        v.identifier(inst, attribute, value)
+
+
+def _none_if_empty(value: Any) -> Any:
+    return None if value == "" else value
+
+
 @attrs.frozen(kw_only=True)
 class FinalAction:
     """The end of the cadence: recycle (or disqualify) the lead with a reject code.
@@ -437,6 +564,11 @@ class FinalAction:
     Due when the last step's window closes. With ``unless_connected`` (the default) a live
     conversation (a touch whose outcome is a connect: replied, connected, meeting booked) since
     the trigger cancels it.
+
+    A lead that nobody touched at all before the cadence ran out was never worked: that is
+    sales' miss, not a verdict on the lead, so it is recycled to nurture under
+    ``untouched_reason`` (``not_followed_up`` by default, which the rejection report counts as
+    an SLA failure) instead of ``reason``. ``None`` uses ``reason`` either way.
     """
 
     action: Disposition = attrs.field(
@@ -446,6 +578,11 @@ class FinalAction:
     )
     reason: str = attrs.field(default="not_ready_to_buy", validator=v.identifier)
     unless_connected: bool = attrs.field(default=True, validator=_boolean)
+    untouched_reason: str | None = attrs.field(
+        default="not_followed_up",
+        converter=_none_if_empty,
+        validator=_optional_identifier,
+    )
 
 
 def _trigger(value: object) -> Trigger:
@@ -490,6 +627,10 @@ class SLAPolicy:
 
     When several policies have started for one lead, the one with the highest ``priority``
     governs; among equals the most recently started, then the first name in alphabetical order.
+
+    The chase ends when the lead leaves the cadence (enters one of ``stop_stages``) and, with
+    ``stop_on_connect`` (the default), at the first live conversation (a touch whose outcome is
+    a connect): steps not met by then are ``stopped``, never breached nor escalated.
     """
 
     name: str = attrs.field(validator=v.identifier)
@@ -499,6 +640,7 @@ class SLAPolicy:
     priority: int = attrs.field(default=0, validator=_priority)
     stop_stages: tuple[str, ...] = attrs.field(default=DEFAULT_STOP_STAGES, converter=_stages)
     description: str | None = attrs.field(default=None, validator=v.optional_non_empty)
+    stop_on_connect: bool = attrs.field(default=True, validator=_boolean)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "policy") -> Self:
@@ -530,7 +672,11 @@ class SLAPolicy:
             raw_final = data["final"]
             if not isinstance(raw_final, Mapping):
                 raise ConfigError(f"{path}.final", f"must be a table, got {raw_final!r}")
-            _check_keys(raw_final, f"{path}.final", ("action", "reason", "unless_connected"))
+            _check_keys(
+                raw_final,
+                f"{path}.final",
+                ("action", "reason", "unless_connected", "untouched_reason"),
+            )
             final = _build(FinalAction, f"{path}.final", dict(raw_final))
         kwargs: dict[str, Any] = {
             "name": data["name"],
@@ -538,7 +684,7 @@ class SLAPolicy:
             "steps": steps,
             "final": final,
         }
-        for key in ("priority", "stop_stages", "description"):
+        for key in ("priority", "stop_stages", "description", "stop_on_connect"):
             if key in data:
                 kwargs[key] = data[key]
         return _build(cls, path, kwargs)  # type: ignore[no-any-return]
@@ -551,6 +697,7 @@ class SLAPolicy:
         data["priority"] = self.priority
         data["trigger"] = self.trigger.to_data()
         data["stop_stages"] = list(self.stop_stages)
+        data["stop_on_connect"] = self.stop_on_connect
         data["steps"] = [s.to_dict() for s in self.steps]
         if self.final is not None:
             data["final"] = {
@@ -558,10 +705,20 @@ class SLAPolicy:
                 "reason": self.final.reason,
                 "unless_connected": self.final.unless_connected,
             }
+            data["final"]["untouched_reason"] = self.final.untouched_reason or ""
         return data
 
 
-_POLICY_KEYS = ("name", "description", "priority", "trigger", "steps", "final", "stop_stages")
+_POLICY_KEYS = (
+    "name",
+    "description",
+    "priority",
+    "trigger",
+    "steps",
+    "final",
+    "stop_stages",
+    "stop_on_connect",
+)
 
 
 def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
@@ -579,6 +736,10 @@ def _duration(value: object, key: str, path: str) -> timedelta:
     if value < 0:
         raise ConfigError(f"{path}.{key}", f"must not be negative, got {value!r}")
     unit = timedelta(minutes=1) if key.endswith("_minutes") else _HOUR
+    if value * (unit / _HOUR) > _MAX_WINDOW / _HOUR:
+        raise ConfigError(
+            f"{path}.{key}", f"must be at most {_MAX_WINDOW.days} days' worth, got {value!r}"
+        )
     return value * unit
 
 
@@ -670,7 +831,7 @@ def dump_policies(policies: Iterable[SLAPolicy]) -> str:
 
 
 class StepState(enum.StrEnum):
-    """Where a step stands at ``now``."""
+    """Where a step stands at ``as_of``."""
 
     PENDING = "pending"
     AT_RISK = "at_risk"
@@ -681,14 +842,22 @@ class StepState(enum.StrEnum):
 
 @attrs.frozen(kw_only=True)
 class StepStatus:
-    """One step's state at ``now``.
+    """One step's state at ``as_of``.
 
     * ``pending``/``at_risk``: ``due`` and ``remaining`` (business time left);
     * ``met``: ``completed_at`` on or before ``due``, with the response time since the trigger
       in business time and in wall-clock (elapsed) time;
     * ``breached``: ``breached_at`` (the due instant) and ``overdue`` — business time past due,
-      up to the late completion (``completed_at``) or, while still open, up to ``now``;
-    * ``stopped``: the lead left for a stop stage at ``stopped_at`` before the step fell due.
+      up to the late completion (``completed_at``) or, while still open, up to ``as_of`` (or
+      the end of the chase);
+    * ``stopped``: the chase ended at ``stopped_at`` before the step fell due —
+      ``stopped_because`` is ``"stage"`` (the lead left for a stop stage) or ``"connected"``
+      (a live conversation: no more attempts are needed).
+
+    ``owner_id`` is whose step it is, by the owner history
+    (:meth:`~leadflow.model.Lead.owner_at`): for a met step the owner credited with the touch
+    that completed it, for a breached step the owner who held the lead when it fell due, for a
+    stopped step the owner when the chase ended, for an open step the owner at ``as_of``.
 
     ``due`` (like every instant of an evaluation) is an aware datetime in the zone of the
     business calendar the lead was judged in — ``2026-03-09T17:00:00-04:00`` for a New York
@@ -708,14 +877,18 @@ class StepStatus:
     overdue: timedelta | None = None
     stopped_at: datetime | None = None
     escalate: Escalation | None = None
+    owner_id: str | None = None
+    stopped_because: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class EscalationDecision:
     """A breached step that is still open escalates: to the owner, their manager, or a queue.
 
-    ``owner_id`` is the lead's owner, so the caller can find the manager; ``queue`` is set for
-    queue escalations.
+    Only what someone can still act on is open: an escalation closes when the step is done
+    (late), when the lead leaves the cadence (recycled, rejected, converted — a stop stage) and
+    when a live conversation ended the chase. ``owner_id`` is the lead's owner now, who must
+    act, so the caller can find the manager; ``queue`` is set for queue escalations.
     """
 
     lead_id: str
@@ -751,7 +924,10 @@ class FinalDecision:
     """The final action's decision: carry out ``action`` with ``reason`` when ``state`` is due.
 
     ``skipped_because`` says why a skipped action will not happen (``connected`` or
-    ``stopped``). ``due`` is in the zone of the calendar the lead was judged in.
+    ``stopped``). ``untouched`` is true when the action is due and nobody touched the lead
+    before the cadence ran out: then ``action`` is recycle and ``reason`` the policy's
+    ``untouched_reason`` (while pending, the decision names the policy's own action). ``due`` is
+    in the zone of the calendar the lead was judged in.
     """
 
     action: Disposition
@@ -759,6 +935,7 @@ class FinalDecision:
     due: datetime
     state: ActionState
     skipped_because: str | None = None
+    untouched: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -785,12 +962,16 @@ class StepResult:
 
 @attrs.frozen(kw_only=True)
 class Evaluation:
-    """A lead judged against the policy that governs it, at ``now``."""
+    """A lead judged against the policy that governs it, at the instant ``as_of``.
+
+    ``owner_id`` is the lead's owner at ``as_of``; each step's own owner (who is credited or
+    charged with it) is :attr:`StepStatus.owner_id`.
+    """
 
     lead_id: str
     policy: str
     started_at: datetime
-    now: datetime
+    as_of: datetime
     calendar: str
     steps: tuple[StepStatus, ...]
     next_action: NextAction | None
@@ -799,6 +980,11 @@ class Evaluation:
     owner_id: str | None = None
     team: str | None = None
     source: str | None = None
+
+    @property
+    def now(self) -> datetime:
+        """Deprecated alias of :attr:`as_of` (kept for one release)."""
+        return self.as_of
 
     @property
     def state(self) -> StepState:
@@ -837,7 +1023,7 @@ class Evaluation:
                     detail=status.state,
                     due_at=status.due,
                     response_hours=hours,
-                    owner=self.owner_id,
+                    owner=status.owner_id,
                     team=self.team,
                     source=self.source,
                 )
@@ -904,23 +1090,36 @@ def _explain_step(status: StepStatus) -> str:
     return text
 
 
+def _instant_arg(as_of: datetime | None, now: datetime | None) -> datetime:
+    """The evaluation instant: ``as_of``, or its deprecated alias ``now`` (one of the two)."""
+    if as_of is not None and now is not None:
+        raise ValidationError("now", now, "is the deprecated alias of as_of; give only as_of")
+    instant = as_of if as_of is not None else now
+    if instant is None:
+        raise ValidationError("as_of", None, "is required: the instant to judge at")
+    check_aware("as_of" if as_of is not None else "now", instant)
+    return instant
+
+
 def select_policy(
     lead: Lead,
     policies: Iterable[SLAPolicy],
     *,
-    now: datetime,
+    as_of: datetime | None = None,
     activities: Iterable[Activity] = (),
+    now: datetime | None = None,
 ) -> tuple[SLAPolicy, datetime] | None:
-    """The policy that governs *lead* at *now* and when its clock started, or ``None``.
+    """The policy that governs *lead* at *as_of* and when its clock started, or ``None``.
 
-    Highest priority first; among equals the most recently started; then by name.
+    Highest priority first; among equals the most recently started; then by name. ``now`` is
+    the deprecated alias of ``as_of``.
     """
-    check_aware("now", now)
+    at = _instant_arg(as_of, now)
     activities = tuple(activities)
     best: tuple[int, float, str] | None = None
     chosen: tuple[SLAPolicy, datetime] | None = None
     for policy in policies:
-        start = policy.trigger.started_at(lead, activities, now=now)
+        start = policy.trigger.started_at(lead, activities, as_of=at)
         if start is None:
             continue
         key = (-policy.priority, -start.timestamp(), policy.name)
@@ -940,43 +1139,60 @@ def evaluate(
     lead: Lead,
     touches: Iterable[Touch],
     *,
-    now: datetime,
+    as_of: datetime | None = None,
     policies: Iterable[SLAPolicy],
     calendar: CalendarChoice,
     activities: Iterable[Activity] = (),
+    now: datetime | None = None,
 ) -> Evaluation | None:
-    """Judge *lead* at *now* against the policy that governs it; ``None`` if none has started.
+    """Judge *lead* at instant *as_of* against the policy that governs it; ``None`` if none
+    has started.
 
     *touches* and *activities* may hold other leads' records (they are filtered by lead id)
-    and records after *now* (ignored: evaluation sees only the past). *calendar* is one
+    and records after *as_of* (ignored: evaluation sees only the past). *calendar* is one
     :class:`~leadflow.business_time.BusinessCalendar` or a chooser per lead such as a
-    :class:`~leadflow.business_time.CalendarResolver`.
+    :class:`~leadflow.business_time.CalendarResolver`. ``now`` is the deprecated alias of ``as_of``
+    (the name :func:`leadflow.rules.scoring.score_lead` uses), accepted for one release.
+
+    The chase ends at the earlier of the lead entering a stop stage and (with the policy's
+    ``stop_on_connect``) the first live conversation; steps not met by then are ``stopped``.
+    Credit follows the owner history: with ``by = owner`` a touch counts when its author held
+    the lead at the time, and each step is credited or charged to the owner of its moment
+    (:attr:`StepStatus.owner_id`), so reassigning never turns a met step breached.
     """
-    check_aware("now", now)
+    at = _instant_arg(as_of, now)
     activities = tuple(activities)
-    chosen = select_policy(lead, policies, now=now, activities=activities)
+    chosen = select_policy(lead, policies, as_of=at, activities=activities)
     if chosen is None:
         return None
     policy, start = chosen
     cal = calendar_for(calendar, lead)
-    stopped_at = next(
+    left_at = next(
         (
             c.at
             for c in lead.history
-            if c.to_stage in policy.stop_stages and _utc(start) < _utc(c.at) <= _utc(now)
+            if c.to_stage in policy.stop_stages and _utc(start) < _utc(c.at) <= _utc(at)
         ),
         None,
     )
-    horizon = stopped_at if stopped_at is not None else now
+    horizon = left_at if left_at is not None else at
     seen = sorted(
         (t for t in touches if t.lead_id == lead.id and _utc(start) <= _utc(t.at) <= _utc(horizon)),
         key=lambda t: (t.at.astimezone(UTC), t.id),
     )
+    connected_at = next((t.at for t in seen if t.outcome.is_connect), None)
+    stop: tuple[datetime, str] | None = (left_at, "stage") if left_at is not None else None
+    if (
+        policy.stop_on_connect
+        and connected_at is not None
+        and (stop is None or _utc(connected_at) < _utc(stop[0]))
+    ):
+        stop = (connected_at, "connected")
     statuses = tuple(
-        _step_status(step, lead, seen, start=start, now=now, stopped_at=stopped_at, cal=cal)
+        _step_status(step, lead, seen, start=start, as_of=at, stop=stop, cal=cal)
         for step in policy.steps
     )
-    final = _final_decision(policy, seen, statuses, now=now, stopped_at=stopped_at)
+    final = _final_decision(policy, seen, statuses, as_of=at, left_at=left_at)
     open_steps = [
         (status, step)
         for status, step in zip(statuses, policy.steps, strict=True)
@@ -990,31 +1206,38 @@ def evaluate(
         )
     elif final is not None and final.state is ActionState.PENDING:
         next_action = NextAction(step=None, action=final.action, due=final.due)
-    escalations = tuple(
-        EscalationDecision(
-            lead_id=lead.id,
-            step=status.step,
-            to=status.escalate.to,
-            queue=status.escalate.queue,
-            owner_id=lead.owner_id,
-            since=status.due,
+    owner_now = lead.owner_at(at)
+    # An escalation is open only while someone can act on it: not once the lead left the
+    # cadence (a stop stage) nor once a live conversation ended the chase.
+    escalations = (
+        ()
+        if stop is not None
+        else tuple(
+            EscalationDecision(
+                lead_id=lead.id,
+                step=status.step,
+                to=status.escalate.to,
+                queue=status.escalate.queue,
+                owner_id=owner_now,
+                since=status.due,
+            )
+            for status in statuses
+            if status.state is StepState.BREACHED
+            and status.completed_at is None
+            and status.escalate is not None
         )
-        for status in statuses
-        if status.state is StepState.BREACHED
-        and status.completed_at is None
-        and status.escalate is not None
     )
     return Evaluation(
         lead_id=lead.id,
         policy=policy.name,
         started_at=start,
-        now=now,
+        as_of=at,
         calendar=cal.name or cal.zone,
         steps=statuses,
         next_action=next_action,
         escalations=escalations,
         final=final,
-        owner_id=lead.owner_id,
+        owner_id=owner_now,
         team=_team_of(lead, calendar),
         source=lead.source,
     )
@@ -1026,8 +1249,8 @@ def _step_status(
     touches: Sequence[Touch],
     *,
     start: datetime,
-    now: datetime,
-    stopped_at: datetime | None,
+    as_of: datetime,
+    stop: tuple[datetime, str] | None,
     cal: BusinessCalendar,
 ) -> StepStatus:
     due = step.due(start, cal)
@@ -1040,8 +1263,8 @@ def _step_status(
         done=min(len(matching), step.count),
         escalate=step.escalate,
     )
-    if len(matching) >= step.count:
-        done_at = matching[step.count - 1].at
+    done_at = matching[step.count - 1].at if len(matching) >= step.count else None
+    if done_at is not None:
         status = attrs.evolve(
             status,
             completed_at=done_at,
@@ -1049,22 +1272,38 @@ def _step_status(
             response_wall=done_at.astimezone(UTC) - start.astimezone(UTC),
         )
         if _utc(done_at) <= _utc(due):
-            return attrs.evolve(status, state=StepState.MET)
+            # Credit goes to whoever held the lead when the completing touch was made.
+            return attrs.evolve(status, state=StepState.MET, owner_id=lead.owner_at(done_at))
+    if stop is not None and _utc(stop[0]) <= _utc(due):
+        # The chase ended (the lead left the cadence, or a conversation made more attempts
+        # pointless) before the step fell due: never breached, never escalated.
+        return attrs.evolve(
+            status,
+            state=StepState.STOPPED,
+            stopped_at=stop[0],
+            stopped_because=stop[1],
+            owner_id=lead.owner_at(stop[0]),
+        )
+    if done_at is not None:
         return attrs.evolve(
             status,
             state=StepState.BREACHED,
             breached_at=due,
             overdue=cal.between(due, done_at),
+            owner_id=lead.owner_at(due),
         )
-    if stopped_at is not None and _utc(stopped_at) <= _utc(due):
-        return attrs.evolve(status, state=StepState.STOPPED, stopped_at=stopped_at)
-    if _utc(now) > _utc(due):
+    if _utc(as_of) > _utc(due):
+        # Charged to whoever held the lead when the window closed, not to a later owner.
         return attrs.evolve(
-            status, state=StepState.BREACHED, breached_at=due, overdue=cal.between(due, now)
+            status,
+            state=StepState.BREACHED,
+            breached_at=due,
+            overdue=cal.between(due, as_of),
+            owner_id=lead.owner_at(due),
         )
-    remaining = cal.between(now, due)
+    remaining = cal.between(as_of, due)
     state = StepState.AT_RISK if step.warn and remaining <= step.warn else StepState.PENDING
-    return attrs.evolve(status, state=state, remaining=remaining)
+    return attrs.evolve(status, state=state, remaining=remaining, owner_id=lead.owner_at(as_of))
 
 
 def _final_decision(
@@ -1072,8 +1311,8 @@ def _final_decision(
     touches: Sequence[Touch],
     statuses: Sequence[StepStatus],
     *,
-    now: datetime,
-    stopped_at: datetime | None,
+    as_of: datetime,
+    left_at: datetime | None,
 ) -> FinalDecision | None:
     final = policy.final
     if final is None:
@@ -1082,53 +1321,94 @@ def _final_decision(
     decision = FinalDecision(
         action=final.action, reason=final.reason, due=due, state=ActionState.PENDING
     )
-    if stopped_at is not None:
+    if left_at is not None:
         # The lead left the cadence (sales moved it on, recycled or disqualified it — or the
         # final action itself was carried out): recycling it now would undo that, even when the
         # cadence had already run out before it left.
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="stopped")
     if final.unless_connected and any(t.outcome.is_connect for t in touches):
         return attrs.evolve(decision, state=ActionState.SKIPPED, skipped_because="connected")
-    return attrs.evolve(
-        decision, state=ActionState.DUE if _utc(now) > _utc(due) else ActionState.PENDING
-    )
+    if _utc(as_of) <= _utc(due):
+        return attrs.evolve(decision, state=ActionState.PENDING)
+    if final.untouched_reason is not None and not any(_utc(t.at) <= _utc(due) for t in touches):
+        # Nobody followed the lead up before the cadence ran out: sales' miss, not a verdict on
+        # the lead — back to nurture under its own reason, which the rejection report counts
+        # as an SLA failure.
+        decision = attrs.evolve(
+            decision, action=Disposition.RECYCLE, reason=final.untouched_reason, untouched=True
+        )
+    return attrs.evolve(decision, state=ActionState.DUE)
 
 
 def evaluate_many(
-    leads: Iterable[Lead],
-    touches: Iterable[Touch],
+    items: Iterable[Any],
+    touches: Iterable[Touch] | None = None,
     *,
-    now: datetime,
+    as_of: datetime | None = None,
     policies: Iterable[SLAPolicy],
     calendar: CalendarChoice,
     activities: Iterable[Activity] = (),
+    now: datetime | None = None,
 ) -> list[Evaluation]:
-    """:func:`evaluate` for many leads at once, in the leads' order.
+    """:func:`evaluate` for many leads at once, in the input's order.
 
-    Touches and activities are grouped by lead id once; leads no policy has started for are
-    left out (so ``len(result) <= len(leads)``).
+    *items* has the shape :func:`leadflow.rules.scoring.score_many` takes: one tuple per lead,
+    ``(lead, touches)`` — or ``(lead, touches, activities)`` when a policy has an activity
+    trigger; *activities* may instead hold every lead's activities (grouped by lead id once).
+    Leads no policy has started for are left out (so ``len(result) <= len(items)``).
+
+    The earlier shape ``evaluate_many(leads, touches, now=...)`` — leads, then every lead's
+    touches — is still accepted for one release, like ``now`` as the deprecated alias of
+    ``as_of``.
+
+    >>> from datetime import datetime, timezone
+    >>> from leadflow.business_time import BusinessCalendar
+    >>> at = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> lead = Lead(id="L-1", created_at=at, owner_id="u-1", handed_off_at=at)
+    >>> policies = load_policies("examples/sla.toml")
+    >>> [e.state.value for e in evaluate_many([(lead, [])], as_of=at, policies=policies,
+    ...                                       calendar=BusinessCalendar.weekdays("UTC"))]
+    ['pending']
     """
-    check_aware("now", now)
+    at = _instant_arg(as_of, now)
     policies = tuple(policies)
-    by_lead: dict[str, list[Touch]] = {}
-    for touch in touches:
-        by_lead.setdefault(touch.lead_id, []).append(touch)
     acts: dict[str, list[Activity]] = {}
     for activity in activities:
         acts.setdefault(activity.lead_id, []).append(activity)
     results: list[Evaluation] = []
-    for lead in leads:
+    for lead, mine, own_acts in _per_lead(items, touches):
         result = evaluate(
             lead,
-            by_lead.get(lead.id, ()),
-            now=now,
+            mine,
+            as_of=at,
             policies=policies,
             calendar=calendar,
-            activities=acts.get(lead.id, ()),
+            activities=(*own_acts, *acts.get(lead.id, ())),
         )
         if result is not None:
             results.append(result)
     return results
+
+
+def _per_lead(
+    items: Iterable[Any], touches: Iterable[Touch] | None
+) -> Iterable[tuple[Lead, Sequence[Touch], Sequence[Activity]]]:
+    if touches is not None:  # the earlier shape: leads, then all their touches
+        by_lead: dict[str, list[Touch]] = {}
+        for touch in touches:
+            by_lead.setdefault(touch.lead_id, []).append(touch)
+        for lead in items:
+            if not isinstance(lead, Lead):
+                raise ValidationError("leads", lead, "is not a Lead")
+            yield lead, by_lead.get(lead.id, ()), ()
+        return
+    for index, item in enumerate(items):
+        if isinstance(item, tuple) and len(item) in (2, 3) and isinstance(item[0], Lead):
+            yield item[0], tuple(item[1]), tuple(item[2]) if len(item) == 3 else ()
+        else:
+            raise ValidationError(
+                f"items[{index}]", item, "is not a (lead, touches[, activities]) tuple"
+            )
 
 
 # -- adherence -------------------------------------------------------------------------------
@@ -1199,7 +1479,9 @@ def adherence(
     :class:`AdherenceFigures`: ``share_met``/``share_breached``/``share_pending`` (of the
     *judged* steps, met + breached + pending), ``adherence`` (met of the *decided* steps,
     met + breached) and ``median_response_hours``/``p90_response_hours``.
-    *teams* maps owner ids to teams, overriding the team recorded on the evaluation.
+    *teams* maps owner ids to teams, overriding the team recorded on the evaluation. ``owner``
+    is each step's own owner (:attr:`StepStatus.owner_id`): a step met by one rep stays theirs
+    when the lead is reassigned, and a breach counts against who held the lead when it fell due.
 
     >>> adherence([], by=("owner",))
     []
@@ -1212,18 +1494,20 @@ def adherence(
             )
     groups: dict[tuple[str | None, ...], list[StepStatus]] = {}
     for ev in evaluations:
-        team = ev.team
-        if teams is not None and ev.owner_id is not None and ev.owner_id in teams:
-            team = teams[ev.owner_id]
-        values: dict[str, str | None] = {
-            "owner": ev.owner_id,
-            "team": team,
-            "source": ev.source,
-            "policy": ev.policy,
-            "calendar": ev.calendar,
-        }
         for status in ev.steps:
-            values["step"] = status.step
+            # Credit and blame follow the owner of the step's moment, not the lead's owner now.
+            owner = status.owner_id if status.owner_id is not None else ev.owner_id
+            team = ev.team
+            if teams is not None and owner is not None and owner in teams:
+                team = teams[owner]
+            values: dict[str, str | None] = {
+                "owner": owner,
+                "team": team,
+                "source": ev.source,
+                "policy": ev.policy,
+                "calendar": ev.calendar,
+                "step": status.step,
+            }
             groups.setdefault(tuple(values[d] for d in by), []).append(status)
     rows: list[dict[str, Any]] = []
     for key in sorted(groups, key=lambda k: tuple((x is None, x or "") for x in k)):

@@ -25,7 +25,8 @@ Fixtures:
   a clear message when the option is not set); a malformed file fails with the
   :class:`~leadflow.errors.ConfigError` naming the key;
 * ``leadflow_evaluate`` — :func:`leadflow.rules.evaluate` bound to those policies and calendar:
-  ``leadflow_evaluate(lead, touches, now=..., activities=...)``.
+  ``leadflow_evaluate(lead, touches, as_of=..., activities=...)`` (``now=`` is accepted as the
+  deprecated alias of ``as_of``).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def leadflow_evaluate(
         lead: Lead,
         touches: Iterable[Touch] = (),
         *,
-        now: datetime,
+        as_of: datetime | None = None,
+        now: datetime | None = None,
         activities: Iterable[Activity] = (),
         **overrides: Any,
     ) -> Evaluation | None:
@@ -135,6 +137,6 @@ def leadflow_evaluate(
             "calendar": leadflow_calendar,
             **overrides,
         }
-        return evaluate(lead, touches, now=now, activities=activities, **options)
+        return evaluate(lead, touches, as_of=as_of, now=now, activities=activities, **options)
 
     return bound

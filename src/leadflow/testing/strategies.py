@@ -13,19 +13,20 @@ test states only the property it checks. Importing this module needs ``hypothesi
 >>> policies = load_policies("examples/sla.toml")
 >>> @settings(max_examples=20, deadline=None)
 ... @given(history=lead_histories(), calendar=calendars())
-... def test_first_touch_is_due_24_business_hours_after_handoff(history, calendar):
-...     result = evaluate(history.lead, history.touches, now=history.now,
+... def test_first_touch_is_due_by_the_close_of_the_next_business_day(history, calendar):
+...     result = evaluate(history.lead, history.touches, as_of=history.now,
 ...                       policies=policies, calendar=calendar)
 ...     if result is not None:
 ...         due = result.step("first_touch").due
-...         assert calendar.between(result.started_at, due) == timedelta(hours=24)
->>> test_first_touch_is_due_24_business_hours_after_handoff()
+...         assert due == calendar.add_days(result.started_at, 1)
+>>> test_first_touch_is_due_by_the_close_of_the_next_business_day()
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,7 @@ import attrs
 from hypothesis import strategies as st
 
 from leadflow.business_time import WEEKDAYS, BusinessCalendar
-from leadflow.lifecycle import transition
+from leadflow.lifecycle import reassign, transition
 from leadflow.model import (
     STANDARD_ACTIVITY_KINDS,
     Account,
@@ -57,13 +58,16 @@ __all__ = [
     "DEFAULT_TRIGGERS",
     "INTERESTING_ZONES",
     "LeadHistory",
+    "SLAScenario",
     "accounts",
     "activities",
     "calendars",
+    "dst_changes",
     "instants",
     "lead_histories",
     "leads",
     "sla_policies",
+    "sla_scenarios",
     "touches",
 ]
 
@@ -93,23 +97,65 @@ _MIN_DAY = datetime(2024, 1, 1)  # noqa: DTZ001
 _MAX_DAY = datetime(2028, 12, 31)  # noqa: DTZ001
 
 
+@functools.cache
+def dst_changes(zone: str) -> tuple[datetime, ...]:
+    """The UTC instants in 2024-2028 at which *zone*'s offset from UTC changes (empty for a zone
+    without daylight saving), to the minute."""
+    tz = ZoneInfo(zone)
+    out: list[datetime] = []
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    end = datetime(2029, 1, 1, tzinfo=UTC)
+    step = timedelta(hours=6)
+    while at < end:
+        if at.astimezone(tz).utcoffset() != (at + step).astimezone(tz).utcoffset():
+            low, high = at, at + step
+            while high - low > timedelta(minutes=1):
+                mid = low + (high - low) / 2
+                if mid.astimezone(tz).utcoffset() == low.astimezone(tz).utcoffset():
+                    low = mid
+                else:
+                    high = mid
+            out.append(high.replace(second=0, microsecond=0))
+        at += step
+    return tuple(out)
+
+
+@st.composite
+def _instants(
+    draw: st.DrawFn, min_value: datetime, max_value: datetime, zones: tuple[str, ...], near: float
+) -> datetime:
+    zone = draw(st.sampled_from(zones))
+    tz = ZoneInfo(zone)
+    low = min_value.replace(tzinfo=tz).astimezone(UTC)
+    high = max_value.replace(tzinfo=tz).astimezone(UTC)
+    changes = [c for c in dst_changes(zone) if low <= c <= high]
+    if changes and draw(st.floats(0, 1)) < near:
+        # Within two days either side of one of the zone's clock changes, to the minute.
+        at = draw(st.sampled_from(changes)) + timedelta(
+            minutes=draw(st.integers(-48 * 60, 48 * 60))
+        )
+        return min(max(at, low), high).astimezone(tz)
+    return draw(
+        st.datetimes(
+            min_value=min_value, max_value=max_value, timezones=st.just(tz), allow_imaginary=False
+        )
+    )
+
+
 def instants(
     *,
     min_value: datetime = _MIN_DAY,
     max_value: datetime = _MAX_DAY,
     zones: tuple[str, ...] = INTERESTING_ZONES,
+    near_dst: float = 0.35,
 ) -> st.SearchStrategy[datetime]:
     """Timezone-aware instants between two naive wall times, in one of *zones*.
 
-    Never an imaginary time (one inside a skipped DST hour); repeated-hour times come with both
-    ``fold`` values.
+    A share *near_dst* of them falls within two days of one of the zone's daylight-saving
+    changes (:func:`dst_changes`), where SLA arithmetic breaks. Never an imaginary time (one
+    inside a skipped DST hour); repeated-hour times come with both ``fold`` values.
     """
-    return st.datetimes(
-        min_value=min_value,
-        max_value=max_value,
-        timezones=st.sampled_from([ZoneInfo(z) for z in zones]),
-        allow_imaginary=False,
-    )
+    return _instants(min_value, max_value, tuple(zones), near_dst)
 
 
 @st.composite
@@ -123,14 +169,24 @@ def _day_hours(draw: st.DrawFn, max_shifts: int) -> list[str]:
 
 
 @st.composite
-def _holiday_runs(draw: st.DrawFn, first: date, last: date, max_runs: int) -> list[date]:
+def _holiday_runs(
+    draw: st.DrawFn, first: date, last: date, max_runs: int, anchors: Sequence[date] = ()
+) -> list[date]:
     days: list[date] = []
     span = (last - first).days
     for _ in range(draw(st.integers(0, max_runs))):
-        start = first + timedelta(days=draw(st.integers(0, span)))
+        if bool(anchors) and draw(st.booleans()):
+            # Where the leads cluster (around clock changes): holidays on the leads' own dates.
+            start = draw(st.sampled_from(anchors)) + timedelta(days=draw(st.integers(-3, 3)))
+        else:
+            start = first + timedelta(days=draw(st.integers(0, span)))
         length = draw(st.integers(1, 12))
         days.extend(start + timedelta(days=i) for i in range(length))
     return days
+
+
+def _change_dates(zones: Sequence[str]) -> tuple[date, ...]:
+    return tuple(sorted({c.date() for z in zones for c in dst_changes(z)}))
 
 
 @st.composite
@@ -141,8 +197,13 @@ def _calendars(
     if not any(hours.values()):
         day = draw(st.sampled_from(WEEKDAYS))
         hours[day] = draw(_day_hours(max_shifts).filter(bool))
-    holidays = draw(_holiday_runs(_MIN_DAY.date(), _MAX_DAY.date(), max_holiday_runs))
-    return BusinessCalendar(zone=draw(st.sampled_from(zones)), hours=hours, holidays=holidays)
+    zone = draw(st.sampled_from(zones))
+    holidays = draw(
+        _holiday_runs(
+            _MIN_DAY.date(), _MAX_DAY.date(), max_holiday_runs, _change_dates(INTERESTING_ZONES)
+        )
+    )
+    return BusinessCalendar(zone=zone, hours=hours, holidays=holidays)
 
 
 def calendars(
@@ -155,7 +216,9 @@ def calendars(
 
     Each weekday gets up to *max_shifts* intervals at arbitrary minutes (``"00:00-24:00"``
     included); at least one weekday is open. Holidays come as up to *max_holiday_runs* runs of
-    1-12 consecutive dates in 2024-2028 (the range :func:`instants` draws from by default).
+    1-12 consecutive dates in 2024-2028 (the range :func:`instants` draws from by default), half
+    of them starting within three days of a daylight-saving change — where :func:`instants`
+    puts a third of its instants, so holidays often fall on a lead's own dates.
     """
     return _calendars(zones, max_shifts, max_holiday_runs)
 
@@ -378,9 +441,17 @@ _PATHS: tuple[tuple[str, ...], ...] = (
 
 @st.composite
 def _lead_histories(
-    draw: st.DrawFn, owners: tuple[str, ...], max_touches: int, span: timedelta
+    draw: st.DrawFn,
+    *,
+    owners: tuple[str, ...],
+    max_touches: int,
+    span: timedelta,
+    zones: tuple[str, ...],
+    reassign_owner: bool,
 ) -> LeadHistory:
-    created = draw(instants(max_value=datetime(2028, 6, 30)))  # noqa: DTZ001
+    # The anchor is the hand-off when there is one (else the creation): instants() puts a third
+    # of them within two days of a clock change, so hand-offs land where SLA maths breaks.
+    anchor = draw(instants(max_value=datetime(2028, 6, 30), zones=zones))  # noqa: DTZ001
     lead_id = f"L-{draw(_ID)}"
     owner = None if draw(st.integers(0, 9)) == 0 else draw(st.sampled_from(owners))
     span_minutes = int(span / timedelta(minutes=1))
@@ -388,6 +459,14 @@ def _lead_histories(
     def offset() -> timedelta:
         return timedelta(minutes=draw(st.integers(min_value=0, max_value=span_minutes)))
 
+    path = draw(st.sampled_from(_PATHS))
+    moments = sorted(offset() for _ in path)
+    handoff: timedelta | None = next(
+        (m for stage, m in zip(path, moments, strict=True) if stage == "sal"), None
+    )
+    if handoff is None and draw(st.integers(0, 3)) == 0:
+        handoff = offset()
+    created = anchor - handoff if handoff is not None else anchor
     lead = Lead(
         id=lead_id,
         created_at=created,
@@ -396,16 +475,12 @@ def _lead_histories(
         country=draw(st.none() | _COUNTRIES),
         properties={"team": draw(st.sampled_from(["east", "west", "apac"]))},
     )
-    path = draw(st.sampled_from(_PATHS))
-    moments = sorted(offset() for _ in path)
-    handed_off_at: datetime | None = None
     for stage, moment in zip(path, moments, strict=True):
         lead = transition(lead, stage, at=created + moment, by=owner)
-        if stage == "sal" and handed_off_at is None:
-            handed_off_at = created + moment
-    if handed_off_at is None and draw(st.integers(0, 3)) == 0:
-        handed_off_at = created + offset()
-    lead = attrs.evolve(lead, handed_off_at=handed_off_at)
+    lead = attrs.evolve(lead, handed_off_at=created + handoff if handoff is not None else None)
+    if reassign_owner and owner is not None and draw(st.integers(0, 3)) == 0:
+        # Owners change: a quarter of the owned leads are reassigned once along the way.
+        lead = reassign(lead, draw(st.sampled_from(owners)), at=created + offset(), by="u-manager")
     people = (*owners, "u-sdr")
     made = [
         draw(touches(lead_id=lead_id, by=people, at=st.just(created + offset())))
@@ -426,8 +501,8 @@ def _lead_histories(
     now = created + offset() + timedelta(days=draw(st.integers(min_value=0, max_value=20)))
     return LeadHistory(
         lead=lead,
-        touches=tuple(sorted(made, key=lambda t: t.at)),
-        activities=tuple(sorted(acts, key=lambda a: a.occurred_at)),
+        touches=tuple(sorted(made, key=lambda t: t.at.astimezone(UTC))),
+        activities=tuple(sorted(acts, key=lambda a: a.occurred_at.astimezone(UTC))),
         now=now,
     )
 
@@ -437,9 +512,61 @@ def lead_histories(
     owners: Sequence[str] = ("u-ana", "u-bob", "u-cy"),
     max_touches: int = 8,
     span: timedelta = timedelta(days=21),
+    zones: Sequence[str] = INTERESTING_ZONES,
+    reassign_owner: bool = False,
 ) -> st.SearchStrategy[LeadHistory]:
     """Whole lead histories: a lead moved along a lifecycle path (handed off on entering SAL,
     sometimes handed off without it, sometimes never), up to *max_touches* touches by its owner
     or others, a few activities (quote and demo requests among them), all within *span* of its
-    creation, and an instant ``now`` to evaluate at."""
-    return _lead_histories(tuple(owners), max_touches, span)
+    creation, and an instant ``now`` to evaluate at.
+
+    The hand-off is drawn by :func:`instants` in one of *zones*, so a third of hand-offs fall
+    within two days of a daylight-saving change. With *reassign_owner*, a quarter of the owned
+    leads change owner once (``Lead.owner_history``)."""
+    return _lead_histories(
+        owners=tuple(owners),
+        max_touches=max_touches,
+        span=span,
+        zones=tuple(zones),
+        reassign_owner=reassign_owner,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SLAScenario:
+    """A lead history and the business calendar to judge it with, drawn together so the hard
+    cases meet: the hand-off near a clock change *of the calendar's zone*, holidays on the
+    lead's own dates."""
+
+    history: LeadHistory
+    calendar: BusinessCalendar
+
+
+@st.composite
+def _sla_scenarios(draw: st.DrawFn, max_touches: int, reassign_owner: bool) -> SLAScenario:
+    calendar = draw(calendars(max_holiday_runs=2))
+    history = draw(
+        lead_histories(
+            max_touches=max_touches, zones=(calendar.zone,), reassign_owner=reassign_owner
+        )
+    )
+    lead = history.lead
+    anchor = lead.handed_off_at or lead.created_at
+    if draw(st.booleans()):
+        # A holiday on the lead's own dates: the hand-off's day or one of the next few.
+        first = anchor.astimezone(calendar.tzinfo).date()
+        days = [
+            first + timedelta(days=draw(st.integers(0, 6))) for _ in range(draw(st.integers(1, 3)))
+        ]
+        calendar = calendar.with_holidays(days)
+    return SLAScenario(history=history, calendar=calendar)
+
+
+def sla_scenarios(
+    *, max_touches: int = 8, reassign_owner: bool = True
+) -> st.SearchStrategy[SLAScenario]:
+    """A lead history with the calendar to judge it by (:class:`SLAScenario`), coupled so that
+    most cases are hard: the history's instants are in the calendar's zone, a third of the
+    hand-offs fall within two days of its clock changes, half the calendars get holidays on the
+    lead's own dates, and a quarter of the owned leads are reassigned once."""
+    return _sla_scenarios(max_touches, reassign_owner)

@@ -4,7 +4,8 @@ Scope: the explicit field-to-column table of the store's four entity tables. Not
 at a type hint: each column is written down once with its kind, and a test checks that every
 field of :class:`~leadflow.model.Lead`, :class:`~leadflow.model.Account`,
 :class:`~leadflow.model.Activity` and :class:`~leadflow.model.Touch` is either mapped here or
-kept in a table of its own (a lead's ``history`` lives in ``stage_history``). Adding a model
+kept in a table of its own (a lead's ``history`` lives in ``stage_history``, its
+``owner_history`` in ``owner_history``). Adding a model
 field therefore means adding a row here *and* a migration that adds the column.
 
 >>> LEADS.column("handed_off_at").kind
@@ -226,7 +227,7 @@ LEADS = EntityTable(
         _col("stage"),
         _col("properties", Kind.JSON),
     ),
-    kept_elsewhere=frozenset({"history"}),
+    kept_elsewhere=frozenset({"history", "owner_history"}),
 )
 
 #: ``accounts``: one row per account.

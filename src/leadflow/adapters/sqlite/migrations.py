@@ -173,11 +173,22 @@ ALTER TABLE outcomes ADD COLUMN recorded_at TEXT;
 ALTER TABLE sla_clocks ADD COLUMN recorded_at TEXT;
 """
 
+#: 4: a lead's owner history (who held it from when), so SLA credit follows the owner at the
+#: time of each touch; leads stored before it have none (their current owner counts throughout).
+_V4 = """\
+CREATE TABLE owner_history (
+    lead_id TEXT NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    pos INTEGER NOT NULL, owner_id TEXT, at TEXT NOT NULL, by TEXT,
+    PRIMARY KEY (lead_id, pos)
+);
+"""
+
 #: Every migration, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(number=1, summary="entities and stage history", sql=_V1),
     Migration(number=2, summary="scores, rejections, outcomes, SLA clocks, sync cursors", sql=_V2),
     Migration(number=3, summary="recorded_at stamped with the job's now, not the clock", sql=_V3),
+    Migration(number=4, summary="owner history", sql=_V4),
 )
 
 #: The schema version this leadflow writes (the number of the last migration).

@@ -18,7 +18,7 @@ import attrs
 from leadflow.adapters.sqlite.columns import TABLES, iso
 from leadflow.adapters.sqlite.store import next_seq
 from leadflow.errors import LeadflowError, ValidationError
-from leadflow.model import Lead, StageChange
+from leadflow.model import Lead, OwnerChange, StageChange
 from leadflow.ports import Cursor, Entity, Page, RecordError, Versioned
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "handoffs",
     "histories",
     "keep_store_state",
+    "owner_histories",
     "read_pages",
     "upsert",
 ]
@@ -79,6 +80,14 @@ def upsert(
             "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        conn.execute("DELETE FROM owner_history WHERE lead_id = ?", (item.id,))
+        conn.executemany(
+            "INSERT INTO owner_history (lead_id, pos, owner_id, at, by) VALUES (?, ?, ?, ?, ?)",
+            [
+                (item.id, pos, c.owner_id, iso(c.at), c.by)
+                for pos, c in enumerate(item.owner_history)
+            ],
+        )
 
 
 def keep_store_state(conn: sqlite3.Connection, leads: Sequence[Lead]) -> list[Lead]:
@@ -94,6 +103,17 @@ def keep_store_state(conn: sqlite3.Connection, leads: Sequence[Lead]) -> list[Le
         if not lead.history and known.get(lead.id) and known[lead.id][-1].to_stage == lead.stage
         else lead
         for lead in leads
+    ]
+    # Nor an owner history: a lead read without one keeps the stored one while its owner is
+    # the one the stored history ends with.
+    owners = owner_histories(conn, [lead.id for lead in kept if not lead.owner_history])
+    kept = [
+        attrs.evolve(lead, owner_history=owners[lead.id])
+        if not lead.owner_history
+        and owners.get(lead.id)
+        and owners[lead.id][-1].owner_id == lead.owner_id
+        else lead
+        for lead in kept
     ]
     stamps = handoffs(conn, [lead.id for lead in kept if lead.handed_off_at is None])
     return [
@@ -142,11 +162,35 @@ def histories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, tuple[S
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _build(entity: Entity, row: sqlite3.Row, history: tuple[StageChange, ...]) -> Any:
+def owner_histories(
+    conn: sqlite3.Connection, ids: Sequence[str]
+) -> dict[str, tuple[OwnerChange, ...]]:
+    """The stored owner history of each of the leads *ids* that has one."""
+    out: dict[str, list[OwnerChange]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        part = list(ids[start : start + _CHUNK])
+        marks = ", ".join("?" for _ in part)
+        for r in conn.execute(
+            f"SELECT * FROM owner_history WHERE lead_id IN ({marks}) ORDER BY lead_id, pos",
+            part,
+        ):
+            out.setdefault(r["lead_id"], []).append(
+                OwnerChange(owner_id=r["owner_id"], at=datetime.fromisoformat(r["at"]), by=r["by"])
+            )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _build(
+    entity: Entity,
+    row: sqlite3.Row,
+    history: tuple[StageChange, ...],
+    owners: tuple[OwnerChange, ...] = (),
+) -> Any:
     table = TABLES[entity]
     values = table.fields(row)
     if entity is Entity.LEAD:
         values["history"] = history
+        values["owner_history"] = owners
     return table.model(**values)
 
 
@@ -155,11 +199,14 @@ def _built(
 ) -> list[Any | RecordError]:
     """The values of *rows*; a row the model refuses (written by another tool, or by an older
     leadflow under looser rules) becomes a :class:`~leadflow.ports.RecordError` saying why."""
-    history = histories(conn, [r["id"] for r in rows]) if entity is Entity.LEAD else {}
+    ids = [r["id"] for r in rows]
+    lead = entity is Entity.LEAD
+    history = histories(conn, ids) if lead else {}
+    owners = owner_histories(conn, ids) if lead else {}
     out: list[Any | RecordError] = []
     for r in rows:
         try:
-            out.append(_build(entity, r, history.get(r["id"], ())))
+            out.append(_build(entity, r, history.get(r["id"], ()), owners.get(r["id"], ())))
         except (LeadflowError, ValueError, TypeError) as exc:
             out.append(RecordError(entity=entity, record_id=str(r["id"]), error=str(exc)))
     return out
