@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 import pytest
@@ -94,3 +95,18 @@ def test_a_rejection_the_job_wrote_is_not_recorded_again_when_read_back_from_the
     state.mirror(Entity.LEAD, [later])
     state.mirror(Entity.REJECTION, [read_back, second])
     assert [r.at for r in state.rejections()] == [decided, second.at]
+
+
+def test_an_expects_to_buy_outcome_keeps_its_date(tmp_path: Path) -> None:
+    """The closed loop's "expects to buy by <date>" survives the store (migration 5)."""
+    from leadflow.ports import Entity, OutcomeWrite, WriteStatus
+
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    expects = Outcome(lead_id="L-1", kind="expects_to_buy", at=at,
+                      expected_by=datetime(2027, 1, 31, tzinfo=UTC))  # fmt: skip
+    with SQLiteAdapter(tmp_path / "s.sqlite") as store:
+        store.upsert(Entity.LEAD, [Lead(id="L-1", created_at=at)])
+        (first,) = store.write([OutcomeWrite(outcome=expects)])
+        (again,) = store.write([OutcomeWrite(outcome=expects)])
+        assert (first.status, again.status) == (WriteStatus.APPLIED, WriteStatus.UNCHANGED)
+        assert store.outcomes() == [expects]

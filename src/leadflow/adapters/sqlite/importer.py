@@ -212,6 +212,7 @@ _OUTCOME_FIELDS = frozenset(
         "lead_id",
         "kind",
         "at",
+        "expected_by",
         "amount",
         "currency",
         "reason",
@@ -277,6 +278,7 @@ def _outcome_write(record: Mapping[str, Any]) -> OutcomeWrite:
         competitor=_text(record, "competitor"),
         opportunity_id=_text(record, "opportunity_id"),
         recorded_by=_text(record, "recorded_by"),
+        expected_by=_instant(record, "expected_by"),
     )
     return OutcomeWrite(outcome=outcome)
 

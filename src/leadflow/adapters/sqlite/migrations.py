@@ -183,12 +183,19 @@ CREATE TABLE owner_history (
 );
 """
 
+#: 5: an ``expects_to_buy`` outcome's date (``Outcome.expected_by``), for the closed loop's
+#: "expects to buy by <date>".
+_V5 = """\
+ALTER TABLE outcomes ADD COLUMN expected_by TEXT;
+"""
+
 #: Every migration, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(number=1, summary="entities and stage history", sql=_V1),
     Migration(number=2, summary="scores, rejections, outcomes, SLA clocks, sync cursors", sql=_V2),
     Migration(number=3, summary="recorded_at stamped with the job's now, not the clock", sql=_V3),
     Migration(number=4, summary="owner history", sql=_V4),
+    Migration(number=5, summary="expected_by of an expects_to_buy outcome", sql=_V5),
 )
 
 #: The schema version this leadflow writes (the number of the last migration).

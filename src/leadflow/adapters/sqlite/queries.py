@@ -126,6 +126,7 @@ def outcome(r: sqlite3.Row) -> Outcome:
         competitor=r["competitor"],
         opportunity_id=r["opportunity_id"],
         recorded_by=r["recorded_by"],
+        expected_by=parse_instant(r["expected_by"]),
     )
 
 

@@ -215,18 +215,20 @@ def _apply_outcome(
         o.competitor,
         o.opportunity_id,
         o.recorded_by,
+        iso(o.expected_by) if o.expected_by is not None else None,
     )
     found = conn.execute(
         "SELECT 1 FROM outcomes WHERE lead_id = ? AND kind = ? AND at = ? AND amount IS ? "
         "AND currency IS ? AND reason IS ? AND competitor IS ? AND opportunity_id IS ? "
-        "AND recorded_by IS ?",
+        "AND recorded_by IS ? AND expected_by IS ?",
         values,
     ).fetchone()
     if found is not None:
         return WriteResult(write=write, status=WriteStatus.UNCHANGED)
     conn.execute(
         "INSERT INTO outcomes (lead_id, kind, at, amount, currency, reason, competitor, "
-        "opportunity_id, recorded_by, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "opportunity_id, recorded_by, expected_by, seq, recorded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (*values, next_seq(conn), stamp),
     )
     return WriteResult(write=write, status=WriteStatus.APPLIED)
