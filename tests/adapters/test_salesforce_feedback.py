@@ -389,3 +389,20 @@ def test_pages_shorter_than_the_batch_size_are_followed_to_the_end(
     assert sorted(v.item.id for p in adapter.read_leads() for v in p.items) == sorted(ids)
     assert sorted(r.lead_id for r in read_all(adapter, Entity.REJECTION)) == sorted(ids)
     assert emu.calls["query_more"] >= 8, "the short pages were followed"
+
+
+def test_owner_history_comes_from_lead_history(emu: SalesforceEmulator) -> None:
+    """SLA credit follows the owner at the time (issue 13): a lead reassigned in Salesforce
+    reads with who held it when, from the id rows of LeadHistory's Owner changes (the org also
+    writes a row with the users' names for each change, which is not an owner id)."""
+    rid = _lead(emu, "Moved", OwnerId=REP)
+    emu.edit("Lead", rid, {"OwnerId": OTHER_REP}, by=REP)
+    adapter = make_adapter(emu)
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    assert [c.owner_id for c in lead.owner_history] == [REP, OTHER_REP]
+    assert lead.owner_history[0].at == lead.created_at
+    assert lead.owner_history[1].by == REP
+    assert lead.owner_id == OTHER_REP
+    assert lead.owner_at(lead.created_at) == REP
+    names = [r for r in emu.records["LeadHistory"].values() if r["Field"] == "Owner"]
+    assert len(names) == 2, "the org writes a name row and an id row per owner change"

@@ -252,6 +252,12 @@ OPPORTUNITY_STAGES = (
 #: Tracking): Lead.Status, the stage and reject code leadflow writes, and the owner.
 DEFAULT_TRACKED = frozenset({"Status", "Leadflow_Stage__c", "Leadflow_Reject_Code__c", "OwnerId"})
 
+
+def _user_name(user_id: Any) -> Any:
+    """The display name the org shows for a user id (the name row of a lookup's history)."""
+    return None if user_id is None else f"User {str(user_id)[-6:]}"
+
+
 #: The user the API session acts as (CreatedById of the history rows its writes leave).
 INTEGRATION_USER = "005000000000001AAA"
 
@@ -729,6 +735,17 @@ class SalesforceEmulator:
         if sobject == "Lead":
             for name, value in changes.items():
                 if name in self.tracked and record.get(name) != value:
+                    if name == "OwnerId":
+                        # A lookup field's change is two rows: one with the names the UI shows,
+                        # one with the ids only the API returns (Salesforce's EntityHistory docs).
+                        self.add_history(
+                            record["Id"],
+                            "Owner",
+                            _user_name(record.get(name)),
+                            _user_name(value),
+                            at=_parse_datetime(stamp),
+                            by=by,
+                        )
                     self.add_history(
                         record["Id"],
                         "Owner" if name == "OwnerId" else name,

@@ -89,7 +89,7 @@ from leadflow.errors import (
     ValidationError,
 )
 from leadflow.lifecycle import WATERFALL
-from leadflow.model import Account, Activity, Lead, StageChange, Touch
+from leadflow.model import Account, Activity, Lead, OwnerChange, StageChange, Touch
 from leadflow.outcomes import Outcome, OutcomeKind
 from leadflow.ports import (
     Capabilities,
@@ -1031,6 +1031,9 @@ class SalesforceAdapter:
         if handoff_f and record.get(handoff_f):
             core["handed_off_at"] = _parse_stamp(record[handoff_f])
         lead = Lead.from_record(core)
+        owners = _owner_history(lead, history or ())
+        if owners:
+            lead = attrs.evolve(lead, owner_history=owners)
         changes = tuple(c for c, _ in self._stage_history(record, history or ()))
         if not changes:
             return lead
@@ -1050,7 +1053,7 @@ class SalesforceAdapter:
         then their rejections in one run queries the history once."""
         wb = self._wb
         names = [wb.get("stage"), wb.get("status"), self._feedback_field("rejection", "reason")]
-        fields = sorted({n for n in names if n} | {"leadConverted"})
+        fields = sorted({n for n in names if n} | {"leadConverted", "Owner"})
         wanted = [i for i in ids if _SF_ID.fullmatch(i)]
         missing = [i for i in wanted if i not in self._history_cache]
         for chunk in chunked(missing, _IDS_PER_QUERY):
@@ -2022,3 +2025,38 @@ class _TimeoutAdapter(HTTPAdapter):
 
 class _ForeignURL(requests.RequestException):
     """A URL the service handed back that leaves the instance: never requested."""
+
+
+def _owner_history(lead: Lead, rows: Sequence[Mapping[str, Any]]) -> tuple[OwnerChange, ...]:
+    """A lead's owner history from its ``LeadHistory`` rows of ``Owner``, oldest first.
+
+    A lookup field's change leaves two rows (Salesforce's EntityHistory documentation): one with
+    the names the UI shows and one with the ids only the API returns; only the id rows are read.
+    The history starts with the first owner (the old value of the first change) from the lead's
+    creation, so SLA credit before the first reassignment goes to them. A history that does not
+    end with the lead's current owner (tracking switched on late, a queue) is not trusted: the
+    lead then counts as its current owner's throughout, as before.
+    """
+    moves = [
+        r
+        for r in rows
+        if r.get("Field") == "Owner" and _SF_ID.fullmatch(str(r.get("NewValue") or ""))
+    ]
+    if not moves:
+        return ()
+    first = moves[0].get("OldValue")
+    start = lead.created_at
+    changes = []
+    if first and _SF_ID.fullmatch(str(first)) and start <= _parse_stamp(moves[0]["CreatedDate"]):
+        changes.append(OwnerChange(owner_id=str(first), at=start))
+    for row in moves:
+        changes.append(
+            OwnerChange(
+                owner_id=str(row["NewValue"]),
+                at=_parse_stamp(row["CreatedDate"]),
+                by=str(row["CreatedById"]) if row.get("CreatedById") else None,
+            )
+        )
+    if changes[-1].owner_id != lead.owner_id:
+        return ()
+    return tuple(changes)
