@@ -70,7 +70,11 @@ def make_adapter(
             timeout=config.get("timeout", 5),
             page_size=config.get("page_size", 200),
             associations=config.get("associations", True),
-            **{k: config[k] for k in ("recheck_window", "recheck_max_seen") if k in config},
+            **{
+                k: config[k]
+                for k in ("recheck_window", "recheck_max_seen", "owner_history")
+                if k in config
+            },
             rejections=RejectionRules.from_config(config.get("rejections", {})),
             outcomes=OutcomeRules.from_config(config.get("outcomes", {})),
             activities=ActivityRules.from_config(config.get("activities", {})),

@@ -317,3 +317,28 @@ def test_conversions_and_email_engagement_are_activities_a_scorecard_scores(
     plain = score_lead(card, leads[quiet], [], as_of=T0)
     assert scored.behaviour > 0 == plain.behaviour
     assert scored.has_intent, "a demo request is an intent signal"
+
+
+# -- owner history ------------------------------------------------------------------------------
+
+
+def test_owner_history_comes_from_the_owner_propertys_history(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """SLA credit follows the owner at the time (issue 13): a contact reassigned in HubSpot
+    reads with who held it when, from ``hubspot_owner_id``'s property history."""
+    cid = _contact(emulator, hubspot_owner_id="111")
+    moved_at = T0 - 3 * DAY
+    emulator.touch("contacts", cid, by_user=4242, at=moved_at, hubspot_owner_id="222")
+    [lead] = [v.item for p in make_adapter().read_leads() for v in p.items if v.item.id == cid]
+    assert [c.owner_id for c in lead.owner_history] == ["111", "222"]
+    assert lead.owner_history[1].at == moved_at and lead.owner_history[1].by == "4242"
+    assert lead.owner_at(moved_at - DAY) == "111" and lead.owner_id == "222"
+    # owner_history = false reads no history (one call per 50 leads saved)
+    [plain] = [
+        v.item
+        for p in make_adapter(owner_history=False).read_leads()
+        for v in p.items
+        if v.item.id == cid
+    ]
+    assert plain.owner_history == () and plain.owner_id == "222"

@@ -130,7 +130,7 @@ from leadflow.errors import (
     TransientAdapterError,
     ValidationError,
 )
-from leadflow.model import Account, Activity, Lead, Touch, TouchKind, TouchOutcome
+from leadflow.model import Account, Activity, Lead, OwnerChange, Touch, TouchKind, TouchOutcome
 from leadflow.outcomes import Outcome
 from leadflow.ports import (
     Capabilities,
@@ -361,6 +361,7 @@ _CONFIG_KEYS = frozenset(
         "stages",
         "lifecycle_order",
         "associations",
+        "owner_history",
         "recheck_window",
         "recheck_max_seen",
         "rejections",
@@ -517,6 +518,7 @@ class HubSpotAdapter:
         timeout: float = 30.0,
         page_size: int = MAX_PAGE,
         associations: bool = True,
+        owner_history: bool = True,
         recheck_window: float = DEFAULT_RECHECK_WINDOW,
         recheck_max_seen: int = DEFAULT_RECHECK_MAX_SEEN,
         rejections: RejectionRules | None = None,
@@ -547,6 +549,7 @@ class HubSpotAdapter:
         self._timeout = timeout
         self._page_size = page_size
         self._associations = associations
+        self._owner_history = owner_history
         self._secrets = tuple(secrets)
         self._sleep = sleep
         self._client = client
@@ -579,7 +582,9 @@ class HubSpotAdapter:
         (``max_attempts``, ``max_elapsed``, ``base_delay``, ``max_delay``); ``fields`` and
         ``stages`` tables overriding :data:`DEFAULT_FIELDS`; ``lifecycle_order`` (your portal's
         stage order); ``associations`` (read each lead's company, default true; touches always
-        read their contacts); ``recheck_window`` (seconds a read looks back behind its cursor
+        read their contacts); ``owner_history`` (read each lead's ``hubspot_owner_id`` history,
+        so SLA credit follows the owner at the time; default true, one call per 50 leads);
+        ``recheck_window`` (seconds a read looks back behind its cursor
         for records HubSpot's search index returned late, default 300) and
         ``recheck_max_seen`` (how many records read in that window a cursor remembers so they
         are not read twice, default 50,000; past it some are read again, never lost);
@@ -619,6 +624,7 @@ class HubSpotAdapter:
             timeout=_number("timeout", data.get("timeout", 30.0), 0.001, 3600.0),
             page_size=int(_number("page_size", data.get("page_size", MAX_PAGE), 1, MAX_PAGE)),
             associations=_flag("associations", data.get("associations", True)),
+            owner_history=_flag("owner_history", data.get("owner_history", True)),
             recheck_window=_number(
                 "recheck_window",
                 data.get("recheck_window", DEFAULT_RECHECK_WINDOW),
@@ -785,6 +791,7 @@ class HubSpotAdapter:
                 else {}
             )
             verdicts = self._verdicts(records)
+            owners = self._owners(records)
             items, errors = [], []
             for record in records:
                 for lead in self._lead(
@@ -793,7 +800,8 @@ class HubSpotAdapter:
                     if isinstance(lead, RecordError):
                         errors.append(lead)
                     else:
-                        items.append(Versioned(item=lead, version=self._version(record)))
+                        owned = _with_owners(lead, owners.get(str(record.id), ()))
+                        items.append(Versioned(item=owned, version=self._version(record)))
             yield Page(
                 items=tuple(items),
                 cursor=Cursor(entity=Entity.LEAD, token=after),
@@ -946,6 +954,16 @@ class HubSpotAdapter:
                 cursor=Cursor(entity=Entity.OUTCOME, token=after),
                 errors=tuple(errors),
             )
+
+    def _owners(self, records: Sequence[Any]) -> dict[str, list[HistoryEntry]]:
+        """The ``hubspot_owner_id`` history of the *records* that have an owner (50 a call)."""
+        if not self._owner_history:
+            return {}
+        owned = [str(r.id) for r in records if (r.properties or {}).get("hubspot_owner_id")]
+        if not owned:
+            return {}
+        histories = self._histories("contacts", owned, ["hubspot_owner_id"])
+        return {i: h.get("hubspot_owner_id", []) for i, h in histories.items()}
 
     def _histories(
         self, object_type: str, ids: Sequence[str], names: Sequence[str]
@@ -2105,3 +2123,16 @@ def _header(exc: BaseException, name: str) -> str | None:
         return None
     value = headers.get(name)
     return str(value) if value is not None else None
+
+
+def _with_owners(lead: Lead, history: Sequence[HistoryEntry]) -> Lead:
+    """*lead* with its owner history from ``hubspot_owner_id``'s property history (oldest first;
+    an empty value is "no owner", e.g. back in a queue). A history that does not end with the
+    lead's current owner is not trusted and the lead is returned as it is."""
+    changes = [
+        OwnerChange(owner_id=entry.value or None, at=entry.at, by=entry.user_id)
+        for entry in history
+    ]
+    if len(changes) < 2 or changes[-1].owner_id != lead.owner_id:
+        return lead  # never reassigned (one owner throughout), or a history not to trust
+    return attrs.evolve(lead, owner_history=tuple(changes))
