@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI (CI=true) replays the same examples every run, so a green check means the same thing on
+# every machine and a rare counterexample found while developing is never a random red build;
+# developers' runs stay random and keep exploring. No deadlines anywhere: speed is measured in
+# benchmarks/, not asserted by timing a test on a shared machine.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture

@@ -212,6 +212,13 @@ def run_config(path: Path, adapter: str) -> dict[str, Any]:
         "batch_size": batch_size,
         "source": path,
     }
+    # Named files must be there and the store's directory must exist, said here with the
+    # config file and key (not later as a bare path, or as a store that cannot be opened).
+    for key in ("sla", "scorecard"):
+        if resolved[key] is not None and not resolved[key].is_file():
+            raise ConfigError(f"{path}: {key}", f"no such file {str(resolved[key])!r}")
+    if not resolved["store"].parent.is_dir():
+        raise ConfigError(f"{path}: store", f"no such directory {str(resolved['store'].parent)!r}")
     tables = config.get("adapters", {})
     settings = tables.get(adapter, {}) if isinstance(tables, dict) else None
     if not isinstance(settings, dict):

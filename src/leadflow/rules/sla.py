@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import attrs
 
@@ -66,6 +66,8 @@ from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
 from leadflow.reasons import Disposition
 from leadflow.rules._files import in_source, read_rule_file
+
+E = TypeVar("E", bound=enum.Enum)
 
 __all__ = [
     "ADHERENCE_DIMENSIONS",
@@ -285,16 +287,30 @@ class Escalation:
         return f"queue:{self.queue}" if self.to is EscalationTarget.QUEUE else self.to.value
 
 
-def _kinds(value: Iterable[Any]) -> frozenset[Any]:
+def _enum_set(name: str, enum_cls: type[E], value: Any) -> frozenset[E]:
+    """A set of *enum_cls* members from a name or a list of names; anything else (a number, a
+    table, a list inside the list) is a :class:`ValidationError` naming *name*, never a
+    ``TypeError`` from hashing it."""
     if isinstance(value, str):
         value = [value]
-    return frozenset(v.coerce_enum(TouchKind, k) for k in value)
+    allowed = ", ".join(repr(m.value) for m in enum_cls)
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(name, value, f"must be a list of {allowed}")
+    members = []
+    for item in value:
+        member = v.coerce_enum(enum_cls, item) if isinstance(item, str | enum_cls) else item
+        if not isinstance(member, enum_cls):
+            raise ValidationError(name, item, f"is not one of {allowed}")
+        members.append(member)
+    return frozenset(members)
+
+
+def _kinds(value: Iterable[Any]) -> frozenset[Any]:
+    return _enum_set("kinds", TouchKind, value)
 
 
 def _outcomes(value: Iterable[Any]) -> frozenset[Any]:
-    if isinstance(value, str):
-        value = [value]
-    return frozenset(v.coerce_enum(TouchOutcome, k) for k in value)
+    return _enum_set("outcomes", TouchOutcome, value)
 
 
 def _members(enum_cls: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], Any], None]:
