@@ -18,6 +18,12 @@ from typing import Any
 from leadflow.adapters.sqlite import queries
 from leadflow.adapters.sqlite.columns import iso
 from leadflow.adapters.sqlite.store import next_seq
+from leadflow.adapters.sqlite.writes import (
+    insert_outcome,
+    insert_rejection,
+    outcome_held,
+    outcome_row,
+)
 from leadflow.errors import ValidationError
 from leadflow.outcomes import Outcome
 from leadflow.ports import Cursor, Entity, Page, Versioned
@@ -98,22 +104,7 @@ def _mirror_rejection(conn: sqlite3.Connection, r: Rejection, stamp: str | None)
     ).fetchone()
     if held is not None or _written_by_the_job(conn, r):
         return
-    conn.execute(
-        "INSERT INTO rejections (lead_id, code, disposition, at, by, note, from_stage, "
-        "reengage_at, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            r.lead_id,
-            r.code,
-            str(r.disposition),
-            iso(r.at),
-            r.by,
-            r.note,
-            r.from_stage,
-            iso(r.reengage_at),
-            next_seq(conn),
-            stamp,
-        ),
-    )
+    insert_rejection(conn, r, seq=next_seq(conn), stamp=stamp)
 
 
 def _written_by_the_job(conn: sqlite3.Connection, r: Rejection) -> bool:
@@ -139,34 +130,12 @@ def _written_by_the_job(conn: sqlite3.Connection, r: Rejection) -> bool:
 
 
 def _mirror_outcome(conn: sqlite3.Connection, o: Outcome, stamp: str | None) -> None:
-    values = (
-        o.lead_id,
-        str(o.kind),
-        iso(o.at),
-        str(o.amount) if o.amount is not None else None,
-        o.currency,
-        o.reason,
-        o.competitor,
-        o.opportunity_id,
-        o.recorded_by,
-    )
+    row = outcome_row(o)
     if o.opportunity_id is not None:
         conn.execute(
             "DELETE FROM outcomes WHERE lead_id = ? AND opportunity_id = ? AND kind = ?",
             (o.lead_id, o.opportunity_id, str(o.kind)),
         )
-    elif (
-        conn.execute(
-            "SELECT 1 FROM outcomes WHERE lead_id = ? AND kind = ? AND at = ? AND amount IS ? "
-            "AND currency IS ? AND reason IS ? AND competitor IS ? AND opportunity_id IS ? "
-            "AND recorded_by IS ?",
-            values,
-        ).fetchone()
-        is not None
-    ):
+    elif outcome_held(conn, row):
         return
-    conn.execute(
-        "INSERT INTO outcomes (lead_id, kind, at, amount, currency, reason, competitor, "
-        "opportunity_id, recorded_by, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*values, next_seq(conn), stamp),
-    )
+    insert_outcome(conn, row, stamp)

@@ -15,6 +15,7 @@ from leadflow.adapters.sqlite.columns import iso, parse_instant
 from leadflow.adapters.sqlite.store import next_seq
 from leadflow.errors import LeadflowError, ValidationError
 from leadflow.model import StageChange, check_change_order
+from leadflow.outcomes import Outcome
 from leadflow.ports import (
     OutcomeWrite,
     RejectionWrite,
@@ -25,8 +26,15 @@ from leadflow.ports import (
     WriteResult,
     WriteStatus,
 )
+from leadflow.reasons import Rejection
 
-__all__ = ["apply_batch"]
+__all__ = [
+    "apply_batch",
+    "insert_outcome",
+    "insert_rejection",
+    "outcome_held",
+    "outcome_row",
+]
 
 
 def apply_batch(
@@ -100,23 +108,7 @@ def _apply(
                 (iso(write.handed_off_at), lead_id),
             )
         if isinstance(write, RejectionWrite):
-            r = write.rejection
-            conn.execute(
-                "INSERT INTO rejections (lead_id, code, disposition, at, by, note, from_stage, "
-                "reengage_at, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    r.lead_id,
-                    r.code,
-                    str(r.disposition),
-                    iso(r.at),
-                    r.by,
-                    r.note,
-                    r.from_stage,
-                    iso(r.reengage_at),
-                    seq,
-                    stamp,
-                ),
-            )
+            insert_rejection(conn, write.rejection, seq=seq, stamp=stamp)
     conn.execute("UPDATE leads SET rev = rev + 1, seq = ? WHERE id = ?", (seq, lead_id))
     return WriteResult(write=write, status=WriteStatus.APPLIED, version=str(row["rev"] + 1))
 
@@ -205,7 +197,16 @@ def _apply_outcome(
     o = write.outcome
     if lead is None:
         return WriteResult(write=write, status=WriteStatus.FAILED, error=f"no lead {o.lead_id!r}")
-    values = (
+    row = outcome_row(o)
+    if outcome_held(conn, row):
+        return WriteResult(write=write, status=WriteStatus.UNCHANGED)
+    insert_outcome(conn, row, stamp)
+    return WriteResult(write=write, status=WriteStatus.APPLIED)
+
+
+def outcome_row(o: Outcome) -> tuple[str | None, ...]:
+    """The ``outcomes`` columns of *o* (without ``seq`` and ``recorded_at``), as stored."""
+    return (
         o.lead_id,
         str(o.kind),
         iso(o.at),
@@ -217,18 +218,46 @@ def _apply_outcome(
         o.recorded_by,
         iso(o.expected_by) if o.expected_by is not None else None,
     )
+
+
+def outcome_held(conn: sqlite3.Connection, row: Sequence[str | None]) -> bool:
+    """Whether the store already holds the outcome whose :func:`outcome_row` is *row*."""
     found = conn.execute(
         "SELECT 1 FROM outcomes WHERE lead_id = ? AND kind = ? AND at = ? AND amount IS ? "
         "AND currency IS ? AND reason IS ? AND competitor IS ? AND opportunity_id IS ? "
         "AND recorded_by IS ? AND expected_by IS ?",
-        values,
+        tuple(row),
     ).fetchone()
-    if found is not None:
-        return WriteResult(write=write, status=WriteStatus.UNCHANGED)
+    return found is not None
+
+
+def insert_outcome(conn: sqlite3.Connection, row: Sequence[str | None], stamp: str | None) -> None:
+    """Record the outcome whose :func:`outcome_row` is *row*, stamped *stamp* (the job's now)."""
     conn.execute(
         "INSERT INTO outcomes (lead_id, kind, at, amount, currency, reason, competitor, "
         "opportunity_id, recorded_by, expected_by, seq, recorded_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*values, next_seq(conn), stamp),
+        (*row, next_seq(conn), stamp),
     )
-    return WriteResult(write=write, status=WriteStatus.APPLIED)
+
+
+def insert_rejection(
+    conn: sqlite3.Connection, r: Rejection, *, seq: int, stamp: str | None
+) -> None:
+    """Record rejection *r* at change number *seq*, stamped *stamp* (the job's now)."""
+    conn.execute(
+        "INSERT INTO rejections (lead_id, code, disposition, at, by, note, from_stage, "
+        "reengage_at, seq, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            r.lead_id,
+            r.code,
+            str(r.disposition),
+            iso(r.at),
+            r.by,
+            r.note,
+            r.from_stage,
+            iso(r.reengage_at),
+            seq,
+            stamp,
+        ),
+    )
