@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,13 @@ def test_the_headline_says_when_its_window_has_not_closed() -> None:
         rejections, leads, outcomes, window_months=12, now=T0 + timedelta(days=400)
     )
     assert late.complete == 10 and "can still buy" not in late.sentence
+
+
+def test_the_csv_export_holds_the_headline(tmp_path: Path) -> None:
+    from leadflow.cli.reporting import write_report
+
+    leads, rejections, outcomes = seed_study()
+    report = build_report(leads=leads, rejections=rejections, outcomes=outcomes, now=YEAR_ON)
+    write_report(report, tmp_path / "csv", fmt="csv")
+    text = (tmp_path / "csv" / "closed_loop_headline.csv").read_text(encoding="utf-8")
+    assert "buying_share" in text.splitlines()[0] and ",0.5," in text

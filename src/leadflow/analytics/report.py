@@ -12,7 +12,7 @@ Time is an argument: *now* is the instant the report describes (stuck leads are 
 >>> now = datetime(2026, 3, 31, tzinfo=timezone.utc)
 >>> report = build_report(leads=[Lead(id="L-1", created_at=now)], now=now)
 >>> sorted(report.tables())[:4]
-['closed_loop', 'closed_loop_by_source', 'cohorts', 'conversion']
+['closed_loop', 'closed_loop_by_source', 'closed_loop_headline', 'cohorts']
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ from leadflow.analytics.validity import (
     PointSuggestion,
     ScoreBand,
     SegmentValidity,
+    check_segment,
     conversion_by_score_band,
+    segment_value,
     suggest_points,
     validity_by_segment,
 )
@@ -176,6 +178,9 @@ class FeedbackReport:
         out["half_life_adjusted"] = (
             [self.half_life_adjusted] if self.half_life_adjusted is not None else []
         )
+        out["closed_loop_headline"] = (
+            [self.closed_loop_headline] if self.closed_loop_headline is not None else []
+        )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +196,7 @@ class FeedbackReport:
         }
         for name, rows in self.tables().items():
             data[name] = [r.to_dict() for r in rows]
+        # one document, not a one-row table (tables() has it as one for CSV)
         data["closed_loop_headline"] = (
             self.closed_loop_headline.to_dict() if self.closed_loop_headline is not None else None
         )
@@ -383,16 +389,17 @@ def build_report(
 def _strata(
     leads: Sequence[Lead], dims: Sequence[str], scores: Mapping[str, float] | None
 ) -> dict[str, str]:
-    """Lead id → stratum label over *dims*: lead fields, or ``score_band`` from *scores*."""
-    fields = {a.name for a in attrs.fields(Lead)}
+    """Lead id → stratum label over *dims*: lead fields (read as
+    :func:`~leadflow.analytics.validity.segment_value` reads a segment), or ``score_band`` from
+    *scores*."""
     for dim in dims:
         if dim == "score_band":
             if not scores:
                 raise ValidationError("half_life_strata", dim, "needs scores")
-        elif dim not in fields:
-            raise ValidationError(
-                "half_life_strata", dim, f"is not a lead field or 'score_band' ({sorted(fields)})"
-            )
+        elif dim.startswith("account."):
+            raise ValidationError("half_life_strata", dim, "must be a lead field or 'score_band'")
+        else:
+            check_segment(dim)
     out = {}
     for lead in leads:
         parts = []
@@ -404,8 +411,7 @@ def _strata(
                 )
                 parts.append("-" if band is None else f">={band:g}")
             else:
-                value = getattr(lead, dim)
-                parts.append("-" if value is None else str(value))
+                parts.append(segment_value(lead, dim))
         out[lead.id] = " / ".join(parts)
     return out
 

@@ -19,13 +19,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from leadflow import ports
 from leadflow.cli.base import Exit, Output
 from leadflow.cli.config import (
     DEFAULT_DEMO_STORE,
     check_output,
     load_adapter,
     open_store,
-    read_all,
     run_config,
 )
 from leadflow.errors import ConfigError
@@ -76,18 +76,17 @@ def _read(args: argparse.Namespace) -> dict[str, list[Any]]:
     else:
         adapter = open_store(args.store if args.store is not None else Path(DEFAULT_DEMO_STORE))
     try:
-        can = adapter.capabilities.can_read
+        # Through the port, as the report reads: an entity the adapter does not declare (or has
+        # no reader for) is simply empty.
         data: dict[str, list[Any]] = {
-            "leads": read_all(adapter, "read_leads"),
-            "activities": read_all(adapter, "read_activities") if can(Entity.ACTIVITY) else [],
-            "accounts": read_all(adapter, "read_accounts") if can(Entity.ACCOUNT) else [],
-            "outcomes": [],
+            name: ports.read_all(adapter, entity) if ports.readable(adapter, entity) else []
+            for name, entity in (
+                ("leads", Entity.LEAD),
+                ("activities", Entity.ACTIVITY),
+                ("accounts", Entity.ACCOUNT),
+                ("outcomes", Entity.OUTCOME),
+            )
         }
-        reader = getattr(adapter, "read_outcomes", None)
-        if callable(reader) and can(getattr(Entity, "OUTCOME", Entity.LEAD)):
-            data["outcomes"] = [v.item for page in reader() for v in page.items]
-        elif callable(getattr(adapter, "outcomes", None)):
-            data["outcomes"] = list(adapter.outcomes())
     finally:
         adapter.close()
     return data
