@@ -189,7 +189,9 @@ def parse_number(name: str, raw: str, kind: type) -> int | float:
     """
     text = raw.strip()
     if not _NUMBER.match(text):
-        raise ValidationError(name, raw, "is not a number (digits, '.', an exponent; no separators)")
+        raise ValidationError(
+            name, raw, "is not a number (digits, '.', an exponent; no separators)"
+        )
     number = float(text)
     if not math.isfinite(number):
         raise ValidationError(name, raw, "is not a finite number")

@@ -51,6 +51,7 @@ __all__ = [
     "Lifecycle",
     "Stage",
     "StageSpan",
+    "as_of",
     "reassign",
     "replay",
     "stage_spans",
@@ -269,6 +270,52 @@ def reassign(lead: Lead, owner_id: str | None, *, at: datetime, by: str | None =
         )
     change = OwnerChange(owner_id=owner_id, at=at, by=by)
     return attrs.evolve(lead, owner_id=change.owner_id, owner_history=(*history, change))
+
+
+def as_of(lead: Lead, at: datetime) -> Lead | None:
+    """*lead* as it stood at instant *at*: ``None`` if it was created later; else the lead with
+    only the stage and owner changes made at or before *at*, the stage and owner those leave it
+    in, and no hand-off time if the hand-off came later.
+
+    What a report "as of" a past instant reads, so rows recorded after it do not count. With no
+    ``owner_history``, ``owner_id`` is kept as it is (there is nothing to go back through).
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from leadflow.model import Lead
+    >>> t0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    >>> lead = transition(Lead(id="L-1", created_at=t0), Stage.MQL, at=t0 + timedelta(days=1))
+    >>> lead = transition(lead, Stage.SAL, at=t0 + timedelta(days=3))
+    >>> as_of(lead, t0 + timedelta(days=2)).stage, as_of(lead, t0 - timedelta(days=1))
+    ('mql', None)
+    """
+    check_aware("at", at)
+    instant = _utc(at)
+    if _utc(lead.created_at) > instant:
+        return None
+    history = tuple(c for c in lead.history if _utc(c.at) <= instant)
+    owners = tuple(c for c in lead.owner_history if _utc(c.at) <= instant)
+    handed_off = lead.handed_off_at
+    if (
+        len(history) == len(lead.history)
+        and len(owners) == len(lead.owner_history)
+        and (handed_off is None or _utc(handed_off) <= instant)
+    ):
+        return lead
+    if history:
+        stage = history[-1].to_stage
+    else:
+        stage = lead.history[0].from_stage if lead.history else lead.stage
+    owner = lead.owner_at(at) if lead.owner_history else lead.owner_id
+    if lead.owner_history and not owners:  # before the first entry: held by its owner
+        owners = (attrs.evolve(lead.owner_history[0], at=lead.created_at),)
+    return attrs.evolve(
+        lead,
+        stage=stage,
+        history=history,
+        owner_id=owner,
+        owner_history=owners,
+        handed_off_at=None if handed_off is not None and _utc(handed_off) > instant else handed_off,
+    )
 
 
 def replay(

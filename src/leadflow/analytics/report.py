@@ -6,6 +6,9 @@ draws the HTML page from that value alone, so every number on the page is a fiel
 and :meth:`FeedbackReport.tables` hands the same rows to :mod:`leadflow.analytics.export`.
 
 Time is an argument: *now* is the instant the report describes (stuck leads are measured to it).
+A report as of a past instant reads the data as it stood then: leads created later, stage and
+owner changes, touches, rejections and outcomes recorded later do not count
+(:func:`leadflow.lifecycle.as_of`).
 
 >>> from datetime import datetime, timezone
 >>> from leadflow.model import Lead
@@ -24,6 +27,7 @@ from typing import Any
 import attrs
 
 from leadflow._validate import check_aware
+from leadflow._validate import utc as _utc
 from leadflow.analytics._common import Period, Row
 from leadflow.analytics.closed_loop import (
     ClosedLoopHeadline,
@@ -96,7 +100,7 @@ from leadflow.analytics.validity import (
     validity_by_segment,
 )
 from leadflow.errors import InsufficientDataError, ValidationError
-from leadflow.lifecycle import WATERFALL, Lifecycle
+from leadflow.lifecycle import WATERFALL, Lifecycle, as_of
 from leadflow.model import Account, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.reasons import STANDARD_REASONS, ReasonCatalog, Rejection
@@ -251,11 +255,14 @@ def build_report(
     :func:`~leadflow.analytics.response.business_hours`).
     """
     check_aware("now", now)
-    lead_list = list(leads)
+    # As of *now*: what was recorded later does not count (a report for a past instant).
+    lead_list = [lead for lead in (as_of(lead, now) for lead in leads) if lead is not None]
     index = {lead.id: lead for lead in lead_list}
-    outcome_list = list(outcomes)
+    instant = _utc(now)
+    touches = [touch for touch in touches if _utc(touch.at) <= instant]
+    outcome_list = [outcome for outcome in outcomes if _utc(outcome.at) <= instant]
     rejection_list = (
-        list(rejections)
+        [rejection for rejection in rejections if _utc(rejection.at) <= instant]
         if rejections is not None
         else rejections_from_leads(lead_list, catalog=catalog)
     )

@@ -25,6 +25,7 @@ from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
 from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
+from leadflow.lifecycle import as_of
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
 from leadflow.ports import Adapter, Entity, read_all, read_pages, readable
@@ -75,8 +76,18 @@ def report_from_adapter(
     their hand-off (from the adapter's activities and accounts) for the score-validity tables.
     """
     can_read = adapter.capabilities.can_read
-    leads: list[Lead] = _all(read_pages(adapter, Entity.LEAD))
-    touches: list[Touch] = _all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else []
+    # As of *now*: leads as they stood then, touches made by then (build_report does the same
+    # to rejections and outcomes), so a report for a past instant is not changed by later rows.
+    leads: list[Lead] = [
+        lead
+        for lead in (as_of(lead, now) for lead in _all(read_pages(adapter, Entity.LEAD)))
+        if lead is not None
+    ]
+    touches: list[Touch] = [
+        touch
+        for touch in (_all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else [])
+        if touch.at <= now
+    ]
     # What sales decided and what became of the leads, when the adapter reads them (the store,
     # a CRM); else rejections are recovered from the stage histories and outcomes left out.
     rejections: list[Rejection] | None = (
