@@ -34,8 +34,8 @@ def lead() -> Lead:
 def test_a_fresh_hand_off_names_what_is_due_and_when_in_the_calendars_zone() -> None:
     verdict = evaluate(lead(), [], now=T0 + timedelta(hours=1), policies=[POLICY], calendar=NY)
     assert verdict.explain() == (
-        "inbound (us-east): first_touch pending, 0/1 done, due 2026-03-02 13:00 EST, "
-        "3 business h left; follow_up pending, 0/3 done, due 2026-03-09 17:00 EDT, "
+        "inbound (us-east): first_touch pending (u-ana), 0/1 done, due 2026-03-02 13:00 EST, "
+        "3 business h left; follow_up pending (u-ana), 0/3 done, due 2026-03-09 17:00 EDT, "
         "47 business h left; final recycle (no_response) pending, due 2026-03-09 17:00 EDT"
     )
 
@@ -44,7 +44,7 @@ def test_breaches_say_how_late_and_where_they_escalate() -> None:
     call = Touch(id="T-1", lead_id="L-1", kind="call", by="u-ana", at=T0 + timedelta(hours=2))
     verdict = evaluate(lead(), [call], now=T0 + timedelta(days=10), policies=[POLICY], calendar=NY)
     assert verdict.explain() == (
-        "inbound (us-east): first_touch met in 2 business h; follow_up breached, 1/3 done, "
+        "inbound (us-east): first_touch met in 2 business h (u-ana); follow_up breached (u-ana), 1/3 done, "
         "due 2026-03-09 17:00 EDT, 17 business h overdue, escalates to queue sdr; "
         "final recycle (no_response) due since 2026-03-09 17:00 EDT"
     )
@@ -63,6 +63,20 @@ def test_a_connected_lead_skips_its_final_action_and_says_why() -> None:
         lead(), [connected], now=T0 + timedelta(days=10), policies=[POLICY], calendar=NY
     )
     assert verdict.explain().endswith("; final recycle (no_response) skipped (connected)")
+    # The chase stopped: the line says when, why and whose step it was.
+    assert "follow_up stopped at 2026-03-02 11:00 EST: connected (u-ana)" in verdict.explain()
+
+
+def test_each_step_names_the_owner_it_counts_for_after_a_reassignment() -> None:
+    from leadflow.lifecycle import reassign
+
+    moved = reassign(lead(), "u-bob", at=T0 + timedelta(hours=3), by="u-boss")
+    call = Touch(id="T-1", lead_id="L-1", kind="call", by="u-ana", at=T0 + timedelta(hours=2))
+    verdict = evaluate(moved, [call], now=T0 + timedelta(days=10), policies=[POLICY], calendar=NY)
+    text = verdict.explain()
+    # Met before the move: credited to Ana; fell due after it: charged to Bob.
+    assert "first_touch met in 2 business h (u-ana)" in text
+    assert "follow_up breached (u-bob), 1/3 done" in text
 
 
 def test_states_are_enums_and_due_times_are_in_the_calendars_zone() -> None:

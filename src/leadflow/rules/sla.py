@@ -1049,11 +1049,13 @@ class Evaluation:
     def explain(self) -> str:
         """A one-line, human-readable account, like :meth:`ScoreResult.explain
         <leadflow.rules.scoring.ScoreResult.explain>`: the policy, each step's state with its
-        due time (in the calendar's zone, named), and the final action.
+        due time (in the calendar's zone, named), whose step it is (the owner in brackets), why
+        a stopped step stopped, and the final action.
 
-        For example ``inbound (us-east): first_touch met in 2 business h; follow_up breached,
-        1/3 done, due 2026-03-12 17:00 EDT, 105 business h overdue, escalates to queue sdr;
-        final recycle (no_response) skipped (connected)``.
+        For example ``inbound (us-east): first_touch met in 2 business h (u-ana); follow_up
+        breached (u-bob), 1/3 done, due 2026-03-12 17:00 EDT, 105 business h overdue, escalates
+        to queue sdr; final recycle (no_response) due since 2026-03-12 17:00 EDT``, or
+        ``... follow_up stopped at 2026-03-03 10:00 EST: connected (u-ana); ...``.
         """
         parts = [_explain_step(status) for status in self.steps]
         text = f"{self.policy} ({self.calendar}): " + "; ".join(parts)
@@ -1087,14 +1089,17 @@ def _business_hours(delta: timedelta) -> str:
 
 
 def _explain_step(status: StepStatus) -> str:
-    """One step of :meth:`Evaluation.explain`."""
+    """One step of :meth:`Evaluation.explain`: its state and whose step it is (in brackets:
+    the owner credited or charged, see :class:`StepStatus`), then what the state means."""
+    whose = f" ({status.owner_id})" if status.owner_id is not None else ""
     head = f"{status.step} {status.state.value}"
     if status.state is StepState.MET and status.response_business is not None:
-        return f"{head} in {_business_hours(status.response_business)}"
+        return f"{head} in {_business_hours(status.response_business)}{whose}"
     if status.state is StepState.STOPPED:
         stopped = f" at {_when(status.stopped_at)}" if status.stopped_at is not None else ""
-        return f"{head}{stopped}"
-    text = f"{head}, {status.done}/{status.required} done, due {_when(status.due)}"
+        why = f": {status.stopped_because}" if status.stopped_because is not None else ""
+        return f"{head}{stopped}{why}{whose}"
+    text = f"{head}{whose}, {status.done}/{status.required} done, due {_when(status.due)}"
     if status.state is StepState.BREACHED:
         if status.overdue is not None:
             text += f", {_business_hours(status.overdue)} overdue"
@@ -1296,7 +1301,9 @@ def _step_status(
         return attrs.evolve(
             status,
             state=StepState.STOPPED,
-            stopped_at=stop[0],
+            stopped_at=stop[0].astimezone(
+                cal.tzinfo
+            ),  # every instant returned: the calendar's zone
             stopped_because=stop[1],
             owner_id=lead.owner_at(stop[0]),
         )
