@@ -112,3 +112,27 @@ def test_as_of_is_the_lead_replayed_up_to_the_instant(history, offset: float) ->
     if past.handed_off_at is not None:
         assert past.handed_off_at.astimezone(UTC) <= at.astimezone(UTC)
     assert attrs.evolve(past) == past
+
+
+def test_generated_histories_stay_in_time_order_across_a_dst_gap() -> None:
+    """The public strategy once added minutes to wall clocks: a change at 02:59 on a spring-forward
+    day (a wall time that does not exist) landed after the 03:00 change that followed it, and
+    the history refused itself while being generated."""
+    from zoneinfo import ZoneInfo
+
+    from hypothesis import find
+
+    from leadflow.testing import strategies
+
+    ny = ZoneInfo("America/New_York")
+    start = datetime(2024, 3, 10, 1, 30, tzinfo=ny)
+    steps = [strategies._after(start, timedelta(minutes=m)) for m in range(0, 120, 29)]
+    assert [s.astimezone(UTC) for s in steps] == sorted(s.astimezone(UTC) for s in steps)
+    assert strategies._after(start, timedelta(minutes=30)) == datetime(2024, 3, 10, 3, 0, tzinfo=ny)
+    # And whole histories drawn in that zone come out valid and in order.
+    found = find(
+        lead_histories(zones=("America/New_York",)),
+        lambda h: len(h.lead.history) >= 3,
+    )
+    instants = [c.at.astimezone(UTC) for c in found.lead.history]
+    assert instants == sorted(instants)

@@ -399,23 +399,23 @@ def _fit_on_profile(data: _Data, lam0: float) -> tuple[float, float, float]:
     return a, lam, ll
 
 
-def _bound(data: _Data, lo: float, hi: float, target: float, a0: float) -> float:
-    """The λ in [lo, hi] where the profile log-likelihood crosses *target*.
+def _crossing(f: Callable[[float], float], lo: float, hi: float) -> float:
+    """The λ in [lo, hi] where *f* changes sign (*f* monotone there): the one root finder of
+    this module, for the pooled and the stratified profile likelihood alike.
 
     Regula falsi with the Illinois modification (superlinear, and the bracket always holds the
     crossing), stopped at a relative width of 1e-9 or when the crossing is hit within 1e-9.
     """
-    f_lo = data.profile(lo, a0)[1] - target
-    f_hi = data.profile(hi, a0)[1] - target
+    f_lo, f_hi = f(lo), f(hi)
     side = 0
-    for _ in range(100):
+    for _ in range(200):
         if f_hi == f_lo:
             mid = (lo + hi) / 2
         else:
             mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
             if not lo < mid < hi:
                 mid = (lo + hi) / 2
-        f_mid = data.profile(mid, a0)[1] - target
+        f_mid = f(mid)
         if abs(f_mid) < 1e-9:
             return mid
         if (f_mid > 0) == (f_lo > 0):
@@ -465,14 +465,14 @@ def fit_decay(
     if lam == 0.0 or data.profile(0.0, a)[1] >= target:
         lam_low = 0.0
     else:
-        lam_low = _bound(data, 0.0, lam, target, a)
+        lam_low = _crossing(lambda x: data.profile(x, a)[1] - target, 0.0, lam)
     # Upper λ bound: step out until the profile falls below the target.
     hi = max(lam * 2, 1e-6)
     while data.profile(hi, a)[1] > target:
         hi *= 2
         if hi > 1e6:
             break
-    lam_high = _bound(data, lam, hi, target, a)
+    lam_high = _crossing(lambda x: data.profile(x, a)[1] - target, lam, hi)
     if lam_low < negligible:
         lam_low = 0.0
     ln2 = math.log(2)
@@ -526,21 +526,6 @@ def _argmax_concave(f: Callable[[float], float], hint: float) -> float:
             f1 = f(m1)
     best = (lo + hi) / 2
     return 0.0 if f(0.0) >= f(best) else best
-
-
-def _crossing(f: Callable[[float], float], lo: float, hi: float) -> float:
-    """The λ in [lo, hi] where *f* changes sign (f monotone there): bisection to 1e-10."""
-    f_lo = f(lo)
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        f_mid = f(mid)
-        if (f_mid > 0) == (f_lo > 0):
-            lo, f_lo = mid, f_mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-10 * max(hi, 1e-12):
-            break
-    return (lo + hi) / 2
 
 
 def fit_decay_stratified(

@@ -439,6 +439,13 @@ _PATHS: tuple[tuple[str, ...], ...] = (
 )
 
 
+def _after(start: datetime, elapsed: timedelta) -> datetime:
+    """The instant *elapsed* after *start* (real time, not wall-clock arithmetic: adding to an
+    aware datetime moves its wall clock, so across a DST gap a later offset could land on an
+    earlier instant), in *start*'s zone."""
+    return (start.astimezone(UTC) + elapsed).astimezone(start.tzinfo)
+
+
 @st.composite
 def _lead_histories(
     draw: st.DrawFn,
@@ -466,7 +473,7 @@ def _lead_histories(
     )
     if handoff is None and draw(st.integers(0, 3)) == 0:
         handoff = offset()
-    created = anchor - handoff if handoff is not None else anchor
+    created = _after(anchor, -handoff) if handoff is not None else anchor
     lead = Lead(
         id=lead_id,
         created_at=created,
@@ -476,14 +483,18 @@ def _lead_histories(
         properties={"team": draw(st.sampled_from(["east", "west", "apac"]))},
     )
     for stage, moment in zip(path, moments, strict=True):
-        lead = transition(lead, stage, at=created + moment, by=owner)
-    lead = attrs.evolve(lead, handed_off_at=created + handoff if handoff is not None else None)
+        lead = transition(lead, stage, at=_after(created, moment), by=owner)
+    lead = attrs.evolve(
+        lead, handed_off_at=_after(created, handoff) if handoff is not None else None
+    )
     if reassign_owner and owner is not None and draw(st.integers(0, 3)) == 0:
         # Owners change: a quarter of the owned leads are reassigned once along the way.
-        lead = reassign(lead, draw(st.sampled_from(owners)), at=created + offset(), by="u-manager")
+        lead = reassign(
+            lead, draw(st.sampled_from(owners)), at=_after(created, offset()), by="u-manager"
+        )
     people = (*owners, "u-sdr")
     made = [
-        draw(touches(lead_id=lead_id, by=people, at=st.just(created + offset())))
+        draw(touches(lead_id=lead_id, by=people, at=st.just(_after(created, offset()))))
         for _ in range(draw(st.integers(min_value=0, max_value=max_touches)))
     ]
     made = [attrs.evolve(t, id=f"T-{i}") for i, t in enumerate(made)]
@@ -492,13 +503,13 @@ def _lead_histories(
             activities(
                 lead_id=lead_id,
                 kinds=("quote_request", "demo_request", "web_visit", "case_study_download"),
-                at=st.just(created + offset()),
+                at=st.just(_after(created, offset())),
             )
         )
         for _ in range(draw(st.integers(min_value=0, max_value=3)))
     ]
     acts = [attrs.evolve(a, id=f"A-{i}") for i, a in enumerate(acts)]
-    now = created + offset() + timedelta(days=draw(st.integers(min_value=0, max_value=20)))
+    now = _after(created, offset() + timedelta(days=draw(st.integers(min_value=0, max_value=20))))
     return LeadHistory(
         lead=lead,
         touches=tuple(sorted(made, key=lambda t: t.at.astimezone(UTC))),
