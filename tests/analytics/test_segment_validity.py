@@ -128,3 +128,41 @@ def test_report_carries_segment_validity_and_its_warnings() -> None:
     values = {r.value for r in report.validity_by_segment}
     assert {"(all)", "smb", "enterprise"} <= values
     assert any("industry = smb" in note for note in report.notes)
+
+
+def test_a_score_equally_valid_everywhere_raises_few_false_alarms() -> None:
+    """Thirty small segments under one and the same model: their AUCs scatter by chance (about
+    +-0.1 at 40 leads), and a fixed 0.1 tolerance warned about several of them. Judged against
+    the segment's own standard error, a warning is a 5% false alarm per segment at most."""
+    rng = random.Random(7)
+    leads, scores = [], {}
+    for i in range(30 * 40):
+        score = rng.uniform(0, 100)
+        p = 0.05 + 0.5 * score / 100  # the same model in every segment
+        leads.append(_lead(i, rng.random() < p, industry=f"seg{i % 30:02d}"))
+        scores[f"L{i}"] = score
+    rows = validity_by_segment(leads, scores, "industry")
+    judged = [r for r in rows[1:] if r.auc is not None]
+    assert len(judged) == 30
+    pooled = rows[0].auc
+    assert pooled is not None
+    beyond_fixed = [r for r in judged if r.auc is not None and abs(r.auc - pooled) > 0.1]
+    assert len(beyond_fixed) >= 3  # what a fixed tolerance would have warned about
+    warned = [r for r in judged if r.warning]
+    assert len(warned) <= 2, [(r.value, r.auc, r.warning) for r in warned]
+
+
+def test_a_segment_with_too_few_conversions_is_not_judged() -> None:
+    rng = random.Random(8)
+    leads, scores = [], {}
+    for i in range(1000):
+        big = i % 10 != 0
+        score = rng.uniform(0, 100)
+        # the small segment: 100 leads, 3 conversions, all at low scores (AUC far below pooled)
+        p = 0.05 + 0.6 * score / 100 if big else (0.4 if score < 5 else 0.0)
+        leads.append(_lead(i, rng.random() < p, industry="big" if big else "small"))
+        scores[f"L{i}"] = score
+    rows = {r.value: r for r in validity_by_segment(leads, scores, "industry")}
+    small = rows["small"]
+    assert small.converted < 5 and small.leads >= 30
+    assert small.warning is None
