@@ -459,20 +459,34 @@ class HubSpotEmulator:
         object_id: str,
         *,
         by_user: int | None = None,
+        source: tuple[str, str] | None = None,
         at: datetime | None = None,
         **props: Any,
     ) -> None:
         """Change a record directly, as a HubSpot user would in the UI (bumps its stamp; the
         property history records ``by_user`` as ``updatedByUserId``, and ``at`` — default the
         emulator clock — as the change's timestamp: how a form submission or an e-mail open
-        HubSpot recorded earlier shows)."""
+        HubSpot recorded earlier shows). ``source`` — ``(sourceType, sourceId)``, e.g.
+        ``("AUTOMATION_PLATFORM", "workflow:7")`` — records a change no user made."""
         with self._lock:
             record = self._objects[object_type][object_id]
             ms = self._advance()
-            source = ("CRM_UI", f"userId:{by_user}", by_user) if by_user else ("CRM_UI", None, None)
+            if source is not None:
+                origin: tuple[str, str | None, int | None] = (*source, by_user)
+            elif by_user:
+                origin = ("CRM_UI", f"userId:{by_user}", by_user)
+            else:
+                origin = ("CRM_UI", None, None)
             for key, value in props.items():
-                self._set(record, key, _as_string(key, value), to_ms(at) if at else ms, source)
+                self._set(record, key, _as_string(key, value), to_ms(at) if at else ms, origin)
             self._stamp(object_type, record, ms)
+
+    def forget_history(self, object_type: str, object_id: str) -> None:
+        """Test switch: from now on the record's property histories are answered empty (to
+        exercise a reader's fallback when no history comes back for a record)."""
+        with self._lock:
+            self._objects[object_type][object_id]["history"] = {}
+            self._objects[object_type][object_id]["no_history"] = True
 
     def history(self, object_type: str, object_id: str, name: str) -> list[dict[str, Any]]:
         """One property's history as HubSpot answers it (newest first)."""
@@ -589,7 +603,7 @@ class HubSpotEmulator:
         current[name] = value
         if (value or "") == (before or ""):
             return
-        if name in HISTORY_PROPERTIES:
+        if name in HISTORY_PROPERTIES and not record.get("no_history"):
             record.setdefault("history", {}).setdefault(name, []).append((value or "", ms, source))
         if name == "lifecyclestage" and value:
             current[f"hs_v2_date_entered_{value}"] = iso_ms(ms)

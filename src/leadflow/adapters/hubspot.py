@@ -94,16 +94,17 @@ from hubspot.crm.objects.exceptions import (  # type: ignore[import-untyped]
 
 from leadflow._validate import utc as _utc
 from leadflow.adapters.hubspot_feedback import (
-    DEAL_PROPERTIES,
     ActivityRules,
     HistoryEntry,
     OutcomeRules,
     RejectionRules,
     activities_from,
+    entered_from_history,
     history_of,
     outcome_from,
     rejection_from,
     stage_history,
+    stage_history_from_properties,
 )
 from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.adapters.sync import (
@@ -790,12 +791,16 @@ class HubSpotAdapter:
                 if self._associations
                 else {}
             )
-            verdicts = self._verdicts(records)
-            owners = self._owners(records)
+            histories = self._histories("contacts", [r.id for r in records], self._lead_history)
+            verdicts = self._verdicts(records, histories)
+            owners = self._owners(records, histories)
             items, errors = [], []
             for record in records:
                 for lead in self._lead(
-                    record, companies.get(str(record.id)), verdicts.get(record.id)
+                    record,
+                    companies.get(str(record.id)),
+                    verdicts.get(record.id),
+                    histories.get(str(record.id), {}),
                 ):
                     if isinstance(lead, RecordError):
                         errors.append(lead)
@@ -927,7 +932,10 @@ class HubSpotAdapter:
         """
         token = self._start(cursor, Entity.OUTCOME)
         for records, after in self._recheck(
-            "deals", "hs_lastmodifieddate", [*DEAL_PROPERTIES, "hs_lastmodifieddate"], token
+            "deals",
+            "hs_lastmodifieddate",
+            [*self.outcomes.properties(), "hs_lastmodifieddate"],
+            token,
         ):
             contacts = self._associated_all("deals", "contacts", [r.id for r in records])
             items: list[Versioned[Outcome]] = []
@@ -955,15 +963,23 @@ class HubSpotAdapter:
                 errors=tuple(errors),
             )
 
-    def _owners(self, records: Sequence[Any]) -> dict[str, list[HistoryEntry]]:
-        """The ``hubspot_owner_id`` history of the *records* that have an owner (50 a call)."""
+    @property
+    def _lead_history(self) -> list[str]:
+        """The contact properties whose history a lead read asks for (one batch read per 50
+        contacts): the stage pair, the rejection status and, with ``owner_history``, the owner."""
+        names = ["lifecyclestage", "hs_lead_status", self.rejections.status_property]
+        if self._owner_history:
+            names.append("hubspot_owner_id")
+        return list(dict.fromkeys(names))
+
+    def _owners(
+        self, records: Sequence[Any], histories: Mapping[str, Mapping[str, list[HistoryEntry]]]
+    ) -> dict[str, list[HistoryEntry]]:
+        """The ``hubspot_owner_id`` history of the *records* that have an owner."""
         if not self._owner_history:
             return {}
         owned = [str(r.id) for r in records if (r.properties or {}).get("hubspot_owner_id")]
-        if not owned:
-            return {}
-        histories = self._histories("contacts", owned, ["hubspot_owner_id"])
-        return {i: h.get("hubspot_owner_id", []) for i, h in histories.items()}
+        return {i: list(histories.get(i, {}).get("hubspot_owner_id", [])) for i in owned}
 
     def _histories(
         self, object_type: str, ids: Sequence[str], names: Sequence[str]
@@ -1409,10 +1425,12 @@ class HubSpotAdapter:
         }
     )
 
-    def _verdicts(self, records: Sequence[Any]) -> dict[str, Rejection]:
-        """The rejections reps made in HubSpot on *records* (their status history read for the
-        rejected ones only, 50 a call): a rejected contact's stage is the one its reason's
-        disposition leads to, entered when and by whom the status history says."""
+    def _verdicts(
+        self, records: Sequence[Any], histories: Mapping[str, Mapping[str, list[HistoryEntry]]]
+    ) -> dict[str, Rejection]:
+        """The rejections reps made in HubSpot on *records* (from their status and lifecycle
+        histories): a rejected contact's stage is the one its reason's disposition leads to,
+        entered when and by whom the status history says."""
         rules = self.rejections
         rejected = [
             r
@@ -1421,11 +1439,6 @@ class HubSpotAdapter:
             and (r.properties or {}).get("lifecyclestage") not in rules.skip_lifecycles
             and (r.properties or {}).get(rules.reason_property)
         ]
-        if not rejected:
-            return {}
-        histories = self._histories(
-            "contacts", [r.id for r in rejected], [rules.status_property, "lifecyclestage"]
-        )
         found: dict[str, Rejection] = {}
         for record in rejected:
             try:
@@ -1444,10 +1457,18 @@ class HubSpotAdapter:
         return found
 
     def _lead(
-        self, record: Any, company_id: str | None, verdict: Rejection | None = None
+        self,
+        record: Any,
+        company_id: str | None,
+        verdict: Rejection | None = None,
+        history: Mapping[str, Sequence[HistoryEntry]] | None = None,
     ) -> list[Lead | RecordError]:
         """The lead a contact holds, with a :class:`RecordError` for each field left unset;
-        a contact without a usable e-mail, stage or creation time is one error."""
+        a contact without a usable e-mail, stage or creation time is one error.
+
+        *history* holds the contact's property histories (``lifecyclestage``,
+        ``hs_lead_status``): its stage history is read from them, or — when HubSpot answered
+        no lifecycle history for it — from the ``hs_v2_date_entered_*`` dates."""
         props = record.properties or {}
         record_id = str(record.id)
         try:
@@ -1469,23 +1490,39 @@ class HubSpotAdapter:
             elif core.get("created_at") is None:
                 core["created_at"] = _instant(record.created_at)
             stage = self._stage(props)
-            entered = {
-                name: props.get(f"hs_v2_date_entered_{name}") for name in self.lifecycle_order
-            }
+            lifecycle = list((history or {}).get("lifecyclestage") or ())
+            entered: Mapping[str, Any] = (
+                entered_from_history(lifecycle)
+                if lifecycle
+                else {
+                    name: props.get(f"hs_v2_date_entered_{name}") for name in self.lifecycle_order
+                }
+            )
             mark = _read_mark(properties.pop("stage_change", None))
             written = mark if mark is not None and mark[0] == stage else None
+            signed: str | None = None
             if verdict is not None and written is None:
                 # A rep rejected the lead in HubSpot: it is where the reason sends it, since
                 # the status history says.
                 stage = "recycled" if verdict.disposition is Disposition.RECYCLE else "disqualified"
-                written = (stage, verdict.at)
-            history = stage_history(
-                entered, current=stage, stage_of=self._stage_or_none, written=written
-            )
-            if verdict is not None and history and history[-1].to_stage == stage:
-                history = (
-                    *history[:-1],
-                    attrs.evolve(history[-1], by=verdict.by, reason=verdict.code),
+                written, signed = (stage, verdict.at), verdict.by
+            if lifecycle:
+                changes = stage_history_from_properties(
+                    lifecycle,
+                    list((history or {}).get("hs_lead_status") or ()),
+                    current=stage,
+                    stage_of=self._stage_or_none,
+                    written=written,
+                    written_by=signed,
+                )
+            else:  # no history answered for this contact: the date-entered stamps
+                changes = stage_history(
+                    entered, current=stage, stage_of=self._stage_or_none, written=written
+                )
+            if verdict is not None and changes and changes[-1].to_stage == stage:
+                changes = (
+                    *changes[:-1],
+                    attrs.evolve(changes[-1], by=verdict.by, reason=verdict.code),
                 )
             handoff = self._handoff(entered, properties.pop("handoff_at", None))
             lead = self._build(
@@ -1495,7 +1532,7 @@ class HubSpotAdapter:
                 {
                     "id": record_id,
                     "stage": stage,
-                    "history": history,
+                    "history": changes,
                     "handed_off_at": handoff,
                     "account_id": company_id,
                     "properties": properties,
