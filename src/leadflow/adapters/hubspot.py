@@ -3,8 +3,10 @@
 Scope: contacts are leads, companies (through contact→company associations) are accounts, and
 the engagement objects (calls, emails, meetings, tasks) are the :class:`~leadflow.model.Touch`\\ es
 SLAs are judged on. What sales decided and what became of the lead are read too: rejections from
-``hs_lead_status`` and a reason property, stage history and hand-off from the lifecycle
-``hs_v2_date_entered_*`` dates, outcomes from the deals associated with a contact, and marketing
+``hs_lead_status`` and a reason property, stage history and hand-off from the property histories
+of ``lifecyclestage`` and ``hs_lead_status`` (``propertiesWithHistory`` on the batch read; the
+``hs_v2_date_entered_*`` dates only for a contact no history comes back for), outcomes from the
+deals associated with a contact, and marketing
 engagement (conversions, marketing e-mail) as activities — the mapping tables live in
 :mod:`leadflow.adapters.hubspot_feedback`. Scores, rejections, stages and SLA clocks are written
 back to contact properties. Install with ``pip install "leadflow[hubspot]"``; registered as ``hubspot`` in the
@@ -584,15 +586,16 @@ class HubSpotAdapter:
         ``stages`` tables overriding :data:`DEFAULT_FIELDS`; ``lifecycle_order`` (your portal's
         stage order); ``associations`` (read each lead's company, default true; touches always
         read their contacts); ``owner_history`` (read each lead's ``hubspot_owner_id`` history,
-        so SLA credit follows the owner at the time; default true, one call per 50 leads);
+        so SLA credit follows the owner at the time; default true — it rides on the history
+        read a lead read makes anyway, one call per 50 leads, for the stage history);
         ``recheck_window`` (seconds a read looks back behind its cursor
         for records HubSpot's search index returned late, default 300) and
         ``recheck_max_seen`` (how many records read in that window a cursor remembers so they
         are not read twice, default 50,000; past it some are read again, never lost);
         ``rejections``, ``outcomes`` and ``activities`` tables (see
         :mod:`leadflow.adapters.hubspot_feedback`); ``handoff_stage`` (the leadflow stage whose
-        lifecycle ``hs_v2_date_entered_*`` is a lead's hand-off, default ``mql``; ``""`` for
-        none).
+        lifecycle stage's entry (from its history, else ``hs_v2_date_entered_*``) is a lead's
+        hand-off, default ``mql``; ``""`` for none).
         """
         data = {**(config or {}), **more}
         unknown = sorted(set(data) - _CONFIG_KEYS)
