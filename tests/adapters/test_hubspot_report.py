@@ -45,6 +45,9 @@ def _settings(emu: HubSpotEmulator, kinds: set[str]) -> dict[str, Any]:
         "fields": {"lead": {"campaign": CAMPAIGN_PROPERTY}},
         "activities": {"conversion_kinds": {k: k for k in sorted(kinds - set(EMAIL_KINDS))}},
         "outcomes": {"competitor_property": COMPETITOR_PROPERTY},
+        # This portal does not limit searches (test_hubspot_limits.py checks the pacing at
+        # HubSpot's five a second); pace at 50 so the test does not wait seconds.
+        "search_rate": 50,
     }
 
 

@@ -69,7 +69,10 @@ SEARCH_CAP = 10_000
 MAX_SEARCH_LIMIT = 200
 MAX_BATCH = 100
 MAX_FILTER_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+#: Search requests per second per account (:attr:`HubSpotEmulator.search_rate_limit`).
+SEARCH_RATE_LIMIT = 5
 
 #: HubSpot's default lifecycle stages, in the only order it lets them move.
 LIFECYCLE_ORDER = (
@@ -345,6 +348,15 @@ class HubSpotEmulator:
         self.foreign_links: str | None = None
         #: When true, error messages echo the request's ``Authorization`` header.
         self.echo_token = False
+        #: When set, search answers at most this many requests in any one second (by
+        #: :attr:`rate_clock`) and refuses the rest with a 429 — HubSpot's documented limit is
+        #: :data:`SEARCH_RATE_LIMIT` per second per account. Off by default.
+        self.search_rate_limit: int | None = None
+        #: The clock the search rate limit counts seconds on (injectable, like the adapter's).
+        self.rate_clock: Callable[[], float] = time.monotonic
+        #: Searches refused by the rate limit.
+        self.throttled = 0
+        self._searches: collections.deque[float] = collections.deque()
         #: Updates applied per ``(object type, id)``, and those that changed nothing because the
         #: record already held every value sent (a write sent twice).
         self.writes: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -734,7 +746,27 @@ class HubSpotEmulator:
 
     # -- search -------------------------------------------------------------------------------
 
+    def _throttle_search(self) -> None:
+        """Refuse a search past :attr:`search_rate_limit` in the last second (no Retry-After:
+        integrators report search 429s carry none)."""
+        if not self.search_rate_limit:
+            return
+        with self._lock:
+            now = self.rate_clock()
+            while self._searches and now - self._searches[0] >= 1.0:
+                self._searches.popleft()
+            if len(self._searches) >= self.search_rate_limit:
+                self.throttled += 1
+                raise _HubSpotError(
+                    429,
+                    "RATE_LIMITS",
+                    "You have reached your secondly limit.",
+                    extra={"errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
+                )
+            self._searches.append(now)
+
     def _op_search(self, params: Mapping[str, str], payload: Mapping[str, Any]):
+        self._throttle_search()
         object_type = params["type"]
         limit = int(payload.get("limit") or 10)
         if limit < 1 or limit > MAX_SEARCH_LIMIT:
@@ -752,10 +784,18 @@ class HubSpotEmulator:
                 f"after={after} with limit={limit} is past that. Narrow the filters instead.",
             )
         groups = payload.get("filterGroups") or []
-        if len(groups) > MAX_FILTER_GROUPS or any(
-            len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in groups
+        sizes = [len(g.get("filters") or []) for g in groups]
+        if (
+            len(groups) > MAX_FILTER_GROUPS
+            or any(n > MAX_FILTERS_PER_GROUP for n in sizes)
+            or sum(sizes) > MAX_FILTERS
         ):
-            raise _HubSpotError(400, "VALIDATION_ERROR", "Too many filter groups or filters")
+            raise _HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"Too many filters: at most {MAX_FILTER_GROUPS} filterGroups with up to "
+                f"{MAX_FILTERS_PER_GROUP} filters each, {MAX_FILTERS} in total",
+            )
         sorts = payload.get("sorts") or []
         if len(sorts) > 1:
             raise _HubSpotError(400, "VALIDATION_ERROR", "Only one sort is supported per search")

@@ -158,6 +158,7 @@ __all__ = [
     "DEFAULT_FIELDS",
     "DEFAULT_RECHECK_MAX_SEEN",
     "DEFAULT_RECHECK_WINDOW",
+    "DEFAULT_SEARCH_RATE",
     "DEFAULT_TOUCHES",
     "HUBSPOT_LIFECYCLE_ORDER",
     "HubSpotAdapter",
@@ -367,6 +368,7 @@ _CONFIG_KEYS = frozenset(
         "owner_history",
         "recheck_window",
         "recheck_max_seen",
+        "search_rate",
         "rejections",
         "outcomes",
         "activities",
@@ -381,6 +383,9 @@ _ID = re.compile(r"[0-9]{1,30}")
 #: How far behind its cursor a read looks again for records the search index had not yet
 #: returned (seconds), and how many already-read records a cursor remembers to skip them.
 DEFAULT_RECHECK_WINDOW = 300.0
+#: Searches a second the adapter allows itself: HubSpot limits the search endpoints to five
+#: requests per second per account (https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm).
+DEFAULT_SEARCH_RATE = 5.0
 DEFAULT_RECHECK_MAX_SEEN = 50_000
 
 
@@ -524,6 +529,7 @@ class HubSpotAdapter:
         owner_history: bool = True,
         recheck_window: float = DEFAULT_RECHECK_WINDOW,
         recheck_max_seen: int = DEFAULT_RECHECK_MAX_SEEN,
+        search_rate: float = DEFAULT_SEARCH_RATE,
         rejections: RejectionRules | None = None,
         outcomes: OutcomeRules | None = None,
         activities: ActivityRules | None = None,
@@ -541,6 +547,10 @@ class HubSpotAdapter:
             )
         if recheck_max_seen < 0:
             raise ValidationError("recheck_max_seen", recheck_max_seen, "must be >= 0")
+        if not 0 <= search_rate <= 100:
+            raise ValidationError("search_rate", search_rate, "must be between 0 and 100 a second")
+        self._search_gap = 1.0 / search_rate if search_rate else 0.0
+        self._last_search: float | None = None
         self._host = _check_host(host)
         self._window_ms = round(recheck_window * 1000)
         self._max_seen = recheck_max_seen
@@ -592,6 +602,8 @@ class HubSpotAdapter:
         for records HubSpot's search index returned late, default 300) and
         ``recheck_max_seen`` (how many records read in that window a cursor remembers so they
         are not read twice, default 50,000; past it some are read again, never lost);
+        ``search_rate`` (searches a second the adapter allows itself, default 5 — HubSpot's
+        limit per account; 0 for no pacing);
         ``rejections``, ``outcomes`` and ``activities`` tables (see
         :mod:`leadflow.adapters.hubspot_feedback`); ``handoff_stage`` (the leadflow stage whose
         lifecycle stage's entry (from its history, else ``hs_v2_date_entered_*``) is a lead's
@@ -642,6 +654,9 @@ class HubSpotAdapter:
                     0,
                     10_000_000,
                 )
+            ),
+            search_rate=_number(
+                "search_rate", data.get("search_rate", DEFAULT_SEARCH_RATE), 0, 100
             ),
             rejections=RejectionRules.from_config(data.get("rejections", {})),
             outcomes=OutcomeRules.from_config(data.get("outcomes", {})),
@@ -1192,6 +1207,7 @@ class HubSpotAdapter:
             limit=limit,
         )
         api = self._api("search")
+        self._pace()
         answer = self._call(
             f"search {object_type}",
             lambda: _decoded(
@@ -1207,6 +1223,17 @@ class HubSpotAdapter:
         if nxt.get("link"):
             self._check_link(str(nxt["link"]))
         return [self._record(r) for r in answer.get("results") or []], bool(nxt)
+
+    def _pace(self) -> None:
+        """Wait, if need be, so searches go out at most ``search_rate`` a second: HubSpot
+        refuses more with a 429 that carries no ``Retry-After``."""
+        if not self._search_gap:
+            return
+        if self._last_search is not None:
+            wait = self._last_search + self._search_gap - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_search = self._clock()
 
     def _record(self, data: Mapping[str, Any]) -> _Record:
         record = _Record.of(data)
