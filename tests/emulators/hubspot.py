@@ -8,21 +8,31 @@ Served, after the public API reference (shapes checked against the hubspot-api-c
 whose required fields must be present or deserialisation fails):
 
 * ``POST /crm/v3/objects/{type}/search`` — filterGroups (OR of ANDed filters: EQ, NEQ, GT, GTE,
-  LT, LTE, BETWEEN, IN, NOT_IN, HAS_PROPERTY, NOT_HAS_PROPERTY), one sort, ``after`` paging,
-  ``limit`` at most 200, and at most 10,000 results per query: asking past them is a 400, as
-  HubSpot does. https://developers.hubspot.com/docs-beta/crm/search ;
-  https://docs.aws.amazon.com/glue/latest/dg/hubspot-connector-limitations.md ("limited to 10,000
-  total results for any given query ... will result in a 400 error"); filter limits per
-  https://developers.hubspot.com/changelog/breaking-change-expanded-filtering-capabilities-and-error-messaging-in-hubspots-search-api
-* ``POST /crm/v3/objects/{type}/batch/{read,create,update}`` — 100 inputs at most; per-record
-  failures answer 207 Multi-Status with ``errors`` beside ``results``.
+  LT, LTE, BETWEEN, IN, NOT_IN, HAS_PROPERTY, NOT_HAS_PROPERTY), one sort, ``after`` paging, and
+  the limits of HubSpot's search guide
+  (https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm, "Limits"):
+  ``limit`` at most 200 ("The maximum number of supported objects per page is 200"); at most 5
+  filterGroups of up to 6 filters, 18 in total; at most 10,000 results per query ("Attempting to
+  page beyond 10,000 will result in a 400 error"); and, with :attr:`search_rate_limit` set, five
+  requests per second ("rate limited to five requests per second per account"). Search takes no
+  ``propertiesWithHistory`` (the client's ``PublicObjectSearchRequest`` has no such field).
+* ``POST /crm/v3/objects/{type}/batch/{read,create,update}`` — 100 inputs at most, 50 when a read
+  asks for ``propertiesWithHistory`` (the service's message, quoted by integrators:
+  https://github.com/PipedreamHQ/pipedream/pull/8462); each history entry is ``value``,
+  ``timestamp``, ``sourceType``, ``sourceId`` and, for a user's change, ``updatedByUserId``,
+  newest first (hubspot-api-client's ``ValueWithTimestamp``); per-record failures answer 207
+  Multi-Status with ``errors`` beside ``results``
+  (https://developers.hubspot.com/changelog/simplifying-batch-update-response-codes-for-crm-v3-apis).
 * ``POST /crm/v4/associations/{from}/{to}/batch/read`` — associations (contact→company,
   engagement→contact), at most 1,000 ids
   (https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api).
 * Errors in HubSpot's JSON shape: ``{"status": "error", "message", "correlationId", "category",
   "errors", "context", "links"}``; 429 bodies carry ``errorType: RATE_LIMIT`` and ``policyName``
   (``TEN_SECONDLY_ROLLING`` or ``DAILY``) with a ``Retry-After`` header
-  (https://community.hubspot.com/t5/APIs-Integrations/Hubspot-User-experience/m-p/511719).
+  (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines;
+  https://community.hubspot.com/t5/APIs-Integrations/Hubspot-User-experience/m-p/511719). A
+  search refused by its per-second limit has no ``Retry-After`` (integrators' observation); its
+  ``policyName`` is not documented and the emulator says ``SECONDLY``.
 * ``lifecyclestage`` only moves forward: setting an earlier stage is silently ignored unless the
   value was cleared first (https://integrate.hubspot.com/t/update-lifecycle-stage-using-api/1333).
 * ``lastmodifieddate``/``hs_lastmodifieddate`` and ``updatedAt`` are bumped on every write.
@@ -33,13 +43,17 @@ effect, a whole-request 400, a 200 whose body is not JSON, a slow answer, a 401 
 token; :meth:`reject` makes one record's writes fail validation. Documented HubSpot behaviours
 the adapter must survive, as switches:
 
-* :meth:`set_index_lag` — the search index trails writes ("newly created or updated objects may
-  take a few moments to appear in search results"); a lagging record is invisible to search,
+* :meth:`set_index_lag` — the search index trails writes ("It may take a few moments for newly
+  created or updated CRM objects to appear in search results", the search guide's Limits); a
+  lagging record is invisible to search,
   not to batch reads, until :meth:`advance` moves the clock past it;
 * :attr:`page_cap` — search answers fewer results than ``limit`` asked for, with ``paging.next``
   (the documented page maximum has been 100 and 200);
 * :attr:`whole_batch_errors` — one invalid property value refuses the whole batch update with a
-  400 that does not name the record;
+  400 that does not name the record (not in HubSpot's documentation, which promises a 207;
+  reported by integrators: https://github.com/hubspot-net/HubSpot.NET/issues/25);
+* :attr:`search_rate_limit` — search refuses more than that many requests a second (counted on
+  :attr:`rate_clock`) with a 429;
 * :attr:`foreign_links` — ``paging.next.link`` points off the host; :attr:`echo_token` — error
   messages echo the Authorization header.
 

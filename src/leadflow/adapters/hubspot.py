@@ -11,7 +11,8 @@ engagement (conversions, marketing e-mail) as activities — the mapping tables 
 :mod:`leadflow.adapters.hubspot_feedback`. Scores, rejections, stages and SLA clocks are written
 back to contact properties. Install with ``pip install "leadflow[hubspot]"``; registered as ``hubspot`` in the
 ``leadflow.adapters`` entry-point group. HubSpot CRM v3 is the spec followed
-(https://developers.hubspot.com/docs-beta/crm/search, the batch and v4 associations endpoints).
+(https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm, the batch and v4
+associations endpoints).
 
 **Mapping is data.** :data:`DEFAULT_FIELDS` (a :class:`~leadflow.adapters.mapping.FieldMap`) says
 which HubSpot property holds each core field, with ``lead``, ``account`` and ``writeback``
