@@ -6,7 +6,8 @@ holding the same facts would (``seed_portal``: the lifecycle stage and lead stat
 histories with each change's instant and author, reps' rejections as ``hs_lead_status`` plus a
 reason, conversions and e-mail engagement, calls and e-mails, closed deals). The report built
 from each — the funnel, rejection reasons with who and when, SLA adherence per owner from the
-hand-off times, what became of rejected leads, score validity — is the same, number for number.
+hand-off times and the owner at the time (a fifth of the handed-off leads were reassigned after
+the hand-off), what became of rejected leads, score validity — is the same, number for number.
 Only the ids differ (HubSpot numbers its records, owners and users): they are renamed back
 before comparing.
 """
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from tests.adapters.test_salesforce_report import _seconds
 from tests.emulators.hubspot import HubSpotEmulator
@@ -32,7 +35,15 @@ from tests.emulators.hubspot_seed import (
 from leadflow.adapters.hubspot import HubSpotAdapter
 from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.cli.reporting import report_from_adapter
-from leadflow.demo import demo_calendar, demo_policies, demo_scorecard, generate
+from leadflow.demo import (
+    OWNERS,
+    DemoData,
+    demo_calendar,
+    demo_policies,
+    demo_scorecard,
+    generate,
+)
+from leadflow.model import OwnerChange
 from leadflow.ports import Entity, read_all
 
 
@@ -51,9 +62,31 @@ def _settings(emu: HubSpotEmulator, kinds: set[str]) -> dict[str, Any]:
     }
 
 
+def _reassigned(data: DemoData) -> DemoData:
+    """*data* with every fifth handed-off lead first held by another rep, who had it until
+    three hours after the hand-off (then it was reassigned to its owner): SLA credit per owner
+    then depends on the owner history."""
+    reps = sorted(OWNERS)
+    leads = []
+    for n, lead in enumerate(data.leads):
+        if lead.handed_off_at is not None and n % 5 == 0:
+            before = reps[(reps.index(lead.owner_id or "u-ana") + 1) % len(reps)]
+            history = (
+                OwnerChange(owner_id=before, at=lead.created_at),
+                OwnerChange(
+                    owner_id=lead.owner_id, at=lead.handed_off_at + timedelta(hours=3), by="u-fay"
+                ),
+            )
+            leads.append(attrs.evolve(lead, owner_history=history))
+        else:
+            leads.append(lead)
+    return attrs.evolve(data, leads=tuple(leads))
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
-    data = _seconds(generate(leads=240, seed=11))
+    data = _reassigned(_seconds(generate(leads=240, seed=11)))
+    assert sum(1 for lead in data.leads if lead.owner_history) >= 15
     store = SQLiteAdapter(tmp_path_factory.mktemp("store") / "demo.sqlite", now=data.now)
     for entity, items in (
         (Entity.ACCOUNT, data.accounts),
@@ -135,6 +168,9 @@ def test_the_portal_holds_the_stores_history_rejections_and_outcomes(
         ] == [(c.from_stage, c.to_stage, c.at, c.by, c.reason) for c in lead.history], lead.id
         assert (got.stage, got.handed_off_at) == (lead.stage, lead.handed_off_at), lead.id
         assert names.get(got.owner_id or "") == lead.owner_id
+        assert [
+            (names.get(c.owner_id or ""), c.at, names.get(c.by or "")) for c in got.owner_history
+        ] == [(c.owner_id, c.at, c.by) for c in lead.owner_history], lead.id
 
     def activities(source: Any) -> list[Any]:
         return sorted(

@@ -8,7 +8,8 @@ Scope: test support for the report-parity test. People get HubSpot's numeric ids
 change is left in the ``lifecyclestage`` / ``hs_lead_status`` property histories at its instant
 and by its author, as the CRM UI and workflows leave them; a rep's rejection sets
 ``hs_lead_status`` to ``UNQUALIFIED`` with the reason beside it (the lifecycle stage is left
-where it was); marketing activity is the contact's conversion and e-mail engagement history;
+where it was); a reassignment is a change of ``hubspot_owner_id`` at its instant, by the user who
+made it; marketing activity is the contact's conversion and e-mail engagement history;
 outcomes are deals associated with the contact.
 """
 
@@ -94,6 +95,8 @@ def seed_portal(emu: HubSpotEmulator, store: Any, people: People) -> dict[str, s
     for lead in read_all(store, Entity.LEAD):
         named.update(c.by for c in lead.history if c.by and c.by not in _AUTOMATION)
         named.add(lead.owner_id or "")
+        named.update(c.owner_id or "" for c in lead.owner_history)
+        named.update(c.by or "" for c in lead.owner_history)
     named.update(a.owner_id or "" for a in read_all(store, Entity.ACCOUNT))
     named.update(t.by or "" for t in read_all(store, Entity.TOUCH))
     named.update(o.recorded_by or "" for o in read_all(store, Entity.OUTCOME))
@@ -110,7 +113,9 @@ def seed_portal(emu: HubSpotEmulator, store: Any, people: People) -> dict[str, s
     for lead in read_all(store, Entity.LEAD):
         values = attrs.asdict(lead, recurse=False)
         props = fields.to_crm("lead", {k: v for k, v in values.items() if k != "account_id"})
-        props["hubspot_owner_id"] = people.owner(lead.owner_id)
+        # Owned from creation by the first owner of its owner history (or its owner).
+        first_owner = lead.owner_history[0].owner_id if lead.owner_history else lead.owner_id
+        props["hubspot_owner_id"] = people.owner(first_owner)
         first = lead.history[0].from_stage if lead.history else lead.stage
         lifecycle, _, status = stages.to_crm(first).partition(":")
         props.update(lifecyclestage=lifecycle, hs_lead_status=status or None)
@@ -118,6 +123,14 @@ def seed_portal(emu: HubSpotEmulator, store: Any, people: People) -> dict[str, s
         ids[lead.id] = cid
         if lead.account_id in ids:
             emu.associate("contacts", cid, "companies", ids[lead.account_id])
+        for reassigned in lead.owner_history[1:]:
+            emu.touch(
+                "contacts",
+                cid,
+                at=reassigned.at,
+                hubspot_owner_id=people.owner(reassigned.owner_id) or "",
+                **people.author(reassigned.by),
+            )
         for change in lead.history:
             who = people.author(change.by)
             if change.reason and lead.id in rejected:
