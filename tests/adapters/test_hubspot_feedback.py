@@ -394,7 +394,7 @@ def test_owner_history_comes_from_the_owner_propertys_history(
     assert [c.owner_id for c in lead.owner_history] == ["111", "222"]
     assert lead.owner_history[1].at == moved_at and lead.owner_history[1].by == "4242"
     assert lead.owner_at(moved_at - DAY) == "111" and lead.owner_id == "222"
-    # owner_history = false reads no history (one call per 50 leads saved)
+    # owner_history = false leaves the owner out of the history read
     [plain] = [
         v.item
         for p in make_adapter(owner_history=False).read_leads()

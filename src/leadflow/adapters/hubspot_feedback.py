@@ -7,6 +7,10 @@ marketing :class:`~leadflow.model.Activity` values. No I/O: the HubSpot adapter 
 functions map, and everything they cannot map is returned as a problem for that record — a value
 missing from a table is reported, never guessed.
 
+* :func:`stage_history_from_properties` — a lead's stage history from the ``lifecyclestage`` and
+  ``hs_lead_status`` property histories, each move with its instant and author, through the
+  stage map; :func:`stage_history` reads the ``hs_v2_date_entered_*`` dates instead (the fallback
+  for a contact no history comes back for).
 * :class:`RejectionRules` — a contact whose ``hs_lead_status`` holds one of ``statuses``
   (default ``UNQUALIFIED``) was rejected; the reason property's value goes through ``reasons``
   (HubSpot value → leadflow reject code); ``at``/``by`` come from the status property's history.
