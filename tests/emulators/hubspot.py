@@ -1063,9 +1063,12 @@ _API_SOURCE: tuple[str, str | None, int | None] = ("INTEGRATION", "private-app:l
 
 
 def _history_answer(record: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """One property's history as HubSpot answers it: newest first by timestamp (a change
+    recorded late, e.g. a form submission dated when it happened, takes its place by time)."""
     entries = []
-    for value, ms, (source_type, source_id, user) in reversed(
-        record.get("history", {}).get(name, [])
+    kept = record.get("history", {}).get(name, [])
+    for value, ms, (source_type, source_id, user) in sorted(
+        reversed(kept), key=lambda entry: entry[1], reverse=True
     ):
         entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ms), "sourceType": source_type}
         if source_id is not None:
