@@ -138,7 +138,13 @@ def test_recycle_moves_lifecyclestage_backwards_by_clearing_it_first(
     # two updates (clear, then set), reported as one result carrying the final version
     assert emulator.calls["POST /crm/v3/objects/{type}/batch/update"] - updates_before == 2
     assert result.version == emulator.get("contacts", cid)["lastmodifieddate"]
-    assert _lead(adapter, cid)[0].stage == "recycled"
+    again = _lead(adapter, cid)[0]
+    assert again.stage == "recycled"
+    # Read back from the property histories: one move, at leadflow's instant — the cleared
+    # stage between the two updates is not a stop in "no stage" (which would read as inquiry).
+    assert [(c.from_stage, c.to_stage, c.at) for c in again.history] == [
+        ("sql", "recycled", T0 + timedelta(days=3))
+    ]
 
 
 def test_emulator_ignores_a_backwards_move_that_was_not_cleared(

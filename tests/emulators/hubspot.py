@@ -1066,10 +1066,10 @@ def _history_answer(record: Mapping[str, Any], name: str) -> list[dict[str, Any]
     """One property's history as HubSpot answers it: newest first by timestamp (a change
     recorded late, e.g. a form submission dated when it happened, takes its place by time)."""
     entries = []
-    kept = record.get("history", {}).get(name, [])
-    for value, ms, (source_type, source_id, user) in sorted(
-        reversed(kept), key=lambda entry: entry[1], reverse=True
-    ):
+    kept = list(enumerate(record.get("history", {}).get(name, [])))
+    # newest first; of two changes in one instant, the later recorded first
+    kept.sort(key=lambda item: (item[1][1], item[0]), reverse=True)
+    for _, (value, ms, (source_type, source_id, user)) in kept:
         entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ms), "sourceType": source_type}
         if source_id is not None:
             entry["sourceId"] = source_id

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -340,23 +340,6 @@ def stage_history(
     return tuple(changes)
 
 
-#: A ``lifecyclestage`` cleared and set again this soon after is one move, not a stay in "no
-#: stage": the API moves a lifecycle stage backwards only by clearing it first (two requests).
-_CLEAR_SLACK = timedelta(seconds=60)
-
-
-def _without_brief_clears(lifecycle: Sequence[HistoryEntry]) -> list[HistoryEntry]:
-    """*lifecycle* (oldest first) without the empty values that a new value followed within
-    :data:`_CLEAR_SLACK` (the first half of a backwards move)."""
-    kept: list[HistoryEntry] = []
-    for i, entry in enumerate(lifecycle):
-        later = lifecycle[i + 1] if i + 1 < len(lifecycle) else None
-        if not entry.value and later is not None and later.at - entry.at <= _CLEAR_SLACK:
-            continue
-        kept.append(entry)
-    return kept
-
-
 def _value_since(history: Sequence[HistoryEntry], at: datetime) -> str | None:
     """The value the property held at *at* (set at or before it)."""
     value = None
@@ -406,7 +389,8 @@ def stage_history_from_properties(
     and consecutive pairs mapping to one stage collapse. Each change is dated and signed by
     the history entry that made it (``updatedByUserId``, else the source): a status-only
     move (``sal`` is ``marketingqualifiedlead:OPEN`` after ``:NEW``) keeps its own instant and
-    author. A cleared lifecycle stage set again within a minute is one backwards move.
+    author. An empty lifecycle stage maps to no stage, so the clearing half of a backwards move
+    (the API clears the stage before setting an earlier one) is passed over.
 
     *written* is the change into the current stage as leadflow wrote it (stage, instant), or
     a rep's verdict (a rejection): the changes at or after that instant, or into the current
@@ -425,7 +409,6 @@ def stage_history_from_properties(
     ...     lifecycle, status, current="sal", stage_of=stage_of)]
     [('mql', 3, 'workflow-7'), ('sal', 4, '42')]
     """
-    lifecycle = _without_brief_clears(lifecycle)
     moments = sorted({e.at for e in (*lifecycle, *status)})
     path: list[tuple[datetime, str, str | None]] = []
     for moment in moments:
