@@ -12,7 +12,9 @@ whose required fields must be present or deserialisation fails):
   the limits of HubSpot's search guide
   (https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm, "Limits"):
   ``limit`` at most 200 ("The maximum number of supported objects per page is 200"); at most 5
-  filterGroups of up to 6 filters, 18 in total; at most 10,000 results per query ("Attempting to
+  filterGroups of up to 6 filters, 18 in total (the current guide; a 2024 changelog said 10 and
+  25 — https://developers.hubspot.com/changelog/breaking-change-expanded-filtering-capabilities-and-error-messaging-in-hubspots-search-api
+  — the stricter figures are kept); at most 10,000 results per query ("Attempting to
   page beyond 10,000 will result in a 400 error"); and, with :attr:`search_rate_limit` set, five
   requests per second ("rate limited to five requests per second per account"). Search takes no
   ``propertiesWithHistory`` (the client's ``PublicObjectSearchRequest`` has no such field).
