@@ -190,6 +190,20 @@ def test_the_report_from_hubspot_equals_the_demo_stores(both: tuple[Any, ...]) -
     assert got == expected
 
 
+def test_sla_credit_per_owner_needs_the_owner_history(both: tuple[Any, ...]) -> None:
+    """Read without ``hubspot_owner_id``'s history, every touch counts for the current owner
+    and SLA adherence per owner no longer matches: the equality above rests on that history."""
+    data, store, _adapter, names, settings = both
+    expected = _report(store, data.now)
+    blind = HubSpotAdapter.from_config({**settings, "owner_history": False})
+    try:
+        got = _renamed(_report(blind, data.now), names)
+    finally:
+        blind.close()
+    assert got["sla_by_owner"] != expected["sla_by_owner"]
+    assert got["conversion"] == expected["conversion"], "the rest is read as before"
+
+
 def _toml(settings: dict[str, Any]) -> str:
     """*settings* as an ``[adapters.hubspot]`` TOML table (strings and nested tables only)."""
     lines: list[str] = []
