@@ -16,7 +16,9 @@ stage history and hand-off), marketing activities, touches, rejections and outco
 where a tenth of the contacts converted on a form, a tenth were rejected with a reason, a tenth
 have a deal and each has a call, printed per entity next to the read floor ceil(N / 200) (one
 search page of 200 per 200 contacts), for a first read and for a second read with nothing changed
-(the recheck window's cost).
+(the recheck window's cost). Searches are paced at HubSpot's five a second (``search_rate``), so
+a read takes at least searches / 5 seconds; the seconds each first read took are printed beside
+that floor.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from leadflow.adapters.sync import chunked
 from leadflow.ports import READERS, Cursor, Entity, ScoreWrite, WriteStatus
 
 UPDATE = "POST /crm/v3/objects/{type}/batch/update"
+SEARCH = "POST /crm/v3/objects/{type}/search"
 READ = "POST /crm/v3/objects/{type}/batch/read"
 
 
@@ -120,7 +123,7 @@ def main() -> int:
         bare_calls = emulator.total_calls
 
     print(f"contacts: {count}   floor: ceil({count}/100) = {floor} batch-update calls")
-    print(f"read (search + associations): {read_calls} calls, {read_seconds:.2f}s")
+    print(f"read (search + associations + histories): {read_calls} calls, {read_seconds:.2f}s")
     print(
         f"{'run':<28}{'calls':>7}{'updates':>9}{'reads':>7}{'vs floor':>10}{'seconds':>9}{'vs bare':>9}"
     )
@@ -199,25 +202,43 @@ def read_cost(count: int) -> None:
         adapter = HubSpotAdapter.from_config({"access_token": emulator.token, "host": emulator.url})
         cursors: dict[Entity, Cursor | None] = dict.fromkeys(order)
         print(f"\nread cost per {count} leads   read floor: ceil({count}/200) = {floor} searches")
-        print(f"{'entity':<12}{'records':>9}{'1st calls':>11}{'vs floor':>10}{'2nd calls':>11}")
+        print(
+            f"{'entity':<12}{'records':>9}{'1st calls':>11}{'vs floor':>10}{'2nd calls':>11}"
+            f"{'searches':>10}{'seconds':>9}{'>= s/5':>8}"
+        )
         totals = [0, 0]
+        searched = 0
+        spent = 0.0
         for entity in order:
             runs = []
             for _ in range(2):
-                before = emulator.total_calls
+                before, searches_before = emulator.total_calls, emulator.calls[SEARCH]
+                started = time.perf_counter()
                 reader = getattr(adapter, READERS[entity])
                 records = 0
                 for page in reader(cursors[entity]):
                     records += len(page.items)
                     cursors[entity] = page.cursor
-                runs.append((records, emulator.total_calls - before))
+                runs.append(
+                    (
+                        records,
+                        emulator.total_calls - before,
+                        emulator.calls[SEARCH] - searches_before,
+                        time.perf_counter() - started,
+                    )
+                )
             totals[0] += runs[0][1]
             totals[1] += runs[1][1]
+            searched += runs[0][2]
+            spent += runs[0][3]
             print(
                 f"{entity.value:<12}{runs[0][0]:>9}{runs[0][1]:>11}{runs[0][1] / floor:>9.2f}x"
-                f"{runs[1][1]:>11}"
+                f"{runs[1][1]:>11}{runs[0][2]:>10}{runs[0][3]:>9.1f}{runs[0][2] / 5:>8.1f}"
             )
-        print(f"{'all reads':<12}{'':>9}{totals[0]:>11}{totals[0] / floor:>9.2f}x{totals[1]:>11}")
+        print(
+            f"{'all reads':<12}{'':>9}{totals[0]:>11}{totals[0] / floor:>9.2f}x{totals[1]:>11}"
+            f"{searched:>10}{spent:>9.1f}{searched / 5:>8.1f}"
+        )
         adapter.close()
 
 

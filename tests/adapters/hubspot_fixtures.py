@@ -58,7 +58,7 @@ def make_adapter(
 
     def make(**config: Any) -> HubSpotAdapter:
         """An adapter over the real client, configured like ``from_config`` but with fast,
-        recorded retries (``sleep`` appends to ``slept``)."""
+        recorded retries (``sleep`` appends to ``slept``) and unpaced searches."""
         HubSpotAdapter.from_config(
             {"access_token": emulator.token, "host": emulator.url, **config}
         ).close()  # the same settings must pass from_config's checks
@@ -75,6 +75,8 @@ def make_adapter(
                 for k in ("recheck_window", "recheck_max_seen", "owner_history")
                 if k in config
             },
+            # Pacing searches is sleeping too: off unless a test asks for it.
+            search_rate=config.get("search_rate", 0),
             rejections=RejectionRules.from_config(config.get("rejections", {})),
             outcomes=OutcomeRules.from_config(config.get("outcomes", {})),
             activities=ActivityRules.from_config(config.get("activities", {})),

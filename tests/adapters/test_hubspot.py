@@ -138,7 +138,13 @@ def test_recycle_moves_lifecyclestage_backwards_by_clearing_it_first(
     # two updates (clear, then set), reported as one result carrying the final version
     assert emulator.calls["POST /crm/v3/objects/{type}/batch/update"] - updates_before == 2
     assert result.version == emulator.get("contacts", cid)["lastmodifieddate"]
-    assert _lead(adapter, cid)[0].stage == "recycled"
+    again = _lead(adapter, cid)[0]
+    assert again.stage == "recycled"
+    # Read back from the property histories: one move, at leadflow's instant — the cleared
+    # stage between the two updates is not a stop in "no stage" (which would read as inquiry).
+    assert [(c.from_stage, c.to_stage, c.at) for c in again.history] == [
+        ("sql", "recycled", T0 + timedelta(days=3))
+    ]
 
 
 def test_emulator_ignores_a_backwards_move_that_was_not_cleared(
@@ -393,7 +399,9 @@ def test_api_objects_are_cached_so_connections_are_reused(
     adapter = make_adapter(page_size=5)
     assert len(list(adapter.read_leads())) >= 12
     assert emulator.calls["POST /crm/v3/objects/{type}/search"] >= 12
-    assert emulator.connections <= 2, "one keep-alive connection for search, one for associations"
+    assert emulator.connections <= 3, (
+        "one keep-alive connection each for search, associations and property histories"
+    )
 
 
 def test_without_company_associations_touches_still_find_their_contact(

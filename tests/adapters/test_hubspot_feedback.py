@@ -140,9 +140,56 @@ def test_rejections_are_incremental_and_history_reads_go_50_at_a_time(
 # -- stage history and hand-off ---------------------------------------------------------------
 
 
-def test_stage_history_and_handoff_come_from_lifecycle_dates(
+def test_stage_history_comes_from_the_lifecycle_and_lead_status_histories(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
 ) -> None:
+    """Every move is read with its instant and author from the two property histories —
+    also a move of ``hs_lead_status`` alone (``mql`` → ``sal``), which no date-entered
+    property records."""
+    cid = _contact(emulator, lifecyclestage="lead", hs_lead_status="NEW")
+    workflow = ("AUTOMATION_PLATFORM", "workflow:77")
+    emulator.touch(
+        "contacts", cid, source=workflow, at=T0 - 6 * DAY, lifecyclestage="marketingqualifiedlead"
+    )
+    emulator.touch("contacts", cid, by_user=4242, at=T0 - 4 * DAY, hs_lead_status="OPEN")
+    emulator.touch(
+        "contacts",
+        cid,
+        by_user=5151,
+        at=T0 - 2 * DAY,
+        lifecyclestage="salesqualifiedlead",
+        hs_lead_status="IN_PROGRESS",
+    )
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert [(c.from_stage, c.to_stage, c.at, c.by) for c in lead.history] == [
+        ("inquiry", "mql", T0 - 6 * DAY, "workflow:77"),
+        ("mql", "sal", T0 - 4 * DAY, "4242"),
+        ("sal", "sql", T0 - 2 * DAY, "5151"),
+    ]
+    assert lead.handed_off_at == T0 - 6 * DAY
+    # A backwards move through the API clears the lifecycle stage first: one move, no stop
+    # in "no stage" (which reads as inquiry) between the two requests.
+    emulator.touch("contacts", cid, by_user=4242, at=T0 - DAY, lifecyclestage="")
+    emulator.touch(
+        "contacts",
+        cid,
+        by_user=4242,
+        at=T0 - DAY + timedelta(seconds=2),
+        lifecyclestage="lead",
+        hs_lead_status="BAD_TIMING",
+    )
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert [(c.to_stage, c.at) for c in lead.history[3:]] == [
+        ("recycled", T0 - DAY + timedelta(seconds=2))
+    ]
+
+
+def test_stage_history_falls_back_to_lifecycle_dates_without_a_history(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """A contact HubSpot answers no lifecycle history for is read from the
+    ``hs_v2_date_entered_*`` stamps (status-only moves are then dated with the lifecycle's)."""
     cid = _contact(
         emulator,
         lifecyclestage="salesqualifiedlead",
@@ -151,6 +198,7 @@ def test_stage_history_and_handoff_come_from_lifecycle_dates(
         hs_v2_date_entered_marketingqualifiedlead=T0 - 6 * DAY,
         hs_v2_date_entered_salesqualifiedlead=T0 - 2 * DAY,
     )
+    emulator.forget_history("contacts", cid)
     adapter = make_adapter()
     assert adapter.capabilities.handoff_time
     lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
@@ -254,6 +302,18 @@ def test_outcomes_come_from_deals_associated_with_the_contact(
     assert got[(won, a)].recorded_by == "77"
     assert all(nobody != deal for deal, _ in got)
     assert [e for p in pages for e in p.errors] == []
+    # The loss reason only says "a competitor": no reason text; which one, when the portal
+    # keeps it in a deal property the outcomes table names.
+    assert (got[(rival, c)].reason, got[(rival, c)].competitor) == (None, None)
+    emulator.define_property("deals", "competitor_name")
+    emulator.touch("deals", rival, competitor_name="Globex Pipeline")
+    named = make_adapter(outcomes={"competitor_property": "competitor_name"})
+    [rivalled] = [
+        v.item for p in named.read_outcomes() for v in p.items if v.item.opportunity_id == rival
+    ]
+    assert (rivalled.kind.value, rivalled.competitor) == ("competitor", "Globex Pipeline")
+    with pytest.raises(ConfigError, match=r"outcomes\.competitor_property"):
+        make_adapter(outcomes={"competitor_property": ""})
 
 
 def test_outcomes_are_incremental_on_the_deal_stamp_and_bad_deals_are_reported(
@@ -334,7 +394,7 @@ def test_owner_history_comes_from_the_owner_propertys_history(
     assert [c.owner_id for c in lead.owner_history] == ["111", "222"]
     assert lead.owner_history[1].at == moved_at and lead.owner_history[1].by == "4242"
     assert lead.owner_at(moved_at - DAY) == "111" and lead.owner_id == "222"
-    # owner_history = false reads no history (one call per 50 leads saved)
+    # owner_history = false leaves the owner out of the history read
     [plain] = [
         v.item
         for p in make_adapter(owner_history=False).read_leads()

@@ -8,21 +8,33 @@ Served, after the public API reference (shapes checked against the hubspot-api-c
 whose required fields must be present or deserialisation fails):
 
 * ``POST /crm/v3/objects/{type}/search`` — filterGroups (OR of ANDed filters: EQ, NEQ, GT, GTE,
-  LT, LTE, BETWEEN, IN, NOT_IN, HAS_PROPERTY, NOT_HAS_PROPERTY), one sort, ``after`` paging,
-  ``limit`` at most 200, and at most 10,000 results per query: asking past them is a 400, as
-  HubSpot does. https://developers.hubspot.com/docs-beta/crm/search ;
-  https://docs.aws.amazon.com/glue/latest/dg/hubspot-connector-limitations.md ("limited to 10,000
-  total results for any given query ... will result in a 400 error"); filter limits per
-  https://developers.hubspot.com/changelog/breaking-change-expanded-filtering-capabilities-and-error-messaging-in-hubspots-search-api
-* ``POST /crm/v3/objects/{type}/batch/{read,create,update}`` — 100 inputs at most; per-record
-  failures answer 207 Multi-Status with ``errors`` beside ``results``.
+  LT, LTE, BETWEEN, IN, NOT_IN, HAS_PROPERTY, NOT_HAS_PROPERTY), one sort, ``after`` paging, and
+  the limits of HubSpot's search guide
+  (https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm, "Limits"):
+  ``limit`` at most 200 ("The maximum number of supported objects per page is 200"); at most 5
+  filterGroups of up to 6 filters, 18 in total (the current guide; a 2024 changelog said 10 and
+  25 — https://developers.hubspot.com/changelog/breaking-change-expanded-filtering-capabilities-and-error-messaging-in-hubspots-search-api
+  — the stricter figures are kept); at most 10,000 results per query ("Attempting to
+  page beyond 10,000 will result in a 400 error"); and, with :attr:`search_rate_limit` set, five
+  requests per second ("rate limited to five requests per second per account"). Search takes no
+  ``propertiesWithHistory`` (the client's ``PublicObjectSearchRequest`` has no such field).
+* ``POST /crm/v3/objects/{type}/batch/{read,create,update}`` — 100 inputs at most, 50 when a read
+  asks for ``propertiesWithHistory`` (the service's message, quoted by integrators:
+  https://github.com/PipedreamHQ/pipedream/pull/8462); each history entry is ``value``,
+  ``timestamp``, ``sourceType``, ``sourceId`` and, for a user's change, ``updatedByUserId``,
+  newest first (hubspot-api-client's ``ValueWithTimestamp``); per-record failures answer 207
+  Multi-Status with ``errors`` beside ``results``
+  (https://developers.hubspot.com/changelog/simplifying-batch-update-response-codes-for-crm-v3-apis).
 * ``POST /crm/v4/associations/{from}/{to}/batch/read`` — associations (contact→company,
   engagement→contact), at most 1,000 ids
   (https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api).
 * Errors in HubSpot's JSON shape: ``{"status": "error", "message", "correlationId", "category",
   "errors", "context", "links"}``; 429 bodies carry ``errorType: RATE_LIMIT`` and ``policyName``
   (``TEN_SECONDLY_ROLLING`` or ``DAILY``) with a ``Retry-After`` header
-  (https://community.hubspot.com/t5/APIs-Integrations/Hubspot-User-experience/m-p/511719).
+  (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines;
+  https://community.hubspot.com/t5/APIs-Integrations/Hubspot-User-experience/m-p/511719). A
+  search refused by its per-second limit has no ``Retry-After`` (integrators' observation); its
+  ``policyName`` is not documented and the emulator says ``SECONDLY``.
 * ``lifecyclestage`` only moves forward: setting an earlier stage is silently ignored unless the
   value was cleared first (https://integrate.hubspot.com/t/update-lifecycle-stage-using-api/1333).
 * ``lastmodifieddate``/``hs_lastmodifieddate`` and ``updatedAt`` are bumped on every write.
@@ -33,13 +45,17 @@ effect, a whole-request 400, a 200 whose body is not JSON, a slow answer, a 401 
 token; :meth:`reject` makes one record's writes fail validation. Documented HubSpot behaviours
 the adapter must survive, as switches:
 
-* :meth:`set_index_lag` — the search index trails writes ("newly created or updated objects may
-  take a few moments to appear in search results"); a lagging record is invisible to search,
+* :meth:`set_index_lag` — the search index trails writes ("It may take a few moments for newly
+  created or updated CRM objects to appear in search results", the search guide's Limits); a
+  lagging record is invisible to search,
   not to batch reads, until :meth:`advance` moves the clock past it;
 * :attr:`page_cap` — search answers fewer results than ``limit`` asked for, with ``paging.next``
   (the documented page maximum has been 100 and 200);
 * :attr:`whole_batch_errors` — one invalid property value refuses the whole batch update with a
-  400 that does not name the record;
+  400 that does not name the record (not in HubSpot's documentation, which promises a 207;
+  reported by integrators: https://github.com/hubspot-net/HubSpot.NET/issues/25);
+* :attr:`search_rate_limit` — search refuses more than that many requests a second (counted on
+  :attr:`rate_clock`) with a 429;
 * :attr:`foreign_links` — ``paging.next.link`` points off the host; :attr:`echo_token` — error
   messages echo the Authorization header.
 
@@ -69,7 +85,10 @@ SEARCH_CAP = 10_000
 MAX_SEARCH_LIMIT = 200
 MAX_BATCH = 100
 MAX_FILTER_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+#: Search requests per second per account (:attr:`HubSpotEmulator.search_rate_limit`).
+SEARCH_RATE_LIMIT = 5
 
 #: HubSpot's default lifecycle stages, in the only order it lets them move.
 LIFECYCLE_ORDER = (
@@ -345,6 +364,15 @@ class HubSpotEmulator:
         self.foreign_links: str | None = None
         #: When true, error messages echo the request's ``Authorization`` header.
         self.echo_token = False
+        #: When set, search answers at most this many requests in any one second (by
+        #: :attr:`rate_clock`) and refuses the rest with a 429 — HubSpot's documented limit is
+        #: :data:`SEARCH_RATE_LIMIT` per second per account. Off by default.
+        self.search_rate_limit: int | None = None
+        #: The clock the search rate limit counts seconds on (injectable, like the adapter's).
+        self.rate_clock: Callable[[], float] = time.monotonic
+        #: Searches refused by the rate limit.
+        self.throttled = 0
+        self._searches: collections.deque[float] = collections.deque()
         #: Updates applied per ``(object type, id)``, and those that changed nothing because the
         #: record already held every value sent (a write sent twice).
         self.writes: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -459,20 +487,34 @@ class HubSpotEmulator:
         object_id: str,
         *,
         by_user: int | None = None,
+        source: tuple[str, str] | None = None,
         at: datetime | None = None,
         **props: Any,
     ) -> None:
         """Change a record directly, as a HubSpot user would in the UI (bumps its stamp; the
         property history records ``by_user`` as ``updatedByUserId``, and ``at`` — default the
         emulator clock — as the change's timestamp: how a form submission or an e-mail open
-        HubSpot recorded earlier shows)."""
+        HubSpot recorded earlier shows). ``source`` — ``(sourceType, sourceId)``, e.g.
+        ``("AUTOMATION_PLATFORM", "workflow:7")`` — records a change no user made."""
         with self._lock:
             record = self._objects[object_type][object_id]
             ms = self._advance()
-            source = ("CRM_UI", f"userId:{by_user}", by_user) if by_user else ("CRM_UI", None, None)
+            if source is not None:
+                origin: tuple[str, str | None, int | None] = (*source, by_user)
+            elif by_user:
+                origin = ("CRM_UI", f"userId:{by_user}", by_user)
+            else:
+                origin = ("CRM_UI", None, None)
             for key, value in props.items():
-                self._set(record, key, _as_string(key, value), to_ms(at) if at else ms, source)
+                self._set(record, key, _as_string(key, value), to_ms(at) if at else ms, origin)
             self._stamp(object_type, record, ms)
+
+    def forget_history(self, object_type: str, object_id: str) -> None:
+        """Test switch: from now on the record's property histories are answered empty (to
+        exercise a reader's fallback when no history comes back for a record)."""
+        with self._lock:
+            self._objects[object_type][object_id]["history"] = {}
+            self._objects[object_type][object_id]["no_history"] = True
 
     def history(self, object_type: str, object_id: str, name: str) -> list[dict[str, Any]]:
         """One property's history as HubSpot answers it (newest first)."""
@@ -589,7 +631,7 @@ class HubSpotEmulator:
         current[name] = value
         if (value or "") == (before or ""):
             return
-        if name in HISTORY_PROPERTIES:
+        if name in HISTORY_PROPERTIES and not record.get("no_history"):
             record.setdefault("history", {}).setdefault(name, []).append((value or "", ms, source))
         if name == "lifecyclestage" and value:
             current[f"hs_v2_date_entered_{value}"] = iso_ms(ms)
@@ -720,7 +762,27 @@ class HubSpotEmulator:
 
     # -- search -------------------------------------------------------------------------------
 
+    def _throttle_search(self) -> None:
+        """Refuse a search past :attr:`search_rate_limit` in the last second (no Retry-After:
+        integrators report search 429s carry none)."""
+        if not self.search_rate_limit:
+            return
+        with self._lock:
+            now = self.rate_clock()
+            while self._searches and now - self._searches[0] >= 1.0:
+                self._searches.popleft()
+            if len(self._searches) >= self.search_rate_limit:
+                self.throttled += 1
+                raise _HubSpotError(
+                    429,
+                    "RATE_LIMITS",
+                    "You have reached your secondly limit.",
+                    extra={"errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
+                )
+            self._searches.append(now)
+
     def _op_search(self, params: Mapping[str, str], payload: Mapping[str, Any]):
+        self._throttle_search()
         object_type = params["type"]
         limit = int(payload.get("limit") or 10)
         if limit < 1 or limit > MAX_SEARCH_LIMIT:
@@ -738,10 +800,18 @@ class HubSpotEmulator:
                 f"after={after} with limit={limit} is past that. Narrow the filters instead.",
             )
         groups = payload.get("filterGroups") or []
-        if len(groups) > MAX_FILTER_GROUPS or any(
-            len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in groups
+        sizes = [len(g.get("filters") or []) for g in groups]
+        if (
+            len(groups) > MAX_FILTER_GROUPS
+            or any(n > MAX_FILTERS_PER_GROUP for n in sizes)
+            or sum(sizes) > MAX_FILTERS
         ):
-            raise _HubSpotError(400, "VALIDATION_ERROR", "Too many filter groups or filters")
+            raise _HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"Too many filters: at most {MAX_FILTER_GROUPS} filterGroups with up to "
+                f"{MAX_FILTERS_PER_GROUP} filters each, {MAX_FILTERS} in total",
+            )
         sorts = payload.get("sorts") or []
         if len(sorts) > 1:
             raise _HubSpotError(400, "VALIDATION_ERROR", "Only one sort is supported per search")
@@ -995,10 +1065,13 @@ _API_SOURCE: tuple[str, str | None, int | None] = ("INTEGRATION", "private-app:l
 
 
 def _history_answer(record: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """One property's history as HubSpot answers it: newest first by timestamp (a change
+    recorded late, e.g. a form submission dated when it happened, takes its place by time)."""
     entries = []
-    for value, ms, (source_type, source_id, user) in reversed(
-        record.get("history", {}).get(name, [])
-    ):
+    kept = list(enumerate(record.get("history", {}).get(name, [])))
+    # newest first; of two changes in one instant, the later recorded first
+    kept.sort(key=lambda item: (item[1][1], item[0]), reverse=True)
+    for _, (value, ms, (source_type, source_id, user)) in kept:
         entry: dict[str, Any] = {"value": value, "timestamp": iso_ms(ms), "sourceType": source_type}
         if source_id is not None:
             entry["sourceId"] = source_id

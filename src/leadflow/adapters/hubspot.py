@@ -3,13 +3,16 @@
 Scope: contacts are leads, companies (through contact→company associations) are accounts, and
 the engagement objects (calls, emails, meetings, tasks) are the :class:`~leadflow.model.Touch`\\ es
 SLAs are judged on. What sales decided and what became of the lead are read too: rejections from
-``hs_lead_status`` and a reason property, stage history and hand-off from the lifecycle
-``hs_v2_date_entered_*`` dates, outcomes from the deals associated with a contact, and marketing
+``hs_lead_status`` and a reason property, stage history and hand-off from the property histories
+of ``lifecyclestage`` and ``hs_lead_status`` (``propertiesWithHistory`` on the batch read; the
+``hs_v2_date_entered_*`` dates only for a contact no history comes back for), outcomes from the
+deals associated with a contact, and marketing
 engagement (conversions, marketing e-mail) as activities — the mapping tables live in
 :mod:`leadflow.adapters.hubspot_feedback`. Scores, rejections, stages and SLA clocks are written
 back to contact properties. Install with ``pip install "leadflow[hubspot]"``; registered as ``hubspot`` in the
 ``leadflow.adapters`` entry-point group. HubSpot CRM v3 is the spec followed
-(https://developers.hubspot.com/docs-beta/crm/search, the batch and v4 associations endpoints).
+(https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm, the batch and v4
+associations endpoints).
 
 **Mapping is data.** :data:`DEFAULT_FIELDS` (a :class:`~leadflow.adapters.mapping.FieldMap`) says
 which HubSpot property holds each core field, with ``lead``, ``account`` and ``writeback``
@@ -94,16 +97,17 @@ from hubspot.crm.objects.exceptions import (  # type: ignore[import-untyped]
 
 from leadflow._validate import utc as _utc
 from leadflow.adapters.hubspot_feedback import (
-    DEAL_PROPERTIES,
     ActivityRules,
     HistoryEntry,
     OutcomeRules,
     RejectionRules,
     activities_from,
+    entered_from_history,
     history_of,
     outcome_from,
     rejection_from,
     stage_history,
+    stage_history_from_properties,
 )
 from leadflow.adapters.mapping import FieldMap, override_from_settings
 from leadflow.adapters.sync import (
@@ -155,6 +159,7 @@ __all__ = [
     "DEFAULT_FIELDS",
     "DEFAULT_RECHECK_MAX_SEEN",
     "DEFAULT_RECHECK_WINDOW",
+    "DEFAULT_SEARCH_RATE",
     "DEFAULT_TOUCHES",
     "HUBSPOT_LIFECYCLE_ORDER",
     "HubSpotAdapter",
@@ -364,6 +369,7 @@ _CONFIG_KEYS = frozenset(
         "owner_history",
         "recheck_window",
         "recheck_max_seen",
+        "search_rate",
         "rejections",
         "outcomes",
         "activities",
@@ -378,6 +384,9 @@ _ID = re.compile(r"[0-9]{1,30}")
 #: How far behind its cursor a read looks again for records the search index had not yet
 #: returned (seconds), and how many already-read records a cursor remembers to skip them.
 DEFAULT_RECHECK_WINDOW = 300.0
+#: Searches a second the adapter allows itself: HubSpot limits the search endpoints to five
+#: requests per second per account (https://developers.hubspot.com/docs/api-reference/latest/crm/search-the-crm).
+DEFAULT_SEARCH_RATE = 5.0
 DEFAULT_RECHECK_MAX_SEEN = 50_000
 
 
@@ -521,6 +530,7 @@ class HubSpotAdapter:
         owner_history: bool = True,
         recheck_window: float = DEFAULT_RECHECK_WINDOW,
         recheck_max_seen: int = DEFAULT_RECHECK_MAX_SEEN,
+        search_rate: float = DEFAULT_SEARCH_RATE,
         rejections: RejectionRules | None = None,
         outcomes: OutcomeRules | None = None,
         activities: ActivityRules | None = None,
@@ -538,6 +548,10 @@ class HubSpotAdapter:
             )
         if recheck_max_seen < 0:
             raise ValidationError("recheck_max_seen", recheck_max_seen, "must be >= 0")
+        if not 0 <= search_rate <= 100:
+            raise ValidationError("search_rate", search_rate, "must be between 0 and 100 a second")
+        self._search_gap = 1.0 / search_rate if search_rate else 0.0
+        self._last_search: float | None = None
         self._host = _check_host(host)
         self._window_ms = round(recheck_window * 1000)
         self._max_seen = recheck_max_seen
@@ -583,15 +597,18 @@ class HubSpotAdapter:
         ``stages`` tables overriding :data:`DEFAULT_FIELDS`; ``lifecycle_order`` (your portal's
         stage order); ``associations`` (read each lead's company, default true; touches always
         read their contacts); ``owner_history`` (read each lead's ``hubspot_owner_id`` history,
-        so SLA credit follows the owner at the time; default true, one call per 50 leads);
+        so SLA credit follows the owner at the time; default true — it rides on the history
+        read a lead read makes anyway, one call per 50 leads, for the stage history);
         ``recheck_window`` (seconds a read looks back behind its cursor
         for records HubSpot's search index returned late, default 300) and
         ``recheck_max_seen`` (how many records read in that window a cursor remembers so they
         are not read twice, default 50,000; past it some are read again, never lost);
+        ``search_rate`` (searches a second the adapter allows itself, default 5 — HubSpot's
+        limit per account; 0 for no pacing);
         ``rejections``, ``outcomes`` and ``activities`` tables (see
         :mod:`leadflow.adapters.hubspot_feedback`); ``handoff_stage`` (the leadflow stage whose
-        lifecycle ``hs_v2_date_entered_*`` is a lead's hand-off, default ``mql``; ``""`` for
-        none).
+        lifecycle stage's entry (from its history, else ``hs_v2_date_entered_*``) is a lead's
+        hand-off, default ``mql``; ``""`` for none).
         """
         data = {**(config or {}), **more}
         unknown = sorted(set(data) - _CONFIG_KEYS)
@@ -638,6 +655,9 @@ class HubSpotAdapter:
                     0,
                     10_000_000,
                 )
+            ),
+            search_rate=_number(
+                "search_rate", data.get("search_rate", DEFAULT_SEARCH_RATE), 0, 100
             ),
             rejections=RejectionRules.from_config(data.get("rejections", {})),
             outcomes=OutcomeRules.from_config(data.get("outcomes", {})),
@@ -790,12 +810,16 @@ class HubSpotAdapter:
                 if self._associations
                 else {}
             )
-            verdicts = self._verdicts(records)
-            owners = self._owners(records)
+            histories = self._histories("contacts", [r.id for r in records], self._lead_history)
+            verdicts = self._verdicts(records, histories)
+            owners = self._owners(records, histories)
             items, errors = [], []
             for record in records:
                 for lead in self._lead(
-                    record, companies.get(str(record.id)), verdicts.get(record.id)
+                    record,
+                    companies.get(str(record.id)),
+                    verdicts.get(record.id),
+                    histories.get(str(record.id), {}),
                 ):
                     if isinstance(lead, RecordError):
                         errors.append(lead)
@@ -927,7 +951,10 @@ class HubSpotAdapter:
         """
         token = self._start(cursor, Entity.OUTCOME)
         for records, after in self._recheck(
-            "deals", "hs_lastmodifieddate", [*DEAL_PROPERTIES, "hs_lastmodifieddate"], token
+            "deals",
+            "hs_lastmodifieddate",
+            [*self.outcomes.properties(), "hs_lastmodifieddate"],
+            token,
         ):
             contacts = self._associated_all("deals", "contacts", [r.id for r in records])
             items: list[Versioned[Outcome]] = []
@@ -955,15 +982,23 @@ class HubSpotAdapter:
                 errors=tuple(errors),
             )
 
-    def _owners(self, records: Sequence[Any]) -> dict[str, list[HistoryEntry]]:
-        """The ``hubspot_owner_id`` history of the *records* that have an owner (50 a call)."""
+    @property
+    def _lead_history(self) -> list[str]:
+        """The contact properties whose history a lead read asks for (one batch read per 50
+        contacts): the stage pair, the rejection status and, with ``owner_history``, the owner."""
+        names = ["lifecyclestage", "hs_lead_status", self.rejections.status_property]
+        if self._owner_history:
+            names.append("hubspot_owner_id")
+        return list(dict.fromkeys(names))
+
+    def _owners(
+        self, records: Sequence[Any], histories: Mapping[str, Mapping[str, list[HistoryEntry]]]
+    ) -> dict[str, list[HistoryEntry]]:
+        """The ``hubspot_owner_id`` history of the *records* that have an owner."""
         if not self._owner_history:
             return {}
         owned = [str(r.id) for r in records if (r.properties or {}).get("hubspot_owner_id")]
-        if not owned:
-            return {}
-        histories = self._histories("contacts", owned, ["hubspot_owner_id"])
-        return {i: h.get("hubspot_owner_id", []) for i, h in histories.items()}
+        return {i: list(histories.get(i, {}).get("hubspot_owner_id", [])) for i in owned}
 
     def _histories(
         self, object_type: str, ids: Sequence[str], names: Sequence[str]
@@ -1173,6 +1208,7 @@ class HubSpotAdapter:
             limit=limit,
         )
         api = self._api("search")
+        self._pace()
         answer = self._call(
             f"search {object_type}",
             lambda: _decoded(
@@ -1188,6 +1224,17 @@ class HubSpotAdapter:
         if nxt.get("link"):
             self._check_link(str(nxt["link"]))
         return [self._record(r) for r in answer.get("results") or []], bool(nxt)
+
+    def _pace(self) -> None:
+        """Wait, if need be, so searches go out at most ``search_rate`` a second: HubSpot
+        refuses more with a 429 that carries no ``Retry-After``."""
+        if not self._search_gap:
+            return
+        if self._last_search is not None:
+            wait = self._last_search + self._search_gap - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_search = self._clock()
 
     def _record(self, data: Mapping[str, Any]) -> _Record:
         record = _Record.of(data)
@@ -1409,10 +1456,12 @@ class HubSpotAdapter:
         }
     )
 
-    def _verdicts(self, records: Sequence[Any]) -> dict[str, Rejection]:
-        """The rejections reps made in HubSpot on *records* (their status history read for the
-        rejected ones only, 50 a call): a rejected contact's stage is the one its reason's
-        disposition leads to, entered when and by whom the status history says."""
+    def _verdicts(
+        self, records: Sequence[Any], histories: Mapping[str, Mapping[str, list[HistoryEntry]]]
+    ) -> dict[str, Rejection]:
+        """The rejections reps made in HubSpot on *records* (from their status and lifecycle
+        histories): a rejected contact's stage is the one its reason's disposition leads to,
+        entered when and by whom the status history says."""
         rules = self.rejections
         rejected = [
             r
@@ -1421,11 +1470,6 @@ class HubSpotAdapter:
             and (r.properties or {}).get("lifecyclestage") not in rules.skip_lifecycles
             and (r.properties or {}).get(rules.reason_property)
         ]
-        if not rejected:
-            return {}
-        histories = self._histories(
-            "contacts", [r.id for r in rejected], [rules.status_property, "lifecyclestage"]
-        )
         found: dict[str, Rejection] = {}
         for record in rejected:
             try:
@@ -1444,10 +1488,18 @@ class HubSpotAdapter:
         return found
 
     def _lead(
-        self, record: Any, company_id: str | None, verdict: Rejection | None = None
+        self,
+        record: Any,
+        company_id: str | None,
+        verdict: Rejection | None = None,
+        history: Mapping[str, Sequence[HistoryEntry]] | None = None,
     ) -> list[Lead | RecordError]:
         """The lead a contact holds, with a :class:`RecordError` for each field left unset;
-        a contact without a usable e-mail, stage or creation time is one error."""
+        a contact without a usable e-mail, stage or creation time is one error.
+
+        *history* holds the contact's property histories (``lifecyclestage``,
+        ``hs_lead_status``): its stage history is read from them, or — when HubSpot answered
+        no lifecycle history for it — from the ``hs_v2_date_entered_*`` dates."""
         props = record.properties or {}
         record_id = str(record.id)
         try:
@@ -1469,23 +1521,39 @@ class HubSpotAdapter:
             elif core.get("created_at") is None:
                 core["created_at"] = _instant(record.created_at)
             stage = self._stage(props)
-            entered = {
-                name: props.get(f"hs_v2_date_entered_{name}") for name in self.lifecycle_order
-            }
+            lifecycle = list((history or {}).get("lifecyclestage") or ())
+            entered: Mapping[str, Any] = (
+                entered_from_history(lifecycle)
+                if lifecycle
+                else {
+                    name: props.get(f"hs_v2_date_entered_{name}") for name in self.lifecycle_order
+                }
+            )
             mark = _read_mark(properties.pop("stage_change", None))
             written = mark if mark is not None and mark[0] == stage else None
+            signed: str | None = None
             if verdict is not None and written is None:
                 # A rep rejected the lead in HubSpot: it is where the reason sends it, since
                 # the status history says.
                 stage = "recycled" if verdict.disposition is Disposition.RECYCLE else "disqualified"
-                written = (stage, verdict.at)
-            history = stage_history(
-                entered, current=stage, stage_of=self._stage_or_none, written=written
-            )
-            if verdict is not None and history and history[-1].to_stage == stage:
-                history = (
-                    *history[:-1],
-                    attrs.evolve(history[-1], by=verdict.by, reason=verdict.code),
+                written, signed = (stage, verdict.at), verdict.by
+            if lifecycle:
+                changes = stage_history_from_properties(
+                    lifecycle,
+                    list((history or {}).get("hs_lead_status") or ()),
+                    current=stage,
+                    stage_of=self._stage_or_none,
+                    written=written,
+                    written_by=signed,
+                )
+            else:  # no history answered for this contact: the date-entered stamps
+                changes = stage_history(
+                    entered, current=stage, stage_of=self._stage_or_none, written=written
+                )
+            if verdict is not None and changes and changes[-1].to_stage == stage:
+                changes = (
+                    *changes[:-1],
+                    attrs.evolve(changes[-1], by=verdict.by, reason=verdict.code),
                 )
             handoff = self._handoff(entered, properties.pop("handoff_at", None))
             lead = self._build(
@@ -1495,7 +1563,7 @@ class HubSpotAdapter:
                 {
                     "id": record_id,
                     "stage": stage,
-                    "history": history,
+                    "history": changes,
                     "handed_off_at": handoff,
                     "account_id": company_id,
                     "properties": properties,

@@ -7,6 +7,10 @@ marketing :class:`~leadflow.model.Activity` values. No I/O: the HubSpot adapter 
 functions map, and everything they cannot map is returned as a problem for that record — a value
 missing from a table is reported, never guessed.
 
+* :func:`stage_history_from_properties` — a lead's stage history from the ``lifecyclestage`` and
+  ``hs_lead_status`` property histories, each move with its instant and author, through the
+  stage map; :func:`stage_history` reads the ``hs_v2_date_entered_*`` dates instead (the fallback
+  for a contact no history comes back for).
 * :class:`RejectionRules` — a contact whose ``hs_lead_status`` holds one of ``statuses``
   (default ``UNQUALIFIED``) was rejected; the reason property's value goes through ``reasons``
   (HubSpot value → leadflow reject code); ``at``/``by`` come from the status property's history.
@@ -53,8 +57,10 @@ __all__ = [
     "activities_from",
     "history_of",
     "outcome_from",
+    "entered_from_history",
     "rejection_from",
     "stage_history",
+    "stage_history_from_properties",
 ]
 
 
@@ -334,6 +340,102 @@ def stage_history(
     return tuple(changes)
 
 
+def _value_since(history: Sequence[HistoryEntry], at: datetime) -> str | None:
+    """The value the property held at *at* (set at or before it)."""
+    value = None
+    for entry in history:
+        if entry.at > at:
+            break
+        value = entry.value
+    return value
+
+
+def entered_from_history(lifecycle: Sequence[HistoryEntry]) -> dict[str, datetime]:
+    """Lifecycle stage → the instant the contact last entered it, from the ``lifecyclestage``
+    property history (oldest first): what ``hs_v2_date_entered_<stage>`` holds, read from
+    the history itself.
+
+    >>> at = lambda day: datetime(2026, 3, day, tzinfo=UTC)
+    >>> entered_from_history([HistoryEntry(value="lead", at=at(1)),
+    ...     HistoryEntry(value="marketingqualifiedlead", at=at(3)),
+    ...     HistoryEntry(value="", at=at(5)), HistoryEntry(value="lead", at=at(5))])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'lead': datetime.datetime(2026, 3, 5, 0, 0, tzinfo=datetime.timezone.utc),
+     'marketingqualifiedlead': datetime.datetime(2026, 3, 3, 0, 0, tzinfo=datetime.timezone.utc)}
+    """
+    entered: dict[str, datetime] = {}
+    previous: str | None = None
+    for entry in lifecycle:  # a cleared stage set again is entered again
+        if entry.value and entry.value != previous:
+            entered[entry.value] = entry.at
+        previous = entry.value
+    return entered
+
+
+def stage_history_from_properties(
+    lifecycle: Sequence[HistoryEntry],
+    status: Sequence[HistoryEntry],
+    *,
+    current: str,
+    stage_of: Callable[[str | None, str | None], str | None],
+    written: tuple[str, datetime] | None = None,
+    written_by: str | None = None,
+) -> tuple[StageChange, ...]:
+    """A lead's stage history from the property histories of ``lifecyclestage`` and
+    ``hs_lead_status`` (``propertiesWithHistory``, each oldest first).
+
+    At every instant either property changed, the pair they then held is mapped to a leadflow
+    stage by *stage_of* (the stage map, as data); a pair that maps to no stage is passed over
+    and consecutive pairs mapping to one stage collapse. Each change is dated and signed by
+    the history entry that made it (``updatedByUserId``, else the source): a status-only
+    move (``sal`` is ``marketingqualifiedlead:OPEN`` after ``:NEW``) keeps its own instant and
+    author. An empty lifecycle stage maps to no stage, so the clearing half of a backwards move
+    (the API clears the stage before setting an earlier one) is passed over.
+
+    *written* is the change into the current stage as leadflow wrote it (stage, instant), or
+    a rep's verdict (a rejection): the changes at or after that instant, or into the current
+    stage, give way to one change dated with it and signed *written_by* (default: whoever
+    made the change it replaces).
+
+    >>> at = lambda day: datetime(2026, 3, day, tzinfo=UTC)
+    >>> lifecycle = [HistoryEntry(value="lead", at=at(1), source="IMPORT"),
+    ...     HistoryEntry(value="marketingqualifiedlead", at=at(3), source="workflow-7")]
+    >>> status = [HistoryEntry(value="NEW", at=at(1), source="IMPORT"),
+    ...     HistoryEntry(value="OPEN", at=at(4), user_id="42")]
+    >>> pairs = {("lead", "NEW"): "inquiry", ("marketingqualifiedlead", "NEW"): "mql",
+    ...     ("marketingqualifiedlead", "OPEN"): "sal"}
+    >>> stage_of = lambda lifecycle, status: pairs.get((lifecycle, status))
+    >>> [(c.to_stage, c.at.day, c.by) for c in stage_history_from_properties(
+    ...     lifecycle, status, current="sal", stage_of=stage_of)]
+    [('mql', 3, 'workflow-7'), ('sal', 4, '42')]
+    """
+    moments = sorted({e.at for e in (*lifecycle, *status)})
+    path: list[tuple[datetime, str, str | None]] = []
+    for moment in moments:
+        stage = stage_of(
+            _value_since(lifecycle, moment) or None, _value_since(status, moment) or None
+        )
+        if stage is None or (path and path[-1][1] == stage):
+            continue
+        movers = [e for e in (*lifecycle, *status) if e.at == moment]
+        by = next((e.user_id for e in movers if e.user_id), None) or movers[0].who
+        path.append((moment, stage, by))
+    if written is not None and written[0] == current:
+        replaced_by: str | None = None
+        while path and (path[-1][1] == current or path[-1][0] >= written[1]):
+            replaced_by = path.pop()[2]
+        path.append((written[1], current, written_by or replaced_by))
+    changes = [
+        StageChange(from_stage=a[1], to_stage=b[1], at=b[0], by=b[2])
+        for a, b in itertools.pairwise(path)
+    ]
+    if path and path[-1][1] != current:
+        changes.append(
+            StageChange(from_stage=path[-1][1], to_stage=current, at=max(moments[-1], path[-1][0]))
+        )
+    return tuple(changes)
+
+
 # -- outcomes ---------------------------------------------------------------------------------
 
 #: Loss reasons (``closed_lost_reason``, compared case-insensitively) that are not plain
@@ -362,7 +464,9 @@ class OutcomeRules:
     """How a deal reads as an :class:`~leadflow.outcomes.Outcome` (see the module docstring).
 
     ``currency`` is used when a deal has no ``deal_currency_code`` (single-currency portals);
-    ``open_deals`` reads open deals as ``evaluating``.
+    ``open_deals`` reads open deals as ``evaluating``. ``competitor_property``, when set, is the
+    deal property naming the competitor a ``competitor`` deal was lost to (HubSpot has no
+    standard one; create a text or dropdown deal property).
     """
 
     loss_reasons: tuple[tuple[str, OutcomeKind], ...] = attrs.field(
@@ -370,6 +474,11 @@ class OutcomeRules:
     )
     currency: str = "USD"
     open_deals: bool = True
+    competitor_property: str | None = None
+
+    def properties(self) -> list[str]:
+        """The deal properties an outcome is read from."""
+        return [*DEAL_PROPERTIES, *([self.competitor_property] if self.competitor_property else [])]
 
     def kind_for(self, loss_reason: str) -> OutcomeKind:
         """The kind a closed-lost deal with *loss_reason* is."""
@@ -384,7 +493,7 @@ class OutcomeRules:
         """Rules from an ``outcomes`` table (``loss_reasons`` are added to the defaults)."""
         if not isinstance(data, Mapping):
             raise ConfigError(path, f"must be a table, got {data!r}")
-        known = {"loss_reasons", "currency", "open_deals"}
+        known = {"loss_reasons", "currency", "open_deals", "competitor_property"}
         for key in data:
             if key not in known:
                 raise ConfigError(f"{path}.{key}", f"unknown key; expected one of {sorted(known)}")
@@ -407,10 +516,16 @@ class OutcomeRules:
         open_deals = data.get("open_deals", True)
         if not isinstance(open_deals, bool):
             raise ConfigError(f"{path}.open_deals", f"must be true or false, got {open_deals!r}")
+        rival = data.get("competitor_property")
+        if rival is not None and (not isinstance(rival, str) or not rival.strip()):
+            raise ConfigError(
+                f"{path}.competitor_property", f"must be a deal property name, got {rival!r}"
+            )
         return cls(
             loss_reasons=tuple(kinds.items()),
             currency=currency.strip().upper(),
             open_deals=open_deals,
+            competitor_property=rival.strip() if rival else None,
         )
 
 
@@ -473,10 +588,14 @@ def outcome_from(
         )
     reason = str(props.get("closed_lost_reason") or "").strip()
     kind = rules.kind_for(reason) if reason else OutcomeKind.LOST
+    if kind is OutcomeKind.COMPETITOR:
+        # The loss reason only says "a competitor"; which one is the competitor property's.
+        rival = props.get(rules.competitor_property) if rules.competitor_property else None
+        named = str(rival).strip() if rival else ""
+        return Outcome(kind=kind, competitor=named or None, **base)
     return Outcome(
         kind=kind,
         reason=reason or "closed lost in HubSpot; no closed_lost_reason recorded",
-        competitor=None,
         **base,
     )
 
