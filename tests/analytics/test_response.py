@@ -8,9 +8,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadflow.analytics import conversion_by_delay, decay_curve, first_responses, fit_decay
-from leadflow.analytics.response import FirstResponse
+from leadflow.analytics.response import FirstResponse, fit_decay_stratified
 from leadflow.errors import InsufficientDataError, ValidationError
 from leadflow.lifecycle import transition
 from leadflow.model import Lead, Touch
@@ -130,3 +132,33 @@ def test_the_decay_curve_halves_at_the_half_life() -> None:
     curve = decay_curve(fit, max_hours=48, points=5)
     assert [p.hours for p in curve] == [0, 12, 24, 36, 48]
     assert all(a.rate > b.rate for a, b in itertools.pairwise(curve))
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(0, 200, allow_nan=False),
+            st.booleans(),
+            st.sampled_from(["ads", "webinar", "seo"]),
+        ),
+        min_size=8,
+        max_size=60,
+    ),
+    seed=st.randoms(use_true_random=False),
+)
+def test_the_fit_does_not_depend_on_the_order_of_the_leads(rows, seed) -> None:  # type: ignore[no-untyped-def]
+    """A CRM and the store list the same leads in different orders; their half-lives (crude and
+    adjusted) must agree to the last bit, or two reports of the same data differ."""
+    shuffled = list(rows)
+    seed.shuffle(shuffled)
+    for fit in (
+        lambda r: fit_decay([d for d, _, _ in r], [c for _, c, _ in r]),
+        lambda r: fit_decay_stratified(
+            [d for d, _, _ in r], [c for _, c, _ in r], [k for _, _, k in r]
+        ),
+    ):
+        try:
+            first = fit(rows)
+        except InsufficientDataError:
+            continue
+        assert fit(shuffled) == first

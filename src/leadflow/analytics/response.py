@@ -286,19 +286,23 @@ def conversion_by_delay(
 
 class _Data:
     """Delays aggregated: successes enter the likelihood through their count and delay sum only;
-    failures are grouped by distinct delay (exact; fast when delays repeat, e.g. whole minutes)."""
+    failures are grouped by distinct delay (exact; fast when delays repeat, e.g. whole minutes).
+
+    Order-free: the delay sum is ``math.fsum`` and the distinct delays are sorted, so the same
+    leads in another order give the same fit to the last bit (a CRM and the store list leads in
+    different orders, and their reports must agree)."""
 
     def __init__(self, delays: Sequence[float], converted: Sequence[bool]) -> None:
-        self.successes = 0
-        self.success_delay = 0.0
         fails: Counter[float] = Counter()
+        success_delays: list[float] = []
         for d, c in zip(delays, converted, strict=True):
             if c:
-                self.successes += 1
-                self.success_delay += d
+                success_delays.append(d)
             else:
                 fails[d] += 1
-        self.fail_d = list(fails)
+        self.successes = len(success_delays)
+        self.success_delay = math.fsum(success_delays)
+        self.fail_d = sorted(fails)
         self.fail_w = [float(fails[d]) for d in self.fail_d]
         self.n = len(delays)
 
@@ -570,9 +574,9 @@ def fit_decay_stratified(
     for d, c, k in zip(delays, converted, strata, strict=True):
         grouped[k][0].append(d)
         grouped[k][1].append(c)
-    parts = [
+    parts = [  # in stratum order, so the sum over strata does not depend on the leads' order
         (_Data(ds, cs), len(ds))
-        for ds, cs in grouped.values()
+        for ds, cs in (grouped[k] for k in sorted(grouped))
         if any(cs) and not (all(cs) and len(set(ds)) == 1)
     ]
     successes = sum(1 for c in converted if c)
