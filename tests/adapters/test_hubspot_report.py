@@ -22,7 +22,13 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.adapters.test_salesforce_report import _seconds
+from tests.adapters.parity import (
+    assert_cli_reports_equal,
+    assert_run_mirrors_the_loop,
+    renamed,
+    report_json,
+    seconds,
+)
 from tests.emulators.hubspot import HubSpotEmulator
 from tests.emulators.hubspot_seed import (
     CAMPAIGN_PROPERTY,
@@ -34,13 +40,9 @@ from tests.emulators.hubspot_seed import (
 
 from leadflow.adapters.hubspot import HubSpotAdapter
 from leadflow.adapters.sqlite import SQLiteAdapter
-from leadflow.cli.reporting import report_from_adapter
 from leadflow.demo import (
     OWNERS,
     DemoData,
-    demo_calendar,
-    demo_policies,
-    demo_scorecard,
     generate,
 )
 from leadflow.model import OwnerChange
@@ -85,7 +87,7 @@ def _reassigned(data: DemoData) -> DemoData:
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
-    data = _reassigned(_seconds(generate(leads=240, seed=11)))
+    data = _reassigned(seconds(generate(leads=240, seed=11)))
     assert sum(1 for lead in data.leads if lead.owner_history) >= 15
     store = SQLiteAdapter(tmp_path_factory.mktemp("store") / "demo.sqlite", now=data.now)
     for entity, items in (
@@ -108,28 +110,6 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
     store.close()
 
 
-def _report(adapter: Any, now: Any) -> dict[str, Any]:
-    built = report_from_adapter(
-        adapter,
-        now=now,
-        policies=demo_policies(),
-        calendar=demo_calendar(),
-        scorecard=demo_scorecard(),
-        half_life_strata=("source",),
-    )
-    data: dict[str, Any] = json.loads(json.dumps(built.to_dict(), default=str))
-    return data
-
-
-def _renamed(value: Any, names: dict[str, str]) -> Any:
-    """*value* (plain data) with every HubSpot id (keys too) replaced by the store's name."""
-    if isinstance(value, dict):
-        return {_renamed(k, names): _renamed(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_renamed(v, names) for v in value]
-    return names.get(value, value) if isinstance(value, str) else value
-
-
 def test_the_portal_holds_the_stores_history_rejections_and_outcomes(
     both: tuple[Any, ...],
 ) -> None:
@@ -138,7 +118,7 @@ def test_the_portal_holds_the_stores_history_rejections_and_outcomes(
     def rejections(source: Any) -> list[Any]:
         return sorted(
             [
-                *_renamed([r.lead_id, r.code, r.at.isoformat(), r.by, r.from_stage], names),
+                *renamed([r.lead_id, r.code, r.at.isoformat(), r.by, r.from_stage], names),
                 r.disposition.value,
             ]
             for r in read_all(source, Entity.REJECTION)
@@ -150,7 +130,7 @@ def test_the_portal_holds_the_stores_history_rejections_and_outcomes(
     def outcomes(source: Any) -> list[Any]:
         return sorted(
             [
-                *_renamed([o.lead_id, o.recorded_by], names),
+                *renamed([o.lead_id, o.recorded_by], names),
                 *(o.kind.value, o.at.isoformat(), str(o.amount), o.reason, o.competitor),
             ]
             for o in read_all(source, Entity.OUTCOME)
@@ -183,8 +163,8 @@ def test_the_portal_holds_the_stores_history_rejections_and_outcomes(
 
 def test_the_report_from_hubspot_equals_the_demo_stores(both: tuple[Any, ...]) -> None:
     data, store, adapter, names, _settings = both
-    expected = _report(store, data.now)
-    got = _renamed(_report(adapter, data.now), names)
+    expected = report_json(store, data.now)
+    got = renamed(report_json(adapter, data.now), names)
     assert expected["rejections"], "the report has rejections to compare"
     assert expected["closed_loop"], "and what became of them"
     assert got == expected
@@ -194,10 +174,10 @@ def test_sla_credit_per_owner_needs_the_owner_history(both: tuple[Any, ...]) -> 
     """Read without ``hubspot_owner_id``'s history, every touch counts for the current owner
     and SLA adherence per owner no longer matches: the equality above rests on that history."""
     data, store, _adapter, names, settings = both
-    expected = _report(store, data.now)
+    expected = report_json(store, data.now)
     blind = HubSpotAdapter.from_config({**settings, "owner_history": False})
     try:
-        got = _renamed(_report(blind, data.now), names)
+        got = renamed(report_json(blind, data.now), names)
     finally:
         blind.close()
     assert got["sla_by_owner"] != expected["sla_by_owner"]
@@ -227,46 +207,9 @@ def test_leadflow_report_and_run_read_them_from_hubspot(
     """``leadflow report --adapter hubspot --config ...`` gives the numbers ``leadflow report
     --store`` gives over the demo store; ``leadflow run`` mirrors the portal's rejections and
     outcomes into its state store."""
-    from leadflow.cli import main
-    from leadflow.job import Job, run
 
     data, store, adapter, names, settings = both
-    examples = Path(__file__).resolve().parents[2] / "examples"
     config = tmp_path / "leadflow.toml"
     config.write_text(_toml(settings), encoding="utf-8")
-    calendar = tmp_path / "calendar.toml"
-    calendar.write_text('zone = "UTC"\nhours = { mon-fri = "09:00-17:00" }\n')
-    rules = [
-        *("--policies", str(examples / "sla.toml")),
-        *("--scorecard", str(examples / "scorecard.toml")),
-        *("--calendar", str(calendar)),
-    ]
-    common = ["--format", "json", "--now", data.now.isoformat(), *rules]
-    from_store, from_portal = tmp_path / "store.json", tmp_path / "portal.json"
-    assert main(["report", "--store", store.path, "--out", str(from_store), *common]) == 0
-    portal = ["report", "--adapter", "hubspot", "--config", str(config)]
-    assert main([*portal, "--out", str(from_portal), *common]) == 0
-    expected = json.loads(from_store.read_text(encoding="utf-8"))
-    got = _renamed(json.loads(from_portal.read_text(encoding="utf-8")), names)
-    assert expected["rejections_total"] > 0
-    # Open steps due at the same instant (the close of a business day) are ordered by lead id,
-    # which differs between the portal and the store before renaming: compare them as sets.
-    for report in (got, expected):
-        report["sla_open"] = sorted(report["sla_open"], key=lambda r: json.dumps(r, sort_keys=True))
-    assert got == expected
-
-    state = SQLiteAdapter(tmp_path / "state.sqlite")
-    report = run(
-        Job(name="nightly", now=data.now, dry_run=True),
-        adapter,
-        cursors=state,
-        history=state,
-        mirror=state.mirror,
-        record=state.write,
-    )
-    made = read_all(adapter, Entity.REJECTION)
-    became = read_all(adapter, Entity.OUTCOME)
-    assert (report.read["rejections"], report.read["outcomes"]) == (len(made), len(became))
-    assert sorted(map(repr, state.rejections())) == sorted(map(repr, made))
-    assert sorted(map(repr, state.outcomes())) == sorted(map(repr, became))
-    state.close()
+    assert_cli_reports_equal(store, "hubspot", config, names=names, now=data.now, tmp_path=tmp_path)
+    assert_run_mirrors_the_loop(adapter, data.now, tmp_path)
