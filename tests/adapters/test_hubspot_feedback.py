@@ -402,3 +402,33 @@ def test_owner_history_comes_from_the_owner_propertys_history(
         if v.item.id == cid
     ]
     assert plain.owner_history == () and plain.owner_id == "222"
+
+
+def test_the_report_says_which_records_it_left_out_and_why(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """An unmapped reason is reported in the report itself (its notes, so ``--json`` and the
+    HTML page carry it), not only in a log line: the report's numbers leave that lead out."""
+    from leadflow.cli.reporting import report_from_adapter
+
+    unmapped, mapped = _contact(emulator), _contact(emulator)
+    emulator.touch(
+        "contacts",
+        unmapped,
+        at=T0 - DAY,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="Reseller",
+    )
+    emulator.touch(
+        "contacts",
+        mapped,
+        at=T0 - DAY,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="NO_BUDGET",
+    )
+    report = report_from_adapter(make_adapter(), now=T0)
+    assert report.rejections_total == 1
+    [note] = [n for n in report.notes if "left out" in n]
+    assert "1 rejection read from hubspot" in note
+    assert unmapped in note and "'Reseller' is not mapped" in note
+    assert report.to_dict()["notes"] == list(report.notes)
