@@ -161,6 +161,39 @@ def test_stage_history_and_handoff_come_from_the_crm(emu: SalesforceEmulator) ->
     assert adapter.write([write])[0].status is WriteStatus.UNCHANGED
 
 
+def test_a_handoff_made_again_in_salesforce_replaces_leadflows_earlier_one(
+    emu: SalesforceEmulator,
+) -> None:
+    """leadflow handed the lead off (its hand-off field holds that instant); a rep then recycled
+    it and handed it off again in Salesforce: the SLA runs from the later hand-off, the one
+    the CRM's history records, not from leadflow's stale field."""
+    rid = _lead(emu, "Again")
+    adapter = make_adapter(emu)
+    [read] = [v for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    decided = emu.now()
+    moved = transition(read.item, "mql", at=decided, by="scoring")
+    write = StageWrite(
+        lead_id=rid, change=moved.history[-1], expected_version=read.version, handed_off_at=decided
+    )
+    assert [r.status for r in adapter.write([write])] == [WriteStatus.APPLIED]
+    emu.edit("Lead", rid, {"Leadflow_Stage__c": "recycled"}, by=REP)
+    emu.edit("Lead", rid, {"Leadflow_Stage__c": "mql"}, by=REP)
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    assert [c.to_stage for c in lead.history] == ["mql", "recycled", "mql"]
+    assert lead.handed_off_at == lead.history[-1].at > decided
+    # leadflow handing it off again itself: its own (newer) instant counts again
+    [read] = [v for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    recycled = transition(read.item, "recycled", at=emu.now(), by="sla")
+    assert adapter.write([StageWrite(lead_id=rid, change=recycled.history[-1])])[0].ok
+    [read] = [v for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    later = emu.now()
+    again = transition(read.item, "mql", at=later, by="scoring")
+    write = StageWrite(lead_id=rid, change=again.history[-1], handed_off_at=later)
+    assert adapter.write([write])[0].ok
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    assert lead.handed_off_at == later
+
+
 # -- outcomes ---------------------------------------------------------------------------------
 
 

@@ -1037,15 +1037,26 @@ class SalesforceAdapter:
         changes = tuple(c for c, _ in self._stage_history(record, history or ()))
         if not changes:
             return lead
-        handoffs = [c.at for c in changes if c.to_stage == self.mapping.handoff_stage]
         return attrs.evolve(
             lead,
             stage=changes[-1].to_stage,
             history=changes,
-            # leadflow's own hand-off (the instant its job decided it) is in the hand-off
-            # field; a hand-off made in Salesforce is the history's latest entry into the stage
-            handed_off_at=lead.handed_off_at or (handoffs[-1] if handoffs else None),
+            handed_off_at=self._handoff(lead.handed_off_at, changes),
         )
+
+    def _handoff(self, mine: datetime | None, changes: Sequence[StageChange]) -> datetime | None:
+        """The lead's hand-off: leadflow's own (the instant its job decided it, in the hand-off
+        field) unless the history shows the lead moved on after it and then entered the
+        hand-off stage again — a hand-off made in Salesforce, the latest such entry; without
+        leadflow's, the history's latest entry into the hand-off stage."""
+        stage = self.mapping.handoff_stage
+        if mine is None:
+            return next((c.at for c in reversed(changes) if c.to_stage == stage), None)
+        # The first move after leadflow's instant is its own save (or a move of the lead's
+        # own); an entry into the hand-off stage after any move is a hand-off made again.
+        after = [c for c in changes if c.at > mine]
+        again = [c.at for c in after[1:] if c.to_stage == stage]
+        return again[-1] if again else mine
 
     def _histories(self, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
         """``LeadHistory`` rows of the tracked fields leadflow reads, per lead, oldest first
