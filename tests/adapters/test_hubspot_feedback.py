@@ -233,6 +233,41 @@ def test_a_handoff_leadflow_writes_is_read_back_at_its_instant(
     assert later.handed_off_at is not None and later.handed_off_at > decided + 2 * DAY
 
 
+def test_a_handoff_made_again_in_hubspot_hours_later_is_the_handoff(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """A rep moved the lead back and re-qualified it the same day: the lifecycle history shows
+    it left the hand-off stage after leadflow's hand-off, so the later entry is the hand-off
+    (a day's slack is for the date-entered stamps alone, which cannot tell)."""
+    cid = _contact(emulator, lifecyclestage="lead", hs_lead_status="NEW")
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    decided = T0 + timedelta(minutes=5)
+    moved = transition(lead, "mql", at=decided, by="scoring")
+    [result] = adapter.write(
+        [StageWrite(lead_id=cid, change=moved.history[-1], handed_off_at=decided)]
+    )
+    assert result.status is WriteStatus.APPLIED
+    emulator.advance(timedelta(hours=3))
+    emulator.touch("contacts", cid, lifecyclestage="")
+    emulator.touch("contacts", cid, lifecyclestage="lead")
+    emulator.advance(timedelta(hours=1))
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead")
+    again = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert again.handed_off_at is not None
+    assert again.handed_off_at > decided + timedelta(hours=3)
+    assert again.handed_off_at == again.history[-1].at
+    # leadflow's own hand-off, with no move after it, still keeps the job's instant
+    other = _contact(emulator, lifecyclestage="lead", hs_lead_status="NEW")
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == other)
+    moved = transition(lead, "mql", at=decided, by="scoring")
+    adapter.write([StageWrite(lead_id=other, change=moved.history[-1], handed_off_at=decided)])
+    emulator.advance(timedelta(hours=2))
+    emulator.touch("contacts", other, jobtitle="CTO")
+    kept = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == other)
+    assert kept.handed_off_at == decided
+
+
 # -- outcomes ---------------------------------------------------------------------------------
 
 

@@ -1343,9 +1343,19 @@ class HubSpotAdapter:
             return _iso(_ms(raw))
         return _iso(_ms(record.updated_at))
 
-    def _handoff(self, entered: Mapping[str, Any], written: Any) -> datetime | None:
+    def _handoff(
+        self,
+        entered: Mapping[str, Any],
+        written: Any,
+        lifecycle: Sequence[HistoryEntry] = (),
+    ) -> datetime | None:
         """The lead's hand-off: the one leadflow wrote, unless HubSpot records the hand-off
-        lifecycle stage entered again more than a day later (a hand-off made in HubSpot)."""
+        lifecycle stage entered again after it (a hand-off made in HubSpot).
+
+        With the ``lifecyclestage`` history (oldest first), "again" is an entry after the
+        lifecycle stage left it (or was cleared) since leadflow's instant; with only the
+        date-entered stamps, which cannot tell leadflow's own write landing from a later
+        hand-off, an entry more than a day after leadflow's."""
         raw = entered.get(self._handoff_lifecycle) if self._handoff_lifecycle else None
         crm = _instant(raw) if raw else None
         mine: datetime | None = None
@@ -1355,6 +1365,16 @@ class HubSpotAdapter:
             mine = _utc(written)
         if mine is None:
             return crm
+        if lifecycle:
+            left, again = False, None
+            for entry in lifecycle:
+                if entry.at <= mine:
+                    continue
+                if entry.value != self._handoff_lifecycle:
+                    left = True
+                elif left:
+                    again = entry.at
+            return again or mine
         if crm is None or _ms(crm) <= _ms(mine) + _HANDOFF_SLACK:
             return mine
         return crm
@@ -1531,6 +1551,13 @@ class HubSpotAdapter:
             )
             mark = _read_mark(properties.pop("stage_change", None))
             written = mark if mark is not None and mark[0] == stage else None
+            if written is not None and any(
+                e.at > written[1] and e.value and e.value != self._stage_values(stage)[0]
+                for e in lifecycle
+            ):
+                # The lifecycle stage moved elsewhere after leadflow's change (a rep took the
+                # lead back and brought it here again): the history says when, not the mark.
+                written = None
             signed: str | None = None
             if verdict is not None and written is None:
                 # A rep rejected the lead in HubSpot: it is where the reason sends it, since
@@ -1555,7 +1582,7 @@ class HubSpotAdapter:
                     *changes[:-1],
                     attrs.evolve(changes[-1], by=verdict.by, reason=verdict.code),
                 )
-            handoff = self._handoff(entered, properties.pop("handoff_at", None))
+            handoff = self._handoff(entered, properties.pop("handoff_at", None), lifecycle)
             lead = self._build(
                 "lead",
                 record_id,
