@@ -501,9 +501,9 @@ class HubSpotAdapter:
     connection pool. Every call passes ``timeout`` as ``_request_timeout`` and goes through
     *retry*; ``sleep`` is injectable so tests do not wait.
 
-    No contact property holds the hand-off time, so a
-    :attr:`~leadflow.ports.StageWrite.handed_off_at` is not written (``capabilities.handoff_time``
-    is false): the stage change is, and the job's record in the embedded store keeps the hand-off.
+    A :attr:`~leadflow.ports.StageWrite.handed_off_at` is written to ``leadflow_handoff_at``
+    and read back as the lead's hand-off (``capabilities.handoff_time``), unless the lifecycle
+    history shows a later hand-off made in HubSpot.
     """
 
     name = "hubspot"
