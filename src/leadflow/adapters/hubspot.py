@@ -389,6 +389,9 @@ DEFAULT_RECHECK_WINDOW = 300.0
 DEFAULT_SEARCH_RATE = 5.0
 DEFAULT_RECHECK_MAX_SEEN = 50_000
 
+#: Epoch milliseconds as HubSpot writes them.
+_EPOCH_MS = re.compile(r"-?[0-9]{1,16}")
+
 
 def _is_id(value: Any) -> bool:
     """Whether *value* is a HubSpot record id (ASCII digits, full match)."""
@@ -401,7 +404,7 @@ def _ms(value: Any) -> int:
         stamp = value
     else:
         text = str(value).strip()
-        if text.lstrip("-").isdigit():
+        if _EPOCH_MS.fullmatch(text):  # ASCII digits: isdigit() takes "٣" and "²"
             return int(text)
         stamp = isoparse(text)
     if stamp.tzinfo is None:
@@ -485,7 +488,11 @@ class _ReadState:
             seen: dict[str, int] = {}
             for ms, packed in dict(data["seen"]).items():
                 ident = 0
-                for delta in str(packed).split(",") if packed else ():
+                deltas = str(packed).split(",") if packed else []
+                # ASCII digits only, as ids are: int() would also take "١٢٣", "1_0", " -1"
+                if not all(_ID.fullmatch(x) for x in [str(ms), *deltas]):
+                    raise ValueError(packed)
+                for delta in deltas:
                     ident += int(delta)
                     seen[str(ident)] = int(ms)
         except (ValueError, KeyError, TypeError, AttributeError):

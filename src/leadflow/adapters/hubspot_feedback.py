@@ -32,6 +32,7 @@ missing from a table is reported, never guessed.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -64,13 +65,17 @@ __all__ = [
 ]
 
 
+#: Epoch milliseconds as HubSpot writes them.
+_EPOCH_MS = re.compile(r"-?[0-9]{1,16}")
+
+
 def _instant(value: Any) -> datetime:
     """An aware UTC datetime from HubSpot's ISO text or epoch-millisecond text."""
     if isinstance(value, datetime):
         stamp = value
     else:
         text = str(value).strip()
-        if text.lstrip("-").isdigit():
+        if _EPOCH_MS.fullmatch(text):  # ASCII digits: isdigit() takes "٣" and "²"
             return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
         try:
             stamp = isoparse(text)
