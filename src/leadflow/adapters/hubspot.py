@@ -1359,10 +1359,11 @@ class HubSpotAdapter:
         """The lead's hand-off: the one leadflow wrote, unless HubSpot records the hand-off
         lifecycle stage entered again after it (a hand-off made in HubSpot).
 
-        With the ``lifecyclestage`` history (oldest first), "again" is an entry after the
-        lifecycle stage left it (or was cleared) since leadflow's instant; with only the
-        date-entered stamps, which cannot tell leadflow's own write landing from a later
-        hand-off, an entry more than a day after leadflow's."""
+        "Again" is an entry more than a day after leadflow's instant (the date-entered stamps
+        cannot tell leadflow's own write landing from a later hand-off) or, with the
+        ``lifecyclestage`` history (oldest first), an entry after the lifecycle stage moved to
+        another one since leadflow's instant (a clear alone is the first half of any backwards
+        move, leadflow's own included)."""
         raw = entered.get(self._handoff_lifecycle) if self._handoff_lifecycle else None
         crm = _instant(raw) if raw else None
         mine: datetime | None = None
@@ -1372,16 +1373,16 @@ class HubSpotAdapter:
             mine = _utc(written)
         if mine is None:
             return crm
-        if lifecycle:
-            left, again = False, None
-            for entry in lifecycle:
-                if entry.at <= mine:
-                    continue
-                if entry.value != self._handoff_lifecycle:
-                    left = True
-                elif left:
-                    again = entry.at
-            return again or mine
+        left, again = False, None
+        for entry in lifecycle:
+            if entry.at <= mine:
+                continue
+            if entry.value and entry.value != self._handoff_lifecycle:
+                left = True
+            elif entry.value and left:
+                again = entry.at
+        if again is not None:
+            return again
         if crm is None or _ms(crm) <= _ms(mine) + _HANDOFF_SLACK:
             return mine
         return crm
