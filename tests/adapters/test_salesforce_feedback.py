@@ -95,6 +95,51 @@ def test_a_rep_rejecting_in_salesforce_is_a_rejection_with_who_and_when(
     ]
 
 
+def test_a_rejection_made_after_the_leads_were_read_is_read_with_its_history(
+    emu: SalesforceEmulator,
+) -> None:
+    """A rep rejects a lead between the run's lead read and its rejection read: the history
+    the adapter remembered from the lead read is for the lead's older version and must not
+    stand for the new one (the rejection would be reported as having no history, and the
+    rejection cursor would move past it)."""
+    rid = _lead(emu, "Late", Leadflow_Stage__c="mql")
+    adapter = make_adapter(emu)
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items]
+    assert lead.stage == "mql"
+    emu.edit(
+        "Lead",
+        rid,
+        {"Status": "Closed - Not Converted", "Leadflow_Reject_Code__c": "No budget this cycle"},
+        by=REP,
+    )
+    [rejection], errors, _ = _pages(adapter.read_rejections)
+    assert errors == []
+    assert (rejection.lead_id, rejection.code, rejection.by) == (rid, "no_budget", REP)
+
+
+def test_histories_survive_the_history_cache_filling_up_mid_read(
+    emu: SalesforceEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remembered histories are bounded; emptying them between two history queries of one
+    page must not lose the rows the first query just fetched (each lead of that chunk read as
+    having no history: its rejection reported, its stage history empty)."""
+    import leadflow.adapters.salesforce as sf
+
+    ids = [_lead(emu, f"Many{i}", Leadflow_Stage__c="mql") for i in range(6)]
+    for rid in ids:
+        emu.edit(
+            "Lead",
+            rid,
+            {"Status": "Closed - Not Converted", "Leadflow_Reject_Code__c": "no_budget"},
+            by=REP,
+        )
+    monkeypatch.setattr(sf, "_IDS_PER_QUERY", 2)
+    monkeypatch.setattr(sf.SalesforceAdapter, "_HISTORY_CACHE_MAX", 3)
+    rejections, errors, _ = _pages(make_adapter(emu).read_rejections)
+    assert errors == []
+    assert sorted(r.lead_id for r in rejections) == sorted(ids)
+
+
 def test_an_unmapped_reason_is_reported_never_guessed(emu: SalesforceEmulator) -> None:
     rid = _lead(emu, "Odd")
     emu.edit(
