@@ -118,6 +118,28 @@ def test_a_lost_deal_status_and_leadflows_own_rejections_are_not_read_as_rejecti
     assert _rejections(adapter)[:2] == ([], [])
 
 
+def test_a_rep_rejection_without_a_reason_is_reported_after_an_old_leadflow_rejection(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """leadflow recycled the lead long ago (its reject code stays on the contact) and handed
+    it off again; a rep now turns it down with no reason. That is the rep's rejection, not
+    leadflow's own: it is reported (no reason), not skipped."""
+    cid = _contact(emulator)
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    after, rejection = reject(lead, "no_budget", at=T0 - 5 * DAY, by="leadflow-sla")
+    [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
+    assert result.status is WriteStatus.APPLIED
+    assert _rejections(adapter)[:2] == ([], []), "leadflow's own rejection is not read back"
+    emulator.advance(DAY)
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead", hs_lead_status="NEW")
+    emulator.advance(DAY)
+    emulator.touch("contacts", cid, by_user=4242, hs_lead_status="UNQUALIFIED")
+    items, errors, _ = _rejections(adapter)
+    assert items == []
+    assert [(e.record_id, "without a reason" in e.error) for e in errors] == [(cid, True)]
+
+
 def test_rejections_are_incremental_and_history_reads_go_50_at_a_time(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
 ) -> None:

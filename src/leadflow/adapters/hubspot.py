@@ -913,14 +913,11 @@ class HubSpotAdapter:
         for records, after in self._recheck(
             "contacts", "lastmodifieddate", [*wanted, "lastmodifieddate"], token, where
         ):
-            mine = [
-                r
-                for r in records
-                if (r.properties or {}).get(rules.reason_property)
-                or not (r.properties or {}).get(own)
-            ]
+            mine = list(records)
+            # leadflow's own code property's history too: a reasonless rejection that came
+            # with it is leadflow's own, one made after it (an old code stays) a rep's.
             histories = self._histories(
-                "contacts", [r.id for r in mine], [rules.status_property, "lifecyclestage"]
+                "contacts", [r.id for r in mine], [rules.status_property, "lifecyclestage", own]
             )
             items: list[Versioned[Rejection]] = []
             errors: list[RecordError] = []
@@ -933,6 +930,7 @@ class HubSpotAdapter:
                         rules=rules,
                         catalog=self.reasons,
                         stage_of=self._stage_or_none,
+                        own=histories.get(record.id, {}).get(own, ()),
                     )
                 except (ValidationError, KeyError) as exc:
                     found = str(exc)

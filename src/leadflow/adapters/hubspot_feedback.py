@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -225,17 +225,27 @@ def rejection_from(
     rules: RejectionRules,
     catalog: ReasonCatalog,
     stage_of: Callable[[str | None, str | None], str | None],
+    own: Sequence[HistoryEntry] = (),
 ) -> Rejection | str | None:
     """The rejection a contact records, a problem (text) when it cannot be read as one, or
     ``None`` when it is not rejected.
 
     ``at``/``by`` are when and by whom the status property last became a rejected value;
     ``from_stage`` is the stage (``stage_of(lifecyclestage, hs_lead_status)``) just before.
+    *own* is the history of leadflow's reject-code property: a rejection without a reason
+    whose status change came with leadflow's code (the same write) is leadflow's own, and
+    ``None``; a reasonless one made later (a rep's) is a problem, though an old code stays.
     """
     status = props.get(rules.status_property)
     if status not in rules.statuses or props.get("lifecyclestage") in rules.skip_lifecycles:
         return None
     reason = str(props.get(rules.reason_property) or "").strip()
+    entries = list(history.get(rules.status_property) or ())
+    became = _became(entries, rules)
+    if not reason and any(
+        e.value and became is not None and abs(e.at - became.at) <= _SAME_WRITE for e in own
+    ):
+        return None
     if not reason:
         return (
             f"rejected in HubSpot ({rules.status_property}={status}) without a reason: "
@@ -247,13 +257,6 @@ def rejection_from(
             f"{rules.reason_property} value {reason!r} is not mapped to a reject code; add it to "
             "the rejections.reasons table"
         )
-    entries = list(history.get(rules.status_property) or ())
-    became = None
-    for earlier, entry in zip([None, *entries[:-1]], entries, strict=True):
-        if entry.value in rules.statuses and (
-            earlier is None or earlier.value not in rules.statuses
-        ):
-            became = entry
     if became is None:
         return f"{rules.status_property} history does not say when it became {status!r}"
     lifecycle = _value_at(history.get("lifecyclestage") or (), became.at + _EPSILON)
@@ -284,6 +287,20 @@ def rejection_from(
 # A status and lifecycle set in one request share a stamp: "just before" the status change
 # includes a lifecycle change at the same instant.
 _EPSILON = datetime.resolution * 1000
+# Properties set by one write: HubSpot stamps them alike; a second allows for a server that
+# stamps each property as it stores it.
+_SAME_WRITE = timedelta(seconds=1)
+
+
+def _became(entries: Sequence[HistoryEntry], rules: RejectionRules) -> HistoryEntry | None:
+    """The history entry (oldest first) that last made the status a rejected value."""
+    became = None
+    for earlier, entry in zip([None, *entries[:-1]], entries, strict=True):
+        if entry.value in rules.statuses and (
+            earlier is None or earlier.value not in rules.statuses
+        ):
+            became = entry
+    return became
 
 
 # -- stage history ----------------------------------------------------------------------------
