@@ -140,6 +140,38 @@ def test_a_rep_rejection_without_a_reason_is_reported_after_an_old_leadflow_reje
     assert [(e.record_id, "without a reason" in e.error) for e in errors] == [(cid, True)]
 
 
+def test_leadflows_own_rejection_is_not_read_as_a_reps_with_an_old_reason(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """A rep turned the lead down with a reason long ago (the reason property keeps it); the
+    lead came back and leadflow now disqualifies it itself. The status change came with
+    leadflow's code: it is leadflow's own rejection, not the rep's old reason signed by the
+    integration at leadflow's write."""
+    cid = _contact(emulator)
+    emulator.touch(
+        "contacts",
+        cid,
+        by_user=4242,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="NO_BUDGET",
+    )
+    adapter = make_adapter()
+    [old], errors, _ = _rejections(adapter)
+    assert (old.by, old.code, errors) == ("4242", "no_budget", [])
+    emulator.advance(5 * DAY)
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead", hs_lead_status="OPEN")
+    emulator.advance(DAY)
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    at = lead.history[-1].at + DAY
+    after, rejection = reject(lead, "spam_or_test", at=at, by="leadflow-sla")
+    [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
+    assert result.status is WriteStatus.APPLIED
+    assert _rejections(adapter)[:2] == ([], [])
+    again = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert again.stage == "disqualified"
+    assert (again.history[-1].to_stage, again.history[-1].reason) == ("disqualified", None)
+
+
 def test_rejections_are_incremental_and_history_reads_go_50_at_a_time(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
 ) -> None:

@@ -992,6 +992,7 @@ class HubSpotAdapter:
         """The contact properties whose history a lead read asks for (one batch read per 50
         contacts): the stage pair, the rejection status and, with ``owner_history``, the owner."""
         names = ["lifecyclestage", "hs_lead_status", self.rejections.status_property]
+        names.append(self.fields.crm_field("writeback", "reject_code"))  # leadflow's own verdicts
         if self._owner_history:
             names.append("hubspot_owner_id")
         return list(dict.fromkeys(names))
@@ -1506,6 +1507,9 @@ class HubSpotAdapter:
                     rules=rules,
                     catalog=self.reasons,
                     stage_of=self._stage_or_none,
+                    own=histories.get(record.id, {}).get(
+                        self.fields.crm_field("writeback", "reject_code"), ()
+                    ),
                 )
             except (ValidationError, KeyError):
                 continue  # read_rejections reports it

@@ -232,9 +232,10 @@ def rejection_from(
 
     ``at``/``by`` are when and by whom the status property last became a rejected value;
     ``from_stage`` is the stage (``stage_of(lifecyclestage, hs_lead_status)``) just before.
-    *own* is the history of leadflow's reject-code property: a rejection without a reason
-    whose status change came with leadflow's code (the same write) is leadflow's own, and
-    ``None``; a reasonless one made later (a rep's) is a problem, though an old code stays.
+    *own* is the history of leadflow's reject-code property: a rejection whose status change
+    came with leadflow's code (the same write) is leadflow's own, and ``None``, whatever
+    reason an earlier rep verdict left; one made later (a rep's) is read, and without a reason
+    is a problem, though an old code stays.
     """
     status = props.get(rules.status_property)
     if status not in rules.statuses or props.get("lifecyclestage") in rules.skip_lifecycles:
@@ -242,10 +243,8 @@ def rejection_from(
     reason = str(props.get(rules.reason_property) or "").strip()
     entries = list(history.get(rules.status_property) or ())
     became = _became(entries, rules)
-    if not reason and any(
-        e.value and became is not None and abs(e.at - became.at) <= _SAME_WRITE for e in own
-    ):
-        return None
+    if became is not None and any(e.value and abs(e.at - became.at) <= _SAME_WRITE for e in own):
+        return None  # leadflow's own: a reason left from an earlier rep verdict is not this one's
     if not reason:
         return (
             f"rejected in HubSpot ({rules.status_property}={status}) without a reason: "
