@@ -118,6 +118,60 @@ def test_a_lost_deal_status_and_leadflows_own_rejections_are_not_read_as_rejecti
     assert _rejections(adapter)[:2] == ([], [])
 
 
+def test_a_rep_rejection_without_a_reason_is_reported_after_an_old_leadflow_rejection(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """leadflow recycled the lead long ago (its reject code stays on the contact) and handed
+    it off again; a rep now turns it down with no reason. That is the rep's rejection, not
+    leadflow's own: it is reported (no reason), not skipped."""
+    cid = _contact(emulator)
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    after, rejection = reject(lead, "no_budget", at=T0 - 5 * DAY, by="leadflow-sla")
+    [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
+    assert result.status is WriteStatus.APPLIED
+    assert _rejections(adapter)[:2] == ([], []), "leadflow's own rejection is not read back"
+    emulator.advance(DAY)
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead", hs_lead_status="NEW")
+    emulator.advance(DAY)
+    emulator.touch("contacts", cid, by_user=4242, hs_lead_status="UNQUALIFIED")
+    items, errors, _ = _rejections(adapter)
+    assert items == []
+    assert [(e.record_id, "without a reason" in e.error) for e in errors] == [(cid, True)]
+
+
+def test_leadflows_own_rejection_is_not_read_as_a_reps_with_an_old_reason(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """A rep turned the lead down with a reason long ago (the reason property keeps it); the
+    lead came back and leadflow now disqualifies it itself. The status change came with
+    leadflow's code: it is leadflow's own rejection, not the rep's old reason signed by the
+    integration at leadflow's write."""
+    cid = _contact(emulator)
+    emulator.touch(
+        "contacts",
+        cid,
+        by_user=4242,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="NO_BUDGET",
+    )
+    adapter = make_adapter()
+    [old], errors, _ = _rejections(adapter)
+    assert (old.by, old.code, errors) == ("4242", "no_budget", [])
+    emulator.advance(5 * DAY)
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead", hs_lead_status="OPEN")
+    emulator.advance(DAY)
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    at = lead.history[-1].at + DAY
+    after, rejection = reject(lead, "spam_or_test", at=at, by="leadflow-sla")
+    [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
+    assert result.status is WriteStatus.APPLIED
+    assert _rejections(adapter)[:2] == ([], [])
+    again = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert again.stage == "disqualified"
+    assert (again.history[-1].to_stage, again.history[-1].reason) == ("disqualified", None)
+
+
 def test_rejections_are_incremental_and_history_reads_go_50_at_a_time(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
 ) -> None:
@@ -231,6 +285,41 @@ def test_a_handoff_leadflow_writes_is_read_back_at_its_instant(
     emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead")
     later = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
     assert later.handed_off_at is not None and later.handed_off_at > decided + 2 * DAY
+
+
+def test_a_handoff_made_again_in_hubspot_hours_later_is_the_handoff(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """A rep moved the lead back and re-qualified it the same day: the lifecycle history shows
+    it left the hand-off stage after leadflow's hand-off, so the later entry is the hand-off
+    (a day's slack is for the date-entered stamps alone, which cannot tell)."""
+    cid = _contact(emulator, lifecyclestage="lead", hs_lead_status="NEW")
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    decided = T0 + timedelta(minutes=5)
+    moved = transition(lead, "mql", at=decided, by="scoring")
+    [result] = adapter.write(
+        [StageWrite(lead_id=cid, change=moved.history[-1], handed_off_at=decided)]
+    )
+    assert result.status is WriteStatus.APPLIED
+    emulator.advance(timedelta(hours=3))
+    emulator.touch("contacts", cid, lifecyclestage="")
+    emulator.touch("contacts", cid, lifecyclestage="lead")
+    emulator.advance(timedelta(hours=1))
+    emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead")
+    again = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert again.handed_off_at is not None
+    assert again.handed_off_at > decided + timedelta(hours=3)
+    assert again.handed_off_at == again.history[-1].at
+    # leadflow's own hand-off, with no move after it, still keeps the job's instant
+    other = _contact(emulator, lifecyclestage="lead", hs_lead_status="NEW")
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == other)
+    moved = transition(lead, "mql", at=decided, by="scoring")
+    adapter.write([StageWrite(lead_id=other, change=moved.history[-1], handed_off_at=decided)])
+    emulator.advance(timedelta(hours=2))
+    emulator.touch("contacts", other, jobtitle="CTO")
+    kept = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == other)
+    assert kept.handed_off_at == decided
 
 
 # -- outcomes ---------------------------------------------------------------------------------
@@ -402,3 +491,33 @@ def test_owner_history_comes_from_the_owner_propertys_history(
         if v.item.id == cid
     ]
     assert plain.owner_history == () and plain.owner_id == "222"
+
+
+def test_the_report_says_which_records_it_left_out_and_why(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """An unmapped reason is reported in the report itself (its notes, so ``--json`` and the
+    HTML page carry it), not only in a log line: the report's numbers leave that lead out."""
+    from leadflow.cli.reporting import report_from_adapter
+
+    unmapped, mapped = _contact(emulator), _contact(emulator)
+    emulator.touch(
+        "contacts",
+        unmapped,
+        at=T0 - DAY,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="Reseller",
+    )
+    emulator.touch(
+        "contacts",
+        mapped,
+        at=T0 - DAY,
+        hs_lead_status="UNQUALIFIED",
+        leadflow_reject_reason="NO_BUDGET",
+    )
+    report = report_from_adapter(make_adapter(), now=T0)
+    assert report.rejections_total == 1
+    [note] = [n for n in report.notes if "left out" in n]
+    assert "1 rejection read from hubspot" in note
+    assert unmapped in note and "'Reseller' is not mapped" in note
+    assert report.to_dict()["notes"] == list(report.notes)

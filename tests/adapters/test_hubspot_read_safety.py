@@ -119,7 +119,18 @@ def test_the_remembered_set_is_bounded_and_overflow_rereads_never_loses(
 
 
 @pytest.mark.parametrize(
-    "token", ["{not json", '{"at": null, "seen": {"1": "x"}}', "2026-03-02T09:00:00Z|٣"]
+    "token",
+    [
+        "{not json",
+        '{"at": null, "seen": {"1": "x"}}',
+        "2026-03-02T09:00:00Z|٣",
+        # ids and stamps in the remembered set are ASCII digits too (int() takes all of these)
+        '{"at": null, "seen": {"1772442000000": "١٢٣"}}',
+        '{"at": null, "seen": {"\u0661\u0667\u0667": "101"}}',
+        '{"at": null, "seen": {"1772442000000": "1_01"}}',
+        '{"at": null, "seen": {"1772442000000": "101,-1"}}',
+        '{"at": null, "seen": {"1772442000000": " 101"}}',
+    ],
 )
 def test_a_malformed_cursor_is_refused_before_any_call(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter], token: str
@@ -273,3 +284,18 @@ def test_contact_ids_are_ascii_digits_only(
     assert result.status is WriteStatus.FAILED
     assert "ASCII digits" in (result.error or "")
     assert emulator.total_calls == 0
+
+
+@pytest.mark.parametrize(
+    "stamp", ["\u0661\u0667\u0667\u0662\u0664\u0664\u0662" + "\u0660" * 6, "²", "1_772_442"]
+)
+def test_history_stamps_in_epoch_ms_are_ascii_digits_only(stamp: str) -> None:
+    """A property-history timestamp is ISO text or epoch milliseconds in ASCII digits;
+    ``str.isdigit`` also took Arabic-Indic digits as milliseconds and crashed on "²"."""
+    from leadflow.adapters.hubspot_feedback import HistoryEntry
+
+    with pytest.raises(ValidationError, match="timestamp"):
+        HistoryEntry.parse({"value": "lead", "timestamp": stamp})
+    assert HistoryEntry.parse({"value": "lead", "timestamp": "1772442000000"}).at == datetime(
+        2026, 3, 2, 9, 0, tzinfo=UTC
+    )

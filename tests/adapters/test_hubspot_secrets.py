@@ -128,3 +128,30 @@ def test_the_cli_never_prints_the_token(  # noqa: PLR0917 (pytest fixtures)
     assert [t for t in shown if TOKEN in t] == []
     if flag == "--json" and captured.out.strip():
         json.loads(captured.out)
+
+
+#: A credential in an unusual format: a quote and a backslash, which HubSpot's JSON error body
+#: escapes when it echoes the header, and non-ASCII, which it may escape as ``\u00f6``.
+ODD_TOKEN = 'pat-"odd"\\t\u00f6ken&<1>'
+
+
+@pytest.mark.parametrize("fault", ["400", "401", "429", "503"])
+def test_a_token_the_error_body_escapes_is_scrubbed_too(fault: str) -> None:
+    with HubSpotEmulator(token=ODD_TOKEN) as emu:
+        emu.define_property("contacts", *fx.CUSTOM)
+        emu.echo_token = True
+        emu.seed("contacts", [{"email": "p@example.com"}])
+        adapter = HubSpotAdapter.from_config(
+            access_token=ODD_TOKEN,
+            host=emu.url,
+            search_rate=0,
+            retry={"max_attempts": 1, "base_delay": 0, "max_delay": 0, "max_elapsed": 5},
+        )
+        emu.fail_next(fault, retry_after=0)
+        with pytest.raises(LeadflowError) as info:
+            list(adapter.read_leads())
+        adapter.close()
+    shown = "\n".join(_texts(info.value))
+    assert "Authorization" in shown, "the echo reached the error"
+    pieces = ['"odd"', "odd\\", "\\\\t", "ken&<1>", "\\u00f6ken"]
+    assert [p for p in pieces if p in shown] == []

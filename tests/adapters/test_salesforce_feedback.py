@@ -95,6 +95,51 @@ def test_a_rep_rejecting_in_salesforce_is_a_rejection_with_who_and_when(
     ]
 
 
+def test_a_rejection_made_after_the_leads_were_read_is_read_with_its_history(
+    emu: SalesforceEmulator,
+) -> None:
+    """A rep rejects a lead between the run's lead read and its rejection read: the history
+    the adapter remembered from the lead read is for the lead's older version and must not
+    stand for the new one (the rejection would be reported as having no history, and the
+    rejection cursor would move past it)."""
+    rid = _lead(emu, "Late", Leadflow_Stage__c="mql")
+    adapter = make_adapter(emu)
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items]
+    assert lead.stage == "mql"
+    emu.edit(
+        "Lead",
+        rid,
+        {"Status": "Closed - Not Converted", "Leadflow_Reject_Code__c": "No budget this cycle"},
+        by=REP,
+    )
+    [rejection], errors, _ = _pages(adapter.read_rejections)
+    assert errors == []
+    assert (rejection.lead_id, rejection.code, rejection.by) == (rid, "no_budget", REP)
+
+
+def test_histories_survive_the_history_cache_filling_up_mid_read(
+    emu: SalesforceEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remembered histories are bounded; emptying them between two history queries of one
+    page must not lose the rows the first query just fetched (each lead of that chunk read as
+    having no history: its rejection reported, its stage history empty)."""
+    import leadflow.adapters.salesforce as sf
+
+    ids = [_lead(emu, f"Many{i}", Leadflow_Stage__c="mql") for i in range(6)]
+    for rid in ids:
+        emu.edit(
+            "Lead",
+            rid,
+            {"Status": "Closed - Not Converted", "Leadflow_Reject_Code__c": "no_budget"},
+            by=REP,
+        )
+    monkeypatch.setattr(sf, "_IDS_PER_QUERY", 2)
+    monkeypatch.setattr(sf.SalesforceAdapter, "_HISTORY_CACHE_MAX", 3)
+    rejections, errors, _ = _pages(make_adapter(emu).read_rejections)
+    assert errors == []
+    assert sorted(r.lead_id for r in rejections) == sorted(ids)
+
+
 def test_an_unmapped_reason_is_reported_never_guessed(emu: SalesforceEmulator) -> None:
     rid = _lead(emu, "Odd")
     emu.edit(
@@ -159,6 +204,39 @@ def test_stage_history_and_handoff_come_from_the_crm(emu: SalesforceEmulator) ->
     assert again.handed_off_at == decided.replace(microsecond=0)
     assert again.history[-1].to_stage == "mql"
     assert adapter.write([write])[0].status is WriteStatus.UNCHANGED
+
+
+def test_a_handoff_made_again_in_salesforce_replaces_leadflows_earlier_one(
+    emu: SalesforceEmulator,
+) -> None:
+    """leadflow handed the lead off (its hand-off field holds that instant); a rep then recycled
+    it and handed it off again in Salesforce: the SLA runs from the later hand-off, the one
+    the CRM's history records, not from leadflow's stale field."""
+    rid = _lead(emu, "Again")
+    adapter = make_adapter(emu)
+    [read] = [v for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    decided = emu.now()
+    moved = transition(read.item, "mql", at=decided, by="scoring")
+    write = StageWrite(
+        lead_id=rid, change=moved.history[-1], expected_version=read.version, handed_off_at=decided
+    )
+    assert [r.status for r in adapter.write([write])] == [WriteStatus.APPLIED]
+    emu.edit("Lead", rid, {"Leadflow_Stage__c": "recycled"}, by=REP)
+    emu.edit("Lead", rid, {"Leadflow_Stage__c": "mql"}, by=REP)
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    assert [c.to_stage for c in lead.history] == ["mql", "recycled", "mql"]
+    assert lead.handed_off_at == lead.history[-1].at > decided
+    # leadflow handing it off again itself: its own (newer) instant counts again
+    [read] = [v for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    recycled = transition(read.item, "recycled", at=emu.now(), by="sla")
+    assert adapter.write([StageWrite(lead_id=rid, change=recycled.history[-1])])[0].ok
+    [read] = [v for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    later = emu.now()
+    again = transition(read.item, "mql", at=later, by="scoring")
+    write = StageWrite(lead_id=rid, change=again.history[-1], handed_off_at=later)
+    assert adapter.write([write])[0].ok
+    [lead] = [v.item for p in adapter.read_leads() for v in p.items if v.item.id == rid]
+    assert lead.handed_off_at == later
 
 
 # -- outcomes ---------------------------------------------------------------------------------

@@ -246,6 +246,29 @@ def test_redact_removes_any_listed_secret(token: str) -> None:
     assert token not in redact(text, secrets=[token])
 
 
+@pytest.mark.parametrize("secret", ['pa"ss\\w\u00f6rd&<x>', "p@ss/w+rd=&é", "tok\tn\u2028"])
+def test_a_secret_echoed_escaped_is_redacted_too(secret: str) -> None:
+    """A service echoing a credential in a JSON body, a URL, XML or a repr escapes it: a
+    password with a quote, a backslash, ``&`` or non-ASCII is then not its literal self."""
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = {
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+    }
+    for form in forms:
+        shown = redact(f'{{"message": "bad header value {form} sent"}}', secrets=[secret])
+        assert form not in shown
+        assert "***" in shown
+
+
 def test_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     child = get_logger("unit")
     with caplog.at_level(logging.INFO, logger="leadflow.adapters"):

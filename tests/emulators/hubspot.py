@@ -145,6 +145,7 @@ HISTORY_PROPERTIES = frozenset(
         "lifecyclestage",
         "hs_lead_status",
         "leadflow_reject_reason",
+        "leadflow_reject_code",
         "recent_conversion_event_name",
         "hs_email_last_open_date",
         "hs_email_last_click_date",

@@ -389,6 +389,9 @@ DEFAULT_RECHECK_WINDOW = 300.0
 DEFAULT_SEARCH_RATE = 5.0
 DEFAULT_RECHECK_MAX_SEEN = 50_000
 
+#: Epoch milliseconds as HubSpot writes them.
+_EPOCH_MS = re.compile(r"-?[0-9]{1,16}")
+
 
 def _is_id(value: Any) -> bool:
     """Whether *value* is a HubSpot record id (ASCII digits, full match)."""
@@ -401,7 +404,7 @@ def _ms(value: Any) -> int:
         stamp = value
     else:
         text = str(value).strip()
-        if text.lstrip("-").isdigit():
+        if _EPOCH_MS.fullmatch(text):  # ASCII digits: isdigit() takes "٣" and "²"
             return int(text)
         stamp = isoparse(text)
     if stamp.tzinfo is None:
@@ -485,7 +488,11 @@ class _ReadState:
             seen: dict[str, int] = {}
             for ms, packed in dict(data["seen"]).items():
                 ident = 0
-                for delta in str(packed).split(",") if packed else ():
+                deltas = str(packed).split(",") if packed else []
+                # ASCII digits only, as ids are: int() would also take "١٢٣", "1_0", " -1"
+                if not all(_ID.fullmatch(x) for x in [str(ms), *deltas]):
+                    raise ValueError(packed)
+                for delta in deltas:
                     ident += int(delta)
                     seen[str(ident)] = int(ms)
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -501,9 +508,9 @@ class HubSpotAdapter:
     connection pool. Every call passes ``timeout`` as ``_request_timeout`` and goes through
     *retry*; ``sleep`` is injectable so tests do not wait.
 
-    No contact property holds the hand-off time, so a
-    :attr:`~leadflow.ports.StageWrite.handed_off_at` is not written (``capabilities.handoff_time``
-    is false): the stage change is, and the job's record in the embedded store keeps the hand-off.
+    A :attr:`~leadflow.ports.StageWrite.handed_off_at` is written to ``leadflow_handoff_at``
+    and read back as the lead's hand-off (``capabilities.handoff_time``), unless the lifecycle
+    history shows a later hand-off made in HubSpot.
     """
 
     name = "hubspot"
@@ -906,14 +913,11 @@ class HubSpotAdapter:
         for records, after in self._recheck(
             "contacts", "lastmodifieddate", [*wanted, "lastmodifieddate"], token, where
         ):
-            mine = [
-                r
-                for r in records
-                if (r.properties or {}).get(rules.reason_property)
-                or not (r.properties or {}).get(own)
-            ]
+            mine = list(records)
+            # leadflow's own code property's history too: a reasonless rejection that came
+            # with it is leadflow's own, one made after it (an old code stays) a rep's.
             histories = self._histories(
-                "contacts", [r.id for r in mine], [rules.status_property, "lifecyclestage"]
+                "contacts", [r.id for r in mine], [rules.status_property, "lifecyclestage", own]
             )
             items: list[Versioned[Rejection]] = []
             errors: list[RecordError] = []
@@ -926,6 +930,7 @@ class HubSpotAdapter:
                         rules=rules,
                         catalog=self.reasons,
                         stage_of=self._stage_or_none,
+                        own=histories.get(record.id, {}).get(own, ()),
                     )
                 except (ValidationError, KeyError) as exc:
                     found = str(exc)
@@ -987,6 +992,7 @@ class HubSpotAdapter:
         """The contact properties whose history a lead read asks for (one batch read per 50
         contacts): the stage pair, the rejection status and, with ``owner_history``, the owner."""
         names = ["lifecyclestage", "hs_lead_status", self.rejections.status_property]
+        names.append(self.fields.crm_field("writeback", "reject_code"))  # leadflow's own verdicts
         if self._owner_history:
             names.append("hubspot_owner_id")
         return list(dict.fromkeys(names))
@@ -1343,9 +1349,20 @@ class HubSpotAdapter:
             return _iso(_ms(raw))
         return _iso(_ms(record.updated_at))
 
-    def _handoff(self, entered: Mapping[str, Any], written: Any) -> datetime | None:
+    def _handoff(
+        self,
+        entered: Mapping[str, Any],
+        written: Any,
+        lifecycle: Sequence[HistoryEntry] = (),
+    ) -> datetime | None:
         """The lead's hand-off: the one leadflow wrote, unless HubSpot records the hand-off
-        lifecycle stage entered again more than a day later (a hand-off made in HubSpot)."""
+        lifecycle stage entered again after it (a hand-off made in HubSpot).
+
+        "Again" is an entry more than a day after leadflow's instant (the date-entered stamps
+        cannot tell leadflow's own write landing from a later hand-off) or, with the
+        ``lifecyclestage`` history (oldest first), an entry after the lifecycle stage moved to
+        another one since leadflow's instant (a clear alone is the first half of any backwards
+        move, leadflow's own included)."""
         raw = entered.get(self._handoff_lifecycle) if self._handoff_lifecycle else None
         crm = _instant(raw) if raw else None
         mine: datetime | None = None
@@ -1355,6 +1372,16 @@ class HubSpotAdapter:
             mine = _utc(written)
         if mine is None:
             return crm
+        left, again = False, None
+        for entry in lifecycle:
+            if entry.at <= mine:
+                continue
+            if entry.value and entry.value != self._handoff_lifecycle:
+                left = True
+            elif entry.value and left:
+                again = entry.at
+        if again is not None:
+            return again
         if crm is None or _ms(crm) <= _ms(mine) + _HANDOFF_SLACK:
             return mine
         return crm
@@ -1480,6 +1507,9 @@ class HubSpotAdapter:
                     rules=rules,
                     catalog=self.reasons,
                     stage_of=self._stage_or_none,
+                    own=histories.get(record.id, {}).get(
+                        self.fields.crm_field("writeback", "reject_code"), ()
+                    ),
                 )
             except (ValidationError, KeyError):
                 continue  # read_rejections reports it
@@ -1531,6 +1561,13 @@ class HubSpotAdapter:
             )
             mark = _read_mark(properties.pop("stage_change", None))
             written = mark if mark is not None and mark[0] == stage else None
+            if written is not None and any(
+                e.at > written[1] and e.value and e.value != self._stage_values(stage)[0]
+                for e in lifecycle
+            ):
+                # The lifecycle stage moved elsewhere after leadflow's change (a rep took the
+                # lead back and brought it here again): the history says when, not the mark.
+                written = None
             signed: str | None = None
             if verdict is not None and written is None:
                 # A rep rejected the lead in HubSpot: it is where the reason sends it, since
@@ -1555,7 +1592,7 @@ class HubSpotAdapter:
                     *changes[:-1],
                     attrs.evolve(changes[-1], by=verdict.by, reason=verdict.code),
                 )
-            handoff = self._handoff(entered, properties.pop("handoff_at", None))
+            handoff = self._handoff(entered, properties.pop("handoff_at", None), lifecycle)
             lead = self._build(
                 "lead",
                 record_id,

@@ -32,8 +32,9 @@ missing from a table is reported, never guessed.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -64,13 +65,17 @@ __all__ = [
 ]
 
 
+#: Epoch milliseconds as HubSpot writes them.
+_EPOCH_MS = re.compile(r"-?[0-9]{1,16}")
+
+
 def _instant(value: Any) -> datetime:
     """An aware UTC datetime from HubSpot's ISO text or epoch-millisecond text."""
     if isinstance(value, datetime):
         stamp = value
     else:
         text = str(value).strip()
-        if text.lstrip("-").isdigit():
+        if _EPOCH_MS.fullmatch(text):  # ASCII digits: isdigit() takes "٣" and "²"
             return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
         try:
             stamp = isoparse(text)
@@ -220,17 +225,26 @@ def rejection_from(
     rules: RejectionRules,
     catalog: ReasonCatalog,
     stage_of: Callable[[str | None, str | None], str | None],
+    own: Sequence[HistoryEntry] = (),
 ) -> Rejection | str | None:
     """The rejection a contact records, a problem (text) when it cannot be read as one, or
     ``None`` when it is not rejected.
 
     ``at``/``by`` are when and by whom the status property last became a rejected value;
     ``from_stage`` is the stage (``stage_of(lifecyclestage, hs_lead_status)``) just before.
+    *own* is the history of leadflow's reject-code property: a rejection whose status change
+    came with leadflow's code (the same write) is leadflow's own, and ``None``, whatever
+    reason an earlier rep verdict left; one made later (a rep's) is read, and without a reason
+    is a problem, though an old code stays.
     """
     status = props.get(rules.status_property)
     if status not in rules.statuses or props.get("lifecyclestage") in rules.skip_lifecycles:
         return None
     reason = str(props.get(rules.reason_property) or "").strip()
+    entries = list(history.get(rules.status_property) or ())
+    became = _became(entries, rules)
+    if became is not None and any(e.value and abs(e.at - became.at) <= _SAME_WRITE for e in own):
+        return None  # leadflow's own: a reason left from an earlier rep verdict is not this one's
     if not reason:
         return (
             f"rejected in HubSpot ({rules.status_property}={status}) without a reason: "
@@ -242,13 +256,6 @@ def rejection_from(
             f"{rules.reason_property} value {reason!r} is not mapped to a reject code; add it to "
             "the rejections.reasons table"
         )
-    entries = list(history.get(rules.status_property) or ())
-    became = None
-    for earlier, entry in zip([None, *entries[:-1]], entries, strict=True):
-        if entry.value in rules.statuses and (
-            earlier is None or earlier.value not in rules.statuses
-        ):
-            became = entry
     if became is None:
         return f"{rules.status_property} history does not say when it became {status!r}"
     lifecycle = _value_at(history.get("lifecyclestage") or (), became.at + _EPSILON)
@@ -279,6 +286,20 @@ def rejection_from(
 # A status and lifecycle set in one request share a stamp: "just before" the status change
 # includes a lifecycle change at the same instant.
 _EPSILON = datetime.resolution * 1000
+# Properties set by one write: HubSpot stamps them alike; a second allows for a server that
+# stamps each property as it stores it.
+_SAME_WRITE = timedelta(seconds=1)
+
+
+def _became(entries: Sequence[HistoryEntry], rules: RejectionRules) -> HistoryEntry | None:
+    """The history entry (oldest first) that last made the status a rejected value."""
+    became = None
+    for earlier, entry in zip([None, *entries[:-1]], entries, strict=True):
+        if entry.value in rules.statuses and (
+            earlier is None or earlier.value not in rules.statuses
+        ):
+            became = entry
+    return became
 
 
 # -- stage history ----------------------------------------------------------------------------

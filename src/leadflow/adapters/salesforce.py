@@ -484,6 +484,8 @@ class SalesforceAdapter:
     """
 
     name: ClassVar[str] = "salesforce"
+    #: How many leads' LeadHistory rows are remembered between reads (then forgotten at once).
+    _HISTORY_CACHE_MAX: ClassVar[int] = 50_000
     capabilities: ClassVar[Capabilities] = Capabilities(
         reads=frozenset({*_SOBJECT_ENTITY.values(), Entity.REJECTION, Entity.OUTCOME}),
         writes=_WRITES,
@@ -541,7 +543,8 @@ class SalesforceAdapter:
         self._describe = describe
         self._sf: Salesforce | None = None
         self._closed = False
-        self._history_cache: dict[str, list[Mapping[str, Any]]] = {}
+        # lead id -> (the lead's SystemModstamp, its LeadHistory rows)
+        self._history_cache: dict[str, tuple[str, list[Mapping[str, Any]]]] = {}
 
     def __repr__(self) -> str:
         return f"SalesforceAdapter({self._describe})" if self._describe else "SalesforceAdapter()"
@@ -1037,25 +1040,49 @@ class SalesforceAdapter:
         changes = tuple(c for c, _ in self._stage_history(record, history or ()))
         if not changes:
             return lead
-        handoffs = [c.at for c in changes if c.to_stage == self.mapping.handoff_stage]
         return attrs.evolve(
             lead,
             stage=changes[-1].to_stage,
             history=changes,
-            # leadflow's own hand-off (the instant its job decided it) is in the hand-off
-            # field; a hand-off made in Salesforce is the history's latest entry into the stage
-            handed_off_at=lead.handed_off_at or (handoffs[-1] if handoffs else None),
+            handed_off_at=self._handoff(lead.handed_off_at, changes),
         )
 
-    def _histories(self, ids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
-        """``LeadHistory`` rows of the tracked fields leadflow reads, per lead, oldest first
-        (400 leads a query). Remembered for the leads' current versions, so reading leads and
-        then their rejections in one run queries the history once."""
+    def _handoff(self, mine: datetime | None, changes: Sequence[StageChange]) -> datetime | None:
+        """The lead's hand-off: leadflow's own (the instant its job decided it, in the hand-off
+        field) unless the history shows the lead moved on after it and then entered the
+        hand-off stage again — a hand-off made in Salesforce, the latest such entry; without
+        leadflow's, the history's latest entry into the hand-off stage."""
+        stage = self.mapping.handoff_stage
+        if mine is None:
+            return next((c.at for c in reversed(changes) if c.to_stage == stage), None)
+        # The first move after leadflow's instant is its own save (or a move of the lead's
+        # own); an entry into the hand-off stage after any move is a hand-off made again.
+        after = [c for c in changes if c.at > mine]
+        again = [c.at for c in after[1:] if c.to_stage == stage]
+        return again[-1] if again else mine
+
+    def _histories(
+        self, records: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[Mapping[str, Any]]]:
+        """``LeadHistory`` rows of the tracked fields leadflow reads, per lead of *records*,
+        oldest first (400 leads a query). Remembered for each lead's version
+        (``SystemModstamp``), so reading leads and then their rejections in one run queries the
+        history once, and a lead changed in between is queried again."""
         wb = self._wb
         names = [wb.get("stage"), wb.get("status"), self._feedback_field("rejection", "reason")]
         fields = sorted({n for n in names if n} | {"leadConverted", "Owner"})
-        wanted = [i for i in ids if _SF_ID.fullmatch(i)]
-        missing = [i for i in wanted if i not in self._history_cache]
+        versions = {
+            str(r["Id"]): str(r.get("SystemModstamp"))
+            for r in records
+            if _SF_ID.fullmatch(str(r["Id"]))
+        }
+        wanted = list(versions)
+        found_all = {
+            i: self._history_cache[i][1]
+            for i in wanted
+            if self._history_cache.get(i, ("", []))[0] == versions[i]
+        }
+        missing = [i for i in wanted if i not in found_all]
         for chunk in chunked(missing, _IDS_PER_QUERY):
             soql = format_soql(
                 "SELECT LeadId, Field, OldValue, NewValue, CreatedDate, CreatedById "
@@ -1078,10 +1105,12 @@ class SalesforceAdapter:
             found: dict[str, list[Mapping[str, Any]]] = {i: [] for i in chunk}
             for row in rows:
                 found.setdefault(str(row["LeadId"]), []).append(row)
-            if len(self._history_cache) > 50_000:
-                self._history_cache.clear()
-            self._history_cache.update(found)
-        return {i: list(self._history_cache.get(i, ())) for i in wanted}
+            fetched = {i: rows for i, rows in found.items() if i in versions}
+            found_all.update(fetched)
+            if len(self._history_cache) > self._HISTORY_CACHE_MAX:
+                self._history_cache.clear()  # bounded; this call keeps what it fetched
+            self._history_cache.update({i: (versions[i], rows) for i, rows in fetched.items()})
+        return {i: list(found_all.get(i, ())) for i in wanted}
 
     def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
         """Leads changed after *cursor* (all when ``None``), oldest change first, by page, each
@@ -1090,7 +1119,7 @@ class SalesforceAdapter:
         fields = self._lead_fields()
 
         def build(records: Sequence[Mapping[str, Any]]) -> list[Lead | RecordError]:
-            histories = self._histories([str(r["Id"]) for r in records])
+            histories = self._histories(records)
             out: list[Lead | RecordError] = []
             for record in records:
                 try:
@@ -1170,7 +1199,7 @@ class SalesforceAdapter:
             return out
 
         def build(records: Sequence[Mapping[str, Any]]) -> list[Any]:
-            histories = self._histories([str(r["Id"]) for r in records])
+            histories = self._histories(records)
             return [one(r, histories.get(str(r["Id"]), [])) for r in records]
 
         return self._read(Entity.REJECTION, "Lead", fields, cursor, build)

@@ -59,6 +59,8 @@ Configuration, retries, secrets:
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import operator
 import random
@@ -67,6 +69,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import attrs
 from dateutil.parser import isoparse
@@ -586,10 +589,27 @@ _TEXT_PATTERNS = (
 _MASK = "***"
 
 
+def _echoed_forms(secret: str) -> list[str]:
+    """*secret* and the forms a service echoing it may give it: JSON-escaped (a quote, a
+    backslash, non-ASCII), a Python repr, percent-encoded, XML/HTML-escaped; longest first."""
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+    }
+    return sorted(forms, key=len, reverse=True)
+
+
 def _redact_text(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret:
-            text = text.replace(secret, _MASK)
+            for form in _echoed_forms(secret):
+                text = text.replace(form, _MASK)
     text = _TEXT_PATTERNS[0].sub(lambda m: f"{m.group(1)} {_MASK}", text)
     text = _TEXT_PATTERNS[1].sub(lambda m: f"{m.group(1)}{_MASK}", text)
     return _TEXT_PATTERNS[2].sub(_MASK, text)

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from leadflow.analytics import build_report, business_hours, render_html, write_csv
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
@@ -28,7 +30,7 @@ from leadflow.errors import ValidationError
 from leadflow.lifecycle import as_of
 from leadflow.model import Account, Activity, Lead, Touch
 from leadflow.outcomes import Outcome
-from leadflow.ports import Adapter, Entity, read_all, read_pages, readable
+from leadflow.ports import Adapter, Entity, RecordError, read_pages, readable
 from leadflow.reasons import Rejection
 from leadflow.rules.scorecard import Scorecard
 from leadflow.rules.sla import SLAPolicy, evaluate_many
@@ -50,8 +52,38 @@ DEFAULT_REPORT = "leadflow-report.html"
 FORMATS = ("html", "json", "csv")
 
 
-def _all(pages: Iterable[Any]) -> list[Any]:
-    return [versioned.item for page in pages for versioned in page.items]
+def _all(pages: Iterable[Any], problems: list[RecordError] | None = None) -> list[Any]:
+    """The items of *pages*; the records they could not read are added to *problems*."""
+    items: list[Any] = []
+    for page in pages:
+        items += [versioned.item for versioned in page.items]
+        if problems is not None:
+            problems += page.errors
+    return items
+
+
+#: How many of the records a report left out its note names, per entity.
+_SHOWN_PROBLEMS = 5
+
+
+def _left_out(name: str, problems: Sequence[RecordError]) -> list[str]:
+    """One note per entity whose records the adapter read but could not map (an unmapped
+    picklist value, a missing field history...): the report's numbers leave out what could
+    not be mapped, and the report itself says so, not only a log line."""
+    by_entity: dict[Entity, list[RecordError]] = {}
+    for problem in dict.fromkeys(problems):  # a table read twice reports its problems once
+        by_entity.setdefault(problem.entity, []).append(problem)
+    notes = []
+    for entity, found in by_entity.items():
+        shown = "; ".join(f"{p.record_id}: {p.error}" for p in found[:_SHOWN_PROBLEMS])
+        if len(found) > _SHOWN_PROBLEMS:
+            shown += f"; and {len(found) - _SHOWN_PROBLEMS} more"
+        noun = entity.value if len(found) == 1 else f"{entity.value}s"
+        notes.append(
+            f"left out where they could not be mapped: {len(found)} {noun} read from "
+            f"{name} ({shown})"
+        )
+    return notes
 
 
 def report_from_adapter(
@@ -76,25 +108,32 @@ def report_from_adapter(
     their hand-off (from the adapter's activities and accounts) for the score-validity tables.
     """
     can_read = adapter.capabilities.can_read
+    problems: list[RecordError] = []
     # As of *now*: leads as they stood then, touches made by then (build_report does the same
     # to rejections and outcomes), so a report for a past instant is not changed by later rows.
     leads: list[Lead] = [
         lead
-        for lead in (as_of(lead, now) for lead in _all(read_pages(adapter, Entity.LEAD)))
+        for lead in (as_of(lead, now) for lead in _all(read_pages(adapter, Entity.LEAD), problems))
         if lead is not None
     ]
     touches: list[Touch] = [
         touch
-        for touch in (_all(read_pages(adapter, Entity.TOUCH)) if can_read(Entity.TOUCH) else [])
+        for touch in (
+            _all(read_pages(adapter, Entity.TOUCH), problems) if can_read(Entity.TOUCH) else []
+        )
         if touch.at <= now
     ]
     # What sales decided and what became of the leads, when the adapter reads them (the store,
     # a CRM); else rejections are recovered from the stage histories and outcomes left out.
     rejections: list[Rejection] | None = (
-        read_all(adapter, Entity.REJECTION) if readable(adapter, Entity.REJECTION) else None
+        _all(read_pages(adapter, Entity.REJECTION), problems)
+        if readable(adapter, Entity.REJECTION)
+        else None
     )
     outcomes: list[Outcome] = (
-        read_all(adapter, Entity.OUTCOME) if readable(adapter, Entity.OUTCOME) else []
+        _all(read_pages(adapter, Entity.OUTCOME), problems)
+        if readable(adapter, Entity.OUTCOME)
+        else []
     )
     cal = (
         calendar if calendar is not None else BusinessCalendar.weekdays("UTC", name="weekdays-utc")
@@ -114,10 +153,12 @@ def report_from_adapter(
     scored = None
     if scorecard is not None:
         activities: list[Activity] = (
-            _all(read_pages(adapter, Entity.ACTIVITY)) if can_read(Entity.ACTIVITY) else []
+            _all(read_pages(adapter, Entity.ACTIVITY), problems)
+            if can_read(Entity.ACTIVITY)
+            else []
         )
         accounts: list[Account] = (
-            _all(read_pages(adapter, Entity.ACCOUNT)) if can_read(Entity.ACCOUNT) else []
+            _all(read_pages(adapter, Entity.ACCOUNT), problems) if can_read(Entity.ACCOUNT) else []
         )
         scored = scores_at_handoff(
             scorecard, leads, activities, accounts={a.id: a for a in accounts}
@@ -128,7 +169,7 @@ def report_from_adapter(
             if can_read(Entity.ACCOUNT)
             else {}
         )
-    return build_report(
+    built = build_report(
         **options,
         leads=leads,
         scores=scored.scores if scored else None,
@@ -142,6 +183,8 @@ def report_from_adapter(
         title=title,
         elapsed=business_hours(cal) if use_business_hours else None,
     )
+    left_out = _left_out(adapter.name, problems)
+    return attrs.evolve(built, notes=(*built.notes, *left_out)) if left_out else built
 
 
 def write_report(report: FeedbackReport, out: str | Path, *, fmt: str = "html") -> list[Path]:
