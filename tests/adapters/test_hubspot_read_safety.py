@@ -258,6 +258,18 @@ def test_a_link_off_the_configured_host_is_refused(
         list(make_adapter(page_size=5).read_leads())
 
 
+@pytest.mark.parametrize("climb", ["/crm/v3/..", "/crm/v3/%2e%2e", "/crm/./v3"])
+def test_a_link_with_dot_segments_is_refused(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter], climb: str
+) -> None:
+    """On the configured host, but with ``..`` (plain or percent-encoded) or ``.`` segments: once
+    resolved such a path may leave the configured base path, which the prefix check cannot see."""
+    _seed(emulator, 12)
+    emulator.foreign_links = emulator.url + climb
+    with pytest.raises(AdapterError, match="off the configured host"):
+        list(make_adapter(page_size=5).read_leads())
+
+
 @pytest.mark.parametrize(
     "host",
     [

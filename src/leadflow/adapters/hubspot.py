@@ -69,7 +69,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 import urllib3
@@ -1255,6 +1255,10 @@ class HubSpotAdapter:
         """Refuse a URL the service handed back unless it stays on the configured host and
         path (a relative link does)."""
         parts = urlsplit(link)
+        if {".", ".."} & set(unquote(parts.path).split("/")):
+            # A dot segment climbs out of the path prefix checked below once resolved
+            # ("/crm/v3/../../elsewhere" starts with "/crm/v3/").
+            raise self._foreign(link)
         if not parts.scheme and not parts.netloc:
             if parts.path.startswith("/") and not parts.path.startswith(_path(self._host)):
                 raise self._foreign(link)
