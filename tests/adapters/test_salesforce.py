@@ -284,13 +284,16 @@ def test_lead_fields_map_both_ways(emu: SalesforceEmulator) -> None:
     assert read.version == emu.get("Lead", rid)["SystemModstamp"]
 
 
-def test_converted_lead_reads_as_opportunity_and_unknown_status_as_inquiry(
+def test_converted_lead_reads_as_opportunity_and_an_unknown_status_is_reported(
     emu: SalesforceEmulator,
 ) -> None:
     a = emu.insert("Lead", {"LastName": "A", "Company": "X", "IsConverted": True})
     b = emu.insert("Lead", {"LastName": "B", "Company": "X", "Status": "Nurture"})
-    stages = {v.item.id: v.item.stage for v in _leads(make_adapter(emu))}
-    assert {a: "opportunity", b: "inquiry"} == stages
+    pages = list(make_adapter(emu).read_leads())
+    stages = {v.item.id: v.item.stage for p in pages for v in p.items}
+    assert {a: "opportunity"} == stages
+    [error] = [e for p in pages for e in p.errors]
+    assert error.record_id == b and "'Nurture' maps to no stage" in error.error
 
 
 def test_mapping_override_renames_custom_fields(ca: trustme.CA, tmp_path: Path) -> None:

@@ -162,6 +162,27 @@ def test_an_unmapped_reason_is_reported_never_guessed(emu: SalesforceEmulator) -
         DEFAULT_MAPPING.override({"reject_reasons": {"Vibes": "not_a_code"}})
 
 
+def test_an_unmapped_status_is_reported_never_read_as_inquiry(emu: SalesforceEmulator) -> None:
+    """An org's own Status value the mapping does not know: the lead is reported on the page
+    (field, value, where to map it), not read as a guessed 'inquiry' that would restart its
+    funnel and SLA clock."""
+    known = _lead(emu, "Known")
+    odd = _lead(emu, "Odd", Status="Nurture - Partner")
+    adapter = make_adapter(emu)
+    leads, errors, _ = _pages(adapter.read_leads)
+    assert [lead.id for lead in leads] == [known]
+    [error] = errors
+    assert (error.entity, error.record_id) == (Entity.LEAD, odd)
+    assert "'Nurture - Partner'" in error.error and "stages.aliases" in error.error
+    # mapped as data, the same value is read as the stage it names
+    mapped = make_adapter(emu, stages={"aliases": {"Nurture - Partner": "recycled"}})
+    leads, errors, _ = _pages(mapped.read_leads)
+    assert ({lead.id: lead.stage for lead in leads}, errors) == (
+        {known: "inquiry", odd: "recycled"},
+        [],
+    )
+
+
 def test_a_rejection_without_field_history_is_reported(ca: trustme.CA, tmp_path: Path) -> None:
     with SalesforceEmulator(ca=ca, cert_dir=tmp_path, tracked=frozenset()) as emu:
         rid = _lead(emu, "Untracked")

@@ -911,7 +911,9 @@ class SalesforceAdapter:
 
     def _field_stage(self, record: Mapping[str, Any]) -> str:
         """A lead's stage from its fields alone: a rejected ``Status`` (a rep's verdict), else
-        ``Leadflow_Stage__c``, else conversion, else the ``Status`` mapping, else ``inquiry``."""
+        ``Leadflow_Stage__c``, else conversion, else the ``Status`` mapping, else (no ``Status``)
+        ``inquiry``. A ``Status`` the mapping does not know is a
+        :class:`~leadflow.errors.ValidationError` (the read reports the lead), never a guess."""
         wb = self._wb
         status = record.get(wb["status"]) if "status" in wb else None
         stage = record.get(wb["stage"]) if "stage" in wb else None
@@ -923,12 +925,11 @@ class SalesforceAdapter:
         if "is_converted" in wb and record.get(wb["is_converted"]):
             return "opportunity"
         mapped = self._status_stage(status)
-        if status and mapped is None:
-            _log.warning(
-                "lead %s: Status %r maps to no stage; reading it as 'inquiry' (add it "
-                "under [adapters.salesforce.stages.aliases])",
-                record["Id"],
+        if status and mapped is None:  # reported on the page, never guessed
+            raise ValidationError(
+                wb["status"],
                 status,
+                "maps to no stage (add it under [adapters.salesforce.stages.aliases])",
             )
         return mapped or "inquiry"
 
@@ -1145,8 +1146,12 @@ class SalesforceAdapter:
 
         def one(record: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
             lead_id = str(record["Id"])
-            history = self._stage_history(record, rows)
-            if not history and self._field_stage(record) in _REJECTED_STAGES:
+            try:
+                history = self._stage_history(record, rows)
+                stage = self._field_stage(record)
+            except ValidationError as exc:
+                return [RecordError(entity=Entity.REJECTION, record_id=lead_id, error=str(exc))]
+            if not history and stage in _REJECTED_STAGES:
                 return [
                     RecordError(
                         entity=Entity.REJECTION,
