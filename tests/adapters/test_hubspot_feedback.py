@@ -104,9 +104,13 @@ def test_a_reason_table_naming_an_unknown_code_is_a_config_error() -> None:
         )
 
 
-def test_a_lost_deal_status_and_leadflows_own_rejections_are_not_read_as_rejections(
+def test_a_lost_deal_is_no_rejection_and_leadflows_own_reads_with_its_code(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
 ) -> None:
+    """A lost deal's contact (lifecycle opportunity) with a rejected status is no rejection.
+    leadflow's own rejection (its SLA rule recycled or disqualified the lead) is read back with
+    leadflow's code and the stage it left, so a report over HubSpot counts it as one over
+    Salesforce or the store does."""
     _contact(emulator, lifecyclestage="opportunity", hs_lead_status="UNQUALIFIED")
     cid = _contact(emulator)
     adapter = make_adapter()
@@ -115,7 +119,15 @@ def test_a_lost_deal_status_and_leadflows_own_rejections_are_not_read_as_rejecti
     [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
     assert result.status is WriteStatus.APPLIED
     assert emulator.get("contacts", cid)["hs_lead_status"] == "UNQUALIFIED"
-    assert _rejections(adapter)[:2] == ([], [])
+    [own], errors, _ = _rejections(adapter)
+    assert errors == []
+    assert (own.lead_id, own.code, own.from_stage, own.disposition) == (
+        cid,
+        rejection.code,
+        rejection.from_stage,
+        rejection.disposition,
+    )
+    assert own.at >= rejection.at and own.note is None
 
 
 def test_a_rep_rejection_without_a_reason_is_reported_after_an_old_leadflow_rejection(
@@ -130,7 +142,8 @@ def test_a_rep_rejection_without_a_reason_is_reported_after_an_old_leadflow_reje
     after, rejection = reject(lead, "no_budget", at=T0 - 5 * DAY, by="leadflow-sla")
     [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
     assert result.status is WriteStatus.APPLIED
-    assert _rejections(adapter)[:2] == ([], []), "leadflow's own rejection is not read back"
+    [own], errors, _ = _rejections(adapter)
+    assert (own.code, errors) == ("no_budget", []), "leadflow's own rejection, with its code"
     emulator.advance(DAY)
     emulator.touch("contacts", cid, lifecyclestage="marketingqualifiedlead", hs_lead_status="NEW")
     emulator.advance(DAY)
@@ -140,7 +153,7 @@ def test_a_rep_rejection_without_a_reason_is_reported_after_an_old_leadflow_reje
     assert [(e.record_id, "without a reason" in e.error) for e in errors] == [(cid, True)]
 
 
-def test_leadflows_own_rejection_is_not_read_as_a_reps_with_an_old_reason(
+def test_leadflows_own_rejection_reads_with_its_code_not_a_reps_old_reason(
     emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
 ) -> None:
     """A rep turned the lead down with a reason long ago (the reason property keeps it); the
@@ -166,10 +179,16 @@ def test_leadflows_own_rejection_is_not_read_as_a_reps_with_an_old_reason(
     after, rejection = reject(lead, "spam_or_test", at=at, by="leadflow-sla")
     [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
     assert result.status is WriteStatus.APPLIED
-    assert _rejections(adapter)[:2] == ([], [])
+    [own], errors, _ = _rejections(adapter)
+    assert (own.code, own.from_stage, errors) == ("spam_or_test", rejection.from_stage, [])
+    assert own.by != "4242", "not the rep's old verdict signed again"
     again = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
     assert again.stage == "disqualified"
-    assert (again.history[-1].to_stage, again.history[-1].reason) == ("disqualified", None)
+    # the stage change carries leadflow's own code, not the rep's old reason
+    assert (again.history[-1].to_stage, again.history[-1].reason) == (
+        "disqualified",
+        "spam_or_test",
+    )
 
 
 def test_rejections_are_incremental_and_history_reads_go_50_at_a_time(
@@ -521,3 +540,26 @@ def test_the_report_says_which_records_it_left_out_and_why(
     assert "1 rejection read from hubspot" in note
     assert unmapped in note and "'Reseller' is not mapped" in note
     assert report.to_dict()["notes"] == list(report.notes)
+
+
+def test_leadflows_own_recycle_is_read_back_though_its_status_is_no_rejected_one(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter]
+) -> None:
+    """leadflow's SLA rule recycled the lead (no response): HubSpot holds ``lead:BAD_TIMING``,
+    not a rejected status, and the contact carries leadflow's reject code. A report over
+    HubSpot must count that rejection as one over the store does, so it is read back."""
+    cid = _contact(emulator)
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    after, rejection = reject(lead, "not_followed_up", at=T0, by="leadflow-sla")
+    [result] = adapter.write([RejectionWrite(rejection=rejection, change=after.history[-1])])
+    assert result.status is WriteStatus.APPLIED
+    assert emulator.get("contacts", cid)["hs_lead_status"] not in ("UNQUALIFIED",)
+    [own], errors, _ = _rejections(adapter)
+    assert errors == []
+    assert (own.lead_id, own.code, own.disposition, own.from_stage) == (
+        cid,
+        "not_followed_up",
+        rejection.disposition,
+        rejection.from_stage,
+    )

@@ -898,20 +898,29 @@ class HubSpotAdapter:
         A contact whose status property holds a rejected value (:attr:`rejections`) with a
         mapped reason is a rejection dated and signed by the status property's history; an
         empty or unmapped reason is a :class:`~leadflow.ports.RecordError` on the page. A
-        contact leadflow itself rejected (its reject-code property set, no reason) is skipped:
-        the job recorded that rejection when it wrote it.
+        contact leadflow itself rejected (the status changed in the same write as its
+        reject-code property) reads with leadflow's code, signed by whoever HubSpot says made
+        that write (the app), so a report over HubSpot counts every rejection; the job's state
+        store recognises its own record of it and keeps it once.
         """
         rules = self.rejections
         own = self.fields.crm_field("writeback", "reject_code")
         wanted = [rules.status_property, rules.reason_property, own, "lifecyclestage"]
         if rules.note_property:
             wanted.append(rules.note_property)
-        where = [
-            Filter(property_name=rules.status_property, operator="IN", values=list(rules.statuses))
+        # Contacts in a rejected status (a rep's verdict), or carrying leadflow's reject code
+        # (leadflow's own: its recycles leave a status that is not a rejected one).
+        any_of = [
+            [
+                Filter(
+                    property_name=rules.status_property, operator="IN", values=list(rules.statuses)
+                )
+            ],
+            [Filter(property_name=own, operator="HAS_PROPERTY")],
         ]
         token = self._start(cursor, Entity.REJECTION)
         for records, after in self._recheck(
-            "contacts", "lastmodifieddate", [*wanted, "lastmodifieddate"], token, where
+            "contacts", "lastmodifieddate", [*wanted, "lastmodifieddate"], token, any_of
         ):
             mine = list(records)
             # leadflow's own code property's history too: a reasonless rejection that came
@@ -1103,7 +1112,7 @@ class HubSpotAdapter:
         stamp: str,
         properties: list[str],
         token: str | None,
-        where: Sequence[Any] = (),
+        any_of: Sequence[Sequence[Any]] = ((),),
     ) -> Iterator[tuple[list[Any], str]]:
         """Pages of records changed after the cursor *token*, each with the token after it.
 
@@ -1120,7 +1129,7 @@ class HubSpotAdapter:
             begin = _Position(begin.stamp - self._window_ms, None)
         seen = dict(state.seen)
         best = state.position
-        for records, after in self._keyset(object_type, stamp, properties, begin, where):
+        for records, after in self._keyset(object_type, stamp, properties, begin, any_of):
             fresh = []
             for record in records:
                 version = _ms(record.properties.get(stamp) or record.updated_at)
@@ -1152,11 +1161,11 @@ class HubSpotAdapter:
         stamp: str,
         properties: list[str],
         position: _Position | None,
-        where: Sequence[Any] = (),
+        any_of: Sequence[Sequence[Any]] = ((),),
     ) -> Iterator[tuple[list[Any], _Position]]:
-        """Pages of records after *position* in ``(stamp, id)`` order (and matching the
-        filters *where*), each with the position after it. Every page is one fresh search; see
-        the module docstring for why."""
+        """Pages of records after *position* in ``(stamp, id)`` order (and matching one of the
+        filter sets *any_of*: HubSpot's filter groups, ORed), each with the position after it.
+        Every page is one fresh search; see the module docstring for why."""
         size = self._page_size
         properties = list(dict.fromkeys([*properties, "hs_object_id", stamp]))
         while True:
@@ -1167,9 +1176,15 @@ class HubSpotAdapter:
                     Filter(
                         property_name="hs_object_id", operator="GT", value=str(position.last_id)
                     ),
-                    *where,
                 ]
-                results, more = self._search(object_type, filters, "hs_object_id", properties, size)
+                results, more = self._search(
+                    object_type,
+                    filters,
+                    any_of,
+                    sort="hs_object_id",
+                    properties=properties,
+                    limit=size,
+                )
                 if not more or not results:
                     after = _Position(position.stamp, None)
                 else:
@@ -1182,9 +1197,10 @@ class HubSpotAdapter:
                 Filter(property_name=stamp, operator="GT", value=str(position.stamp))
                 if position is not None
                 else Filter(property_name=stamp, operator="HAS_PROPERTY"),
-                *where,
             ]
-            results, more = self._search(object_type, filters, stamp, properties, size)
+            results, more = self._search(
+                object_type, filters, any_of, sort=stamp, properties=properties, limit=size
+            )
             if not results:
                 return
             stamps = [_ms(r.properties.get(stamp) or r.updated_at) for r in results]
@@ -1204,11 +1220,19 @@ class HubSpotAdapter:
             yield keep, position
 
     def _search(
-        self, object_type: str, filters: list[Any], sort: str, properties: list[str], limit: int
+        self,
+        object_type: str,
+        filters: list[Any],
+        any_of: Sequence[Sequence[Any]],
+        *,
+        sort: str,
+        properties: list[str],
+        limit: int,
     ) -> tuple[list[Any], bool]:
-        """One search page and whether the service says more follow (``paging.next``)."""
+        """One search page (*filters* and one of the sets *any_of*) and whether the service
+        says more follow (``paging.next``)."""
         request = PublicObjectSearchRequest(
-            filter_groups=[FilterGroup(filters=filters)],
+            filter_groups=[FilterGroup(filters=[*filters, *extra]) for extra in any_of],
             sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
             properties=properties,
             limit=limit,

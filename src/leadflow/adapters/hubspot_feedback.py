@@ -233,18 +233,31 @@ def rejection_from(
     ``at``/``by`` are when and by whom the status property last became a rejected value;
     ``from_stage`` is the stage (``stage_of(lifecyclestage, hs_lead_status)``) just before.
     *own* is the history of leadflow's reject-code property: a rejection whose status change
-    came with leadflow's code (the same write) is leadflow's own, and ``None``, whatever
-    reason an earlier rep verdict left; one made later (a rep's) is read, and without a reason
-    is a problem, though an old code stays.
+    came with leadflow's code (the same write) is leadflow's own and reads with that code,
+    whatever reason an earlier rep verdict left (so a report over HubSpot counts the rejections
+    leadflow's SLA rules made, as one over Salesforce does; the job's state store recognises
+    its own record of them). One made later (a rep's) is read by its reason, and without a
+    reason is a problem, though an old code stays.
     """
     status = props.get(rules.status_property)
+    entries = list(history.get(rules.status_property) or ())
+    lifecycles = history.get("lifecyclestage") or ()
+    mine = _own_rejection(own, entries, rules)
+    if mine is not None:  # leadflow's own: its code, not a reason left by an earlier rep verdict
+        if mine.value not in catalog:
+            return f"leadflow's reject code {mine.value!r} is not a reject code"
+        # leadflow's write moved the lifecycle stage and status too: the ones before it
+        before = mine.at - _SAME_WRITE
+        lifecycle, status_before = _value_at(lifecycles, before), _value_at(entries, before)
+        from_stage = stage_of(lifecycle, status_before) or stage_of(lifecycle, None)
+        return _rejection(
+            contact_id, catalog, mine.value, mine, from_stage=from_stage, note=None
+        ) or (
+            f"the stage before leadflow's rejection ({lifecycle}:{status_before}) maps to no stage"
+        )
     if status not in rules.statuses or props.get("lifecyclestage") in rules.skip_lifecycles:
         return None
     reason = str(props.get(rules.reason_property) or "").strip()
-    entries = list(history.get(rules.status_property) or ())
-    became = _became(entries, rules)
-    if became is not None and any(e.value and abs(e.at - became.at) <= _SAME_WRITE for e in own):
-        return None  # leadflow's own: a reason left from an earlier rep verdict is not this one's
     if not reason:
         return (
             f"rejected in HubSpot ({rules.status_property}={status}) without a reason: "
@@ -253,32 +266,61 @@ def rejection_from(
     code = rules.code_for(reason)
     if code is None:
         return (
-            f"{rules.reason_property} value {reason!r} is not mapped to a reject code; add it to "
-            "the rejections.reasons table"
+            f"{rules.reason_property} value {reason!r} is not mapped to a reject code; add it "
+            "to the rejections.reasons table"
         )
+    became = _became(entries, rules)
     if became is None:
         return f"{rules.status_property} history does not say when it became {status!r}"
-    lifecycle = _value_at(history.get("lifecyclestage") or (), became.at + _EPSILON)
+    # The lifecycle stage at the rep's status change (one set in the same request counts).
+    lifecycle = _value_at(lifecycles, became.at + _EPSILON)
     status_before = _value_at(entries, became.at)
     from_stage = stage_of(lifecycle, status_before) or stage_of(lifecycle, None)
-    if from_stage is None:
-        return f"the stage before the rejection ({lifecycle}:{status_before}) maps to no stage"
-    reason_code = catalog[code]
     note = None
     if rules.note_property:
         note = str(props.get(rules.note_property) or "").strip() or None
+    return _rejection(contact_id, catalog, code, became, from_stage=from_stage, note=note) or (
+        f"the stage before the rejection ({lifecycle}:{status_before}) maps to no stage"
+    )
+
+
+def _own_rejection(
+    own: Sequence[HistoryEntry], entries: Sequence[HistoryEntry], rules: RejectionRules
+) -> HistoryEntry | None:
+    """leadflow's latest write of its reject code, if it is the contact's latest rejection:
+    no rep's rejection (the status becoming a rejected value by another write) came after it."""
+    mine = next((e for e in reversed(own) if e.value), None)
+    if mine is None:
+        return None
+    became = _became(entries, rules)
+    if became is not None and became.at - mine.at > _SAME_WRITE:
+        return None  # a rep rejected the lead after leadflow's old verdict
+    return mine
+
+
+def _rejection(
+    contact_id: str,
+    catalog: ReasonCatalog,
+    code: str,
+    made: HistoryEntry,
+    *,
+    from_stage: str | None,
+    note: str | None,
+) -> Rejection | None:
+    """The rejection *made* records (``None`` when the stage before it is unknown)."""
+    if from_stage is None:
+        return None
+    reason_code = catalog[code]
     return Rejection(
         lead_id=contact_id,
         code=code,
         disposition=reason_code.disposition,
-        at=became.at,
-        by=became.who,
+        at=made.at,
+        by=made.who,
         note=note,
         from_stage=from_stage,
         reengage_at=(
-            became.at + reason_code.reengage_after
-            if reason_code.reengage_after is not None
-            else None
+            made.at + reason_code.reengage_after if reason_code.reengage_after is not None else None
         ),
     )
 
