@@ -84,16 +84,12 @@ def free_mail_domains() -> list[str]:
 
 def run_leadflow(leads: Path, events: Path) -> object:
     from leadflow.etl import compile_scorecard
-    from leadflow.etl.files import read_batches
-    from leadflow.etl.plan import EVENT_COLUMNS
     from leadflow.rules.scorecard import load_scorecard
 
     plan = compile_scorecard(load_scorecard(CARD))
-    return plan.score(
-        read_batches(leads, columns=dict(plan.lead_columns), batch_size=1 << 20),
-        read_batches(events, columns=EVENT_COLUMNS, dictionary=("kind",), batch_size=1 << 20),
-        as_of=AS_OF,
-    )
+    # the default engine, given the files: every column of both files checked against the
+    # model, repeated events (id, lead_id) counted once
+    return plan.score(leads, events, as_of=AS_OF)
 
 
 def run_duckdb(leads: Path, events: Path) -> object:
@@ -269,7 +265,7 @@ APPROACHES = {
     "polars": run_polars,
 }
 IMPORTS = {
-    "leadflow": ("leadflow.etl.plan",),
+    "leadflow": ("leadflow.etl.plan", "leadflow.etl.engine", "polars"),
     "duckdb": ("duckdb",),
     "polars": ("polars",),
 }
@@ -365,7 +361,10 @@ def postgres(data: Path, leads: int) -> None:
     sql = compile_scorecard_sql(load_scorecard(CARD), "postgres", as_of=AS_OF, accounts=None)
     types = {"string": "text", "double": "double precision", "int64": "bigint",
              "timestamp[us, tz=UTC]": "timestamptz", "large_string": "text"}  # fmt: skip
-    with running_server(bin_dir) as server, psycopg.connect(server.conninfo, autocommit=True) as conn:
+    with (
+        running_server(bin_dir) as server,
+        psycopg.connect(server.conninfo, autocommit=True) as conn,
+    ):
         for name, full in (("leads", lead_rows), ("events", event_rows)):
             table = full.select([f.name for f in full.schema if str(f.type) in types])
             cols = ", ".join(f'"{f.name}" {types[str(f.type)]}' for f in table.schema)
