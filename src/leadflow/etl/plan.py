@@ -427,7 +427,7 @@ class ColumnarPlan:
         if isinstance(leads, str | os.PathLike):
             leads = _read_path(leads, errors)
         if isinstance(events, str | os.PathLike):
-            events = _read_path(events, errors)
+            events = _read_path(events, errors, dictionary=("kind",))
         aggregate = self.aggregate(events, as_of=as_of, errors=errors, threads=threads)
         batches = list(
             self.score_batches(
@@ -920,10 +920,13 @@ def _batches(data: Any) -> Iterator[pa.RecordBatch]:
         yield from data
 
 
-def _read_path(path: str | os.PathLike[str], errors: ErrorSink | None) -> Iterator[pa.RecordBatch]:
+def _read_path(
+    path: str | os.PathLike[str], errors: ErrorSink | None, dictionary: tuple[str, ...] = ()
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a file input, for the Arrow plan (numbered from 0 across its parts)."""
     from leadflow.etl.files import read_batches
 
-    return read_batches(path, batch_size=1 << 20, dictionary=("kind",), errors=errors)
+    return read_batches(path, batch_size=1 << 20, dictionary=dictionary, errors=errors)
 
 
 def _frame_table(data: Any) -> pa.Table:
