@@ -47,9 +47,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from leadflow.etl.contract import ACTIVITY, LEAD, ROW, ErrorSink, conform, validate
+from leadflow._validate import _IDENTIFIER
+from leadflow.etl.contract import ACTIVITY, LEAD, ROW, ErrorSink, _strip_strings, conform, validate
 from leadflow.model import STANDARD_ACTIVITY_KINDS
 from leadflow.rules.matching import comparable
 from leadflow.rules.scorecard import (
@@ -86,6 +88,8 @@ _CLEAN_EMAIL = (
     r"^[a-z0-9._%+\-]+@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)+$"
 )
 _VERBATIM = frozenset({"id", "lead_id"})
+#: A column chunk whose dictionary page is at most this big has few distinct values.
+_SMALL_DICTIONARY = 64 * 1024
 _NON_NEGATIVE = frozenset({"annual_revenue", "employees"})
 
 
@@ -110,8 +114,41 @@ class _Source:
         self.frame = frame
         #: the Parquet files read, for a file input
         self.parts = parts
-        #: ``{column: (min, max, nulls)}`` over the whole input, from Parquet metadata
+        #: ``{column: (min, max, nulls)}`` of string columns, from Parquet metadata
         self.stats = stats or {}
+        #: ``{column: nulls}`` over the whole input, from Parquet metadata
+        self.nulls = {} if parts is None else _parquet_nulls(parts)
+
+    def distinct(self, name: str) -> list[str] | None:
+        """A superset of the distinct values of string column *name*, when that is cheap: the
+        dictionaries of a Parquet column whose every chunk is dictionary-encoded with a small
+        dictionary (read by Arrow without decoding the values), or a categorical column's
+        categories; otherwise ``None``."""
+        if self.parts is None:
+            dtype = self.frame.collect_schema()[name]
+            pl = _pl()
+            if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+                values = self.frame.select(pl.col(name).cat.get_categories()).collect()
+                return [v for v in values.to_series().to_list() if v is not None]
+            return None
+        for part in self.parts:
+            meta = pq.ParquetFile(part).metadata
+            index = meta.schema.names.index(name)
+            for g in range(meta.num_row_groups):
+                column = meta.row_group(g).column(index)
+                if (
+                    not column.has_dictionary_page
+                    or column.dictionary_page_offset is None
+                    or column.data_page_offset - column.dictionary_page_offset > _SMALL_DICTIONARY
+                ):
+                    return None
+        seen: set[str] = set()
+        for part in self.parts:
+            parquet = pq.ParquetFile(part, read_dictionary=[name])
+            for g in range(parquet.metadata.num_row_groups):
+                for chunk in parquet.read_row_group(g, columns=[name]).column(0).chunks:
+                    seen.update(v for v in chunk.dictionary.to_pylist() if v is not None)
+        return sorted(seen)
 
 
 def _source(data: Any) -> _Source | str:
@@ -169,6 +206,38 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
     return {k: v for k, v in found.items() if k not in missing}
 
 
+def _parquet_nulls(parts: list[Path]) -> dict[str, int]:
+    """Whole-input null count of each column whose every row group has statistics."""
+    found: dict[str, int] = {}
+    missing: set[str] = set()
+    for part in parts:
+        meta = pq.ParquetFile(part).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                stats = column.statistics
+                if stats is None or stats.null_count is None:
+                    missing.add(column.path_in_schema)
+                    continue
+                found[column.path_in_schema] = found.get(column.path_in_schema, 0) + (
+                    stats.null_count
+                )
+    return {k: v for k, v in found.items() if k not in missing}
+
+
+def _dirty_values(values: list[str], *, names: bool) -> list[str]:
+    """Those of *values* the contract would change (strip) or refuse (blank; with *names*, not
+    a snake_case name) -- judged by the contract's own Arrow functions."""
+    if not values:
+        return []
+    raw = pa.array(values, pa.string())
+    fine = pc.fill_null(pc.equal(_strip_strings(raw), raw), False)
+    if names:
+        fine = pc.and_(fine, pc.match_substring_regex(raw, _IDENTIFIER.pattern))
+    return [v for v, ok in zip(values, fine.to_pylist(), strict=True) if not ok]
+
+
 # -- the contract's clean tests ----------------------------------------------------------------
 
 
@@ -181,7 +250,13 @@ def _ids_clean(stats: tuple[Any, Any, int] | None, required: bool) -> bool:
 
 
 def _column_plan(
-    name: str, dtype: Any, target: Any, *, required: bool, stats: Any, identifiers: frozenset[str]
+    name: str,
+    dtype: Any,
+    target: Any,
+    *,
+    required: bool,
+    source: _Source,
+    identifiers: frozenset[str],
 ) -> tuple[Any, Any] | str:
     """``(clean test or None, expression of the value)`` for one column, or why not."""
     pl = _pl()
@@ -199,9 +274,16 @@ def _column_plan(
         if not is_text:
             return f"column {name!r} of type {dtype} (not text)"
         if name in _VERBATIM:
-            if not required or _ids_clean(stats, required):
+            if not required or _ids_clean(source.stats.get(name), required):
                 return None, col
             return col.str.contains(r"^[!-~]").fill_null(False), col
+        distinct = None if name == "email" else source.distinct(name)
+        if distinct is not None:  # few values: each judged once, exactly, by the contract
+            dirty = _dirty_values(distinct, names=bool(identifiers))
+            test = ~col.is_in(dirty) if dirty else None
+            if required and source.nulls.get(name) != 0:
+                test = col.is_not_null() if test is None else test & col.is_not_null()
+            return (None if test is None else test.fill_null(not required)), col
         if name == "email":
             test = col.str.contains(_CLEAN_EMAIL)
         elif identifiers:  # the standard kinds and the card's are valid names
@@ -215,7 +297,8 @@ def _column_plan(
         if dtype.time_unit == "ns":
             return f"column {name!r} in nanoseconds (truncated by the Arrow path)"
         value = col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-        return (col.is_not_null() if required else None), value
+        nulls = required and source.nulls.get(name) != 0
+        return (col.is_not_null() if nulls else None), value
     if pa.types.is_integer(target) or pa.types.is_floating(target):
         if not dtype.is_numeric() or dtype.is_decimal():
             return f"column {name!r} of type {dtype} (not a number)"
@@ -290,7 +373,7 @@ class _Checked:
                 self.schema[name],
                 target,
                 required=name in required,
-                stats=source.stats.get(name),
+                source=source,
                 identifiers=identifiers if name == "kind" else frozenset(),
             )
             if isinstance(plan, str):
@@ -457,6 +540,8 @@ class _Engine:
         self.plan = plan
         self.as_of = as_of
         self.as_of_ts = as_of.timestamp()
+        #: leads columns known to hold only ASCII text without line breaks (set by leads())
+        self.ascii_columns: frozenset[str] = frozenset()
 
     # -- events --------------------------------------------------------------------------------
 
@@ -514,28 +599,31 @@ class _Engine:
         base = check.source.frame
         ok = check.clean
         kind = pl.col("kind").cast(pl.String)
+        lead = pl.col("lead_id").cast(pl.String)
         # scan-level filter first (column tests only), then the instant
-        rows = (
-            self._aged(base.filter(kind.is_in(list(self.plan.kinds)) | ~ok))
-            .filter((pl.col("age") >= 0.0) | ~ok)
-            .select(
-                kind.alias("kind"),
-                "age",
-                *(["__us"] if self.plan.counters else []),
-                pl.when(ok).then(pl.col("lead_id").cast(pl.String)).alias("lead_id"),
+        if check.tests:  # rows that are not clean go to a null lead id, counted there
+            rows = (
+                self._aged(base.filter(kind.is_in(list(self.plan.kinds)) | ~ok))
+                .filter((pl.col("age") >= 0.0) | ~ok)
+                .with_columns(pl.when(ok).then(lead).alias("lead_id"))
             )
+        else:  # every row is clean (the statistics and dictionaries say so): no test at all
+            rows = self._counting(base.with_columns(lead.alias("lead_id")))
+        rows = rows.select(
+            kind.alias("kind"), "age", *(["__us"] if self.plan.counters else []), "lead_id"
         )
         with ThreadPoolExecutor(1, thread_name_prefix="leadflow-ids") as pool:
             # strictly increasing ids cannot repeat (no hashing needed); checked alongside
             rising = pool.submit(_rising, check.source, "id") if keyed else None
-            agg = self._event_aggregates(rows, count=True).collect(engine="streaming")
+            agg = self._event_aggregates(rows, count=bool(check.tests)).collect(engine="streaming")
             ids_rise = True if rising is None else rising.result()
-        suspects = agg.filter(pl.col("lead_id").is_null())
-        agg = agg.filter(pl.col("lead_id").is_not_null()).drop("__n")
         fixed = None
-        if suspects.height and suspects.get_column("__n").item():
-            numbered = base.with_row_index(ROW).filter(~ok)
-            fixed = check.suspects(numbered, sink, "events")
+        if check.tests:
+            suspects = agg.filter(pl.col("lead_id").is_null())
+            agg = agg.filter(pl.col("lead_id").is_not_null()).drop("__n")
+            if suspects.height and suspects.get_column("__n").item():
+                numbered = base.with_row_index(ROW).filter(~ok)
+                fixed = check.suspects(numbered, sink, "events")
         more = None if fixed is None else self._counting(fixed.lazy()).collect()
         if keyed and (not ids_rise or (more is not None and more.height)):
             # an (id, lead_id) may repeat: the first row counts
@@ -566,12 +654,18 @@ class _Engine:
         wanted = [name for name, _ in self.plan.lead_columns]
         values = [v for v in check.values if v.meta.output_name() in wanted]
         frame = check.source.frame.select(*values, check.clean.alias("__ok")).collect()
+        # a clean e-mail is lower-case ASCII without line breaks (see _CLEAN_EMAIL)
+        self.ascii_columns = frozenset({"email"})
         if frame.get_column("__ok").all():
             return frame.drop("__ok")
         numbered = check.source.frame.with_row_index(ROW).filter(~check.clean)
         fixed = check.suspects(numbered, sink, "leads")
         good = frame.with_row_index(ROW).filter(pl.col("__ok")).drop("__ok")
         if fixed is not None and fixed.height:
+            if "email" in fixed.columns and not all(
+                v.isascii() and "\n" not in v for v in fixed.get_column("email").drop_nulls()
+            ):
+                self.ascii_columns = frozenset()
             good = pl.concat([good, fixed.select(good.columns)], how="vertical_relaxed")
             good = good.sort(ROW)
         return good.drop(ROW)
@@ -580,13 +674,17 @@ class _Engine:
 
     def score(self, leads: Any, aggregate: Any, accounts: Any) -> Any:
         pl = _pl()
-        frame = leads.lazy().join(
-            aggregate.lazy(), left_on="id", right_on="lead_id", how="left", maintain_order="left"
+        # joins that keep no order (cheaper by half), then one sort of the result by row
+        frame = (
+            leads.lazy()
+            .with_row_index("__i")
+            .join(aggregate.lazy(), left_on="id", right_on="lead_id", how="left")
         )
+        sources = [leads]
         if accounts is not None and "account_id" in leads.columns:
-            frame = frame.join(accounts.lazy(), on="account_id", how="left", maintain_order="left")
-        frame = frame.collect(engine="in-memory")
-        fields = _Fields(frame, self)
+            frame = frame.join(accounts.lazy(), on="account_id", how="left")
+            sources.append(accounts)
+        fields = _Fields(frame, sources, self.ascii_columns)
         n_rules = len(self.plan.card.rules)
         exprs: dict[str, Any] = {}
         zero = pl.lit(0.0)
@@ -639,8 +737,9 @@ class _Engine:
             totals["intent"].cast(pl.Float64).alias("intent"),
             recommendation.alias("recommendation"),
             *[pl.col(f"rule_{r.id}") for r in self.plan.card.rules if self.plan.explain],
+            pl.col("__i"),
         )
-        return out.collect(engine="in-memory")
+        return out.collect().sort("__i").drop("__i")
 
     def _rule(self, index: int, fields: _Fields) -> tuple[Any, Any]:
         pl = _pl()
@@ -717,11 +816,18 @@ def _clamp(values: Any, cap: float | None) -> Any:
 
 
 class _Fields:
-    """Field conditions over the joined leads frame, read as the Arrow plan reads them."""
+    """Field conditions over the joined leads (a LazyFrame), read as the Arrow plan reads them.
 
-    def __init__(self, frame: Any, engine: _Engine) -> None:
+    *sources* are the DataFrames joined (leads, accounts): a condition judged once per distinct
+    value reads the distinct values of the one that holds its column, without the join.
+    *plain* names columns known to hold only ASCII text without line breaks.
+    """
+
+    def __init__(self, frame: Any, sources: list[Any], plain: frozenset[str]) -> None:
         self.frame = frame
-        self.columns = set(frame.columns)
+        self.sources = sources
+        self.plain = plain
+        self.columns = set(frame.collect_schema().names())
 
     def field(self, field: str) -> Any:
         pl = _pl()
@@ -744,17 +850,19 @@ class _Fields:
         return pl.lit(None, dtype=pl.String)
 
     def _dtype(self, expr: Any) -> Any:
-        return self.frame.lazy().select(expr).collect_schema().dtypes()[0]
+        return self.frame.select(expr).collect_schema().dtypes()[0]
+
+    def _distinct(self, expr: Any) -> Any:
+        """The distinct non-null values of *expr*, from the smallest frame that has them."""
+        roots = set(expr.meta.root_names())
+        frame = next((f.lazy() for f in self.sources if roots <= set(f.columns)), self.frame)
+        query = frame.select(expr.unique().drop_nulls())
+        return query.collect(engine="in-memory").to_series()
 
     def _per_value(self, expr: Any, test: Any) -> Any:
         """*test* once per distinct non-null value, spread back over the rows (null: False)."""
         pl = _pl()
-        distinct = (
-            self.frame.lazy()
-            .select(expr.unique().drop_nulls())
-            .collect(engine="in-memory")
-            .to_series()
-        )
+        distinct = self._distinct(expr)
         hits = [v for v in distinct.to_list() if test(v)]
         if not hits:
             return pl.lit(False)
@@ -795,10 +903,12 @@ class _Fields:
 
         text = self._dtype(values) == pl.String
         if isinstance(condition, Regex) and text and _re2_safe(condition.pattern):
+            fast = values.str.contains(condition.pattern).fill_null(False)
+            if condition.field in self.plain:
+                return fast
             search = re.compile(condition.pattern).search
             usual = values.str.len_bytes() == values.str.len_chars()
             usual = usual & ~values.str.contains("\n", literal=True)
-            fast = values.str.contains(condition.pattern).fill_null(False)
             slow = self._per_value(
                 pl.when(usual).then(None).otherwise(values), lambda v: search(v) is not None
             )
