@@ -37,10 +37,11 @@ column types the contract does not know.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -132,7 +133,7 @@ class _Source:
                 return [v for v in values.to_series().to_list() if v is not None]
             return None
         for part in self.parts:
-            meta = pq.ParquetFile(part).metadata
+            meta = _metadata(part)
             index = meta.schema.names.index(name)
             for g in range(meta.num_row_groups):
                 column = meta.row_group(g).column(index)
@@ -179,7 +180,7 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
     found: dict[str, tuple[Any, Any, int]] = {}
     missing: set[str] = set()
     for part in parts:
-        meta = pq.ParquetFile(part).metadata
+        meta = _metadata(part)
         for g in range(meta.num_row_groups):
             group = meta.row_group(g)
             for c in range(group.num_columns):
@@ -206,12 +207,18 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
     return {k: v for k, v in found.items() if k not in missing}
 
 
+@functools.lru_cache(maxsize=64)
+def _metadata(part: Path) -> pq.FileMetaData:
+    """A Parquet file's footer, read once per run (cleared when a run ends)."""
+    return pq.ParquetFile(part).metadata
+
+
 def _parquet_nulls(parts: list[Path]) -> dict[str, int]:
     """Whole-input null count of each column whose every row group has statistics."""
     found: dict[str, int] = {}
     missing: set[str] = set()
     for part in parts:
-        meta = pq.ParquetFile(part).metadata
+        meta = _metadata(part)
         for g in range(meta.num_row_groups):
             group = meta.row_group(g)
             for c in range(group.num_columns):
@@ -477,6 +484,7 @@ def score_polars(
     Same inputs, errors and result as :meth:`~leadflow.etl.ColumnarPlan.score`.
     """
     pl = _pl()
+    _metadata.cache_clear()  # a file may have changed since the last run
     lead_source, event_source = _source(leads), _source(events)
     if isinstance(lead_source, str) or isinstance(event_source, str):
         return None
@@ -507,7 +515,14 @@ def score_polars(
     aggregate = engine.aggregate(event_check, sink, keyed)
     if errors is None and sink.errors:
         raise sink.errors[0].to_exception()
-    lead_frame = engine.leads(lead_check, sink)
+    with ThreadPoolExecutor(1, thread_name_prefix="leadflow-ids") as pool:
+        # strictly increasing event ids cannot repeat (no hashing needed): checked while the
+        # leads are read, and only when they are not is the aggregate made again by key
+        checked = keyed and not engine.deduplicated_already
+        rising = pool.submit(_rising, event_source, "id") if checked else None
+        lead_frame = engine.leads(lead_check, sink)
+        if rising is not None and not rising.result() and not engine.deduplicated_already:
+            aggregate = engine.deduplicated(event_check)
     if errors is None and sink.errors:
         raise sink.errors[0].to_exception()
     account_frame = None
@@ -519,6 +534,7 @@ def score_polars(
             subset=["account_id"], keep="first", maintain_order=True
         )
     result = engine.score(lead_frame, aggregate, account_frame)
+    _metadata.cache_clear()  # a file may change between runs
     return result.to_arrow().cast(plan.output_schema)
 
 
@@ -542,6 +558,10 @@ class _Engine:
         self.as_of_ts = as_of.timestamp()
         #: leads columns known to hold only ASCII text without line breaks (set by leads())
         self.ascii_columns: frozenset[str] = frozenset()
+        #: counting events that passed the Arrow contract after failing a clean test
+        self.fixed_events: Any = None
+        #: whether aggregate() de-duplicated the events by key already
+        self.deduplicated_already = False
 
     # -- events --------------------------------------------------------------------------------
 
@@ -612,11 +632,7 @@ class _Engine:
         rows = rows.select(
             kind.alias("kind"), "age", *(["__us"] if self.plan.counters else []), "lead_id"
         )
-        with ThreadPoolExecutor(1, thread_name_prefix="leadflow-ids") as pool:
-            # strictly increasing ids cannot repeat (no hashing needed); checked alongside
-            rising = pool.submit(_rising, check.source, "id") if keyed else None
-            agg = self._event_aggregates(rows, count=bool(check.tests)).collect(engine="streaming")
-            ids_rise = True if rising is None else rising.result()
+        agg = self._event_aggregates(rows, count=bool(check.tests)).collect(engine="streaming")
         fixed = None
         if check.tests:
             suspects = agg.filter(pl.col("lead_id").is_null())
@@ -625,19 +641,29 @@ class _Engine:
                 numbered = base.with_row_index(ROW).filter(~ok)
                 fixed = check.suspects(numbered, sink, "events")
         more = None if fixed is None else self._counting(fixed.lazy()).collect()
-        if keyed and (not ids_rise or (more is not None and more.height)):
-            # an (id, lead_id) may repeat: the first row counts
-            numbered = self._counting(
-                base.with_row_index(ROW).filter(ok).select(*check.values, pl.col(ROW))
-            )
-            parts = [numbered.collect(), *([more] if more is not None else [])]
-            merged = pl.concat(parts, how="vertical_relaxed").sort(ROW)
-            merged = merged.unique(subset=["lead_id", "id"], keep="first", maintain_order=True)
-            return self._event_aggregates(merged.lazy()).collect()
+        self.fixed_events = more if more is not None and more.height else None
+        if keyed and self.fixed_events is not None:
+            self.deduplicated_already = True
+            return self.deduplicated(check)
         if more is not None and more.height:
             extra = self._event_aggregates(more.lazy()).collect()
             agg = self._combine(pl.concat([agg, extra], how="vertical_relaxed"))
         return agg
+
+    def deduplicated(self, check: _Checked) -> Any:
+        """The events aggregate counting a repeated (id, lead_id) once, the first: the clean
+        counting rows and the normalised suspects in row order, de-duplicated by key."""
+        pl = _pl()
+        more = self.fixed_events
+        numbered = self._counting(
+            check.source.frame.with_row_index(ROW)
+            .filter(check.clean)
+            .select(*check.values, pl.col(ROW))
+        )
+        parts = [numbered.collect(), *([more] if more is not None else [])]
+        merged = pl.concat(parts, how="vertical_relaxed").sort(ROW)
+        merged = merged.unique(subset=["lead_id", "id"], keep="first", maintain_order=True)
+        return self._event_aggregates(merged.lazy()).collect()
 
     def _combine(self, frame: Any) -> Any:
         pl = _pl()
@@ -828,11 +854,13 @@ class _Fields:
         self.sources = sources
         self.plain = plain
         self.columns = set(frame.collect_schema().names())
+        self._seen: dict[str, Any] = {}
 
     def field(self, field: str) -> Any:
         pl = _pl()
         if field == "email_domain":
-            return self.field("email").str.split_exact("@", 1).struct.field("field_1")
+            email = self.field("email")  # checked: exactly one "@"
+            return email.str.slice(email.str.find("@", literal=True) + 1)
         if field == "full_name":
             first, last = self.field("first_name"), self.field("last_name")
             both = first + pl.lit(" ") + last
@@ -854,10 +882,13 @@ class _Fields:
 
     def _distinct(self, expr: Any) -> Any:
         """The distinct non-null values of *expr*, from the smallest frame that has them."""
-        roots = set(expr.meta.root_names())
-        frame = next((f.lazy() for f in self.sources if roots <= set(f.columns)), self.frame)
-        query = frame.select(expr.unique().drop_nulls())
-        return query.collect(engine="in-memory").to_series()
+        key = str(expr)
+        if key not in self._seen:
+            roots = set(expr.meta.root_names())
+            frame = next((f.lazy() for f in self.sources if roots <= set(f.columns)), self.frame)
+            query = frame.select(expr.unique().drop_nulls())
+            self._seen[key] = query.collect(engine="in-memory").to_series()
+        return self._seen[key]
 
     def _per_value(self, expr: Any, test: Any) -> Any:
         """*test* once per distinct non-null value, spread back over the rows (null: False)."""
@@ -924,40 +955,11 @@ class _Fields:
 
 
 def _rising(source: _Source, name: str) -> bool:
-    """Whether column *name* is strictly increasing (so no value repeats): a comparison of
-    each value with the one before, no hashing; a Parquet input is read one row group at a
-    time (bounded memory)."""
+    """Whether column *name* is strictly increasing, so that no value repeats: each value
+    compared with the one before it, no hashing."""
     pl = _pl()
-    previous: Any = None
-    for frame in _slices(source):
-        value = pl.col(name).cast(pl.String)
-        found = frame.select(
-            rising=(value > value.shift(1)).all(),
-            nulls=value.null_count(),
-            first=value.first(),
-            last=value.last(),
-            rows=pl.len(),
-        ).collect(engine="in-memory")
-        row = found.row(0, named=True)
-        if row["rows"] == 0:
-            continue
-        if row["nulls"] or not row["rising"]:
-            return False
-        if previous is not None and not row["first"] > previous:
-            return False
-        previous = row["last"]
-    return True
-
-
-def _slices(source: _Source) -> Iterator[Any]:
-    pl = _pl()
-    if source.parts is None:
-        yield source.frame
-        return
-    for part in source.parts:
-        meta = pq.ParquetFile(part).metadata
-        offset = 0
-        for group in range(meta.num_row_groups):
-            rows = meta.row_group(group).num_rows
-            yield pl.scan_parquet(str(part)).slice(offset, rows)
-            offset += rows
+    value = pl.col(name).cast(pl.String)
+    found = source.frame.select(
+        rising=(value > value.shift(1)).all(), nulls=value.null_count()
+    ).collect()
+    return bool(found.item(0, "rising") is not False and found.item(0, "nulls") == 0)
