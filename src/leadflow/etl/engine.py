@@ -149,6 +149,7 @@ class _Source:
             for g in range(parquet.metadata.num_row_groups):
                 for chunk in parquet.read_row_group(g, columns=[name]).column(0).chunks:
                     seen.update(v for v in chunk.dictionary.to_pylist() if v is not None)
+        pa.default_memory_pool().release_unused()  # the indices read are not needed again
         return sorted(seen)
 
 
@@ -596,17 +597,16 @@ class _Engine:
         return frame.group_by("lead_id").agg(*aggs)
 
     def _counting(self, frame: Any) -> Any:
-        """Events a card can count (its kinds, at or before the instant), with ``age``."""
-        return self._aged(frame).filter(self._counts())
+        """Events a card can count (its kinds, at or before the instant), with ``age``: the
+        kinds first (a filter the scan applies), then the instant."""
+        pl = _pl()
+        kinds = pl.col("kind").cast(pl.String).is_in(list(self.plan.kinds))
+        return self._aged(frame.filter(kinds)).filter(pl.col("age") >= 0.0)
 
     def _aged(self, frame: Any) -> Any:
         pl = _pl()
         us = pl.col("occurred_at").dt.epoch("us")
         return frame.with_columns(__us=us, age=(self.as_of_ts - us / 1e6) / _DAY)
-
-    def _counts(self) -> Any:
-        pl = _pl()
-        return pl.col("kind").is_in(list(self.plan.kinds)) & (pl.col("age") >= 0.0)
 
     def aggregate(self, check: _Checked, sink: ErrorSink, keyed: bool) -> Any:
         """The events aggregate (a polars DataFrame), refused events to *sink*.
@@ -628,7 +628,7 @@ class _Engine:
                 .with_columns(pl.when(ok).then(lead).alias("lead_id"))
             )
         else:  # every row is clean (the statistics and dictionaries say so): no test at all
-            rows = self._counting(base.with_columns(lead.alias("lead_id")))
+            rows = self._counting(base).with_columns(lead.alias("lead_id"))
         rows = rows.select(
             kind.alias("kind"), "age", *(["__us"] if self.plan.counters else []), "lead_id"
         )
@@ -956,10 +956,23 @@ class _Fields:
 
 def _rising(source: _Source, name: str) -> bool:
     """Whether column *name* is strictly increasing, so that no value repeats: each value
-    compared with the one before it, no hashing."""
+    compared with the one before it, no hashing; read in batches (bounded memory)."""
     pl = _pl()
     value = pl.col(name).cast(pl.String)
-    found = source.frame.select(
-        rising=(value > value.shift(1)).all(), nulls=value.null_count()
-    ).collect()
-    return bool(found.item(0, "rising") is not False and found.item(0, "nulls") == 0)
+    previous: Any = None
+    batches = source.frame.select(value.alias(name)).collect_batches(chunk_size=1 << 20)
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        found = batch.select(
+            rising=(value > value.shift(1)).all(),
+            nulls=value.null_count(),
+            first=value.first(),
+            last=value.last(),
+        ).row(0, named=True)
+        if found["nulls"] or found["rising"] is False:
+            return False
+        if previous is not None and not found["first"] > previous:
+            return False
+        previous = found["last"]
+    return True
