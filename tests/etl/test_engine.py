@@ -138,8 +138,13 @@ def test_dirty_inputs_give_the_arrow_plans_scores_and_errors(shuffle: bool) -> N
     data = generate(120, seed=11, events_per_lead=8)
     plan = compile_scorecard(EVERY_CONDITION)
     leads, events = dirty_leads(data), dirty_events(data, shuffle=shuffle)
-    fast, fast_errors, slow, slow_errors = both(plan, leads, events, accounts=account_table(data))
+    accounts = account_table(data).to_pylist()
+    accounts[1]["name"] = " "  # refused: an account needs a name
+    accounts[2]["annual_revenue"] = -5.0
+    accounts = pa.Table.from_pylist(accounts, schema=account_table(data).schema)
+    fast, fast_errors, slow, slow_errors = both(plan, leads, events, accounts=accounts)
     assert fast_errors == slow_errors
+    assert [e.source for e in fast_errors].count("accounts") == 2
     assert {e.field for e in fast_errors} >= {
         "id", "email", "employees", "annual_revenue", "created_at", "lead_id", "kind",
         "occurred_at",

@@ -518,23 +518,25 @@ def score_polars(
         raise sink.errors[0].to_exception()
     with ThreadPoolExecutor(1, thread_name_prefix="leadflow-ids") as pool:
         # strictly increasing event ids cannot repeat (no hashing needed): checked while the
-        # leads are read, and only when they are not is the aggregate made again by key
+        # leads are read and scored; only when they are not is the aggregate made again by
+        # key and the leads scored again
         checked = keyed and not engine.deduplicated_already
         rising = pool.submit(_rising, event_source, "id") if checked else None
+        account_frame = None
+        if accounts is not None:  # before the leads, as the Arrow plan: errors in that order
+            table = plan._conform_accounts(accounts, sink)  # the one accounts conformer
+            if errors is None and sink.errors:
+                raise sink.errors[0].to_exception()
+            account_frame = pl.from_arrow(table).unique(
+                subset=["account_id"], keep="first", maintain_order=True
+            )
         lead_frame = engine.leads(lead_check, sink)
-        if rising is not None and not rising.result() and not engine.deduplicated_already:
-            aggregate = engine.deduplicated(event_check)
-    if errors is None and sink.errors:
-        raise sink.errors[0].to_exception()
-    account_frame = None
-    if accounts is not None:
-        table = plan._conform_accounts(accounts, sink)  # the one accounts conformer
         if errors is None and sink.errors:
             raise sink.errors[0].to_exception()
-        account_frame = pl.from_arrow(table).unique(
-            subset=["account_id"], keep="first", maintain_order=True
-        )
-    result = engine.score(lead_frame, aggregate, account_frame)
+        result = engine.score(lead_frame, aggregate, account_frame)
+        if rising is not None and not rising.result():
+            aggregate = engine.deduplicated(event_check)
+            result = engine.score(lead_frame, aggregate, account_frame)
     _metadata.cache_clear()  # a file may change between runs
     return result.to_arrow().cast(plan.output_schema)
 
