@@ -240,3 +240,21 @@ def test_naive_timestamps_are_refused_as_before() -> None:
     )  # fmt: skip
     with pytest.raises(ValidationError, match="time zone"):
         plan.score(naive, event_table(data), as_of=datetime(2026, 3, 2, tzinfo=UTC))
+
+
+def test_custom_properties_in_a_parquet_file(tmp_path: Path) -> None:
+    data = generate(60, seed=18)
+    leads = lead_table(data)
+    renamed = leads.rename_columns(
+        ["properties.persona" if n == "persona" else n for n in leads.column_names]
+    )
+    pq.write_table(renamed, tmp_path / "leads.parquet")
+    pq.write_table(event_table(data), tmp_path / "events.parquet")
+    plan = compile_scorecard(EVERY_CONDITION)
+    fast, fast_errors, slow, slow_errors = both(
+        plan, tmp_path / "leads.parquet", tmp_path / "events.parquet",
+        accounts=account_table(data),
+    )  # fmt: skip
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    compare(EVERY_CONDITION, expected(EVERY_CONDITION, data), fast.to_pylist())

@@ -119,21 +119,35 @@ class _Source:
         self.stats = stats or {}
         #: ``{column: nulls}`` over the whole input, from Parquet metadata
         self.nulls = {} if parts is None else _parquet_nulls(parts)
+        self._distinct_values: dict[str, list[str] | None] = {}
 
     def distinct(self, name: str) -> list[str] | None:
+        """:meth:`_distinct`, read once per column."""
+        if name not in self._distinct_values:
+            self._distinct_values[name] = self._distinct(name)
+        return self._distinct_values[name]
+
+    def _distinct(self, name: str) -> list[str] | None:
         """A superset of the distinct values of string column *name*, when that is cheap: the
         dictionaries of a Parquet column whose every chunk is dictionary-encoded with a small
         dictionary (read by Arrow without decoding the values), or a categorical column's
         categories; otherwise ``None``."""
+        pl = _pl()
+        schema = self.frame.collect_schema()
+        if name not in schema.names():
+            return None
+        dtype = schema[name]
         if self.parts is None:
-            dtype = self.frame.collect_schema()[name]
-            pl = _pl()
             if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
                 values = self.frame.select(pl.col(name).cat.get_categories()).collect()
                 return [v for v in values.to_series().to_list() if v is not None]
             return None
+        if dtype != pl.String:
+            return None
         for part in self.parts:
             meta = _metadata(part)
+            if name not in meta.schema.names:  # e.g. renamed from properties.<name>
+                return None
             index = meta.schema.names.index(name)
             for g in range(meta.num_row_groups):
                 column = meta.row_group(g).column(index)
@@ -324,7 +338,7 @@ def _column_plan(
         elif required:
             test = col.is_not_null()
         kind = pl.Int64 if pa.types.is_integer(target) else pl.Float64
-        return test, col.cast(kind)
+        return test, col.cast(kind, strict=False)  # rows that are not clean: set aside
     return f"column {name!r} of type {target}"
 
 
@@ -530,15 +544,43 @@ def score_polars(
             account_frame = pl.from_arrow(table).unique(
                 subset=["account_id"], keep="first", maintain_order=True
             )
-        lead_frame = engine.leads(lead_check, sink)
+        query = engine.leads(lead_check)
+        fixed: list[Any] = []  # the leads set aside, through the Arrow contract (once)
+
+        def scores(aggregate: Any) -> Any:
+            found = engine.score(
+                query, aggregate, account_frame, plain=_CLEAN_PLAIN, known=lead_source.distinct
+            )
+            if found.get_column("__ok").all():
+                return found
+            if not fixed:
+                fixed.append(engine.fixed_leads(lead_check, sink))
+            found = found.filter(pl.col("__ok"))
+            if fixed[0] is None:
+                return found
+            plain = _CLEAN_PLAIN if _plain_text(fixed[0], "email") else frozenset()
+            again = engine.score(fixed[0], aggregate, account_frame, plain=plain)
+            return pl.concat([found, again], how="vertical_relaxed")
+
+        result = scores(aggregate)
         if errors is None and sink.errors:
             raise sink.errors[0].to_exception()
-        result = engine.score(lead_frame, aggregate, account_frame)
         if rising is not None and not rising.result():
-            aggregate = engine.deduplicated(event_check)
-            result = engine.score(lead_frame, aggregate, account_frame)
+            result = scores(engine.deduplicated(event_check))
+    result = result.sort("__i").drop("__i", "__ok")
     _metadata.cache_clear()  # a file may change between runs
     return result.to_arrow().cast(plan.output_schema)
+
+
+#: Columns whose clean test admits only ASCII text without line breaks (see _CLEAN_EMAIL).
+_CLEAN_PLAIN = frozenset({"email"})
+
+
+def _plain_text(frame: Any, name: str) -> bool:
+    """Whether column *name* of *frame* (if any) holds only ASCII text without line breaks."""
+    if name not in frame.columns:
+        return True
+    return all(v.isascii() and "\n" not in v for v in frame.get_column(name).drop_nulls())
 
 
 def _plain_properties(frame: Any) -> Any:
@@ -559,8 +601,6 @@ class _Engine:
         self.plan = plan
         self.as_of = as_of
         self.as_of_ts = as_of.timestamp()
-        #: leads columns known to hold only ASCII text without line breaks (set by leads())
-        self.ascii_columns: frozenset[str] = frozenset()
         #: counting events that passed the Arrow contract after failing a clean test
         self.fixed_events: Any = None
         #: whether aggregate() de-duplicated the events by key already
@@ -676,43 +716,51 @@ class _Engine:
 
     # -- leads ---------------------------------------------------------------------------------
 
-    def leads(self, check: _Checked, sink: ErrorSink) -> Any:
-        """The valid leads (a polars DataFrame in input order), refused ones to *sink*."""
-        pl = _pl()
+    def leads(self, check: _Checked) -> Any:
+        """The leads as a lazy query: the columns the card reads, ``__i`` (the row number) and
+        ``__ok`` (the row passed its clean tests; the others are set aside after scoring)."""
         wanted = [name for name, _ in self.plan.lead_columns]
         values = [v for v in check.values if v.meta.output_name() in wanted]
-        frame = check.source.frame.select(*values, check.clean.alias("__ok")).collect()
-        # a clean e-mail is lower-case ASCII without line breaks (see _CLEAN_EMAIL)
-        self.ascii_columns = frozenset({"email"})
-        if frame.get_column("__ok").all():
-            return frame.drop("__ok")
+        return check.source.frame.with_row_index("__i").select(
+            *values, "__i", check.clean.alias("__ok")
+        )
+
+    def fixed_leads(self, check: _Checked, sink: ErrorSink) -> Any:
+        """The leads that failed a clean test, through the Arrow contract (refused ones to
+        *sink*): the good ones normalised, as :meth:`leads` gives them, or ``None``."""
+        pl = _pl()
         numbered = check.source.frame.with_row_index(ROW).filter(~check.clean)
         fixed = check.suspects(numbered, sink, "leads")
-        good = frame.with_row_index(ROW).filter(pl.col("__ok")).drop("__ok")
-        if fixed is not None and fixed.height:
-            if "email" in fixed.columns and not all(
-                v.isascii() and "\n" not in v for v in fixed.get_column("email").drop_nulls()
-            ):
-                self.ascii_columns = frozenset()
-            good = pl.concat([good, fixed.select(good.columns)], how="vertical_relaxed")
-            good = good.sort(ROW)
-        return good.drop(ROW)
+        if fixed is None or fixed.height == 0:
+            return None
+        wanted = [name for name, _ in self.plan.lead_columns]
+        return fixed.select(
+            *wanted, pl.col(ROW).cast(pl.UInt32).alias("__i"), pl.lit(True).alias("__ok")
+        )
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def score(self, leads: Any, aggregate: Any, accounts: Any) -> Any:
+    def score(
+        self,
+        leads: Any,
+        aggregate: Any,
+        accounts: Any,
+        *,
+        plain: frozenset[str],
+        known: Any = None,
+    ) -> Any:
+        """Scores of the *leads* query (with ``__i`` and ``__ok``), unordered, keeping those
+        two columns. *plain* names columns of ASCII text without line breaks; *known* gives a
+        superset of a column's distinct values when that is cheap (see :class:`_Fields`)."""
         pl = _pl()
-        # joins that keep no order (cheaper by half), then one sort of the result by row
-        frame = (
-            leads.lazy()
-            .with_row_index("__i")
-            .join(aggregate.lazy(), left_on="id", right_on="lead_id", how="left")
-        )
+        # joins that keep no order (cheaper by half); the caller sorts by row once
+        leads = leads.lazy()
+        frame = leads.join(aggregate.lazy(), left_on="id", right_on="lead_id", how="left")
         sources = [leads]
-        if accounts is not None and "account_id" in leads.columns:
+        if accounts is not None and "account_id" in leads.collect_schema().names():
             frame = frame.join(accounts.lazy(), on="account_id", how="left")
-            sources.append(accounts)
-        fields = _Fields(frame, sources, self.ascii_columns)
+            sources.append(accounts.lazy())
+        fields = _Fields(frame, sources, plain, known)
         n_rules = len(self.plan.card.rules)
         exprs: dict[str, Any] = {}
         zero = pl.lit(0.0)
@@ -766,8 +814,9 @@ class _Engine:
             recommendation.alias("recommendation"),
             *[pl.col(f"rule_{r.id}") for r in self.plan.card.rules if self.plan.explain],
             pl.col("__i"),
+            pl.col("__ok"),
         )
-        return out.collect().sort("__i").drop("__i")
+        return out.collect()
 
     def _rule(self, index: int, fields: _Fields) -> tuple[Any, Any]:
         pl = _pl()
@@ -851,10 +900,13 @@ class _Fields:
     *plain* names columns known to hold only ASCII text without line breaks.
     """
 
-    def __init__(self, frame: Any, sources: list[Any], plain: frozenset[str]) -> None:
+    def __init__(
+        self, frame: Any, sources: list[Any], plain: frozenset[str], known: Any = None
+    ) -> None:
         self.frame = frame
         self.sources = sources
         self.plain = plain
+        self.known = known
         self.columns = set(frame.collect_schema().names())
         self._seen: dict[str, Any] = {}
 
@@ -884,12 +936,22 @@ class _Fields:
 
     def _distinct(self, expr: Any) -> Any:
         """The distinct non-null values of *expr*, from the smallest frame that has them."""
+        pl = _pl()
         key = str(expr)
         if key not in self._seen:
             roots = set(expr.meta.root_names())
-            frame = next((f.lazy() for f in self.sources if roots <= set(f.columns)), self.frame)
-            query = frame.select(expr.unique().drop_nulls())
-            self._seen[key] = query.collect(engine="in-memory").to_series()
+            values = None
+            if self.known is not None and expr.meta.is_column() and len(roots) == 1:
+                values = self.known(next(iter(roots)))  # from the file's dictionaries
+            if values is not None:
+                self._seen[key] = pl.Series(values, dtype=pl.String)
+            else:
+                frame = next(
+                    (f for f in self.sources if roots <= set(f.collect_schema().names())),
+                    self.frame,
+                )
+                query = frame.select(expr.unique().drop_nulls())
+                self._seen[key] = query.collect().to_series()
         return self._seen[key]
 
     def _per_value(self, expr: Any, test: Any) -> Any:
