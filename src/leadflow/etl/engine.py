@@ -6,27 +6,39 @@ DataFrames. It measured fastest of the engines tried (docs/etl.md, "Engines and 
 benchmark"): polars reads the Parquet columns, checks them and scores them in parallel native
 code, and Python only sees the rows that need a closer look.
 
-How the input contract stays exact without Python per row: each column gets a cheap
-*clean* test that implies the contract would accept the value unchanged (a string whose first
-and last characters are printable ASCII needs no stripping and is not blank; an e-mail in a
-strict lower-case ASCII shape passes the model's check and its normalisation is the identity;
-a kind among the standard and the card's kinds is a valid snake_case name; a typed timestamp
-or number needs no parsing). Typed columns make most tests nearly free, and a Parquet file's
-column statistics (minimum, maximum, null count) settle an identifier column's test for the
-whole file at once. Rows that are not clean -- few, in real inputs -- are sent through the
-Arrow contract (:func:`leadflow.etl.contract.validate`) with their row numbers, which refuses
-them to the :class:`~leadflow.etl.contract.ErrorSink` with exactly the row, field, value and
-reason it always gives, or returns them normalised to be scored with the rest. Repeated events
-(same ``id`` and ``lead_id``) count once, the first: when the counting events' ids are
-strictly increasing (a comparison with the previous row) nothing can repeat and nothing is
-hashed; otherwise they are de-duplicated by key, keeping the lowest row number.
+Three queries: the events are reduced to one row of aggregates per lead (streaming, the kinds
+filtered in the scan, one decay per distinct half-life); the event ids are checked for repeats
+(below) while the leads are scanned, joined to the aggregates and scored in one query, which
+keeps each lead's row number and whether it was clean; one sort by row number restores the
+input order.
 
-Scores are the Arrow plan's (:mod:`leadflow.etl.plan`) and ``score_lead``'s numbers to
+How the input contract stays exact without Python per row: each column gets a cheap *clean*
+test that implies the contract would accept the value unchanged (a string whose first and last
+characters are printable ASCII needs no stripping and is not blank; an e-mail in a strict
+lower-case ASCII shape passes the model's check and its normalisation is the identity; a typed
+timestamp or number needs no parsing). Most tests cost nothing on typed Parquet: the file's
+statistics (null counts; an identifier column's minimum and maximum) settle a column for the
+whole file, and a column with small dictionaries (an event ``kind``, a ``country``) is judged
+once per distinct value -- by the contract's own Arrow functions -- from the dictionaries,
+read without decoding the rows. Rows that are not clean -- few, in real inputs -- are set
+aside and sent through the Arrow contract (:func:`leadflow.etl.contract.validate`, or
+:func:`~leadflow.etl.contract.conform` for events, as the Arrow plan does) with their row
+numbers: refused ones reach the :class:`~leadflow.etl.contract.ErrorSink` with exactly the
+row, id, field, value and reason the Arrow plan gives, in its order (events, accounts, leads);
+the others come back normalised and are scored. A repeated event (same ``id`` and
+``lead_id``) counts once, the first: when the ids are strictly increasing (each compared with
+the one before, read in batches) nothing can repeat and nothing is hashed; otherwise the
+events that can count are de-duplicated by key, keeping the lowest row number, and the leads
+are scored again.
+
+Scores are ``score_lead``'s and the Arrow plan's (:mod:`leadflow.etl.plan`) numbers to
 floating-point rounding: the same conditions, read the same way (string conditions other than
 RE2-safe patterns are judged once per distinct value by the very functions the per-record path
-uses), the same decay arithmetic. Behaviour sums are ordinary float sums here, not the Arrow
-plan's exact split sums, so they agree with it to about 1e-12, not to the bit; partitioned
-runs and Spark, whose results must not depend on the split, use the Arrow plan.
+uses), the same decay formula. Not to the bit: behaviour sums are ordinary parallel float
+sums here (the Arrow plan's exact split sums cost this engine twice the time when measured),
+and polars divides by a constant as a multiplication by its inverse; the two engines agree to
+about 1e-12. ``leadflow score`` and Spark, whose output must not depend on partitioning, use
+the Arrow plan.
 
 What this engine does not take (:func:`unsupported` says which, and ``score`` then runs the
 Arrow plan): iterables of record batches (the Arrow plan streams them in bounded memory), CSV
