@@ -504,17 +504,20 @@ def score_polars(
     as_of: datetime,
     accounts: pa.Table | None = None,
     errors: ErrorSink | None = None,
-) -> pa.Table | None:
-    """Score *leads* with their *events* on polars; ``None`` when a column is not one this
-    engine takes (see the module docstring) -- the caller then runs the Arrow plan.
+) -> pa.Table | str:
+    """Score *leads* with their *events* on polars; or, when an input or a column is not one
+    this engine takes (see the module docstring), say which -- the caller then runs the Arrow
+    plan.
 
     Same inputs, errors and result as :meth:`~leadflow.etl.ColumnarPlan.score`.
     """
     pl = _pl()
     _metadata.cache_clear()  # a file may have changed since the last run
     lead_source, event_source = _source(leads), _source(events)
-    if isinstance(lead_source, str) or isinstance(event_source, str):
-        return None
+    if isinstance(lead_source, str):
+        return lead_source
+    if isinstance(event_source, str):
+        return event_source
     sink = ErrorSink(None) if errors is None else errors
     lead_source.frame = _plain_properties(lead_source.frame)
     lead_check = _Checked(
@@ -536,7 +539,9 @@ def score_polars(
         whole=False,  # as the Arrow plan: the columns scoring reads (and the id)
     )
     if lead_check.problem or event_check.problem:
-        return None
+        return (
+            f"leads {lead_check.problem}" if lead_check.problem else f"events {event_check.problem}"
+        )
     engine = _Engine(plan, as_of)
     # events first, as the Arrow plan does: their refused rows come first in the errors
     aggregate = engine.aggregate(event_check, sink, keyed)

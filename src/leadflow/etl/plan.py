@@ -414,14 +414,13 @@ class ColumnarPlan:
             from leadflow.etl.engine import score_polars, unsupported
 
             why = unsupported(self, leads, events)
-            result = None
             if why is None:
                 result = score_polars(
                     self, leads, events, as_of=as_of, accounts=accounts, errors=errors
                 )
-                why = "a column needs text parsing or has a type the engine does not take"
-            if result is not None:
-                return result
+                if isinstance(result, pa.Table):
+                    return result
+                why = result
             if engine == "polars":
                 raise ConfigError("engine", f"the polars engine cannot score this input: {why}")
         if isinstance(leads, str | os.PathLike):
