@@ -258,3 +258,24 @@ def test_custom_properties_in_a_parquet_file(tmp_path: Path) -> None:
     assert fast_errors == slow_errors == []
     assert_same_scores(fast, slow)
     compare(EVERY_CONDITION, expected(EVERY_CONDITION, data), fast.to_pylist())
+
+
+def test_a_kind_read_by_rules_with_different_half_lives() -> None:
+    from leadflow.rules.scorecard import Rule
+
+    card = Scorecard(
+        name="two-rates",
+        rules=[
+            Rule(id="fast", category="behaviour", signal="interest", points=5,
+                 half_life_days=3, activities=["webinar_attended"]),
+            Rule(id="slow", category="behaviour", signal="interest", points=2,
+                 half_life_days=60, activities=["webinar_attended", "content_download"]),
+            Rule(id="other", category="behaviour", signal="intent", points=9,
+                 half_life_days=7, activities=["demo_request"]),
+        ],
+    )  # fmt: skip
+    data = generate(80, seed=19, events_per_lead=10)
+    plan = compile_scorecard(card, explain=True)
+    scores = plan.score(lead_table(data), event_table(data), as_of=AS_OF, engine="polars")
+    compare(card, expected(card, data), scores.to_pylist())
+    assert any(v not in (None, 0.0) for v in scores.column("rule_fast").to_pylist())

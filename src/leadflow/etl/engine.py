@@ -631,15 +631,12 @@ class _Engine:
         pl = _pl()
         kind, age = pl.col("kind"), pl.col("age")
         aggs: list[Any] = [pl.len().alias("__n")] if count else []
-        # one decay per distinct half-life, shared by the rules that use it
-        rates = {rule.rate: f"__d{i}" for i, rule in enumerate(self.plan.per_activity)}
-        rates = {rate: f"__d{i}" for i, rate in enumerate(rates)}
-        frame = frame.with_columns(*[(age * rate).exp().alias(n) for rate, n in rates.items()])
+        frame, decay = self._decays(frame)
         for rule in self.plan.per_activity:
             mask = kind.is_in(list(rule.kinds)) if len(rule.kinds) > 1 else kind == rule.kinds[0]
             if rule.window is not None:
                 mask = mask & (age <= rule.window)
-            term = rule.points * pl.col(rates[rule.rate])
+            term = rule.points * decay[rule.rate]
             aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
             if self.plan.explain:
                 aggs.append(mask.sum().cast(pl.Int64).alias(f"__n{rule.index}"))
@@ -654,6 +651,33 @@ class _Engine:
             aggs.append(mask.sum().cast(pl.Int64).alias(f"__c{counter.index}"))
             aggs.append(pl.col("__us").filter(mask).max().alias(f"__t{counter.index}"))
         return frame.group_by("lead_id").agg(*aggs)
+
+    def _decays(self, frame: Any) -> tuple[Any, dict[float, Any]]:
+        """*frame* with each event's decay, and ``{rate: decay expression}``. When every kind
+        decays at one rate (the usual card), one column holds each event's own decay -- one
+        ``exp`` per event; otherwise one column per distinct rate."""
+        pl = _pl()
+        kind, age = pl.col("kind"), pl.col("age")
+        rate_of: dict[str, set[float]] = {}
+        for rule in self.plan.per_activity:
+            for name in rule.kinds:
+                rate_of.setdefault(name, set()).add(rule.rate)
+        rates = sorted({r for found in rate_of.values() for r in found})
+        if len(rates) <= 1 or any(len(found) > 1 for found in rate_of.values()):
+            names = {rate: f"__d{i}" for i, rate in enumerate(rates)}
+            columns = [(age * rate).exp().alias(name) for rate, name in names.items()]
+            return frame.with_columns(*columns), {r: pl.col(n) for r, n in names.items()}
+        # the most common rate is the default; kinds at other rates are named
+        by_rate: dict[float, list[str]] = {}
+        for name, found in rate_of.items():
+            by_rate.setdefault(next(iter(found)), []).append(name)
+        common = max(by_rate, key=lambda r: len(by_rate[r]))
+        chosen: Any = pl.lit(common)
+        for rate, kinds in by_rate.items():
+            if rate != common:
+                chosen = pl.when(kind.is_in(sorted(kinds))).then(pl.lit(rate)).otherwise(chosen)
+        frame = frame.with_columns((age * chosen).exp().alias("__d"))
+        return frame, {rate: pl.col("__d") for rate in rates}
 
     def _counting(self, frame: Any) -> Any:
         """Events a card can count (its kinds, at or before the instant), with ``age``: the
