@@ -60,6 +60,22 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def assert_same_scores(actual: Any, expected: Any, tol: float = 1e-9) -> None:
+    """Same ids in the same order, same recommendations, numbers within *tol* (the polars
+    engine and the Arrow plan agree to float rounding, not to the bit)."""
+    assert actual.schema == expected.schema
+    assert actual.column("id").to_pylist() == expected.column("id").to_pylist()
+    for name in actual.column_names:
+        left, right = actual.column(name).to_pylist(), expected.column(name).to_pylist()
+        if name in {"id", "recommendation"}:
+            assert left == right, name
+            continue
+        for a, b in zip(left, right, strict=True):
+            assert (a is None) == (b is None), name
+            if a is not None:
+                assert abs(a - b) <= tol, (name, a, b)
+
+
 def make_accounts(leads: Any) -> Any:
     """An accounts table for the leads' account ids, with firmographics that vary by id."""
     import pyarrow as pa

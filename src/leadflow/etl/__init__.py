@@ -8,7 +8,10 @@ raises :class:`~leadflow.errors.OptionalDependencyError` naming the install comm
   rows valid by the per-record ``Lead``/``Activity``/``Touch`` rules (whatever a plan reads) and
   refused rows, column resolution with a did-you-mean, duplicate keys; engine-independent.
 * :func:`compile_scorecard` / :class:`ColumnarPlan` (:mod:`leadflow.etl.plan`) -- a scorecard
-  compiled once and evaluated over Arrow tables or record batches.
+  compiled once and evaluated over Parquet files, Arrow tables, DataFrames or record batches;
+  ``plan.score`` runs on the polars engine (:mod:`leadflow.etl.engine`: the scorecard and the
+  input contract as lazy polars queries) and keeps the Arrow plan for what polars does not take
+  (iterables of batches, CSV, text-typed columns), for ``leadflow score`` and for Spark.
 * :func:`score_files` (:mod:`leadflow.etl.pipeline`) -- leads and events files in, scores and an
   errors file out, in bounded memory; what ``leadflow score`` runs.
 * :func:`compile_sla` / :class:`SLAPlan` (:mod:`leadflow.etl.sla`) -- SLA policies compiled

@@ -387,16 +387,46 @@ class ColumnarPlan:
         accounts: pa.Table | None = None,
         errors: ErrorSink | None = None,
         threads: int | None = None,
+        engine: str = "auto",
     ) -> pa.Table:
         """Score *leads* with their *events* as of *as_of*; one output row per valid lead.
 
-        *leads* and *events* are Arrow tables, record batches, iterables of batches, or pandas
-        or polars DataFrames (read through Arrow; polars without a copy). An event whose
-        ``id`` and ``lead_id`` repeat an earlier one counts once.
+        *leads* and *events* are Parquet inputs (a path: a file, a directory of parts or a
+        glob), Arrow tables, record batches, iterables of batches, or pandas or polars
+        DataFrames. An event whose ``id`` and ``lead_id`` repeat an earlier one counts once.
 
         *accounts* (optional, with an ``id`` column) supplies the ``account.*`` fields through
         the leads' ``account_id``. See :meth:`score_batches` for the output columns.
+
+        *engine* ``"auto"`` (the default) scores whole inputs on the polars engine
+        (:mod:`leadflow.etl.engine`, measured fastest) and falls back to this Arrow plan for
+        what that engine does not take (iterables of batches, CSV, text-typed number or
+        timestamp columns; :func:`leadflow.etl.engine.unsupported` says why); ``"arrow"``
+        always runs the Arrow plan (*threads* worker threads, by default the CPU count; the
+        polars engine uses polars' own thread pool); ``"polars"`` insists on polars and
+        raises :class:`~leadflow.errors.ConfigError` when it cannot.
         """
+        if engine not in {"auto", "arrow", "polars"}:
+            raise ConfigError("engine", f"{engine!r} is not one of 'auto', 'arrow', 'polars'")
+        check_aware("as_of", as_of)
+        _workers(threads)  # a bad thread count is refused whichever engine runs
+        if engine != "arrow":
+            from leadflow.etl.engine import score_polars, unsupported
+
+            why = unsupported(self, leads, events)
+            if why is None:
+                result = score_polars(
+                    self, leads, events, as_of=as_of, accounts=accounts, errors=errors
+                )
+                if isinstance(result, pa.Table):
+                    return result
+                why = result
+            if engine == "polars":
+                raise ConfigError("engine", f"the polars engine cannot score this input: {why}")
+        if isinstance(leads, str | os.PathLike):
+            leads = _read_path(leads, errors)
+        if isinstance(events, str | os.PathLike):
+            events = _read_path(events, errors, dictionary=("kind",))
         aggregate = self.aggregate(events, as_of=as_of, errors=errors, threads=threads)
         batches = list(
             self.score_batches(
@@ -887,6 +917,15 @@ def _batches(data: Any) -> Iterator[pa.RecordBatch]:
         yield from _frame_table(data).to_batches()
     else:
         yield from data
+
+
+def _read_path(
+    path: str | os.PathLike[str], errors: ErrorSink | None, dictionary: tuple[str, ...] = ()
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a file input, for the Arrow plan (numbered from 0 across its parts)."""
+    from leadflow.etl.files import read_batches
+
+    return read_batches(path, batch_size=1 << 20, dictionary=dictionary, errors=errors)
 
 
 def _frame_table(data: Any) -> pa.Table:

@@ -1,0 +1,1083 @@
+"""The polars engine: a compiled scorecard and the input contract as lazy polars queries.
+
+Scope: the default engine of :meth:`leadflow.etl.ColumnarPlan.score` for whole inputs --
+Parquet files (a file, a directory of parts or a glob), Arrow tables, pandas or polars
+DataFrames. It measured fastest of the engines tried (docs/etl.md, "Engines and the
+benchmark"): polars reads the Parquet columns, checks them and scores them in parallel native
+code, and Python only sees the rows that need a closer look.
+
+Three queries: the events are reduced to one row of aggregates per lead (streaming, the kinds
+filtered in the scan, one decay per distinct half-life); the event ids are checked for repeats
+(below) while the leads are scanned, joined to the aggregates and scored in one query, which
+keeps each lead's row number and whether it was clean; one sort by row number restores the
+input order.
+
+How the input contract stays exact without Python per row: each column gets a cheap *clean*
+test that implies the contract would accept the value unchanged (a string whose first and last
+characters are printable ASCII needs no stripping and is not blank; an e-mail in a strict
+lower-case ASCII shape passes the model's check and its normalisation is the identity; a typed
+timestamp or number needs no parsing). Most tests cost nothing on typed Parquet: the file's
+statistics (null counts; an identifier column's minimum and maximum) settle a column for the
+whole file, and a column with small dictionaries (an event ``kind``, a ``country``) is judged
+once per distinct value -- by the contract's own Arrow functions -- from the dictionaries,
+read without decoding the rows. Rows that are not clean -- few, in real inputs -- are set
+aside and sent through the Arrow contract (:func:`leadflow.etl.contract.validate`, or
+:func:`~leadflow.etl.contract.conform` for events, as the Arrow plan does) with their row
+numbers: refused ones reach the :class:`~leadflow.etl.contract.ErrorSink` with exactly the
+row, id, field, value and reason the Arrow plan gives, in its order (events, accounts, leads);
+the others come back normalised and are scored. A repeated event (same ``id`` and
+``lead_id``) counts once, the first: when the ids are strictly increasing (each compared with
+the one before, read in batches) nothing can repeat and nothing is hashed; otherwise the
+events that can count are de-duplicated by key, keeping the lowest row number, and the leads
+are scored again.
+
+Scores are ``score_lead``'s and the Arrow plan's (:mod:`leadflow.etl.plan`) numbers to
+floating-point rounding: the same conditions, read the same way (string conditions other than
+RE2-safe patterns are judged once per distinct value by the very functions the per-record path
+uses), the same decay formula. Not to the bit: behaviour sums are ordinary parallel float
+sums here (the Arrow plan's exact split sums cost this engine twice the time when measured),
+and polars divides by a constant as a multiplication by its inverse; the two engines agree to
+about 1e-12. ``leadflow score`` and Spark, whose output must not depend on partitioning, use
+the Arrow plan.
+
+What this engine does not take (:func:`unsupported` says which, and ``score`` then runs the
+Arrow plan): iterables of record batches (the Arrow plan streams them in bounded memory), CSV
+inputs (read by :mod:`leadflow.etl.files`, which numbers unparseable lines), columns that need
+text parsing (numbers or timestamps stored as text), naive or nanosecond timestamps, and
+column types the contract does not know.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from leadflow._validate import _IDENTIFIER
+from leadflow.etl.contract import ACTIVITY, LEAD, ROW, ErrorSink, _strip_strings, conform, validate
+from leadflow.model import STANDARD_ACTIVITY_KINDS
+from leadflow.rules.matching import comparable
+from leadflow.rules.scorecard import (
+    FREE_MAIL_DOMAINS,
+    ActivityCount,
+    AllOf,
+    AnyOf,
+    Category,
+    Condition,
+    Equals,
+    FreeMailDomain,
+    Missing,
+    Not,
+    OneOf,
+    Present,
+    Range,
+    Regex,
+    Signal,
+    TitleKeywords,
+)
+
+if TYPE_CHECKING:
+    from leadflow.etl.plan import ColumnarPlan
+
+__all__ = ["score_polars", "unsupported"]
+
+_DAY = 86400.0
+_LN2 = math.log(2.0)
+#: Printable ASCII, the characters a clean string may start and end with.
+_EDGES = r"(?s)^[!-~](?:.*[!-~])?$"
+#: An e-mail address that the model accepts unchanged (lower-case ASCII, one "@", a dotted
+#: domain of letters, digits and inner hyphens): a strict subset of ``_validate._EMAIL``.
+_CLEAN_EMAIL = (
+    r"^[a-z0-9._%+\-]+@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)+$"
+)
+_VERBATIM = frozenset({"id", "lead_id"})
+#: A column chunk whose dictionary page is at most this big has few distinct values.
+_SMALL_DICTIONARY = 64 * 1024
+_NON_NEGATIVE = frozenset({"annual_revenue", "employees"})
+
+
+def _pl() -> Any:
+    import polars
+
+    return polars
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+class _Source:
+    """One input as a polars LazyFrame, with what is known about its columns for free."""
+
+    def __init__(
+        self,
+        frame: Any,
+        stats: dict[str, tuple[Any, Any, int]] | None,
+        parts: list[Path] | None = None,
+    ) -> None:
+        self.frame = frame
+        #: the Parquet files read, for a file input
+        self.parts = parts
+        #: ``{column: (min, max, nulls)}`` of string columns, from Parquet metadata
+        self.stats = stats or {}
+        #: ``{column: nulls}`` over the whole input, from Parquet metadata
+        self.nulls = {} if parts is None else _parquet_nulls(parts)
+        self._distinct_values: dict[str, list[str] | None] = {}
+
+    def distinct(self, name: str) -> list[str] | None:
+        """:meth:`_distinct`, read once per column."""
+        if name not in self._distinct_values:
+            self._distinct_values[name] = self._distinct(name)
+        return self._distinct_values[name]
+
+    def _distinct(self, name: str) -> list[str] | None:
+        """A superset of the distinct values of string column *name*, when that is cheap: the
+        dictionaries of a Parquet column whose every chunk is dictionary-encoded with a small
+        dictionary (read by Arrow without decoding the values), or a categorical column's
+        categories; otherwise ``None``."""
+        pl = _pl()
+        schema = self.frame.collect_schema()
+        if name not in schema.names():
+            return None
+        dtype = schema[name]
+        if self.parts is None:
+            if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+                values = self.frame.select(pl.col(name).cat.get_categories()).collect()
+                return [v for v in values.to_series().to_list() if v is not None]
+            return None
+        if dtype != pl.String:
+            return None
+        for part in self.parts:
+            meta = _metadata(part)
+            if name not in meta.schema.names:  # e.g. renamed from properties.<name>
+                return None
+            index = meta.schema.names.index(name)
+            for g in range(meta.num_row_groups):
+                column = meta.row_group(g).column(index)
+                if (
+                    not column.has_dictionary_page
+                    or column.dictionary_page_offset is None
+                    or column.data_page_offset - column.dictionary_page_offset > _SMALL_DICTIONARY
+                ):
+                    return None
+        seen: set[str] = set()
+        for part in self.parts:
+            parquet = pq.ParquetFile(part, read_dictionary=[name])
+            for g in range(parquet.metadata.num_row_groups):
+                for chunk in parquet.read_row_group(g, columns=[name]).column(0).chunks:
+                    seen.update(v for v in chunk.dictionary.to_pylist() if v is not None)
+        pa.default_memory_pool().release_unused()  # the indices read are not needed again
+        return sorted(seen)
+
+
+def _source(data: Any) -> _Source | str:
+    """*data* as a :class:`_Source`, or why the polars engine does not take it."""
+    pl = _pl()
+    if isinstance(data, str | os.PathLike):
+        from leadflow.etl.files import file_format, input_parts
+
+        parts = input_parts(data)
+        if any(file_format(p) != "parquet" for p in parts):
+            return "CSV input (read by the Arrow path, which numbers unparseable lines)"
+        return _Source(pl.scan_parquet([str(p) for p in parts]), _parquet_stats(parts), parts)
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if isinstance(data, pa.Table):
+        return _Source(pl.from_arrow(data).lazy(), None)
+    module = type(data).__module__.split(".")[0]
+    if module == "polars":
+        return _Source(data.lazy(), None)
+    if module == "pandas":
+        return _Source(pl.from_arrow(pa.Table.from_pandas(data, preserve_index=False)).lazy(), None)
+    return "an iterable of record batches (streamed by the Arrow plan in bounded memory)"
+
+
+def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
+    """Whole-input minimum, maximum and null count of each string column whose every row
+    group has statistics (others are left out)."""
+    found: dict[str, tuple[Any, Any, int]] = {}
+    missing: set[str] = set()
+    for part in parts:
+        meta = _metadata(part)
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                name = column.path_in_schema
+                stats = column.statistics
+                if (
+                    stats is None
+                    or not stats.has_min_max
+                    or stats.null_count is None
+                    or column.physical_type != "BYTE_ARRAY"
+                ):
+                    missing.add(name)
+                    continue
+                low, high, nulls = stats.min, stats.max, stats.null_count
+                if not isinstance(low, str) or not isinstance(high, str):
+                    missing.add(name)
+                    continue
+                if name in found:
+                    a, b, n = found[name]
+                    found[name] = (min(a, low), max(b, high), n + nulls)
+                else:
+                    found[name] = (low, high, nulls)
+    return {k: v for k, v in found.items() if k not in missing}
+
+
+@functools.lru_cache(maxsize=64)
+def _metadata(part: Path) -> pq.FileMetaData:
+    """A Parquet file's footer, read once per run (cleared when a run ends)."""
+    return pq.ParquetFile(part).metadata
+
+
+def _parquet_nulls(parts: list[Path]) -> dict[str, int]:
+    """Whole-input null count of each column whose every row group has statistics."""
+    found: dict[str, int] = {}
+    missing: set[str] = set()
+    for part in parts:
+        meta = _metadata(part)
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                stats = column.statistics
+                if stats is None or stats.null_count is None:
+                    missing.add(column.path_in_schema)
+                    continue
+                found[column.path_in_schema] = found.get(column.path_in_schema, 0) + (
+                    stats.null_count
+                )
+    return {k: v for k, v in found.items() if k not in missing}
+
+
+def _dirty_values(values: list[str], *, names: bool) -> list[str]:
+    """Those of *values* the contract would change (strip) or refuse (blank; with *names*, not
+    a snake_case name) -- judged by the contract's own Arrow functions."""
+    if not values:
+        return []
+    raw = pa.array(values, pa.string())
+    fine = pc.fill_null(pc.equal(_strip_strings(raw), raw), False)
+    if names:
+        fine = pc.and_(fine, pc.match_substring_regex(raw, _IDENTIFIER.pattern))
+    return [v for v, ok in zip(values, fine.to_pylist(), strict=True) if not ok]
+
+
+# -- the contract's clean tests ----------------------------------------------------------------
+
+
+def _ids_clean(stats: tuple[Any, Any, int] | None, required: bool) -> bool:
+    """Statistics prove every value starts with printable ASCII (not blank), and no nulls."""
+    if stats is None:
+        return False
+    low, high, nulls = stats
+    return (nulls == 0 or not required) and low >= "!" and high < "\x7f"
+
+
+def _column_plan(
+    name: str,
+    dtype: Any,
+    target: Any,
+    *,
+    required: bool,
+    source: _Source,
+    identifiers: frozenset[str],
+) -> tuple[Any, Any] | str:
+    """``(clean test or None, expression of the value)`` for one column, or why not."""
+    pl = _pl()
+    col = pl.col(name)
+    is_text = dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+    if is_text and dtype != pl.String:
+        col = col.cast(pl.String)
+    if target is None:  # a custom property: "" means absent, a float must be finite
+        if dtype == pl.String:
+            return col.is_null() | (col.str.len_bytes() > 0), col
+        if dtype.is_float():
+            return col.is_null() | col.is_finite(), col
+        return None, col
+    if pa.types.is_string(target):
+        if not is_text:
+            return f"column {name!r} of type {dtype} (not text)"
+        if name in _VERBATIM:
+            if not required or _ids_clean(source.stats.get(name), required):
+                return None, col
+            return col.str.contains(r"^[!-~]").fill_null(False), col
+        distinct = None if name == "email" else source.distinct(name)
+        if distinct is not None:  # few values: each judged once, exactly, by the contract
+            dirty = _dirty_values(distinct, names=bool(identifiers))
+            test = ~col.is_in(dirty) if dirty else None
+            if required and source.nulls.get(name) != 0:
+                test = col.is_not_null() if test is None else test & col.is_not_null()
+            return (None if test is None else test.fill_null(not required)), col
+        if name == "email":
+            test = col.str.contains(_CLEAN_EMAIL)
+        elif identifiers:  # the standard kinds and the card's are valid names
+            test = col.is_in(sorted(identifiers))
+        else:
+            test = col.str.contains(_EDGES)
+        return (test.fill_null(False) if required else test.fill_null(True)), col
+    if pa.types.is_timestamp(target):
+        if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
+            return f"column {name!r} of type {dtype} (not a time-zone-aware timestamp)"
+        if dtype.time_unit == "ns":
+            return f"column {name!r} in nanoseconds (truncated by the Arrow path)"
+        value = col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        nulls = required and source.nulls.get(name) != 0
+        return (col.is_not_null() if nulls else None), value
+    if pa.types.is_integer(target) or pa.types.is_floating(target):
+        if not dtype.is_numeric() or dtype.is_decimal():
+            return f"column {name!r} of type {dtype} (not a number)"
+        test = None
+        if dtype.is_float():
+            test = col.is_finite()
+            if pa.types.is_integer(target):
+                test = test & (col.floor() == col) & (col.abs() < 2.0**63)
+        elif dtype == pl.UInt64 and pa.types.is_integer(target):
+            test = col < 2**63
+        if name in _NON_NEGATIVE:
+            test = (col >= 0) if test is None else test & (col >= 0)
+        if test is not None:
+            test = test.fill_null(not required)
+        elif required:
+            test = col.is_not_null()
+        kind = pl.Int64 if pa.types.is_integer(target) else pl.Float64
+        return test, col.cast(kind, strict=False)  # rows that are not clean: set aside
+    return f"column {name!r} of type {target}"
+
+
+def _columns(
+    names: list[str], entity: Any, needed: Mapping[str, Any], required: frozenset[str]
+) -> dict[str, Any]:
+    """The columns :func:`~leadflow.etl.contract.validate` checks, in its order."""
+    columns: dict[str, Any] = dict(needed)
+    for name, kind in entity.fields:
+        if name in names or name in required:
+            columns.setdefault(name, kind)
+        elif name in columns and columns[name] is None:
+            columns[name] = kind
+    return columns
+
+
+class _Checked:
+    """An input's contract as polars expressions: clean rows, their values, the rest."""
+
+    def __init__(
+        self,
+        source: _Source,
+        entity: Any,
+        needed: Mapping[str, Any],
+        *,
+        required: frozenset[str],
+        identifiers: frozenset[str] = frozenset(),
+        whole: bool = True,
+    ) -> None:
+        pl = _pl()
+        self.source = source
+        self.entity = entity
+        self.schema = source.frame.collect_schema()
+        self.names = list(self.schema.names())
+        self.needed = dict(needed)
+        self.required = required
+        #: whole: every column of the record type (validate); else only *needed* (conform)
+        self.whole = whole
+        self.columns = _columns(self.names, entity, needed, required) if whole else dict(needed)
+        self.problem: str | None = None
+        tests: dict[str, Any] = {}
+        values: list[Any] = []
+        for name, target in self.columns.items():
+            if name not in self.names:
+                if name in required:
+                    from leadflow.errors import ConfigError
+
+                    raise ConfigError(entity.name + "s", f"missing required column {name!r}")
+                kind = target or pa.string()
+                values.append(pl.lit(None, dtype=_pl_type(kind)).alias(name))
+                continue
+            plan = _column_plan(
+                name,
+                self.schema[name],
+                target,
+                required=name in required,
+                source=source,
+                identifiers=identifiers if name == "kind" else frozenset(),
+            )
+            if isinstance(plan, str):
+                self.problem = plan
+                return
+            test, value = plan
+            if test is not None:
+                tests[name] = test
+            values.append(value.alias(name))
+        self.tests = tests
+        self.clean = self.clean_but()
+        self.values = values
+
+    def clean_but(self, *skip: str) -> Any:
+        """The clean test of a row, leaving out the tests of the columns *skip*."""
+        pl = _pl()
+        tests = [test for name, test in self.tests.items() if name not in skip]
+        return pl.all_horizontal(tests) if tests else pl.lit(True)
+
+    def suspects(self, frame: Any, sink: ErrorSink, source: str) -> Any:
+        """The rows of *frame* (with ``__row``) that are not clean, through the Arrow
+        contract: refused ones to *sink*, the rest returned normalised as a polars frame."""
+        pl = _pl()
+        raw = frame.select(*self.names, ROW).collect()
+        if raw.height == 0:
+            return None
+        rows = raw.get_column(ROW).to_numpy()
+        table = raw.drop(ROW).to_arrow()
+        table = table.cast(pa.schema([_arrow_field(f) for f in table.schema]))
+        if self.whole:
+            good = validate(
+                table, self.entity, needed=self.needed, source=source, errors=sink, rows=rows
+            )
+        else:
+            batch = table.combine_chunks().to_batches()[0] if table.num_rows else None
+            if batch is None:
+                return None
+            good = conform(
+                batch,
+                self.columns,
+                required=self.required,
+                source=source,
+                row_offset=0,
+                errors=sink,
+                id_column=self.entity.key,
+                rows=rows,
+            )
+        good = good.select([*self.columns, ROW])
+        return pl.from_arrow(good).with_columns(pl.col(ROW).cast(pl.UInt32))
+
+
+def _arrow_field(field: pa.Field) -> pa.Field:
+    """polars' Arrow export (string views, large strings) as the contract's types."""
+    kind = field.type
+    if pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
+        return pa.field(field.name, pa.string())
+    if pa.types.is_dictionary(kind):
+        return pa.field(field.name, pa.dictionary(kind.index_type, pa.string()))
+    return field
+
+
+def _pl_type(kind: pa.DataType) -> Any:
+    pl = _pl()
+    if pa.types.is_timestamp(kind):
+        return pl.Datetime("us", "UTC")
+    if pa.types.is_integer(kind):
+        return pl.Int64
+    if pa.types.is_floating(kind):
+        return pl.Float64
+    return pl.String
+
+
+# -- the engine ----------------------------------------------------------------------------------
+
+
+def unsupported(plan: ColumnarPlan, leads: Any, events: Any, accounts: Any = None) -> str | None:
+    """Why the polars engine would not score these inputs (``None``: it would)."""
+    try:
+        import polars  # noqa: F401
+    except ImportError:
+        return "polars is not installed (pip install 'leadflow[etl]')"
+    for data in (leads, events):
+        found = _source(data)
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def score_polars(
+    plan: ColumnarPlan,
+    leads: Any,
+    events: Any,
+    *,
+    as_of: datetime,
+    accounts: pa.Table | None = None,
+    errors: ErrorSink | None = None,
+) -> pa.Table | str:
+    """Score *leads* with their *events* on polars; or, when an input or a column is not one
+    this engine takes (see the module docstring), say which -- the caller then runs the Arrow
+    plan.
+
+    Same inputs, errors and result as :meth:`~leadflow.etl.ColumnarPlan.score`.
+    """
+    pl = _pl()
+    _metadata.cache_clear()  # a file may have changed since the last run
+    lead_source, event_source = _source(leads), _source(events)
+    if isinstance(lead_source, str):
+        return lead_source
+    if isinstance(event_source, str):
+        return event_source
+    sink = ErrorSink(None) if errors is None else errors
+    lead_source.frame = _plain_properties(lead_source.frame)
+    lead_check = _Checked(
+        lead_source, LEAD, dict(plan.lead_columns), required=frozenset(LEAD.required)
+    )
+    event_names = event_source.frame.collect_schema().names()
+    keyed = "id" in event_names
+    event_needed: dict[str, Any] = {
+        "lead_id": pa.string(),
+        "kind": pa.string(),
+        "occurred_at": pa.timestamp("us", tz="UTC"),
+    }
+    event_check = _Checked(
+        event_source,
+        ACTIVITY,
+        {**event_needed, **({"id": pa.string()} if keyed else {})},
+        required=frozenset({*event_needed, *(["id"] if keyed else [])}),
+        identifiers=frozenset(STANDARD_ACTIVITY_KINDS | set(plan.kinds)),
+        whole=False,  # as the Arrow plan: the columns scoring reads (and the id)
+    )
+    if lead_check.problem or event_check.problem:
+        return (
+            f"leads {lead_check.problem}" if lead_check.problem else f"events {event_check.problem}"
+        )
+    engine = _Engine(plan, as_of)
+    # events first, as the Arrow plan does: their refused rows come first in the errors
+    aggregate = engine.aggregate(event_check, sink, keyed)
+    if errors is None and sink.errors:
+        raise sink.errors[0].to_exception()
+    with ThreadPoolExecutor(1, thread_name_prefix="leadflow-ids") as pool:
+        # strictly increasing event ids cannot repeat (no hashing needed): checked while the
+        # leads are read and scored; only when they are not is the aggregate made again by
+        # key and the leads scored again
+        checked = keyed and not engine.deduplicated_already
+        rising = pool.submit(_rising, event_source, "id") if checked else None
+        account_frame = None
+        if accounts is not None:  # before the leads, as the Arrow plan: errors in that order
+            table = plan._conform_accounts(accounts, sink)  # the one accounts conformer
+            if errors is None and sink.errors:
+                raise sink.errors[0].to_exception()
+            account_frame = pl.from_arrow(table).unique(
+                subset=["account_id"], keep="first", maintain_order=True
+            )
+        query = engine.leads(lead_check)
+        fixed: list[Any] = []  # the leads set aside, through the Arrow contract (once)
+
+        def scores(aggregate: Any) -> Any:
+            found = engine.score(
+                query, aggregate, account_frame, plain=_CLEAN_PLAIN, known=lead_source.distinct
+            )
+            if found.get_column("__ok").all():
+                return found
+            if not fixed:
+                fixed.append(engine.fixed_leads(lead_check, sink))
+            found = found.filter(pl.col("__ok"))
+            if fixed[0] is None:
+                return found
+            plain = _CLEAN_PLAIN if _plain_text(fixed[0], "email") else frozenset()
+            again = engine.score(fixed[0], aggregate, account_frame, plain=plain)
+            return pl.concat([found, again], how="vertical_relaxed")
+
+        result = scores(aggregate)
+        if errors is None and sink.errors:
+            raise sink.errors[0].to_exception()
+        if rising is not None and not rising.result():
+            result = scores(engine.deduplicated(event_check))
+    result = result.sort("__i").drop("__i", "__ok")
+    _metadata.cache_clear()  # a file may change between runs
+    return result.to_arrow().cast(plan.output_schema)
+
+
+#: Columns whose clean test admits only ASCII text without line breaks (see _CLEAN_EMAIL).
+_CLEAN_PLAIN = frozenset({"email"})
+
+
+def _plain_text(frame: Any, name: str) -> bool:
+    """Whether column *name* of *frame* (if any) holds only ASCII text without line breaks."""
+    if name not in frame.columns:
+        return True
+    return all(v.isascii() and "\n" not in v for v in frame.get_column(name).drop_nulls())
+
+
+def _plain_properties(frame: Any) -> Any:
+    """``properties.<name>`` columns renamed ``<name>`` (as :meth:`leadflow.Lead.from_record`)."""
+    names = frame.collect_schema().names()
+    renames = {
+        n: n[len("properties.") :]
+        for n in names
+        if n.startswith("properties.") and n[len("properties.") :] not in names
+    }
+    return frame.rename(renames) if renames else frame
+
+
+class _Engine:
+    """One scoring run: the plan, the instant, and the expressions built from them."""
+
+    def __init__(self, plan: ColumnarPlan, as_of: datetime) -> None:
+        self.plan = plan
+        self.as_of = as_of
+        self.as_of_ts = as_of.timestamp()
+        #: counting events that passed the Arrow contract after failing a clean test
+        self.fixed_events: Any = None
+        #: whether aggregate() de-duplicated the events by key already
+        self.deduplicated_already = False
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _event_aggregates(self, frame: Any, *, count: bool = False) -> Any:
+        """Per-lead sums, counts and newest times of counting events (``age`` computed);
+        with *count*, ``__n`` counts each group's rows."""
+        pl = _pl()
+        kind, age = pl.col("kind"), pl.col("age")
+        aggs: list[Any] = [pl.len().alias("__n")] if count else []
+        frame, decay = self._decays(frame)
+        for rule in self.plan.per_activity:
+            mask = kind.is_in(list(rule.kinds)) if len(rule.kinds) > 1 else kind == rule.kinds[0]
+            if rule.window is not None:
+                mask = mask & (age <= rule.window)
+            term = rule.points * decay[rule.rate]
+            aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
+            if self.plan.explain:
+                aggs.append(mask.sum().cast(pl.Int64).alias(f"__n{rule.index}"))
+        for counter in self.plan.counters:
+            mask = (
+                kind.is_in(list(counter.kinds))
+                if len(counter.kinds) > 1
+                else kind == counter.kinds[0]
+            )
+            if counter.window is not None:
+                mask = mask & (age <= counter.window)
+            aggs.append(mask.sum().cast(pl.Int64).alias(f"__c{counter.index}"))
+            aggs.append(pl.col("__us").filter(mask).max().alias(f"__t{counter.index}"))
+        return frame.group_by("lead_id").agg(*aggs)
+
+    def _decays(self, frame: Any) -> tuple[Any, dict[float, Any]]:
+        """*frame* with each event's decay, and ``{rate: decay expression}``. When every kind
+        decays at one rate (the usual card), one column holds each event's own decay -- one
+        ``exp`` per event; otherwise one column per distinct rate."""
+        pl = _pl()
+        kind, age = pl.col("kind"), pl.col("age")
+        rate_of: dict[str, set[float]] = {}
+        for rule in self.plan.per_activity:
+            for name in rule.kinds:
+                rate_of.setdefault(name, set()).add(rule.rate)
+        rates = sorted({r for found in rate_of.values() for r in found})
+        if len(rates) <= 1 or any(len(found) > 1 for found in rate_of.values()):
+            names = {rate: f"__d{i}" for i, rate in enumerate(rates)}
+            columns = [(age * rate).exp().alias(name) for rate, name in names.items()]
+            return frame.with_columns(*columns), {r: pl.col(n) for r, n in names.items()}
+        # the most common rate is the default; kinds at other rates are named
+        by_rate: dict[float, list[str]] = {}
+        for name, found in rate_of.items():
+            by_rate.setdefault(next(iter(found)), []).append(name)
+        common = max(by_rate, key=lambda r: len(by_rate[r]))
+        chosen: Any = pl.lit(common)
+        for rate, kinds in by_rate.items():
+            if rate != common:
+                chosen = pl.when(kind.is_in(sorted(kinds))).then(pl.lit(rate)).otherwise(chosen)
+        frame = frame.with_columns((age * chosen).exp().alias("__d"))
+        return frame, {rate: pl.col("__d") for rate in rates}
+
+    def _counting(self, frame: Any) -> Any:
+        """Events a card can count (its kinds, at or before the instant), with ``age``: the
+        kinds first (a filter the scan applies), then the instant."""
+        pl = _pl()
+        kinds = pl.col("kind").cast(pl.String).is_in(list(self.plan.kinds))
+        return self._aged(frame.filter(kinds)).filter(pl.col("age") >= 0.0)
+
+    def _aged(self, frame: Any) -> Any:
+        pl = _pl()
+        us = pl.col("occurred_at").dt.epoch("us")
+        return frame.with_columns(__us=us, age=(self.as_of_ts - us / 1e6) / _DAY)
+
+    def aggregate(self, check: _Checked, sink: ErrorSink, keyed: bool) -> Any:
+        """The events aggregate (a polars DataFrame), refused events to *sink*.
+
+        One pass over the input: rows that are not clean are grouped under a null lead id
+        (whose row of the aggregate counts them and is dropped), clean rows that count under
+        their lead id; nothing else passes the filter.
+        """
+        pl = _pl()
+        base = check.source.frame
+        ok = check.clean
+        kind = pl.col("kind").cast(pl.String)
+        lead = pl.col("lead_id").cast(pl.String)
+        # scan-level filter first (column tests only), then the instant
+        if check.tests:  # rows that are not clean go to a null lead id, counted there
+            rows = (
+                self._aged(base.filter(kind.is_in(list(self.plan.kinds)) | ~ok))
+                .filter((pl.col("age") >= 0.0) | ~ok)
+                .with_columns(pl.when(ok).then(lead).alias("lead_id"))
+            )
+        else:  # every row is clean (the statistics and dictionaries say so): no test at all
+            rows = self._counting(base).with_columns(lead.alias("lead_id"))
+        rows = rows.select(
+            kind.alias("kind"), "age", *(["__us"] if self.plan.counters else []), "lead_id"
+        )
+        agg = self._event_aggregates(rows, count=bool(check.tests)).collect(engine="streaming")
+        fixed = None
+        if check.tests:
+            suspects = agg.filter(pl.col("lead_id").is_null())
+            agg = agg.filter(pl.col("lead_id").is_not_null()).drop("__n")
+            if suspects.height and suspects.get_column("__n").item():
+                numbered = base.with_row_index(ROW).filter(~ok)
+                fixed = check.suspects(numbered, sink, "events")
+        more = None if fixed is None else self._counting(fixed.lazy()).collect()
+        self.fixed_events = more if more is not None and more.height else None
+        if keyed and self.fixed_events is not None:
+            self.deduplicated_already = True
+            return self.deduplicated(check)
+        if more is not None and more.height:
+            extra = self._event_aggregates(more.lazy()).collect()
+            agg = self._combine(pl.concat([agg, extra], how="vertical_relaxed"))
+        return agg
+
+    def deduplicated(self, check: _Checked) -> Any:
+        """The events aggregate counting a repeated (id, lead_id) once, the first: the clean
+        counting rows and the normalised suspects in row order, de-duplicated by key."""
+        pl = _pl()
+        more = self.fixed_events
+        numbered = self._counting(
+            check.source.frame.with_row_index(ROW)
+            .filter(check.clean)
+            .select(*check.values, pl.col(ROW))
+        )
+        parts = [numbered.collect(), *([more] if more is not None else [])]
+        merged = pl.concat(parts, how="vertical_relaxed").sort(ROW)
+        merged = merged.unique(subset=["lead_id", "id"], keep="first", maintain_order=True)
+        return self._event_aggregates(merged.lazy()).collect()
+
+    def _combine(self, frame: Any) -> Any:
+        pl = _pl()
+        aggs = []
+        for name in frame.columns[1:]:
+            aggs.append(pl.col(name).max() if name.startswith("__t") else pl.col(name).sum())
+        return frame.group_by("lead_id").agg(*aggs)
+
+    # -- leads ---------------------------------------------------------------------------------
+
+    def leads(self, check: _Checked) -> Any:
+        """The leads as a lazy query: the columns the card reads, ``__i`` (the row number) and
+        ``__ok`` (the row passed its clean tests; the others are set aside after scoring)."""
+        wanted = [name for name, _ in self.plan.lead_columns]
+        values = [v for v in check.values if v.meta.output_name() in wanted]
+        return check.source.frame.with_row_index("__i").select(
+            *values, "__i", check.clean.alias("__ok")
+        )
+
+    def fixed_leads(self, check: _Checked, sink: ErrorSink) -> Any:
+        """The leads that failed a clean test, through the Arrow contract (refused ones to
+        *sink*): the good ones normalised, as :meth:`leads` gives them, or ``None``."""
+        pl = _pl()
+        numbered = check.source.frame.with_row_index(ROW).filter(~check.clean)
+        fixed = check.suspects(numbered, sink, "leads")
+        if fixed is None or fixed.height == 0:
+            return None
+        wanted = [name for name, _ in self.plan.lead_columns]
+        return fixed.select(
+            *wanted, pl.col(ROW).cast(pl.UInt32).alias("__i"), pl.lit(True).alias("__ok")
+        )
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def score(
+        self,
+        leads: Any,
+        aggregate: Any,
+        accounts: Any,
+        *,
+        plain: frozenset[str],
+        known: Any = None,
+    ) -> Any:
+        """Scores of the *leads* query (with ``__i`` and ``__ok``), unordered, keeping those
+        two columns. *plain* names columns of ASCII text without line breaks; *known* gives a
+        superset of a column's distinct values when that is cheap (see :class:`_Fields`)."""
+        pl = _pl()
+        # joins that keep no order (cheaper by half); the caller sorts by row once
+        leads = leads.lazy()
+        frame = leads.join(aggregate.lazy(), left_on="id", right_on="lead_id", how="left")
+        sources = [leads]
+        if accounts is not None and "account_id" in leads.collect_schema().names():
+            frame = frame.join(accounts.lazy(), on="account_id", how="left")
+            sources.append(accounts.lazy())
+        fields = _Fields(frame, sources, plain, known)
+        n_rules = len(self.plan.card.rules)
+        exprs: dict[str, Any] = {}
+        zero = pl.lit(0.0)
+        totals = {"fit": zero, "behaviour": zero, "interest": zero, "intent": zero}
+        total = zero
+        has_intent = pl.lit(False)
+        explained = []
+        for index in range(n_rules):
+            rule = self.plan.card.rules[index]
+            applies, points = self._rule(index, fields)
+            value = pl.when(applies).then(points).otherwise(0.0)
+            exprs[f"__v{index}"] = value
+            v = pl.col(f"__v{index}")
+            total = total + v
+            if rule.category is Category.FIT:
+                totals["fit"] = totals["fit"] + v
+            else:
+                totals["behaviour"] = totals["behaviour"] + v
+            if rule.signal is Signal.INTEREST:
+                totals["interest"] = totals["interest"] + v
+            elif rule.signal is Signal.INTENT:
+                totals["intent"] = totals["intent"] + v
+                has_intent = has_intent | (applies & (points > 0.0))
+            if self.plan.explain:
+                explained.append(
+                    pl.when(applies).then(points).otherwise(None).alias(f"rule_{rule.id}")
+                )
+        t = self.plan.card.thresholds
+        staged = frame.lazy().with_columns(
+            *[v.cast(pl.Float64).alias(k) for k, v in exprs.items()],
+            *explained,
+            has_intent.alias("__intent"),
+        )
+        sql_ready = total >= t.sql_ready
+        if t.sql_ready_requires_intent:
+            sql_ready = sql_ready & pl.col("__intent")
+        recommendation = (
+            pl.when(sql_ready)
+            .then(pl.lit("sql_ready"))
+            .when(total >= t.mql)
+            .then(pl.lit("mql"))
+            .otherwise(pl.lit("nurture"))
+        )
+        out = staged.select(
+            pl.col("id"),
+            total.cast(pl.Float64).alias("score"),
+            totals["fit"].cast(pl.Float64).alias("fit"),
+            totals["behaviour"].cast(pl.Float64).alias("behaviour"),
+            totals["interest"].cast(pl.Float64).alias("interest"),
+            totals["intent"].cast(pl.Float64).alias("intent"),
+            recommendation.alias("recommendation"),
+            *[pl.col(f"rule_{r.id}") for r in self.plan.card.rules if self.plan.explain],
+            pl.col("__i"),
+            pl.col("__ok"),
+        )
+        return out.collect()
+
+    def _rule(self, index: int, fields: _Fields) -> tuple[Any, Any]:
+        pl = _pl()
+        rule = self.plan.card.rules[index]
+        if rule.category is Category.FIT:
+            assert rule.when is not None
+            holds, _ = self._evidence(rule.when, fields)
+            return holds, pl.lit(_clamp_scalar(rule.points, rule.cap))
+        half_life = (
+            rule.half_life_days
+            if rule.half_life_days is not None
+            else self.plan.card.half_life_days
+        )
+        rate = -_LN2 / half_life
+        if rule.activities:
+            spec = next(r for r in self.plan.per_activity if r.index == index)
+            total = pl.col(f"__s{spec.index}").fill_null(0.0)
+            if self.plan.explain:
+                applies = pl.col(f"__n{spec.index}").fill_null(0) > 0
+            else:
+                applies = total != 0.0
+            if rule.when is not None:
+                gate, _ = self._evidence(rule.when, fields)
+                applies = applies & gate
+            return applies, _clamp(total, rule.cap)
+        assert rule.when is not None
+        holds, newest = self._evidence(rule.when, fields)
+        applies = holds & newest.is_finite()
+        safe_age = pl.when(applies).then(newest).otherwise(0.0)
+        return applies, _clamp(rule.points * (safe_age * rate).exp(), rule.cap)
+
+    def _evidence(self, condition: Condition, fields: _Fields) -> tuple[Any, Any]:
+        """(holds, age in days of the newest evidence or +inf), as :mod:`leadflow.etl.plan`."""
+        pl = _pl()
+        inf = pl.lit(math.inf)
+        if isinstance(condition, ActivityCount):
+            counter = next(
+                c
+                for c in self.plan.counters
+                if c.kinds == condition.kinds and c.window == condition.within_days
+            )
+            holds = pl.col(f"__c{counter.index}").fill_null(0) >= condition.at_least
+            newest = pl.col(f"__t{counter.index}")
+            age = (self.as_of_ts - newest.cast(pl.Float64) / 1e6) / _DAY
+            return holds, pl.when(holds).then(age.fill_null(math.inf)).otherwise(inf)
+        if isinstance(condition, AllOf | AnyOf):
+            parts = [self._evidence(c, fields) for c in condition.conditions]
+            holds = parts[0][0]
+            for part_holds, _ in parts[1:]:
+                holds = (holds & part_holds) if isinstance(condition, AllOf) else holds | part_holds
+            newest = inf
+            for part_holds, part_age in parts:
+                candidate = (
+                    part_age
+                    if isinstance(condition, AllOf)
+                    else pl.when(part_holds).then(part_age).otherwise(inf)
+                )
+                newest = pl.min_horizontal(newest, candidate)
+            return holds, newest
+        if isinstance(condition, Not):
+            inner, _ = self._evidence(condition.condition, fields)
+            return ~inner, inf
+        return fields.test(condition), inf
+
+
+def _clamp_scalar(value: float, cap: float | None) -> float:
+    if cap is None or -cap <= value <= cap:
+        return value
+    return cap if value > 0 else -cap
+
+
+def _clamp(values: Any, cap: float | None) -> Any:
+    return values if cap is None else values.clip(-cap, cap)
+
+
+class _Fields:
+    """Field conditions over the joined leads (a LazyFrame), read as the Arrow plan reads them.
+
+    *sources* are the DataFrames joined (leads, accounts): a condition judged once per distinct
+    value reads the distinct values of the one that holds its column, without the join.
+    *plain* names columns known to hold only ASCII text without line breaks.
+    """
+
+    def __init__(
+        self, frame: Any, sources: list[Any], plain: frozenset[str], known: Any = None
+    ) -> None:
+        self.frame = frame
+        self.sources = sources
+        self.plain = plain
+        self.known = known
+        self.columns = set(frame.collect_schema().names())
+        self._seen: dict[str, Any] = {}
+
+    def field(self, field: str) -> Any:
+        pl = _pl()
+        if field == "email_domain":
+            email = self.field("email")  # checked: exactly one "@"
+            return email.str.slice(email.str.find("@", literal=True) + 1)
+        if field == "full_name":
+            first, last = self.field("first_name"), self.field("last_name")
+            both = first + pl.lit(" ") + last
+            return pl.coalesce(both, first, last)
+        if field.startswith("account.properties."):
+            return self._named(f"account.{field[len('account.properties.') :]}")
+        if field.startswith("properties."):
+            return self._named(field[len("properties.") :])
+        return self._named(field)
+
+    def _named(self, name: str) -> Any:
+        pl = _pl()
+        if name in self.columns:
+            return pl.col(name)
+        return pl.lit(None, dtype=pl.String)
+
+    def _dtype(self, expr: Any) -> Any:
+        return self.frame.select(expr).collect_schema().dtypes()[0]
+
+    def _distinct(self, expr: Any) -> Any:
+        """The distinct non-null values of *expr*, from the smallest frame that has them."""
+        pl = _pl()
+        key = str(expr)
+        if key not in self._seen:
+            roots = set(expr.meta.root_names())
+            values = None
+            if self.known is not None and expr.meta.is_column() and len(roots) == 1:
+                values = self.known(next(iter(roots)))  # from the file's dictionaries
+            if values is not None:
+                self._seen[key] = pl.Series(values, dtype=pl.String)
+            else:
+                frame = next(
+                    (f for f in self.sources if roots <= set(f.collect_schema().names())),
+                    self.frame,
+                )
+                query = frame.select(expr.unique().drop_nulls())
+                self._seen[key] = query.collect().to_series()
+        return self._seen[key]
+
+    def _per_value(self, expr: Any, test: Any) -> Any:
+        """*test* once per distinct non-null value, spread back over the rows (null: False)."""
+        pl = _pl()
+        distinct = self._distinct(expr)
+        hits = [v for v in distinct.to_list() if test(v)]
+        if not hits:
+            return pl.lit(False)
+        return expr.is_in(pl.Series(hits, dtype=distinct.dtype).implode()).fill_null(False)
+
+    def test(self, condition: Condition) -> Any:
+        pl = _pl()
+        if isinstance(condition, FreeMailDomain):
+            domains = (
+                FREE_MAIL_DOMAINS if condition.domains is None else frozenset(condition.domains)
+            )
+            return self.field("email_domain").is_in(sorted(domains)).fill_null(False)
+        if isinstance(condition, Missing):
+            return self.field(condition.field).is_null()
+        if isinstance(condition, Present):
+            return self.field(condition.field).is_not_null()
+        if not isinstance(condition, Equals | OneOf | Range | Regex | TitleKeywords):
+            raise TypeError(f"not a field condition: {condition!r}")  # pragma: no cover
+        values = self.field(condition.field)
+        if isinstance(condition, Equals | OneOf):
+            wanted = (
+                {comparable(condition.value)}
+                if isinstance(condition, Equals)
+                else {comparable(v) for v in condition.values}
+            )
+            return self._per_value(values, lambda v: comparable(v) in wanted)
+        if isinstance(condition, Range):
+            dtype = self._dtype(values)
+            if not dtype.is_numeric() or dtype.is_decimal():
+                return pl.lit(False)
+            hit = pl.lit(True)
+            if condition.min is not None:
+                hit = hit & (values >= condition.min)
+            if condition.max is not None:
+                hit = hit & (values <= condition.max)
+            return hit.fill_null(False)
+        from leadflow.etl.plan import _re2_safe
+
+        text = self._dtype(values) == pl.String
+        if isinstance(condition, Regex) and text and _re2_safe(condition.pattern):
+            fast = values.str.contains(condition.pattern).fill_null(False)
+            if condition.field in self.plain:
+                return fast
+            search = re.compile(condition.pattern).search
+            usual = values.str.len_bytes() == values.str.len_chars()
+            usual = usual & ~values.str.contains("\n", literal=True)
+            slow = self._per_value(
+                pl.when(usual).then(None).otherwise(values), lambda v: search(v) is not None
+            )
+            return pl.when(usual.fill_null(True)).then(fast).otherwise(slow)
+        search = (
+            re.compile(condition.pattern).search
+            if isinstance(condition, Regex)
+            else condition.pattern().search
+        )
+        return self._per_value(
+            values, lambda v: search(v if isinstance(v, str) else str(v)) is not None
+        )
+
+
+def _rising(source: _Source, name: str) -> bool:
+    """Whether column *name* is strictly increasing, so that no value repeats: each value
+    compared with the one before it, no hashing; read in batches (bounded memory)."""
+    pl = _pl()
+    value = pl.col(name).cast(pl.String)
+    previous: Any = None
+    batches = source.frame.select(value.alias(name)).collect_batches(chunk_size=1 << 20)
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        found = batch.select(
+            rising=(value > value.shift(1)).all(),
+            nulls=value.null_count(),
+            first=value.first(),
+            last=value.last(),
+        ).row(0, named=True)
+        if found["nulls"] or found["rising"] is False:
+            return False
+        if previous is not None and not found["first"] > previous:
+            return False
+        previous = found["last"]
+    return True

@@ -1,0 +1,281 @@
+"""The polars engine (the default of ``plan.score``): score_lead's numbers, and the Arrow plan's
+refused rows -- the same row, id, field, value and reason -- on clean and dirty inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadflow.errors import ConfigError, ValidationError
+from leadflow.etl import compile_scorecard
+from leadflow.etl.contract import ErrorSink, RowError
+from leadflow.etl.engine import unsupported
+from leadflow.etl.synthetic import GeneratedFiles
+from leadflow.rules.scorecard import Scorecard
+
+from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
+from .conftest import AS_OF, assert_same_scores
+from .sql_data import account_table, compare, event_table, expected, generate, lead_table
+from .test_sql import CARD as EVERY_CONDITION
+from .test_sql import SEED as SEED_CARD
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+def both(
+    plan: Any, leads: Any, events: Any, **kwargs: Any
+) -> tuple[pa.Table, list[RowError], pa.Table, list[RowError]]:
+    """(polars scores, polars errors, Arrow scores, Arrow errors) for the same inputs."""
+    fast_sink, slow_sink = ErrorSink(None), ErrorSink(None)
+    fast = plan.score(leads, events, as_of=AS_OF, errors=fast_sink, engine="polars", **kwargs)
+    slow = plan.score(leads, events, as_of=AS_OF, errors=slow_sink, engine="arrow", **kwargs)
+    return fast, fast_sink.errors, slow, slow_sink.errors
+
+
+# -- the numbers -------------------------------------------------------------------------------
+
+
+def test_every_kind_of_condition_matches_score_lead() -> None:
+    data = generate(500, seed=5, events_per_lead=10)
+    plan = compile_scorecard(EVERY_CONDITION)
+    scores = plan.score(
+        lead_table(data), event_table(data), as_of=AS_OF, accounts=account_table(data),
+        engine="polars",
+    )  # fmt: skip
+    compare(EVERY_CONDITION, expected(EVERY_CONDITION, data), scores.to_pylist())
+    assert scores.column("id").to_pylist() == [lead.id for lead in data.leads]  # input order
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(card=scorecards(), seed=st.integers(0, 10_000), explain=st.booleans())
+def test_generated_scorecards_match_score_lead(card: Scorecard, seed: int, explain: bool) -> None:
+    data = generate(40, seed=seed, kinds=card.kinds)
+    plan = compile_scorecard(card, explain=explain)
+    sink = ErrorSink(None)
+    scores = plan.score(
+        lead_table(data), event_table(data), as_of=AS_OF, accounts=account_table(data),
+        errors=sink, engine="polars",
+    )  # fmt: skip
+    compare(card, expected(card, data), scores.to_pylist())
+    assert sink.errors == []
+
+
+def test_parquet_paths_are_scored_like_the_tables(small_files: GeneratedFiles) -> None:
+    plan = compile_scorecard(SEED_CARD)
+    from_files = plan.score(small_files.leads, small_files.events, as_of=AS_OF)
+    tables = pq.read_table(small_files.leads), pq.read_table(small_files.events)
+    assert_same_scores(from_files, plan.score(*tables, as_of=AS_OF, engine="arrow"))
+    assert from_files.num_rows == small_files.lead_rows
+
+
+# -- the contract on dirty inputs ----------------------------------------------------------------
+
+
+def dirty_leads(data: Any) -> pa.Table:
+    """The generated leads with one problem (or one thing to normalise) every few rows."""
+    table = lead_table(data)
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    n = table.num_rows
+    edits: list[tuple[str, Any]] = [
+        ("id", ""),  # blank id
+        ("id", "   "),
+        ("title", "  VP Sales  "),  # stripped, then scored
+        ("title", "Vicé President"),  # non-ASCII: checked through the Arrow contract
+        ("email", "MAILTO:Ada@GMail.com"),  # normalised to ada@gmail.com (free mail)
+        ("email", "not-an-address"),
+        ("email", "a@b"),
+        ("employees", -4),
+        ("annual_revenue", float("nan")),
+        ("annual_revenue", float("inf")),
+        ("annual_revenue", -1.0),
+        ("created_at", None),
+        ("industry", "   "),  # blank: missing
+        ("country", "\tUS\n"),
+        ("persona", ""),  # a custom property: "" means absent
+    ]
+    for i, (name, value) in enumerate(edits):
+        columns[name][(7 * i + 3) % n] = value
+    types = {f.name: f.type for f in table.schema}
+    return pa.table({name: pa.array(values, types[name]) for name, values in columns.items()})
+
+
+def dirty_events(data: Any, *, shuffle: bool) -> pa.Table:
+    table = event_table(data)
+    rows = table.to_pylist()
+    if shuffle:  # ids no longer rising: repeats are found by key
+        rows = rows[::-1]
+    edits: list[tuple[str, Any]] = [
+        ("lead_id", ""),
+        ("lead_id", " "),
+        ("kind", "  quote_request "),  # stripped: counts
+        ("kind", "Quote Request"),  # not snake_case
+        ("kind", None),
+        ("occurred_at", None),
+        ("id", ""),
+        ("id", "\t"),
+    ]
+    for i, (name, value) in enumerate(edits):
+        rows[(11 * i + 5) % len(rows)][name] = value
+    # repeated events (same id and lead): counted once, not refused
+    rows += [dict(rows[k]) for k in (1, 2, 3, 40)]
+    rows.insert(10, dict(rows[30]))
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_dirty_inputs_give_the_arrow_plans_scores_and_errors(shuffle: bool) -> None:
+    data = generate(120, seed=11, events_per_lead=8)
+    plan = compile_scorecard(EVERY_CONDITION)
+    leads, events = dirty_leads(data), dirty_events(data, shuffle=shuffle)
+    accounts = account_table(data).to_pylist()
+    accounts[1]["name"] = " "  # refused: an account needs a name
+    accounts[2]["annual_revenue"] = -5.0
+    accounts = pa.Table.from_pylist(accounts, schema=account_table(data).schema)
+    fast, fast_errors, slow, slow_errors = both(plan, leads, events, accounts=accounts)
+    assert fast_errors == slow_errors
+    assert [e.source for e in fast_errors].count("accounts") == 2
+    assert {e.field for e in fast_errors} >= {
+        "id", "email", "employees", "annual_revenue", "created_at", "lead_id", "kind",
+        "occurred_at",
+    }  # fmt: skip
+    assert_same_scores(fast, slow)
+    assert fast.num_rows == leads.num_rows - sum(e.source == "leads" for e in fast_errors)
+
+
+def test_dirty_parquet_files_give_the_arrow_plans_scores_and_errors(tmp_path: Path) -> None:
+    data = generate(120, seed=12, events_per_lead=8)
+    plan = compile_scorecard(SEED_CARD, explain=True)
+    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
+    pq.write_table(dirty_leads(data), leads, row_group_size=50)
+    # several row groups: statistics of the later ones show the blank lead ids
+    pq.write_table(dirty_events(data, shuffle=False), events, row_group_size=100)
+    fast, fast_errors, slow, slow_errors = both(plan, leads, events)
+    assert fast_errors == slow_errors != []
+    assert_same_scores(fast, slow)
+
+
+def test_repeated_events_count_once_whatever_their_order() -> None:
+    data = generate(30, seed=13, events_per_lead=6)
+    plan = compile_scorecard(SEED_CARD)
+    leads, events = lead_table(data), event_table(data)
+    once = plan.score(leads, events, as_of=AS_OF, engine="polars")
+    doubled = pa.concat_tables([events, events])  # each id repeats: ids no longer rising
+    assert_same_scores(plan.score(leads, doubled, as_of=AS_OF, engine="polars"), once)
+    interleaved = doubled.take(pa.array([i // 2 + (i % 2) * events.num_rows
+                                         for i in range(doubled.num_rows)]))  # fmt: skip
+    assert_same_scores(plan.score(leads, interleaved, as_of=AS_OF, engine="polars"), once)
+    # the same id on another lead is another event
+    other = events.set_column(
+        events.column_names.index("lead_id"), "lead_id",
+        pa.array([data.leads[0].id] * events.num_rows),
+    )  # fmt: skip
+    more = plan.score(leads, pa.concat_tables([events, other]), as_of=AS_OF, engine="polars")
+    assert more.column("behaviour")[0].as_py() >= once.column("behaviour")[0].as_py()
+
+
+def test_without_a_sink_the_first_refused_row_raises() -> None:
+    data = generate(20, seed=14)
+    plan = compile_scorecard(SEED_CARD)
+    events = dirty_events(data, shuffle=False)
+    with pytest.raises(ValidationError) as fast:
+        plan.score(lead_table(data), events, as_of=AS_OF, engine="polars")
+    with pytest.raises(ValidationError) as slow:
+        plan.score(lead_table(data), events, as_of=AS_OF, engine="arrow")
+    assert str(fast.value) == str(slow.value)
+
+
+# -- what falls back to the Arrow plan ---------------------------------------------------------
+
+
+def test_text_typed_columns_fall_back_to_the_arrow_plan() -> None:
+    data = generate(30, seed=15)
+    plan = compile_scorecard(SEED_CARD)
+    leads = lead_table(data)
+    as_text = leads.set_column(
+        leads.column_names.index("employees"), "employees",
+        pa.array([None if v is None else f"{v}" for v in leads.column("employees").to_pylist()]),
+    )  # fmt: skip
+    events = event_table(data)
+    assert_same_scores(
+        plan.score(as_text, events, as_of=AS_OF),
+        plan.score(as_text, events, as_of=AS_OF, engine="arrow"),
+    )
+    with pytest.raises(ConfigError, match=r"polars engine cannot score.*'employees'.*not a number"):
+        plan.score(as_text, events, as_of=AS_OF, engine="polars")
+
+
+def test_iterables_of_batches_and_csv_stay_on_the_arrow_plan(tmp_path: Path) -> None:
+    data = generate(10, seed=16)
+    plan = compile_scorecard(SEED_CARD)
+    leads, events = lead_table(data), event_table(data)
+    batches = iter(events.to_batches(max_chunksize=7))
+    assert "iterable" in (unsupported(plan, leads, batches) or "")
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(leads, tmp_path / "leads.csv")
+    assert "CSV" in (unsupported(plan, tmp_path / "leads.csv", events) or "")
+    assert unsupported(plan, leads, events) is None
+    with pytest.raises(ConfigError, match="engine"):
+        plan.score(leads, events, as_of=AS_OF, engine="duckdb")
+
+
+def test_naive_timestamps_are_refused_as_before() -> None:
+    data = generate(5, seed=17)
+    plan = compile_scorecard(SEED_CARD)
+    leads = lead_table(data)
+    naive = leads.set_column(
+        leads.column_names.index("created_at"), "created_at",
+        leads.column("created_at").cast(pa.timestamp("us")),
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match="time zone"):
+        plan.score(naive, event_table(data), as_of=datetime(2026, 3, 2, tzinfo=UTC))
+
+
+def test_custom_properties_in_a_parquet_file(tmp_path: Path) -> None:
+    data = generate(60, seed=18)
+    leads = lead_table(data)
+    renamed = leads.rename_columns(
+        ["properties.persona" if n == "persona" else n for n in leads.column_names]
+    )
+    pq.write_table(renamed, tmp_path / "leads.parquet")
+    pq.write_table(event_table(data), tmp_path / "events.parquet")
+    plan = compile_scorecard(EVERY_CONDITION)
+    fast, fast_errors, slow, slow_errors = both(
+        plan, tmp_path / "leads.parquet", tmp_path / "events.parquet",
+        accounts=account_table(data),
+    )  # fmt: skip
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    compare(EVERY_CONDITION, expected(EVERY_CONDITION, data), fast.to_pylist())
+
+
+def test_a_kind_read_by_rules_with_different_half_lives() -> None:
+    from leadflow.rules.scorecard import Rule
+
+    card = Scorecard(
+        name="two-rates",
+        rules=[
+            Rule(id="fast", category="behaviour", signal="interest", points=5,
+                 half_life_days=3, activities=["webinar_attended"]),
+            Rule(id="slow", category="behaviour", signal="interest", points=2,
+                 half_life_days=60, activities=["webinar_attended", "content_download"]),
+            Rule(id="other", category="behaviour", signal="intent", points=9,
+                 half_life_days=7, activities=["demo_request"]),
+        ],
+    )  # fmt: skip
+    data = generate(80, seed=19, events_per_lead=10)
+    plan = compile_scorecard(card, explain=True)
+    scores = plan.score(lead_table(data), event_table(data), as_of=AS_OF, engine="polars")
+    compare(card, expected(card, data), scores.to_pylist())
+    assert any(v not in (None, 0.0) for v in scores.column("rule_fast").to_pylist())
