@@ -64,3 +64,15 @@ def test_exact_levels_add_up_to_the_terms() -> None:
     backward = [float(np.sum(p[::-1])) for p in parts]
     assert forward == backward
     assert abs(sum(forward) - math.fsum(terms.tolist())) <= 1e-12
+
+
+@pytest.mark.parametrize("points", [2.2e-313, -5e-324, 1e-308, 3.0])
+def test_exact_levels_hold_for_subnormal_points(points: float) -> None:
+    """A card's points as small as a subnormal float made a grid step of 0.0 (a division by
+    zero, inf and nan levels); the levels still add up to the decayed terms."""
+    terms = points * np.exp(-np.linspace(0.0, 3.0, 50))
+    with np.errstate(all="raise"):
+        parts = _split_exact(terms, points)
+    total = sum(math.fsum(p.tolist()) for p in parts)
+    assert all(np.isfinite(p).all() for p in parts)
+    assert math.isclose(total, math.fsum(terms.tolist()), rel_tol=1e-12, abs_tol=1e-323)

@@ -834,6 +834,9 @@ def _level_names(index: int) -> list[str]:
     return [f"__s{index}"] + [f"__s{index}_{k}" for k in range(1, _LEVELS)]
 
 
+_FINEST = -1074  # the exponent of the smallest subnormal float64, 2**-1074
+
+
 def _split_exact(terms: Any, points: float) -> list[Any]:
     """*terms* (each at most ``|points|`` in size) split into :data:`_LEVELS` parts whose sums
     are exact in float64 whatever the order or grouping of the additions.
@@ -848,7 +851,9 @@ def _split_exact(terms: Any, points: float) -> list[Any]:
     parts = []
     rest = terms
     for k in range(_LEVELS):
-        step = math.ldexp(1.0, top - 53 - k * _GAIN)
+        # Never finer than the smallest subnormal (every float is a multiple of it): a card's
+        # tiny points (2.2e-313) would otherwise make a grid of 0.0 and divide by it.
+        step = math.ldexp(1.0, max(top - 53 - k * _GAIN, _FINEST))
         part = np.round(rest / step) * step
         parts.append(part)
         rest = rest - part
