@@ -16,6 +16,7 @@ from tests.adapters import hubspot_fixtures as fx
 from tests.emulators.hubspot import HubSpotEmulator
 
 from leadflow.adapters.hubspot import HubSpotAdapter
+from leadflow.adapters.sqlite import SQLiteAdapter
 from leadflow.errors import ConfigError
 from leadflow.lifecycle import transition
 from leadflow.ports import Cursor, Entity, RejectionWrite, StageWrite, WriteStatus
@@ -563,3 +564,34 @@ def test_leadflows_own_recycle_is_read_back_though_its_status_is_no_rejected_one
         rejection.disposition,
         rejection.from_stage,
     )
+
+
+@pytest.mark.parametrize("tick_ms", [1, 3000])
+def test_leadflows_own_recycle_leaves_the_stage_before_its_clear_however_late_the_set_lands(
+    emulator: HubSpotEmulator, make_adapter: Callable[..., HubSpotAdapter], tick_ms: int
+) -> None:
+    """A recycle from ``sal`` moves the lifecycle stage backwards: leadflow clears it, then sets
+    it with the status and its code in a second request. When that second request lands more
+    than a second after the clear (a retry, a busy portal), the stage read one second before the
+    code's write was the cleared one ('' reads as inquiry): the rejection read back said it left
+    ``inquiry``, and the job's state store, matching its own record by the stage left, kept it
+    twice."""
+    cid = _contact(emulator, hs_lead_status="OPEN")
+    adapter = make_adapter()
+    lead = next(v.item for p in adapter.read_leads() for v in p.items if v.item.id == cid)
+    assert lead.stage == "sal"
+    state = SQLiteAdapter(":memory:")  # the job's state store
+    state.mirror(Entity.LEAD, [lead])
+    emulator._tick_ms = tick_ms  # how long after the one before each write request lands
+    after, rejection = reject(lead, "not_followed_up", at=T0, by="leadflow-sla")
+    write = RejectionWrite(rejection=rejection, change=after.history[-1])
+    [result] = adapter.write([write])
+    assert result.status is WriteStatus.APPLIED
+    assert state.write([write])[0].ok  # the job records what it wrote
+    [own], errors, _ = _rejections(adapter)
+    assert errors == []
+    assert (own.code, own.from_stage) == ("not_followed_up", "sal")
+    # the next run mirrors the contact and its rejections: the job's own is kept once
+    state.mirror(Entity.LEAD, [v.item for p in adapter.read_leads() for v in p.items])
+    state.mirror(Entity.REJECTION, [own])
+    assert state.rejections() == [rejection]

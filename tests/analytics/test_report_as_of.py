@@ -136,3 +136,46 @@ def test_generated_histories_stay_in_time_order_across_a_dst_gap() -> None:
     )
     instants = [c.at.astimezone(UTC) for c in found.lead.history]
     assert instants == sorted(instants)
+
+
+def test_a_report_from_an_adapter_keeps_a_touch_made_before_now_inside_a_repeated_hour() -> None:
+    """``report_from_adapter`` kept the touches made by *now* comparing wall clocks: two instants
+    in one zone compare by wall time and ignore fold, so a touch at 01:40 on the first pass of a
+    repeated hour (05:40 UTC) was "after" a *now* of 01:20 on its second pass (06:20 UTC) and
+    left out: the lead read as never answered."""
+    from zoneinfo import ZoneInfo
+
+    from leadflow.adapters.sqlite import SQLiteAdapter
+    from leadflow.cli.reporting import report_from_adapter
+    from leadflow.ports import Entity
+
+    ny = ZoneInfo("America/New_York")
+
+    class Zoned(SQLiteAdapter):
+        """A store handing its touches back in New York time (as another adapter may)."""
+
+        def read_touches(self, cursor=None):  # type: ignore[no-untyped-def]
+            for page in super().read_touches(cursor):
+                yield attrs.evolve(
+                    page,
+                    items=tuple(
+                        attrs.evolve(v, item=attrs.evolve(v.item, at=v.item.at.astimezone(ny)))
+                        for v in page.items
+                    ),
+                )
+
+    store = Zoned(":memory:")
+    start = datetime(2026, 10, 31, 12, tzinfo=UTC)
+    lead = transition(Lead(id="L-1", created_at=start, owner_id="u-ana"), Stage.MQL, at=start)
+    store.upsert(Entity.LEAD, [attrs.evolve(lead, handed_off_at=start)])
+    touched = datetime(2026, 11, 1, 1, 40, tzinfo=ny)  # first pass: 05:40 UTC
+    store.upsert(
+        Entity.TOUCH,
+        [Touch(id="T-1", lead_id="L-1", kind="call", at=touched, by="u-ana", outcome="connected")],
+    )
+    now = datetime(2026, 11, 1, 1, 20, fold=1, tzinfo=ny)  # second pass: 06:20 UTC
+    assert touched.astimezone(UTC) < now.astimezone(UTC)
+    buckets = report_from_adapter(store, now=now).to_dict()["delay_buckets"]
+    unanswered = next(b for b in buckets if b["bucket"] == "no response")
+    assert unanswered["leads"] == 0
+    assert sum(b["leads"] for b in buckets) == 1

@@ -248,7 +248,7 @@ def rejection_from(
             return f"leadflow's reject code {mine.value!r} is not a reject code"
         # leadflow's write moved the lifecycle stage and status too: the ones before it
         before = mine.at - _SAME_WRITE
-        lifecycle, status_before = _value_at(lifecycles, before), _value_at(entries, before)
+        lifecycle, status_before = _stage_left(lifecycles, mine), _value_at(entries, before)
         from_stage = stage_of(lifecycle, status_before) or stage_of(lifecycle, None)
         return _rejection(
             contact_id, catalog, mine.value, mine, from_stage=from_stage, note=None
@@ -282,6 +282,16 @@ def rejection_from(
     return _rejection(contact_id, catalog, code, became, from_stage=from_stage, note=note) or (
         f"the stage before the rejection ({lifecycle}:{status_before}) maps to no stage"
     )
+
+
+def _stage_left(lifecycles: Sequence[HistoryEntry], mine: HistoryEntry) -> str | None:
+    """The lifecycle stage before leadflow's write *mine*. A backwards move (a recycle) clears
+    the stage first, in a request of its own that may land seconds before the one setting the
+    code (a retry, a busy portal): that clear, by the same writer, is not the stage left."""
+    before = [e for e in lifecycles if e.at < mine.at - _SAME_WRITE]
+    while before and not before[-1].value and before[-1].who == mine.who:
+        before.pop()
+    return before[-1].value if before else None
 
 
 def _own_rejection(

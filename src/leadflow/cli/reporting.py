@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from leadflow._validate import utc
 from leadflow.analytics import build_report, business_hours, render_html, write_csv
 from leadflow.analytics.report import FeedbackReport
 from leadflow.analytics.validity import scores_at_handoff
@@ -121,7 +122,7 @@ def report_from_adapter(
         for touch in (
             _all(read_pages(adapter, Entity.TOUCH), problems) if can_read(Entity.TOUCH) else []
         )
-        if touch.at <= now
+        if utc(touch.at) <= utc(now)  # instants: wall clocks in one zone ignore fold
     ]
     # What sales decided and what became of the leads, when the adapter reads them (the store,
     # a CRM); else rejections are recovered from the stage histories and outcomes left out.
