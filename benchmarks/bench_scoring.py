@@ -223,12 +223,17 @@ def lean_score(
 ) -> dict[str, Any]:
     """The same result as ``score_lead`` (totals, subtotals, contributions, recommendation).
 
-    *as_of* is a POSIX timestamp. Activities are grouped by kind once, in the order given.
+    *as_of* is a POSIX timestamp. Activities are grouped by kind once, in the order given; a
+    repeated activity id counts once (the first), as in ``score_lead``.
     """
     by_kind: dict[str, list[Aged]] = {}
+    ids: set[str] = set()
     for a in acts:
         if a.lead_id != lead.id:
             raise ValueError(f"activity {a.id} belongs to another lead")
+        if a.id in ids:
+            continue
+        ids.add(a.id)
         age = (as_of - a.occurred_at.timestamp()) / 86400
         if age >= 0:
             by_kind.setdefault(a.kind, []).append((age, a))

@@ -51,7 +51,7 @@ import attrs
 from leadflow._validate import check_aware
 from leadflow.errors import ConfigError, IllegalTransitionError, LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle
-from leadflow.model import Account, Activity, Lead, StageChange, Touch, apply_change
+from leadflow.model import Account, Activity, Lead, StageChange, Touch, apply_change, by_lead
 from leadflow.ports import (
     Adapter,
     Cursor,
@@ -245,10 +245,8 @@ def scorecard_scorer(
         now: datetime,
         contacts: Contacts | None = None,
     ) -> Scoring:
-        by_lead: dict[str, list[Activity]] = {}
-        for activity in activities:
-            by_lead.setdefault(activity.lead_id, []).append(activity)
-        pairs = ((lead, by_lead.get(lead.id, [])) for lead in leads)
+        theirs = by_lead(activities)
+        pairs = ((lead, theirs.get(lead.id, [])) for lead in leads)
         lookup = {lead.id: lead for lead in leads}
         rollups: dict[str, AccountScore] = {}
         skipped: list[Skipped] = []
@@ -502,14 +500,12 @@ def _contacts(history: History, leads: Sequence[Lead], activities: Sequence[Acti
         return {}
     known = {lead.id: lead for lead in leads}
     people = [known.get(p.id, p) for p in history.leads_at_accounts(account_ids)]
-    by_lead: dict[str, list[Activity]] = {}
     missing = [p.id for p in people if p.id not in known]
-    for activity in [*activities, *history.activities_for(missing)]:
-        by_lead.setdefault(activity.lead_id, []).append(activity)
+    theirs = by_lead([*activities, *history.activities_for(missing)])
     out: dict[str, list[tuple[Lead, Sequence[Activity]]]] = {}
     for person in people:
         if person.account_id is not None:
-            out.setdefault(person.account_id, []).append((person, by_lead.get(person.id, [])))
+            out.setdefault(person.account_id, []).append((person, theirs.get(person.id, [])))
     return out
 
 
@@ -641,9 +637,7 @@ def _sla_writes(
     from leadflow.rules.sla import ActionState, evaluate, evaluate_many
 
     by_id = {lead.id: lead for lead in leads}
-    mine: dict[str, list[Touch]] = {}
-    for touch in touches:
-        mine.setdefault(touch.lead_id, []).append(touch)
+    mine = by_lead(touches)
     for evaluation in evaluate_many(
         [(lead, mine.get(lead.id, [])) for lead in leads],
         as_of=job.now,

@@ -31,7 +31,7 @@ import enum
 import itertools
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import attrs
 from dateutil.parser import isoparse
@@ -52,6 +52,7 @@ __all__ = [
     "TouchKind",
     "TouchOutcome",
     "apply_change",
+    "by_lead",
     "check_change_order",
 ]
 
@@ -474,3 +475,29 @@ def _from_record(cls: type[_C], record: Mapping[str, Any]) -> _C:
     if missing:
         raise ValidationError(missing[0], None, "is required but missing")
     return cls(**kwargs)
+
+
+class _OfALead(Protocol):
+    @property
+    def lead_id(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_OfALead)
+
+
+def by_lead(records: Iterable[_R]) -> dict[str, list[_R]]:
+    """*records* (activities, touches: anything with a ``lead_id``) grouped by lead id, each
+    lead's in the order given — how :func:`~leadflow.rules.score_many` and
+    :func:`~leadflow.rules.sla.evaluate_many` pairs are usually made.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> acts = [Activity(id=f"A-{i}", lead_id=who, kind="web_visit", occurred_at=at)
+    ...         for i, who in enumerate(["L-1", "L-2", "L-1"])]
+    >>> {lead: [a.id for a in mine] for lead, mine in by_lead(acts).items()}
+    {'L-1': ['A-0', 'A-2'], 'L-2': ['A-1']}
+    """
+    groups: dict[str, list[_R]] = {}
+    for record in records:
+        groups.setdefault(record.lead_id, []).append(record)
+    return groups

@@ -92,6 +92,27 @@ class TestSalesforceContract(AdapterContract):
     def seed(self, emu: SalesforceEmulator) -> Seeder:
         return EmulatorSeeder(emu)
 
+    @pytest.fixture
+    def seed_unreadable(self, emu: SalesforceEmulator) -> Callable[[Entity], str]:
+        """A lead the model refuses, as an org may hold one: a malformed e-mail address (a
+        data-loaded record; Salesforce's own validation is the org's to configure)."""
+
+        def seed(entity: Entity) -> str:
+            assert entity is Entity.LEAD
+            return emu.insert(
+                "Lead", {"LastName": "Unreadable", "Company": "X", "Email": "not-an-address"}
+            )
+
+        return seed
+
+    @pytest.fixture
+    def config(self, emu: SalesforceEmulator) -> dict[str, Any]:
+        return {
+            "instance_url": emu.url,
+            "session_id": emu.session_id,
+            "ca_bundle": str(emu.ca_path),
+        }
+
 
 class TestSalesforceContractThroughBulk(TestSalesforceContract):
     """The same contract with every write going through one Bulk API 2.0 job."""

@@ -67,6 +67,34 @@ def _pages(reader: Any, cursor: Cursor | None = None) -> tuple[list[Any], list[R
 # -- rejections and stage history ---------------------------------------------------------------
 
 
+def test_a_status_in_the_history_that_maps_to_no_stage_is_reported_not_skipped(
+    emu: SalesforceEmulator,
+) -> None:
+    # A status value since retired from the map (or never mapped) in the lead's past: reading
+    # past it would drop that move from the funnel and the SLA clock without a word.
+    rid = _lead(emu, "Wandered")
+    emu.edit("Lead", rid, {"Status": "Nurture - Partner"}, by=REP)
+    emu.edit("Lead", rid, {"Status": "Working - Contacted"}, by=REP)
+    ok = _lead(emu, "Straight")
+    emu.edit("Lead", ok, {"Status": "Working - Contacted"}, by=REP)
+    adapter = make_adapter(emu)
+    items, errors, _ = _pages(adapter.read_leads)
+    assert [lead.id for lead in items] == [ok]
+    [error] = errors
+    assert error.record_id == rid
+    assert "'Nurture - Partner' in the lead's history maps to no stage" in error.error
+    assert "stages.aliases" in error.error
+    # Mapped, the same history reads, with the move it stands for.
+    mapped = make_adapter(emu, stages={"aliases": {"Nurture - Partner": "recycled"}})
+    items, errors, _ = _pages(mapped.read_leads)
+    assert errors == []
+    wandered = next(lead for lead in items if lead.id == rid)
+    assert [(c.from_stage, c.to_stage) for c in wandered.history] == [
+        ("inquiry", "recycled"),
+        ("recycled", "sal"),
+    ]
+
+
 def test_a_rep_rejecting_in_salesforce_is_a_rejection_with_who_and_when(
     emu: SalesforceEmulator,
 ) -> None:

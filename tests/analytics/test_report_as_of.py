@@ -111,7 +111,12 @@ def test_as_of_is_the_lead_replayed_up_to_the_instant(history, offset: float) ->
     assert all(c.at.astimezone(UTC) <= at.astimezone(UTC) for c in past.owner_history[1:])
     if past.handed_off_at is not None:
         assert past.handed_off_at.astimezone(UTC) <= at.astimezone(UTC)
+    # What as_of gives is a lead the model accepts: building it again runs every validator
+    # (history order, owner history, hand-off) and must give the same lead.
     assert attrs.evolve(past) == past
+    # Only what changes over time is rewound; who the lead is stays as it was.
+    timeless = {"id", "email", "first_name", "last_name", "title", "company", "account_id"}
+    assert {n: getattr(past, n) for n in timeless} == {n: getattr(lead, n) for n in timeless}
 
 
 def test_generated_histories_stay_in_time_order_across_a_dst_gap() -> None:

@@ -960,7 +960,7 @@ class SalesforceAdapter:
         else:
             status_rows = [r for r in rows if r.get("Field") == status_f]
             if status_rows:
-                current = self._status_stage(status_rows[0].get("OldValue")) or current
+                current = self._past_status_stage(status_rows[0].get("OldValue")) or current
         reason: Any = None
         tracked_reason = any(r.get("Field") == reason_f for r in rows)
         out: list[tuple[StageChange, Any]] = []
@@ -1019,8 +1019,25 @@ class SalesforceAdapter:
         if target is None and status in self.mapping.rejected_statuses:
             target = self._rejected_stage(reason, status)
         elif target is None and not field_set:
-            target = "opportunity" if converted else self._status_stage(status)
+            target = "opportunity" if converted else self._past_status_stage(status)
         return target, reason, field_set
+
+    def _past_status_stage(self, status: Any) -> str | None:
+        """The stage a ``Status`` value in the lead's history stands for (``None``: no value).
+
+        A value the mapping does not know is a :class:`~leadflow.errors.ValidationError` (the
+        read reports the lead), as for the current ``Status``: skipping it would drop that move
+        from the funnel and the SLA clock without a word.
+        """
+        mapped = self._status_stage(status)
+        if status and mapped is None:
+            raise ValidationError(
+                self._wb["status"],
+                status,
+                "in the lead's history maps to no stage "
+                "(add it under [adapters.salesforce.stages.aliases])",
+            )
+        return mapped
 
     def lead_from_record(
         self, record: Mapping[str, Any], history: Sequence[Mapping[str, Any]] | None = None

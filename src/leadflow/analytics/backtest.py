@@ -57,7 +57,7 @@ from leadflow.analytics._common import Row, ratio, reached
 from leadflow.analytics.response import CONVERTED_STAGES
 from leadflow.analytics.validity import auc, score_slope
 from leadflow.errors import InsufficientDataError, ValidationError
-from leadflow.model import Account, Activity, Lead
+from leadflow.model import Account, Activity, Lead, by_lead
 from leadflow.outcomes import Outcome, latest_outcome
 from leadflow.rules.scorecard import Scorecard, dump_scorecard
 from leadflow.rules.scoring import Recommendation, ScoreResult, score_lead
@@ -169,7 +169,7 @@ def _handed_off(leads: Iterable[Lead]) -> list[Lead]:
 def _score_all(
     card: Scorecard,
     leads: Sequence[Lead],
-    by_lead: Mapping[str, list[Activity]],
+    activities: Mapping[str, list[Activity]],
     accounts: Mapping[str, Account],
 ) -> dict[str, ScoreResult]:
     out = {}
@@ -178,7 +178,9 @@ def _score_all(
         if at is None:  # _handed_off keeps only leads with one
             continue
         account = accounts.get(lead.account_id) if lead.account_id else None
-        out[lead.id] = score_lead(card, lead, by_lead.get(lead.id, []), as_of=at, account=account)
+        out[lead.id] = score_lead(
+            card, lead, activities.get(lead.id, []), as_of=at, account=account
+        )
     return out
 
 
@@ -220,11 +222,9 @@ def backtest(
     if not cards:
         raise ValidationError("cards", cards, "needs at least one scorecard")
     handed = _handed_off(leads)
-    by_lead: dict[str, list[Activity]] = {}
-    for activity in activities:
-        by_lead.setdefault(activity.lead_id, []).append(activity)
+    theirs = by_lead(activities)
     converted = [reached(lead, converted_stages) for lead in handed]
-    results = [_score_all(card, handed, by_lead, accounts or {}) for card in cards]
+    results = [_score_all(card, handed, theirs, accounts or {}) for card in cards]
     rows = []
     for card, scored in zip(cards, results, strict=True):
         totals = [scored[lead.id].total for lead in handed]
@@ -438,10 +438,8 @@ def propose_points(
         raise InsufficientDataError(
             "point proposal", f"{len(handed)} handed-off leads (needs {min_leads})"
         )
-    by_lead: dict[str, list[Activity]] = {}
-    for activity in activities:
-        by_lead.setdefault(activity.lead_id, []).append(activity)
-    scored = _score_all(card, handed, by_lead, accounts or {})
+    theirs = by_lead(activities)
+    scored = _score_all(card, handed, theirs, accounts or {})
     cut = int(len(handed) * (1 - holdout))
     train, test = handed[:cut], handed[cut:]
     y_train = [reached(lead, converted_stages) for lead in train]
@@ -482,7 +480,7 @@ def propose_points(
         )
         rules.append(attrs.evolve(rule, points=proposed, cap=cap))
     revised = attrs.evolve(card, rules=rules)
-    revised_scores = _score_all(revised, test, by_lead, accounts or {})
+    revised_scores = _score_all(revised, test, theirs, accounts or {})
     y_test = [reached(lead, converted_stages) for lead in test]
     current_auc = auc([scored[lead.id].total for lead in test], y_test)
     proposed_auc = auc([revised_scores[lead.id].total for lead in test], y_test)

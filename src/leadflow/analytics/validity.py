@@ -53,7 +53,7 @@ import attrs
 from leadflow.analytics._common import Row, ratio, reached
 from leadflow.analytics.response import CONVERTED_STAGES
 from leadflow.errors import ValidationError
-from leadflow.model import Account, Activity, Lead
+from leadflow.model import Account, Activity, Lead, by_lead
 from leadflow.outcomes import Outcome, OutcomeKind
 from leadflow.rules.scorecard import Scorecard
 from leadflow.rules.scoring import score_lead
@@ -140,9 +140,7 @@ def scores_at_handoff(
     scored on what was known at hand-off (later activities are ignored); leads never handed off
     are left out.
     """
-    by_lead: dict[str, list[Activity]] = {}
-    for activity in activities:
-        by_lead.setdefault(activity.lead_id, []).append(activity)
+    theirs = by_lead(activities)
     lookup = accounts or {}
     scores: dict[str, float] = {}
     hits: dict[str, frozenset[str]] = {}
@@ -151,7 +149,7 @@ def scores_at_handoff(
         if at is None:
             continue
         account = lookup.get(lead.account_id) if lead.account_id else None
-        result = score_lead(card, lead, by_lead.get(lead.id, []), as_of=at, account=account)
+        result = score_lead(card, lead, theirs.get(lead.id, []), as_of=at, account=account)
         scores[lead.id] = result.total
         hits[lead.id] = frozenset(c.rule_id for c in result.contributions if c.points)
     return HandoffScores(

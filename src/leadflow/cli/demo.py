@@ -110,6 +110,7 @@ def demo(args: argparse.Namespace, out: Output) -> int:
 def _demo_summary(path: Path, data: Any, report: Any) -> dict[str, Any]:
     from leadflow.adapters.sqlite import SQLiteAdapter
     from leadflow.demo import demo_calendar, demo_policies
+    from leadflow.model import by_lead
     from leadflow.rules.sla import adherence, evaluate_many
 
     with SQLiteAdapter(path) as store:
@@ -119,9 +120,7 @@ def _demo_summary(path: Path, data: Any, report: Any) -> dict[str, Any]:
         rejections = store.rejections()
         outcomes = store.outcomes()
         scores = sorted(store.current_scores().values(), key=lambda s: (-s.score, s.lead_id))
-    mine: dict[str, list[Any]] = {}
-    for touch in touches:
-        mine.setdefault(touch.lead_id, []).append(touch)
+    mine = by_lead(touches)
     evaluations = evaluate_many(
         [(lead, mine.get(lead.id, [])) for lead in leads],
         as_of=data.now,

@@ -29,7 +29,7 @@ from leadflow.analytics.validity import scores_at_handoff
 from leadflow.business_time import BusinessCalendar
 from leadflow.errors import ValidationError
 from leadflow.lifecycle import as_of
-from leadflow.model import Account, Activity, Lead, Touch
+from leadflow.model import Account, Activity, Lead, Touch, by_lead
 from leadflow.outcomes import Outcome
 from leadflow.ports import Adapter, Entity, RecordError, read_pages, readable
 from leadflow.reasons import Rejection
@@ -141,9 +141,7 @@ def report_from_adapter(
     )
     sla_results = []
     if policies:
-        mine: dict[str, list[Any]] = {}
-        for touch in touches:
-            mine.setdefault(touch.lead_id, []).append(touch)
+        mine = by_lead(touches)
         evaluations = evaluate_many(
             [(lead, mine.get(lead.id, [])) for lead in leads],
             as_of=now,

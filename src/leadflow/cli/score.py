@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from leadflow.cli.base import Exit, Output, parse_now, wall_clock
 from leadflow.cli.config import (
@@ -47,6 +46,7 @@ def score(args: argparse.Namespace, out: Output) -> int:
     """Score the leads in a store (read-only) and print the distribution and the top leads."""
     if getattr(args, "leads", None) is not None:  # file mode (leadflow[etl]): see score_files below
         return score_files(args, out)
+    from leadflow.model import by_lead
     from leadflow.rules.scoring import score_many
 
     card = scorecard_or_demo(args.scorecard)
@@ -63,13 +63,11 @@ def score(args: argparse.Namespace, out: Output) -> int:
         ids = [lead.id for lead in leads]
         activities = store.activities_for(ids)
         accounts = store.accounts_by_id({lead.account_id for lead in leads if lead.account_id})
-    by_lead: dict[str, list[Any]] = {}
-    for activity in activities:
-        by_lead.setdefault(activity.lead_id, []).append(activity)
+    theirs = by_lead(activities)
     results = []
     for i, result in enumerate(
         score_many(
-            card, ((lead, by_lead.get(lead.id, [])) for lead in leads), as_of=now, accounts=accounts
+            card, ((lead, theirs.get(lead.id, [])) for lead in leads), as_of=now, accounts=accounts
         )
     ):
         results.append(result)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from leadflow.cli.base import Exit, Output, parse_now, wall_clock
 from leadflow.cli.config import (
@@ -52,6 +51,7 @@ def sla(args: argparse.Namespace, out: Output) -> int:
     """Evaluate SLA policies for every lead in a store and print adherence."""
     if getattr(args, "leads", None) is not None:  # file mode (leadflow[etl]): see sla_files below
         return sla_files(args, out)
+    from leadflow.model import by_lead
     from leadflow.rules.sla import adherence, evaluate_many
 
     now = parse_now(args.now) or wall_clock()
@@ -61,9 +61,7 @@ def sla(args: argparse.Namespace, out: Output) -> int:
         leads = read_all(store, "read_leads")
         out.progress("reading touches", len(leads))
         touches = read_all(store, "read_touches")
-        mine: dict[str, list[Any]] = {}
-        for touch in touches:
-            mine.setdefault(touch.lead_id, []).append(touch)
+        mine = by_lead(touches)
         evaluations = evaluate_many(
             [(lead, mine.get(lead.id, [])) for lead in leads],
             as_of=now,

@@ -63,7 +63,7 @@ from leadflow._validate import utc as _utc
 from leadflow.business_time import BusinessCalendar, CalendarChoice, CalendarResolver, calendar_for
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
-from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome
+from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome, by_lead
 from leadflow.reasons import Disposition
 from leadflow.rules._files import in_source, read_rule_file
 
@@ -1395,9 +1395,7 @@ def evaluate_many(
     """
     at = _instant_arg(as_of, now)
     policies = tuple(policies)
-    acts: dict[str, list[Activity]] = {}
-    for activity in activities:
-        acts.setdefault(activity.lead_id, []).append(activity)
+    acts = by_lead(activities)
     results: list[Evaluation] = []
     for lead, mine, own_acts in _per_lead(items, touches):
         result = evaluate(
@@ -1417,13 +1415,11 @@ def _per_lead(
     items: Iterable[Any], touches: Iterable[Touch] | None
 ) -> Iterable[tuple[Lead, Sequence[Touch], Sequence[Activity]]]:
     if touches is not None:  # the earlier shape: leads, then all their touches
-        by_lead: dict[str, list[Touch]] = {}
-        for touch in touches:
-            by_lead.setdefault(touch.lead_id, []).append(touch)
+        theirs = by_lead(touches)
         for lead in items:
             if not isinstance(lead, Lead):
                 raise ValidationError("leads", lead, "is not a Lead")
-            yield lead, by_lead.get(lead.id, ()), ()
+            yield lead, theirs.get(lead.id, ()), ()
         return
     for index, item in enumerate(items):
         if isinstance(item, tuple) and len(item) in (2, 3) and isinstance(item[0], Lead):
