@@ -279,3 +279,41 @@ def test_a_kind_read_by_rules_with_different_half_lives() -> None:
     scores = plan.score(lead_table(data), event_table(data), as_of=AS_OF, engine="polars")
     compare(card, expected(card, data), scores.to_pylist())
     assert any(v not in (None, 0.0) for v in scores.column("rule_fast").to_pylist())
+
+
+# -- what the Parquet statistics settle ------------------------------------------------------------
+
+
+def lead_tests(path: Path) -> set[str]:
+    """The lead columns the polars engine tests row by row for this file (the others are
+    settled by the file's statistics or dictionaries)."""
+    from leadflow.etl.contract import LEAD
+    from leadflow.etl.engine import _Checked, _source
+
+    source = _source(path)
+    assert not isinstance(source, str)
+    plan = compile_scorecard(SEED_CARD)
+    check = _Checked(source, LEAD, dict(plan.lead_columns), required=frozenset(LEAD.required))
+    return set(check.tests)
+
+
+@pytest.mark.parametrize("statistics", [True, False])
+def test_statistics_settle_non_negative_numbers(tmp_path: Path, statistics: bool) -> None:
+    data = generate(60, seed=20)
+    leads = lead_table(data)
+    clean, dirty = tmp_path / "clean.parquet", tmp_path / "dirty.parquet"
+    pq.write_table(leads, clean, row_group_size=20, write_statistics=statistics)
+    employees = leads.column("employees").to_pylist()
+    employees[37] = -4  # in the second row group
+    negative = leads.set_column(
+        leads.column_names.index("employees"), "employees", pa.array(employees, pa.int64())
+    )
+    pq.write_table(negative, dirty, row_group_size=20, write_statistics=statistics)
+    # a non-negative minimum in every row group: the column is not read to be checked
+    assert ("employees" in lead_tests(clean)) is not statistics
+    assert "employees" in lead_tests(dirty)
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, dirty, event_table(data))
+    assert [(e.row, e.field, e.value) for e in fast_errors] == [(37, "employees", "-4")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)

@@ -202,10 +202,15 @@ def _source(data: Any) -> _Source | str:
 
 
 def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
-    """Whole-input minimum, maximum and null count of each string column whose every row
-    group has statistics (others are left out)."""
+    """Whole-input minimum, maximum and null count of each string or number column whose every
+    row group has statistics (others are left out; a chunk of nulls only has no bounds and
+    counts its nulls)."""
     found: dict[str, tuple[Any, Any, int]] = {}
     missing: set[str] = set()
+    a: Any
+    b: Any
+    low: Any
+    high: Any
     for part in parts:
         meta = _metadata(part)
         for g in range(meta.num_row_groups):
@@ -214,24 +219,43 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
                 column = group.column(c)
                 name = column.path_in_schema
                 stats = column.statistics
-                if (
-                    stats is None
-                    or not stats.has_min_max
-                    or stats.null_count is None
-                    or column.physical_type != "BYTE_ARRAY"
-                ):
+                kind = _BOUNDED.get(column.physical_type)
+                if stats is None or stats.null_count is None or kind is None:
                     missing.add(name)
                     continue
-                low, high, nulls = stats.min, stats.max, stats.null_count
-                if not isinstance(low, str) or not isinstance(high, str):
-                    missing.add(name)
+                nulls = stats.null_count
+                if not stats.has_min_max:
+                    if nulls != column.num_values:  # values without bounds
+                        missing.add(name)
+                    elif name in found:
+                        a, b, n = found[name]
+                        found[name] = (a, b, n + nulls)
+                    else:
+                        found[name] = (None, None, nulls)
                     continue
-                if name in found:
+                low, high = stats.min, stats.max
+                if type(low) is not kind or type(high) is not kind:
+                    missing.add(name)  # e.g. binary, not text
+                    continue
+                if name in found and found[name][0] is not None:
                     a, b, n = found[name]
-                    found[name] = (min(a, low), max(b, high), n + nulls)
+                    if type(a) is not kind:  # parts disagree on the column's type
+                        missing.add(name)
+                        continue
+                    found[name] = (a if a <= low else low, b if b >= high else high, n + nulls)
                 else:
-                    found[name] = (low, high, nulls)
+                    found[name] = (low, high, nulls + (found[name][2] if name in found else 0))
     return {k: v for k, v in found.items() if k not in missing}
+
+
+#: Parquet physical types whose statistics bound a column, and the Python type of the bounds.
+_BOUNDED: dict[str, type] = {
+    "BYTE_ARRAY": str,
+    "INT32": int,
+    "INT64": int,
+    "FLOAT": float,
+    "DOUBLE": float,
+}
 
 
 @functools.lru_cache(maxsize=64)
@@ -280,6 +304,8 @@ def _ids_clean(stats: tuple[Any, Any, int] | None, required: bool) -> bool:
     if stats is None:
         return False
     low, high, nulls = stats
+    if low is None:  # nothing but nulls
+        return not required
     return (nulls == 0 or not required) and low >= "!" and high < "\x7f"
 
 
@@ -336,18 +362,26 @@ def _column_plan(
     if pa.types.is_integer(target) or pa.types.is_floating(target):
         if not dtype.is_numeric() or dtype.is_decimal():
             return f"column {name!r} of type {dtype} (not a number)"
+        # the file's statistics bound the column (NaN aside: writers leave it out of them)
+        bounds = source.stats.get(name)
+        bounded = bounds is not None
+        low, high = (None, None) if bounds is None else bounds[:2]
         test = None
         if dtype.is_float():
             test = col.is_finite()
             if pa.types.is_integer(target):
                 test = test & (col.floor() == col) & (col.abs() < 2.0**63)
-        elif dtype == pl.UInt64 and pa.types.is_integer(target):
+        elif (
+            dtype == pl.UInt64
+            and pa.types.is_integer(target)
+            and (not bounded or (high is not None and high >= 2**63))
+        ):
             test = col < 2**63
-        if name in _NON_NEGATIVE:
+        if name in _NON_NEGATIVE and (not bounded or (low is not None and low < 0)):
             test = (col >= 0) if test is None else test & (col >= 0)
         if test is not None:
             test = test.fill_null(not required)
-        elif required:
+        elif required and source.nulls.get(name) != 0:
             test = col.is_not_null()
         kind = pl.Int64 if pa.types.is_integer(target) else pl.Float64
         return test, col.cast(kind, strict=False)  # rows that are not clean: set aside
@@ -649,7 +683,9 @@ class _Engine:
             if counter.window is not None:
                 mask = mask & (age <= counter.window)
             aggs.append(mask.sum().cast(pl.Int64).alias(f"__c{counter.index}"))
-            aggs.append(pl.col("__us").filter(mask).max().alias(f"__t{counter.index}"))
+            # when/then, not filter: an elementwise input the streaming group-by reduces as
+            # it goes (a filter inside the aggregation measured ~0.3 s CPU more at 15M events)
+            aggs.append(pl.when(mask).then(pl.col("__us")).max().alias(f"__t{counter.index}"))
         return frame.group_by("lead_id").agg(*aggs)
 
     def _decays(self, frame: Any) -> tuple[Any, dict[float, Any]]:
