@@ -317,3 +317,36 @@ def test_statistics_settle_non_negative_numbers(tmp_path: Path, statistics: bool
     assert [(e.row, e.field, e.value) for e in fast_errors] == [(37, "employees", "-4")]
     assert fast_errors == slow_errors
     assert_same_scores(fast, slow)
+
+
+def test_a_repeated_event_the_card_does_not_count_is_not_looked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the ids of events of the card's kinds are compared: a repeat elsewhere cannot
+    change a score, so it does not send the events through de-duplication by key."""
+    from leadflow.etl import engine
+
+    data = generate(30, seed=21, events_per_lead=6)
+    plan = compile_scorecard(SEED_CARD)
+    leads, events = lead_table(data), event_table(data)
+    rows = [{**r, "id": f"E{i:06d}"} for i, r in enumerate(events.to_pylist())]  # rising
+    events = pa.Table.from_pylist(rows, schema=events.schema)
+    once = plan.score(leads, events, as_of=AS_OF, engine="polars")
+    ignored = next(i for i, r in enumerate(rows) if r["kind"] not in plan.kinds)
+    counted = next(i for i, r in enumerate(rows) if r["kind"] in plan.kinds)
+    calls: list[int] = []
+    real = engine._Engine.deduplicated
+
+    def counting_calls(self: Any, check: Any) -> Any:
+        calls.append(1)
+        return real(self, check)
+
+    monkeypatch.setattr(engine._Engine, "deduplicated", counting_calls)
+    # the ignored event again, at the end: ids no longer rise, but not among counted events
+    again = pa.Table.from_pylist([*rows, rows[ignored]], schema=events.schema)
+    assert_same_scores(plan.score(leads, again, as_of=AS_OF, engine="polars"), once)
+    assert calls == []
+    # a counted event again: found, and counted once
+    again = pa.Table.from_pylist([*rows, rows[counted]], schema=events.schema)
+    assert_same_scores(plan.score(leads, again, as_of=AS_OF, engine="polars"), once)
+    assert calls == [1]

@@ -586,7 +586,12 @@ def score_polars(
         # leads are read and scored; only when they are not is the aggregate made again by
         # key and the leads scored again
         checked = keyed and not engine.deduplicated_already
-        rising = pool.submit(_rising, event_source, "id") if checked else None
+        # only the ids of events of the card's kinds: a repeat can change a score only if
+        # both copies count, and a subsequence of increasing ids increases (the kind test is
+        # on the file's dictionaries, and only those rows' ids are decoded)
+        kinds = pl.col("kind").cast(pl.String).is_in(list(plan.kinds))
+        counting = event_source.frame.filter(kinds)
+        rising = pool.submit(_rising, counting, "id") if checked else None
         account_frame = None
         if accounts is not None:  # before the leads, as the Arrow plan: errors in that order
             table = plan._conform_accounts(accounts, sink)  # the one accounts conformer
@@ -1095,14 +1100,14 @@ class _Fields:
         )
 
 
-def _rising(source: _Source, name: str) -> bool:
-    """Whether column *name* is strictly increasing, so that no value repeats: each value
-    compared with the one before it, no hashing; read in batches (bounded memory)."""
+def _rising(frame: Any, name: str) -> bool:
+    """Whether column *name* of *frame* is strictly increasing, so that no value repeats: each
+    value compared with the one before it, no hashing; read in the scan's own batches
+    (bounded memory, nothing re-chunked)."""
     pl = _pl()
     value = pl.col(name).cast(pl.String)
     previous: Any = None
-    batches = source.frame.select(value.alias(name)).collect_batches(chunk_size=1 << 20)
-    for batch in batches:
+    for batch in frame.select(value.alias(name)).collect_batches():
         if batch.height == 0:
             continue
         found = batch.select(
