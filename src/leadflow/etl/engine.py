@@ -169,7 +169,23 @@ class _Source:
                     or column.data_page_offset - column.dictionary_page_offset > _SMALL_DICTIONARY
                 ):
                     return None
+        from leadflow.etl._dictionaries import dictionary_values
+
         seen: set[str] = set()
+        for part in self.parts:  # the dictionary pages alone, when they cover every page
+            meta = _metadata(part)
+            index = meta.schema.names.index(name)
+            for g in range(meta.num_row_groups):
+                values = dictionary_values(part, meta.row_group(g).column(index))
+                if values is None or not all(isinstance(v, str) for v in values):
+                    break
+                seen.update(v for v in values if isinstance(v, str))
+            else:
+                continue
+            break
+        else:
+            return sorted(seen)
+        seen = set()  # else Arrow decodes the chunks' indices to give their dictionaries
         for part in self.parts:
             parquet = pq.ParquetFile(part, read_dictionary=[name])
             for g in range(parquet.metadata.num_row_groups):
