@@ -350,3 +350,35 @@ def test_a_repeated_event_the_card_does_not_count_is_not_looked_for(
     again = pa.Table.from_pylist([*rows, rows[counted]], schema=events.schema)
     assert_same_scores(plan.score(leads, again, as_of=AS_OF, engine="polars"), once)
     assert calls == [1]
+
+
+def test_trailing_blanks_found_when_statistics_settle_the_first_character(
+    tmp_path: Path,
+) -> None:
+    """Without dictionaries, a text column whose statistics show every value starting with
+    printable ASCII is tested on its last character only: trailing blanks and non-ASCII
+    endings still go through the contract (stripped, then scored as the Arrow plan does)."""
+    from leadflow.rules.scorecard import Regex, Rule
+
+    card = Scorecard(
+        name="ends-with",
+        rules=[Rule(id="soft", category="fit", points=7, when=Regex(field="industry",
+                                                                    pattern="ware$"))],
+    )  # fmt: skip
+    industries = ["software ", "software\t", "hardwaré", "x", "software", None, "Retail"]
+    n = len(industries)
+    leads = pa.table({
+        "id": [f"L-{i}" for i in range(n)],
+        "created_at": pa.array([AS_OF] * n, TS),
+        "industry": pa.array(industries, pa.string()),
+    })  # fmt: skip
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads, path, use_dictionary=False)
+    assert "industry" in lead_tests(path)
+    events = pa.table({"id": ["E-1"], "lead_id": ["L-0"], "kind": ["web_visit"],
+                       "occurred_at": pa.array([AS_OF], TS)})  # fmt: skip
+    plan = compile_scorecard(card)
+    fast, fast_errors, slow, slow_errors = both(plan, path, events)
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    assert fast.column("fit").to_pylist() == [7.0, 7.0, 0.0, 0.0, 7.0, 0.0, 0.0]

@@ -315,6 +315,11 @@ def _dirty_values(values: list[str], *, names: bool) -> list[str]:
 # -- the contract's clean tests ----------------------------------------------------------------
 
 
+def _starts_printable(stats: tuple[Any, Any, int] | None) -> bool:
+    """Statistics prove every non-null value starts with printable ASCII (so is not empty)."""
+    return stats is not None and stats[0] is not None and stats[0] >= "!" and stats[1] < "\x7f"
+
+
 def _ids_clean(stats: tuple[Any, Any, int] | None, required: bool) -> bool:
     """Statistics prove every value starts with printable ASCII (not blank), and no nulls."""
     if stats is None:
@@ -323,6 +328,34 @@ def _ids_clean(stats: tuple[Any, Any, int] | None, required: bool) -> bool:
     if low is None:  # nothing but nulls
         return not required
     return (nulls == 0 or not required) and low >= "!" and high < "\x7f"
+
+
+def _text_test(
+    name: str, col: Any, *, required: bool, source: _Source, identifiers: frozenset[str]
+) -> tuple[Any, Any]:
+    """``(clean test or None, value)`` of a text column (see :func:`_column_plan`)."""
+    pl = _pl()
+    if name in _VERBATIM:
+        if not required or _ids_clean(source.stats.get(name), required):
+            return None, col
+        return col.str.contains(r"^[!-~]").fill_null(False), col
+    distinct = None if name == "email" else source.distinct(name)
+    if distinct is not None:  # few values: each judged once, exactly, by the contract
+        dirty = _dirty_values(distinct, names=bool(identifiers))
+        test = ~col.is_in(dirty) if dirty else None
+        if required and source.nulls.get(name) != 0:
+            test = col.is_not_null() if test is None else test & col.is_not_null()
+        return (None if test is None else test.fill_null(not required)), col
+    if name == "email":
+        test = col.str.contains(_CLEAN_EMAIL)
+    elif identifiers:  # the standard kinds and the card's are valid names
+        test = col.is_in(sorted(identifiers))
+    elif _starts_printable(source.stats.get(name)):
+        # the statistics settle the first character: only the last one is looked at
+        test = col.str.slice(-1).is_between(pl.lit("!"), pl.lit("~"))
+    else:
+        test = col.str.contains(_EDGES)
+    return (test.fill_null(False) if required else test.fill_null(True)), col
 
 
 def _column_plan(
@@ -349,24 +382,7 @@ def _column_plan(
     if pa.types.is_string(target):
         if not is_text:
             return f"column {name!r} of type {dtype} (not text)"
-        if name in _VERBATIM:
-            if not required or _ids_clean(source.stats.get(name), required):
-                return None, col
-            return col.str.contains(r"^[!-~]").fill_null(False), col
-        distinct = None if name == "email" else source.distinct(name)
-        if distinct is not None:  # few values: each judged once, exactly, by the contract
-            dirty = _dirty_values(distinct, names=bool(identifiers))
-            test = ~col.is_in(dirty) if dirty else None
-            if required and source.nulls.get(name) != 0:
-                test = col.is_not_null() if test is None else test & col.is_not_null()
-            return (None if test is None else test.fill_null(not required)), col
-        if name == "email":
-            test = col.str.contains(_CLEAN_EMAIL)
-        elif identifiers:  # the standard kinds and the card's are valid names
-            test = col.is_in(sorted(identifiers))
-        else:
-            test = col.str.contains(_EDGES)
-        return (test.fill_null(False) if required else test.fill_null(True)), col
+        return _text_test(name, col, required=required, source=source, identifiers=identifiers)
     if pa.types.is_timestamp(target):
         if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
             return f"column {name!r} of type {dtype} (not a time-zone-aware timestamp)"
@@ -732,7 +748,8 @@ class _Engine:
         chosen: Any = pl.lit(common)
         for rate, kinds in by_rate.items():
             if rate != common:
-                chosen = pl.when(kind.is_in(sorted(kinds))).then(pl.lit(rate)).otherwise(chosen)
+                which = kind == kinds[0] if len(kinds) == 1 else kind.is_in(sorted(kinds))
+                chosen = pl.when(which).then(pl.lit(rate)).otherwise(chosen)
         frame = frame.with_columns((age * chosen).exp().alias("__d"))
         return frame, {rate: pl.col("__d") for rate in rates}
 
