@@ -17,19 +17,23 @@ test that implies the contract would accept the value unchanged (a string whose 
 characters are printable ASCII needs no stripping and is not blank; an e-mail in a strict
 lower-case ASCII shape passes the model's check and its normalisation is the identity; a typed
 timestamp or number needs no parsing). Most tests cost nothing on typed Parquet: the file's
-statistics (null counts; an identifier column's minimum and maximum) settle a column for the
-whole file, and a column with small dictionaries (an event ``kind``, a ``country``) is judged
-once per distinct value -- by the contract's own Arrow functions -- from the dictionaries,
-read without decoding the rows. Rows that are not clean -- few, in real inputs -- are set
+statistics settle a column for the whole file (null counts; a number column's minimum, when a
+negative value is refused; a text column's minimum and maximum, which bound its first
+character: an identifier is then settled, another text column tested on its last character
+only), and a column with small dictionaries (an event ``kind``, a ``country``) is judged once
+per distinct value -- by the contract's own Arrow functions -- from its dictionary pages, read
+alone (:mod:`leadflow.etl._dictionaries`). Rows that are not clean -- few, in real inputs -- are set
 aside and sent through the Arrow contract (:func:`leadflow.etl.contract.validate`, or
 :func:`~leadflow.etl.contract.conform` for events, as the Arrow plan does) with their row
 numbers: refused ones reach the :class:`~leadflow.etl.contract.ErrorSink` with exactly the
 row, id, field, value and reason the Arrow plan gives, in its order (events, accounts, leads);
 the others come back normalised and are scored. A repeated event (same ``id`` and
-``lead_id``) counts once, the first: when the ids are strictly increasing (each compared with
-the one before, read in batches) nothing can repeat and nothing is hashed; otherwise the
-events that can count are de-duplicated by key, keeping the lowest row number, and the leads
-are scored again.
+``lead_id``) counts once, the first: when the ids of the events of the card's kinds are
+strictly increasing (each compared with the one before, read in the scan's batches; the kind
+test runs on the file's dictionaries, so only those rows' ids are decoded) no event that
+counts can repeat and nothing is hashed -- a repeat of an event the card does not count
+changes no score; otherwise the events that can count are de-duplicated by key, keeping the
+lowest row number, and the leads are scored again.
 
 Scores are ``score_lead``'s and the Arrow plan's (:mod:`leadflow.etl.plan`) numbers to
 floating-point rounding: the same conditions, read the same way (string conditions other than
