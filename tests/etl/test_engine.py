@@ -382,3 +382,31 @@ def test_trailing_blanks_found_when_statistics_settle_the_first_character(
     assert fast_errors == slow_errors == []
     assert_same_scores(fast, slow)
     assert fast.column("fit").to_pylist() == [7.0, 7.0, 0.0, 0.0, 7.0, 0.0, 0.0]
+
+
+def test_scoring_clean_parquet_files_never_imports_pandas(small_files: GeneratedFiles) -> None:
+    """Arrow imports pandas (~46 MB resident) on its first array or scalar made from Python
+    objects; neither importing leadflow.etl nor scoring clean Parquet files needs one."""
+    import subprocess
+    import sys
+
+    import leadflow
+
+    script = (
+        "import sys\n"
+        "from datetime import datetime, timezone\n"
+        "from leadflow.etl import compile_scorecard\n"
+        "from leadflow.rules.scorecard import load_scorecard\n"
+        "imported = 'pandas' in sys.modules\n"
+        "plan = compile_scorecard(load_scorecard('examples/scorecard.toml'))\n"
+        f"plan.score({str(small_files.leads)!r}, {str(small_files.events)!r},\n"
+        "           as_of=datetime(2026, 3, 2, 9, tzinfo=timezone.utc))\n"
+        "print(imported, 'pandas' in sys.modules)\n"
+    )
+    root = Path(leadflow.__file__).resolve().parents[2]
+    env = {"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["False", "False"]

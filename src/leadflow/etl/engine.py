@@ -240,7 +240,13 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
                 name = column.path_in_schema
                 stats = column.statistics
                 kind = _BOUNDED.get(column.physical_type)
-                if stats is None or stats.null_count is None or kind is None:
+                if (
+                    stats is None
+                    or stats.null_count is None
+                    or kind is None
+                    or stats.logical_type.type not in _PLAIN_LOGICAL  # e.g. timestamps: not
+                    # read at all (Arrow converts those through pandas, imported for that)
+                ):
                     missing.add(name)
                     continue
                 nulls = stats.null_count
@@ -268,6 +274,8 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
     return {k: v for k, v in found.items() if k not in missing}
 
 
+#: Parquet logical types whose statistics are plain text or numbers.
+_PLAIN_LOGICAL = frozenset({"NONE", "STRING", "INT"})
 #: Parquet physical types whose statistics bound a column, and the Python type of the bounds.
 _BOUNDED: dict[str, type] = {
     "BYTE_ARRAY": str,
@@ -306,14 +314,29 @@ def _parquet_nulls(parts: list[Path]) -> dict[str, int]:
 
 def _dirty_values(values: list[str], *, names: bool) -> list[str]:
     """Those of *values* the contract would change (strip) or refuse (blank; with *names*, not
-    a snake_case name) -- judged by the contract's own Arrow functions."""
-    if not values:
+    a snake_case name) -- judged by the contract's own Arrow functions, except for values
+    plainly clean: printable ASCII without spaces at either end (stripping keeps them, they
+    are not blank) and, with *names*, matching the model's own name pattern. (Arrow's first
+    array or scalar from Python objects imports pandas, ~46 MB resident, for nothing here.)"""
+    unsure = [
+        v
+        for v in values
+        if not (
+            v
+            and v.isascii()
+            and v.isprintable()
+            and v[0] != " "
+            and v[-1] != " "
+            and (not names or _IDENTIFIER.match(v))
+        )
+    ]
+    if not unsure:
         return []
-    raw = pa.array(values, pa.string())
+    raw = pa.array(unsure, pa.string())
     fine = pc.fill_null(pc.equal(_strip_strings(raw), raw), False)
     if names:
         fine = pc.and_(fine, pc.match_substring_regex(raw, _IDENTIFIER.pattern))
-    return [v for v, ok in zip(values, fine.to_pylist(), strict=True) if not ok]
+    return [v for v, ok in zip(unsure, fine.to_pylist(), strict=True) if not ok]
 
 
 # -- the contract's clean tests ----------------------------------------------------------------
