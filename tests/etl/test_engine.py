@@ -410,3 +410,22 @@ def test_scoring_clean_parquet_files_never_imports_pandas(small_files: Generated
         check=True,
     )  # fmt: skip
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_unsigned_numbers_past_int64_are_refused_as_before(tmp_path: Path) -> None:
+    data = generate(20, seed=23)
+    leads = lead_table(data)
+    employees = [5] * leads.num_rows
+    employees[4] = 2**63 + 7  # bounded by the statistics above 2**63: tested row by row
+    path = tmp_path / "leads.parquet"
+    pq.write_table(
+        leads.set_column(
+            leads.column_names.index("employees"), "employees", pa.array(employees, pa.uint64())
+        ),
+        path,
+    )
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, path, event_table(data))
+    assert [(e.row, e.field) for e in fast_errors] == [(4, "employees")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)
