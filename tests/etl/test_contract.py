@@ -44,6 +44,24 @@ def test_numbers_are_parsed_strictly_in_text_and_in_float_columns() -> None:
     assert got == [(1, "annual_revenue"), (2, "annual_revenue"), (3, "annual_revenue")]
 
 
+def test_unsigned_integers_are_judged_as_integers() -> None:
+    """A uint64 column: 2**63 - 1 fits int64 (through a float it rounded to 2**63 and was
+    refused), 2**63 + 7 is out of range (it raised ArrowInvalid), and a float column may hold
+    a large whole number as Python's float() does."""
+    big = pa.array([2**63 - 1, 2**63 + 7, 12, None], pa.uint64())
+    sink = ErrorSink(None)
+    good = validate(
+        pa.table({"id": list("abcd"), "created_at": ["2026-01-05T10:00:00Z"] * 4,
+                  "employees": big, "annual_revenue": big}),
+        LEAD, source="t", errors=sink,
+    )  # fmt: skip
+    assert [(e.row, e.field, e.reason) for e in sink.errors] == [
+        (1, "employees", "is out of range")
+    ]
+    assert good.column("employees").to_pylist() == [2**63 - 1, 12, None]
+    assert good.column("annual_revenue").to_pylist() == [float(2**63 - 1), 12.0, None]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.one_of(

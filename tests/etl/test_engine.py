@@ -279,3 +279,153 @@ def test_a_kind_read_by_rules_with_different_half_lives() -> None:
     scores = plan.score(lead_table(data), event_table(data), as_of=AS_OF, engine="polars")
     compare(card, expected(card, data), scores.to_pylist())
     assert any(v not in (None, 0.0) for v in scores.column("rule_fast").to_pylist())
+
+
+# -- what the Parquet statistics settle ------------------------------------------------------------
+
+
+def lead_tests(path: Path) -> set[str]:
+    """The lead columns the polars engine tests row by row for this file (the others are
+    settled by the file's statistics or dictionaries)."""
+    from leadflow.etl.contract import LEAD
+    from leadflow.etl.engine import _Checked, _source
+
+    source = _source(path)
+    assert not isinstance(source, str)
+    plan = compile_scorecard(SEED_CARD)
+    check = _Checked(source, LEAD, dict(plan.lead_columns), required=frozenset(LEAD.required))
+    return set(check.tests)
+
+
+@pytest.mark.parametrize("statistics", [True, False])
+def test_statistics_settle_non_negative_numbers(tmp_path: Path, statistics: bool) -> None:
+    data = generate(60, seed=20)
+    leads = lead_table(data)
+    clean, dirty = tmp_path / "clean.parquet", tmp_path / "dirty.parquet"
+    pq.write_table(leads, clean, row_group_size=20, write_statistics=statistics)
+    employees = leads.column("employees").to_pylist()
+    employees[37] = -4  # in the second row group
+    negative = leads.set_column(
+        leads.column_names.index("employees"), "employees", pa.array(employees, pa.int64())
+    )
+    pq.write_table(negative, dirty, row_group_size=20, write_statistics=statistics)
+    # a non-negative minimum in every row group: the column is not read to be checked
+    assert ("employees" in lead_tests(clean)) is not statistics
+    assert "employees" in lead_tests(dirty)
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, dirty, event_table(data))
+    assert [(e.row, e.field, e.value) for e in fast_errors] == [(37, "employees", "-4")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)
+
+
+def test_a_repeated_event_the_card_does_not_count_is_not_looked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the ids of events of the card's kinds are compared: a repeat elsewhere cannot
+    change a score, so it does not send the events through de-duplication by key."""
+    from leadflow.etl import engine
+
+    data = generate(30, seed=21, events_per_lead=6)
+    plan = compile_scorecard(SEED_CARD)
+    leads, events = lead_table(data), event_table(data)
+    rows = [{**r, "id": f"E{i:06d}"} for i, r in enumerate(events.to_pylist())]  # rising
+    events = pa.Table.from_pylist(rows, schema=events.schema)
+    once = plan.score(leads, events, as_of=AS_OF, engine="polars")
+    ignored = next(i for i, r in enumerate(rows) if r["kind"] not in plan.kinds)
+    counted = next(i for i, r in enumerate(rows) if r["kind"] in plan.kinds)
+    calls: list[int] = []
+    real = engine._Engine.deduplicated
+
+    def counting_calls(self: Any, check: Any) -> Any:
+        calls.append(1)
+        return real(self, check)
+
+    monkeypatch.setattr(engine._Engine, "deduplicated", counting_calls)
+    # the ignored event again, at the end: ids no longer rise, but not among counted events
+    again = pa.Table.from_pylist([*rows, rows[ignored]], schema=events.schema)
+    assert_same_scores(plan.score(leads, again, as_of=AS_OF, engine="polars"), once)
+    assert calls == []
+    # a counted event again: found, and counted once
+    again = pa.Table.from_pylist([*rows, rows[counted]], schema=events.schema)
+    assert_same_scores(plan.score(leads, again, as_of=AS_OF, engine="polars"), once)
+    assert calls == [1]
+
+
+def test_trailing_blanks_found_when_statistics_settle_the_first_character(
+    tmp_path: Path,
+) -> None:
+    """Without dictionaries, a text column whose statistics show every value starting with
+    printable ASCII is tested on its last character only: trailing blanks and non-ASCII
+    endings still go through the contract (stripped, then scored as the Arrow plan does)."""
+    from leadflow.rules.scorecard import Regex, Rule
+
+    card = Scorecard(
+        name="ends-with",
+        rules=[Rule(id="soft", category="fit", points=7, when=Regex(field="industry",
+                                                                    pattern="ware$"))],
+    )  # fmt: skip
+    industries = ["software ", "software\t", "hardwaré", "x", "software", None, "Retail"]
+    n = len(industries)
+    leads = pa.table({
+        "id": [f"L-{i}" for i in range(n)],
+        "created_at": pa.array([AS_OF] * n, TS),
+        "industry": pa.array(industries, pa.string()),
+    })  # fmt: skip
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads, path, use_dictionary=False)
+    assert "industry" in lead_tests(path)
+    events = pa.table({"id": ["E-1"], "lead_id": ["L-0"], "kind": ["web_visit"],
+                       "occurred_at": pa.array([AS_OF], TS)})  # fmt: skip
+    plan = compile_scorecard(card)
+    fast, fast_errors, slow, slow_errors = both(plan, path, events)
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    assert fast.column("fit").to_pylist() == [7.0, 7.0, 0.0, 0.0, 7.0, 0.0, 0.0]
+
+
+def test_scoring_clean_parquet_files_never_imports_pandas(small_files: GeneratedFiles) -> None:
+    """Arrow imports pandas (~46 MB resident) on its first array or scalar made from Python
+    objects; neither importing leadflow.etl nor scoring clean Parquet files needs one."""
+    import subprocess
+    import sys
+
+    import leadflow
+
+    script = (
+        "import sys\n"
+        "from datetime import datetime, timezone\n"
+        "from leadflow.etl import compile_scorecard\n"
+        "from leadflow.rules.scorecard import load_scorecard\n"
+        "imported = 'pandas' in sys.modules\n"
+        "plan = compile_scorecard(load_scorecard('examples/scorecard.toml'))\n"
+        f"plan.score({str(small_files.leads)!r}, {str(small_files.events)!r},\n"
+        "           as_of=datetime(2026, 3, 2, 9, tzinfo=timezone.utc))\n"
+        "print(imported, 'pandas' in sys.modules)\n"
+    )
+    root = Path(leadflow.__file__).resolve().parents[2]
+    env = {"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_unsigned_numbers_past_int64_are_refused_as_before(tmp_path: Path) -> None:
+    data = generate(20, seed=23)
+    leads = lead_table(data)
+    employees = [5] * leads.num_rows
+    employees[4] = 2**63 + 7  # bounded by the statistics above 2**63: tested row by row
+    path = tmp_path / "leads.parquet"
+    pq.write_table(
+        leads.set_column(
+            leads.column_names.index("employees"), "employees", pa.array(employees, pa.uint64())
+        ),
+        path,
+    )
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, path, event_table(data))
+    assert [(e.row, e.field) for e in fast_errors] == [(4, "employees")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)

@@ -562,6 +562,18 @@ def _check_numbers(
     return bad, numbers.cast(target)
 
 
+def _cast_integers(arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """Integers to the contract's integer type (int64), compared as integers (through a float,
+    2**63 - 1 would round up to 2**63): an unsigned value past int64's range is refused."""
+    if not pa.types.is_uint64(arr.type):
+        return arr.cast(target), []
+    big = pc.fill_null(pc.greater(arr, pa.scalar(2**63 - 1, pa.uint64())), False)
+    hits = np.flatnonzero(big.to_numpy(zero_copy_only=False))
+    if len(hits):
+        arr = pc.if_else(big, pa.scalar(None, arr.type), arr)
+    return arr.cast(target), [(i, "is out of range") for i in hits.tolist()]
+
+
 def _cast(name: str, arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[tuple[int, str]]]:
     """Cast *arr* to *target*; rows that do not cast become nulls and are returned as errors."""
     source_type = arr.type
@@ -591,9 +603,10 @@ def _cast(name: str, arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, list
         ):
             refused = np.flatnonzero(pc.is_valid(arr).to_numpy(zero_copy_only=False))
             return pa.nulls(len(arr), target), [(i, "is not a number") for i in refused.tolist()]
-        bad, numbers = _check_numbers(arr.cast(pa.float64()), target)
         if pa.types.is_integer(source_type) and pa.types.is_integer(target):
-            numbers = pc.if_else(pc.is_valid(numbers), arr.cast(target), pa.scalar(None, target))
+            return _cast_integers(arr, target)
+        # a float may round a large integer, as Python's float() does (not an error)
+        bad, numbers = _check_numbers(arr.cast(pa.float64(), safe=False), target)
         return numbers, bad
     try:
         return arr.cast(target), []

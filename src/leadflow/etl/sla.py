@@ -53,6 +53,7 @@ here (per record, a lead without history is never stopped either).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,9 +151,18 @@ SLA_OUTPUT_SCHEMA = pa.schema(
 )
 
 _ROW = "__row"
-_KINDS = pa.array([k.value for k in TouchKind])
-_OUTCOMES = pa.array([o.value for o in TouchOutcome])
-_CONNECTS = pa.array([o.value for o in TouchOutcome if o.is_connect])
+
+
+@functools.cache
+def _values(kind: str) -> pa.Array:
+    """The touch kinds, outcomes or connecting outcomes, as an Arrow array: made on first use,
+    not at import (Arrow's first array from Python objects imports pandas when it is
+    installed: ~46 MB that a scoring run never needs)."""
+    if kind == "kinds":
+        return pa.array([k.value for k in TouchKind])
+    if kind == "outcomes":
+        return pa.array([o.value for o in TouchOutcome])
+    return pa.array([o.value for o in TouchOutcome if o.is_connect])
 
 
 @attrs.frozen(kw_only=True)
@@ -364,7 +374,9 @@ class _TouchIndex:
                 for p, policy in enumerate(plan.policies)
                 for s, step in enumerate(policy.steps)
             },
-            connects=pc.is_in(outcome, value_set=_CONNECTS).to_numpy(zero_copy_only=False),
+            connects=pc.is_in(outcome, value_set=_values("connects")).to_numpy(
+                zero_copy_only=False
+            ),
         )
 
 
@@ -656,7 +668,7 @@ def conform_touches(
         row_offset=row_offset,
     )
     bad = np.zeros(typed.num_rows, dtype=bool)
-    for name, allowed in (("kind", _KINDS), ("outcome", _OUTCOMES)):
+    for name, allowed in (("kind", _values("kinds")), ("outcome", _values("outcomes"))):
         column = typed.column(name)
         wrong = pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, value_set=allowed)))
         hits = np.flatnonzero(pc.fill_null(wrong, False).to_numpy(zero_copy_only=False))
