@@ -53,6 +53,28 @@ class TestJsonFileAdapterThroughEntryPoint(AdapterContract):
         seeder: Seeder = adapter.put
         return seeder
 
+    @pytest.fixture
+    def seed_unreadable(self, adapter: Any) -> Callable[[Entity], str]:
+        """A lead record the model refuses (an e-mail address without ``@``), as another
+        program may have written it into the file."""
+
+        def put_unreadable(entity: Entity) -> str:
+            assert entity is Entity.LEAD
+            record = {
+                "id": "BAD-1",
+                "email": "not-an-address",
+                "history": [],
+                "created_at": "2026-03-02T09:00:00+00:00",
+            }
+            adapter.put(entity, [record])
+            return "BAD-1"
+
+        return put_unreadable
+
+    @pytest.fixture
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"path": str(tmp_path / "built.json")}
+
 
 def test_leadflow_run_against_the_third_party_adapter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

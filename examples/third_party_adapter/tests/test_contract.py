@@ -10,6 +10,7 @@ import pytest
 from leadflow_jsonfile import JsonFileAdapter
 
 from leadflow.adapters.testing import AdapterContract, Seeder
+from leadflow.ports import Entity
 
 
 class TestJsonFileAdapter(AdapterContract):
@@ -26,6 +27,24 @@ class TestJsonFileAdapter(AdapterContract):
     @pytest.fixture
     def seed(self, adapter: JsonFileAdapter) -> Seeder:
         return adapter.put
+
+    @pytest.fixture
+    def seed_unreadable(self, adapter: JsonFileAdapter) -> Callable[[Entity], str]:
+        """A lead record the model refuses (an e-mail address without ``@``), as another
+        program may have written it into the file."""
+
+        def put_unreadable(entity: Entity) -> str:
+            assert entity is Entity.LEAD
+            record = {
+                "id": "BAD-1",
+                "email": "not-an-address",
+                "history": [],
+                "created_at": "2026-03-02T09:00:00+00:00",
+            }
+            adapter.put(entity, [record])
+            return "BAD-1"
+
+        return put_unreadable
 
     @pytest.fixture
     def config(self, tmp_path: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import attrs
 
 from leadflow.adapters.mapping import FieldMap
 from leadflow.adapters.sync import apply_batch, check_keys
-from leadflow.errors import ConfigError
+from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Account, Activity, Lead, StageChange, Touch
 from leadflow.ports import (
     Capabilities,
@@ -27,6 +27,7 @@ from leadflow.ports import (
     Entity,
     OutcomeWrite,
     Page,
+    RecordError,
     ScoreWrite,
     SLAWrite,
     Versioned,
@@ -74,14 +75,19 @@ class JsonFileAdapter:
     # -- seeding (how tests and imports put records in) ------------------------------------
 
     def put(self, entity: Entity, items: Sequence[Any]) -> list[Any]:
-        """Insert or replace *items*; each change gets a new revision and change number."""
+        """Insert or replace *items*; each change gets a new revision and change number.
+
+        An item is a model object, or a plain mapping: a record as another program wrote it,
+        stored as it is (so a test can put one the model refuses).
+        """
         table = self._data[Entity(entity).value]
         for item in items:
-            old = table.get(item.id)
-            table[item.id] = {
+            record = dict(item) if isinstance(item, Mapping) else _dump(Entity(entity), item)
+            old = table.get(record["id"])
+            table[record["id"]] = {
                 "rev": old["rev"] + 1 if old else 1,
                 "seq": self._next_seq(),
-                "record": _dump(Entity(entity), item),
+                "record": record,
             }
         self._save()
         return list(items)
@@ -96,11 +102,19 @@ class JsonFileAdapter:
         )
         for start in range(0, len(rows), self.page_size):
             chunk = rows[start : start + self.page_size]
+            items: list[Versioned[Any]] = []
+            errors: list[RecordError] = []
+            for r in chunk:  # a record the model refuses is reported, and the read goes on
+                try:
+                    items.append(Versioned(item=_load(entity, r["record"]), version=str(r["rev"])))
+                except ValidationError as exc:
+                    errors.append(
+                        RecordError(entity=entity, record_id=str(r["record"]["id"]), error=str(exc))
+                    )
             yield Page(
-                items=tuple(
-                    Versioned(item=_load(entity, r["record"]), version=str(r["rev"])) for r in chunk
-                ),
+                items=tuple(items),
                 cursor=Cursor(entity=entity, token=str(chunk[-1]["seq"])),
+                errors=tuple(errors),
             )
 
     def read_leads(self, cursor: Cursor | None = None) -> Iterator[Page[Lead]]:
