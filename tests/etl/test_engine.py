@@ -429,3 +429,32 @@ def test_unsigned_numbers_past_int64_are_refused_as_before(tmp_path: Path) -> No
     assert [(e.row, e.field) for e in fast_errors] == [(4, "employees")]
     assert fast_errors == slow_errors
     assert_same_scores(fast, slow)
+
+
+def test_dictionary_encoded_columns_of_a_table() -> None:
+    """A dictionary-encoded Arrow column (polars: Categorical) or an Enum is judged from the
+    values present: polars 2 has no ``cat.get_categories`` (scoring such a table raised)."""
+    import polars as pl
+
+    n = 6
+    leads = pa.table({
+        "id": [f"L-{i}" for i in range(n)],
+        "created_at": pa.array([AS_OF] * n, TS),
+        "industry": pa.array(["Software ", "", " Software", "Retail", None, "Software"])
+        .dictionary_encode(),
+    })  # fmt: skip
+    kinds = pa.array(["demo_request", " quote_request", "Web", "", "quote_request"])
+    events = pa.table({
+        "id": [f"E-{i}" for i in range(5)], "lead_id": ["L-0", "L-1", "L-0", "L-2", "L-3"],
+        "kind": kinds.dictionary_encode(), "occurred_at": pa.array([AS_OF] * 5, TS),
+    })  # fmt: skip
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, leads, events)
+    assert [(e.row, e.field) for e in fast_errors] == [(2, "kind"), (3, "kind")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)
+    enum = pl.Enum(["demo_request", " quote_request", "Web", "", "quote_request", "unused"])
+    as_enum = pl.from_arrow(events).with_columns(pl.col("kind").cast(pl.String).cast(enum))
+    fast, fast_errors, slow, slow_errors = both(plan, leads, as_enum)
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)

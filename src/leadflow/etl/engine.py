@@ -154,9 +154,11 @@ class _Source:
             return None
         dtype = schema[name]
         if self.parts is None:
-            if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
-                values = self.frame.select(pl.col(name).cat.get_categories()).collect()
-                return [v for v in values.to_series().to_list() if v is not None]
+            if isinstance(dtype, pl.Enum):
+                return [v for v in dtype.categories.to_list() if v is not None]
+            if dtype == pl.Categorical:  # its categories are process-wide: the values present
+                values = self.frame.select(pl.col(name).unique().cast(pl.String)).collect()
+                return sorted(v for v in values.to_series().to_list() if v is not None)
             return None
         if dtype != pl.String:
             return None
