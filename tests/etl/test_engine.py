@@ -458,3 +458,29 @@ def test_dictionary_encoded_columns_of_a_table() -> None:
     fast, fast_errors, slow, slow_errors = both(plan, leads, as_enum)
     assert fast_errors == slow_errors
     assert_same_scores(fast, slow)
+
+
+def test_a_nan_minimum_in_the_statistics_settles_nothing(tmp_path: Path) -> None:
+    """Some writers (parquet-cpp before PARQUET-1225's fix) put NaN in a float column's
+    statistics; Arrow passes it on. A NaN minimum is not "not negative": the negative
+    revenue below was scored instead of refused."""
+    import struct
+
+    data = generate(10, seed=24)
+    leads = lead_table(data)
+    revenue = [1.0e9] * leads.num_rows
+    revenue[3] = -5.0
+    index = leads.column_names.index("annual_revenue")
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads.set_column(index, "annual_revenue", pa.array(revenue)), path)
+    raw = path.read_bytes()
+    footer = len(raw) - 8 - struct.unpack("<I", raw[-8:-4])[0]
+    lying = raw[footer:].replace(struct.pack("<d", -5.0), struct.pack("<d", float("nan")))
+    path.write_bytes(raw[:footer] + lying)
+    stats = pq.ParquetFile(path).metadata.row_group(0).column(index).statistics
+    assert stats.min != stats.min  # NaN, as such a writer leaves it
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, path, event_table(data))
+    assert [(e.row, e.field) for e in fast_errors] == [(3, "annual_revenue")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)

@@ -265,6 +265,9 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
                 if type(low) is not kind or type(high) is not kind:
                     missing.add(name)  # e.g. binary, not text
                     continue
+                if kind is float and (math.isnan(low) or math.isnan(high)):
+                    missing.add(name)  # some writers put NaN there: it bounds nothing
+                    continue
                 if name in found and found[name][0] is not None:
                     a, b, n = found[name]
                     if type(a) is not kind:  # parts disagree on the column's type
