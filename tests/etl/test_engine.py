@@ -484,3 +484,41 @@ def test_a_nan_minimum_in_the_statistics_settles_nothing(tmp_path: Path) -> None
     assert [(e.row, e.field) for e in fast_errors] == [(3, "annual_revenue")]
     assert fast_errors == slow_errors
     assert_same_scores(fast, slow)
+
+
+@pytest.mark.parametrize("change", ["missing", "extra", "float", "dictionary"])
+def test_parts_whose_schemas_differ_are_scored_as_by_the_arrow_plan(
+    tmp_path: Path, change: str
+) -> None:
+    """A directory whose Parquet parts disagree on their columns (one lacks a column, has
+    one more, or types it differently) is read by the Arrow plan, which unifies them: polars
+    raised ColumnNotFoundError or SchemaError (asked for by name, a ConfigError says why)."""
+    data = generate(20, seed=25)
+    leads = lead_table(data)
+    first, second = leads.slice(0, 10), leads.slice(10)
+    if change == "missing":
+        second = second.drop_columns(["industry"])
+    elif change == "extra":
+        second = second.append_column("notes", pa.array(["x"] * second.num_rows))
+    elif change == "float":
+        index = second.column_names.index("employees")
+        second = second.set_column(
+            index, "employees", second.column("employees").cast(pa.float64())
+        )
+    else:
+        index = second.column_names.index("industry")
+        second = second.set_column(index, "industry", second.column("industry").dictionary_encode())
+    parts = tmp_path / "leads"
+    parts.mkdir()
+    pq.write_table(first, parts / "part-0.parquet")
+    pq.write_table(second, parts / "part-1.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    events = event_table(data)
+    assert "differ" in (unsupported(plan, parts, events) or "")
+    default_sink, slow_sink = ErrorSink(None), ErrorSink(None)
+    default = plan.score(parts, events, as_of=AS_OF, errors=default_sink)
+    slow = plan.score(parts, events, as_of=AS_OF, errors=slow_sink, engine="arrow")
+    assert default_sink.errors == slow_sink.errors
+    assert_same_scores(default, slow)
+    with pytest.raises(ConfigError, match="differ"):
+        plan.score(parts, events, as_of=AS_OF, engine="polars")

@@ -210,6 +210,8 @@ def _source(data: Any) -> _Source | str:
         parts = input_parts(data)
         if any(file_format(p) != "parquet" for p in parts):
             return "CSV input (read by the Arrow path, which numbers unparseable lines)"
+        if len({_part_columns(p) for p in parts}) > 1:
+            return "Parquet parts whose columns differ (the Arrow plan unifies them)"
         return _Source(pl.scan_parquet([str(p) for p in parts]), _parquet_stats(parts), parts)
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
@@ -289,6 +291,13 @@ _BOUNDED: dict[str, type] = {
     "FLOAT": float,
     "DOUBLE": float,
 }
+
+
+def _part_columns(part: Path) -> frozenset[tuple[str, str]]:
+    """The names and Arrow types of a Parquet file's columns, from its footer (polars
+    refuses to scan parts that differ in them)."""
+    schema = _metadata(part).schema.to_arrow_schema()
+    return frozenset((field.name, str(field.type)) for field in schema)
 
 
 @functools.lru_cache(maxsize=64)
