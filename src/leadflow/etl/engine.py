@@ -267,7 +267,7 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
                 if type(low) is not kind or type(high) is not kind:
                     missing.add(name)  # e.g. binary, not text
                     continue
-                if kind is float and (math.isnan(low) or math.isnan(high)):
+                if isinstance(low, float) and isinstance(high, float) and math.isnan(low + high):
                     missing.add(name)  # some writers put NaN there: it bounds nothing
                     continue
                 if name in found and found[name][0] is not None:
