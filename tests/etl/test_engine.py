@@ -522,3 +522,26 @@ def test_parts_whose_schemas_differ_are_scored_as_by_the_arrow_plan(
     assert_same_scores(default, slow)
     with pytest.raises(ConfigError, match="differ"):
         plan.score(parts, events, as_of=AS_OF, engine="polars")
+
+
+def test_a_nested_column_of_the_same_name_is_not_the_columns_dictionary(tmp_path: Path) -> None:
+    """A struct column with a leaf named like a lead column (``extra.industry``) before it:
+    the dictionary read is the top-level column's, found by its path (the leaf's was taken,
+    so " Software" was judged clean, not stripped, and missed the target-industry rule)."""
+    n = 4
+    extra = pa.array([{"industry": "Retail"}] * n, pa.struct([("industry", pa.string())]))
+    leads = pa.table({
+        "extra": extra,
+        "id": [f"L-{i}" for i in range(n)],
+        "created_at": pa.array([AS_OF] * n, TS),
+        "industry": ["Software ", " Software", "Software", "Retail"],
+    })  # fmt: skip
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads, path)
+    events = pa.table({"id": ["E-1"], "lead_id": ["L-0"], "kind": ["web_visit"],
+                       "occurred_at": pa.array([AS_OF], TS)})  # fmt: skip
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, path, events)
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    assert fast.column("fit").to_pylist() == [15.0, 15.0, 15.0, 0.0]

@@ -164,9 +164,9 @@ class _Source:
             return None
         for part in self.parts:
             meta = _metadata(part)
-            if name not in meta.schema.names:  # e.g. renamed from properties.<name>
+            index = _column_index(meta, name)
+            if index is None:  # e.g. renamed from properties.<name>
                 return None
-            index = meta.schema.names.index(name)
             for g in range(meta.num_row_groups):
                 column = meta.row_group(g).column(index)
                 if (
@@ -180,7 +180,9 @@ class _Source:
         seen: set[str] = set()
         for part in self.parts:  # the dictionary pages alone, when they cover every page
             meta = _metadata(part)
-            index = meta.schema.names.index(name)
+            index = _column_index(meta, name)
+            if index is None:  # checked above
+                break
             for g in range(meta.num_row_groups):
                 values = dictionary_values(part, meta.row_group(g).column(index))
                 if values is None or not all(isinstance(v, str) for v in values):
@@ -298,6 +300,15 @@ def _part_columns(part: Path) -> frozenset[tuple[str, str]]:
     refuses to scan parts that differ in them)."""
     schema = _metadata(part).schema.to_arrow_schema()
     return frozenset((field.name, str(field.type)) for field in schema)
+
+
+def _column_index(meta: pq.FileMetaData, name: str) -> int | None:
+    """The index of top-level column *name* among a Parquet file's columns (by its path: a
+    struct's leaf of the same name is another column), or ``None``."""
+    for index in range(meta.num_columns):
+        if meta.schema.column(index).path == name:
+            return index
+    return None
 
 
 @functools.lru_cache(maxsize=64)
