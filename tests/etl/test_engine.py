@@ -545,3 +545,18 @@ def test_a_nested_column_of_the_same_name_is_not_the_columns_dictionary(tmp_path
     assert fast_errors == slow_errors == []
     assert_same_scores(fast, slow)
     assert fast.column("fit").to_pylist() == [15.0, 15.0, 15.0, 0.0]
+
+
+def test_dictionary_encoded_event_ids_are_keyed_by_the_arrow_plan() -> None:
+    """Event ids dictionary-encoded (as a categorical export gives them): the Arrow plan
+    joined them into the repeat key uncast and raised ArrowNotImplementedError."""
+    data = generate(10, seed=26, events_per_lead=4)
+    plan = compile_scorecard(SEED_CARD)
+    leads, events = lead_table(data), event_table(data)
+    repeated = pa.concat_tables([events, events.slice(0, 3)])  # three events twice
+    index = repeated.column_names.index("id")
+    encoded = repeated.set_column(index, "id", repeated.column("id").dictionary_encode())
+    fast, fast_errors, slow, slow_errors = both(plan, leads, encoded)
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    assert_same_scores(slow, plan.score(leads, events, as_of=AS_OF, engine="arrow"))

@@ -210,7 +210,9 @@ class ColumnarPlan:
                     # (only events that can count are keyed: a repeat of another changes nothing)
                     batch = batch.filter(self._counts(batch, as_of))
                     key = pc.binary_join_element_wise(
-                        batch.column("lead_id").cast(pa.string()), batch.column("id"), "\x1f"
+                        batch.column("lead_id").cast(pa.string()),
+                        batch.column("id").cast(pa.string()),
+                        "\x1f",
                     )
                     keep, dropped = repeats.keep(
                         batch.append_column("__key", key), np.arange(batch.num_rows)
