@@ -560,3 +560,30 @@ def test_dictionary_encoded_event_ids_are_keyed_by_the_arrow_plan() -> None:
     assert fast_errors == slow_errors == []
     assert_same_scores(fast, slow)
     assert_same_scores(slow, plan.score(leads, events, as_of=AS_OF, engine="arrow"))
+
+
+def test_dictionary_encoded_lead_text_with_values_to_fix() -> None:
+    """Dictionary-encoded lead columns with values the contract strips or refuses score as
+    their plain text does: the polars engine's repaired rows came back Categorical (an
+    InvalidOperationError), the Arrow plan split a dictionary e-mail column (no kernel)."""
+    data = generate(12, seed=27)
+    leads = lead_table(data)
+    emails = leads.column("email").to_pylist()
+    emails[1], emails[2] = "  Someone@Example.COM ", "not-an-address"
+    titles = leads.column("title").to_pylist()
+    titles[3] = " VP Sales "
+    plain = leads.set_column(
+        leads.column_names.index("email"), "email", pa.array(emails, pa.string())
+    ).set_column(leads.column_names.index("title"), "title", pa.array(titles, pa.string()))
+    encoded = plain
+    for name in ("email", "title"):
+        index = encoded.column_names.index(name)
+        encoded = encoded.set_column(index, name, encoded.column(name).dictionary_encode())
+    plan = compile_scorecard(SEED_CARD)
+    events = event_table(data)
+    fast, fast_errors, slow, slow_errors = both(plan, encoded, events)
+    _, _, expected_scores, expected_errors = both(plan, plain, events)
+    assert fast_errors == slow_errors == expected_errors
+    assert [(e.row, e.field) for e in fast_errors] == [(2, "email")]
+    assert_same_scores(fast, expected_scores)
+    assert_same_scores(slow, expected_scores)

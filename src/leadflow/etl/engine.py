@@ -574,7 +574,10 @@ class _Checked:
                 rows=rows,
             )
         good = good.select([*self.columns, ROW])
-        return pl.from_arrow(good).with_columns(pl.col(ROW).cast(pl.UInt32))
+        # the contract keeps a dictionary column encoded: text again, as the clean rows' values
+        return pl.from_arrow(good).with_columns(
+            pl.col(pl.Categorical).cast(pl.String), pl.col(ROW).cast(pl.UInt32)
+        )
 
 
 def _arrow_field(field: pa.Field) -> pa.Field:

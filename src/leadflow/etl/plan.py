@@ -711,6 +711,8 @@ class _Frame:
         """The values a condition on *field* reads, as the per-record path's getter would."""
         if field == "email_domain":
             email = self.field("email")  # checked: exactly one "@" (the model's e-mail rule)
+            if pa.types.is_dictionary(email.type):  # no split kernel for a dictionary
+                email = email.cast(pa.string())
             return pc.list_element(pc.split_pattern(email, "@", max_splits=1), 1)
         if field == "full_name":
             first, last = self.field("first_name"), self.field("last_name")
