@@ -202,3 +202,35 @@ def test_a_dictionary_page_of_the_wrong_size_answers_none(
     page = _header(2, len(body), len(packed), 7, 2, 0) + packed  # the true size: read
     found = dictionary_values(*_chunk(tmp_path, page + data_page, 10, compression))
     assert found == ["web_visit", "demo_request"]
+
+
+def test_a_header_claiming_a_huge_field_is_not_read_to_the_end_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A header whose binary field claims 2 GiB is malformed past Arrow's own page-header
+    limit (16 MiB), not read on to the end of a large file (it was: the read grew 64-fold
+    until the file ran out, the whole file in memory)."""
+    from leadflow.etl import _dictionaries
+
+    hostile = b"\x48" + b"\x80\x80\x80\x80\x08"  # field 4, binary, 2**31 bytes long
+    path, column = _chunk(tmp_path, hostile, 10)
+    with open(path, "r+b") as file:
+        file.truncate(40 << 20)  # a 40 MiB file (sparse)
+    reads: list[int] = []
+    real_open = open
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        file = real_open(*args, **kwargs)
+        read = file.read
+
+        def counted(size: int = -1) -> bytes:
+            data = read(size)
+            reads.append(len(data))
+            return data
+
+        file.read = counted
+        return file
+
+    monkeypatch.setattr(_dictionaries, "open", watched, raising=False)
+    assert dictionary_values(path, column) is None
+    assert max(reads) <= 16 << 20

@@ -40,6 +40,9 @@ _CODECS = {
 }
 #: Bytes read at a page header first (headers with long page statistics get more).
 _HEADER_READ = 1024
+#: A page header longer than this is malformed (Arrow's own limit: ``kDefaultMaxPageHeaderSize``
+#: in parquet/column_reader.h).
+_MAX_HEADER = 16 << 20
 #: Structs nested deeper than this are not a page header (its own nest two deep).
 _MAX_DEPTH = 16
 #: A dictionary page said to decompress to more than this is not read (no such allocation).
@@ -185,9 +188,9 @@ def _read_header(file: Any, offset: int) -> tuple[dict[str, int], int]:
         try:
             return _page_header(data)
         except _Truncated:
-            if len(data) < size:  # the file ends inside the header
+            if len(data) < size or size >= _MAX_HEADER:  # the file ends inside the header
                 raise _Malformed from None
-            size *= 64
+            size = min(size * 64, _MAX_HEADER)
 
 
 def dictionary_values(path: Path, column: Any) -> list[str | bytes] | None:
