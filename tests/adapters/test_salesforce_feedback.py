@@ -95,6 +95,18 @@ def test_a_status_in_the_history_that_maps_to_no_stage_is_reported_not_skipped(
     ]
 
 
+def test_a_reopened_lead_whose_history_starts_rejected_reads(emu: SalesforceEmulator) -> None:
+    # A lead loaded as "Unqualified" (a rejected status of the standard mapping, which no stage
+    # maps to) and reopened by a rep: its history starts in a rejected status. That is a
+    # rejection's stage, not an unmapped status: the read reported the lead as an error.
+    rid = _lead(emu, "Reopened", Status="Unqualified")
+    emu.edit("Lead", rid, {"Status": "Working - Contacted"}, by=REP)
+    items, errors, _ = _pages(make_adapter(emu).read_leads)
+    assert errors == []
+    [lead] = items
+    assert [(c.from_stage, c.to_stage) for c in lead.history] == [("disqualified", "sal")]
+
+
 def test_a_rep_rejecting_in_salesforce_is_a_rejection_with_who_and_when(
     emu: SalesforceEmulator,
 ) -> None:

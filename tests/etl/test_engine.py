@@ -429,3 +429,161 @@ def test_unsigned_numbers_past_int64_are_refused_as_before(tmp_path: Path) -> No
     assert [(e.row, e.field) for e in fast_errors] == [(4, "employees")]
     assert fast_errors == slow_errors
     assert_same_scores(fast, slow)
+
+
+def test_dictionary_encoded_columns_of_a_table() -> None:
+    """A dictionary-encoded Arrow column (polars: Categorical) or an Enum is judged from the
+    values present: polars 2 has no ``cat.get_categories`` (scoring such a table raised)."""
+    import polars as pl
+
+    n = 6
+    leads = pa.table({
+        "id": [f"L-{i}" for i in range(n)],
+        "created_at": pa.array([AS_OF] * n, TS),
+        "industry": pa.array(["Software ", "", " Software", "Retail", None, "Software"])
+        .dictionary_encode(),
+    })  # fmt: skip
+    kinds = pa.array(["demo_request", " quote_request", "Web", "", "quote_request"])
+    events = pa.table({
+        "id": [f"E-{i}" for i in range(5)], "lead_id": ["L-0", "L-1", "L-0", "L-2", "L-3"],
+        "kind": kinds.dictionary_encode(), "occurred_at": pa.array([AS_OF] * 5, TS),
+    })  # fmt: skip
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, leads, events)
+    assert [(e.row, e.field) for e in fast_errors] == [(2, "kind"), (3, "kind")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)
+    enum = pl.Enum(["demo_request", " quote_request", "Web", "", "quote_request", "unused"])
+    as_enum = pl.from_arrow(events).with_columns(pl.col("kind").cast(pl.String).cast(enum))
+    fast, fast_errors, slow, slow_errors = both(plan, leads, as_enum)
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)
+
+
+def test_a_nan_minimum_in_the_statistics_settles_nothing(tmp_path: Path) -> None:
+    """Some writers (parquet-cpp before PARQUET-1225's fix) put NaN in a float column's
+    statistics; Arrow passes it on. A NaN minimum is not "not negative": the negative
+    revenue below was scored instead of refused."""
+    import struct
+
+    data = generate(10, seed=24)
+    leads = lead_table(data)
+    revenue = [1.0e9] * leads.num_rows
+    revenue[3] = -5.0
+    index = leads.column_names.index("annual_revenue")
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads.set_column(index, "annual_revenue", pa.array(revenue)), path)
+    raw = path.read_bytes()
+    footer = len(raw) - 8 - struct.unpack("<I", raw[-8:-4])[0]
+    lying = raw[footer:].replace(struct.pack("<d", -5.0), struct.pack("<d", float("nan")))
+    path.write_bytes(raw[:footer] + lying)
+    stats = pq.ParquetFile(path).metadata.row_group(0).column(index).statistics
+    assert stats.min != stats.min  # NaN, as such a writer leaves it
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, path, event_table(data))
+    assert [(e.row, e.field) for e in fast_errors] == [(3, "annual_revenue")]
+    assert fast_errors == slow_errors
+    assert_same_scores(fast, slow)
+
+
+@pytest.mark.parametrize("change", ["missing", "extra", "float", "dictionary"])
+def test_parts_whose_schemas_differ_are_scored_as_by_the_arrow_plan(
+    tmp_path: Path, change: str
+) -> None:
+    """A directory whose Parquet parts disagree on their columns (one lacks a column, has
+    one more, or types it differently) is read by the Arrow plan, which unifies them: polars
+    raised ColumnNotFoundError or SchemaError (asked for by name, a ConfigError says why)."""
+    data = generate(20, seed=25)
+    leads = lead_table(data)
+    first, second = leads.slice(0, 10), leads.slice(10)
+    if change == "missing":
+        second = second.drop_columns(["industry"])
+    elif change == "extra":
+        second = second.append_column("notes", pa.array(["x"] * second.num_rows))
+    elif change == "float":
+        index = second.column_names.index("employees")
+        second = second.set_column(
+            index, "employees", second.column("employees").cast(pa.float64())
+        )
+    else:
+        index = second.column_names.index("industry")
+        second = second.set_column(index, "industry", second.column("industry").dictionary_encode())
+    parts = tmp_path / "leads"
+    parts.mkdir()
+    pq.write_table(first, parts / "part-0.parquet")
+    pq.write_table(second, parts / "part-1.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    events = event_table(data)
+    assert "differ" in (unsupported(plan, parts, events) or "")
+    default_sink, slow_sink = ErrorSink(None), ErrorSink(None)
+    default = plan.score(parts, events, as_of=AS_OF, errors=default_sink)
+    slow = plan.score(parts, events, as_of=AS_OF, errors=slow_sink, engine="arrow")
+    assert default_sink.errors == slow_sink.errors
+    assert_same_scores(default, slow)
+    with pytest.raises(ConfigError, match="differ"):
+        plan.score(parts, events, as_of=AS_OF, engine="polars")
+
+
+def test_a_nested_column_of_the_same_name_is_not_the_columns_dictionary(tmp_path: Path) -> None:
+    """A struct column with a leaf named like a lead column (``extra.industry``) before it:
+    the dictionary read is the top-level column's, found by its path (the leaf's was taken,
+    so " Software" was judged clean, not stripped, and missed the target-industry rule)."""
+    n = 4
+    extra = pa.array([{"industry": "Retail"}] * n, pa.struct([("industry", pa.string())]))
+    leads = pa.table({
+        "extra": extra,
+        "id": [f"L-{i}" for i in range(n)],
+        "created_at": pa.array([AS_OF] * n, TS),
+        "industry": ["Software ", " Software", "Software", "Retail"],
+    })  # fmt: skip
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads, path)
+    events = pa.table({"id": ["E-1"], "lead_id": ["L-0"], "kind": ["web_visit"],
+                       "occurred_at": pa.array([AS_OF], TS)})  # fmt: skip
+    plan = compile_scorecard(SEED_CARD)
+    fast, fast_errors, slow, slow_errors = both(plan, path, events)
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    assert fast.column("fit").to_pylist() == [15.0, 15.0, 15.0, 0.0]
+
+
+def test_dictionary_encoded_event_ids_are_keyed_by_the_arrow_plan() -> None:
+    """Event ids dictionary-encoded (as a categorical export gives them): the Arrow plan
+    joined them into the repeat key uncast and raised ArrowNotImplementedError."""
+    data = generate(10, seed=26, events_per_lead=4)
+    plan = compile_scorecard(SEED_CARD)
+    leads, events = lead_table(data), event_table(data)
+    repeated = pa.concat_tables([events, events.slice(0, 3)])  # three events twice
+    index = repeated.column_names.index("id")
+    encoded = repeated.set_column(index, "id", repeated.column("id").dictionary_encode())
+    fast, fast_errors, slow, slow_errors = both(plan, leads, encoded)
+    assert fast_errors == slow_errors == []
+    assert_same_scores(fast, slow)
+    assert_same_scores(slow, plan.score(leads, events, as_of=AS_OF, engine="arrow"))
+
+
+def test_dictionary_encoded_lead_text_with_values_to_fix() -> None:
+    """Dictionary-encoded lead columns with values the contract strips or refuses score as
+    their plain text does: the polars engine's repaired rows came back Categorical (an
+    InvalidOperationError), the Arrow plan split a dictionary e-mail column (no kernel)."""
+    data = generate(12, seed=27)
+    leads = lead_table(data)
+    emails = leads.column("email").to_pylist()
+    emails[1], emails[2] = "  Someone@Example.COM ", "not-an-address"
+    titles = leads.column("title").to_pylist()
+    titles[3] = " VP Sales "
+    plain = leads.set_column(
+        leads.column_names.index("email"), "email", pa.array(emails, pa.string())
+    ).set_column(leads.column_names.index("title"), "title", pa.array(titles, pa.string()))
+    encoded = plain
+    for name in ("email", "title"):
+        index = encoded.column_names.index(name)
+        encoded = encoded.set_column(index, name, encoded.column(name).dictionary_encode())
+    plan = compile_scorecard(SEED_CARD)
+    events = event_table(data)
+    fast, fast_errors, slow, slow_errors = both(plan, encoded, events)
+    _, _, expected_scores, expected_errors = both(plan, plain, events)
+    assert fast_errors == slow_errors == expected_errors
+    assert [(e.row, e.field) for e in fast_errors] == [(2, "email")]
+    assert_same_scores(fast, expected_scores)
+    assert_same_scores(slow, expected_scores)

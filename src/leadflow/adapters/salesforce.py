@@ -960,7 +960,11 @@ class SalesforceAdapter:
         else:
             status_rows = [r for r in rows if r.get("Field") == status_f]
             if status_rows:
-                current = self._past_status_stage(status_rows[0].get("OldValue")) or current
+                first = status_rows[0].get("OldValue")
+                if first in self.mapping.rejected_statuses:  # a rejection's stage, mapped or not
+                    current = self._rejected_stage(None, first)
+                else:
+                    current = self._past_status_stage(first) or current
         reason: Any = None
         tracked_reason = any(r.get("Field") == reason_f for r in rows)
         out: list[tuple[StageChange, Any]] = []

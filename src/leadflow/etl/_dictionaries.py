@@ -40,6 +40,13 @@ _CODECS = {
 }
 #: Bytes read at a page header first (headers with long page statistics get more).
 _HEADER_READ = 1024
+#: A page header longer than this is malformed (Arrow's own limit: ``kDefaultMaxPageHeaderSize``
+#: in parquet/column_reader.h).
+_MAX_HEADER = 16 << 20
+#: Structs nested deeper than this are not a page header (its own nest two deep).
+_MAX_DEPTH = 16
+#: A dictionary page said to decompress to more than this is not read (no such allocation).
+_MAX_DICTIONARY_BYTES = 1 << 26
 
 
 class _Truncated(Exception):
@@ -56,6 +63,7 @@ class _Compact:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.at = 0
+        self.depth = 0
 
     def byte(self) -> int:
         if self.at >= len(self.data):
@@ -97,18 +105,26 @@ class _Compact:
             if size == 15:
                 size = self.varint()
             for _ in range(size):
-                self.byte() if element in (1, 2) else self.skip(element)
+                self.element(element)
         elif kind == 11:
             size = self.varint()
             if size:
                 types = self.byte()
                 for _ in range(size):
-                    self.skip(types >> 4)
-                    self.skip(types & 0x0F)
+                    self.element(types >> 4)
+                    self.element(types & 0x0F)
         elif kind == 12:
             self.struct(lambda _field, kind: self.skip(kind))
         else:
             raise _Malformed
+
+    def element(self, kind: int) -> None:
+        """Skip a list, set or map element: a boolean there is a byte of its own (so every
+        element takes at least one byte, and a hostile size runs out of data)."""
+        if kind in (1, 2):
+            self.byte()
+        else:
+            self.skip(kind)
 
     def bytes_(self, n: int) -> bytes:
         if self.at + n > len(self.data):
@@ -120,10 +136,14 @@ class _Compact:
     def struct(self, field: Any) -> None:
         """Read a struct, calling ``field(id, type)`` for each field (which reads or skips
         it; a boolean's value is its type: 1 true, 2 false)."""
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _Malformed
         last = 0
         while True:
             header = self.byte()
             if header == 0:
+                self.depth -= 1
                 return
             delta, kind = header >> 4, header & 0x0F
             last = last + delta if delta else self.integer()
@@ -155,6 +175,8 @@ def _page_header(data: bytes) -> tuple[dict[str, int], int]:
     reader.struct(outer)
     if not {"type", "uncompressed", "compressed"} <= found.keys():
         raise _Malformed
+    if found["uncompressed"] < 0 or found["compressed"] < 0:  # else a page could point back
+        raise _Malformed
     return found, reader.at
 
 
@@ -166,9 +188,9 @@ def _read_header(file: Any, offset: int) -> tuple[dict[str, int], int]:
         try:
             return _page_header(data)
         except _Truncated:
-            if len(data) < size:  # the file ends inside the header
+            if len(data) < size or size >= _MAX_HEADER:  # the file ends inside the header
                 raise _Malformed from None
-            size *= 64
+            size = min(size * 64, _MAX_HEADER)
 
 
 def dictionary_values(path: Path, column: Any) -> list[str | bytes] | None:
@@ -212,13 +234,15 @@ def dictionary_values(path: Path, column: Any) -> list[str | bytes] | None:
     except (_Malformed, OSError):
         return None
     if codec_name is not None:
+        if header["uncompressed"] > _MAX_DICTIONARY_BYTES:
+            return None
         try:
             body = (
                 pa.Codec(codec_name)
                 .decompress(body, decompressed_size=header["uncompressed"])
                 .to_pybytes()
             )
-        except (pa.ArrowException, ValueError):
+        except (pa.ArrowException, ValueError, OSError, MemoryError):  # corrupt, or not its size
             return None
     values: list[str | bytes] = []
     at = 0

@@ -154,17 +154,19 @@ class _Source:
             return None
         dtype = schema[name]
         if self.parts is None:
-            if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
-                values = self.frame.select(pl.col(name).cat.get_categories()).collect()
-                return [v for v in values.to_series().to_list() if v is not None]
+            if isinstance(dtype, pl.Enum):
+                return [v for v in dtype.categories.to_list() if v is not None]
+            if dtype == pl.Categorical:  # its categories are process-wide: the values present
+                values = self.frame.select(pl.col(name).unique().cast(pl.String)).collect()
+                return sorted(v for v in values.to_series().to_list() if v is not None)
             return None
         if dtype != pl.String:
             return None
         for part in self.parts:
             meta = _metadata(part)
-            if name not in meta.schema.names:  # e.g. renamed from properties.<name>
+            index = _column_index(meta, name)
+            if index is None:  # e.g. renamed from properties.<name>
                 return None
-            index = meta.schema.names.index(name)
             for g in range(meta.num_row_groups):
                 column = meta.row_group(g).column(index)
                 if (
@@ -178,7 +180,9 @@ class _Source:
         seen: set[str] = set()
         for part in self.parts:  # the dictionary pages alone, when they cover every page
             meta = _metadata(part)
-            index = meta.schema.names.index(name)
+            index = _column_index(meta, name)
+            if index is None:  # checked above
+                break
             for g in range(meta.num_row_groups):
                 values = dictionary_values(part, meta.row_group(g).column(index))
                 if values is None or not all(isinstance(v, str) for v in values):
@@ -208,6 +212,8 @@ def _source(data: Any) -> _Source | str:
         parts = input_parts(data)
         if any(file_format(p) != "parquet" for p in parts):
             return "CSV input (read by the Arrow path, which numbers unparseable lines)"
+        if len({_part_columns(p) for p in parts}) > 1:
+            return "Parquet parts whose columns differ (the Arrow plan unifies them)"
         return _Source(pl.scan_parquet([str(p) for p in parts]), _parquet_stats(parts), parts)
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
@@ -263,6 +269,9 @@ def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:
                 if type(low) is not kind or type(high) is not kind:
                     missing.add(name)  # e.g. binary, not text
                     continue
+                if isinstance(low, float) and isinstance(high, float) and math.isnan(low + high):
+                    missing.add(name)  # some writers put NaN there: it bounds nothing
+                    continue
                 if name in found and found[name][0] is not None:
                     a, b, n = found[name]
                     if type(a) is not kind:  # parts disagree on the column's type
@@ -284,6 +293,22 @@ _BOUNDED: dict[str, type] = {
     "FLOAT": float,
     "DOUBLE": float,
 }
+
+
+def _part_columns(part: Path) -> frozenset[tuple[str, str]]:
+    """The names and Arrow types of a Parquet file's columns, from its footer (polars
+    refuses to scan parts that differ in them)."""
+    schema = _metadata(part).schema.to_arrow_schema()
+    return frozenset((field.name, str(field.type)) for field in schema)
+
+
+def _column_index(meta: pq.FileMetaData, name: str) -> int | None:
+    """The index of top-level column *name* among a Parquet file's columns (by its path: a
+    struct's leaf of the same name is another column), or ``None``."""
+    for index in range(meta.num_columns):
+        if meta.schema.column(index).path == name:
+            return index
+    return None
 
 
 @functools.lru_cache(maxsize=64)
@@ -549,7 +574,10 @@ class _Checked:
                 rows=rows,
             )
         good = good.select([*self.columns, ROW])
-        return pl.from_arrow(good).with_columns(pl.col(ROW).cast(pl.UInt32))
+        # the contract keeps a dictionary column encoded: text again, as the clean rows' values
+        return pl.from_arrow(good).with_columns(
+            pl.col(pl.Categorical).cast(pl.String), pl.col(ROW).cast(pl.UInt32)
+        )
 
 
 def _arrow_field(field: pa.Field) -> pa.Field:

@@ -210,7 +210,9 @@ class ColumnarPlan:
                     # (only events that can count are keyed: a repeat of another changes nothing)
                     batch = batch.filter(self._counts(batch, as_of))
                     key = pc.binary_join_element_wise(
-                        batch.column("lead_id").cast(pa.string()), batch.column("id"), "\x1f"
+                        batch.column("lead_id").cast(pa.string()),
+                        batch.column("id").cast(pa.string()),
+                        "\x1f",
                     )
                     keep, dropped = repeats.keep(
                         batch.append_column("__key", key), np.arange(batch.num_rows)
@@ -709,6 +711,8 @@ class _Frame:
         """The values a condition on *field* reads, as the per-record path's getter would."""
         if field == "email_domain":
             email = self.field("email")  # checked: exactly one "@" (the model's e-mail rule)
+            if pa.types.is_dictionary(email.type):  # no split kernel for a dictionary
+                email = email.cast(pa.string())
             return pc.list_element(pc.split_pattern(email, "@", max_splits=1), 1)
         if field == "full_name":
             first, last = self.field("first_name"), self.field("last_name")
