@@ -960,11 +960,7 @@ class SalesforceAdapter:
         else:
             status_rows = [r for r in rows if r.get("Field") == status_f]
             if status_rows:
-                first = status_rows[0].get("OldValue")
-                if first in self.mapping.rejected_statuses:  # a rejection's stage, mapped or not
-                    current = self._rejected_stage(None, first)
-                else:
-                    current = self._past_status_stage(first) or current
+                current = self._past_status_stage(status_rows[0].get("OldValue")) or current
         reason: Any = None
         tracked_reason = any(r.get("Field") == reason_f for r in rows)
         out: list[tuple[StageChange, Any]] = []
@@ -1031,8 +1027,11 @@ class SalesforceAdapter:
 
         A value the mapping does not know is a :class:`~leadflow.errors.ValidationError` (the
         read reports the lead), as for the current ``Status``: skipping it would drop that move
-        from the funnel and the SLA clock without a word.
+        from the funnel and the SLA clock without a word. A rejected status (``Unqualified``,
+        which no stage maps to) stands for the stage a rejection leads to.
         """
+        if status in self.mapping.rejected_statuses:
+            return self._rejected_stage(None, status)
         mapped = self._status_stage(status)
         if status and mapped is None:
             raise ValidationError(
