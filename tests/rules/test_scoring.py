@@ -6,6 +6,7 @@ import math
 import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -138,6 +139,23 @@ def test_activities_after_as_of_and_unread_kinds_are_ignored() -> None:
     future = act("quote_request", -1)
     result = score_lead(CARD, lead(), [future, act("unsubscribe", 1)], as_of=NOW)
     assert result.total == 0.0
+
+
+def test_ages_are_elapsed_time_across_a_dst_change_in_one_zone() -> None:
+    # Both instants in America/New_York, a DST change (2026-03-08) between them: Python
+    # subtracts two datetimes of the same zone as wall clocks (48 h here), but 47 h elapsed.
+    ny = ZoneInfo("America/New_York")
+    as_of = datetime(2026, 3, 9, 12, 0, tzinfo=ny)
+    quote = Activity(
+        id="q", lead_id="L-1", kind="quote_request", occurred_at=datetime(2026, 3, 7, 12, tzinfo=ny)
+    )
+    (result,) = score_many(CARD, [(lead(), [quote])], as_of=as_of)
+    (contribution,) = result.contributions
+    assert contribution.age_days == pytest.approx(47 / 24, abs=1e-12)
+    assert contribution.points == pytest.approx(40 * 0.5 ** (47 / 24 / 30), rel=1e-12)
+    assert score_lead(CARD, lead(), [quote], as_of=as_of) == result
+    behind = score_account(CARD, ACME, [(lead(account_id="A-1"), [quote])], as_of=as_of)
+    assert behind.engagement == pytest.approx(contribution.points, rel=1e-12)
 
 
 def test_per_rule_window_and_gate() -> None:

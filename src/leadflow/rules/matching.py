@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import attrs
@@ -94,7 +94,7 @@ def sightings_by_kind(
     another lead.
     """
     check_aware("as_of", as_of)
-    as_of_ts = as_of.timestamp()
+    as_of_utc = as_of.astimezone(UTC)  # same-zone subtraction would be wall-clock time
     seen: dict[str, list[Sighting]] = {}
     for activity in activities:
         if activity.lead_id != lead_id:
@@ -103,7 +103,7 @@ def sightings_by_kind(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
-        age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
+        age = (as_of_utc - activity.occurred_at).total_seconds() / _DAY  # as scoring does
         if age >= 0:
             seen.setdefault(activity.kind, []).append(Sighting(age, activity))
     return seen

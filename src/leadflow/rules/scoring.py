@@ -43,7 +43,7 @@ import enum
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -493,19 +493,21 @@ def _prepare(card: Scorecard) -> _Prepared:
 
 
 def _gather(
-    prepared: _Prepared, lead_id: str, activities: Iterable[Activity], as_of_ts: float
+    prepared: _Prepared, lead_id: str, activities: Iterable[Activity], as_of: datetime
 ) -> _Gathered:
     """One pass over a lead's activities, for every rule of the card at once.
 
     Per-activity rules get the decayed points of the activities they count (decay is applied
     here, once per activity and rule); activity conditions get the activities they read,
-    grouped by kind. Activities after *as_of_ts* (a POSIX timestamp) and kinds that nothing
-    reads are skipped.
+    grouped by kind. An activity id seen before counts once (the first). Activities after
+    *as_of* (in UTC: a difference with another zone goes through both offsets, so a DST change
+    between the two instants is elapsed time) and kinds that nothing reads are skipped.
     """
     routes = prepared.routes
     gathered = _Gathered.nothing(prepared.per_activity)
     seen, tallies = gathered.seen, gathered.tallies
     exp = math.exp
+    ids: set[str] = set()
     for activity in activities:
         if activity.lead_id != lead_id:
             raise ValidationError(
@@ -513,10 +515,14 @@ def _gather(
                 activity.id,
                 f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
             )
+        if activity.id in ids:
+            continue
+        ids.add(activity.id)
         route = routes.get(activity.kind)
         if route is None:
             continue
-        age = (as_of_ts - activity.occurred_at.timestamp()) / _DAY
+        # a timedelta's total_seconds is exact microseconds over 10**6 (timestamp() is slower)
+        age = (as_of - activity.occurred_at).total_seconds() / _DAY
         if age < 0:  # after as_of: not yet happened
             continue
         for counter in route.counters:
@@ -536,15 +542,6 @@ def _gather(
     return gathered
 
 
-def _distinct(activities: Iterable[Activity]) -> Iterator[Activity]:
-    """*activities* without repeats: an activity id seen before counts once (the first)."""
-    seen: set[str] = set()
-    for activity in activities:
-        if activity.id not in seen:
-            seen.add(activity.id)
-            yield activity
-
-
 def _score(
     prepared: _Prepared,
     lead: Lead,
@@ -552,14 +549,14 @@ def _score(
     activities: Iterable[Activity],
     *,
     as_of: datetime,
-    as_of_ts: float,
+    as_of_utc: datetime,
 ) -> ScoreResult:
-    """Score one lead with a prepared card (*as_of_ts* is *as_of* as a POSIX timestamp)."""
+    """Score one lead with a prepared card (*as_of_utc* is *as_of* in UTC)."""
     if account is not None and lead.account_id is not None and account.id != lead.account_id:
         raise ValidationError(
             "account", account.id, f"is not the account of lead {lead.id!r} ({lead.account_id!r})"
         )
-    gathered = _gather(prepared, lead.id, _distinct(activities), as_of_ts)
+    gathered = _gather(prepared, lead.id, activities, as_of_utc)
     contributions: list[Contribution] = []
     fit: list[float] = []
     interest: list[float] = []
@@ -620,7 +617,7 @@ def score_lead(
     """
     check_aware("as_of", as_of)
     prepared = _prepare(card)
-    return _score(prepared, lead, account, activities, as_of=as_of, as_of_ts=as_of.timestamp())
+    return _score(prepared, lead, account, activities, as_of=as_of, as_of_utc=as_of.astimezone(UTC))
 
 
 def score_many(
@@ -651,12 +648,12 @@ def score_many(
     """
     check_aware("as_of", as_of)
     prepared = _prepare(card)
-    as_of_ts = as_of.timestamp()
+    as_of_utc = as_of.astimezone(UTC)
     lookup = accounts or {}
     for lead, activities in pairs:
         account = lookup.get(lead.account_id) if lead.account_id is not None else None
         try:
-            yield _score(prepared, lead, account, activities, as_of=as_of, as_of_ts=as_of_ts)
+            yield _score(prepared, lead, account, activities, as_of=as_of, as_of_utc=as_of_utc)
         except LeadflowError as exc:
             if on_error is None:
                 raise
@@ -723,14 +720,14 @@ def score_account(
     check_aware("as_of", as_of)
     prepared = _prepare(card)
     before = as_of - timedelta(days=card.trend_window_days)
-    now_ts, before_ts = as_of.timestamp(), before.timestamp()
+    now_utc, before_utc = as_of.astimezone(UTC), before.astimezone(UTC)
     results: list[ScoreResult] = []
     earlier: list[float] = []
     for lead, activities in contacts:
         acts = list(activities)
-        results.append(_score(prepared, lead, account, acts, as_of=as_of, as_of_ts=now_ts))
+        results.append(_score(prepared, lead, account, acts, as_of=as_of, as_of_utc=now_utc))
         earlier.append(
-            _score(prepared, lead, account, acts, as_of=before, as_of_ts=before_ts).behaviour
+            _score(prepared, lead, account, acts, as_of=before, as_of_utc=before_utc).behaviour
         )
     engagement = math.fsum(r.behaviour for r in results)
     previous = math.fsum(earlier)
