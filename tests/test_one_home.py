@@ -61,3 +61,31 @@ def test_shared_helpers_are_defined_only_in_validate() -> None:
 def test_no_validator_is_defined_twice() -> None:
     twice = {name: mods for name, mods in _validators().items() if len(mods) > 1}
     assert twice == {}
+
+
+def test_configuration_files_are_read_in_one_place(tmp_path: Path) -> None:
+    # The command line's TOML files and the rule files (scorecards, SLA policies) were read by
+    # two copies of the same reading-and-decoding code, with two wordings of the same errors.
+    readers = sorted(
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if 'decode("utf-8-sig")' in path.read_text(encoding="utf-8")
+    )
+    assert readers == ["_files.py"]
+
+    from leadflow.cli.base import load_toml
+    from leadflow.errors import ConfigError
+    from leadflow.rules import load_policies, load_scorecard
+
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b'name = "x"\n# caf\xe9\n')
+    messages = set()
+    for load in (load_toml, load_scorecard, load_policies):
+        try:
+            load(bad)
+        except ConfigError as exc:
+            messages.add(str(exc))
+    assert messages == {
+        f"{bad}: line 2: is not UTF-8 text (byte 0xe9: invalid continuation byte); "
+        "save the file as UTF-8"
+    }

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import attrs
 
+from leadflow._files import read_text
 from leadflow.errors import ConfigError, ValidationError
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "Exit",
     "Output",
     "Progress",
-    "decode_config",
     "load_toml",
     "parse_now",
     "wall_clock",
@@ -169,39 +169,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """
     file = Path(path)
     try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(str(file), "no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(str(file), "is a directory, not a file") from None
-    except OSError as exc:
-        raise ConfigError(str(file), f"cannot read: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(decode_config(data, str(file)))
+        return tomllib.loads(read_text(file))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file), f"is not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(str(file), "is nested too deeply to read") from None
-
-
-def decode_config(data: bytes, name: str) -> str:
-    """*data*, a configuration file's bytes, as text: UTF-8 (a byte-order mark is skipped).
-    UTF-16 text and bytes that are not UTF-8 are a :class:`ConfigError` naming the file and
-    the line.
-
-    >>> decode_config(b"a = 1\\n# caf\\xe9\\n", "x.toml")
-    Traceback (most recent call last):
-    ...
-    leadflow.errors.ConfigError: x.toml: line 2: is not UTF-8 text (byte 0xe9: invalid continuation byte); save the file as UTF-8
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ConfigError(name, "is UTF-16 text; save the file as UTF-8")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{name}: line {line}",
-            f"is not UTF-8 text (byte 0x{data[exc.start]:02x}: {exc.reason}); "
-            "save the file as UTF-8",
-        ) from None

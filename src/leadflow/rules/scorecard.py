@@ -44,6 +44,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from leadflow import _validate as v
+from leadflow._files import read_text
 from leadflow._validate import check_keys as _check_keys
 from leadflow._validate import finite as _finite
 from leadflow._validate import fraction_below_one as _fraction
@@ -53,7 +54,7 @@ from leadflow._validate import positive as _positive
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Activity, Lead
 from leadflow.rules import matching as m
-from leadflow.rules._files import in_source, read_rule_file
+from leadflow.rules._files import in_source
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -1097,7 +1098,7 @@ def load_scorecard(path: str | PathLike[str]) -> Scorecard:
     >>> card.name, len(card.rules) > 5
     ('seed', True)
     """
-    return loads_scorecard(read_rule_file(path), source=str(Path(path)))
+    return loads_scorecard(read_text(path), source=str(Path(path)))
 
 
 def dump_scorecard(card: Scorecard) -> str:

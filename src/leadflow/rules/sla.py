@@ -54,6 +54,7 @@ from typing import Any, Self, TypeVar
 import attrs
 
 from leadflow import _validate as v
+from leadflow._files import read_text
 from leadflow._stats import quantile
 from leadflow._validate import boolean as _boolean
 from leadflow._validate import check_aware
@@ -65,7 +66,7 @@ from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome, by_lead
 from leadflow.reasons import Disposition
-from leadflow.rules._files import in_source, read_rule_file
+from leadflow.rules._files import in_source
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -800,7 +801,7 @@ def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
     >>> [p.name for p in policies], [s.name for s in policies[0].steps]
     (['handoff_follow_up'], ['first_touch', 'follow_up_attempts'])
     """
-    return loads_policies(read_rule_file(path), source=str(Path(path)))
+    return loads_policies(read_text(path), source=str(Path(path)))
 
 
 def _toml_value(value: Any) -> str:
