@@ -62,6 +62,7 @@ __all__ = [
     "Seen",
     "Sighting",
     "comparable",
+    "foreign_activity",
     "reader",
     "sightings_by_kind",
 ]
@@ -98,15 +99,25 @@ def sightings_by_kind(
     seen: dict[str, list[Sighting]] = {}
     for activity in activities:
         if activity.lead_id != lead_id:
-            raise ValidationError(
-                "activities",
-                activity.id,
-                f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
-            )
+            raise foreign_activity(activity, lead_id)
         age = (as_of_utc - activity.occurred_at).total_seconds() / _DAY  # as scoring does
         if age >= 0:
             seen.setdefault(activity.kind, []).append(Sighting(age, activity))
     return seen
+
+
+def foreign_activity(activity: Activity, lead_id: str) -> ValidationError:
+    """The error for *activity* given among lead *lead_id*'s, though it is another lead's.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    >>> print(foreign_activity(Activity(id="A-1", lead_id="L-2", kind="web_visit",
+    ...                                 occurred_at=at), "L-1"))
+    activities: 'A-1' belongs to lead 'L-2', not to 'L-1'
+    """
+    return ValidationError(
+        "activities", activity.id, f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}"
+    )
 
 
 def comparable(value: Any) -> Any:

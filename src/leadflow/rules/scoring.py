@@ -52,7 +52,7 @@ from leadflow._validate import check_aware
 from leadflow.errors import LeadflowError, ValidationError
 from leadflow.lifecycle import WATERFALL, Lifecycle, Stage, transition
 from leadflow.model import Account, Activity, Lead
-from leadflow.rules.matching import Matcher, Sighting
+from leadflow.rules.matching import Matcher, Sighting, foreign_activity
 from leadflow.rules.scorecard import (
     ActivityCount,
     Category,
@@ -510,11 +510,7 @@ def _gather(
     ids: set[str] = set()
     for activity in activities:
         if activity.lead_id != lead_id:
-            raise ValidationError(
-                "activities",
-                activity.id,
-                f"belongs to lead {activity.lead_id!r}, not to {lead_id!r}",
-            )
+            raise foreign_activity(activity, lead_id)
         if activity.id in ids:
             continue
         ids.add(activity.id)
