@@ -224,7 +224,9 @@ def lean_score(
     """The same result as ``score_lead`` (totals, subtotals, contributions, recommendation).
 
     *as_of* is a POSIX timestamp. Activities are grouped by kind once, in the order given; a
-    repeated activity id counts once (the first), as in ``score_lead``.
+    repeated activity id counts once (the first). (``score_lead`` looks for repeats only among
+    the activities that can count -- kinds the card reads, at or before *as_of* -- which gives
+    the same results here: the generated ids do not repeat.)
     """
     by_kind: dict[str, list[Aged]] = {}
     ids: set[str] = set()

@@ -587,3 +587,43 @@ def test_dictionary_encoded_lead_text_with_values_to_fix() -> None:
     assert [(e.row, e.field) for e in fast_errors] == [(2, "email")]
     assert_same_scores(fast, expected_scores)
     assert_same_scores(slow, expected_scores)
+
+
+def test_a_repeated_id_counts_as_the_columnar_paths_count_it() -> None:
+    """score_lead and both engines agree on which of a repeated activity id counts: the first
+    among the activities that can count (a kind the card reads, at or before the instant) --
+    a repeat under a kind nothing reads, or dated after the instant, does not hide it."""
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules import score_lead
+
+    day = timedelta(days=1)
+    who = Lead(id="L-1", created_at=AS_OF - 90 * day)
+    acts = [
+        Activity(id="E1", lead_id="L-1", kind="web_visit", occurred_at=AS_OF - 1 * day),
+        Activity(id="E1", lead_id="L-1", kind="quote_request", occurred_at=AS_OF - 2 * day),
+        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF + 1 * day),
+        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF - 3 * day),
+        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
+        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
+    ]
+    result = score_lead(SEED_CARD, who, acts, as_of=AS_OF)
+    assert {c.rule_id: c.evidence for c in result.contributions} == {
+        "quote_request": ("E1",),
+        "demo_request": ("E2",),
+        "case_study": ("E3",),
+    }
+    leads = pa.table({"id": ["L-1"], "created_at": pa.array([who.created_at], TS)})
+    events = pa.table(
+        {
+            "id": [a.id for a in acts],
+            "lead_id": [a.lead_id for a in acts],
+            "kind": [a.kind for a in acts],
+            "occurred_at": pa.array([a.occurred_at for a in acts], TS),
+        }
+    )
+    plan = compile_scorecard(SEED_CARD)
+    for engine in ("polars", "arrow"):
+        (row,) = plan.score(leads, events, as_of=AS_OF, engine=engine).to_pylist()
+        assert row["behaviour"] == pytest.approx(result.behaviour, rel=1e-12), engine

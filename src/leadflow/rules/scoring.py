@@ -499,9 +499,10 @@ def _gather(
 
     Per-activity rules get the decayed points of the activities they count (decay is applied
     here, once per activity and rule); activity conditions get the activities they read,
-    grouped by kind. An activity id seen before counts once (the first). Activities after
-    *as_of* (in UTC: a difference with another zone goes through both offsets, so a DST change
-    between the two instants is elapsed time) and kinds that nothing reads are skipped.
+    grouped by kind. Activities after *as_of* (in UTC: a difference with another zone goes
+    through both offsets, so a DST change between the two instants is elapsed time) and kinds
+    that nothing reads are skipped; among the others, a repeated activity id counts once (the
+    first) -- as the columnar paths key only the events that can count.
     """
     routes = prepared.routes
     gathered = _Gathered.nothing(prepared.per_activity)
@@ -511,9 +512,6 @@ def _gather(
     for activity in activities:
         if activity.lead_id != lead_id:
             raise foreign_activity(activity, lead_id)
-        if activity.id in ids:
-            continue
-        ids.add(activity.id)
         route = routes.get(activity.kind)
         if route is None:
             continue
@@ -521,6 +519,9 @@ def _gather(
         age = (as_of - activity.occurred_at).total_seconds() / _DAY
         if age < 0:  # after as_of: not yet happened
             continue
+        if activity.id in ids:  # a repeat of an activity that counts: once, the first
+            continue
+        ids.add(activity.id)
         for counter in route.counters:
             if age > counter.within_days:
                 continue
@@ -607,7 +608,9 @@ def score_lead(
     """Score *lead* with *card* as of *as_of* (timezone-aware), given its *activities*.
 
     *account* (the lead's company) supplies ``account.*`` fields. Every activity must belong to
-    the lead; activities after *as_of* are ignored; kinds the card does not read are skipped.
+    the lead; activities after *as_of* are ignored; kinds the card does not read are skipped. An
+    activity id given twice counts once: the first of those that can count (a kind the card
+    reads, at or before *as_of*), as the columnar paths (:mod:`leadflow.etl`) count it.
     Raises :class:`~leadflow.errors.ValidationError` for a naive *as_of*, another lead's activity
     or another company's account.
     """
