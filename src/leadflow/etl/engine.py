@@ -63,12 +63,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leadflow._validate import _IDENTIFIER
 from leadflow.etl.contract import ACTIVITY, LEAD, ROW, ErrorSink, _strip_strings, conform, validate
+from leadflow.etl.plan import _age_days, _level_names, _split_exact
 from leadflow.model import STANDARD_ACTIVITY_KINDS
 from leadflow.rules.matching import comparable
 from leadflow.rules.scorecard import (
@@ -625,10 +627,15 @@ def score_polars(
     as_of: datetime,
     accounts: pa.Table | None = None,
     errors: ErrorSink | None = None,
+    exact: bool = False,
 ) -> pa.Table | str:
     """Score *leads* with their *events* on polars; or, when an input or a column is not one
     this engine takes (see the module docstring), say which -- the caller then runs the Arrow
     plan.
+
+    With *exact*, the scores are the Arrow plan's to the bit (the exact level sums of
+    :func:`leadflow.etl.plan._split_exact`, numpy's ``exp`` and true divisions for ages; see
+    the module docstring); else to about 1e-12, faster.
 
     Same inputs, errors and result as :meth:`~leadflow.etl.ColumnarPlan.score`.
     """
@@ -663,7 +670,7 @@ def score_polars(
         return (
             f"leads {lead_check.problem}" if lead_check.problem else f"events {event_check.problem}"
         )
-    engine = _Engine(plan, as_of)
+    engine = _Engine(plan, as_of, exact=exact)
     # events first, as the Arrow plan does: their refused rows come first in the errors
     aggregate = engine.aggregate(event_check, sink, keyed)
     if errors is None and sink.errors:
@@ -738,12 +745,16 @@ def _plain_properties(frame: Any) -> Any:
 
 
 class _Engine:
-    """One scoring run: the plan, the instant, and the expressions built from them."""
+    """One scoring run: the plan, the instant, and the expressions built from them.
 
-    def __init__(self, plan: ColumnarPlan, as_of: datetime) -> None:
+    With *exact*, the numbers are the Arrow plan's to the bit (see :func:`score_polars`).
+    """
+
+    def __init__(self, plan: ColumnarPlan, as_of: datetime, *, exact: bool = False) -> None:
         self.plan = plan
         self.as_of = as_of
         self.as_of_ts = as_of.timestamp()
+        self.exact = exact
         #: counting events that passed the Arrow contract after failing a clean test
         self.fixed_events: Any = None
         #: whether aggregate() de-duplicated the events by key already
@@ -763,7 +774,12 @@ class _Engine:
             if rule.window is not None:
                 mask = mask & (age <= rule.window)
             term = rule.points * decay[rule.rate]
-            aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
+            if self.exact:  # the Arrow plan's levels, each an exact sum (any order)
+                levels = _split_exact(term, rule.points, round_even=_round_even)
+                for name, level in zip(_level_names(rule.index), levels, strict=True):
+                    aggs.append(pl.when(mask).then(level).otherwise(0.0).sum().alias(name))
+            else:
+                aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
             if self.plan.explain:
                 aggs.append(mask.sum().cast(pl.Int64).alias(f"__n{rule.index}"))
         for counter in self.plan.counters:
@@ -793,7 +809,7 @@ class _Engine:
         rates = sorted({r for found in rate_of.values() for r in found})
         if len(rates) <= 1 or any(len(found) > 1 for found in rate_of.values()):
             names = {rate: f"__d{i}" for i, rate in enumerate(rates)}
-            columns = [(age * rate).exp().alias(name) for rate, name in names.items()]
+            columns = [self._exp(age * rate).alias(name) for rate, name in names.items()]
             return frame.with_columns(*columns), {r: pl.col(n) for r, n in names.items()}
         # the most common rate is the default; kinds at other rates are named
         by_rate: dict[float, list[str]] = {}
@@ -805,8 +821,28 @@ class _Engine:
             if rate != common:
                 which = kind == kinds[0] if len(kinds) == 1 else kind.is_in(sorted(kinds))
                 chosen = pl.when(which).then(pl.lit(rate)).otherwise(chosen)
-        frame = frame.with_columns((age * chosen).exp().alias("__d"))
+        frame = frame.with_columns(self._exp(age * chosen).alias("__d"))
         return frame, {rate: pl.col("__d") for rate in rates}
+
+    def _exp(self, expr: Any) -> Any:
+        """``exp`` of *expr*: polars' own, or in exact mode numpy's (the Arrow plan's sums are
+        made of numpy's bits, which differ from the C library's in the last place)."""
+        if not self.exact:
+            return expr.exp()
+        pl = _pl()
+        return expr.map_batches(_numpy_exp, return_dtype=pl.Float64, is_elementwise=True)
+
+    def _age(self, micros: Any) -> Any:
+        """Ages in days of POSIX microseconds *micros* (an expression), as of the instant;
+        in exact mode by the Arrow plan's own numpy function."""
+        pl = _pl()
+        if not self.exact:
+            return (self.as_of_ts - micros.cast(pl.Float64) / 1e6) / _DAY
+        return micros.map_batches(
+            functools.partial(_numpy_age, self.as_of_ts),
+            return_dtype=pl.Float64,
+            is_elementwise=True,
+        )
 
     def _counting(self, frame: Any) -> Any:
         """Events a card can count (its kinds, at or before the instant), with ``age``: the
@@ -818,6 +854,8 @@ class _Engine:
     def _aged(self, frame: Any) -> Any:
         pl = _pl()
         us = pl.col("occurred_at").dt.epoch("us")
+        if self.exact:
+            return frame.with_columns(__us=us).with_columns(age=self._age(pl.col("__us")))
         return frame.with_columns(__us=us, age=(self.as_of_ts - us / 1e6) / _DAY)
 
     def aggregate(self, check: _Checked, sink: ErrorSink, keyed: bool) -> Any:
@@ -1003,7 +1041,13 @@ class _Engine:
         rate = -_LN2 / half_life
         if rule.activities:
             spec = next(r for r in self.plan.per_activity if r.index == index)
-            total = pl.col(f"__s{spec.index}").fill_null(0.0)
+            if self.exact:  # the exact level sums, added in the Arrow plan's fixed order
+                first, *rest = (pl.col(n).fill_null(0.0) for n in _level_names(spec.index))
+                total = first
+                for level in rest:
+                    total = total + level
+            else:
+                total = pl.col(f"__s{spec.index}").fill_null(0.0)
             if self.plan.explain:
                 applies = pl.col(f"__n{spec.index}").fill_null(0) > 0
             else:
@@ -1016,6 +1060,7 @@ class _Engine:
         holds, newest = self._evidence(rule.when, fields)
         applies = holds & newest.is_finite()
         safe_age = pl.when(applies).then(newest).otherwise(0.0)
+        # exp: polars' and Arrow's (the Arrow plan's here) are both the C library's
         return applies, _clamp(rule.points * (safe_age * rate).exp(), rule.cap)
 
     def _evidence(self, condition: Condition, fields: _Fields) -> tuple[Any, Any]:
@@ -1029,8 +1074,7 @@ class _Engine:
                 if c.kinds == condition.kinds and c.window == condition.within_days
             )
             holds = pl.col(f"__c{counter.index}").fill_null(0) >= condition.at_least
-            newest = pl.col(f"__t{counter.index}")
-            age = (self.as_of_ts - newest.cast(pl.Float64) / 1e6) / _DAY
+            age = self._age(pl.col(f"__t{counter.index}"))
             return holds, pl.when(holds).then(age.fill_null(math.inf)).otherwise(inf)
         if isinstance(condition, AllOf | AnyOf):
             parts = [self._evidence(c, fields) for c in condition.conditions]
@@ -1050,6 +1094,24 @@ class _Engine:
             inner, _ = self._evidence(condition.condition, fields)
             return ~inner, inf
         return fields.test(condition), inf
+
+
+def _numpy_age(as_of_ts: float, micros: Any) -> Any:
+    """:func:`leadflow.etl.plan._age_days` over a polars Series (nulls stay null)."""
+    pl = _pl()
+    values = micros.cast(pl.Float64).to_numpy()
+    return pl.Series(micros.name, _age_days(values, as_of_ts), nan_to_null=True)
+
+
+def _numpy_exp(values: Any) -> Any:
+    """numpy's ``exp`` over a polars Series (nulls stay null)."""
+    pl = _pl()
+    return pl.Series(values.name, np.exp(values.to_numpy()), nan_to_null=True)
+
+
+def _round_even(expr: Any) -> Any:
+    """To a whole number, ties to even, as ``np.round`` (for :func:`_split_exact`)."""
+    return expr.round(0, mode="half_to_even")
 
 
 def _clamp_scalar(value: float, cap: float | None) -> float:
