@@ -129,14 +129,23 @@ class _Source:
         frame: Any,
         stats: dict[str, tuple[Any, Any, int]] | None,
         parts: list[Path] | None = None,
+        *,
+        renames: Mapping[str, str] | None = None,
+        sections: list[tuple[int, int, str]] | None = None,
     ) -> None:
         self.frame = frame
         #: the Parquet files read, for a file input
         self.parts = parts
+        #: ``{contract name: file column}`` when the frame's columns were renamed
+        self.file_names = {new: old for old, new in (renames or {}).items()}
+        back = {old: new for new, old in self.file_names.items()} if renames else None
         #: ``{column: (min, max, nulls)}`` of string columns, from Parquet metadata
-        self.stats = stats or {}
+        self.stats = _renamed(stats or {}, back)
         #: ``{column: nulls}`` over the whole input, from Parquet metadata
-        self.nulls = {} if parts is None else _parquet_nulls(parts)
+        self.nulls = {} if parts is None else _renamed(_parquet_nulls(parts), back)
+        #: ``(first row, end, name)`` of each part file, when refused rows are numbered and
+        #: named per part (the file job's errors file); else by row of the whole input
+        self.sections = sections
         self._distinct_values: dict[str, list[str] | None] = {}
 
     def distinct(self, name: str) -> list[str] | None:
@@ -164,6 +173,7 @@ class _Source:
             return None
         if dtype != pl.String:
             return None
+        name = self.file_names.get(name, name)
         for part in self.parts:
             meta = _metadata(part)
             index = _column_index(meta, name)
@@ -203,6 +213,35 @@ class _Source:
                     seen.update(v for v in chunk.dictionary.to_pylist() if v is not None)
         pa.default_memory_pool().release_unused()  # the indices read are not needed again
         return sorted(seen)
+
+
+def _renamed(found: dict[str, Any], renames: Mapping[str, str] | None) -> dict[str, Any]:
+    """*found* keyed by the new names of *renames* (``None``: as it is; others dropped)."""
+    if renames is None:
+        return found
+    return {renames[k]: v for k, v in found.items() if k in renames}
+
+
+def file_source(path: str | os.PathLike[str], renames: Mapping[str, str]) -> _Source | str:
+    """A Parquet file input read as the file job reads it -- the file columns that are keys of
+    *renames*, named by its values; refused rows numbered and named per part file -- or why the
+    polars engine does not take it."""
+    pl = _pl()
+    from leadflow.etl.files import file_format, input_parts, part_name
+
+    parts = input_parts(path)
+    if any(file_format(p) != "parquet" for p in parts):
+        return "CSV input (read by the Arrow path, which numbers unparseable lines)"
+    if len({_part_columns(p) for p in parts}) > 1:
+        return "Parquet parts whose columns differ (the Arrow plan unifies them)"
+    sections = []
+    start = 0
+    for part in parts:
+        rows = _metadata(part).num_rows
+        sections.append((start, start + rows, part_name(path, part, parts)))
+        start += rows
+    frame = pl.scan_parquet([str(p) for p in parts]).select(list(renames)).rename(dict(renames))
+    return _Source(frame, _parquet_stats(parts), parts, renames=renames, sections=sections)
 
 
 def _source(data: Any) -> _Source | str:
@@ -557,7 +596,9 @@ class _Checked:
         rows = raw.get_column(ROW).to_numpy()
         table = raw.drop(ROW).to_arrow()
         table = table.cast(pa.schema([_arrow_field(f) for f in table.schema]))
-        if self.whole:
+        if self.whole and self.source.sections is not None:
+            good = self._by_part(table, rows, sink)
+        elif self.whole:
             good = validate(
                 table, self.entity, needed=self.needed, source=source, errors=sink, rows=rows
             )
@@ -580,6 +621,32 @@ class _Checked:
         return pl.from_arrow(good).with_columns(
             pl.col(pl.Categorical).cast(pl.String), pl.col(ROW).cast(pl.UInt32)
         )
+
+    def _by_part(self, table: pa.Table, rows: Any, sink: ErrorSink) -> pa.Table:
+        """:func:`validate` part file by part file, rows numbered and named as the file job's
+        Arrow path names them (from 0 in each part); ``__row`` counts over the whole input."""
+        assert self.source.sections is not None
+        found = []
+        for start, end, name in self.source.sections:
+            first, last = np.searchsorted(rows, [start, end])
+            if first == last:
+                continue
+            good = validate(
+                table.slice(first, last - first),
+                self.entity,
+                needed=self.needed,
+                source=name,
+                errors=sink,
+                rows=rows[first:last] - start,
+            )
+            found.append(
+                good.set_column(
+                    good.schema.get_field_index(ROW),
+                    ROW,
+                    pc.add(good.column(ROW), pa.scalar(start, pa.int64())),
+                )
+            )
+        return pa.Table.from_batches(found)  # every row is in a part: never empty
 
 
 def _arrow_field(field: pa.Field) -> pa.Field:
@@ -722,6 +789,8 @@ def score_polars(
     return result.to_arrow().cast(plan.output_schema)
 
 
+#: Prefix of a leads column carried through scoring (the file job's ``keep``, ``dedupe``).
+_CARRY = "__carry."
 #: Columns whose clean test admits only ASCII text without line breaks (see _CLEAN_EMAIL).
 _CLEAN_PLAIN = frozenset({"email"})
 
@@ -924,16 +993,22 @@ class _Engine:
 
     # -- leads ---------------------------------------------------------------------------------
 
-    def leads(self, check: _Checked) -> Any:
+    def leads(self, check: _Checked, carry: tuple[str, ...] = ()) -> Any:
         """The leads as a lazy query: the columns the card reads, ``__i`` (the row number) and
-        ``__ok`` (the row passed its clean tests; the others are set aside after scoring)."""
+        ``__ok`` (the row passed its clean tests; the others are set aside after scoring);
+        each column of *carry* also as ``__carry.<name>``."""
         wanted = [name for name, _ in self.plan.lead_columns]
         values = [v for v in check.values if v.meta.output_name() in wanted]
+        carried = [
+            v.alias(f"{_CARRY}{v.meta.output_name()}")
+            for v in check.values
+            if v.meta.output_name() in carry
+        ]
         return check.source.frame.with_row_index("__i").select(
-            *values, "__i", check.clean.alias("__ok")
+            *values, *carried, "__i", check.clean.alias("__ok")
         )
 
-    def fixed_leads(self, check: _Checked, sink: ErrorSink) -> Any:
+    def fixed_leads(self, check: _Checked, sink: ErrorSink, carry: tuple[str, ...] = ()) -> Any:
         """The leads that failed a clean test, through the Arrow contract (refused ones to
         *sink*): the good ones normalised, as :meth:`leads` gives them, or ``None``."""
         pl = _pl()
@@ -943,7 +1018,10 @@ class _Engine:
             return None
         wanted = [name for name, _ in self.plan.lead_columns]
         return fixed.select(
-            *wanted, pl.col(ROW).cast(pl.UInt32).alias("__i"), pl.lit(True).alias("__ok")
+            *wanted,
+            *[pl.col(name).alias(f"{_CARRY}{name}") for name in carry],
+            pl.col(ROW).cast(pl.UInt32).alias("__i"),
+            pl.lit(True).alias("__ok"),
         )
 
     # -- scoring -------------------------------------------------------------------------------
@@ -956,10 +1034,12 @@ class _Engine:
         *,
         plain: frozenset[str],
         known: Any = None,
+        carry: tuple[str, ...] = (),
     ) -> Any:
         """Scores of the *leads* query (with ``__i`` and ``__ok``), unordered, keeping those
         two columns. *plain* names columns of ASCII text without line breaks; *known* gives a
-        superset of a column's distinct values when that is cheap (see :class:`_Fields`)."""
+        superset of a column's distinct values when that is cheap (see :class:`_Fields`);
+        the ``__carry.<name>`` columns of *carry* are kept too."""
         pl = _pl()
         # joins that keep no order (cheaper by half); the caller sorts by row once
         leads = leads.lazy()
@@ -1021,6 +1101,7 @@ class _Engine:
             totals["intent"].cast(pl.Float64).alias("intent"),
             recommendation.alias("recommendation"),
             *[pl.col(f"rule_{r.id}") for r in self.plan.card.rules if self.plan.explain],
+            *[pl.col(f"{_CARRY}{name}") for name in carry],
             pl.col("__i"),
             pl.col("__ok"),
         )
