@@ -858,13 +858,9 @@ def _split_exact(
     same bits: a division by a grid step is a multiplication by its exact inverse (see
     :func:`_inverse_factors`; polars turns a division by a constant into that anyway).
     """
-    top = math.frexp(abs(points))[1] + 27 if points else 0
     parts = []
     rest = terms
-    for k in range(_LEVELS):
-        # Never finer than the smallest subnormal (every float is a multiple of it): a card's
-        # tiny points (2.2e-313) would otherwise make a grid of 0.0 and divide by it.
-        exponent = max(top - 53 - k * _GAIN, _FINEST)
+    for exponent in _grid(points):
         scaled = rest
         for factor in _inverse_factors(exponent):
             scaled = scaled * factor
@@ -873,6 +869,15 @@ def _split_exact(
         parts.append(part)
         rest = rest - part
     return parts
+
+
+def _grid(points: float) -> tuple[int, ...]:
+    """The exponents of the steps of :func:`_split_exact`'s levels for a rule of *points*
+    (rules whose points have the same binary exponent share them)."""
+    top = math.frexp(abs(points))[1] + 27 if points else 0
+    # Never finer than the smallest subnormal (every float is a multiple of it): a card's
+    # tiny points (2.2e-313) would otherwise make a grid of 0.0 and divide by it.
+    return tuple(max(top - 53 - k * _GAIN, _FINEST) for k in range(_LEVELS))
 
 
 def _inverse_factors(exponent: int) -> list[float]:
