@@ -187,9 +187,9 @@ class PolarsJob:
         )
         counting = engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
         rows = counting.select("kind", "age", *(["__us"] if self.plan.counters else []), "lead_id")
-        found, aggregate = pl.collect_all(
-            [counts, engine._event_aggregates(rows)], engine="streaming"
-        )
+        # two streaming passes (measured cheaper than collect_all's shared one at 15M events)
+        aggregate = engine._event_aggregates(rows).collect(engine="streaming")
+        found = counts.collect(engine="streaming")
         self.unknown_kind = int(found.item(0, "unknown") or 0)
         self.orphaned = int(found.item(0, "orphaned") or 0)
         return aggregate
