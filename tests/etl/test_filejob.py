@@ -25,6 +25,7 @@ from leadflow.etl.plan import ColumnarPlan
 from leadflow.etl.synthetic import GeneratedFiles
 from leadflow.rules.scorecard import Rule, Scorecard
 
+from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
 from .conftest import AS_OF
 from .sql_data import account_table, event_table, generate, lead_table
 from .test_engine import dirty_events, dirty_leads
@@ -403,3 +404,21 @@ def test_a_non_finite_custom_float_is_refused_by_both(tmp_path: Path) -> None:
     summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path,
                        keep=["score_hint"])  # fmt: skip
     assert summary["rows_refused"] == 1
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(card=scorecards(), seed=st.integers(0, 10_000), explain=st.booleans())
+def test_generated_scorecards_give_the_same_bytes(
+    tmp_path_factory: pytest.TempPathFactory, card: Scorecard, seed: int, explain: bool
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("card")
+    data = generate(40, seed=seed, kinds=card.kinds, events_per_lead=8)
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    accounts = write(account_table(data), tmp_path / "accounts.parquet")
+    same_job(compile_scorecard(card, explain=explain), leads, events, tmp_path,
+             accounts=accounts)  # fmt: skip
