@@ -19,14 +19,18 @@ Contract of a run:
   counted once. Events for leads not in the leads file (*orphaned*) and events of kinds
   neither standard nor read by the card are counted in the summary.
 * **reproducible**: the time is an argument; output rows are sorted by lead id, and each
-  score is the same to the bit with any *partitions* (behaviour sums are exact and
-  order-free, see :mod:`leadflow.etl.plan`). The output is written to a temporary name and
-  renamed when the job succeeds.
+  score is the same to the bit with any *partitions* and on either *engine* (behaviour sums
+  are exact and order-free, see :mod:`leadflow.etl.plan`; the polars engine's exact mode
+  keeps the same sums, see :mod:`leadflow.etl.engine`). The output is written to a temporary
+  name and renamed when the job succeeds.
 * **thresholds**: ``max_errors`` (``100`` rows, or ``"0.5%"`` of the rows read) fails the run
   with :class:`~leadflow.errors.TooManyRefusedError`, no output written (the errors file is).
 
+Engines: Parquet inputs run on the polars engine (:mod:`leadflow.etl._polars_files`), the
+rest on the Arrow plan, with the same bytes; see :func:`score_files`.
+
 Memory: the leads (the columns the card reads) and the per-lead aggregate of the events are
-held; the events stream. With ``partitions=N`` both inputs are first split into *N* Parquet
+held; the events stream. With ``partitions=N`` (the Arrow plan) both inputs are first split into *N* Parquet
 files by a hash of the lead id (one pass each, one batch at a time), each partition is scored
 alone, and the sorted partition results are merged; see docs/etl.md for measured figures.
 
