@@ -107,10 +107,7 @@ class PolarsJob:
             query = engine.leads(self.leads, self.carry)
             fixed = engine.fixed_leads(self.leads, sink, self.carry) if self.leads.tests else None
             _stop(strict, sink)
-            ids = query.filter(pl.col("__ok")).select("id").collect().get_column("id")
-            if fixed is not None:
-                ids = pl.concat([ids, fixed.get_column("id")])
-            aggregate = self._events(engine, sink, strict, ids)
+            aggregate, valid = self._events(engine, sink, strict)
             account_frame = None
             if accounts is not None:
                 table = self.plan._conform_accounts(accounts, sink)
@@ -129,6 +126,7 @@ class PolarsJob:
                 plain = _CLEAN_PLAIN if _plain_text(fixed, "email") else frozenset()
                 again = engine.score(fixed, aggregate, account_frame, plain=plain, carry=self.carry)
                 found = pl.concat([found, again], how="vertical_relaxed")
+            self._count(valid, found.get_column("id"))
             found = self._one_row_per_id(found, sink)
         finally:
             _metadata.cache_clear()  # a file may change between runs
@@ -142,9 +140,9 @@ class PolarsJob:
 
     # -- events ----------------------------------------------------------------------------------
 
-    def _events(self, engine: _Engine, sink: ErrorSink, strict: bool, ids: Any) -> Any:
-        """The per-lead aggregate of the valid events, each repeated one counted once; the
-        summary's event counts set on the way."""
+    def _events(self, engine: _Engine, sink: ErrorSink, strict: bool) -> tuple[Any, Any]:
+        """``(the per-lead aggregate, the valid events)`` -- each repeated event counted once
+        (the valid events a lazy query, without the repeats)."""
         pl = _pl()
         check = self.events
         base = check.source.frame
@@ -179,20 +177,23 @@ class PolarsJob:
             )
             if fixed is not None:
                 valid = pl.concat([valid, fixed.lazy().select(*wanted)], how="vertical_relaxed")
-        known = sorted(STANDARD_ACTIVITY_KINDS | set(self.plan.kinds))
         kind = pl.col("kind").cast(pl.String)
-        counts = valid.select(
-            unknown=(~kind.is_in(known)).sum(),
-            orphaned=(~pl.col("lead_id").cast(pl.String).is_in(ids.implode())).sum(),
-        )
         counting = engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
         rows = counting.select("kind", "age", *(["__us"] if self.plan.counters else []), "lead_id")
-        # two streaming passes (measured cheaper than collect_all's shared one at 15M events)
-        aggregate = engine._event_aggregates(rows).collect(engine="streaming")
-        found = counts.collect(engine="streaming")
+        return engine._event_aggregates(rows).collect(engine="streaming"), valid
+
+    def _count(self, valid: Any, ids: Any) -> None:
+        """Count the valid events of unknown kinds and those whose lead is not among *ids*
+        (one more streaming pass: measured cheaper than sharing the aggregate's at 15M
+        events)."""
+        pl = _pl()
+        known = sorted(STANDARD_ACTIVITY_KINDS | set(self.plan.kinds))
+        found = valid.select(
+            unknown=(~pl.col("kind").cast(pl.String).is_in(known)).sum(),
+            orphaned=(~pl.col("lead_id").cast(pl.String).is_in(ids.implode())).sum(),
+        ).collect(engine="streaming")
         self.unknown_kind = int(found.item(0, "unknown") or 0)
         self.orphaned = int(found.item(0, "orphaned") or 0)
-        return aggregate
 
     # -- leads -----------------------------------------------------------------------------------
 
@@ -201,6 +202,8 @@ class PolarsJob:
         first row kept) or, with ``latest``, the row with the greatest value kept (nulls
         oldest, ties: the first)."""
         pl = _pl()
+        if _rising(self.leads.source.frame, "id"):  # no repeated id; row order is id order
+            return found.sort("__i")
         if self.latest is None:
             found = found.sort("__i")
             first = found.get_column("id").is_first_distinct()
