@@ -422,3 +422,30 @@ def test_generated_scorecards_give_the_same_bytes(
     accounts = write(account_table(data), tmp_path / "accounts.parquet")
     same_job(compile_scorecard(card, explain=explain), leads, events, tmp_path,
              accounts=accounts)  # fmt: skip
+
+
+def test_events_without_ids_empty_leads_and_dictionary_encoded_columns(tmp_path: Path) -> None:
+    data = generate(50, seed=34, events_per_lead=6)
+    events = event_table(data)
+    plan = compile_scorecard(SEED_CARD, explain=True)
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    # without ids, repeats cannot be told apart: every row counts
+    no_ids = write(pa.concat_tables([events, events]).drop_columns(["id"]),
+                   tmp_path / "no-ids.parquet")  # fmt: skip
+    (tmp_path / "a").mkdir()
+    assert same_job(plan, leads, no_ids, tmp_path / "a")["events_duplicate"] == 0
+    # kinds and lead ids stored as dictionaries (categorical)
+    encoded = events.set_column(
+        events.column_names.index("kind"), "kind", events.column("kind").dictionary_encode()
+    )
+    encoded = encoded.set_column(
+        encoded.column_names.index("lead_id"), "lead_id",
+        encoded.column("lead_id").dictionary_encode(),
+    )  # fmt: skip
+    (tmp_path / "b").mkdir()
+    same_job(plan, leads, write(encoded, tmp_path / "encoded.parquet"), tmp_path / "b")
+    # no leads at all: every event is orphaned, the output has the schema and no rows
+    empty = write(lead_table(data).slice(0, 0), tmp_path / "empty.parquet")
+    (tmp_path / "c").mkdir()
+    summary = same_job(plan, empty, write(events, tmp_path / "events.parquet"), tmp_path / "c")
+    assert (summary["leads_scored"], summary["events_orphaned"]) == (0, events.num_rows)
