@@ -449,3 +449,19 @@ def test_events_without_ids_empty_leads_and_dictionary_encoded_columns(tmp_path:
     (tmp_path / "c").mkdir()
     summary = same_job(plan, empty, write(events, tmp_path / "events.parquet"), tmp_path / "c")
     assert (summary["leads_scored"], summary["events_orphaned"]) == (0, events.num_rows)
+
+
+def test_rising_event_ids_with_rows_to_fix_and_to_refuse(tmp_path: Path) -> None:
+    # ids rise down the file (no repeat is possible), yet some rows fail a clean test
+    data = generate(40, seed=35, events_per_lead=6)
+    rows = sorted(event_table(data).to_pylist(), key=lambda row: str(row["id"]))
+    rows[3]["kind"] = "  quote_request "  # stripped by the contract, then counted
+    rows[5]["lead_id"] = ""  # refused
+    rows[8]["kind"] = "Demo Request"  # refused: not snake_case
+    events = write(pa.Table.from_pylist(rows, schema=event_table(data).schema),
+                   tmp_path / "events.parquet")  # fmt: skip
+    ids = pq.read_table(events).column("id").to_pylist()
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path)
+    assert summary["rows_refused"] == 2

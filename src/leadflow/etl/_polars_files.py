@@ -157,10 +157,14 @@ class PolarsJob:
             wanted.append("id")
         values = [v for v in check.values if v.meta.output_name() in wanted]
         clean = base.filter(check.clean) if check.tests else base
-        parts = [clean.with_row_index(ROW).select(*values, pl.col(ROW))] if keyed else []
         if keyed and not _rising(base, "id"):  # repeats are possible: found by key, in order
-            if check.tests:  # row numbers of the whole input, as the suspects have them
-                parts = [base.with_row_index(ROW).filter(check.clean).select(*values, pl.col(ROW))]
+            # row numbers of the whole input, as the suspects have them
+            numbered = (
+                base.with_row_index(ROW).filter(check.clean)
+                if check.tests
+                else (base.with_row_index(ROW))
+            )
+            parts = [numbered.select(*values, pl.col(ROW)).select(*wanted, ROW)]
             if fixed is not None:
                 parts.append(fixed.lazy().select(*wanted, pl.col(ROW)))
             key = pl.concat_str([pl.col("lead_id"), pl.lit("\x1f"), pl.col("id")])
@@ -176,7 +180,8 @@ class PolarsJob:
                 pl.col("lead_id").cast(pl.String), pl.col("kind").cast(pl.String), "occurred_at"
             )
             if fixed is not None:
-                valid = pl.concat([valid, fixed.lazy().select(*wanted)], how="vertical_relaxed")
+                more = fixed.lazy().select("lead_id", "kind", "occurred_at")
+                valid = pl.concat([valid, more], how="vertical_relaxed")
         kind = pl.col("kind").cast(pl.String)
         counting = engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
         rows = counting.select("kind", "age", *(["__us"] if self.plan.counters else []), "lead_id")

@@ -30,9 +30,10 @@ Engines: Parquet inputs run on the polars engine (:mod:`leadflow.etl._polars_fil
 rest on the Arrow plan, with the same bytes; see :func:`score_files`.
 
 Memory: the leads (the columns the card reads) and the per-lead aggregate of the events are
-held; the events stream. With ``partitions=N`` (the Arrow plan) both inputs are first split into *N* Parquet
-files by a hash of the lead id (one pass each, one batch at a time), each partition is scored
-alone, and the sorted partition results are merged; see docs/etl.md for measured figures.
+held; the events stream. With ``partitions=N`` (the Arrow plan) both inputs are first split
+into *N* Parquet files by a hash of the lead id (one pass each, one batch at a time), each
+partition is scored alone, and the sorted partition results are merged; see docs/etl.md for
+measured figures.
 
 >>> import tempfile, pathlib
 >>> from datetime import datetime, timezone
