@@ -460,7 +460,7 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
                 job.resolved, job.orphaned = fast.resolved, fast.orphaned
                 job.unknown_kind, job.duplicate_events = fast.unknown_kind, fast.duplicate_events
                 if scored.num_rows:
-                    writer.write(job.finish(scored, carried))
+                    writer.write(job.finish(scored, carried, ordered=True))
             elif partitions == 1:
                 lead_table = _table(
                     leads_in.batches(batch_size, sink, strict), _validated_schema(leads_in.needed)
@@ -701,9 +701,12 @@ class _ScoreJob:
         )
         return self.finish(scored, leads)
 
-    def finish(self, scored: pa.Table, leads: pa.Table | None) -> pa.Table:
+    def finish(
+        self, scored: pa.Table, leads: pa.Table | None, *, ordered: bool = False
+    ) -> pa.Table:
         """*scored* (the plan's output, one row per lead) with the ``keep`` columns of *leads*
-        (the same rows, in the same order) as text and the provenance columns, sorted by id."""
+        (the same rows, in the same order) as text and the provenance columns, sorted by id
+        (*ordered*: they are already)."""
         for name in self.keep:
             if leads is not None:  # None only without keep columns
                 scored = scored.append_column(name, leads.column(name).cast(pa.string()))
@@ -713,7 +716,7 @@ class _ScoreJob:
             scored = scored.append_column("scorecard", pa.array([self.plan.card.name] * n))
             scored = scored.append_column("scorecard_sha256", pa.array([self.card_hash] * n))
             scored = scored.append_column("leadflow_version", pa.array([__version__] * n))
-        return scored.sort_by([("id", "ascending")])
+        return scored if ordered else scored.sort_by([("id", "ascending")])
 
 
 def _polars_job(
