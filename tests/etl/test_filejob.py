@@ -465,3 +465,16 @@ def test_rising_event_ids_with_rows_to_fix_and_to_refuse(tmp_path: Path) -> None
     leads = write(lead_table(data), tmp_path / "leads.parquet")
     summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path)
     assert summary["rows_refused"] == 2
+
+
+def test_a_property_column_named_properties_dot(tmp_path: Path) -> None:
+    data = generate(60, seed=36, events_per_lead=5)
+    table = dirty_leads(data)
+    table = table.rename_columns(
+        ["properties.persona" if n == "persona" else n for n in table.column_names]
+    )
+    leads = write(table, tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    accounts = write(account_table(data), tmp_path / "accounts.parquet")
+    same_job(compile_scorecard(EVERY_CONDITION, explain=True), leads, events, tmp_path,
+             accounts=accounts, keep=["persona"])  # fmt: skip

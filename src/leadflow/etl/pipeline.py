@@ -391,8 +391,9 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
     *engine* ``"auto"`` (the default) runs the job on the polars engine
     (:mod:`leadflow.etl.engine` in its exact mode, measured fastest: docs/etl.md) when it
     takes the inputs -- Parquet files whose column types it reads, one partition -- and
-    otherwise on the Arrow plan (CSV inputs, ``partitions`` > 1, text-typed numbers or
-    timestamps; :func:`leadflow.etl.engine.unsupported` lists what it does not take);
+    otherwise on the Arrow plan (CSV inputs, ``partitions`` > 1, Parquet parts whose columns
+    differ, text-typed numbers or timestamps: the :mod:`leadflow.etl.engine` docstring lists
+    what that engine does not take; a ``keep``/``dedupe`` column of a type it does not carry);
     ``"arrow"`` always runs the Arrow plan; ``"polars"`` insists on polars and raises
     :class:`~leadflow.errors.ConfigError` when it cannot. Both write the same bytes: the same
     scores to the bit, the same refused rows, the same summary.
