@@ -23,7 +23,7 @@ from leadflow.etl import compile_scorecard, score_files
 from leadflow.etl.engine import score_polars
 from leadflow.etl.plan import ColumnarPlan
 from leadflow.etl.synthetic import GeneratedFiles
-from leadflow.rules.scorecard import Rule, Scorecard
+from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
 from .conftest import AS_OF
@@ -478,3 +478,18 @@ def test_a_property_column_named_properties_dot(tmp_path: Path) -> None:
     accounts = write(account_table(data), tmp_path / "accounts.parquet")
     same_job(compile_scorecard(EVERY_CONDITION, explain=True), leads, events, tmp_path,
              accounts=accounts, keep=["persona"])  # fmt: skip
+
+
+def test_a_rule_of_minus_zero_points_totals_plus_zero(tmp_path: Path) -> None:
+    # the Arrow plan's running sums start at +0.0 and never become -0.0; polars may take
+    # 0.0 + x for x, so a -0.0 rule made a -0.0 subtotal (found by generated scorecards)
+    card = Scorecard(name="zero", rules=[
+        Rule(id="vp", category="fit", points=-0.0, when=TitleKeywords(keywords=["VP"])),
+        Rule(id="quote", category="behaviour", signal="intent", points=-0.0,
+             activities=["quote_request"]),
+    ])  # fmt: skip
+    data = generate(60, seed=37, events_per_lead=5)
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    same_job(compile_scorecard(card, explain=True), leads, events, tmp_path, suffix=".csv")
+    same_job(compile_scorecard(card), leads, events, tmp_path)

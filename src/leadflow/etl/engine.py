@@ -802,6 +802,8 @@ def score_polars(
     return result.to_arrow().cast(plan.output_schema)
 
 
+#: The subtotals of a score, in the output's order.
+_SUBTOTALS = ("fit", "behaviour", "interest", "intent")
 #: Prefix of a leads column carried through scoring (the file job's ``keep``, ``dedupe``).
 _CARRY = "__carry."
 #: Columns whose clean test admits only ASCII text without line breaks (see _CLEAN_EMAIL).
@@ -1148,11 +1150,8 @@ class _Engine:
         )
         out = staged.select(
             pl.col("id"),
-            total.cast(pl.Float64).alias("score"),
-            totals["fit"].cast(pl.Float64).alias("fit"),
-            totals["behaviour"].cast(pl.Float64).alias("behaviour"),
-            totals["interest"].cast(pl.Float64).alias("interest"),
-            totals["intent"].cast(pl.Float64).alias("intent"),
+            self._sum(total).alias("score"),
+            *[self._sum(totals[name]).alias(name) for name in _SUBTOTALS],
             recommendation.alias("recommendation"),
             *[pl.col(f"rule_{r.id}") for r in self.plan.card.rules if self.plan.explain],
             *[pl.col(f"{_CARRY}{name}") for name in carry],
@@ -1160,6 +1159,14 @@ class _Engine:
             pl.col("__ok"),
         )
         return out.collect()
+
+    def _sum(self, expr: Any) -> Any:
+        """A total (a sum from 0.0, rule by rule) as a Float64; in exact mode never -0.0: the
+        Arrow plan's running sum starts at +0.0, so it never is, where polars may take
+        ``0.0 + x`` for ``x`` (a rule of -0.0 points then totals -0.0)."""
+        pl = _pl()
+        expr = expr.cast(pl.Float64)
+        return pl.when(expr == 0.0).then(0.0).otherwise(expr) if self.exact else expr
 
     def _rule(self, index: int, fields: _Fields) -> tuple[Any, Any]:
         pl = _pl()
