@@ -493,3 +493,19 @@ def test_a_rule_of_minus_zero_points_totals_plus_zero(tmp_path: Path) -> None:
     events = write(event_table(data), tmp_path / "events.parquet")
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path, suffix=".csv")
     same_job(compile_scorecard(card), leads, events, tmp_path)
+
+
+def test_rules_on_one_grid_sharing_a_kind(tmp_path: Path) -> None:
+    # 40 and 35 points split on the same grid; their kinds overlap, so each keeps its own split
+    card = Scorecard(name="shared", rules=[
+        Rule(id="quote", category="behaviour", signal="intent", points=40,
+             activities=["quote_request", "demo_request"], half_life_days=5.0),
+        Rule(id="demo", category="behaviour", signal="interest", points=35,
+             activities=["quote_request"], within_days=40),
+        Rule(id="web", category="behaviour", signal="interest", points=36,
+             activities=["web_visit"]),
+    ])  # fmt: skip
+    data = generate(80, seed=38, kinds=card.kinds, events_per_lead=10)
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    same_job(compile_scorecard(card, explain=True), leads, events, tmp_path)
