@@ -509,3 +509,20 @@ def test_rules_on_one_grid_sharing_a_kind(tmp_path: Path) -> None:
     leads = write(lead_table(data), tmp_path / "leads.parquet")
     events = write(event_table(data), tmp_path / "events.parquet")
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path)
+
+
+def test_dedupe_latest_ties_minus_zero_with_zero(tmp_path: Path) -> None:
+    # Arrow's sort takes -0.0 and 0.0 as equal: a tie, so the first row is kept
+    data = generate(10, seed=39, events_per_lead=3)
+    table = lead_table(data)
+    rows = table.to_pylist()
+    for row in rows:
+        row["_weight"] = 1.0
+    rows[2]["_weight"] = -0.0
+    rows.append({**rows[2], "_weight": 0.0, "title": "Chief Executive Officer"})
+    schema = table.schema.append(pa.field("_weight", pa.float64()))
+    leads = write(pa.Table.from_pylist(rows, schema=schema), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path,
+                       dedupe="latest:_weight", keep=["_weight", "title"])  # fmt: skip
+    assert summary["duplicates_resolved"] == 1

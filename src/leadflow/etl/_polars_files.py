@@ -224,11 +224,9 @@ class PolarsJob:
                     )  # fmt: skip
                 found = found.filter(first)
             return found.sort("id")
-        order = pl.col(f"{_CARRY}{self.latest}")
-        if found.schema[f"{_CARRY}{self.latest}"].is_float():
-            order = order + 0.0  # -0.0 ties with 0.0, as in Arrow's sort
+        # (-0.0 and 0.0 tie in both sorts; nulls are oldest)
         found = found.sort(
-            [pl.col("id"), order, pl.col("__i")],
+            [pl.col("id"), pl.col(f"{_CARRY}{self.latest}"), pl.col("__i")],
             descending=[False, True, False],
             nulls_last=True,
         )
