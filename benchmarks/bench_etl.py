@@ -12,7 +12,18 @@ each run in its own fresh process, the approaches interleaved (a, b, c, a, b, c,
 (c) ``polars``: a hand-written lazy polars pipeline of the same scorecard;
 (d) ``leadflow-arrow`` (for information, not a baseline): the same ``plan.score`` on the Arrow
     plan over the files read by batches, the columns the card reads (the default before the
-    polars engine).
+    polars engine);
+
+and with ``--files``, the file job of ``leadflow score --leads ... --events ... --out ...
+--errors ...`` (:func:`leadflow.etl.score_files`, which also checks every row, resolves
+repeated lead ids, counts orphaned, unknown and repeated events, sorts by id and writes a
+Parquet file whose bytes do not depend on the engine or the partitioning):
+
+(e) ``leadflow-files``: the job's default engine (polars, exact mode), *--repeat* times,
+    interleaved with the others;
+(f) ``leadflow-files-arrow`` (once, after the others: it is slow): the same job on the Arrow
+    plan (``engine="arrow"``, the default before); its output file must equal (e)'s byte for
+    byte.
 
 (An approach with leadflow's plan on a DuckDB engine over the compiled SQL measured the same
 CPU as the Arrow plan and was removed: docs/etl.md, "Engines and the benchmark".)
@@ -28,6 +39,7 @@ times the compiled SQL there (rows/s).
     python benchmarks/bench_etl.py                    # 1M leads, ~15M events
     python benchmarks/bench_etl.py --leads 300000     # quicker
     python benchmarks/bench_etl.py --leads 0 --postgres   # only PostgreSQL, 100k leads
+    python benchmarks/bench_etl.py --files --no-arrow --repeat 2   # the file job too
 
 Not run by pytest.
 """
@@ -278,13 +290,31 @@ def run_per_record(leads: Path, events: Path, sample: int) -> tuple[float, int, 
     return time.perf_counter() - start, len(people), built
 
 
+def run_files(leads: Path, events: Path, engine: str) -> Path:
+    """``leadflow score --leads --events --out --errors``: the file job, output to a file."""
+    from leadflow.etl import compile_scorecard, score_files
+    from leadflow.rules.scorecard import load_scorecard
+
+    out = leads.parent / f"files-{engine}.parquet"
+    score_files(
+        compile_scorecard(load_scorecard(CARD)), leads, events, out, as_of=AS_OF,
+        errors=leads.parent / f"files-{engine}-errors.csv", engine=engine,
+    )  # fmt: skip
+    return out
+
+
 APPROACHES = {
     "leadflow": run_leadflow,
     "duckdb": run_duckdb,
     "polars": run_polars,
     "leadflow-arrow": run_leadflow_arrow,
+    "leadflow-files": lambda leads, events: run_files(leads, events, "auto"),
+    "leadflow-files-arrow": lambda leads, events: run_files(leads, events, "arrow"),
 }
+FILE_JOBS = ("leadflow-files", "leadflow-files-arrow")
 IMPORTS = {
+    "leadflow-files": ("leadflow.etl.pipeline", "leadflow.etl._polars_files", "polars"),
+    "leadflow-files-arrow": ("leadflow.etl.pipeline",),
     "leadflow-arrow": ("leadflow.etl.plan",),
     "leadflow": ("leadflow.etl.plan", "leadflow.etl.engine", "polars"),
     "duckdb": ("duckdb",),
@@ -320,10 +350,13 @@ def child(approach: str, data: Path, sample: int) -> None:
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    peak = vm_hwm_mb()  # before the output file is read back (not part of the job)
+    if isinstance(table, Path):
+        table = pq.read_table(table)
     rows = table.num_rows  # type: ignore[attr-defined]
     pq.write_table(table, data / f"result-{approach}.parquet")
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": rows,
-                      "peak_rss_mb": vm_hwm_mb()}))  # fmt: skip
+                      "peak_rss_mb": peak}))  # fmt: skip
 
 
 # -- the parent: generate, run each child, compare ----------------------------------------------
@@ -420,6 +453,11 @@ def main() -> None:
     parser.add_argument(
         "--no-arrow", action="store_true", help="leave out the informational Arrow-plan row"
     )
+    parser.add_argument(
+        "--files", action="store_true",
+        help="also time the file job (leadflow score --leads/--events): polars each repeat, "
+        "the Arrow plan once",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -444,11 +482,22 @@ def main() -> None:
         events = pq.read_metadata(data / "events.parquet").num_rows
         print(f"data: {size:,} leads, {events:,} events ({data}); cpus: {os.cpu_count()}; "
               f"load average before: {os.getloadavg()}")  # fmt: skip
-        names = [n for n in APPROACHES if not (args.no_arrow and n == "leadflow-arrow")]
+        names = [
+            n
+            for n in APPROACHES
+            if not (args.no_arrow and n == "leadflow-arrow")
+            and ((n == "leadflow-files" and args.files) or n not in FILE_JOBS)
+        ]
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for _ in range(args.repeat):
             for name in names:
                 runs[name].append(measure(name, data, args.sample))
+        if args.files:  # once: it takes tens of seconds at 1M leads
+            runs["leadflow-files-arrow"] = [measure("leadflow-files-arrow", data, args.sample)]
+            same = (data / "files-auto.parquet").read_bytes() == (
+                data / "files-arrow.parquet"
+            ).read_bytes()
+            print(f"file job output, polars vs Arrow plan: {'same bytes' if same else 'DIFFERENT'}")
         print(f"load average after the runs (1, 5, 15 min): {os.getloadavg()}")
         report(data, runs)
         sample = min(args.sample, args.leads)

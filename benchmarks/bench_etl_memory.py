@@ -6,7 +6,10 @@ each in its own child process:
 
 * ``baseline``: the child imports ``leadflow.etl`` (pyarrow, numpy) and compiles the card, and
   does nothing else: the fixed cost every run pays;
-* ``N=1``, ``N=2``, ``N=8``: :func:`leadflow.etl.score_files` of the pair into a Parquet file.
+* ``N=1``, ``N=2``, ``N=8``: :func:`leadflow.etl.score_files` of the pair into a Parquet file
+  on the Arrow plan (``engine="arrow"``: partitioning is the Arrow plan's way to bound memory);
+* ``polars``: the same job on its default engine for Parquet inputs (polars, one pass), for
+  comparison.
 
 The peak RSS of the child itself is read from ``VmHWM`` in ``/proc/<pid>/status`` -- the
 child's own high-water mark, read by the child as its last act before it exits, and polled by
@@ -42,12 +45,13 @@ from leadflow.rules import load_scorecard
 
 leads, events, out, partitions = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 batch_size = int(sys.argv[7])
+engine = sys.argv[8]
 as_of = datetime.fromisoformat(sys.argv[5])
 plan = compile_scorecard(load_scorecard(sys.argv[6]))
 rows = 0
 if partitions > 0:
     summary = score_files(plan, leads, events, out, as_of=as_of, partitions=partitions,
-                          workdir=str(Path(out).parent), batch_size=batch_size)
+                          workdir=str(Path(out).parent), batch_size=batch_size, engine=engine)
     rows = summary.leads_scored
 with open("/proc/self/status") as status:
     hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -67,13 +71,14 @@ def _poll_hwm(pid: int) -> int:
 
 
 def run_child(
-    leads: Path, events: Path, work: Path, partitions: int, batch_size: int
-) -> dict[str, float]:
-    out = work / f"scores-{partitions}.parquet"
+    leads: Path, events: Path, work: Path, partitions: int, batch_size: int,
+    *, engine: str = "arrow",
+) -> dict[str, float]:  # fmt: skip
+    out = work / f"scores-{partitions}-{engine}.parquet"
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(leads), str(events), str(out), str(partitions),
-         AS_OF.isoformat(), str(CARD), str(batch_size)],
+         AS_OF.isoformat(), str(CARD), str(batch_size), engine],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -116,15 +121,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-mem-") as tmp:
         work = Path(tmp)
         base = run_child(leads, events, work, 0, args.batch_size)
-        results = {n: run_child(leads, events, work, n, args.batch_size) for n in (1, 2, 8)}
+        results = {f"N={n}": run_child(leads, events, work, n, args.batch_size) for n in (1, 2, 8)}
+        results["polars"] = run_child(leads, events, work, 1, args.batch_size, engine="polars")
     print(f"{'run':<10}{'peak MiB':>10}{'polled':>10}{'vs N=1':>8}{'above base':>12}{'s':>7}")
     print(f"{'baseline':<10}{base['mib']:>10.0f}{base['polled_mib']:>10.0f}")
-    one = results[1]["mib"]
-    for n, r in results.items():
+    one = results["N=1"]["mib"]
+    for name, r in results.items():
         above = r["mib"] - base["mib"]
         share = above / (one - base["mib"])
         print(
-            f"{'N=' + str(n):<10}{r['mib']:>10.0f}{r['polled_mib']:>10.0f}{r['mib'] / one:>8.2f}"
+            f"{name:<10}{r['mib']:>10.0f}{r['polled_mib']:>10.0f}{r['mib'] / one:>8.2f}"
             f"{above:>8.0f} MiB ({share:.2f}){r['seconds']:>7.1f}"
         )
 

@@ -44,6 +44,26 @@ def test_score_command_writes_the_plans_scores(
     assert pacsv.read_csv(errors).num_rows == 0
 
 
+def test_score_command_engines_write_the_same_bytes(
+    small_files: GeneratedFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    written = {}
+    for engine in ("arrow", "polars", "auto"):
+        out = tmp_path / f"{engine}.parquet"
+        code = main(
+            [
+                "score", "--json", "--leads", str(small_files.leads),
+                "--events", str(small_files.events), "--out", str(out),
+                "--card", "examples/scorecard.toml", "--as-of", AS_OF.isoformat(),
+                "--engine", engine,
+            ]
+        )  # fmt: skip
+        assert code == 0
+        written[engine] = out.read_bytes()
+    capsys.readouterr()
+    assert written["arrow"] == written["polars"] == written["auto"]
+
+
 def test_file_mode_needs_its_options(
     small_files: GeneratedFiles, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -123,6 +123,13 @@ def file_mode_arguments(parser: argparse.ArgumentParser) -> None:
         help="split inputs by lead id first and score each part alone (less memory, same bytes)",
     )
     group.add_argument("--explain", action="store_true", help="add a rule_<id> column per rule")
+    group.add_argument(
+        "--engine",
+        choices=["auto", "arrow", "polars"],
+        default="auto",
+        help="auto (default): polars for Parquet inputs it reads, else the Arrow plan; "
+        "the output bytes are the same",
+    )
     contract_arguments(group, scoring=True)
 
 
@@ -146,6 +153,7 @@ def score_files(args: argparse.Namespace, out: Output) -> int:
         errors=args.errors,
         accounts=args.accounts,
         partitions=args.partitions,
+        engine=args.engine,
         **contract_options(args),
     )
     report_summary(

@@ -19,16 +19,21 @@ Contract of a run:
   counted once. Events for leads not in the leads file (*orphaned*) and events of kinds
   neither standard nor read by the card are counted in the summary.
 * **reproducible**: the time is an argument; output rows are sorted by lead id, and each
-  score is the same to the bit with any *partitions* (behaviour sums are exact and
-  order-free, see :mod:`leadflow.etl.plan`). The output is written to a temporary name and
-  renamed when the job succeeds.
+  score is the same to the bit with any *partitions* and on either *engine* (behaviour sums
+  are exact and order-free, see :mod:`leadflow.etl.plan`; the polars engine's exact mode
+  keeps the same sums, see :mod:`leadflow.etl.engine`). The output is written to a temporary
+  name and renamed when the job succeeds.
 * **thresholds**: ``max_errors`` (``100`` rows, or ``"0.5%"`` of the rows read) fails the run
   with :class:`~leadflow.errors.TooManyRefusedError`, no output written (the errors file is).
 
+Engines: Parquet inputs run on the polars engine (:mod:`leadflow.etl._polars_files`), the
+rest on the Arrow plan, with the same bytes; see :func:`score_files`.
+
 Memory: the leads (the columns the card reads) and the per-lead aggregate of the events are
-held; the events stream. With ``partitions=N`` both inputs are first split into *N* Parquet
-files by a hash of the lead id (one pass each, one batch at a time), each partition is scored
-alone, and the sorted partition results are merged; see docs/etl.md for measured figures.
+held; the events stream. With ``partitions=N`` (the Arrow plan) both inputs are first split
+into *N* Parquet files by a hash of the lead id (one pass each, one batch at a time), each
+partition is scored alone, and the sorted partition results are merged; see docs/etl.md for
+measured figures.
 
 >>> import tempfile, pathlib
 >>> from datetime import datetime, timezone
@@ -369,6 +374,7 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
     keep: Sequence[str] = (),
     provenance: bool = False,
     max_errors: str | int | None = None,
+    engine: str = "auto",
 ) -> ScoreSummary:
     """Score the *leads* input with its *events* input as of *as_of*; write *out*.
 
@@ -381,8 +387,20 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
     ``scorecard_sha256`` and ``leadflow_version`` columns; *max_errors* is a threshold (``100``
     or ``"0.5%"``). *partitions* > 1 splits the inputs by lead id into temporary files under
     *workdir* (the system temp directory by default) first. Returns a :class:`ScoreSummary`.
+
+    *engine* ``"auto"`` (the default) runs the job on the polars engine
+    (:mod:`leadflow.etl.engine` in its exact mode, measured fastest: docs/etl.md) when it
+    takes the inputs -- Parquet files whose column types it reads, one partition -- and
+    otherwise on the Arrow plan (CSV inputs, ``partitions`` > 1, Parquet parts whose columns
+    differ, text-typed numbers or timestamps: the :mod:`leadflow.etl.engine` docstring lists
+    what that engine does not take; a ``keep``/``dedupe`` column of a type it does not carry);
+    ``"arrow"`` always runs the Arrow plan; ``"polars"`` insists on polars and raises
+    :class:`~leadflow.errors.ConfigError` when it cannot. Both write the same bytes: the same
+    scores to the bit, the same refused rows, the same summary.
     """
     check_aware("as_of", as_of)
+    if engine not in {"auto", "arrow", "polars"}:
+        raise ConfigError("engine", f"{engine!r} is not one of 'auto', 'arrow', 'polars'")
     if partitions < 1:
         raise ValidationError("partitions", partitions, "must be at least 1")
     plan = card if isinstance(card, ColumnarPlan) else compile_scorecard(card)
@@ -395,7 +413,9 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
         needed.pop("account_id", None)
     must = set(needed)
     for name in [*keep, *([latest] if latest else [])]:
-        needed.setdefault(name, None)
+        # a lead field is checked as its type (the contract checks every field it knows);
+        # another column is a custom property, kept as it is
+        needed.setdefault(name, LEAD.types.get(name))
         must.add(name)
     leads_in = _Input(
         leads, LEAD, needed=needed, must=must, columns=columns, why=" (read by the scorecard)"
@@ -413,6 +433,9 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
             why=" (read by the scorecard)",
         )
     )  # fmt: skip
+    fast = _polars_job(
+        plan, leads_in, events_in, engine=engine, partitions=partitions, latest=latest, keep=keep
+    )
     job = _ScoreJob(
         plan,
         as_of=as_of,
@@ -430,7 +453,16 @@ def score_files(  # noqa: PLR0915 - the steps of one job, in order
             if parts:
                 job.accounts = pa.Table.from_batches(parts).drop_columns(_HELPERS)
         with _Rechunked(pending) as writer:
-            if partitions == 1:
+            if fast is not None:
+                scored, carried = fast.run(
+                    as_of=as_of, accounts=job.accounts, sink=sink, strict=strict
+                )
+                leads_in.rows, events_in.rows = fast.leads_read, fast.events_read
+                job.resolved, job.orphaned = fast.resolved, fast.orphaned
+                job.unknown_kind, job.duplicate_events = fast.unknown_kind, fast.duplicate_events
+                if scored.num_rows:
+                    writer.write(job.finish(scored, carried, ordered=True))
+            elif partitions == 1:
                 lead_table = _table(
                     leads_in.batches(batch_size, sink, strict), _validated_schema(leads_in.needed)
                 )
@@ -593,8 +625,7 @@ class _ScoreJob:
         self.orphaned = 0
         self.unknown_kind = 0
         self.duplicate_events = 0
-        known = STANDARD_ACTIVITY_KINDS | set(plan.kinds)
-        self.known_kinds = pa.array(sorted(known), pa.string())
+        self.known_kinds = sorted(STANDARD_ACTIVITY_KINDS | set(plan.kinds))
         self.card_hash = hashlib.sha256(
             json.dumps(plan.card.to_dict(), sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -630,7 +661,7 @@ class _ScoreJob:
             kinds = batch.column("kind")
             if pa.types.is_dictionary(kinds.type):
                 kinds = kinds.cast(pa.string())
-            unknown = pc.invert(pc.is_in(kinds, value_set=self.known_kinds))
+            unknown = pc.invert(pc.is_in(kinds, value_set=pa.array(self.known_kinds, pa.string())))
             if "id" in batch.schema.names and batch.column("id").null_count < batch.num_rows:
                 key = pc.binary_join_element_wise(
                     batch.column("lead_id").cast(pa.string()),
@@ -669,15 +700,53 @@ class _ScoreJob:
             ),
             schema=self.plan.output_schema,
         )
+        return self.finish(scored, leads)
+
+    def finish(
+        self, scored: pa.Table, leads: pa.Table | None, *, ordered: bool = False
+    ) -> pa.Table:
+        """*scored* (the plan's output, one row per lead) with the ``keep`` columns of *leads*
+        (the same rows, in the same order) as text and the provenance columns, sorted by id
+        (*ordered*: they are already)."""
         for name in self.keep:
-            scored = scored.append_column(name, leads.column(name).cast(pa.string()))
+            if leads is not None:  # None only without keep columns
+                scored = scored.append_column(name, leads.column(name).cast(pa.string()))
         if self.provenance:
             n = scored.num_rows
             scored = scored.append_column("as_of", pa.array([self.as_of] * n, _TS))
             scored = scored.append_column("scorecard", pa.array([self.plan.card.name] * n))
             scored = scored.append_column("scorecard_sha256", pa.array([self.card_hash] * n))
             scored = scored.append_column("leadflow_version", pa.array([__version__] * n))
-        return scored.sort_by([("id", "ascending")])
+        return scored if ordered else scored.sort_by([("id", "ascending")])
+
+
+def _polars_job(
+    plan: ColumnarPlan,
+    leads: _Input,
+    events: _Input,
+    *,
+    engine: str,
+    partitions: int,
+    latest: str | None,
+    keep: Sequence[str],
+) -> Any:
+    """The job ready to run on the polars engine (``_polars_files.PolarsJob``), or ``None``
+    for the Arrow plan; *engine* ``"polars"`` raises when polars cannot run it."""
+    if engine == "arrow":
+        return None
+    why: str
+    if partitions > 1:  # partitions bound the Arrow plan's memory; polars streams the events
+        why = "partitions > 1 (the Arrow plan's way to bound its memory)"
+    else:
+        from leadflow.etl._polars_files import prepare
+
+        found = prepare(plan, leads, events, latest=latest, keep=keep)
+        if not isinstance(found, str):
+            return found
+        why = found
+    if engine == "polars":
+        raise ConfigError("engine", f"the polars engine cannot run this job: {why}")
+    return None
 
 
 def _score_partitioned(

@@ -259,8 +259,7 @@ class ColumnarPlan:
         kind_names = kinds.dictionary.to_pylist()
         kind_codes = kinds.indices.to_numpy(zero_copy_only=False)
         micros = batch.column("occurred_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
-        # The per-record path's arithmetic, step for step: POSIX seconds as floats, then days.
-        age = (as_of_ts - micros / 1e6) / _DAY
+        age = _age_days(micros, as_of_ts)
         wanted = np.array([k in self.kinds for k in kind_names] + [False], dtype=bool)
         keep = wanted[kind_codes] & (age >= 0.0)
         if not keep.any():
@@ -276,7 +275,7 @@ class ColumnarPlan:
             mask = self._mask(kind_names, kind_codes, age, rule.kinds, rule.window)
             decay = decays.get(rule.rate)
             if decay is None:
-                decay = decays[rule.rate] = np.exp(age * rule.rate)
+                decay = decays[rule.rate] = _decay(age, rule.rate)
             terms = rule.points * decay[mask]
             for name, part in zip(
                 _level_names(rule.index), _split_exact(terms, rule.points), strict=True
@@ -841,7 +840,9 @@ def _level_names(index: int) -> list[str]:
 _FINEST = -1074  # the exponent of the smallest subnormal float64, 2**-1074
 
 
-def _split_exact(terms: Any, points: float) -> list[Any]:
+def _split_exact(
+    terms: Any, points: float, *, round_even: Callable[[Any], Any] = np.round
+) -> list[Any]:
     """*terms* (each at most ``|points|`` in size) split into :data:`_LEVELS` parts whose sums
     are exact in float64 whatever the order or grouping of the additions.
 
@@ -850,18 +851,56 @@ def _split_exact(terms: Any, points: float) -> list[Any]:
     summing is exact -- by batch, by partition, in Spark, in any order -- and a lead's
     behaviour score is the same to the bit however its events were split. What is left below
     the last grid (under ``|points| * 2**-105``) is dropped.
+
+    *terms* is a numpy array (the Arrow plan) or a polars expression (the polars engine's exact
+    mode, :mod:`leadflow.etl.engine`); *round_even* rounds to a whole number, ties to even
+    (``np.round``; polars' ``Expr.round``). The arithmetic is written so that both give the
+    same bits: a division by a grid step is a multiplication by its exact inverse (see
+    :func:`_inverse_factors`; polars turns a division by a constant into that anyway).
     """
-    top = math.frexp(abs(points))[1] + 27 if points else 0
     parts = []
     rest = terms
-    for k in range(_LEVELS):
-        # Never finer than the smallest subnormal (every float is a multiple of it): a card's
-        # tiny points (2.2e-313) would otherwise make a grid of 0.0 and divide by it.
-        step = math.ldexp(1.0, max(top - 53 - k * _GAIN, _FINEST))
-        part = np.round(rest / step) * step
+    for exponent in _grid(points):
+        scaled = rest
+        for factor in _inverse_factors(exponent):
+            scaled = scaled * factor
+        step = math.ldexp(1.0, exponent)
+        part = round_even(scaled) * step
         parts.append(part)
         rest = rest - part
     return parts
+
+
+def _grid(points: float) -> tuple[int, ...]:
+    """The exponents of the steps of :func:`_split_exact`'s levels for a rule of *points*
+    (rules whose points have the same binary exponent share them)."""
+    top = math.frexp(abs(points))[1] + 27 if points else 0
+    # Never finer than the smallest subnormal (every float is a multiple of it): a card's
+    # tiny points (2.2e-313) would otherwise make a grid of 0.0 and divide by it.
+    return tuple(max(top - 53 - k * _GAIN, _FINEST) for k in range(_LEVELS))
+
+
+def _inverse_factors(exponent: int) -> list[float]:
+    """Powers of two whose product is ``2**-exponent``, each a float: multiplying by them in
+    turn is exactly a division by ``2**exponent`` (scaling by a power of two rounds at most
+    once, at the end), also where ``2**-exponent`` itself is too large for a float."""
+    if -exponent <= 1023:
+        return [math.ldexp(1.0, -exponent)]
+    half = -exponent // 2
+    return [math.ldexp(1.0, half), math.ldexp(1.0, -exponent - half)]
+
+
+def _age_days(micros: Any, as_of_ts: float) -> Any:
+    """Ages in days of instants given as POSIX microseconds (a numpy array), as of *as_of_ts*:
+    the per-record path's arithmetic, step for step -- POSIX seconds as floats, then days. One
+    home for the Arrow plan and the polars engine's exact mode (which runs it on numpy too:
+    polars would divide by a constant as a multiplication by its inverse, not to the bit)."""
+    return (as_of_ts - micros / 1e6) / _DAY
+
+
+def _decay(age: Any, rate: float) -> Any:
+    """``exp(age * rate)`` with numpy's ``exp`` (the bits the Arrow plan's sums are made of)."""
+    return np.exp(age * rate)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
