@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -526,3 +527,66 @@ def test_dedupe_latest_ties_minus_zero_with_zero(tmp_path: Path) -> None:
     summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path,
                        dedupe="latest:_weight", keep=["_weight", "title"])  # fmt: skip
     assert summary["duplicates_resolved"] == 1
+
+
+def test_a_repeated_event_id_is_scored_as_score_lead_scores_it(tmp_path: Path) -> None:
+    """The summary counts every repeated event (``lead_id``, ``id``) whatever its kind or
+    time; the scores keep the first of the repeats that can count (a kind the card reads, at
+    or before the instant) -- as ``plan.score`` and ``score_lead`` do -- so a repeat under a
+    kind nothing reads, or dated after the instant, hides nothing. Both engines, CSV too."""
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules import score_lead
+
+    day = timedelta(days=1)
+    who = Lead(id="L-1", created_at=AS_OF - 90 * day)
+    acts = [
+        Activity(id="E1", lead_id="L-1", kind="web_visit", occurred_at=AS_OF - 1 * day),
+        Activity(id="E1", lead_id="L-1", kind="quote_request", occurred_at=AS_OF - 2 * day),
+        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF + 1 * day),
+        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF - 3 * day),
+        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
+        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
+        Activity(id="E4", lead_id="L-1", kind="email_open", occurred_at=AS_OF - day),
+    ]
+    expected = score_lead(SEED_CARD, who, acts, as_of=AS_OF)
+    assert expected.intent > 0  # the quote and the demo request count
+    ts = pa.timestamp("us", tz="UTC")
+    leads = write(
+        pa.table(
+            {
+                "id": ["L-1"],
+                "created_at": pa.array([who.created_at], ts),
+                **{name: pa.array([None], pa.string()) for name in ("title", "industry",
+                                                                     "email", "account_id")},
+                "annual_revenue": pa.array([None], pa.float64()),
+            }
+        ),
+        tmp_path / "leads.parquet",
+    )  # fmt: skip
+    table = pa.table(
+        {
+            "id": [a.id for a in acts],
+            "lead_id": [a.lead_id for a in acts],
+            "kind": [a.kind for a in acts],
+            "occurred_at": pa.array([a.occurred_at for a in acts], ts),
+        }
+    )
+    events = write(table, tmp_path / "events.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    summary = same_job(plan, leads, events, tmp_path)
+    assert summary["events_duplicate"] == 3
+    (row,) = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    assert row["behaviour"] == pytest.approx(expected.behaviour, rel=1e-12)
+    assert row["intent"] == pytest.approx(expected.intent, rel=1e-12)
+    (direct,) = plan.score(leads, events, as_of=AS_OF).to_pylist()
+    assert direct["behaviour"] == pytest.approx(expected.behaviour, rel=1e-12)
+    for partitions in (1, 3):  # the Arrow plan's paths: CSV, and partitioned
+        csv_events = tmp_path / "events.csv"
+        pa.csv.write_csv(table, csv_events)
+        out = tmp_path / f"csv-{partitions}.parquet"
+        score_files(plan, leads, csv_events, out, as_of=AS_OF, partitions=partitions,
+                    errors=tmp_path / "e.csv")  # fmt: skip
+        (row,) = pq.read_table(out).to_pylist()
+        assert row["behaviour"] == pytest.approx(expected.behaviour, rel=1e-12), partitions

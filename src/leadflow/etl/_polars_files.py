@@ -156,6 +156,7 @@ class PolarsJob:
         if keyed:
             wanted.append("id")
         values = [v for v in check.values if v.meta.output_name() in wanted]
+        scoring = None  # the events to score, when they differ from the valid ones
         clean = base.filter(check.clean) if check.tests else base
         if keyed and not _rising(base, "id"):  # repeats are possible: found by key, in order
             # row numbers of the whole input, as the suspects have them
@@ -174,6 +175,13 @@ class PolarsJob:
             self.duplicate_events = dropped.len()
             valid = pl.concat(parts, how="vertical_relaxed")
             if self.duplicate_events:
+                # scores: the first of a repeated event among those that can count (a kind
+                # the card reads, at or before the instant), as plan.score and score_lead
+                scoring = (
+                    engine._counting(valid.with_columns(pl.col("kind").cast(pl.String)))
+                    .sort(ROW)
+                    .unique(subset=["lead_id", "id"], keep="first", maintain_order=True)
+                )
                 valid = valid.filter(~pl.col(ROW).is_in(dropped.implode()))
         else:  # clean rows as they are (the contract changes nothing in them), as the engine
             valid = clean.select(
@@ -183,7 +191,11 @@ class PolarsJob:
                 more = fixed.lazy().select("lead_id", "kind", "occurred_at")
                 valid = pl.concat([valid, more], how="vertical_relaxed")
         kind = pl.col("kind").cast(pl.String)
-        counting = engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
+        counting = (
+            scoring
+            if scoring is not None
+            else engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
+        )
         rows = counting.select("kind", "age", *(["__us"] if self.plan.counters else []), "lead_id")
         return engine._event_aggregates(rows).collect(engine="streaming"), valid
 

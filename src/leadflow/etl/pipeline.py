@@ -652,8 +652,16 @@ class _ScoreJob:
     def events(
         self, batches: Iterable[pa.RecordBatch], lead_ids: pa.Array
     ) -> Iterator[pa.RecordBatch]:
-        """Events counted (orphaned, unknown kinds) and repeated ones dropped."""
+        """Events counted (orphaned, unknown kinds, repeated) and the events to score.
+
+        A repeated event (``lead_id`` and ``id``) is counted, and left out of the other counts,
+        whatever its kind or time; for the scores, the first of the repeats among the events
+        that can count (a kind the card reads, at or before the instant) is kept -- as
+        ``plan.score`` and ``score_lead`` keep it, so a repeat under another kind or in the
+        future does not hide it.
+        """
         repeats = KeyFilter(_KEY)
+        counted = KeyFilter(_KEY)  # among the events that can count, for the scores
         for given in batches:
             batch = given
             if batch.num_rows == 0:
@@ -669,15 +677,21 @@ class _ScoreJob:
                     "\x1f",
                 )
                 keyed = batch.append_column(_KEY, key)
+                can = self.plan._counts(batch, self.as_of)
+                scoring = keyed.filter(can)
+                first, _ = counted.keep(scoring, scoring.column(_SEQ))
+                scoring = scoring.filter(pa.array(first))
                 keep, dropped = repeats.keep(keyed, batch.column(_SEQ))
                 if dropped:
                     self.duplicate_events += len(dropped)
                     batch = batch.filter(pa.array(keep))
                     unknown = unknown.filter(pa.array(keep))
+            else:
+                scoring = batch
             self.unknown_kind += _count(unknown)
             lead_of = batch.column("lead_id").cast(pa.string())
             self.orphaned += _count(pc.invert(pc.is_in(lead_of, value_set=lead_ids)))
-            yield batch.select(["lead_id", "kind", "occurred_at"])
+            yield scoring.select(["lead_id", "kind", "occurred_at"])
 
     def run(
         self, lead_table: pa.Table, event_batches: Iterable[pa.RecordBatch], sink: ErrorSink,
