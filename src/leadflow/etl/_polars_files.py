@@ -35,12 +35,12 @@ from leadflow.etl.engine import (
     _CLEAN_PLAIN,
     _Checked,
     _Engine,
+    _file_source,
     _metadata,
     _pl,
     _plain_text,
     _rising,
     _Source,
-    file_source,
 )
 from leadflow.model import STANDARD_ACTIVITY_KINDS
 
@@ -262,10 +262,10 @@ def prepare(
     except ImportError:
         return "polars is not installed (pip install 'leadflow[etl]')"
     _metadata.cache_clear()
-    lead_source = file_source(leads.path, leads.rename)
+    lead_source = _file_source(leads.path, leads.rename)
     if isinstance(lead_source, str):
         return f"leads: {lead_source}"
-    event_source = file_source(events.path, events.rename)
+    event_source = _file_source(events.path, events.rename)
     if isinstance(event_source, str):
         return f"events: {event_source}"
     lead_check = _Checked(lead_source, LEAD, leads.needed, required=frozenset(LEAD.required))

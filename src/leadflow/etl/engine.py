@@ -83,7 +83,7 @@ import pyarrow.parquet as pq
 
 from leadflow._validate import _IDENTIFIER
 from leadflow.etl.contract import ACTIVITY, LEAD, ROW, ErrorSink, _strip_strings, conform, validate
-from leadflow.etl.plan import _age_days, _grid, _level_names, _split_exact
+from leadflow.etl.plan import _age_days, _clamp_scalar, _grid, _level_names, _split_exact
 from leadflow.model import STANDARD_ACTIVITY_KINDS
 from leadflow.rules.matching import comparable
 from leadflow.rules.scorecard import (
@@ -235,7 +235,7 @@ def _renamed(found: dict[str, Any], renames: Mapping[str, str] | None) -> dict[s
     return {renames[k]: v for k, v in found.items() if k in renames}
 
 
-def file_source(path: str | os.PathLike[str], renames: Mapping[str, str]) -> _Source | str:
+def _file_source(path: str | os.PathLike[str], renames: Mapping[str, str]) -> _Source | str:
     """A Parquet file input read as the file job reads it -- the file columns that are keys of
     *renames*, named by its values; refused rows numbered and named per part file -- or why the
     polars engine does not take it."""
@@ -1259,12 +1259,6 @@ def _numpy_exp(values: Any) -> Any:
 def _round_even(expr: Any) -> Any:
     """To a whole number, ties to even, as ``np.round`` (for :func:`_split_exact`)."""
     return expr.round(0, mode="half_to_even")
-
-
-def _clamp_scalar(value: float, cap: float | None) -> float:
-    if cap is None or -cap <= value <= cap:
-        return value
-    return cap if value > 0 else -cap
 
 
 def _clamp(values: Any, cap: float | None) -> Any:

@@ -122,6 +122,14 @@ _SEQ = "__seq"
 _HELPERS = [ROW, _PART, _SEQ]
 
 
+def _summary_dict(summary: ScoreSummary | SLASummary) -> dict[str, Any]:
+    data = attrs.asdict(summary)
+    data.update(rows_in=summary.rows_in, rows_out=summary.rows_out)
+    data["output"] = str(summary.output)
+    data["errors"] = None if summary.errors is None else str(summary.errors)
+    return data
+
+
 @attrs.frozen(kw_only=True)
 class ScoreSummary:
     """What :func:`score_files` read, wrote and refused.
@@ -156,11 +164,7 @@ class ScoreSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (what ``leadflow score --json`` prints)."""
-        data = attrs.asdict(self)
-        data.update(rows_in=self.rows_in, rows_out=self.rows_out)
-        data["output"] = str(self.output)
-        data["errors"] = None if self.errors is None else str(self.errors)
-        return data
+        return _summary_dict(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -190,11 +194,7 @@ class SLASummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (what ``leadflow sla --json`` prints)."""
-        data = attrs.asdict(self)
-        data.update(rows_in=self.rows_in, rows_out=self.rows_out)
-        data["output"] = str(self.output)
-        data["errors"] = None if self.errors is None else str(self.errors)
-        return data
+        return _summary_dict(self)
 
 
 # -- options -------------------------------------------------------------------------------------

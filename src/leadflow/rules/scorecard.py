@@ -54,7 +54,7 @@ from leadflow._validate import positive as _positive
 from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.model import STANDARD_ACTIVITY_KINDS, Account, Activity, Lead
 from leadflow.rules import matching as m
-from leadflow.rules._files import in_source
+from leadflow.rules._files import build, in_source, toml_key, toml_value
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -503,7 +503,9 @@ class FreeMailDomain(_Matchable):
         return data
 
 
-def _conditions(value: Any) -> Any:
+def _as_tuple(value: Any) -> Any:
+    """Converter: a list (any iterable but a string or mapping) as a tuple; else as it is, for
+    the validator to refuse."""
     if isinstance(value, Iterable) and not isinstance(value, str | Mapping):
         return tuple(value)
     return value
@@ -526,9 +528,7 @@ def _one_condition(_inst: object, attribute: attrs.Attribute[Any], value: object
 class AllOf(_Matchable):
     """Every one of *conditions* holds. TOML: ``{ all = [ {...}, {...} ] }``"""
 
-    conditions: tuple[Condition, ...] = attrs.field(
-        converter=_conditions, validator=_condition_tuple
-    )
+    conditions: tuple[Condition, ...] = attrs.field(converter=_as_tuple, validator=_condition_tuple)
 
     def matcher(self) -> m.Matcher:
         """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
@@ -543,9 +543,7 @@ class AllOf(_Matchable):
 class AnyOf(_Matchable):
     """At least one of *conditions* holds. TOML: ``{ any = [ {...}, {...} ] }``"""
 
-    conditions: tuple[Condition, ...] = attrs.field(
-        converter=_conditions, validator=_condition_tuple
-    )
+    conditions: tuple[Condition, ...] = attrs.field(converter=_as_tuple, validator=_condition_tuple)
 
     def matcher(self) -> m.Matcher:
         """This condition prepared for evaluation (see :mod:`leadflow.rules.matching`)."""
@@ -572,11 +570,6 @@ class Not(_Matchable):
         return {"not": self.condition.to_dict()}
 
 
-def _at_least(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, value, "must be a whole number >= 1")
-
-
 @attrs.frozen(kw_only=True)
 class ActivityCount(_Matchable):
     """At least *at_least* activities of *kinds*, within *within_days* before ``as_of``.
@@ -587,7 +580,7 @@ class ActivityCount(_Matchable):
     """
 
     kinds: tuple[str, ...] = attrs.field(converter=_str_tuple, validator=_kind_names)
-    at_least: int = attrs.field(default=1, validator=_at_least)
+    at_least: int = attrs.field(default=1, validator=v.positive_int)
     within_days: float | None = attrs.field(
         default=None, converter=_optional_float, validator=_optional_positive
     )
@@ -664,16 +657,6 @@ def iter_conditions(condition: Condition, path: str = "when") -> Iterator[tuple[
 _FIELD_OPERATORS = ("equals", "in", "regex", "missing", "present")
 
 
-def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
-    """``cls(**kwargs)``, with errors re-raised as :class:`ConfigError` under *path*."""
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}.{exc.path}" if exc.path else path, exc.problem) from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}.{exc.field}", f"{exc.value!r} {exc.reason}") from None
-
-
 def _true_flag(data: Mapping[str, Any], key: str, path: str, instead: str) -> None:
     if data[key] is not True:
         raise ConfigError(f"{path}.{key}", f"must be true, got {data[key]!r}; {instead}")
@@ -704,7 +687,7 @@ def condition_from_dict(data: Any, path: str = "when") -> Condition:
         if not isinstance(items, list | tuple) or not items:
             raise ConfigError(f"{path}.{key}", "must be a non-empty list of conditions")
         children = [condition_from_dict(c, f"{path}.{key}[{i}]") for i, c in enumerate(items)]
-        return _build(AllOf if key == "all" else AnyOf, path, {"conditions": children})  # type: ignore[no-any-return]
+        return build(AllOf if key == "all" else AnyOf, path, {"conditions": children})  # type: ignore[no-any-return]
     if "not" in data:
         _check_keys(data, path, ("not",))
         return Not(condition=condition_from_dict(data["not"], f"{path}.not"))
@@ -714,22 +697,22 @@ def condition_from_dict(data: Any, path: str = "when") -> Condition:
         for key in ("at_least", "within_days"):
             if key in data:
                 kwargs[key] = data[key]
-        built: Condition = _build(ActivityCount, path, kwargs)
+        built: Condition = build(ActivityCount, path, kwargs)
         return built
     if "free_mail" in data:
         _check_keys(data, path, ("free_mail", "domains"))
         _true_flag(data, "free_mail", path, "wrap it in { not = ... } to negate")
-        return _build(FreeMailDomain, path, {"domains": data.get("domains")})  # type: ignore[no-any-return]
+        return build(FreeMailDomain, path, {"domains": data.get("domains")})  # type: ignore[no-any-return]
     if "keywords" in data:
         _check_keys(data, path, ("keywords", "field"))
         kwargs = {"keywords": data["keywords"]}
         if "field" in data:
             kwargs["field"] = data["field"]
-        return _build(TitleKeywords, path, kwargs)  # type: ignore[no-any-return]
+        return build(TitleKeywords, path, kwargs)  # type: ignore[no-any-return]
     if "min" in data or "max" in data:
         _check_keys(data, path, ("field", "min", "max"))
         _require_field(data, path)
-        return _build(Range, path, dict(data))  # type: ignore[no-any-return]
+        return build(Range, path, dict(data))  # type: ignore[no-any-return]
     ops = [k for k in _FIELD_OPERATORS if k in data]
     if len(ops) > 1:
         raise ConfigError(path, f"has more than one operator: {', '.join(ops)}; use all = [...]")
@@ -745,17 +728,17 @@ def condition_from_dict(data: Any, path: str = "when") -> Condition:
     _require_field(data, path)
     field = data["field"]
     if op == "equals":
-        return _build(Equals, path, {"field": field, "value": data[op]})  # type: ignore[no-any-return]
+        return build(Equals, path, {"field": field, "value": data[op]})  # type: ignore[no-any-return]
     if op == "in":
         values = data[op]
         if not isinstance(values, list | tuple):
             raise ConfigError(f"{path}.in", f"must be a list of values, got {values!r}")
-        return _build(OneOf, path, {"field": field, "values": values})  # type: ignore[no-any-return]
+        return build(OneOf, path, {"field": field, "values": values})  # type: ignore[no-any-return]
     if op == "regex":
-        return _build(Regex, path, {"field": field, "pattern": data[op]})  # type: ignore[no-any-return]
+        return build(Regex, path, {"field": field, "pattern": data[op]})  # type: ignore[no-any-return]
     _true_flag(data, op, path, "use the other of missing/present instead")
     cls = Missing if op == "missing" else Present
-    return _build(cls, path, {"field": field})  # type: ignore[no-any-return]
+    return build(cls, path, {"field": field})  # type: ignore[no-any-return]
 
 
 def _require_field(data: Mapping[str, Any], path: str) -> None:
@@ -883,7 +866,7 @@ class Rule:
         kwargs = dict(data)
         if "when" in kwargs:
             kwargs["when"] = condition_from_dict(kwargs["when"], f"{path}.when")
-        built: Rule = _build(cls, path, kwargs)
+        built: Rule = build(cls, path, kwargs)
         return built
 
     def to_dict(self) -> dict[str, Any]:
@@ -933,7 +916,7 @@ class Thresholds:
     sql_ready: float = attrs.field(default=80.0, converter=_to_float, validator=_finite)
     sql_ready_requires_intent: bool = attrs.field(default=True, validator=_bool)
     winnable_fit: float = attrs.field(default=30.0, converter=_to_float, validator=_finite)
-    winnable_contacts: int = attrs.field(default=3, validator=_at_least)
+    winnable_contacts: int = attrs.field(default=3, validator=v.positive_int)
     winnable_engagement: float = attrs.field(default=50.0, converter=_to_float, validator=_finite)
 
     def __attrs_post_init__(self) -> None:
@@ -948,18 +931,12 @@ class Thresholds:
         if not isinstance(data, Mapping):
             raise ConfigError(path, f"must be a table, got {data!r}")
         _check_keys(data, path, [a.name for a in attrs.fields(cls)])
-        built: Thresholds = _build(cls, path, dict(data))
+        built: Thresholds = build(cls, path, dict(data))
         return built
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to equal thresholds."""
         return attrs.asdict(self)
-
-
-def _rules(value: Any) -> Any:
-    if isinstance(value, Iterable) and not isinstance(value, str | Mapping):
-        return tuple(value)
-    return value
 
 
 def _rule_tuple(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -991,7 +968,7 @@ class Scorecard:
     """
 
     name: str = attrs.field(validator=v.non_empty)
-    rules: tuple[Rule, ...] = attrs.field(converter=_rules, validator=_rule_tuple)
+    rules: tuple[Rule, ...] = attrs.field(converter=_as_tuple, validator=_rule_tuple)
     description: str = attrs.field(default="", validator=_text)
     half_life_days: float = attrs.field(default=30.0, converter=_to_float, validator=_positive)
     kinds: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple, validator=_kind_names)
@@ -1119,52 +1096,6 @@ def dump_scorecard(card: Scorecard) -> str:
     return _toml_document(card.to_dict())
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ConfigError("", f"string {text!r} holds a lone surrogate, which TOML cannot hold")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ConfigError("", f"{value!r} is not a finite number")
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + items + " }"
-    raise ConfigError("", f"cannot write {value!r} as TOML")
-
-
 def _is_table_array(value: Any) -> bool:
     return (
         isinstance(value, list | tuple)
@@ -1183,12 +1114,12 @@ def _toml_document(data: Mapping[str, Any]) -> str:
         elif _is_table_array(value):
             arrays.append((key, list(value)))
         else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
     for key, table in tables:
-        lines += ["", f"[{_toml_key(key)}]"]
-        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+        lines += ["", f"[{toml_key(key)}]"]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items()]
     for key, items in arrays:
         for item in items:
-            lines += ["", f"[[{_toml_key(key)}]]"]
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items()]
+            lines += ["", f"[[{toml_key(key)}]]"]
+            lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in item.items()]
     return "\n".join(lines) + "\n"

@@ -41,7 +41,6 @@ decisions; adapters and the CLI carry them out.
 from __future__ import annotations
 
 import enum
-import json
 import math
 import re
 import tomllib
@@ -66,7 +65,7 @@ from leadflow.errors import ConfigError, NotFoundError, ValidationError
 from leadflow.lifecycle import Stage
 from leadflow.model import Activity, Lead, Touch, TouchKind, TouchOutcome, by_lead
 from leadflow.reasons import Disposition
-from leadflow.rules._files import in_source
+from leadflow.rules._files import build, in_source, toml_key, toml_value
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -528,7 +527,7 @@ class Step:
                 kwargs["escalate"] = Escalation.parse(data["escalate"])
             except ValidationError as exc:
                 raise ConfigError(f"{path}.escalate", f"{exc.value!r} {exc.reason}") from None
-        step: Step = _build(cls, path, kwargs)
+        step: Step = build(cls, path, kwargs)
         return step
 
     def to_dict(self) -> dict[str, Any]:
@@ -694,7 +693,7 @@ class SLAPolicy:
                 f"{path}.final",
                 ("action", "reason", "unless_connected", "untouched_reason"),
             )
-            final = _build(FinalAction, f"{path}.final", dict(raw_final))
+            final = build(FinalAction, f"{path}.final", dict(raw_final))
         kwargs: dict[str, Any] = {
             "name": data["name"],
             "trigger": trigger,
@@ -704,7 +703,7 @@ class SLAPolicy:
         for key in ("priority", "stop_stages", "description", "stop_on_connect"):
             if key in data:
                 kwargs[key] = data[key]
-        return _build(cls, path, kwargs)  # type: ignore[no-any-return]
+        return build(cls, path, kwargs)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal policy."""
@@ -736,15 +735,6 @@ _POLICY_KEYS = (
     "stop_stages",
     "stop_on_connect",
 )
-
-
-def _build(cls: type[Any], path: str, kwargs: dict[str, Any]) -> Any:
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}.{exc.path}" if exc.path else path, exc.problem) from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}.{exc.field}", f"{exc.value!r} {exc.reason}") from None
 
 
 def _duration(value: object, key: str, path: str) -> timedelta:
@@ -804,21 +794,6 @@ def load_policies(path: str | PathLike[str]) -> tuple[SLAPolicy, ...]:
     return loads_policies(read_text(path), source=str(Path(path)))
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        # JSON string escapes are TOML basic-string escapes; DEL must be escaped in TOML too.
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in value.items()) + " }"
-    raise ValidationError("value", value, "cannot be written as TOML")  # pragma: no cover
-
-
 def dump_policies(policies: Iterable[SLAPolicy]) -> str:
     """Policies as TOML text that :func:`loads_policies` reads back to equal policies.
 
@@ -831,15 +806,15 @@ def dump_policies(policies: Iterable[SLAPolicy]) -> str:
         data = policy.to_dict()
         steps, final = data.pop("steps"), data.pop("final", None)
         lines.append("[[policies]]")
-        lines.extend(f"{key} = {_toml_value(value)}" for key, value in data.items())
+        lines.extend(f"{toml_key(key)} = {toml_value(value)}" for key, value in data.items())
         for step in steps:
             lines.append("")
             lines.append("[[policies.steps]]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in step.items())
+            lines.extend(f"{toml_key(key)} = {toml_value(value)}" for key, value in step.items())
         if final is not None:
             lines.append("")
             lines.append("[policies.final]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in final.items())
+            lines.extend(f"{toml_key(key)} = {toml_value(value)}" for key, value in final.items())
         lines.append("")
     return "\n".join(lines)
 
