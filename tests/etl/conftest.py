@@ -6,11 +6,13 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from leadflow.model import Activity
 
 pytest.importorskip("pyarrow", reason="the etl extra is not installed")
 
@@ -105,3 +107,23 @@ def postgres() -> Iterator[Any]:
         pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl; apt-get install postgresql)")
     with running_server(bin_dir) as server:
         yield server
+
+
+def repeated_ids() -> list[Activity]:
+    """One lead's activities with repeated ids: E1 first under a kind no card reads, E2 first
+    after :data:`AS_OF`, E3 a true copy, E4 of an unread kind -- what the paths must count
+    alike (the first of a repeat among the activities that can count)."""
+    day = timedelta(days=1)
+
+    def act(id: str, kind: str, days_ago: float) -> Activity:
+        return Activity(id=id, lead_id="L-1", kind=kind, occurred_at=AS_OF - days_ago * day)
+
+    return [
+        act("E1", "web_visit", 1),
+        act("E1", "quote_request", 2),
+        act("E2", "demo_request", -1),
+        act("E2", "demo_request", 3),
+        act("E3", "case_study_download", 1),
+        act("E3", "case_study_download", 1),
+        act("E4", "email_open", 1),
+    ]

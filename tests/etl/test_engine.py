@@ -21,7 +21,7 @@ from leadflow.etl.synthetic import GeneratedFiles
 from leadflow.rules.scorecard import Scorecard
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
-from .conftest import AS_OF, assert_same_scores
+from .conftest import AS_OF, assert_same_scores, repeated_ids
 from .sql_data import account_table, compare, event_table, expected, generate, lead_table
 from .test_sql import CARD as EVERY_CONDITION
 from .test_sql import SEED as SEED_CARD
@@ -595,19 +595,12 @@ def test_a_repeated_id_counts_as_the_columnar_paths_count_it() -> None:
     a repeat under a kind nothing reads, or dated after the instant, does not hide it."""
     from datetime import timedelta
 
-    from leadflow.model import Activity, Lead
+    from leadflow.model import Lead
     from leadflow.rules import score_lead
 
     day = timedelta(days=1)
     who = Lead(id="L-1", created_at=AS_OF - 90 * day)
-    acts = [
-        Activity(id="E1", lead_id="L-1", kind="web_visit", occurred_at=AS_OF - 1 * day),
-        Activity(id="E1", lead_id="L-1", kind="quote_request", occurred_at=AS_OF - 2 * day),
-        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF + 1 * day),
-        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF - 3 * day),
-        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
-        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
-    ]
+    acts = repeated_ids()
     result = score_lead(SEED_CARD, who, acts, as_of=AS_OF)
     assert {c.rule_id: c.evidence for c in result.contributions} == {
         "quote_request": ("E1",),

@@ -27,7 +27,7 @@ from leadflow.etl.synthetic import GeneratedFiles
 from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
-from .conftest import AS_OF
+from .conftest import AS_OF, repeated_ids
 from .sql_data import account_table, event_table, generate, lead_table
 from .test_engine import dirty_events, dirty_leads
 from .test_sql import CARD as EVERY_CONDITION
@@ -536,20 +536,12 @@ def test_a_repeated_event_id_is_scored_as_score_lead_scores_it(tmp_path: Path) -
     kind nothing reads, or dated after the instant, hides nothing. Both engines, CSV too."""
     from datetime import timedelta
 
-    from leadflow.model import Activity, Lead
+    from leadflow.model import Lead
     from leadflow.rules import score_lead
 
     day = timedelta(days=1)
     who = Lead(id="L-1", created_at=AS_OF - 90 * day)
-    acts = [
-        Activity(id="E1", lead_id="L-1", kind="web_visit", occurred_at=AS_OF - 1 * day),
-        Activity(id="E1", lead_id="L-1", kind="quote_request", occurred_at=AS_OF - 2 * day),
-        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF + 1 * day),
-        Activity(id="E2", lead_id="L-1", kind="demo_request", occurred_at=AS_OF - 3 * day),
-        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
-        Activity(id="E3", lead_id="L-1", kind="case_study_download", occurred_at=AS_OF - day),
-        Activity(id="E4", lead_id="L-1", kind="email_open", occurred_at=AS_OF - day),
-    ]
+    acts = repeated_ids()
     expected = score_lead(SEED_CARD, who, acts, as_of=AS_OF)
     assert expected.intent > 0  # the quote and the demo request count
     ts = pa.timestamp("us", tz="UTC")
