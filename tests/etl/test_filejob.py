@@ -582,3 +582,21 @@ def test_a_repeated_event_id_is_scored_as_score_lead_scores_it(tmp_path: Path) -
                     errors=tmp_path / "e.csv")  # fmt: skip
         (row,) = pq.read_table(out).to_pylist()
         assert row["behaviour"] == pytest.approx(expected.behaviour, rel=1e-12), partitions
+
+
+def test_a_fixed_offset_time_zone_runs_on_the_arrow_plan(tmp_path: Path) -> None:
+    # Arrow keeps a zone such as "+05:30"; polars reads IANA names only (scanning such a
+    # Parquet file panicked, an exception no caller catches): auto falls back to the Arrow plan
+    data = generate(40, seed=31)
+    table = event_table(data)
+    at = table.column_names.index("occurred_at")
+    table = table.set_column(at, "occurred_at",
+                             table.column(at).cast(pa.timestamp("ms", tz="+05:30")))  # fmt: skip
+    events = write(table, tmp_path / "events.parquet")
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    auto = run(plan, leads, events, tmp_path / "auto.parquet")
+    arrow = run(plan, leads, events, tmp_path / "arrow.parquet", engine="arrow")
+    assert auto == arrow
+    with pytest.raises(ConfigError, match=r"'occurred_at' in time zone '\+05:30'"):
+        score_files(plan, leads, events, tmp_path / "p.parquet", as_of=AS_OF, engine="polars")
