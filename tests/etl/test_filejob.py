@@ -600,3 +600,25 @@ def test_a_fixed_offset_time_zone_runs_on_the_arrow_plan(tmp_path: Path) -> None
     assert auto == arrow
     with pytest.raises(ConfigError, match=r"'occurred_at' in time zone '\+05:30'"):
         score_files(plan, leads, events, tmp_path / "p.parquet", as_of=AS_OF, engine="polars")
+
+
+@pytest.mark.parametrize("ids", ["rising", "none"])
+def test_events_in_another_zone_with_rows_to_fix(tmp_path: Path, ids: str) -> None:
+    # the rows fixed by the Arrow contract come back in microseconds UTC; the clean rows
+    # were concatenated with them as the file has them (a zone, milliseconds): polars failed
+    data = generate(30, seed=32, events_per_lead=6)
+    rows = event_table(data).to_pylist()
+    rows[4]["kind"] = "  web_visit "  # fixed by the Arrow contract
+    rows[7]["lead_id"] = ""  # refused
+    table = pa.Table.from_pylist(rows, schema=event_table(data).schema)
+    at = table.column_names.index("occurred_at")
+    table = table.set_column(at, "occurred_at",
+                             table.column(at).cast(pa.timestamp("ms", tz="Asia/Kolkata")))  # fmt: skip
+    if ids == "rising":
+        table = table.set_column(0, "id", pa.array([f"E{k:05d}" for k in range(len(rows))]))
+    else:
+        table = table.drop_columns(["id"])
+    events = write(table, tmp_path / "events.parquet")
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path)
+    assert summary["rows_refused"] == 1
