@@ -651,3 +651,24 @@ def test_dedupe_latest_on_dictionary_encoded_columns(tmp_path: Path) -> None:
     # a custom property kept as it is: the Arrow job runs it (auto), sorted by its text
     _, _, found = run(plan, leads, events, tmp_path / "persona.parquet", dedupe="latest:persona")
     assert found["duplicates_resolved"] == 3
+
+
+def test_dictionary_encoded_account_ids(tmp_path: Path) -> None:
+    # the accounts' id is the join key: dictionary-encoded, the Arrow plan's lookup and the
+    # polars join both refused it (ArrowTypeError, SchemaError), whichever engine ran
+    data = generate(40, seed=34, events_per_lead=3)
+    table = account_table(data)
+    table = table.set_column(0, "id", pc.dictionary_encode(table.column("id")))
+    accounts = write(table, tmp_path / "accounts.parquet")
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    plan = compile_scorecard(EVERY_CONDITION)
+    same_job(plan, leads, events, tmp_path, accounts=accounts)
+    plain = write(account_table(data), tmp_path / "plain.parquet")
+    want = run(plan, leads, events, tmp_path / "plain-out.parquet", accounts=plain)
+    assert (tmp_path / "polars.parquet").read_bytes() == want[0]
+    for engine in ("arrow", "polars"):
+        found = plan.score(lead_table(data), event_table(data), as_of=AS_OF, accounts=table,
+                           engine=engine)  # fmt: skip
+        assert found.equals(plan.score(lead_table(data), event_table(data), as_of=AS_OF,
+                                       accounts=account_table(data), engine=engine))  # fmt: skip
