@@ -60,7 +60,8 @@ CPU more than with plain sums (docs/etl.md). Spark executors run the Arrow plan.
 What this engine does not take (:func:`unsupported` says which, and ``score`` then runs the
 Arrow plan): iterables of record batches (the Arrow plan streams them in bounded memory), CSV
 inputs (read by :mod:`leadflow.etl.files`, which numbers unparseable lines), columns that need
-text parsing (numbers or timestamps stored as text), naive or nanosecond timestamps, and
+text parsing (numbers or timestamps stored as text), naive or nanosecond timestamps,
+timestamps in a time zone polars does not read (a fixed offset such as ``+05:30``), and
 column types the contract does not know.
 """
 
