@@ -601,6 +601,13 @@ def test_a_fixed_offset_time_zone_runs_on_the_arrow_plan(tmp_path: Path) -> None
     assert auto == arrow
     with pytest.raises(ConfigError, match=r"'occurred_at' in time zone '\+05:30'"):
         score_files(plan, leads, events, tmp_path / "p.parquet", as_of=AS_OF, engine="polars")
+    # a column the job does not read: polars still reads its type from the file
+    table = lead_table(data)
+    stamps = table.column("created_at").cast(pa.timestamp("us", tz="+05:30"))
+    leads = write(table.append_column("loaded_at", stamps), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    auto = run(plan, leads, events, tmp_path / "auto.parquet")
+    assert auto == run(plan, leads, events, tmp_path / "arrow.parquet", engine="arrow")
 
 
 @pytest.mark.parametrize("ids", ["rising", "none"])

@@ -248,7 +248,8 @@ def _file_source(path: str | os.PathLike[str], renames: Mapping[str, str]) -> _S
         return "CSV input (read by the Arrow path, which numbers unparseable lines)"
     if len({_part_columns(p) for p in parts}) > 1:
         return "Parquet parts whose columns differ (the Arrow plan unifies them)"
-    zone = _unread_zone(_metadata(parts[0]).schema.to_arrow_schema(), set(renames))
+    # every column: polars reads the whole file's schema, also of columns not selected
+    zone = _unread_zone(_metadata(parts[0]).schema.to_arrow_schema())
     if zone:
         return zone
     sections = []
@@ -288,16 +289,14 @@ def _source(data: Any) -> _Source | str:
     return "an iterable of record batches (streamed by the Arrow plan in bounded memory)"
 
 
-def _unread_zone(schema: pa.Schema, names: set[str] | None = None) -> str | None:
-    """Why the polars engine does not take *schema* (its columns *names*, or all): a timestamp
+def _unread_zone(schema: pa.Schema) -> str | None:
+    """Why the polars engine does not take *schema*: a timestamp
     column whose time zone polars does not read -- a fixed offset such as ``+05:30``, which
     Arrow keeps (polars reads IANA names only: it refuses the column, or panics scanning a
     Parquet file) -- or ``None``."""
     pl = _pl()
     for field in schema:
         kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-        if names is not None and field.name not in names:
-            continue
         if not pa.types.is_timestamp(kind) or kind.tz is None:
             continue
         try:
