@@ -10,6 +10,8 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parent.parent / "src" / "leadflow"
 
 #: Helpers that live in leadflow._validate only (the names other modules used for them).
@@ -89,6 +91,26 @@ def test_configuration_files_are_read_in_one_place(tmp_path: Path) -> None:
         f"{bad}: line 2: is not UTF-8 text (byte 0xe9: invalid continuation byte); "
         "save the file as UTF-8"
     }
+
+
+def test_calendar_files_are_read_there_too(tmp_path: Path) -> None:
+    # load_calendars read its file by itself: a missing file raised FileNotFoundError, bytes
+    # that are not UTF-8 UnicodeDecodeError, and a byte-order mark made the TOML invalid
+    from leadflow.business_time import load_calendars
+    from leadflow.errors import ConfigError
+
+    bad = tmp_path / "calendars.toml"
+    bad.write_bytes(b'timezone = "UTC"\n# caf\xe9\n')
+    with pytest.raises(ConfigError, match=r"line 2: is not UTF-8 text \(byte 0xe9"):
+        load_calendars(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_calendars(tmp_path / "missing.toml")
+    marked = tmp_path / "marked.toml"
+    text = (Path(__file__).resolve().parents[1] / "examples" / "calendars.toml").read_bytes()
+    marked.write_bytes(b"\xef\xbb\xbf" + text)
+    plain = tmp_path / "plain.toml"
+    plain.write_bytes(text)
+    assert load_calendars(marked) == load_calendars(plain)
 
 
 def _bodies() -> dict[str, list[str]]:

@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from leadflow._files import read_text
 from leadflow._validate import check_aware, check_keys
 from leadflow.errors import ConfigError, ValidationError
 from leadflow.model import Lead
@@ -751,11 +752,13 @@ def load_calendars(path: str | PathLike[str]) -> CalendarResolver:
     """Read named calendars and the choice between them from a TOML file.
 
     See :meth:`CalendarResolver.from_dict` for the layout; a file with a single calendar and
-    no ``[choose]`` table gives a resolver that always picks it.
+    no ``[choose]`` table gives a resolver that always picks it. A missing or unreadable file,
+    or one that is not UTF-8 text, is a :class:`~leadflow.errors.ConfigError` naming it (read
+    by :func:`leadflow._files.read_text`, as every configuration file).
     """
     file = Path(path)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(file))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file), f"is not valid TOML: {exc}") from None
     return CalendarResolver.from_dict(data)

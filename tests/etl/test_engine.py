@@ -242,6 +242,25 @@ def test_naive_timestamps_are_refused_as_before() -> None:
         plan.score(naive, event_table(data), as_of=datetime(2026, 3, 2, tzinfo=UTC))
 
 
+def test_a_fixed_offset_time_zone_is_scored_by_the_arrow_plan(tmp_path: Path) -> None:
+    # polars reads IANA zone names only; Arrow also keeps fixed offsets such as "+05:30"
+    data = generate(20, seed=18)
+    plan = compile_scorecard(SEED_CARD)
+    events = event_table(data)
+    at = events.column_names.index("occurred_at")
+    events = events.set_column(at, "occurred_at", events.column(at).cast(
+        pa.timestamp("us", tz="+05:30")))  # fmt: skip
+    leads = lead_table(data)
+    want = plan.score(leads, event_table(data), as_of=AS_OF, engine="arrow")
+    path = tmp_path / "events.parquet"
+    pq.write_table(events, path)
+    for data_in in (events, path, events.to_pandas()):
+        assert "'+05:30'" in (unsupported(plan, leads, data_in) or "")
+        assert plan.score(leads, data_in, as_of=AS_OF).equals(want)
+    with pytest.raises(ConfigError, match="'occurred_at' in time zone"):
+        plan.score(leads, events, as_of=AS_OF, engine="polars")
+
+
 def test_custom_properties_in_a_parquet_file(tmp_path: Path) -> None:
     data = generate(60, seed=18)
     leads = lead_table(data)

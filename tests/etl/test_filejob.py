@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
@@ -582,3 +583,99 @@ def test_a_repeated_event_id_is_scored_as_score_lead_scores_it(tmp_path: Path) -
                     errors=tmp_path / "e.csv")  # fmt: skip
         (row,) = pq.read_table(out).to_pylist()
         assert row["behaviour"] == pytest.approx(expected.behaviour, rel=1e-12), partitions
+
+
+def test_a_fixed_offset_time_zone_runs_on_the_arrow_plan(tmp_path: Path) -> None:
+    # Arrow keeps a zone such as "+05:30"; polars reads IANA names only (scanning such a
+    # Parquet file panicked, an exception no caller catches): auto falls back to the Arrow plan
+    data = generate(40, seed=31)
+    table = event_table(data)
+    at = table.column_names.index("occurred_at")
+    table = table.set_column(at, "occurred_at",
+                             table.column(at).cast(pa.timestamp("ms", tz="+05:30")))  # fmt: skip
+    events = write(table, tmp_path / "events.parquet")
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    auto = run(plan, leads, events, tmp_path / "auto.parquet")
+    arrow = run(plan, leads, events, tmp_path / "arrow.parquet", engine="arrow")
+    assert auto == arrow
+    with pytest.raises(ConfigError, match=r"'occurred_at' in time zone '\+05:30'"):
+        score_files(plan, leads, events, tmp_path / "p.parquet", as_of=AS_OF, engine="polars")
+    # a column the job does not read: polars still reads its type from the file
+    table = lead_table(data)
+    stamps = table.column("created_at").cast(pa.timestamp("us", tz="+05:30"))
+    leads = write(table.append_column("loaded_at", stamps), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    auto = run(plan, leads, events, tmp_path / "auto.parquet")
+    assert auto == run(plan, leads, events, tmp_path / "arrow.parquet", engine="arrow")
+
+
+@pytest.mark.parametrize("ids", ["rising", "none"])
+def test_events_in_another_zone_with_rows_to_fix(tmp_path: Path, ids: str) -> None:
+    # the rows fixed by the Arrow contract come back in microseconds UTC; the clean rows
+    # were concatenated with them as the file has them (a zone, milliseconds): polars failed
+    data = generate(30, seed=32, events_per_lead=6)
+    rows = event_table(data).to_pylist()
+    rows[4]["kind"] = "  web_visit "  # fixed by the Arrow contract
+    rows[7]["lead_id"] = ""  # refused
+    table = pa.Table.from_pylist(rows, schema=event_table(data).schema)
+    at = table.column_names.index("occurred_at")
+    table = table.set_column(at, "occurred_at",
+                             table.column(at).cast(pa.timestamp("ms", tz="Asia/Kolkata")))  # fmt: skip
+    if ids == "rising":
+        table = table.set_column(0, "id", pa.array([f"E{k:05d}" for k in range(len(rows))]))
+    else:
+        table = table.drop_columns(["id"])
+    events = write(table, tmp_path / "events.parquet")
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    summary = same_job(compile_scorecard(SEED_CARD), leads, events, tmp_path)
+    assert summary["rows_refused"] == 1
+
+
+def test_dedupe_latest_on_dictionary_encoded_columns(tmp_path: Path) -> None:
+    # dictionary-encoded Parquet columns (as pandas' category dtype writes): the Arrow job's
+    # sort refused them, and its orphan count dictionary-encoded lead ids (ArrowTypeError, a
+    # crash), where the polars job took their text
+    data = generate(30, seed=33, events_per_lead=3)
+    rows = lead_table(data).to_pylist()
+    rows += [{**rows[2], "title": "Zookeeper"}, {**rows[4], "title": "Aardvark keeper"},
+             {**rows[6], "title": None}]  # fmt: skip
+    table = pa.Table.from_pylist(rows, schema=lead_table(data).schema)
+    for name in ("id", "title", "persona"):
+        at = table.column_names.index(name)
+        table = table.set_column(at, name, pc.dictionary_encode(table.column(at)))
+    leads = write(table, tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    summary = same_job(plan, leads, events, tmp_path, dedupe="latest:title", keep=["title"])
+    assert summary["duplicates_resolved"] == 3
+    split = run(plan, leads, events, tmp_path / "split.parquet", engine="arrow", partitions=3,
+                dedupe="latest:title", keep=["title"])  # fmt: skip
+    assert split[0] == (tmp_path / "polars.parquet").read_bytes()
+    kept = {r["id"]: r["title"] for r in pq.read_table(tmp_path / "polars.parquet").to_pylist()}
+    assert kept[rows[2]["id"]] == max("Zookeeper", rows[2]["title"] or "")
+    assert kept[rows[6]["id"]] == rows[6]["title"]  # a null is the oldest
+    # a custom property kept as it is: the Arrow job runs it (auto), sorted by its text
+    _, _, found = run(plan, leads, events, tmp_path / "persona.parquet", dedupe="latest:persona")
+    assert found["duplicates_resolved"] == 3
+
+
+def test_dictionary_encoded_account_ids(tmp_path: Path) -> None:
+    # the accounts' id is the join key: dictionary-encoded, the Arrow plan's lookup and the
+    # polars join both refused it (ArrowTypeError, SchemaError), whichever engine ran
+    data = generate(40, seed=34, events_per_lead=3)
+    table = account_table(data)
+    table = table.set_column(0, "id", pc.dictionary_encode(table.column("id")))
+    accounts = write(table, tmp_path / "accounts.parquet")
+    leads = write(lead_table(data), tmp_path / "leads.parquet")
+    events = write(event_table(data), tmp_path / "events.parquet")
+    plan = compile_scorecard(EVERY_CONDITION)
+    same_job(plan, leads, events, tmp_path, accounts=accounts)
+    plain = write(account_table(data), tmp_path / "plain.parquet")
+    want = run(plan, leads, events, tmp_path / "plain-out.parquet", accounts=plain)
+    assert (tmp_path / "polars.parquet").read_bytes() == want[0]
+    for engine in ("arrow", "polars"):
+        found = plan.score(lead_table(data), event_table(data), as_of=AS_OF, accounts=table,
+                           engine=engine)  # fmt: skip
+        assert found.equals(plan.score(lead_table(data), event_table(data), as_of=AS_OF,
+                                       accounts=account_table(data), engine=engine))  # fmt: skip

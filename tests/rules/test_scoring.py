@@ -158,6 +158,25 @@ def test_ages_are_elapsed_time_across_a_dst_change_in_one_zone() -> None:
     assert behind.engagement == pytest.approx(contribution.points, rel=1e-12)
 
 
+def test_the_account_trend_window_is_elapsed_time_in_any_zone() -> None:
+    # the window's start is trend_window_days of elapsed time before as_of: in New York, with
+    # 2026-03-08's DST change inside the window, the wall clock would start it an hour late
+    ny = ZoneInfo("America/New_York")
+    as_of = datetime(2026, 3, 20, 12, 0, tzinfo=ny)
+    start = as_of.astimezone(UTC) - timedelta(days=CARD.trend_window_days)
+    acts = [
+        Activity(id="w", lead_id="L-1", kind="webinar_attended",
+                 occurred_at=start + timedelta(minutes=30)),
+        Activity(id="q", lead_id="L-1", kind="quote_request", occurred_at=start - timedelta(days=2)),
+    ]  # fmt: skip
+    people = [(lead(account_id="A-1"), acts)]
+    utc = score_account(CARD, ACME, people, as_of=as_of.astimezone(UTC))
+    there = score_account(CARD, ACME, people, as_of=as_of)
+    assert there.previous_engagement == utc.previous_engagement
+    assert there.trend is utc.trend
+    assert there.engagement == utc.engagement
+
+
 def test_per_rule_window_and_gate() -> None:
     rule = Rule(
         id="r",

@@ -183,9 +183,11 @@ class PolarsJob:
                     .unique(subset=["lead_id", "id"], keep="first", maintain_order=True)
                 )
                 valid = valid.filter(~pl.col(ROW).is_in(dropped.implode()))
-        else:  # clean rows as they are (the contract changes nothing in them), as the engine
+        else:  # clean rows as they are (the contract changes nothing in them but the zone
+            # and unit of their instants: the fixed rows have them in microseconds UTC)
+            at = next(v for v in check.values if v.meta.output_name() == "occurred_at")
             valid = clean.select(
-                pl.col("lead_id").cast(pl.String), pl.col("kind").cast(pl.String), "occurred_at"
+                pl.col("lead_id").cast(pl.String), pl.col("kind").cast(pl.String), at
             )
             if fixed is not None:
                 more = fixed.lazy().select("lead_id", "kind", "occurred_at")

@@ -60,7 +60,8 @@ CPU more than with plain sums (docs/etl.md). Spark executors run the Arrow plan.
 What this engine does not take (:func:`unsupported` says which, and ``score`` then runs the
 Arrow plan): iterables of record batches (the Arrow plan streams them in bounded memory), CSV
 inputs (read by :mod:`leadflow.etl.files`, which numbers unparseable lines), columns that need
-text parsing (numbers or timestamps stored as text), naive or nanosecond timestamps, and
+text parsing (numbers or timestamps stored as text), naive or nanosecond timestamps,
+timestamps in a time zone polars does not read (a fixed offset such as ``+05:30``), and
 column types the contract does not know.
 """
 
@@ -247,6 +248,10 @@ def _file_source(path: str | os.PathLike[str], renames: Mapping[str, str]) -> _S
         return "CSV input (read by the Arrow path, which numbers unparseable lines)"
     if len({_part_columns(p) for p in parts}) > 1:
         return "Parquet parts whose columns differ (the Arrow plan unifies them)"
+    # every column: polars reads the whole file's schema, also of columns not selected
+    zone = _unread_zone(_metadata(parts[0]).schema.to_arrow_schema())
+    if zone:
+        return zone
     sections = []
     start = 0
     for part in parts:
@@ -268,17 +273,40 @@ def _source(data: Any) -> _Source | str:
             return "CSV input (read by the Arrow path, which numbers unparseable lines)"
         if len({_part_columns(p) for p in parts}) > 1:
             return "Parquet parts whose columns differ (the Arrow plan unifies them)"
+        zone = _unread_zone(_metadata(parts[0]).schema.to_arrow_schema()) if parts else None
+        if zone:
+            return zone
         return _Source(pl.scan_parquet([str(p) for p in parts]), _parquet_stats(parts), parts)
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
-    if isinstance(data, pa.Table):
-        return _Source(pl.from_arrow(data).lazy(), None)
     module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        data = pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, pa.Table):
+        return _unread_zone(data.schema) or _Source(pl.from_arrow(data).lazy(), None)
     if module == "polars":
         return _Source(data.lazy(), None)
-    if module == "pandas":
-        return _Source(pl.from_arrow(pa.Table.from_pandas(data, preserve_index=False)).lazy(), None)
     return "an iterable of record batches (streamed by the Arrow plan in bounded memory)"
+
+
+def _unread_zone(schema: pa.Schema) -> str | None:
+    """Why the polars engine does not take *schema*: a timestamp
+    column whose time zone polars does not read -- a fixed offset such as ``+05:30``, which
+    Arrow keeps (polars reads IANA names only: it refuses the column, or panics scanning a
+    Parquet file) -- or ``None``."""
+    pl = _pl()
+    for field in schema:
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if not pa.types.is_timestamp(kind) or kind.tz is None:
+            continue
+        try:
+            pl.Series([], dtype=pl.Datetime(kind.unit, kind.tz))  # (no Arrow array: pandas)
+        except pl.exceptions.PolarsError:
+            return (
+                f"column {field.name!r} in time zone {kind.tz!r}, which polars does not read "
+                "(the Arrow plan does)"
+            )
+    return None
 
 
 def _parquet_stats(parts: list[Path]) -> dict[str, tuple[Any, Any, int]]:

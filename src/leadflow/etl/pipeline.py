@@ -588,18 +588,31 @@ def _one_row_per_id(
                 )
             table = table.filter(pa.array(keep))
         return table, 0
+    # dictionary-encoded columns (pandas' category dtype) sorted by their values: Arrow's sort
+    # does not take them
+    keys = pa.table(
+        {"id": _decoded(table.column("id")), "latest": _decoded(table.column(latest)),
+         "seq": table.column(_SEQ)}
+    )  # fmt: skip
     order = pc.sort_indices(
-        table,
-        sort_keys=[("id", "ascending"), (latest, "descending", "at_end"), (_SEQ, "ascending")],
+        keys,
+        sort_keys=[("id", "ascending"), ("latest", "descending", "at_end"), ("seq", "ascending")],
     )
     ordered = table.take(order)
-    ids = ordered.column("id")
+    ids = keys.column("id").take(order)
     first = np.ones(ordered.num_rows, dtype=bool)
     if ordered.num_rows > 1:
         same = pc.equal(ids.slice(1), ids.slice(0, ordered.num_rows - 1))
         first[1:] = ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)
     kept = ordered.filter(pa.array(first)).sort_by([(_SEQ, "ascending")])
     return kept, int((~first).sum())
+
+
+def _decoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """*column* with its dictionary, if any, decoded: its values."""
+    if pa.types.is_dictionary(column.type):
+        return column.cast(column.type.value_type)
+    return column
 
 
 class _ScoreJob:
@@ -699,7 +712,11 @@ class _ScoreJob:
     ) -> pa.Table:  # fmt: skip
         """Scores of one partition's leads, sorted by id."""
         leads = self.leads(lead_table, sink, source or "leads")
-        ids = leads.column("id").combine_chunks() if leads.num_rows else pa.array([], pa.string())
+        ids = (
+            _decoded(leads.column("id")).combine_chunks()
+            if leads.num_rows
+            else pa.array([], pa.string())
+        )
         aggregate = self.plan.aggregate(self.events(event_batches, ids), as_of=self.as_of)
         if leads.num_rows == 0:
             return self.output_schema.empty_table()

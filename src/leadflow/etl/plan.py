@@ -460,6 +460,10 @@ class ColumnarPlan:
             for b in _batches(accounts)
         ]
         table = pa.Table.from_batches(batches) if batches else _conformed_schema(spec).empty_table()
+        key = table.column("id")
+        if pa.types.is_dictionary(key.type):  # the join key as text (a category dtype's codes
+            # are the file's own; the leads' account_id is text)
+            table = table.set_column(table.column_names.index("id"), "id", key.cast(pa.string()))
         if "domain" in spec:
             table = table.set_column(
                 table.column_names.index("domain"), "domain", _lower_domain(table.column("domain"))

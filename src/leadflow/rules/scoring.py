@@ -713,13 +713,16 @@ def score_account(
 
     *contacts* are ``(lead, activities)`` pairs for the people at the account (each lead's
     ``account_id`` must be the account's or empty). The trend compares engagement now with
-    engagement ``card.trend_window_days`` earlier (activities after that instant not yet
-    counted); a relative change within ``card.trend_tolerance`` is steady.
+    engagement ``card.trend_window_days`` of elapsed time earlier (whatever *as_of*'s zone;
+    activities after that instant not yet counted); a relative change within
+    ``card.trend_tolerance`` is steady.
     """
     check_aware("as_of", as_of)
     prepared = _prepare(card)
-    before = as_of - timedelta(days=card.trend_window_days)
-    now_utc, before_utc = as_of.astimezone(UTC), before.astimezone(UTC)
+    # elapsed time, in UTC: in as_of's own zone the window would be wall-clock time
+    now_utc = as_of.astimezone(UTC)
+    before_utc = now_utc - timedelta(days=card.trend_window_days)
+    before = before_utc.astimezone(as_of.tzinfo)
     results: list[ScoreResult] = []
     earlier: list[float] = []
     for lead, activities in contacts:
