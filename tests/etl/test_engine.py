@@ -3,6 +3,7 @@ refused rows -- the same row, id, field, value and reason -- on clean and dirty 
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -639,3 +640,43 @@ def test_a_repeated_id_counts_as_the_columnar_paths_count_it() -> None:
     for engine in ("polars", "arrow"):
         (row,) = plan.score(leads, events, as_of=AS_OF, engine=engine).to_pylist()
         assert row["behaviour"] == pytest.approx(result.behaviour, rel=1e-12), engine
+
+
+@pytest.mark.parametrize("points", [1.5e308, -1.5e308])
+def test_points_near_the_float_maximum_sum_to_infinity_on_every_path(points: float) -> None:
+    """Two activities of a rule worth 1.5e308 points: the exact sum overflows a float. The
+    columnar paths give an infinite score; score_lead, score_many and score_account did raise
+    OverflowError from math.fsum (not a LeadflowError, so on_error could not catch it)."""
+    from datetime import timedelta
+
+    from leadflow.model import Account, Activity, Lead
+    from leadflow.rules import score_account, score_lead
+    from leadflow.rules.scorecard import Rule
+
+    card = Scorecard(name="huge", rules=[
+        Rule(id="visits", category="behaviour", signal="interest", points=points,
+             activities=["web_visit"], half_life_days=1e9),
+    ])  # fmt: skip
+    day = timedelta(days=1)
+    who = Lead(id="L-1", created_at=AS_OF - 9 * day, account_id="A-1")
+    acts = [
+        Activity(id=f"E{i}", lead_id="L-1", kind="web_visit", occurred_at=AS_OF - day)
+        for i in range(2)
+    ]
+    result = score_lead(card, who, acts, as_of=AS_OF)
+    assert result.behaviour == result.total == math.copysign(math.inf, points)
+    account = score_account(card, Account(id="A-1", name="Acme"), [(who, acts)], as_of=AS_OF)
+    assert account.engagement == math.copysign(math.inf, points)
+    leads = pa.table({"id": ["L-1"], "created_at": pa.array([who.created_at], TS)})
+    events = pa.table(
+        {
+            "id": [a.id for a in acts],
+            "lead_id": [a.lead_id for a in acts],
+            "kind": [a.kind for a in acts],
+            "occurred_at": pa.array([a.occurred_at for a in acts], TS),
+        }
+    )
+    plan = compile_scorecard(card)
+    for engine in ("polars", "arrow"):
+        (row,) = plan.score(leads, events, as_of=AS_OF, engine=engine).to_pylist()
+        assert row["behaviour"] == result.behaviour, engine

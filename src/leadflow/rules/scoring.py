@@ -338,7 +338,10 @@ class _PerActivity:
         if self.gate is not None and self.gate.evidence(lead, account, gathered.seen) is None:
             return None
         rule = self.rule
-        points = math.fsum(tally.points)
+        try:
+            points = math.fsum(tally.points)
+        except (OverflowError, ValueError):  # points near the float maximum (see _sum)
+            points = _sum(tally.points)
         cap = rule.cap
         capped = False
         if cap is not None and not -cap <= points <= cap:  # _clamp, inline: once per lead
@@ -388,6 +391,17 @@ class _Once:
             half_life_days=self.half_life_days,
             capped=capped,
         )
+
+
+def _sum(values: list[float]) -> float:
+    """``math.fsum(values)``; where its exact intermediate sum overflows a float (points near
+    the float maximum), or ``inf`` meets ``-inf``, the plain float sum -- ``inf``, ``-inf`` or
+    ``nan`` -- which is what the columnar paths give (:mod:`leadflow.etl`), instead of an
+    ``OverflowError`` or ``ValueError``."""
+    try:
+        return math.fsum(values)
+    except (OverflowError, ValueError):
+        return sum(values, 0.0)
 
 
 def _clamp(value: float, cap: float | None) -> tuple[float, bool]:
@@ -571,16 +585,21 @@ def _score(
             interest.append(contribution.points)
     behaviour = interest + intent
     # fsum is exact then rounded once, so it does not depend on order: total == fsum(points).
-    total = math.fsum(fit + behaviour)
+    try:
+        total = math.fsum(fit + behaviour)
+        sums = (math.fsum(fit), math.fsum(behaviour), math.fsum(interest), math.fsum(intent))
+    except (OverflowError, ValueError):  # points near the float maximum (see _sum)
+        total = _sum(fit + behaviour)
+        sums = (_sum(fit), _sum(behaviour), _sum(interest), _sum(intent))
     return ScoreResult(
         lead_id=lead.id,
         scorecard=prepared.card.name,
         as_of=as_of,
         total=total,
-        fit=math.fsum(fit),
-        behaviour=math.fsum(behaviour),
-        interest=math.fsum(interest),
-        intent=math.fsum(intent),
+        fit=sums[0],
+        behaviour=sums[1],
+        interest=sums[2],
+        intent=sums[3],
         contributions=tuple(contributions),
         recommendation=_recommendation(prepared.card.thresholds, total, intent),
     )
@@ -731,8 +750,8 @@ def score_account(
         earlier.append(
             _score(prepared, lead, account, acts, as_of=before, as_of_utc=before_utc).behaviour
         )
-    engagement = math.fsum(r.behaviour for r in results)
-    previous = math.fsum(earlier)
+    engagement = _sum([r.behaviour for r in results])
+    previous = _sum(earlier)
     engaged = tuple(sorted(r.lead_id for r in results if r.behaviour > 0))
     intent = tuple(sorted(r.lead_id for r in results if r.has_intent))
     stand_in = Lead(
@@ -748,7 +767,7 @@ def score_account(
     fit_parts = [
         step.contribute(stand_in, account, _Gathered.nothing(0)) for step in prepared.account_fit
     ]
-    fit = math.fsum(c.points for c in fit_parts if c is not None)
+    fit = _sum([c.points for c in fit_parts if c is not None])
     trend = _trend(engagement, previous, card.trend_tolerance)
     t = card.thresholds
     winnable = (
@@ -763,7 +782,7 @@ def score_account(
         as_of=as_of,
         fit=fit,
         engagement=engagement,
-        total=math.fsum([fit, engagement]),
+        total=_sum([fit, engagement]),
         engaged_contacts=engaged,
         intent_contacts=intent,
         previous_engagement=previous,
