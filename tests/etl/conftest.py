@@ -127,3 +127,17 @@ def repeated_ids() -> list[Activity]:
         act("E3", "case_study_download", 1),
         act("E4", "email_open", 1),
     ]
+
+
+def activity_table(acts: list[Activity]) -> Any:
+    """*acts* as an events table (``id``, ``lead_id``, ``kind``, ``occurred_at`` in UTC)."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": [a.id for a in acts],
+            "lead_id": [a.lead_id for a in acts],
+            "kind": [a.kind for a in acts],
+            "occurred_at": pa.array([a.occurred_at for a in acts], pa.timestamp("us", tz="UTC")),
+        }
+    )

@@ -22,7 +22,7 @@ from leadflow.etl.synthetic import GeneratedFiles
 from leadflow.rules.scorecard import Scorecard
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
-from .conftest import AS_OF, assert_same_scores, repeated_ids
+from .conftest import AS_OF, activity_table, assert_same_scores, repeated_ids
 from .sql_data import account_table, compare, event_table, expected, generate, lead_table
 from .test_sql import CARD as EVERY_CONDITION
 from .test_sql import SEED as SEED_CARD
@@ -628,14 +628,7 @@ def test_a_repeated_id_counts_as_the_columnar_paths_count_it() -> None:
         "case_study": ("E3",),
     }
     leads = pa.table({"id": ["L-1"], "created_at": pa.array([who.created_at], TS)})
-    events = pa.table(
-        {
-            "id": [a.id for a in acts],
-            "lead_id": [a.lead_id for a in acts],
-            "kind": [a.kind for a in acts],
-            "occurred_at": pa.array([a.occurred_at for a in acts], TS),
-        }
-    )
+    events = activity_table(acts)
     plan = compile_scorecard(SEED_CARD)
     for engine in ("polars", "arrow"):
         (row,) = plan.score(leads, events, as_of=AS_OF, engine=engine).to_pylist()
@@ -668,14 +661,7 @@ def test_points_near_the_float_maximum_sum_to_infinity_on_every_path(points: flo
     account = score_account(card, Account(id="A-1", name="Acme"), [(who, acts)], as_of=AS_OF)
     assert account.engagement == math.copysign(math.inf, points)
     leads = pa.table({"id": ["L-1"], "created_at": pa.array([who.created_at], TS)})
-    events = pa.table(
-        {
-            "id": [a.id for a in acts],
-            "lead_id": [a.lead_id for a in acts],
-            "kind": [a.kind for a in acts],
-            "occurred_at": pa.array([a.occurred_at for a in acts], TS),
-        }
-    )
+    events = activity_table(acts)
     plan = compile_scorecard(card)
     for engine in ("polars", "arrow"):
         (row,) = plan.score(leads, events, as_of=AS_OF, engine=engine).to_pylist()

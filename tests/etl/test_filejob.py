@@ -28,7 +28,7 @@ from leadflow.etl.synthetic import GeneratedFiles
 from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
-from .conftest import AS_OF, repeated_ids
+from .conftest import AS_OF, activity_table, repeated_ids
 from .sql_data import account_table, event_table, generate, lead_table
 from .test_engine import dirty_events, dirty_leads
 from .test_sql import CARD as EVERY_CONDITION
@@ -558,14 +558,7 @@ def test_a_repeated_event_id_is_scored_as_score_lead_scores_it(tmp_path: Path) -
         ),
         tmp_path / "leads.parquet",
     )  # fmt: skip
-    table = pa.table(
-        {
-            "id": [a.id for a in acts],
-            "lead_id": [a.lead_id for a in acts],
-            "kind": [a.kind for a in acts],
-            "occurred_at": pa.array([a.occurred_at for a in acts], ts),
-        }
-    )
+    table = activity_table(acts)
     events = write(table, tmp_path / "events.parquet")
     plan = compile_scorecard(SEED_CARD)
     summary = same_job(plan, leads, events, tmp_path)
