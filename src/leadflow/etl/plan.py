@@ -903,8 +903,8 @@ def _age_days(micros: Any, as_of_ts: float) -> Any:
     multiplication by its inverse, not to the bit), so those two agree to the bit. The
     per-record path (:mod:`leadflow.rules.scoring`) divides the exact microsecond difference
     instead; the two differ by at most one unit in the last place of the seconds (2.4e-7 s
-    today), and not at all at a window's edge of whole seconds (both instants' seconds then
-    round alike)."""
+    today), and not at all at a window's edge of whole seconds while both instants lie between
+    2004 and 2038 (their seconds, in one binade of floats, then round alike)."""
     return (as_of_ts - micros / 1e6) / _DAY
 
 
