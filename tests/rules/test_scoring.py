@@ -328,6 +328,24 @@ def test_contributions_are_plain_values_everywhere() -> None:
     assert type(ScoreResult.__dict__["contributions"]) is type(ScoreResult.__dict__["lead_id"])
 
 
+def test_results_take_their_fields_by_position_in_the_order_listed() -> None:
+    # scoring builds them positionally; a reordered field would put a value in the wrong place
+    result = _scored()
+    for value in (result, *result.contributions):
+        fields = attrs.fields(type(value))
+        positional = type(value)(*(getattr(value, f.name) for f in fields))
+        assert positional == value
+        assert [f.name for f in fields] == list(attrs.asdict(value, recurse=False))
+    assert [f.name for f in attrs.fields(Contribution)] == [
+        "rule_id", "label", "category", "signal", "raw_points", "points", "evidence",
+        "age_days", "half_life_days", "capped",
+    ]  # fmt: skip
+    assert [f.name for f in attrs.fields(ScoreResult)] == [
+        "lead_id", "scorecard", "as_of", "total", "fit", "behaviour", "interest", "intent",
+        "contributions", "recommendation",
+    ]  # fmt: skip
+
+
 # -- score_many ------------------------------------------------------------------------------
 
 

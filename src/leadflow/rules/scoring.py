@@ -110,14 +110,15 @@ class Trend(enum.StrEnum):
     COOLING = "cooling"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Contribution:
     """What one rule added to a score, and why.
 
     ``raw_points`` is before decay and cap (a per-activity rule's points times its activities);
     ``points`` is what it adds to the total. ``evidence`` holds the ids of the activities behind
     it, in the order they were given; ``age_days`` is the age of the newest of them and ``half_life_days`` the decay applied
-    (both ``None`` for fit rules). ``capped`` says the rule's cap cut it.
+    (both ``None`` for fit rules). ``capped`` says the rule's cap cut it. Fields are given by
+    keyword or, in the order listed, by position.
     """
 
     rule_id: str
@@ -164,13 +165,14 @@ def _ago(age_days: float) -> str:
     return "1 day ago" if days == 1 else f"{days} days ago"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class ScoreResult:
     """A lead's score as of an instant, with the contributions that make it up.
 
     ``total`` is ``math.fsum`` of the contributions' points; ``fit``, ``behaviour``, ``interest``
     and ``intent`` are the same sums over the matching contributions. ``contributions`` is a
-    plain tuple, in the card's rule order, built with the result.
+    plain tuple, in the card's rule order, built with the result. Fields are given by keyword
+    or, in the order listed, by position.
     """
 
     lead_id: str
@@ -338,25 +340,24 @@ class _PerActivity:
         if self.gate is not None and self.gate.evidence(lead, account, gathered.seen) is None:
             return None
         rule = self.rule
-        try:
-            points = math.fsum(tally.points)
-        except (OverflowError, ValueError):  # points near the float maximum (see _sum)
-            points = _sum(tally.points)
+        points = _sum(tally.points)
         cap = rule.cap
         capped = False
         if cap is not None and not -cap <= points <= cap:  # _clamp, inline: once per lead
             points, capped = (cap if points > 0 else -cap), True
+        # Positional, in field order: a class called with keywords collects them in a dict
+        # first, which costs about half as much again as the frozen class's own __init__.
         return Contribution(
-            rule_id=rule.id,
-            label=rule.label,
-            category=rule.category,
-            signal=rule.signal,
-            raw_points=rule.points * len(tally.points),
-            points=points,
-            evidence=tuple(tally.ids),
-            age_days=tally.newest,
-            half_life_days=self.half_life_days,
-            capped=capped,
+            rule.id,
+            rule.label,
+            rule.category,
+            rule.signal,
+            rule.points * len(tally.points),  # raw_points
+            points,
+            tuple(tally.ids),  # evidence
+            tally.newest,  # age_days
+            self.half_life_days,
+            capped,
         )
 
 
@@ -376,20 +377,20 @@ class _Once:
         found = self.when.evidence(lead, account, gathered.seen)
         if not found:  # fails, or holds without any activity behind it: nothing was done
             return None
-        newest = min(s.age_days for s in found)
+        newest = min([s.age_days for s in found])
         rule = self.rule
         points, capped = _clamp(rule.points * math.exp(newest * self.rate), rule.cap)
-        return Contribution(
-            rule_id=rule.id,
-            label=rule.label,
-            category=rule.category,
-            signal=rule.signal,
-            raw_points=rule.points,
-            points=points,
-            evidence=_unique_ids(found),
-            age_days=newest,
-            half_life_days=self.half_life_days,
-            capped=capped,
+        return Contribution(  # positional, in field order (see _PerActivity.contribute)
+            rule.id,
+            rule.label,
+            rule.category,
+            rule.signal,
+            rule.points,  # raw_points
+            points,
+            _unique_ids(found),  # evidence
+            newest,  # age_days
+            self.half_life_days,
+            capped,
         )
 
 
@@ -398,6 +399,8 @@ def _sum(values: list[float]) -> float:
     the float maximum), or ``inf`` meets ``-inf``, the plain float sum -- ``inf``, ``-inf`` or
     ``nan`` -- which is what the columnar paths give (:mod:`leadflow.etl`), instead of an
     ``OverflowError`` or ``ValueError``."""
+    if len(values) < 2:  # fsum of one value is the value, but -0.0 sums to 0.0
+        return values[0] + 0.0 if values else 0.0
     try:
         return math.fsum(values)
     except (OverflowError, ValueError):
@@ -519,8 +522,9 @@ def _gather(
     first) -- as the columnar paths key only the events that can count.
     """
     routes = prepared.routes
-    gathered = _Gathered.nothing(prepared.per_activity)
-    seen, tallies = gathered.seen, gathered.tallies
+    seen: dict[str, list[Sighting]] = {}
+    tallies: list[_Tally | None] = [None] * prepared.per_activity
+    gathered = _Gathered(seen, tallies)
     exp = math.exp
     ids: set[str] = set()
     for activity in activities:
@@ -533,19 +537,20 @@ def _gather(
         age = (as_of - activity.occurred_at).total_seconds() / _DAY
         if age < 0:  # after as_of: not yet happened
             continue
-        if activity.id in ids:  # a repeat of an activity that counts: once, the first
+        activity_id = activity.id
+        if activity_id in ids:  # a repeat of an activity that counts: once, the first
             continue
-        ids.add(activity.id)
+        ids.add(activity_id)
         for counter in route.counters:
             if age > counter.within_days:
                 continue
             points = counter.points * exp(age * counter.rate)
             tally = tallies[counter.slot]
             if tally is None:
-                tallies[counter.slot] = _Tally(points=[points], ids=[activity.id], newest=age)
+                tallies[counter.slot] = _Tally([points], [activity_id], age)
             else:
                 tally.points.append(points)
-                tally.ids.append(activity.id)
+                tally.ids.append(activity_id)
                 if age < tally.newest:  # noqa: PLR1730 - cheaper than min() per activity
                     tally.newest = age
         if route.seen:
@@ -585,23 +590,18 @@ def _score(
             interest.append(contribution.points)
     behaviour = interest + intent
     # fsum is exact then rounded once, so it does not depend on order: total == fsum(points).
-    try:
-        total = math.fsum(fit + behaviour)
-        sums = (math.fsum(fit), math.fsum(behaviour), math.fsum(interest), math.fsum(intent))
-    except (OverflowError, ValueError):  # points near the float maximum (see _sum)
-        total = _sum(fit + behaviour)
-        sums = (_sum(fit), _sum(behaviour), _sum(interest), _sum(intent))
-    return ScoreResult(
-        lead_id=lead.id,
-        scorecard=prepared.card.name,
-        as_of=as_of,
-        total=total,
-        fit=sums[0],
-        behaviour=sums[1],
-        interest=sums[2],
-        intent=sums[3],
-        contributions=tuple(contributions),
-        recommendation=_recommendation(prepared.card.thresholds, total, intent),
+    total = _sum(fit + behaviour)
+    return ScoreResult(  # positional, in field order (see _PerActivity.contribute)
+        lead.id,
+        prepared.card.name,
+        as_of,
+        total,
+        _sum(fit),
+        _sum(behaviour),
+        _sum(interest),
+        _sum(intent),
+        tuple(contributions),
+        _recommendation(prepared.card.thresholds, total, intent),
     )
 
 
