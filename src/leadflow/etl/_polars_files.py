@@ -205,7 +205,10 @@ class PolarsJob:
             else engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
         )
         rows = counting.select("kind", "age", *(["__us"] if self.plan.counters else []), "lead_id")
-        return engine._event_aggregates(rows).collect(engine="streaming"), valid
+        aggregate = engine._event_aggregates(rows, pack=True).collect(engine="streaming")
+        if not engine.packed_fit(aggregate):  # a lead with more events than packed sums hold
+            aggregate = engine._event_aggregates(rows).collect(engine="streaming")
+        return aggregate, valid
 
     def _count(self, valid: Any, ids: Any) -> None:
         """Count the valid events of unknown kinds and those whose lead is not among *ids*
