@@ -50,12 +50,14 @@ partitioning: each per-activity rule's terms are split into the Arrow plan's exa
 levels by the plan's own :func:`~leadflow.etl.plan._split_exact` (written once for numpy arrays
 and polars expressions: a division by a power-of-two step is a multiplication by its exact
 inverse; ``round`` ties to even, as ``np.round``), summed per lead (exact in any order) and
-added in the plan's fixed order; ages in days are the plan's own numpy function
-(:func:`~leadflow.etl.plan._age_days`, true divisions) and decays numpy's ``exp``, both run on
-the scan's batches; the rest of the arithmetic (``points * exp(age * rate)`` of a counted
-condition, clamps, subtotals, totals in rule order) is the same sequence of IEEE operations as
-the plan's. On the 15M events of the 1M-lead benchmark the events query costs about 0.9 s of
-CPU more than with plain sums (docs/etl.md). Spark executors run the Arrow plan.
+added in the plan's fixed order (the file job sums both levels of a rule as one integer of
+whole steps where that is exact, :func:`_packed_step`); ages in days are the plan's own numpy
+function (:func:`~leadflow.etl.plan._age_days`, true divisions) and decays numpy's ``exp``,
+both run on the scan's batches; the rest of the arithmetic (``points * exp(age * rate)`` of a
+counted condition, clamps, subtotals, totals in rule order) is the same sequence of IEEE
+operations as the plan's. On the 15M events of the 1M-lead benchmark the file job's events
+query costs about 0.3 s of CPU more than with plain sums (docs/etl.md). Spark executors run
+the Arrow plan.
 
 What this engine does not take (:func:`unsupported` says which, and ``score`` then runs the
 Arrow plan): iterables of record batches (the Arrow plan streams them in bounded memory), CSV
