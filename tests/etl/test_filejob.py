@@ -315,7 +315,7 @@ def test_plan_score_by_default_stays_on_the_plain_sums(
     assert scores.num_rows == small_files.lead_rows
 
 
-@pytest.mark.parametrize("points", [40.0, 3.0e-310, -7.5, 1.0e300])
+@pytest.mark.parametrize("points", [40.0, 3.0e-310, -7.5, 1.0e300, 1.7e308, 2.0e-300])
 def test_exact_mode_with_tiny_and_huge_points(tmp_path: Path, points: float) -> None:
     card = Scorecard(name="odd", rules=[
         Rule(id="quote", category="behaviour", signal="intent", points=points,
@@ -511,6 +511,35 @@ def test_rules_on_one_grid_sharing_a_kind(tmp_path: Path) -> None:
     leads = write(lead_table(data), tmp_path / "leads.parquet")
     events = write(event_table(data), tmp_path / "events.parquet")
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path)
+
+
+def test_a_lead_with_more_events_than_packed_sums_hold(tmp_path: Path) -> None:
+    # the polars job sums both exact levels of a rule as one Int64 of whole steps: at most
+    # 2**53 per event, so 1,500 events of 63 points (63/64 of 2**53 steps each) overflow it;
+    # the job then sums the levels as floats, as the Arrow plan does
+    from datetime import timedelta
+
+    card = Scorecard(name="busy", rules=[
+        Rule(id="quote", category="behaviour", signal="intent", points=63.0,
+             activities=["quote_request"]),
+        Rule(id="demo", category="behaviour", signal="interest", points=5.0,
+             activities=["demo_request"]),
+    ])  # fmt: skip
+    leads = write(pa.table({
+        "id": ["L-1", "L-2"],
+        "created_at": pa.array([AS_OF - timedelta(days=400)] * 2, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    n = 1_500
+    when = [AS_OF - timedelta(seconds=1 + i) for i in range(n)] + [AS_OF - timedelta(days=3)]
+    events = write(pa.table({
+        "id": [f"A-{i:05d}" for i in range(n + 1)],
+        "lead_id": ["L-1"] * n + ["L-2"],
+        "kind": ["quote_request"] * (n - 1) + ["demo_request", "quote_request"],
+        "occurred_at": pa.array(when, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    same_job(compile_scorecard(card), leads, events, tmp_path)
+    scores = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    assert 63.0 * (n - 1) * 0.999 < scores[0]["score"] < 63.0 * (n - 1) + 5.0
 
 
 def test_dedupe_latest_ties_minus_zero_with_zero(tmp_path: Path) -> None:

@@ -105,7 +105,13 @@ class PolarsJob:
         engine = _Engine(self.plan, as_of, exact=True)
         try:
             query = engine.leads(self.leads, self.carry)
-            fixed = engine.fixed_leads(self.leads, sink, self.carry) if self.leads.tests else None
+            fixed = None
+            if self.leads.tests:
+                # the clean tests run once, in the scored columns' own pass: the rows that
+                # fail one are read again, whole, only when there are any
+                query = query.collect()
+                if not query.get_column("__ok").all():
+                    fixed = engine.fixed_leads(self.leads, sink, self.carry)
             _stop(strict, sink)
             aggregate, valid = self._events(engine, sink, strict)
             account_frame = None
@@ -199,7 +205,10 @@ class PolarsJob:
             else engine._counting(valid.select("lead_id", kind.alias("kind"), "occurred_at"))
         )
         rows = counting.select("kind", "age", *(["__us"] if self.plan.counters else []), "lead_id")
-        return engine._event_aggregates(rows).collect(engine="streaming"), valid
+        aggregate = engine._event_aggregates(rows, pack=True).collect(engine="streaming")
+        if not engine.packed_fit(aggregate):  # a lead with more events than packed sums hold
+            aggregate = engine._event_aggregates(rows).collect(engine="streaming")
+        return aggregate, valid
 
     def _count(self, valid: Any, ids: Any) -> None:
         """Count the valid events of unknown kinds and those whose lead is not among *ids*
@@ -207,14 +216,24 @@ class PolarsJob:
         events)."""
         pl = _pl()
         known = sorted(STANDARD_ACTIVITY_KINDS | set(self.plan.kinds))
-        counts = {"orphaned": (~pl.col("lead_id").cast(pl.String).is_in(ids.implode())).sum()}
         # the file's dictionaries (a superset of its kinds) all known: no kind is unknown, and
         # the column is not read again (a quarter of this pass at 15M events)
         seen = self.events.source.distinct("kind")
-        if seen is None or not set(seen) <= set(known):
-            counts["unknown"] = (~pl.col("kind").cast(pl.String).is_in(known)).sum()
-        found = valid.select(**counts).collect(engine="streaming")
-        self.unknown_kind = int(found.item(0, "unknown") or 0) if "unknown" in counts else 0
+        if seen is not None and set(seen) <= set(known):
+            # orphans alone: a streaming anti-join (a valid event's lead id is never null)
+            # measured ~0.1 s less CPU than is_in at 15M events
+            lead = pl.col("lead_id").cast(pl.String)
+            orphans = valid.select(lead).join(
+                ids.rename("lead_id").to_frame().lazy(), on="lead_id", how="anti"
+            )
+            self.unknown_kind = 0
+            self.orphaned = int(orphans.select(pl.len()).collect(engine="streaming").item())
+            return
+        found = valid.select(
+            orphaned=(~pl.col("lead_id").cast(pl.String).is_in(ids.implode())).sum(),
+            unknown=(~pl.col("kind").cast(pl.String).is_in(known)).sum(),
+        ).collect(engine="streaming")
+        self.unknown_kind = int(found.item(0, "unknown") or 0)
         self.orphaned = int(found.item(0, "orphaned") or 0)
 
     # -- leads -----------------------------------------------------------------------------------
