@@ -25,7 +25,7 @@ from leadflow.etl import compile_scorecard, score_files
 from leadflow.etl.engine import score_polars
 from leadflow.etl.plan import ColumnarPlan
 from leadflow.etl.synthetic import GeneratedFiles
-from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
+from leadflow.rules.scorecard import Rule, Scorecard, Thresholds, TitleKeywords
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
 from .conftest import AS_OF, activity_table, repeated_ids
@@ -327,6 +327,45 @@ def test_exact_mode_with_tiny_and_huge_points(tmp_path: Path, points: float) -> 
     leads = write(lead_table(data), tmp_path / "leads.parquet")
     events = write(event_table(data), tmp_path / "events.parquet")
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("cap", [None, 5.0])
+def test_a_rule_or_score_that_is_nan_gets_the_arrow_plans_result(
+    tmp_path: Path, cap: float | None
+) -> None:
+    # rules of +-1.7e308 points overflow to +-inf and total NaN; the largest float's terms
+    # split into levels that overflow (NaN in both engines). Arrow's comparisons take NaN as
+    # false (nurture, no intent) and its clamp takes NaN to +cap; polars orders NaN above
+    # every number
+    from datetime import timedelta
+
+    card = Scorecard(name="nan", rules=[
+        Rule(id="up", category="behaviour", signal="intent", points=1.7e308,
+             activities=["quote_request"]),
+        Rule(id="down", category="behaviour", signal="intent", points=-1.7e308,
+             activities=["demo_request"]),
+        Rule(id="edge", category="behaviour", signal="intent", points=-1.7976931348623157e308,
+             activities=["rfp"], cap=cap),
+    ], thresholds=Thresholds(mql=-1.0, sql_ready=1.0))  # fmt: skip
+    leads = write(pa.table({
+        "id": ["L-1", "L-2", "L-3"],
+        "created_at": pa.array([AS_OF - timedelta(days=400)] * 3, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    kinds = ["quote_request"] * 2 + ["demo_request"] * 2 + ["rfp", "quote_request"]
+    events = write(pa.table({
+        "id": [f"A-{i}" for i in range(6)],
+        "lead_id": ["L-1"] * 4 + ["L-2", "L-3"],
+        "kind": kinds,
+        "occurred_at": pa.array([AS_OF] * 6, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    for explain in (False, True):
+        same_job(compile_scorecard(card, explain=explain), leads, events, tmp_path)
+    scores = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    # inf + -inf: NaN for score_lead too, which recommends nurture (nan >= 80 is false)
+    assert math.isnan(scores[0]["score"])
+    assert scores[0]["recommendation"] == "nurture"
 
 
 # -- generated dirty data -------------------------------------------------------------------------

@@ -1195,7 +1195,7 @@ class _Engine:
                 totals["interest"] = totals["interest"] + v
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = totals["intent"] + v
-                has_intent = has_intent | (applies & (points > 0.0))
+                has_intent = has_intent | (applies & _at_least(points, 0.0, strict=True))
             if self.plan.explain:
                 explained.append(
                     pl.when(applies).then(points).otherwise(None).alias(f"rule_{rule.id}")
@@ -1206,13 +1206,13 @@ class _Engine:
             *explained,
             has_intent.alias("__intent"),
         )
-        sql_ready = total >= t.sql_ready
+        sql_ready = _at_least(total, t.sql_ready)
         if t.sql_ready_requires_intent:
             sql_ready = sql_ready & pl.col("__intent")
         recommendation = (
             pl.when(sql_ready)
             .then(pl.lit("sql_ready"))
-            .when(total >= t.mql)
+            .when(_at_least(total, t.mql))
             .then(pl.lit("mql"))
             .otherwise(pl.lit("nurture"))
         )
@@ -1362,7 +1362,19 @@ def _round_even(expr: Any) -> Any:
 
 
 def _clamp(values: Any, cap: float | None) -> Any:
-    return values if cap is None else values.clip(-cap, cap)
+    """*values* within ``[-cap, cap]``, NaN to ``cap`` as the Arrow plan's
+    ``max_element_wise(min_element_wise(values, cap), -cap)`` (Arrow's element-wise minimum
+    and maximum pass over NaN; polars' ``clip`` keeps it)."""
+    if cap is None:
+        return values
+    return _pl().when(values.is_nan()).then(cap).otherwise(values.clip(-cap, cap))
+
+
+def _at_least(values: Any, bound: float, *, strict: bool = False) -> Any:
+    """``values >= bound`` (``>`` with *strict*), false for NaN as in Arrow (and Python):
+    polars orders NaN above every number, so its own comparison would be true."""
+    found = values > bound if strict else values >= bound
+    return found & values.is_not_nan()
 
 
 class _Fields:
