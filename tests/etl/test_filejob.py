@@ -536,6 +536,76 @@ def test_a_rule_of_minus_zero_points_totals_plus_zero(tmp_path: Path) -> None:
     same_job(compile_scorecard(card), leads, events, tmp_path)
 
 
+@pytest.mark.parametrize("explain", [False, True])
+def test_an_intent_term_below_the_exact_grid_still_shows_intent(
+    tmp_path: Path, explain: bool
+) -> None:
+    # a demo request 400 days old at a 7-day half-life adds 20 * 2**-57 points: below the
+    # exact levels' finest step (the sum is 0.0), but score_lead (and the compiled SQL) count
+    # it as an intent signal, so a lead at 90 points is sql_ready, not mql
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules.scoring import score_lead
+
+    card = Scorecard(name="old-intent", rules=[
+        Rule(id="demo", category="behaviour", signal="intent", points=20.0,
+             activities=["demo_request"], half_life_days=7.0),
+        Rule(id="gated", category="behaviour", signal="intent", points=20.0,
+             activities=["rfp"], half_life_days=7.0,
+             when=TitleKeywords(keywords=["VP"])),
+        Rule(id="visit", category="behaviour", signal="interest", points=90.0,
+             activities=["web_visit"]),
+    ])  # fmt: skip
+    created = AS_OF - timedelta(days=500)
+    leads = [Lead(id=f"L-{i}", created_at=created, title=title)
+             for i, title in enumerate(["Engineer", "VP Sales", "Engineer", "Engineer"])]  # fmt: skip
+    old, now = AS_OF - timedelta(days=400), AS_OF
+    events = [
+        Activity(id="E-0", lead_id="L-0", kind="demo_request", occurred_at=old),
+        Activity(id="E-1", lead_id="L-0", kind="web_visit", occurred_at=now),
+        Activity(id="E-2", lead_id="L-1", kind="rfp", occurred_at=old),  # gate holds
+        Activity(id="E-3", lead_id="L-1", kind="web_visit", occurred_at=now),
+        Activity(id="E-4", lead_id="L-2", kind="rfp", occurred_at=old),  # gate fails
+        Activity(id="E-5", lead_id="L-2", kind="web_visit", occurred_at=now),
+        Activity(id="E-6", lead_id="L-3", kind="web_visit", occurred_at=now),  # no intent
+    ]
+    lead_file = write(pa.table({
+        "id": [x.id for x in leads],
+        "created_at": pa.array([created] * len(leads), pa.timestamp("us", tz="UTC")),
+        "title": [x.title for x in leads],
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    event_file = write(pa.table({
+        "id": [e.id for e in events],
+        "lead_id": [e.lead_id for e in events],
+        "kind": [e.kind for e in events],
+        "occurred_at": pa.array([e.occurred_at for e in events], pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    plan = compile_scorecard(card, explain=explain)
+    same_job(plan, lead_file, event_file, tmp_path)
+    want = [
+        score_lead(card, lead, [e for e in events if e.lead_id == lead.id], as_of=AS_OF)
+        for lead in leads
+    ]
+    assert [w.recommendation.value for w in want] == ["sql_ready", "sql_ready", "mql", "mql"]
+    rows = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    assert [w.recommendation.value for w in want] == [r["recommendation"] for r in rows]
+    split = tmp_path / "split.parquet"
+    score_files(plan, lead_file, event_file, split, as_of=AS_OF, engine="arrow", partitions=3,
+                workdir=tmp_path)  # fmt: skip
+    assert [r["recommendation"] for r in rows] == [
+        r["recommendation"] for r in pq.read_table(split).to_pylist()
+    ]
+    for exact in (False, True):
+        found = score_polars(plan, pq.read_table(lead_file), pq.read_table(event_file),
+                             as_of=AS_OF, exact=exact)  # fmt: skip
+        assert isinstance(found, pa.Table)
+        assert [r["recommendation"] for r in rows] == found.column("recommendation").to_pylist()
+    assert [r["recommendation"] for r in rows] == plan.score(
+        pq.read_table(lead_file), pq.read_table(event_file), as_of=AS_OF, engine="arrow"
+    ).column("recommendation").to_pylist()
+
+
 def test_rules_on_one_grid_sharing_a_kind(tmp_path: Path) -> None:
     # 40 and 35 points split on the same grid; their kinds overlap, so each keeps its own split
     card = Scorecard(name="shared", rules=[

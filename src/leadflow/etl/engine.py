@@ -903,6 +903,7 @@ class _Engine:
             frame, shared = self._shared_levels(frame, decay, pack=pack)
         if self.packed:
             aggs.append(pl.len().alias("__m"))
+        hits = self.plan.intent_hits
         for rule in self.plan.per_activity:
             mask = _is_kind(kind, rule.kinds)
             if rule.window is not None:
@@ -919,6 +920,9 @@ class _Engine:
                 aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
             if self.plan.explain:
                 aggs.append(mask.sum().cast(pl.Int64).alias(f"__n{rule.index}"))
+            if rule.index in hits:  # positive terms (see ColumnarPlan.intent_hits)
+                hit = mask & (term > 0.0)
+                aggs.append(hit.sum().cast(pl.Int64).alias(f"__h{rule.index}"))
         for counter in self.plan.counters:
             mask = (
                 kind.is_in(list(counter.kinds))
@@ -1195,7 +1199,13 @@ class _Engine:
                 totals["interest"] = totals["interest"] + v
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = totals["intent"] + v
-                has_intent = has_intent | (applies & _at_least(points, 0.0, strict=True))
+                if index in self.plan.intent_hits:
+                    shown = pl.col(f"__h{index}").fill_null(0) > 0
+                    if rule.when is not None:
+                        shown = shown & self._evidence(rule.when, fields)[0]
+                else:
+                    shown = applies & _at_least(points, 0.0, strict=True)
+                has_intent = has_intent | shown
             if self.plan.explain:
                 explained.append(
                     pl.when(applies).then(points).otherwise(None).alias(f"rule_{rule.id}")
