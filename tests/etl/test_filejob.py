@@ -329,16 +329,13 @@ def test_exact_mode_with_tiny_and_huge_points(tmp_path: Path, points: float) -> 
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("cap", [None, 5.0])
 def test_a_rule_or_score_that_is_nan_gets_the_arrow_plans_result(
     tmp_path: Path, cap: float | None
 ) -> None:
-    # rules of +-1.7e308 points overflow to +-inf and total NaN; the largest float's terms
-    # split into levels that overflow (NaN in both engines). Arrow's comparisons take NaN as
-    # false (nurture, no intent) and its clamp takes NaN to +cap; polars orders NaN above
-    # every number
+    # rules of +-1.7e308 points overflow to +-inf and total NaN (as in score_lead). Arrow's
+    # comparisons take NaN as false (nurture, no intent); polars orders NaN above every
+    # number. (The largest float's rule, capped or not, is finite: see the top-binade test.)
     from datetime import timedelta
 
     card = Scorecard(name="nan", rules=[
@@ -366,6 +363,50 @@ def test_a_rule_or_score_that_is_nan_gets_the_arrow_plans_result(
     # inf + -inf: NaN for score_lead too, which recommends nurture (nan >= 80 is false)
     assert math.isnan(scores[0]["score"])
     assert scores[0]["recommendation"] == "nurture"
+
+
+@pytest.mark.parametrize("points", [1.7976931348623157e308, -1.7976931348623157e308])
+def test_points_in_the_top_binade_give_score_leads_number_not_nan(
+    tmp_path: Path, points: float
+) -> None:
+    # the exact levels' first step is 2**998 for points in [2**1023, 2**1024): a term of the
+    # largest float rounds to 2**26 steps, 2**1024, which overflows (the sum was NaN)
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules.scoring import score_lead
+
+    card = Scorecard(name="top", rules=[
+        Rule(id="quote", category="behaviour", signal="intent", points=points,
+             activities=["quote_request"]),
+        Rule(id="demo", category="behaviour", signal="interest", points=points,
+             activities=["demo_request"], cap=5.0, half_life_days=2.0),
+    ])  # fmt: skip
+    created = AS_OF - timedelta(days=9)
+    when = [AS_OF, AS_OF, AS_OF - timedelta(days=1), AS_OF - timedelta(seconds=1)]
+    events = [
+        Activity(id="E-0", lead_id="L-0", kind="quote_request", occurred_at=when[0]),
+        Activity(id="E-1", lead_id="L-1", kind="demo_request", occurred_at=when[1]),
+        Activity(id="E-2", lead_id="L-2", kind="quote_request", occurred_at=when[2]),
+        Activity(id="E-3", lead_id="L-3", kind="quote_request", occurred_at=when[3]),
+    ]
+    leads = write(pa.table({
+        "id": [f"L-{i}" for i in range(4)],
+        "created_at": pa.array([created] * 4, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    event_file = write(pa.table({
+        "id": [e.id for e in events],
+        "lead_id": [e.lead_id for e in events],
+        "kind": [e.kind for e in events],
+        "occurred_at": pa.array(when, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    same_job(compile_scorecard(card, explain=True), leads, event_file, tmp_path)
+    rows = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    for row in rows:
+        lead = Lead(id=row["id"], created_at=created)
+        want = score_lead(card, lead, [e for e in events if e.lead_id == lead.id], as_of=AS_OF)
+        assert math.isclose(want.total, row["score"], rel_tol=1e-12), (row, want.total)
+        assert want.recommendation.value == row["recommendation"]
 
 
 # -- generated dirty data -------------------------------------------------------------------------

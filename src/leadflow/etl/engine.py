@@ -977,7 +977,10 @@ class _Engine:
                     self.packed[rule.index] = step
                 continue
             levels = _split_exact(
-                pl.col(f"__term{number}"), group[0].points, round_even=_round_even
+                pl.col(f"__term{number}"),
+                group[0].points,
+                round_even=_round_even,
+                clip=lambda values, bound: values.clip(-bound, bound),
             )
             names = [f"__l{number}_{k}" for k in range(len(levels))]
             columns += [level.alias(name) for level, name in zip(levels, names, strict=True)]

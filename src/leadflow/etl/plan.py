@@ -878,7 +878,11 @@ _FINEST = -1074  # the exponent of the smallest subnormal float64, 2**-1074
 
 
 def _split_exact(
-    terms: Any, points: float, *, round_even: Callable[[Any], Any] = np.round
+    terms: Any,
+    points: float,
+    *,
+    round_even: Callable[[Any], Any] = np.round,
+    clip: Callable[[Any, float], Any] = lambda values, bound: np.clip(values, -bound, bound),
 ) -> list[Any]:
     """*terms* (each at most ``|points|`` in size) split into :data:`_LEVELS` parts whose sums
     are exact in float64 whatever the order or grouping of the additions.
@@ -894,15 +898,23 @@ def _split_exact(
     (``np.round``; polars' ``Expr.round``). The arithmetic is written so that both give the
     same bits: a division by a grid step is a multiplication by its exact inverse (see
     :func:`_inverse_factors`; polars turns a division by a constant into that anyway).
+
+    Points in the top binade (``2**1023 <= |points| < 2**1024``): a term within half a first
+    step of ``2**1024`` would round to ``2**26`` first steps, which overflow; *clip* (``(values,
+    bound)`` to ``[-bound, bound]``) keeps it at ``2**26 - 1`` and the second level takes the
+    rest (at most ``2**27`` of its steps: exact), so the largest float's term is itself.
     """
-    parts = []
+    parts: list[Any] = []
     rest = terms
     for exponent in _grid(points):
         scaled = rest
         for factor in _inverse_factors(exponent):
             scaled = scaled * factor
         step = math.ldexp(1.0, exponent)
-        part = round_even(scaled) * step
+        whole = round_even(scaled)
+        if not parts and exponent + _GAIN - 1 >= 1024:  # 2**26 first steps overflow
+            whole = clip(whole, math.ldexp(1.0, _GAIN - 1) - 1.0)
+        part = whole * step
         parts.append(part)
         rest = rest - part
     return parts
