@@ -903,7 +903,7 @@ class _Engine:
             frame, shared = self._shared_levels(frame, decay, pack=pack)
         if self.packed:
             aggs.append(pl.len().alias("__m"))
-        hits = self.plan.intent_hits
+        hits = self.plan._intent_hits
         for rule in self.plan.per_activity:
             mask = _is_kind(kind, rule.kinds)
             if rule.window is not None:
@@ -920,7 +920,7 @@ class _Engine:
                 aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
             if self.plan.explain:
                 aggs.append(mask.sum().cast(pl.Int64).alias(f"__n{rule.index}"))
-            if rule.index in hits:  # positive terms (see ColumnarPlan.intent_hits)
+            if rule.index in hits:  # positive terms (see ColumnarPlan._intent_hits)
                 hit = mask & (term > 0.0)
                 aggs.append(hit.sum().cast(pl.Int64).alias(f"__h{rule.index}"))
         for counter in self.plan.counters:
@@ -1202,7 +1202,7 @@ class _Engine:
                 totals["interest"] = totals["interest"] + v
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = totals["intent"] + v
-                if index in self.plan.intent_hits:
+                if index in self.plan._intent_hits:
                     shown = pl.col(f"__h{index}").fill_null(0) > 0
                     if rule.when is not None:
                         shown = shown & self._evidence(rule.when, fields)[0]

@@ -236,7 +236,7 @@ class ColumnarPlan:
 
     def _empty_aggregate(self) -> pa.Table:
         fields = [pa.field("lead_id", pa.string())]
-        hits = self.intent_hits
+        hits = self._intent_hits
         for rule in self.per_activity:
             fields += [pa.field(name, pa.float64()) for name in _level_names(rule.index)]
             if self.explain:
@@ -274,7 +274,7 @@ class ColumnarPlan:
         groups = len(leads.dictionary)
         columns: dict[str, Any] = {}
         decays: dict[float, Any] = {}
-        hits = self.intent_hits
+        hits = self._intent_hits
         for rule in self.per_activity:
             mask = self._mask(kind_names, kind_codes, age, rule.kinds, rule.window)
             decay = decays.get(rule.rate)
@@ -287,7 +287,7 @@ class ColumnarPlan:
                 columns[name] = np.bincount(codes[mask], weights=part, minlength=groups)
             if self.explain:  # only explanations tell "no activity" from "0 points"
                 columns[f"__n{rule.index}"] = np.bincount(codes[mask], minlength=groups)
-            if rule.index in hits:  # see intent_hits
+            if rule.index in hits:  # see _intent_hits
                 hit = codes[mask][terms > 0.0]
                 columns[f"__h{rule.index}"] = np.bincount(hit, minlength=groups)
         for counter in self.counters:
@@ -499,7 +499,7 @@ class ColumnarPlan:
             yield from pool.map(lambda part: self.evaluate(part, as_of_ts=as_of_ts), slices)
 
     @property
-    def intent_hits(self) -> frozenset[int]:
+    def _intent_hits(self) -> frozenset[int]:
         """Indexes of the per-activity intent rules of positive points whose aggregate also
         counts each lead's positive terms (``__h<i>``), when a recommendation needs intent.
 
@@ -549,7 +549,7 @@ class ColumnarPlan:
                 totals["interest"] = pc.add(totals["interest"], value)
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = pc.add(totals["intent"], value)
-                if index in self.intent_hits:
+                if index in self._intent_hits:
                     shown = pc.greater(frame.int_column(f"__h{index}"), 0)
                     if rule.when is not None:
                         shown = pc.and_(shown, self._evidence(rule.when, frame)[0])
