@@ -25,7 +25,7 @@ from leadflow.etl import compile_scorecard, score_files
 from leadflow.etl.engine import score_polars
 from leadflow.etl.plan import ColumnarPlan
 from leadflow.etl.synthetic import GeneratedFiles
-from leadflow.rules.scorecard import Rule, Scorecard, TitleKeywords
+from leadflow.rules.scorecard import Rule, Scorecard, Thresholds, TitleKeywords
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
 from .conftest import AS_OF, activity_table, repeated_ids
@@ -329,6 +329,86 @@ def test_exact_mode_with_tiny_and_huge_points(tmp_path: Path, points: float) -> 
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path)
 
 
+@pytest.mark.parametrize("cap", [None, 5.0])
+def test_a_rule_or_score_that_is_nan_gets_the_arrow_plans_result(
+    tmp_path: Path, cap: float | None
+) -> None:
+    # rules of +-1.7e308 points overflow to +-inf and total NaN (as in score_lead). Arrow's
+    # comparisons take NaN as false (nurture, no intent); polars orders NaN above every
+    # number. (The largest float's rule, capped or not, is finite: see the top-binade test.)
+    from datetime import timedelta
+
+    card = Scorecard(name="nan", rules=[
+        Rule(id="up", category="behaviour", signal="intent", points=1.7e308,
+             activities=["quote_request"]),
+        Rule(id="down", category="behaviour", signal="intent", points=-1.7e308,
+             activities=["demo_request"]),
+        Rule(id="edge", category="behaviour", signal="intent", points=-1.7976931348623157e308,
+             activities=["rfp"], cap=cap),
+    ], thresholds=Thresholds(mql=-1.0, sql_ready=1.0))  # fmt: skip
+    leads = write(pa.table({
+        "id": ["L-1", "L-2", "L-3"],
+        "created_at": pa.array([AS_OF - timedelta(days=400)] * 3, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    kinds = ["quote_request"] * 2 + ["demo_request"] * 2 + ["rfp", "quote_request"]
+    events = write(pa.table({
+        "id": [f"A-{i}" for i in range(6)],
+        "lead_id": ["L-1"] * 4 + ["L-2", "L-3"],
+        "kind": kinds,
+        "occurred_at": pa.array([AS_OF] * 6, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    for explain in (False, True):
+        same_job(compile_scorecard(card, explain=explain), leads, events, tmp_path)
+    scores = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    # inf + -inf: NaN for score_lead too, which recommends nurture (nan >= 80 is false)
+    assert math.isnan(scores[0]["score"])
+    assert scores[0]["recommendation"] == "nurture"
+
+
+@pytest.mark.parametrize("points", [1.7976931348623157e308, -1.7976931348623157e308])
+def test_points_in_the_top_binade_give_score_leads_number_not_nan(
+    tmp_path: Path, points: float
+) -> None:
+    # the exact levels' first step is 2**998 for points in [2**1023, 2**1024): a term of the
+    # largest float rounds to 2**26 steps, 2**1024, which overflows (the sum was NaN)
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules.scoring import score_lead
+
+    card = Scorecard(name="top", rules=[
+        Rule(id="quote", category="behaviour", signal="intent", points=points,
+             activities=["quote_request"]),
+        Rule(id="demo", category="behaviour", signal="interest", points=points,
+             activities=["demo_request"], cap=5.0, half_life_days=2.0),
+    ])  # fmt: skip
+    created = AS_OF - timedelta(days=9)
+    when = [AS_OF, AS_OF, AS_OF - timedelta(days=1), AS_OF - timedelta(seconds=1)]
+    events = [
+        Activity(id="E-0", lead_id="L-0", kind="quote_request", occurred_at=when[0]),
+        Activity(id="E-1", lead_id="L-1", kind="demo_request", occurred_at=when[1]),
+        Activity(id="E-2", lead_id="L-2", kind="quote_request", occurred_at=when[2]),
+        Activity(id="E-3", lead_id="L-3", kind="quote_request", occurred_at=when[3]),
+    ]
+    leads = write(pa.table({
+        "id": [f"L-{i}" for i in range(4)],
+        "created_at": pa.array([created] * 4, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    event_file = write(pa.table({
+        "id": [e.id for e in events],
+        "lead_id": [e.lead_id for e in events],
+        "kind": [e.kind for e in events],
+        "occurred_at": pa.array(when, pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    same_job(compile_scorecard(card, explain=True), leads, event_file, tmp_path)
+    rows = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    for row in rows:
+        lead = Lead(id=row["id"], created_at=created)
+        want = score_lead(card, lead, [e for e in events if e.lead_id == lead.id], as_of=AS_OF)
+        assert math.isclose(want.total, row["score"], rel_tol=1e-12), (row, want.total)
+        assert want.recommendation.value == row["recommendation"]
+
+
 # -- generated dirty data -------------------------------------------------------------------------
 
 
@@ -495,6 +575,76 @@ def test_a_rule_of_minus_zero_points_totals_plus_zero(tmp_path: Path) -> None:
     events = write(event_table(data), tmp_path / "events.parquet")
     same_job(compile_scorecard(card, explain=True), leads, events, tmp_path, suffix=".csv")
     same_job(compile_scorecard(card), leads, events, tmp_path)
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_an_intent_term_below_the_exact_grid_still_shows_intent(
+    tmp_path: Path, explain: bool
+) -> None:
+    # a demo request 400 days old at a 7-day half-life adds 20 * 2**-57 points: below the
+    # exact levels' finest step (the sum is 0.0), but score_lead (and the compiled SQL) count
+    # it as an intent signal, so a lead at 90 points is sql_ready, not mql
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules.scoring import score_lead
+
+    card = Scorecard(name="old-intent", rules=[
+        Rule(id="demo", category="behaviour", signal="intent", points=20.0,
+             activities=["demo_request"], half_life_days=7.0),
+        Rule(id="gated", category="behaviour", signal="intent", points=20.0,
+             activities=["rfp"], half_life_days=7.0,
+             when=TitleKeywords(keywords=["VP"])),
+        Rule(id="visit", category="behaviour", signal="interest", points=90.0,
+             activities=["web_visit"]),
+    ])  # fmt: skip
+    created = AS_OF - timedelta(days=500)
+    leads = [Lead(id=f"L-{i}", created_at=created, title=title)
+             for i, title in enumerate(["Engineer", "VP Sales", "Engineer", "Engineer"])]  # fmt: skip
+    old, now = AS_OF - timedelta(days=400), AS_OF
+    events = [
+        Activity(id="E-0", lead_id="L-0", kind="demo_request", occurred_at=old),
+        Activity(id="E-1", lead_id="L-0", kind="web_visit", occurred_at=now),
+        Activity(id="E-2", lead_id="L-1", kind="rfp", occurred_at=old),  # gate holds
+        Activity(id="E-3", lead_id="L-1", kind="web_visit", occurred_at=now),
+        Activity(id="E-4", lead_id="L-2", kind="rfp", occurred_at=old),  # gate fails
+        Activity(id="E-5", lead_id="L-2", kind="web_visit", occurred_at=now),
+        Activity(id="E-6", lead_id="L-3", kind="web_visit", occurred_at=now),  # no intent
+    ]
+    lead_file = write(pa.table({
+        "id": [x.id for x in leads],
+        "created_at": pa.array([created] * len(leads), pa.timestamp("us", tz="UTC")),
+        "title": [x.title for x in leads],
+    }), tmp_path / "leads.parquet")  # fmt: skip
+    event_file = write(pa.table({
+        "id": [e.id for e in events],
+        "lead_id": [e.lead_id for e in events],
+        "kind": [e.kind for e in events],
+        "occurred_at": pa.array([e.occurred_at for e in events], pa.timestamp("us", tz="UTC")),
+    }), tmp_path / "events.parquet")  # fmt: skip
+    plan = compile_scorecard(card, explain=explain)
+    same_job(plan, lead_file, event_file, tmp_path)
+    want = [
+        score_lead(card, lead, [e for e in events if e.lead_id == lead.id], as_of=AS_OF)
+        for lead in leads
+    ]
+    assert [w.recommendation.value for w in want] == ["sql_ready", "sql_ready", "mql", "mql"]
+    rows = pq.read_table(tmp_path / "polars.parquet").to_pylist()
+    assert [w.recommendation.value for w in want] == [r["recommendation"] for r in rows]
+    split = tmp_path / "split.parquet"
+    score_files(plan, lead_file, event_file, split, as_of=AS_OF, engine="arrow", partitions=3,
+                workdir=tmp_path)  # fmt: skip
+    assert [r["recommendation"] for r in rows] == [
+        r["recommendation"] for r in pq.read_table(split).to_pylist()
+    ]
+    for exact in (False, True):
+        found = score_polars(plan, pq.read_table(lead_file), pq.read_table(event_file),
+                             as_of=AS_OF, exact=exact)  # fmt: skip
+        assert isinstance(found, pa.Table)
+        assert [r["recommendation"] for r in rows] == found.column("recommendation").to_pylist()
+    assert [r["recommendation"] for r in rows] == plan.score(
+        pq.read_table(lead_file), pq.read_table(event_file), as_of=AS_OF, engine="arrow"
+    ).column("recommendation").to_pylist()
 
 
 def test_rules_on_one_grid_sharing_a_kind(tmp_path: Path) -> None:

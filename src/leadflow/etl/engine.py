@@ -903,6 +903,7 @@ class _Engine:
             frame, shared = self._shared_levels(frame, decay, pack=pack)
         if self.packed:
             aggs.append(pl.len().alias("__m"))
+        hits = self.plan._intent_hits
         for rule in self.plan.per_activity:
             mask = _is_kind(kind, rule.kinds)
             if rule.window is not None:
@@ -919,6 +920,9 @@ class _Engine:
                 aggs.append(pl.when(mask).then(term).otherwise(0.0).sum().alias(f"__s{rule.index}"))
             if self.plan.explain:
                 aggs.append(mask.sum().cast(pl.Int64).alias(f"__n{rule.index}"))
+            if rule.index in hits:  # positive terms (see ColumnarPlan._intent_hits)
+                hit = mask & (term > 0.0)
+                aggs.append(hit.sum().cast(pl.Int64).alias(f"__h{rule.index}"))
         for counter in self.plan.counters:
             mask = (
                 kind.is_in(list(counter.kinds))
@@ -973,7 +977,10 @@ class _Engine:
                     self.packed[rule.index] = step
                 continue
             levels = _split_exact(
-                pl.col(f"__term{number}"), group[0].points, round_even=_round_even
+                pl.col(f"__term{number}"),
+                group[0].points,
+                round_even=_round_even,
+                clip=lambda values, bound: values.clip(-bound, bound),
             )
             names = [f"__l{number}_{k}" for k in range(len(levels))]
             columns += [level.alias(name) for level, name in zip(levels, names, strict=True)]
@@ -1195,7 +1202,13 @@ class _Engine:
                 totals["interest"] = totals["interest"] + v
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = totals["intent"] + v
-                has_intent = has_intent | (applies & (points > 0.0))
+                if index in self.plan._intent_hits:
+                    shown = pl.col(f"__h{index}").fill_null(0) > 0
+                    if rule.when is not None:
+                        shown = shown & self._evidence(rule.when, fields)[0]
+                else:
+                    shown = applies & _at_least(points, 0.0, strict=True)
+                has_intent = has_intent | shown
             if self.plan.explain:
                 explained.append(
                     pl.when(applies).then(points).otherwise(None).alias(f"rule_{rule.id}")
@@ -1206,13 +1219,13 @@ class _Engine:
             *explained,
             has_intent.alias("__intent"),
         )
-        sql_ready = total >= t.sql_ready
+        sql_ready = _at_least(total, t.sql_ready)
         if t.sql_ready_requires_intent:
             sql_ready = sql_ready & pl.col("__intent")
         recommendation = (
             pl.when(sql_ready)
             .then(pl.lit("sql_ready"))
-            .when(total >= t.mql)
+            .when(_at_least(total, t.mql))
             .then(pl.lit("mql"))
             .otherwise(pl.lit("nurture"))
         )
@@ -1362,7 +1375,19 @@ def _round_even(expr: Any) -> Any:
 
 
 def _clamp(values: Any, cap: float | None) -> Any:
-    return values if cap is None else values.clip(-cap, cap)
+    """*values* within ``[-cap, cap]``, NaN to ``cap`` as the Arrow plan's
+    ``max_element_wise(min_element_wise(values, cap), -cap)`` (Arrow's element-wise minimum
+    and maximum pass over NaN; polars' ``clip`` keeps it)."""
+    if cap is None:
+        return values
+    return _pl().when(values.is_nan()).then(cap).otherwise(values.clip(-cap, cap))
+
+
+def _at_least(values: Any, bound: float, *, strict: bool = False) -> Any:
+    """``values >= bound`` (``>`` with *strict*), false for NaN as in Arrow (and Python):
+    polars orders NaN above every number, so its own comparison would be true."""
+    found = values > bound if strict else values >= bound
+    return found & values.is_not_nan()
 
 
 class _Fields:

@@ -236,10 +236,13 @@ class ColumnarPlan:
 
     def _empty_aggregate(self) -> pa.Table:
         fields = [pa.field("lead_id", pa.string())]
+        hits = self._intent_hits
         for rule in self.per_activity:
             fields += [pa.field(name, pa.float64()) for name in _level_names(rule.index)]
             if self.explain:
                 fields.append(pa.field(f"__n{rule.index}", pa.int64()))
+            if rule.index in hits:
+                fields.append(pa.field(f"__h{rule.index}", pa.int64()))
         for counter in self.counters:
             fields += [
                 pa.field(f"__c{counter.index}", pa.int64()),
@@ -271,6 +274,7 @@ class ColumnarPlan:
         groups = len(leads.dictionary)
         columns: dict[str, Any] = {}
         decays: dict[float, Any] = {}
+        hits = self._intent_hits
         for rule in self.per_activity:
             mask = self._mask(kind_names, kind_codes, age, rule.kinds, rule.window)
             decay = decays.get(rule.rate)
@@ -283,6 +287,9 @@ class ColumnarPlan:
                 columns[name] = np.bincount(codes[mask], weights=part, minlength=groups)
             if self.explain:  # only explanations tell "no activity" from "0 points"
                 columns[f"__n{rule.index}"] = np.bincount(codes[mask], minlength=groups)
+            if rule.index in hits:  # see _intent_hits
+                hit = codes[mask][terms > 0.0]
+                columns[f"__h{rule.index}"] = np.bincount(hit, minlength=groups)
         for counter in self.counters:
             mask = self._mask(kind_names, kind_codes, age, counter.kinds, counter.window)
             columns[f"__c{counter.index}"] = np.bincount(codes[mask], minlength=groups)
@@ -492,6 +499,24 @@ class ColumnarPlan:
             yield from pool.map(lambda part: self.evaluate(part, as_of_ts=as_of_ts), slices)
 
     @property
+    def _intent_hits(self) -> frozenset[int]:
+        """Indexes of the per-activity intent rules of positive points whose aggregate also
+        counts each lead's positive terms (``__h<i>``), when a recommendation needs intent.
+
+        Such a rule shows intent (:func:`leadflow.rules.scoring.score_lead`: its sum is
+        positive) whenever one of its terms is, also a term below the exact levels' finest
+        step (:func:`_split_exact` drops it: a 400-day-old demo request at a 7-day
+        half-life), whose sum here is 0.0."""
+        if not self.card.thresholds.sql_ready_requires_intent:
+            return frozenset()
+        rules = self.card.rules
+        return frozenset(
+            spec.index
+            for spec in self.per_activity
+            if rules[spec.index].signal is Signal.INTENT and spec.points > 0.0
+        )
+
+    @property
     def aggregate_columns(self) -> tuple[tuple[str, pa.DataType], ...]:
         """The columns of :meth:`aggregate`'s result, ``lead_id`` first."""
         return tuple((f.name, f.type) for f in self._empty_aggregate().schema)
@@ -524,7 +549,13 @@ class ColumnarPlan:
                 totals["interest"] = pc.add(totals["interest"], value)
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = pc.add(totals["intent"], value)
-                has_intent = pc.or_(has_intent, pc.and_(applies, pc.greater(points, 0.0)))
+                if index in self._intent_hits:
+                    shown = pc.greater(frame.int_column(f"__h{index}"), 0)
+                    if rule.when is not None:
+                        shown = pc.and_(shown, self._evidence(rule.when, frame)[0])
+                else:
+                    shown = pc.and_(applies, pc.greater(points, 0.0))
+                has_intent = pc.or_(has_intent, shown)
             if self.explain:
                 explained.append(pc.if_else(applies, points, pa.scalar(None, pa.float64())))
         t = self.card.thresholds
@@ -847,7 +878,11 @@ _FINEST = -1074  # the exponent of the smallest subnormal float64, 2**-1074
 
 
 def _split_exact(
-    terms: Any, points: float, *, round_even: Callable[[Any], Any] = np.round
+    terms: Any,
+    points: float,
+    *,
+    round_even: Callable[[Any], Any] = np.round,
+    clip: Callable[[Any, float], Any] = lambda values, bound: np.clip(values, -bound, bound),
 ) -> list[Any]:
     """*terms* (each at most ``|points|`` in size) split into :data:`_LEVELS` parts whose sums
     are exact in float64 whatever the order or grouping of the additions.
@@ -863,15 +898,23 @@ def _split_exact(
     (``np.round``; polars' ``Expr.round``). The arithmetic is written so that both give the
     same bits: a division by a grid step is a multiplication by its exact inverse (see
     :func:`_inverse_factors`; polars turns a division by a constant into that anyway).
+
+    Points in the top binade (``2**1023 <= |points| < 2**1024``): a term within half a first
+    step of ``2**1024`` would round to ``2**26`` first steps, which overflow; *clip* (``(values,
+    bound)`` to ``[-bound, bound]``) keeps it at ``2**26 - 1`` and the second level takes the
+    rest (at most ``2**27`` of its steps: exact), so the largest float's term is itself.
     """
-    parts = []
+    parts: list[Any] = []
     rest = terms
     for exponent in _grid(points):
         scaled = rest
         for factor in _inverse_factors(exponent):
             scaled = scaled * factor
         step = math.ldexp(1.0, exponent)
-        part = round_even(scaled) * step
+        whole = round_even(scaled)
+        if not parts and exponent + _GAIN - 1 >= 1024:  # 2**26 first steps overflow
+            whole = clip(whole, math.ldexp(1.0, _GAIN - 1) - 1.0)
+        part = whole * step
         parts.append(part)
         rest = rest - part
     return parts
