@@ -884,6 +884,10 @@ class _Engine:
         #: ``{rule index: grid step}`` of the rules whose level sums the last events
         #: aggregate holds packed (:func:`_packed_step`)
         self.packed: dict[int, float] = {}
+        #: the rules whose positive terms the aggregate counts (``__h``): only in exact mode,
+        #: where a term below the levels' finest step drops out of the sum; a plain sum of
+        #: positive terms is positive whenever one of them is
+        self.hits = plan._intent_hits if exact else frozenset()
 
     # -- events --------------------------------------------------------------------------------
 
@@ -903,7 +907,7 @@ class _Engine:
             frame, shared = self._shared_levels(frame, decay, pack=pack)
         if self.packed:
             aggs.append(pl.len().alias("__m"))
-        hits = self.plan._intent_hits
+        hits = self.hits
         for rule in self.plan.per_activity:
             mask = _is_kind(kind, rule.kinds)
             if rule.window is not None:
@@ -1202,7 +1206,7 @@ class _Engine:
                 totals["interest"] = totals["interest"] + v
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = totals["intent"] + v
-                if index in self.plan._intent_hits:
+                if index in self.hits:
                     shown = pl.col(f"__h{index}").fill_null(0) > 0
                     if rule.when is not None:
                         shown = shown & self._evidence(rule.when, fields)[0]
