@@ -1,7 +1,10 @@
-"""Rule files (scorecards, SLA policies): naming the file in every error its content produces.
+"""Rule files (scorecards, SLA policies): naming the file and the place in every error their
+content produces, and writing rules back as TOML.
 
-Scope: error attribution for the ``load_*``/``loads_*`` functions of :mod:`leadflow.rules`; the
-file's text is read by :func:`leadflow._files.read_text`, parsing stays with each rule module.
+Scope: error attribution for the ``load_*``/``loads_*`` functions of :mod:`leadflow.rules`
+(:func:`in_source` for the file, :func:`build` for the place within it) and the TOML writers of
+their ``dump_*`` functions; the file's text is read by :func:`leadflow._files.read_text`,
+parsing stays with each rule module.
 """
 
 from __future__ import annotations
