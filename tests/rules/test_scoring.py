@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import attrs
 import pytest
 
 from leadflow.errors import ValidationError
@@ -286,8 +285,9 @@ def _scored() -> ScoreResult:
 
 def _built(result: ScoreResult) -> ScoreResult:
     """The same result made by the public constructor from explicitly built contributions."""
-    fields = {a.name: getattr(result, a.name) for a in attrs.fields(ScoreResult)}
-    return ScoreResult(**fields)
+    fields = {name: getattr(result, name) for name in ScoreResult._fields}
+    contributions = [Contribution(**c._asdict()) for c in result.contributions]
+    return ScoreResult(**{**fields, "contributions": tuple(contributions)})
 
 
 def test_contributions_are_plain_values_everywhere() -> None:
@@ -316,31 +316,43 @@ def test_contributions_are_plain_values_everywhere() -> None:
     assert _scored() == expected
     assert hash(expected) == hash(_scored())
     assert repr(expected) == repr(_scored())
-    assert attrs.asdict(expected) == attrs.asdict(_scored())
+    assert expected._asdict() == _scored()._asdict()
     assert pickle.loads(pickle.dumps(_scored())) == expected
-    assert attrs.evolve(_scored(), total=1.0) == attrs.evolve(expected, total=1.0)
+    assert _scored()._replace(total=1.0) == expected._replace(total=1.0)
     assert _scored().explain() == expected.explain()
     assert _scored().has_intent
     result = _scored()
     assert type(result.contributions) is tuple
     assert all(type(c) is Contribution for c in result.contributions)
-    # the slot attrs made, like every other field's: no descriptor swapped in after creation
+    # the accessor the named tuple made, like every other field's: nothing swapped in later
     assert type(ScoreResult.__dict__["contributions"]) is type(ScoreResult.__dict__["lead_id"])
+
+
+def test_results_are_immutable_named_records() -> None:
+    result = _scored()
+    with pytest.raises(AttributeError):
+        result.total = 1.0  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        result.contributions[0].points = 1.0  # type: ignore[misc]
+    # the card's fixed contributions are shared between results, which is safe only so
+    assert _scored().contributions[0] is result.contributions[0]
+    assert result._replace(total=1.0).total == 1.0
+    assert result.total != 1.0
+    assert {result, _scored()} == {result}
+    assert result._asdict()["contributions"][0]._asdict()["rule_id"] == "vp_or_above"
 
 
 def test_results_take_their_fields_by_position_in_the_order_listed() -> None:
     # scoring builds them positionally; a reordered field would put a value in the wrong place
     result = _scored()
     for value in (result, *result.contributions):
-        fields = attrs.fields(type(value))
-        positional = type(value)(*(getattr(value, f.name) for f in fields))
-        assert positional == value
-        assert [f.name for f in fields] == list(attrs.asdict(value, recurse=False))
-    assert [f.name for f in attrs.fields(Contribution)] == [
+        by_name = type(value)(**{name: getattr(value, name) for name in value._fields})
+        assert by_name == value
+    assert list(Contribution._fields) == [
         "rule_id", "label", "category", "signal", "raw_points", "points", "evidence",
         "age_days", "half_life_days", "capped",
     ]  # fmt: skip
-    assert [f.name for f in attrs.fields(ScoreResult)] == [
+    assert list(ScoreResult._fields) == [
         "lead_id", "scorecard", "as_of", "total", "fit", "behaviour", "interest", "intent",
         "contributions", "recommendation",
     ]  # fmt: skip
