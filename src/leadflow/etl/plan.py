@@ -537,6 +537,7 @@ class ColumnarPlan:
         total = zero
         has_intent = pa.array(np.zeros(n, dtype=bool))
         explained: list[pa.Array] = []
+        hits = self._intent_hits
         for index, rule in enumerate(self.card.rules):
             applies, points = self._rule(index, frame)
             value = pc.if_else(applies, points, 0.0)
@@ -549,7 +550,7 @@ class ColumnarPlan:
                 totals["interest"] = pc.add(totals["interest"], value)
             elif rule.signal is Signal.INTENT:
                 totals["intent"] = pc.add(totals["intent"], value)
-                if index in self._intent_hits:
+                if index in hits:  # see _intent_hits
                     shown = pc.greater(frame.int_column(f"__h{index}"), 0)
                     if rule.when is not None:
                         shown = pc.and_(shown, self._evidence(rule.when, frame)[0])
