@@ -25,7 +25,7 @@ from leadflow.etl import compile_scorecard, score_files
 from leadflow.etl.engine import score_polars
 from leadflow.etl.plan import ColumnarPlan
 from leadflow.etl.synthetic import GeneratedFiles
-from leadflow.rules.scorecard import Rule, Scorecard, Thresholds, TitleKeywords
+from leadflow.rules.scorecard import Category, Rule, Scorecard, Thresholds, TitleKeywords
 
 from ..rules.strategies import scorecards  # noqa: TID252 - the scorecard tests' own strategies
 from .conftest import AS_OF, activity_table, repeated_ids
@@ -101,6 +101,28 @@ def test_accounts_explain_and_every_kind_of_condition(tmp_path: Path) -> None:
     plan = compile_scorecard(EVERY_CONDITION, explain=True)
     summary = same_job(plan, leads, events, tmp_path, accounts=accounts)
     assert summary["rows_refused"] > 1
+
+
+def test_only_columns_of_few_values_get_a_parquet_dictionary(tmp_path: Path) -> None:
+    # ids and behaviour numbers are nearly all distinct: a dictionary of them costs time and
+    # bytes; fit sums, recommendations, kept and provenance columns repeat and keep theirs
+    leads, events = repeated_leads(tmp_path)
+    plan = compile_scorecard(SEED_CARD, explain=True)
+    same_job(plan, leads, events, tmp_path, dedupe="latest:created_at", keep=["title"],
+             provenance=True)  # fmt: skip
+    meta = pq.ParquetFile(tmp_path / "polars.parquet").metadata
+    encoded = {}
+    for group in range(meta.num_row_groups):
+        for i in range(meta.num_columns):
+            column = meta.row_group(group).column(i)
+            coded = "RLE_DICTIONARY" in column.encodings
+            assert encoded.setdefault(column.path_in_schema, coded) == coded
+    behaviour = {f"rule_{r.id}" for r in SEED_CARD.rules if r.category is not Category.FIT}
+    fit = {f"rule_{r.id}" for r in SEED_CARD.rules if r.category is Category.FIT}
+    assert behaviour and fit
+    plain = {"id", "score", "behaviour", "interest", "intent", *behaviour}
+    assert {name for name, coded in encoded.items() if not coded} == plain
+    assert {"fit", "recommendation", "title", "as_of", "scorecard", *fit} <= set(encoded)
 
 
 def test_orphans_unknown_kinds_and_repeats_of_another_kind(tmp_path: Path) -> None:

@@ -338,9 +338,12 @@ class TableWriter:
     ['"id","score"', '"L-1",12.5']
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, plain: Collection[str] = ()) -> None:
         self.path = Path(path)
         self.format = file_format(path)
+        #: columns a Parquet file stores without dictionary encoding (values nearly all
+        #: distinct: a dictionary of them costs time and bytes); the rest get one
+        self.plain = frozenset(plain)
         self.rows = 0
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self._stream: Any = None
@@ -349,7 +352,10 @@ class TableWriter:
         """Append *data*, whose schema must equal the first batch's."""
         if self._writer is None:
             if self.format == "parquet":
-                self._writer = pq.ParquetWriter(self.path, data.schema)
+                names = data.schema.names
+                coded = [name for name in names if name not in self.plain]
+                dictionary = coded if len(coded) < len(names) else True
+                self._writer = pq.ParquetWriter(self.path, data.schema, use_dictionary=dictionary)
             else:
                 sink: Any = self.path
                 if self.path.name.lower().endswith(".gz"):  # .csv.gz: a gzip stream
