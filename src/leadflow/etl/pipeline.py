@@ -554,8 +554,8 @@ def _distinct_columns(plan: ColumnarPlan) -> frozenset[str]:
     """The score file's columns whose values are nearly all distinct: the id and every number
     a behaviour rule feeds. They are written without a Parquet dictionary: a row group of
     :data:`_ROW_GROUP` distinct values still fits the writer's dictionary page, so it would
-    never fall back to plain pages -- at 1M leads the dictionaries cost 0.2 s of CPU and made
-    the file a fifth larger (docs/etl.md). ``fit``, the fit rules' columns (a few sums of
+    never fall back to plain pages -- at 1M leads the dictionaries cost 0.16-0.4 s of CPU and
+    made the file a quarter larger (docs/etl.md). ``fit``, the fit rules' columns (a few sums of
     points), ``recommendation`` and the kept and provenance columns keep theirs."""
     behaviour = (rule for rule in plan.card.rules if rule.category is not Category.FIT)
     explained = {f"rule_{rule.id}" for rule in behaviour} if plan.explain else set()
