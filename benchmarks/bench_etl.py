@@ -578,20 +578,17 @@ def report(data: Path, runs: dict[str, list[dict[str, float]]]) -> None:
         verdict = "reference" if name == "leadflow" else check(data, name)
         print(f"| {name} | {wall[0]:.2f} | {wall[1]:.2f} | {cpu[0]:.2f} | {cpu[1]:.2f} | "
               f"{wall[0] / base_wall:.2f}x | {cpu[0] / base_cpu:.2f}x | {rss:,.0f} | {verdict} |")  # fmt: skip
-    if "leadflow-files" in runs and "polars-to-file" in runs:
-        files_wall, files_cpu = (
-            stat("leadflow-files", "seconds"),
-            stat("leadflow-files", "cpu_seconds"),
-        )
+    if "leadflow-files" not in runs:
+        return
+    files_wall, files_cpu = stat("leadflow-files", "seconds"), stat("leadflow-files", "cpu_seconds")
+    if "polars-to-file" in runs:
         to_wall, to_cpu = stat("polars-to-file", "seconds"), stat("polars-to-file", "cpu_seconds")
         print()
         print(f"file job (leadflow-files), min wall / CPU: {files_wall[0] / to_wall[0]:.2f}x / "
               f"{files_cpu[0] / to_cpu[0]:.2f}x the hand-written polars pipeline writing its "
               f"Parquet file (polars-to-file); {files_wall[0] / base_wall:.2f}x / "
               f"{files_cpu[0] / base_cpu:.2f}x the best in-memory baseline")  # fmt: skip
-    if "leadflow-files" in runs and "polars-audited" in runs:
-        files_wall = stat("leadflow-files", "seconds")
-        files_cpu = stat("leadflow-files", "cpu_seconds")
+    if "polars-audited" in runs:
         by_wall, by_cpu = stat("polars-audited", "seconds"), stat("polars-audited", "cpu_seconds")
         print(f"file job (leadflow-files), min wall / CPU: {files_wall[0] / by_wall[0]:.2f}x / "
               f"{files_cpu[0] / by_cpu[0]:.2f}x the same pipeline with the file job's event "
