@@ -779,6 +779,62 @@ def test_a_repeated_event_id_is_scored_as_score_lead_scores_it(tmp_path: Path) -
         assert row["behaviour"] == pytest.approx(expected.behaviour, rel=1e-12), partitions
 
 
+def test_without_rising_ids_a_repeat_is_a_repeated_lead_and_id(tmp_path: Path) -> None:
+    """Event ids that do not rise down the file: repeats are looked for by key (hashes of
+    ``lead_id`` and ``id``, then the keys themselves). The same id under two leads is two
+    events; a copy counts once (the first in row order), wherever it is in the file. Both
+    engines the same bytes, and ``plan.score`` as ``score_lead``."""
+    from datetime import timedelta
+
+    from leadflow.model import Activity, Lead
+    from leadflow.rules import score_lead
+
+    day = timedelta(days=1)
+
+    def act(id: str, lead: str, kind: str, days_ago: float) -> Activity:
+        return Activity(id=id, lead_id=lead, kind=kind, occurred_at=AS_OF - days_ago * day)
+
+    acts = [
+        act("E9", "L-1", "quote_request", 2),
+        act("E1", "L-2", "quote_request", 1),
+        act("E1", "L-1", "demo_request", 3),  # E1 again, another lead: not a repeat
+        act("E5", "L-2", "webinar_attended", 4),
+        act("E9", "L-1", "quote_request", 2),  # a copy of the first row
+        act("E5", "L-2", "webinar_attended", 4),  # and of the fourth
+    ]
+    who = [Lead(id=f"L-{n}", created_at=AS_OF - 90 * day) for n in (1, 2)]
+    ts = pa.timestamp("us", tz="UTC")
+    none = pa.array([None, None], pa.string())
+    leads = write(
+        pa.table({
+            "id": [lead.id for lead in who],
+            "created_at": pa.array([lead.created_at for lead in who], ts),
+            **dict.fromkeys(("title", "industry", "email", "account_id"), none),
+            "annual_revenue": pa.array([None, None], pa.float64()),
+        }),
+        tmp_path / "leads.parquet",
+    )  # fmt: skip
+    events = write(activity_table(acts), tmp_path / "events.parquet")
+    plan = compile_scorecard(SEED_CARD)
+    summary = same_job(plan, leads, events, tmp_path)
+    assert summary["events_duplicate"] == 2
+    once = acts[:4]
+    expected = {
+        lead.id: score_lead(SEED_CARD, lead, [a for a in once if a.lead_id == lead.id],
+                            as_of=AS_OF)
+        for lead in who
+    }  # fmt: skip
+    counted_twice = [*once, act("E9-copy", "L-1", "quote_request", 2)]
+    twice = score_lead(SEED_CARD, who[0], [a for a in counted_twice if a.lead_id == "L-1"],
+                       as_of=AS_OF)  # fmt: skip
+    assert twice.intent != expected["L-1"].intent  # counted twice, the copy changes the score
+    for row in [*pq.read_table(tmp_path / "polars.parquet").to_pylist(),
+                *plan.score(leads, events, as_of=AS_OF).to_pylist()]:  # fmt: skip
+        want = expected[row["id"]]
+        assert row["score"] == pytest.approx(want.total, rel=1e-12), row
+        assert row["intent"] == pytest.approx(want.intent, rel=1e-12), row
+
+
 def test_a_fixed_offset_time_zone_runs_on_the_arrow_plan(tmp_path: Path) -> None:
     # Arrow keeps a zone such as "+05:30"; polars reads IANA names only (scanning such a
     # Parquet file panicked, an exception no caller catches): auto falls back to the Arrow plan

@@ -17,8 +17,10 @@ The steps, each as the Arrow job does it:
 * events: every row through the contract; a repeated event (``id`` and ``lead_id``) counted
   once, the first -- among all valid events, whatever their kind or time, before anything is
   counted (when the event ids strictly increase down the file no event can repeat and nothing
-  is hashed); events of unknown kinds and of leads not in the leads file counted; the events
-  the card counts reduced to the per-lead aggregate, streaming.
+  is hashed; otherwise the keys are hashed to 64 bits and sorted, and only the rows of a hash
+  seen twice are compared by key: :func:`leadflow.etl.engine._repeated_keys`); events of
+  unknown kinds and of leads not in the leads file counted; the events the card counts reduced
+  to the per-lead aggregate, streaming.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from leadflow.etl.engine import (
     _Checked,
     _Engine,
     _file_source,
+    _first_of_key,
     _metadata,
     _pl,
     _plain_text,
+    _repeated_keys,
     _rising,
     _Source,
 )
@@ -164,33 +168,31 @@ class PolarsJob:
         values = [v for v in check.values if v.meta.output_name() in wanted]
         scoring = None  # the events to score, when they differ from the valid ones
         clean = base.filter(check.clean) if check.tests else base
+        valid = None
         if keyed and not _rising(base, "id"):  # repeats are possible: found by key, in order
             # row numbers of the whole input, as the suspects have them
-            numbered = (
-                base.with_row_index(ROW).filter(check.clean)
-                if check.tests
-                else (base.with_row_index(ROW))
-            )
+            numbered = base.with_row_index(ROW)
+            if check.tests:
+                numbered = numbered.filter(check.clean)
             parts = [numbered.select(*values, pl.col(ROW)).select(*wanted, ROW)]
             if fixed is not None:
                 parts.append(fixed.lazy().select(*wanted, pl.col(ROW)))
-            key = pl.concat_str([pl.col("lead_id"), pl.lit("\x1f"), pl.col("id")])
-            keys = pl.concat([p.select(ROW, key.alias("__key")) for p in parts]).collect()
-            keys = keys.sort(ROW)
-            dropped = keys.filter(~pl.col("__key").is_first_distinct()).get_column(ROW)
-            self.duplicate_events = dropped.len()
-            valid = pl.concat(parts, how="vertical_relaxed")
-            if self.duplicate_events:
+            near = _repeated_keys(parts)  # the rows whose key may repeat, in row order
+            dropped = None if near is None else near.filter(~_first_of_key()).get_column(ROW)
+            if dropped is not None and dropped.len():
+                self.duplicate_events = dropped.len()
+                valid = pl.concat(parts, how="vertical_relaxed")
                 # scores: the first of a repeated event among those that can count (a kind
                 # the card reads, at or before the instant), as plan.score and score_lead
-                scoring = (
-                    engine._counting(valid.with_columns(pl.col("kind").cast(pl.String)))
-                    .sort(ROW)
-                    .unique(subset=["lead_id", "id"], keep="first", maintain_order=True)
-                )
+                kind = pl.col("kind").cast(pl.String)
+                counted = engine._counting(near.lazy().with_columns(kind)).collect()
+                hidden = counted.sort(ROW).filter(~_first_of_key()).get_column(ROW)
+                scoring = engine._counting(valid.with_columns(kind))
+                if hidden.len():
+                    scoring = scoring.filter(~pl.col(ROW).is_in(hidden.implode()))
                 valid = valid.filter(~pl.col(ROW).is_in(dropped.implode()))
-        else:  # clean rows as they are (the contract changes nothing in them but the zone
-            # and unit of their instants: the fixed rows have them in microseconds UTC)
+        if valid is None:  # clean rows as they are (the contract changes nothing in them but
+            # the zone and unit of their instants: the fixed rows have them in microseconds UTC)
             at = next(v for v in check.values if v.meta.output_name() == "occurred_at")
             valid = clean.select(
                 pl.col("lead_id").cast(pl.String), pl.col("kind").cast(pl.String), at
