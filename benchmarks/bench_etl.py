@@ -50,6 +50,7 @@ times the compiled SQL there (rows/s).
     python benchmarks/bench_etl.py --leads 300000     # quicker
     python benchmarks/bench_etl.py --leads 0 --postgres   # only PostgreSQL, 100k leads
     python benchmarks/bench_etl.py --files --no-arrow --repeat 2   # the file job too
+    python benchmarks/bench_etl.py --files --no-arrow --unordered-ids   # ids not rising
 
 Not run by pytest.
 """
@@ -508,6 +509,11 @@ def main() -> None:
         "beside its fair baseline polars-to-file (the polars pipeline writing Parquet); "
         "the Arrow plan once",
     )  # fmt: skip
+    parser.add_argument(
+        "--unordered-ids", action="store_true",
+        help="the events' ids permuted within each row group (an export not ordered by id: "
+        "a repeated event can no longer be ruled out by rising ids; the scores are the same)",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -528,6 +534,8 @@ def main() -> None:
               f"{time.perf_counter() - start:.1f} s -> {data}")  # fmt: skip
     import pyarrow.parquet as pq
 
+    if args.unordered_ids:
+        data = unordered_ids(data)
     if args.leads:
         events = pq.read_metadata(data / "events.parquet").num_rows
         print(f"data: {size:,} leads, {events:,} events ({data}); cpus: {os.cpu_count()}; "
@@ -559,6 +567,29 @@ def main() -> None:
                   f"leads/s (objects built in {per_record['build_seconds']:.2f} s, not counted)")  # fmt: skip
     if args.postgres:
         postgres(data, args.postgres_leads)
+
+
+def unordered_ids(data: Path) -> Path:
+    """A copy of *data* (cached beside it) whose events' ids are permuted within each row
+    group: the same rows, keys still unique, ids no longer rising down the file."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = data.with_name(f"{data.name}-unordered-ids")
+    if (out / "events.parquet").exists():
+        return out
+    out.mkdir(exist_ok=True)
+    (out / "leads.parquet").write_bytes((data / "leads.parquet").read_bytes())
+    source = pq.ParquetFile(data / "events.parquet")
+    rng = np.random.default_rng(1)
+    with pq.ParquetWriter(out / "events.parquet", source.schema_arrow) as writer:
+        for group in range(source.num_row_groups):
+            table = source.read_row_group(group)
+            ids = table.column("id").take(pa.array(rng.permutation(table.num_rows)))
+            writer.write_table(table.set_column(table.schema.get_field_index("id"), "id", ids))
+    print(f"events with unordered ids -> {out}")
+    return out
 
 
 def report(data: Path, runs: dict[str, list[dict[str, float]]]) -> None:
