@@ -168,6 +168,7 @@ class PolarsJob:
         values = [v for v in check.values if v.meta.output_name() in wanted]
         scoring = None  # the events to score, when they differ from the valid ones
         clean = base.filter(check.clean) if check.tests else base
+        kind = pl.col("kind").cast(pl.String)
         valid = None
         if keyed and not _rising(base, "id"):  # repeats are possible: found by key, in order
             # row numbers of the whole input, as the suspects have them
@@ -184,7 +185,6 @@ class PolarsJob:
                 valid = pl.concat(parts, how="vertical_relaxed")
                 # scores: the first of a repeated event among those that can count (a kind
                 # the card reads, at or before the instant), as plan.score and score_lead
-                kind = pl.col("kind").cast(pl.String)
                 counted = engine._counting(near.lazy().with_columns(kind)).collect()
                 hidden = counted.sort(ROW).filter(~_first_of_key()).get_column(ROW)
                 scoring = engine._counting(valid.with_columns(kind))
@@ -194,13 +194,10 @@ class PolarsJob:
         if valid is None:  # clean rows as they are (the contract changes nothing in them but
             # the zone and unit of their instants: the fixed rows have them in microseconds UTC)
             at = next(v for v in check.values if v.meta.output_name() == "occurred_at")
-            valid = clean.select(
-                pl.col("lead_id").cast(pl.String), pl.col("kind").cast(pl.String), at
-            )
+            valid = clean.select(pl.col("lead_id").cast(pl.String), kind, at)
             if fixed is not None:
                 more = fixed.lazy().select("lead_id", "kind", "occurred_at")
                 valid = pl.concat([valid, more], how="vertical_relaxed")
-        kind = pl.col("kind").cast(pl.String)
         counting = (
             scoring
             if scoring is not None

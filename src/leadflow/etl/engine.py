@@ -803,8 +803,7 @@ def score_polars(
         # only the ids of events of the card's kinds: a repeat can change a score only if
         # both copies count, and a subsequence of increasing ids increases (the kind test is
         # on the file's dictionaries, and only those rows' ids are decoded)
-        kinds = pl.col("kind").cast(pl.String).is_in(list(plan.kinds))
-        counting = event_source.frame.filter(kinds)
+        counting = event_source.frame.filter(engine._card_kinds())
         rising = pool.submit(_rising, counting, "id") if checked else None
         account_frame = None
         if accounts is not None:  # before the leads, as the Arrow plan: errors in that order
@@ -1052,12 +1051,17 @@ class _Engine:
             is_elementwise=True,
         )
 
+    def _card_kinds(self) -> Any:
+        """Whether an event's ``kind`` is one the card reads (an expression: a filter the
+        Parquet scan applies, on the file's dictionaries)."""
+        pl = _pl()
+        return pl.col("kind").cast(pl.String).is_in(list(self.plan.kinds))
+
     def _counting(self, frame: Any) -> Any:
         """Events a card can count (its kinds, at or before the instant), with ``age``: the
         kinds first (a filter the scan applies), then the instant."""
         pl = _pl()
-        kinds = pl.col("kind").cast(pl.String).is_in(list(self.plan.kinds))
-        return self._aged(frame.filter(kinds)).filter(pl.col("age") >= 0.0)
+        return self._aged(frame.filter(self._card_kinds())).filter(pl.col("age") >= 0.0)
 
     def _aged(self, frame: Any) -> Any:
         pl = _pl()
@@ -1081,7 +1085,7 @@ class _Engine:
         # scan-level filter first (column tests only), then the instant
         if check.tests:  # rows that are not clean go to a null lead id, counted there
             rows = (
-                self._aged(base.filter(kind.is_in(list(self.plan.kinds)) | ~ok))
+                self._aged(base.filter(self._card_kinds() | ~ok))
                 .filter((pl.col("age") >= 0.0) | ~ok)
                 .with_columns(pl.when(ok).then(lead).alias("lead_id"))
             )
@@ -1121,13 +1125,13 @@ class _Engine:
             .filter(check.clean)
             .select(*check.values, pl.col(ROW))
         )
-        parts = [numbered, *([more.lazy()] if more is not None else [])]
+        suspects = [more.lazy()] if more is not None else []
+        parts = [numbered, *suspects]
         # hashed: the clean rows of the card's kinds, whatever their time (the kind test
         # is the scan's; an instant and its age are not computed for this pass)
-        kinds = pl.col("kind").cast(pl.String).is_in(list(self.plan.kinds))
         key = [v for v in check.values if v.meta.output_name() in ("lead_id", "id")]
-        clean = check.source.frame.filter(check.clean).filter(kinds).select(*key)
-        keys = [clean, *([more.lazy()] if more is not None else [])]
+        clean = check.source.frame.filter(check.clean).filter(self._card_kinds()).select(*key)
+        keys = [clean, *suspects]
         near = _repeated_keys(parts, keys)  # the rows whose key may repeat, in row order
         hidden = None if near is None else near.filter(~_first_of_key()).get_column(ROW)
         if hidden is None or hidden.is_empty():
